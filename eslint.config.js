@@ -1,0 +1,35 @@
+// Lint: type-aware rules that catch lost replies (floating promises), and
+// the layer rules of docs/design (protocol → core → backends/transports →
+// daemon; client users never reach into the daemon side).
+import tseslint from 'typescript-eslint'
+
+const nodeBuiltins = { group: ['node:*'], message: 'protocol/ and core/ reach the runtime only through ports.' }
+const layer = (from, banned) => ({
+  files: [`src/${from}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': ['error', { patterns: banned }],
+  },
+})
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'bench/node_modules/**', '**/*.js'] },
+  {
+    files: ['**/*.ts'],
+    extends: [tseslint.configs.base],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      eqeqeq: ['error', 'always'],
+    },
+  },
+  layer('protocol', [nodeBuiltins, { group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**'], message: 'protocol/ imports nothing.' }]),
+  layer('core', [nodeBuiltins, { group: ['**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**'], message: 'core/ imports only protocol/.' }]),
+  layer('backends', [{ group: ['**/transports/**', '**/daemon/**', '**/client/**'], message: 'backends/ implement core ports; they do not know transports.' }]),
+  layer('transports', [{ group: ['**/backends/**', '**/daemon/**', '**/client/**'], message: 'transports/ wrap the core only.' }]),
+  layer('client', [{ group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**'], message: 'client/ talks to the daemon over the wire only.' }]),
+  ...['cli', 'spawn', 'vmspawn'].map((dir) =>
+    layer(dir, [{ group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**'], message: 'Reach the daemon through client/ and protocol/ only.' }]),
+  ),
+)

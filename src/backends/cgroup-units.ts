@@ -1,0 +1,363 @@
+/**
+ * Scopes without systemd: machined keeps its own part of the cgroup tree
+ * (machine.slice/machine-<name>.scope) in every hierarchy that tracks
+ * processes, applies what scope settings a cgroup can express, and removes
+ * a scope once it is released and empty, as PID 1 garbage-collects a
+ * transient scope. Settings of the scopes it made are kept under its
+ * runtime directory so a restarted daemon stops them the same way (PID 1
+ * keeps transient units in /run/systemd/transient/ for the same reason).
+ * @module
+ */
+
+import { watch, type FSWatcher } from 'node:fs'
+import { mkdir, readFile, readdir, rmdir, writeFile, rm, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import { FailedError, NoSuchProcessError, UnitExistsError } from '../protocol/errors.ts'
+import { sliceCgroupPath, unitFromCgroupPath } from '../protocol/unit-name.ts'
+import type { CreateScopeRequest, Disposable, Log, ProcessRef, UnitRef, Units } from '../core/ports.ts'
+import type { ScopeSettings } from '../core/scope-properties.ts'
+import { trackingPathFromProcCgroup, type CgroupLayout } from './cgroup-layout.ts'
+import { deviceAllowLines } from './device-rules.ts'
+
+const SIGKILL = 9
+const SIGCONT = 18
+/** How often a v1-only host (no cgroup.events) is polled for an emptied scope. */
+const LEGACY_POLL_MS = 500
+
+interface ScopeRecord {
+  readonly unit: string
+  readonly cgroup: string
+  /** Mount points the scope was created in. */
+  readonly hierarchies: string[]
+  readonly killSignal: number
+  readonly killMode: ScopeSettings['killMode']
+  readonly sendSigkill: boolean
+  readonly timeoutStopUsec: number
+  readonly leaderPid: number
+  released: boolean
+}
+
+export interface CgroupUnitsOptions {
+  readonly layout: CgroupLayout
+  /** Where scope settings are kept, e.g. /run/machined-ts/scopes. */
+  readonly runtimeDir: string
+  readonly log: Log
+  readonly procRoot?: string
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === code
+}
+
+export class CgroupUnits implements Units {
+  readonly #layout: CgroupLayout
+  readonly #runtimeDir: string
+  readonly #log: Log
+  readonly #procRoot: string
+  readonly #scopes = new Map<string, ScopeRecord>()
+  readonly #stopTimers = new Map<string, NodeJS.Timeout>()
+  readonly #releaseWatchers = new Map<string, Disposable>()
+
+  constructor(options: CgroupUnitsOptions) {
+    this.#layout = options.layout
+    this.#runtimeDir = options.runtimeDir
+    this.#log = options.log
+    this.#procRoot = options.procRoot ?? '/proc'
+  }
+
+  /** The hierarchy whose cgroup.procs and cgroup.events we read. */
+  get #tracking(): string {
+    const root = this.#layout.unified ?? this.#layout.systemdV1
+    if (root === undefined) throw new FailedError('No cgroup hierarchy to track processes in')
+    return root
+  }
+
+  #trackingHierarchies(): string[] {
+    return [this.#layout.unified, this.#layout.systemdV1].filter((h): h is string => h !== undefined)
+  }
+
+  async createScope(request: CreateScopeRequest): Promise<UnitRef> {
+    const { unit, leader, settings } = request
+    const cgroup = `/${[sliceCgroupPath(settings.slice), unit].filter((p) => p !== '').join('/')}`
+    const devices = await deviceAllowLines(settings.devicePolicy, settings.deviceAllow)
+    const hierarchies = this.#trackingHierarchies()
+    if (settings.tasksMax !== undefined && this.#layout.pidsV1 !== undefined) hierarchies.push(this.#layout.pidsV1)
+    if (devices !== undefined && this.#layout.devicesV1 !== undefined) hierarchies.push(this.#layout.devicesV1)
+
+    if (this.#scopes.has(unit)) throw new UnitExistsError(unit)
+    for (const h of hierarchies) {
+      if (await populated(join(h, cgroup))) throw new UnitExistsError(unit)
+    }
+
+    const created: string[] = []
+    const before = await this.#readProcCgroup(leader.pid)
+    try {
+      for (const h of hierarchies) {
+        const dir = join(h, cgroup)
+        await removeTree(dir) // an empty leftover of an earlier run (systemd#2809)
+        await mkdir(dir, { recursive: true })
+        created.push(dir)
+      }
+      await this.#applySettings(cgroup, settings, devices)
+      for (const dir of created) await writeFile(join(dir, 'cgroup.procs'), `${leader.pid}\n`)
+    } catch (err) {
+      await this.#undoCreate(leader, before, created)
+      if (isErrno(err, 'ESRCH')) throw new NoSuchProcessError(`Process ${leader.pid} has exited`)
+      throw new FailedError(`Failed to create scope ${unit}: ${(err as Error).message}`, { cause: err })
+    }
+
+    const record: ScopeRecord = {
+      unit, cgroup, hierarchies,
+      killSignal: settings.killSignal, killMode: settings.killMode, sendSigkill: settings.sendSigkill,
+      timeoutStopUsec: settings.timeoutStopUsec, leaderPid: leader.pid, released: false,
+    }
+    this.#scopes.set(unit, record)
+    await this.#saveRecord(record)
+    return { unit, cgroup }
+  }
+
+  async #applySettings(cgroup: string, settings: ScopeSettings, devices: string[] | undefined): Promise<void> {
+    const unified = this.#layout.unified === undefined ? undefined : join(this.#layout.unified, cgroup)
+    if (settings.tasksMax !== undefined) {
+      const value = `${settings.tasksMax}\n`
+      if (this.#layout.pidsV1 !== undefined) await writeFile(join(this.#layout.pidsV1, cgroup, 'pids.max'), value)
+      else if (unified !== undefined) await writeIfPresent(join(unified, 'pids.max'), value)
+    }
+    if (settings.memoryMax !== undefined && unified !== undefined) {
+      if (!(await writeIfPresent(join(unified, 'memory.max'), `${settings.memoryMax}\n`))) {
+        this.#log.warn('MemoryMax= not enforced: no cgroup2 memory controller here, ignoring', { cgroup })
+      }
+    }
+    if (devices !== undefined) {
+      if (this.#layout.devicesV1 === undefined) {
+        // cgroup2 device control needs a BPF program, which we do not load.
+        this.#log.warn('DevicePolicy=/DeviceAllow= not enforced: no cgroup v1 devices controller, ignoring', { cgroup })
+      } else {
+        const dir = join(this.#layout.devicesV1, cgroup)
+        await writeFile(join(dir, 'devices.deny'), 'a\n')
+        for (const line of devices) await writeFile(join(dir, 'devices.allow'), `${line}\n`)
+      }
+    }
+    for (const name of settings.unenforced) this.#log.debug('Scope property only a service manager can honour, ignoring', { property: name, cgroup })
+  }
+
+  async #undoCreate(leader: ProcessRef, before: string, created: string[]): Promise<void> {
+    // Put the leader back where it was, then remove what we made.
+    for (const line of before.split('\n')) {
+      const m = /^(\d+):([^:]*):(.*)$/.exec(line)
+      if (m === null) continue
+      const mount = m[1] === '0' ? this.#layout.unified : this.#mountForControllers(m[2]!)
+      if (mount === undefined || !created.some((d) => d.startsWith(`${mount}/`))) continue
+      await writeFile(join(mount, m[3]!, 'cgroup.procs'), `${leader.pid}\n`).catch(() => undefined)
+    }
+    for (const dir of created.reverse()) await removeTree(dir)
+  }
+
+  #mountForControllers(controllers: string): string | undefined {
+    const list = controllers.split(',')
+    if (list.includes('name=systemd')) return this.#layout.systemdV1
+    if (list.includes('pids')) return this.#layout.pidsV1
+    if (list.includes('devices')) return this.#layout.devicesV1
+    return undefined
+  }
+
+  async #readProcCgroup(pid: number): Promise<string> {
+    try {
+      return await readFile(`${this.#procRoot}/${pid}/cgroup`, 'utf8')
+    } catch {
+      throw new NoSuchProcessError(`Failed to determine unit of process ${pid} : No such process`)
+    }
+  }
+
+  async unitOfPid(pid: number): Promise<UnitRef | undefined> {
+    const path = trackingPathFromProcCgroup(await this.#readProcCgroup(pid), this.#layout)
+    if (path === undefined) return undefined
+    const unit = unitFromCgroupPath(path)
+    if (unit === undefined) return undefined
+    const parts = path.split('/')
+    return { unit, cgroup: parts.slice(0, parts.indexOf(unit) + 1).join('/') }
+  }
+
+  async isPopulated(ref: UnitRef): Promise<boolean> {
+    return populated(join(this.#tracking, ref.cgroup))
+  }
+
+  async kill(ref: UnitRef, signal: number): Promise<void> {
+    await killTree(join(this.#tracking, ref.cgroup), signal)
+  }
+
+  async stop(ref: UnitRef): Promise<void> {
+    const record = this.#scopes.get(ref.unit)
+    const mode = record?.killMode ?? 'control-group'
+    const signal = record?.killSignal ?? 15
+    const dir = join(this.#tracking, ref.cgroup)
+    if (mode === 'control-group') {
+      await killTree(dir, signal)
+      await killTree(dir, SIGCONT)
+    } else if ((mode === 'mixed' || mode === 'process') && record !== undefined) {
+      signalQuietly(record.leaderPid, signal)
+      signalQuietly(record.leaderPid, SIGCONT)
+    }
+    if ((record?.sendSigkill ?? true) && mode !== 'none' && mode !== 'process' && !this.#stopTimers.has(ref.unit)) {
+      const ms = Math.min((record?.timeoutStopUsec ?? 90_000_000) / 1000, 2 ** 31 - 1)
+      const timer = setTimeout(() => {
+        this.#stopTimers.delete(ref.unit)
+        killTree(dir, SIGKILL).catch((err: unknown) => this.#log.warn('Failed to SIGKILL scope, ignoring', { unit: ref.unit, error: String(err) }))
+      }, ms)
+      timer.unref()
+      this.#stopTimers.set(ref.unit, timer)
+    }
+  }
+
+  watch(ref: UnitRef, onChange: () => void): Disposable {
+    if (this.#layout.unified === undefined) {
+      const timer = setInterval(onChange, LEGACY_POLL_MS)
+      timer.unref()
+      return { dispose: () => clearInterval(timer) }
+    }
+    let watcher: FSWatcher | undefined
+    try {
+      watcher = watch(join(this.#layout.unified, ref.cgroup, 'cgroup.events'), { persistent: false }, () => onChange())
+      watcher.on('error', () => { watcher?.close(); onChange() })
+    } catch {
+      // Already gone: let the caller look now.
+      queueMicrotask(onChange)
+    }
+    return { dispose: () => watcher?.close() }
+  }
+
+  async reattach(ref: UnitRef): Promise<void> {
+    if (this.#scopes.has(ref.unit)) return
+    try {
+      const record = JSON.parse(await readFile(this.#recordPath(ref.unit), 'utf8')) as ScopeRecord
+      if (record.unit === ref.unit) this.#scopes.set(ref.unit, record)
+    } catch {
+      this.#log.debug('No saved settings for scope, using defaults', { unit: ref.unit })
+    }
+  }
+
+  async release(ref: UnitRef): Promise<void> {
+    const record = this.#scopes.get(ref.unit)
+    if (record === undefined || record.released) return
+    record.released = true
+    const tryRemove = async (): Promise<void> => {
+      if (await this.isPopulated(ref)) return
+      this.#releaseWatchers.get(ref.unit)?.dispose()
+      this.#releaseWatchers.delete(ref.unit)
+      await this.#remove(record)
+    }
+    this.#releaseWatchers.set(ref.unit, this.watch(ref, () => { tryRemove().catch(() => undefined) }))
+    await tryRemove()
+  }
+
+  async #remove(record: ScopeRecord): Promise<void> {
+    const timer = this.#stopTimers.get(record.unit)
+    if (timer !== undefined) clearTimeout(timer)
+    this.#stopTimers.delete(record.unit)
+    // The tracking hierarchies last, so a scope never looks gone while a controller copy remains.
+    for (const h of [...record.hierarchies].reverse()) await removeTree(join(h, record.cgroup))
+    this.#scopes.delete(record.unit)
+    await rm(this.#recordPath(record.unit), { force: true })
+  }
+
+  #recordPath(unit: string): string {
+    return join(this.#runtimeDir, encodeURIComponent(unit))
+  }
+
+  async #saveRecord(record: ScopeRecord): Promise<void> {
+    await mkdir(this.#runtimeDir, { recursive: true })
+    const path = this.#recordPath(record.unit)
+    const tmp = `${path}.tmp`
+    await writeFile(tmp, JSON.stringify(record))
+    await rename(tmp, path)
+  }
+
+  /** Stops timers and watchers; cgroups stay as they are. */
+  dispose(): void {
+    for (const t of this.#stopTimers.values()) clearTimeout(t)
+    this.#stopTimers.clear()
+    for (const w of this.#releaseWatchers.values()) w.dispose()
+    this.#releaseWatchers.clear()
+  }
+}
+
+async function writeIfPresent(path: string, value: string): Promise<boolean> {
+  try {
+    await writeFile(path, value, { flag: 'r+' })
+    return true
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false
+    throw err
+  }
+}
+
+function signalQuietly(pid: number, signal: number): void {
+  try {
+    process.kill(pid, signal)
+  } catch {
+    // Gone already: nothing to stop.
+  }
+}
+
+async function readPids(dir: string): Promise<number[]> {
+  try {
+    return (await readFile(join(dir, 'cgroup.procs'), 'utf8')).split('\n').filter((l) => l !== '').map(Number)
+  } catch {
+    return []
+  }
+}
+
+async function subgroups(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => join(dir, e.name))
+  } catch {
+    return []
+  }
+}
+
+/** Whether a cgroup (or any cgroup below it) holds a process. */
+async function populated(dir: string): Promise<boolean> {
+  try {
+    const events = await readFile(join(dir, 'cgroup.events'), 'utf8')
+    return /^populated 1$/m.test(events)
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) return false
+  }
+  // cgroup v1: walk the tree.
+  if ((await readPids(dir)).length > 0) return true
+  for (const sub of await subgroups(dir)) if (await populated(sub)) return true
+  return false
+}
+
+/**
+ * Signals every process below a cgroup; loops while new PIDs keep showing
+ * up (a fork racing the kill), like systemd's cg_kill_recursive().
+ */
+async function killTree(dir: string, signal: number): Promise<void> {
+  const done = new Set<number>()
+  for (let round = 0; round < 16; round++) {
+    let fresh = false
+    const stack = [dir]
+    while (stack.length > 0) {
+      const d = stack.pop()!
+      for (const pid of await readPids(d)) {
+        if (done.has(pid)) continue
+        done.add(pid)
+        fresh = true
+        signalQuietly(pid, signal)
+      }
+      stack.push(...(await subgroups(d)))
+    }
+    if (!fresh) return
+  }
+}
+
+/** rmdir depth first; a cgroup that still has processes stays. */
+async function removeTree(dir: string): Promise<void> {
+  for (const sub of await subgroups(dir)) await removeTree(sub)
+  try {
+    await rmdir(dir)
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT') && !isErrno(err, 'EBUSY')) throw err
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Everything the core needs from the outside world, as interfaces. The
+ * core imports no node:* module; backends/ implements these ports on Linux
+ * and backends/fake/ in memory for unit tests.
+ * @module
+ */
+
+import type { ScopeSettings } from './scope-properties.ts'
+
+/**
+ * A process pinned by PID and start time (field 22 of /proc/PID/stat), so a
+ * recycled PID is never mistaken for the process we were given.
+ */
+export interface ProcessRef {
+  readonly pid: number
+  readonly startTime: bigint
+}
+
+export interface Processes {
+  /** Pins a live (non-zombie) process; undefined when there is none. */
+  pin(pid: number): Promise<ProcessRef | undefined>
+  /** True while the pinned process itself (not a PID successor) runs. */
+  isAlive(ref: ProcessRef): Promise<boolean>
+  /** Throws NoSuchProcessError when the pinned process is gone. */
+  signal(ref: ProcessRef, signal: number): Promise<void>
+}
+
+/** A unit and where its processes live (relative to a hierarchy's root). */
+export interface UnitRef {
+  /** e.g. machine-foo.scope */
+  readonly unit: string
+  /** e.g. /machine.slice/machine-foo.scope */
+  readonly cgroup: string
+}
+
+export interface CreateScopeRequest {
+  readonly unit: string
+  readonly description: string
+  readonly leader: ProcessRef
+  readonly settings: ScopeSettings
+}
+
+/**
+ * Scopes and the units processes live in: served by our own cgroup tree
+ * when systemd is not PID 1, by org.freedesktop.systemd1 when it is.
+ */
+export interface Units {
+  /** Creates the scope and moves the leader in (Create*, allocateUnit). */
+  createScope(request: CreateScopeRequest): Promise<UnitRef>
+  /** The unit a process lives in (cg_pid_get_unit); throws NoSuchProcessError. */
+  unitOfPid(pid: number): Promise<UnitRef | undefined>
+  /** Whether any process still lives in the unit. */
+  isPopulated(ref: UnitRef): Promise<boolean>
+  /** Sends a signal to every process in the unit (KillUnit, whom=all). */
+  kill(ref: UnitRef, signal: number): Promise<void>
+  /**
+   * Starts stopping the unit with the kill settings it was created with
+   * (SIGTERM to every process by default, SIGKILL after the timeout);
+   * resolves once the stop is under way, as PID 1's StopUnit does.
+   */
+  stop(ref: UnitRef): Promise<void>
+  /** Calls back (possibly spuriously) whenever the unit may have emptied. */
+  watch(ref: UnitRef, onChange: () => void): Disposable
+  /** After a daemon restart: take back a unit machined created earlier. */
+  reattach(ref: UnitRef): Promise<void>
+  /** machined lets go of a unit it created: remove it as soon as it is empty. */
+  release(ref: UnitRef): Promise<void>
+}
+
+/** Where state files live: /run/systemd/machines by default. */
+export interface StateStore {
+  /** Makes sure the directory exists (programs test for it to detect machined). */
+  init(): Promise<void>
+  /** Atomically replaces the state file of a machine. */
+  write(name: string, contents: string): Promise<void>
+  remove(name: string): Promise<void>
+  /** The unit:<unit> → <name> symlink libsystemd follows. */
+  linkUnit(unit: string, name: string): Promise<void>
+  unlinkUnit(unit: string, name: string): Promise<void>
+  /** Every machine state file: name and contents. Links and junk are skipped. */
+  list(): Promise<{ name: string; contents: string }[]>
+}
+
+export interface Address {
+  readonly family: 2 | 10
+  readonly address: Uint8Array
+}
+
+/**
+ * Looks inside a running machine through its leader's namespaces; a leader
+ * of undefined means the host itself (the ".host" machine).
+ */
+export interface Inspector {
+  /** Undefined when the leader shares the host's network namespace. */
+  addresses(leader: ProcessRef | undefined): Promise<Address[] | undefined>
+  /** undefined when the machine has neither /etc/os-release nor /usr/lib/os-release. */
+  osRelease(leader: ProcessRef | undefined): Promise<Map<string, string> | undefined>
+  /**
+   * The leader's /proc/PID/uid_map and gid_map, raw; undefined when the
+   * kernel has none for it (no user namespaces, or the leader is gone).
+   */
+  idMaps(leader: ProcessRef): Promise<{ uidMap: string; gidMap: string } | undefined>
+}
+
+/** Facts about the host, for the ".host" machine systemd-machined always lists. */
+export interface HostInfo {
+  /** /etc/machine-id as 16 bytes (all zero when unknown). */
+  readonly machineId: Uint8Array
+  /** When the host booted, CLOCK_REALTIME µs. */
+  readonly bootRealtimeUsec: bigint
+  /** PID 1, pinned. */
+  readonly init: ProcessRef
+}
+
+export interface Clock {
+  /** CLOCK_REALTIME in microseconds. */
+  realtimeUsec(): bigint
+  /** CLOCK_MONOTONIC in microseconds. */
+  monotonicUsec(): bigint
+  setTimeout(callback: () => void, ms: number): Disposable
+}
+
+export interface Log {
+  debug(message: string, fields?: Record<string, unknown>): void
+  info(message: string, fields?: Record<string, unknown>): void
+  warn(message: string, fields?: Record<string, unknown>): void
+  error(message: string, fields?: Record<string, unknown>): void
+}
+
+export interface Disposable {
+  dispose(): void
+}

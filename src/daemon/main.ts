@@ -1,0 +1,205 @@
+/**
+ * machined: the daemon's entry point (systemd's machined.c). Parse the
+ * command line, connect the bus, wire the ports into one Manager, serve
+ * org.freedesktop.machine1, reload the registry, and run until SIGTERM.
+ * @module
+ */
+
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { Authorizer } from '../core/authorization.ts'
+import { idToString } from '../core/machine.ts'
+import { Manager } from '../core/manager.ts'
+import type { Log, Units } from '../core/ports.ts'
+import { CgroupUnits } from '../backends/cgroup-units.ts'
+import { detectCgroupLayout } from '../backends/cgroup-layout.ts'
+import { SystemClock } from '../backends/clock.ts'
+import { readHostInfo } from '../backends/host-info.ts'
+import { ProcfsInspector } from '../backends/inspector.ts'
+import { ProcfsProcesses } from '../backends/procfs.ts'
+import { StateDir } from '../backends/state-dir.ts'
+import { SystemdUnits, systemdIsInit } from '../backends/systemd-units.ts'
+import { variant } from '../transports/dbus/bus-connection.ts'
+import { DbusServer } from '../transports/dbus/server.ts'
+import { LOG_LEVELS, StderrLog, type LogLevel } from './log.ts'
+import { connectSystemBus, type SystemBus } from './system-bus.ts'
+
+const HELP = `machined [OPTIONS...]
+
+A machine registry and manager speaking systemd-machined's wire protocols
+(org.freedesktop.machine1 on the system bus).
+
+Options:
+  -h --help                     Show this help
+     --version                  Show the version
+     --bus-address=ADDRESS      D-Bus address of the system bus
+                                (default: $DBUS_SYSTEM_BUS_ADDRESS, else
+                                unix:path=/run/dbus/system_bus_socket)
+     --no-embedded-bus          Fail instead of starting our own dbus-daemon
+                                when no system bus is running
+     --state-dir=DIR            Machine state files (default /run/systemd/machines)
+     --runtime-dir=DIR          Our own runtime data (default /run/machined-ts)
+     --units=auto|cgroup|systemd
+                                Who manages scopes: our own cgroup tree, or
+                                systemd's StartTransientUnit (auto: systemd
+                                when it is PID 1 and on the bus)
+     --allow-user-registration  Let unprivileged users register machines whose
+                                leader they own, and act on those machines
+     --max-machines=N           Limit on registered machines (default 65536)
+     --log-level=LEVEL          debug, info, warn or error (default info)
+`
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
+
+export interface DaemonOptions {
+  readonly busAddress: string | undefined
+  readonly embeddedBus: boolean
+  readonly stateDir: string
+  readonly runtimeDir: string
+  readonly units: 'auto' | 'cgroup' | 'systemd'
+  readonly allowUserRegistration: boolean
+  readonly maxMachines: number
+  readonly logLevel: LogLevel
+}
+
+type Parsed = { help: true } | { version: true } | { options: DaemonOptions }
+
+export function parseDaemonArgs(argv: string[]): Parsed {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
+      'bus-address': { type: 'string' },
+      'no-embedded-bus': { type: 'boolean' },
+      'state-dir': { type: 'string' },
+      'runtime-dir': { type: 'string' },
+      units: { type: 'string' },
+      'allow-user-registration': { type: 'boolean' },
+      'max-machines': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+  })
+  if (values.help === true) return { help: true }
+  if (values.version === true) return { version: true }
+  if (positionals.length > 0) throw new Error(`Unexpected argument: ${positionals[0]}`)
+  const units = values.units ?? 'auto'
+  if (units !== 'auto' && units !== 'cgroup' && units !== 'systemd') throw new Error(`Invalid --units=${units}`)
+  const logLevel = values['log-level'] ?? 'info'
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new Error(`Invalid --log-level=${logLevel}`)
+  const maxMachines = Number(values['max-machines'] ?? 65536)
+  if (!Number.isInteger(maxMachines) || maxMachines < 1) throw new Error(`Invalid --max-machines=${values['max-machines']}`)
+  return {
+    options: {
+      busAddress: values['bus-address'],
+      embeddedBus: values['no-embedded-bus'] !== true,
+      stateDir: values['state-dir'] ?? '/run/systemd/machines',
+      runtimeDir: values['runtime-dir'] ?? '/run/machined-ts',
+      units,
+      allowUserRegistration: values['allow-user-registration'] === true,
+      maxMachines,
+      logLevel: logLevel as LogLevel,
+    },
+  }
+}
+
+/** How often every machine is looked at, behind the per-unit watches. */
+const SWEEP_MS = 5_000
+
+export interface RunningDaemon {
+  readonly manager: Manager
+  readonly systemBus: SystemBus
+  stop(): void
+}
+
+async function chooseUnits(options: DaemonOptions, systemBus: SystemBus, log: Log): Promise<Units> {
+  const wantSystemd = options.units === 'systemd' || (options.units === 'auto' && (await systemdIsInit(systemBus.bus)))
+  if (wantSystemd) {
+    log.info('Scopes are managed by systemd (StartTransientUnit)')
+    return new SystemdUnits({ bus: systemBus.bus, variant, log })
+  }
+  const layout = await detectCgroupLayout()
+  if (layout === undefined) throw new Error('No cgroup hierarchy is mounted')
+  log.info('Scopes are managed by machined-ts in the cgroup tree', { layout: layout.kind, unified: layout.unified, systemd: layout.systemdV1 })
+  return new CgroupUnits({ layout, runtimeDir: `${options.runtimeDir}/scopes`, log })
+}
+
+export async function startDaemon(options: DaemonOptions, log: Log): Promise<RunningDaemon> {
+  // Connect to the bus
+  const systemBus = await connectSystemBus({ address: options.busAddress, embedded: options.embeddedBus, log })
+  try {
+    const processes = new ProcfsProcesses()
+    const host = await readHostInfo({ processes })
+    const units = await chooseUnits(options, systemBus, log)
+    const manager = new Manager({
+      host, processes, units, log,
+      state: new StateDir(options.stateDir),
+      inspector: new ProcfsInspector({ processes }),
+      clock: new SystemClock(),
+      authorizer: new Authorizer({ allowUserRegistration: options.allowUserRegistration }),
+    }, { maxMachines: options.maxMachines })
+    // Serve the objects before the name is ours, so the first caller finds them.
+    const server = new DbusServer({
+      bus: systemBus.bus, manager, log, machineId: idToString(host.machineId),
+      allowUserRegistration: options.allowUserRegistration, maxPendingPerSender: 128,
+    })
+    // Deserialize state; drop machines whose leader is gone.
+    await manager.load()
+    await server.requestName()
+    log.info('Serving org.freedesktop.machine1', { bus: systemBus.address, unique: systemBus.bus.uniqueName, machines: manager.list().length - 1 })
+    const sweep = setInterval(() => manager.sweep(), SWEEP_MS)
+    sweep.unref()
+
+    return {
+      manager, systemBus,
+      stop: () => {
+        clearInterval(sweep)
+        server.dispose()
+        manager.dispose()
+        if ('dispose' in units && typeof units.dispose === 'function') (units.dispose as () => void)()
+        systemBus.close()
+      },
+    }
+  } catch (err) {
+    systemBus.close()
+    throw err
+  }
+}
+
+/** Runs the daemon until SIGTERM/SIGINT; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let parsed: Parsed
+  try {
+    parsed = parseDaemonArgs(argv)
+  } catch (err) {
+    process.stderr.write(`machined: ${(err as Error).message}\n`)
+    return 2
+  }
+  if ('help' in parsed) { process.stdout.write(HELP); return 0 }
+  if ('version' in parsed) { process.stdout.write(`machined-ts ${version()}\n`); return 0 }
+  const log = new StderrLog(parsed.options.logLevel)
+  let daemon: RunningDaemon
+  try {
+    daemon = await startDaemon(parsed.options, log)
+  } catch (err) {
+    log.error('Failed to start', { error: (err as Error).message })
+    return 1
+  }
+  return new Promise<number>((resolve) => {
+    let done = false
+    const finish = (code: number): void => {
+      if (done) return
+      done = true
+      daemon.stop()
+      resolve(code)
+    }
+    process.once('SIGTERM', () => { log.info('Stopping; machines stay registered on disk', { signal: 'SIGTERM' }); finish(0) })
+    process.once('SIGINT', () => { log.info('Stopping; machines stay registered on disk', { signal: 'SIGINT' }); finish(0) })
+    // Like systemd-machined, we cannot serve without the bus.
+    daemon.systemBus.bus.onClose((err) => { log.error('Lost the connection to the system bus', { error: String(err) }); finish(1) })
+  })
+}

@@ -1,0 +1,92 @@
+/**
+ * Getting onto the system bus: $DBUS_SYSTEM_BUS_ADDRESS, else the
+ * standard socket; when nothing listens there, start our own
+ * `dbus-daemon --system` (the embedded default) and say where. The bus
+ * policy for org.freedesktop.machine1 is installed when the packaged one
+ * is missing.
+ * @module
+ */
+
+import { spawn, type ChildProcess } from 'node:child_process'
+import { access, copyFile, mkdir } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import type { Log } from '../core/ports.ts'
+import { BusConnection } from '../transports/dbus/bus-connection.ts'
+
+export const DEFAULT_SYSTEM_BUS_ADDRESS = 'unix:path=/run/dbus/system_bus_socket'
+const POLICY_NAME = 'org.freedesktop.machine1.conf'
+const POLICY_DIRS = ['/usr/share/dbus-1/system.d', '/etc/dbus-1/system.d']
+const OUR_POLICY = fileURLToPath(new URL(`../../data/${POLICY_NAME}`, import.meta.url))
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false)
+}
+
+/** Installs our bus policy into /etc when no policy for the name exists. Returns whether it did. */
+export async function ensureBusPolicy(log: Log): Promise<boolean> {
+  for (const dir of POLICY_DIRS) if (await exists(`${dir}/${POLICY_NAME}`)) return false
+  await mkdir('/etc/dbus-1/system.d', { recursive: true })
+  await copyFile(OUR_POLICY, `/etc/dbus-1/system.d/${POLICY_NAME}`)
+  log.info('Installed the D-Bus policy for org.freedesktop.machine1', { path: `/etc/dbus-1/system.d/${POLICY_NAME}` })
+  return true
+}
+
+export interface SystemBus {
+  readonly bus: BusConnection
+  readonly address: string
+  /** The dbus-daemon we started, if we had to. */
+  readonly embedded: ChildProcess | undefined
+  close(): void
+}
+
+async function waitForBus(address: string, child: ChildProcess, timeoutMs: number): Promise<BusConnection> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`dbus-daemon exited with status ${child.exitCode}`)
+    try {
+      return await BusConnection.connect(address)
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+}
+
+export async function connectSystemBus(options: { address: string | undefined; embedded: boolean; log: Log }): Promise<SystemBus> {
+  const { log } = options
+  const address = options.address ?? process.env.DBUS_SYSTEM_BUS_ADDRESS ?? DEFAULT_SYSTEM_BUS_ADDRESS
+  const installed = await ensureBusPolicy(log)
+  try {
+    const bus = await BusConnection.connect(address)
+    if (installed) {
+      // dbus-daemon picks up new policy files by itself too; asking makes it immediate.
+      await bus.callDriver('ReloadConfig', '', []).catch(() => log.warn('Could not ask the bus to reload its configuration, ignoring'))
+    }
+    return { bus, address, embedded: undefined, close: () => bus.close() }
+  } catch (err) {
+    if (!options.embedded || address !== DEFAULT_SYSTEM_BUS_ADDRESS) {
+      throw new Error(`Failed to connect to the system bus at ${address}: ${(err as Error).message}`)
+    }
+  }
+  await mkdir('/run/dbus', { recursive: true })
+  const child = spawn('dbus-daemon', ['--system', '--nofork', '--nopidfile'], { stdio: ['ignore', 'ignore', 'inherit'] })
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve)
+    child.once('error', (e) => reject(new Error(`No system bus is running and dbus-daemon could not be started: ${e.message}`)))
+  })
+  log.info('No system bus was running: started our own dbus-daemon --system', { address, pid: child.pid })
+  let bus: BusConnection
+  try {
+    bus = await waitForBus(address, child, 10_000)
+  } catch (err) {
+    child.kill('SIGTERM')
+    throw new Error(`The dbus-daemon we started did not answer at ${address}: ${(err as Error).message}`)
+  }
+  return {
+    bus, address, embedded: child,
+    close: () => {
+      bus.close()
+      child.kill('SIGTERM')
+    },
+  }
+}

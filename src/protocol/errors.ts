@@ -1,0 +1,114 @@
+/**
+ * The one catalogue of expected errors. The core throws these; each
+ * transport maps `code` to its wire name in one table that the compiler
+ * checks for completeness (see transports/dbus/errors.ts). Messages are
+ * systemd's own wording where systemd has one, so real clients print the
+ * same text.
+ * @module
+ */
+
+export const ERROR_CODES = [
+  'INVALID_ARGS',
+  'NO_SUCH_MACHINE',
+  'MACHINE_EXISTS',
+  'NO_MACHINE_FOR_PID',
+  'NO_PRIVATE_NETWORKING',
+  'NO_OS_RELEASE_INFORMATION',
+  'NO_UID_SHIFT',
+  'NO_SUCH_USER_MAPPING',
+  'NO_SUCH_GROUP_MAPPING',
+  'NO_SUCH_IMAGE',
+  'NOT_SUPPORTED',
+  'NO_SUCH_PROCESS',
+  'FILE_NOT_FOUND',
+  'FILE_EXISTS',
+  'UNIT_EXISTS',
+  'ACCESS_DENIED',
+  'LIMITS_EXCEEDED',
+  'FAILED',
+] as const
+export type ErrorCode = (typeof ERROR_CODES)[number]
+
+const kMachinedError = Symbol.for('machined-ts.error')
+
+export interface MachinedErrorOptions extends ErrorOptions {
+  /** Name of the offending input field, for Varlink's InvalidParameter. */
+  parameter?: string
+}
+
+/** Base class of every expected error; callers should match on `code`. */
+export class MachinedError extends Error {
+  readonly code: ErrorCode
+  readonly parameter: string | undefined
+  readonly [kMachinedError] = true
+
+  constructor(code: ErrorCode, message: string, options: MachinedErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+    this.parameter = options.parameter
+  }
+
+  // instanceof keeps working when two copies of the package are loaded.
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== MachinedError) return Function.prototype[Symbol.hasInstance].call(this, value)
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kMachinedError] === true
+  }
+}
+
+export class InvalidArgsError extends MachinedError {
+  constructor(message: string, options: MachinedErrorOptions = {}) { super('INVALID_ARGS', message, options) }
+}
+export class NoSuchMachineError extends MachinedError {
+  constructor(name: string) { super('NO_SUCH_MACHINE', `No machine '${name}' known`) }
+}
+export class MachineExistsError extends MachinedError {
+  constructor(name: string) { super('MACHINE_EXISTS', `Machine '${name}' already exists`) }
+}
+export class NoMachineForPidError extends MachinedError {
+  constructor(pid: number) { super('NO_MACHINE_FOR_PID', `PID ${pid} does not belong to any known machine`) }
+}
+export class NoPrivateNetworkingError extends MachinedError {
+  constructor(name: string) { super('NO_PRIVATE_NETWORKING', `Machine ${name} does not use private networking`) }
+}
+export class NoOsReleaseInformationError extends MachinedError {
+  constructor(message: string) { super('NO_OS_RELEASE_INFORMATION', message) }
+}
+export class NoUidShiftError extends MachinedError {
+  constructor(message: string) { super('NO_UID_SHIFT', message) }
+}
+export class NotSupportedError extends MachinedError {
+  constructor(message: string) { super('NOT_SUPPORTED', message) }
+}
+export class NoSuchProcessError extends MachinedError {
+  constructor(message: string) { super('NO_SUCH_PROCESS', message) }
+}
+/** ENOENT, e.g. a machine whose leader is gone has no root to look into. */
+export class FileNotFoundError extends MachinedError {
+  constructor(message = 'No such file or directory') { super('FILE_NOT_FOUND', message) }
+}
+/** EEXIST: systemd 252 answers this when a leader already leads another machine. */
+export class FileExistsError extends MachinedError {
+  constructor(message = 'File exists') { super('FILE_EXISTS', message) }
+}
+/** A scope of that name exists and still holds processes (systemd#2809). */
+export class UnitExistsError extends MachinedError {
+  constructor(unit: string) { super('UNIT_EXISTS', `Unit ${unit} already exists.`) }
+}
+export class AccessDeniedError extends MachinedError {
+  constructor(message = 'Access denied') { super('ACCESS_DENIED', message) }
+}
+export class LimitsExceededError extends MachinedError {
+  constructor(message: string) { super('LIMITS_EXCEEDED', message) }
+}
+export class FailedError extends MachinedError {
+  constructor(message: string, options: MachinedErrorOptions = {}) { super('FAILED', message, options) }
+}
+
+/**
+ * An invariant was broken: a bug in machined-ts, never bad input. Never
+ * mapped to a specific wire error (VS Code's BugIndicatingError).
+ */
+export class BugIndicatingError extends Error {
+  constructor(message: string) { super(message); this.name = 'BugIndicatingError' }
+}

@@ -1,0 +1,108 @@
+/**
+ * org.freedesktop.machine1.Machine objects (systemd's machine-dbus.c), and
+ * the per-machine operations the Manager's *Machine methods share with
+ * them: decode → authorise (in the core) → core → encode.
+ * @module
+ */
+
+import { MACHINE_INTERFACE } from '../../protocol/dbus/org.freedesktop.machine1.ts'
+import { NotSupportedError } from '../../protocol/errors.ts'
+import type { Caller } from '../../core/authorization.ts'
+import type { Machine } from '../../core/machine.ts'
+import type { Manager } from '../../core/manager.ts'
+import type { IncomingCall } from './bus-connection.ts'
+import { encodeAddresses, encodeStringMap } from './decode.ts'
+import { EMPTY_REPLY, type ObjectInterface, type Reply } from './object-tree.ts'
+
+export interface DbusContext {
+  readonly manager: Manager
+  callerOf(call: IncomingCall): Promise<Caller>
+}
+
+/** What systemd 252 answers for a class that has no such thing (machine-dbus.c). */
+const CONTAINER_ONLY: Readonly<Record<string, string>> = {
+  OpenRootDirectory: 'Opening the root directory is only supported on container machines.',
+  // machine_openpt() answers EOPNOTSUPP for VMs.
+  OpenPTY: 'Operation not supported',
+  OpenLogin: 'Operation not supported',
+  OpenShell: 'Operation not supported',
+  BindMount: 'Bind mounting is only supported on container machines.',
+  CopyFrom: 'Copying files is only supported on container machines.',
+  CopyTo: 'Copying files is only supported on container machines.',
+}
+
+/** The operations both the Manager (by name) and a Machine object expose. */
+export const machineOperations = {
+  async terminate(ctx: DbusContext, call: IncomingCall, name: string): Promise<Reply> {
+    await ctx.manager.terminate(name, await ctx.callerOf(call))
+    return EMPTY_REPLY
+  },
+  async kill(ctx: DbusContext, call: IncomingCall, name: string, whom: string, signal: number): Promise<Reply> {
+    await ctx.manager.kill(name, whom, signal, await ctx.callerOf(call))
+    return EMPTY_REPLY
+  },
+  async addresses(ctx: DbusContext, name: string): Promise<Reply> {
+    return { signature: 'a(iay)', body: [encodeAddresses(await ctx.manager.addresses(name))] }
+  },
+  async osRelease(ctx: DbusContext, name: string): Promise<Reply> {
+    return { signature: 'a{ss}', body: [encodeStringMap(await ctx.manager.osRelease(name))] }
+  },
+  async uidShift(ctx: DbusContext, name: string): Promise<Reply> {
+    return { signature: 'u', body: [await ctx.manager.uidShift(name)] }
+  },
+  /**
+   * Reaching into a machine (ptys, copies, bind mounts, its root
+   * directory) is not built yet: refuse clearly, with systemd's answer
+   * for machines that are not containers.
+   */
+  async notYet(ctx: DbusContext, name: string, method: keyof typeof CONTAINER_ONLY): Promise<Reply> {
+    const machine = ctx.manager.get(name)
+    if (machine.class !== 'container') throw new NotSupportedError(CONTAINER_ONLY[method]!)
+    throw new NotSupportedError(`${method} is not supported by machined-ts yet`)
+  },
+}
+
+export function machineProperties(machine: Machine): (name: string) => unknown {
+  return (name) => {
+    switch (name) {
+      case 'Name': return machine.name
+      // An all-zero id is "no id": an empty array, as systemd sends it.
+      case 'Id': return Buffer.from(machine.idString === '' ? [] : machine.id)
+      case 'Timestamp': return machine.timestamp.realtime
+      case 'TimestampMonotonic': return machine.timestamp.monotonic
+      case 'Service': return machine.service
+      case 'Unit': return machine.unit?.unit ?? ''
+      case 'Leader': return machine.leader.pid
+      case 'Class': return machine.class ?? ''
+      case 'RootDirectory': return machine.rootDirectory
+      case 'NetworkInterfaces': return [...machine.netifs]
+      case 'State': return machine.state
+      default: return undefined
+    }
+  }
+}
+
+export function machineObject(ctx: DbusContext, machine: Machine): ObjectInterface {
+  const name = machine.name
+  const ops = machineOperations
+  return {
+    description: MACHINE_INTERFACE,
+    property: machineProperties(machine),
+    methods: {
+      Terminate: (call) => ops.terminate(ctx, call, name),
+      Kill: (call) => ops.kill(ctx, call, name, call.body[0] as string, call.body[1] as number),
+      GetAddresses: () => ops.addresses(ctx, name),
+      GetOSRelease: () => ops.osRelease(ctx, name),
+      GetUIDShift: () => ops.uidShift(ctx, name),
+      OpenPTY: () => ops.notYet(ctx, name, 'OpenPTY'),
+      OpenLogin: () => ops.notYet(ctx, name, 'OpenLogin'),
+      OpenShell: () => ops.notYet(ctx, name, 'OpenShell'),
+      BindMount: () => ops.notYet(ctx, name, 'BindMount'),
+      CopyFrom: () => ops.notYet(ctx, name, 'CopyFrom'),
+      CopyTo: () => ops.notYet(ctx, name, 'CopyTo'),
+      CopyFromWithFlags: () => ops.notYet(ctx, name, 'CopyFrom'),
+      CopyToWithFlags: () => ops.notYet(ctx, name, 'CopyTo'),
+      OpenRootDirectory: () => ops.notYet(ctx, name, 'OpenRootDirectory'),
+    },
+  }
+}

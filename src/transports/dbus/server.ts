@@ -1,0 +1,147 @@
+/**
+ * The D-Bus face of the daemon: owns org.freedesktop.machine1 on a bus,
+ * maps object paths to the Manager and Machine objects, answers every call
+ * (errors mapped in one place), and turns core events into MachineNew and
+ * MachineRemoved.
+ * @module
+ */
+
+import { BUS_NAME, MANAGER_INTERFACE_NAME } from '../../protocol/dbus/org.freedesktop.machine1.ts'
+import { busLabelEscape, busLabelUnescape, MACHINE1_PATH, MACHINE_PATH_PREFIX, machineObjectPath } from '../../protocol/bus-path.ts'
+import { LimitsExceededError } from '../../protocol/errors.ts'
+import type { Caller } from '../../core/authorization.ts'
+import type { Manager } from '../../core/manager.ts'
+import type { Disposable, Log } from '../../core/ports.ts'
+import type { BusConnection, IncomingCall } from './bus-connection.ts'
+import { CredentialsCache } from './credentials.ts'
+import { DbusProtocolError, toWireError } from './errors.ts'
+import { machineObject, type DbusContext } from './machine.ts'
+import { managerObject } from './manager.ts'
+import { ObjectTree, type ObjectInterface, type Resolved } from './object-tree.ts'
+
+const IMAGE_PATH_PREFIX = `${MACHINE1_PATH}/image`
+
+export interface DbusServerOptions {
+  readonly bus: BusConnection
+  readonly manager: Manager
+  readonly log: Log
+  /** /etc/machine-id as 32 hex digits, for org.freedesktop.DBus.Peer.GetMachineId. */
+  readonly machineId: string
+  /** Unprivileged callers may call the privileged Create…/Register… methods (the core still checks ownership). */
+  readonly allowUserRegistration: boolean
+  /** Calls one sender may have in flight at once. */
+  readonly maxPendingPerSender: number
+}
+
+/** Parent nodes sd-bus introspects on the way down to our objects. */
+const PARENT_NODES: Readonly<Record<string, string>> = {
+  '/': 'org',
+  '/org': 'freedesktop',
+  '/org/freedesktop': 'machine1',
+}
+
+export class DbusServer implements Disposable {
+  readonly #bus: BusConnection
+  readonly #manager: Manager
+  readonly #log: Log
+  readonly #credentials: CredentialsCache
+  readonly #tree: ObjectTree
+  readonly #managerObject: ObjectInterface
+  readonly #ctx: DbusContext
+  readonly #pending = new Map<string, number>()
+  readonly #maxPending: number
+  readonly #subscription: Disposable
+
+  constructor(options: DbusServerOptions) {
+    this.#bus = options.bus
+    this.#manager = options.manager
+    this.#log = options.log
+    this.#maxPending = options.maxPendingPerSender
+    this.#credentials = new CredentialsCache(options.bus)
+    this.#ctx = { manager: options.manager, callerOf: (call) => this.#callerOf(call) }
+    this.#managerObject = managerObject(this.#ctx)
+    this.#tree = new ObjectTree({
+      resolve: (path, call) => this.#resolve(path, call),
+      machineId: () => options.machineId,
+      checkPrivileged: async (call, iface, member) => {
+        const caller = await this.#callerOf(call)
+        if (caller.uid === 0 || options.allowUserRegistration) return
+        throw new DbusProtocolError('org.freedesktop.DBus.Error.AccessDenied', `Access to ${iface}.${member}() not permitted.`)
+      },
+    })
+    this.#bus.onCall((call) => this.#onCall(call))
+    this.#subscription = this.#manager.on({
+      // Sent before the reply to the call that caused them, as systemd does.
+      machineNew: (m) => this.#signal('MachineNew', m.name),
+      machineRemoved: (m) => this.#signal('MachineRemoved', m.name),
+    })
+  }
+
+  /** Claims org.freedesktop.machine1; throws when someone else has it. */
+  async requestName(): Promise<void> {
+    const code = await this.#bus.requestName(BUS_NAME)
+    // 1 = primary owner, 4 = already owner.
+    if (code !== 1 && code !== 4) throw new Error(`${BUS_NAME} is owned by another process (RequestName answered ${code})`)
+  }
+
+  #signal(member: string, name: string): void {
+    this.#bus.emitSignal(MACHINE1_PATH, MANAGER_INTERFACE_NAME, member, 'so', [name, machineObjectPath(name)])
+  }
+
+  #callerOf(call: IncomingCall): Promise<Caller> {
+    return this.#credentials.callerOf(call.sender)
+  }
+
+  #onCall(call: IncomingCall): void {
+    const inFlight = this.#pending.get(call.sender) ?? 0
+    if (inFlight >= this.#maxPending) {
+      const err = new LimitsExceededError(`Too many calls in flight from ${call.sender} (limit ${this.#maxPending})`)
+      this.#bus.replyError(call, toWireError(err).name, err.message)
+      return
+    }
+    this.#pending.set(call.sender, inFlight + 1)
+    this.#tree
+      .dispatch(call)
+      .then(
+        (reply) => this.#bus.reply(call, reply.signature, reply.body),
+        (err: unknown) => {
+          const wire = toWireError(err)
+          if (wire.unexpected) this.#log.error('Method call failed', { member: call.member, path: call.path, error: String((err as Error)?.stack ?? err) })
+          this.#bus.replyError(call, wire.name, wire.message)
+        },
+      )
+      .catch((err: unknown) => this.#log.error('Failed to send reply', { member: call.member, error: String(err) }))
+      .finally(() => {
+        const n = (this.#pending.get(call.sender) ?? 1) - 1
+        if (n <= 0) this.#pending.delete(call.sender)
+        else this.#pending.set(call.sender, n)
+      })
+  }
+
+  async #resolve(path: string, call: IncomingCall): Promise<Resolved | undefined> {
+    const parent = PARENT_NODES[path]
+    if (parent !== undefined) return { kind: 'node', children: [parent] }
+    if (path === MACHINE1_PATH) return { kind: 'object', interfaces: [this.#managerObject], children: ['image', 'machine'] }
+    if (path === MACHINE_PATH_PREFIX) {
+      return { kind: 'fallback', children: this.#manager.list().map((m) => busLabelEscape(m.name)) }
+    }
+    if (path === IMAGE_PATH_PREFIX) return { kind: 'fallback', children: [] }
+    if (!path.startsWith(`${MACHINE_PATH_PREFIX}/`)) return undefined
+    const label = path.slice(MACHINE_PATH_PREFIX.length + 1)
+    if (label.includes('/')) return undefined
+    let machine
+    if (label === 'self') {
+      // The caller's own machine, found the way GetMachineByPID(0) finds it.
+      machine = await this.#manager.getByPid(0, await this.#callerOf(call)).catch(() => undefined)
+    } else {
+      const name = busLabelUnescape(label)
+      machine = name === undefined ? undefined : this.#manager.find(name)
+    }
+    if (machine === undefined) return undefined
+    return { kind: 'object', interfaces: [machineObject(this.#ctx, machine)], children: [] }
+  }
+
+  dispose(): void {
+    this.#subscription.dispose()
+  }
+}
