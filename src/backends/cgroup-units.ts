@@ -9,9 +9,9 @@
  * @module
  */
 
-import { watch, type FSWatcher } from 'node:fs'
-import { mkdir, readFile, readdir, rmdir, writeFile, rm, rename } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, watch, writeFileSync, type FSWatcher } from 'node:fs'
+import { mkdir, readFile, writeFile, rm, rename } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { FailedError, NoSuchProcessError, UnitExistsError } from '../protocol/errors.ts'
 import { sliceCgroupPath, unitFromCgroupPath } from '../protocol/unit-name.ts'
 import type { CreateScopeRequest, Disposable, Log, ProcessRef, UnitRef, Units } from '../core/ports.ts'
@@ -85,23 +85,21 @@ export class CgroupUnits implements Units {
     if (devices !== undefined && this.#layout.devicesV1 !== undefined) hierarchies.push(this.#layout.devicesV1)
 
     if (this.#scopes.has(unit)) throw new UnitExistsError(unit)
-    for (const h of hierarchies) {
-      if (await populated(join(h, cgroup))) throw new UnitExistsError(unit)
-    }
+    if (hierarchies.some((h) => populated(join(h, cgroup)))) throw new UnitExistsError(unit)
 
     const created: string[] = []
     const before = await this.#readProcCgroup(leader.pid)
     try {
       for (const h of hierarchies) {
         const dir = join(h, cgroup)
-        await removeTree(dir) // an empty leftover of an earlier run (systemd#2809)
-        await mkdir(dir, { recursive: true })
+        removeTree(dir) // an empty leftover of an earlier run (systemd#2809)
+        mkdirSync(dir, { recursive: true })
         created.push(dir)
       }
-      await this.#applySettings(cgroup, settings, devices)
-      for (const dir of created) await writeFile(join(dir, 'cgroup.procs'), `${leader.pid}\n`)
+      this.#applySettings(cgroup, settings, devices)
+      for (const dir of created) writeFileSync(join(dir, 'cgroup.procs'), `${leader.pid}\n`)
     } catch (err) {
-      await this.#undoCreate(leader, before, created)
+      this.#undoCreate(leader, before, created)
       if (isErrno(err, 'ESRCH')) throw new NoSuchProcessError(`Process ${leader.pid} has exited`)
       throw new FailedError(`Failed to create scope ${unit}: ${(err as Error).message}`, { cause: err })
     }
@@ -116,15 +114,16 @@ export class CgroupUnits implements Units {
     return { unit, cgroup }
   }
 
-  async #applySettings(cgroup: string, settings: ScopeSettings, devices: string[] | undefined): Promise<void> {
+  /** cgroupfs is in-kernel like procfs: writes here are synchronous, so no other call interleaves with a half-made scope. */
+  #applySettings(cgroup: string, settings: ScopeSettings, devices: string[] | undefined): void {
     const unified = this.#layout.unified === undefined ? undefined : join(this.#layout.unified, cgroup)
     if (settings.tasksMax !== undefined) {
       const value = `${settings.tasksMax}\n`
-      if (this.#layout.pidsV1 !== undefined) await writeFile(join(this.#layout.pidsV1, cgroup, 'pids.max'), value)
-      else if (unified !== undefined) await writeIfPresent(join(unified, 'pids.max'), value)
+      if (this.#layout.pidsV1 !== undefined) writeFileSync(join(this.#layout.pidsV1, cgroup, 'pids.max'), value)
+      else if (unified !== undefined) writeIfPresent(join(unified, 'pids.max'), value)
     }
     if (settings.memoryMax !== undefined && unified !== undefined) {
-      if (!(await writeIfPresent(join(unified, 'memory.max'), `${settings.memoryMax}\n`))) {
+      if (!writeIfPresent(join(unified, 'memory.max'), `${settings.memoryMax}\n`)) {
         this.#log.warn('MemoryMax= not enforced: no cgroup2 memory controller here, ignoring', { cgroup })
       }
     }
@@ -134,23 +133,27 @@ export class CgroupUnits implements Units {
         this.#log.warn('DevicePolicy=/DeviceAllow= not enforced: no cgroup v1 devices controller, ignoring', { cgroup })
       } else {
         const dir = join(this.#layout.devicesV1, cgroup)
-        await writeFile(join(dir, 'devices.deny'), 'a\n')
-        for (const line of devices) await writeFile(join(dir, 'devices.allow'), `${line}\n`)
+        writeFileSync(join(dir, 'devices.deny'), 'a\n')
+        for (const line of devices) writeFileSync(join(dir, 'devices.allow'), `${line}\n`)
       }
     }
     for (const name of settings.unenforced) this.#log.debug('Scope property only a service manager can honour, ignoring', { property: name, cgroup })
   }
 
-  async #undoCreate(leader: ProcessRef, before: string, created: string[]): Promise<void> {
+  #undoCreate(leader: ProcessRef, before: string, created: string[]): void {
     // Put the leader back where it was, then remove what we made.
     for (const line of before.split('\n')) {
       const m = /^(\d+):([^:]*):(.*)$/.exec(line)
       if (m === null) continue
       const mount = m[1] === '0' ? this.#layout.unified : this.#mountForControllers(m[2]!)
       if (mount === undefined || !created.some((d) => d.startsWith(`${mount}/`))) continue
-      await writeFile(join(mount, m[3]!, 'cgroup.procs'), `${leader.pid}\n`).catch(() => undefined)
+      try {
+        writeFileSync(join(mount, m[3]!, 'cgroup.procs'), `${leader.pid}\n`)
+      } catch {
+        // The leader is gone, or its old cgroup is: nothing to put back.
+      }
     }
-    for (const dir of created.reverse()) await removeTree(dir)
+    for (const dir of created.reverse()) removeTree(dir)
   }
 
   #mountForControllers(controllers: string): string | undefined {
@@ -163,7 +166,8 @@ export class CgroupUnits implements Units {
 
   async #readProcCgroup(pid: number): Promise<string> {
     try {
-      return await readFile(`${this.#procRoot}/${pid}/cgroup`, 'utf8')
+      // Synchronous on purpose: procfs answers at once (see procfs.ts).
+      return readFileSync(`${this.#procRoot}/${pid}/cgroup`, 'utf8')
     } catch {
       throw new NoSuchProcessError(`Failed to determine unit of process ${pid} : No such process`)
     }
@@ -210,20 +214,23 @@ export class CgroupUnits implements Units {
   }
 
   watch(ref: UnitRef, onChange: () => void): Disposable {
-    if (this.#layout.unified === undefined) {
+    const poll = (): Disposable => {
       const timer = setInterval(onChange, LEGACY_POLL_MS)
       timer.unref()
       return { dispose: () => clearInterval(timer) }
     }
+    // cgroup v1 has no cgroup.events to watch.
+    if (this.#layout.unified === undefined) return poll()
     let watcher: FSWatcher | undefined
+    let fallback: Disposable | undefined
     try {
       watcher = watch(join(this.#layout.unified, ref.cgroup, 'cgroup.events'), { persistent: false }, () => onChange())
       watcher.on('error', () => { watcher?.close(); onChange() })
-    } catch {
-      // Already gone: let the caller look now.
-      queueMicrotask(onChange)
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) queueMicrotask(onChange) // already gone: let the caller look now
+      else fallback = poll() // e.g. out of inotify watches: look every so often instead
     }
-    return { dispose: () => watcher?.close() }
+    return { dispose: () => { watcher?.close(); fallback?.dispose() } }
   }
 
   async reattach(ref: UnitRef): Promise<void> {
@@ -255,7 +262,11 @@ export class CgroupUnits implements Units {
     if (timer !== undefined) clearTimeout(timer)
     this.#stopTimers.delete(record.unit)
     // The tracking hierarchies last, so a scope never looks gone while a controller copy remains.
-    for (const h of [...record.hierarchies].reverse()) await removeTree(join(h, record.cgroup))
+    for (const h of [...record.hierarchies].reverse()) {
+      removeTree(join(h, record.cgroup))
+      // Slices exist for their scopes: an emptied machine.slice goes too (rmdir refuses a busy one).
+      for (let dir = dirname(record.cgroup); dir !== '/' && dir !== '.'; dir = dirname(dir)) removeTree(join(h, dir), false)
+    }
     this.#scopes.delete(record.unit)
     await rm(this.#recordPath(record.unit), { force: true })
   }
@@ -281,9 +292,9 @@ export class CgroupUnits implements Units {
   }
 }
 
-async function writeIfPresent(path: string, value: string): Promise<boolean> {
+function writeIfPresent(path: string, value: string): boolean {
   try {
-    await writeFile(path, value, { flag: 'r+' })
+    writeFileSync(path, value, { flag: 'r+' })
     return true
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return false
@@ -299,34 +310,33 @@ function signalQuietly(pid: number, signal: number): void {
   }
 }
 
-async function readPids(dir: string): Promise<number[]> {
+// cgroupfs is in-kernel like procfs: these reads are synchronous on purpose.
+function readPids(dir: string): number[] {
   try {
-    return (await readFile(join(dir, 'cgroup.procs'), 'utf8')).split('\n').filter((l) => l !== '').map(Number)
+    return readFileSync(join(dir, 'cgroup.procs'), 'latin1').split('\n').filter((l) => l !== '').map(Number)
   } catch {
     return []
   }
 }
 
-async function subgroups(dir: string): Promise<string[]> {
+function subgroups(dir: string): string[] {
   try {
-    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => join(dir, e.name))
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name))
   } catch {
     return []
   }
 }
 
 /** Whether a cgroup (or any cgroup below it) holds a process. */
-async function populated(dir: string): Promise<boolean> {
+function populated(dir: string): boolean {
   try {
-    const events = await readFile(join(dir, 'cgroup.events'), 'utf8')
-    return /^populated 1$/m.test(events)
+    return readFileSync(join(dir, 'cgroup.events'), 'latin1').includes('populated 1')
   } catch (err) {
     if (!isErrno(err, 'ENOENT')) return false
   }
   // cgroup v1: walk the tree.
-  if ((await readPids(dir)).length > 0) return true
-  for (const sub of await subgroups(dir)) if (await populated(sub)) return true
-  return false
+  if (readPids(dir).length > 0) return true
+  return subgroups(dir).some(populated)
 }
 
 /**
@@ -340,24 +350,24 @@ async function killTree(dir: string, signal: number): Promise<void> {
     const stack = [dir]
     while (stack.length > 0) {
       const d = stack.pop()!
-      for (const pid of await readPids(d)) {
+      for (const pid of readPids(d)) {
         if (done.has(pid)) continue
         done.add(pid)
         fresh = true
         signalQuietly(pid, signal)
       }
-      stack.push(...(await subgroups(d)))
+      stack.push(...subgroups(d))
     }
     if (!fresh) return
   }
 }
 
-/** rmdir depth first; a cgroup that still has processes stays. */
-async function removeTree(dir: string): Promise<void> {
-  for (const sub of await subgroups(dir)) await removeTree(sub)
+/** rmdir depth first; a cgroup that still has processes or children stays. */
+function removeTree(dir: string, recurse = true): void {
+  if (recurse) for (const sub of subgroups(dir)) removeTree(sub)
   try {
-    await rmdir(dir)
+    rmdirSync(dir)
   } catch (err) {
-    if (!isErrno(err, 'ENOENT') && !isErrno(err, 'EBUSY')) throw err
+    if (!isErrno(err, 'ENOENT') && !isErrno(err, 'EBUSY') && !isErrno(err, 'ENOTEMPTY')) throw err
   }
 }

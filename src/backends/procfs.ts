@@ -1,10 +1,13 @@
 /**
  * Processes through /proc: a PID is pinned together with its start time so
  * that a recycled PID never passes for the process a caller named.
+ * procfs files are read synchronously: the kernel makes them up on the
+ * spot and never blocks, and a trip through libuv's thread pool costs more
+ * than the read (bench/README.md).
  * @module
  */
 
-import { readFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { NoSuchProcessError } from '../protocol/errors.ts'
 import type { ProcessRef, Processes } from '../core/ports.ts'
 
@@ -31,13 +34,19 @@ export function pidIsValid(pid: number): boolean {
   return Number.isInteger(pid) && pid > 0 && pid <= 0x3fffffff
 }
 
-export async function readProcStat(procRoot: string, pid: number): Promise<ProcStat | undefined> {
+export function readProcStat(procRoot: string, pid: number): ProcStat | undefined {
   if (!pidIsValid(pid)) return undefined
   try {
-    return parseProcStat(await readFile(`${procRoot}/${pid}/stat`, 'utf8'))
+    return parseProcStat(readFileSync(`${procRoot}/${pid}/stat`, 'latin1'))
   } catch {
     return undefined
   }
+}
+
+/** The real UID from /proc/PID/status ("Uid:\treal\teffective\tsaved\tfs"). */
+export function parseStatusUid(text: string): number | undefined {
+  const m = /^Uid:\s+(\d+)/m.exec(text)
+  return m === null ? undefined : Number(m[1])
 }
 
 export class ProcfsProcesses implements Processes {
@@ -48,7 +57,7 @@ export class ProcfsProcesses implements Processes {
   }
 
   async pin(pid: number): Promise<ProcessRef | undefined> {
-    const stat = await readProcStat(this.#procRoot, pid)
+    const stat = readProcStat(this.#procRoot, pid)
     // A zombie has exited already; systemd's pidref_is_alive() says the same.
     if (stat === undefined || stat.state === 'Z' || stat.state === 'X') return undefined
     return { pid, startTime: stat.startTime }
@@ -57,6 +66,16 @@ export class ProcfsProcesses implements Processes {
   async isAlive(ref: ProcessRef): Promise<boolean> {
     const now = await this.pin(ref.pid)
     return now !== undefined && now.startTime === ref.startTime
+  }
+
+  async ownerUid(ref: ProcessRef): Promise<number | undefined> {
+    let text: string
+    try {
+      text = readFileSync(`${this.#procRoot}/${ref.pid}/status`, 'latin1')
+    } catch {
+      return undefined
+    }
+    return (await this.isAlive(ref)) ? parseStatusUid(text) : undefined
   }
 
   async signal(ref: ProcessRef, signal: number): Promise<void> {

@@ -2,18 +2,28 @@
  * State files in systemd's place and shape: /run/systemd/machines/<name>
  * plus the link unit:<unit> → <name> that libsystemd follows
  * (sd_pid_get_machine_name, `ps -o machine`). Every change is a write to a
- * temporary file in the same directory and a rename over the old one.
+ * temporary file in the same directory and a rename over the old one, so
+ * a reader never sees half a file. The directory is a tmpfs: writes are
+ * synchronous, as systemd's are, and cost less than a thread-pool trip.
  * @module
  */
 
-import { mkdir, readdir, readFile, rename, rm, symlink, writeFile, readlink } from 'node:fs/promises'
-import { randomBytes } from 'node:crypto'
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { machineNameIsValid } from '../protocol/hostname.ts'
 import type { StateStore } from '../core/ports.ts'
 
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+}
+
 export class StateDir implements StateStore {
   readonly path: string
+  #serial = 0
 
   constructor(path: string) {
     this.path = path
@@ -21,57 +31,67 @@ export class StateDir implements StateStore {
 
   async init(): Promise<void> {
     // Programs test for /run/systemd/machines/ to see whether machined runs.
-    await mkdir(this.path, { recursive: true, mode: 0o755 })
+    mkdirSync(this.path, { recursive: true, mode: 0o755 })
+    // Temporary files of a write that was cut short (".#name…", as systemd names them).
+    for (const entry of readdirSync(this.path)) if (entry.startsWith('.#')) unlinkQuietly(join(this.path, entry))
   }
 
   #temporary(name: string): string {
-    return join(this.path, `.#${name}${randomBytes(6).toString('hex')}`)
+    return join(this.path, `.#${name}.${process.pid}.${++this.#serial}`)
+  }
+
+  /** Runs `make(tmp)` and renames tmp over `target`; the temporary file never outlives a failure. */
+  #replace(target: string, name: string, make: (tmp: string) => void): void {
+    const tmp = this.#temporary(name)
+    try {
+      make(tmp)
+      renameSync(tmp, target)
+    } catch (err) {
+      unlinkQuietly(tmp)
+      throw err
+    }
   }
 
   async write(name: string, contents: string): Promise<void> {
-    const tmp = this.#temporary(name)
-    try {
-      await writeFile(tmp, contents, { mode: 0o644 })
-      await rename(tmp, join(this.path, name))
-    } finally {
-      await rm(tmp, { force: true })
-    }
+    this.#replace(join(this.path, name), name, (tmp) => writeFileSync(tmp, contents, { mode: 0o644 }))
   }
 
   async remove(name: string): Promise<void> {
-    await rm(join(this.path, name), { force: true })
+    unlinkQuietly(join(this.path, name))
   }
 
   async linkUnit(unit: string, name: string): Promise<void> {
-    const tmp = this.#temporary(`unit:${unit}`)
-    try {
-      await symlink(name, tmp)
-      await rename(tmp, join(this.path, `unit:${unit}`))
-    } finally {
-      await rm(tmp, { force: true })
-    }
+    this.#replace(join(this.path, `unit:${unit}`), name, (tmp) => symlinkSync(name, tmp))
   }
 
   async unlinkUnit(unit: string, name: string): Promise<void> {
     const link = join(this.path, `unit:${unit}`)
+    let target: string | undefined
+    try {
+      target = readlinkSync(link)
+    } catch {
+      return
+    }
     // Leave a link alone that now names another machine.
-    const target = await readlink(link).catch(() => undefined)
-    if (target === name) await rm(link, { force: true })
+    if (target === name) unlinkQuietly(link)
   }
 
   async list(): Promise<{ name: string; contents: string }[]> {
     const out: { name: string; contents: string }[] = []
     let entries
     try {
-      entries = await readdir(this.path, { withFileTypes: true })
+      entries = readdirSync(this.path, { withFileTypes: true })
     } catch {
       return out
     }
     for (const e of entries) {
       // manager_enumerate_machines() skips the unit: links and anything that is not a machine name.
       if (!e.isFile() || e.name.startsWith('unit:') || !machineNameIsValid(e.name)) continue
-      const contents = await readFile(join(this.path, e.name), 'utf8').catch(() => undefined)
-      if (contents !== undefined) out.push({ name: e.name, contents })
+      try {
+        out.push({ name: e.name, contents: readFileSync(join(this.path, e.name), 'utf8') })
+      } catch {
+        // Gone between readdir and read: nothing to load.
+      }
     }
     return out
   }

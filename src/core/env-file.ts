@@ -8,76 +8,88 @@
 
 import { utf8Decode, utf8Encode } from '../protocol/utf8.ts'
 
-/** Characters that end an unquoted value in the reader. */
 const WHITESPACE = ' \t\n\r'
+/** Inside double quotes a backslash escapes only these (SHELL_NEED_ESCAPE). */
+const DOUBLE_QUOTE_ESCAPABLE = '"\\`$'
+
+type State = 'preKey' | 'key' | 'preValue' | 'value' | 'valueEscape' | 'single' | 'double' | 'doubleEscape' | 'comment' | 'commentEscape'
 
 /**
- * Parses an environment-like file into ordered pairs. Lines that are not
- * assignments are skipped; a later key overrides an earlier one.
+ * Parses an environment-like file into ordered pairs with the state machine
+ * of parse_env_file(): quotes open only where a value (or the part after a
+ * closing quote) starts, blanks after a closing quote are dropped, trailing
+ * blanks of an unquoted value are dropped, a backslash-newline continues.
+ * A later key overrides an earlier one.
  */
 export function parseEnvFile(text: string): Map<string, string> {
   const out = new Map<string, string>()
-  let i = 0
-  const n = text.length
-  while (i < n) {
-    // Skip leading whitespace and blank lines.
-    while (i < n && WHITESPACE.includes(text[i]!)) i++
-    if (i >= n) break
-    if (text[i] === '#' || text[i] === ';') {
-      while (i < n && text[i] !== '\n') i++
-      continue
-    }
-    let key = ''
-    while (i < n && text[i] !== '=' && text[i] !== '\n') key += text[i++]
-    key = key.trim()
-    if (i >= n || text[i] === '\n' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
-      while (i < n && text[i] !== '\n') i++
-      continue
-    }
-    i++ // '='
-    while (i < n && (text[i] === ' ' || text[i] === '\t')) i++
-    let value = ''
-    let pendingSpace = ''
-    while (i < n && text[i] !== '\n') {
-      const c = text[i]!
-      if (c === "'") {
-        value += pendingSpace
-        pendingSpace = ''
-        i++
-        while (i < n && text[i] !== "'") value += text[i++]
-        i++
-      } else if (c === '"') {
-        value += pendingSpace
-        pendingSpace = ''
-        i++
-        while (i < n && text[i] !== '"') {
-          if (text[i] === '\\' && i + 1 < n) {
-            const next = text[i + 1]!
-            if (next === '\n') { i += 2; continue }
-            if ('"\\`$'.includes(next)) { value += next; i += 2; continue }
-          }
-          value += text[i++]
-        }
-        i++
-      } else if (c === '\\') {
-        value += pendingSpace
-        pendingSpace = ''
-        const next = text[i + 1]
-        if (next === undefined) { i++; break }
-        if (next !== '\n') value += next
-        i += 2
-      } else if (c === ' ' || c === '\t' || c === '\r') {
-        // Whitespace inside an unquoted value is kept, trailing whitespace is not.
-        pendingSpace += c
-        i++
-      } else {
-        value += pendingSpace + c
-        pendingSpace = ''
-        i++
-      }
-    }
-    out.set(key, value)
+  let state: State = 'preKey'
+  let key = ''
+  let value = ''
+  /** Length of `value` without the blanks an unquoted value ends in. */
+  let trimmed = 0
+  const finish = (): void => {
+    const k = key.trim()
+    if (k !== '') out.set(k, value.slice(0, trimmed))
+    key = ''
+    value = ''
+    trimmed = 0
   }
+  const append = (c: string, quoted: boolean): void => {
+    value += c
+    if (quoted || !WHITESPACE.includes(c)) trimmed = value.length
+  }
+  for (const c of text) {
+    switch (state) {
+      case 'preKey':
+        if (c === '#' || c === ';') state = 'comment'
+        else if (!WHITESPACE.includes(c)) { state = 'key'; key = c }
+        break
+      case 'key':
+        if (c === '\n') { state = 'preKey'; key = '' }
+        else if (c === '=') state = 'preValue'
+        else key += c
+        break
+      case 'preValue':
+        if (c === '\n') { finish(); state = 'preKey' }
+        else if (c === "'") state = 'single'
+        else if (c === '"') state = 'double'
+        else if (c === '\\') state = 'valueEscape'
+        else if (!WHITESPACE.includes(c)) { append(c, false); state = 'value' }
+        break
+      case 'value':
+        if (c === '\n') { finish(); state = 'preKey' }
+        else if (c === '\\') state = 'valueEscape'
+        else append(c, false)
+        break
+      case 'valueEscape':
+        if (c !== '\n') append(c, true)
+        state = 'value'
+        break
+      case 'single':
+        if (c === "'") state = 'preValue'
+        else append(c, true)
+        break
+      case 'double':
+        if (c === '"') state = 'preValue'
+        else if (c === '\\') state = 'doubleEscape'
+        else append(c, true)
+        break
+      case 'doubleEscape':
+        if (DOUBLE_QUOTE_ESCAPABLE.includes(c)) append(c, true)
+        else if (c !== '\n') { append('\\', true); append(c, true) }
+        state = 'double'
+        break
+      case 'comment':
+        if (c === '\\') state = 'commentEscape'
+        else if (c === '\n') state = 'preKey'
+        break
+      case 'commentEscape':
+        state = 'comment'
+        break
+    }
+  }
+  if (state === 'preValue' || state === 'value' || state === 'valueEscape' || state === 'single' || state === 'double' || state === 'doubleEscape') finish()
   return out
 }
 

@@ -76,7 +76,8 @@ export class Manager {
   readonly #ports: ManagerPorts
   readonly #limits: ManagerLimits
   readonly #machines = new Map<string, Machine>()
-  readonly #byUnit = new Map<string, Machine>()
+  /** Machines by unit; systemd lets two registrations share one, the newest answers for it. */
+  readonly #byUnit = new Map<string, Machine[]>()
   readonly #byLeader = new Map<number, Machine>()
   /** Names being registered right now: a second registration gets MachineExists. */
   readonly #opening = new Set<string>()
@@ -144,7 +145,7 @@ export class Manager {
     } catch (err) {
       if (!(err instanceof NoSuchProcessError)) throw err
     }
-    const byUnit = ref === undefined ? undefined : this.#byUnit.get(ref.unit)
+    const byUnit = ref === undefined ? undefined : this.#byUnit.get(ref.unit)?.at(-1)
     if (byUnit !== undefined) return byUnit
     throw new NoMachineForPidError(target)
   }
@@ -168,16 +169,15 @@ export class Manager {
         throw new InvalidArgsError(`Invalid network interface index ${ifindex}`, { parameter: 'ifIndices' })
       }
     }
-    // "" and "host" pass here and fail once the machine would start, as in systemd.
+    // "" passes here and fails once the machine would start; Debian's 252 refuses "host" right here.
     const cls: MachineClass | undefined = request.class === '' ? undefined : machineClassFromString(request.class)
-    if (request.class !== '' && cls === undefined) throw new InvalidArgsError('Invalid machine class parameter', { parameter: 'class' })
+    if (request.class !== '' && (cls === undefined || cls === 'host')) {
+      throw new InvalidArgsError('Invalid machine class parameter', { parameter: 'class' })
+    }
     if (request.leader === 1) throw new InvalidArgsError('Invalid leader PID', { parameter: 'leader' })
     if (request.rootDirectory !== '' && !request.rootDirectory.startsWith('/')) {
       throw new InvalidArgsError('Root directory must be empty or an absolute path', { parameter: 'rootDirectory' })
     }
-    const settings = request.allocateUnit ? parseScopeProperties(request.scopeProperties) : undefined
-    this.#ports.authorizer.check(caller, ACTIONS.createMachine)
-
     const leaderPid = request.leader === 0 ? caller.pid : request.leader
     if (leaderPid === undefined) throw new FailedError('Failed to determine the PID of the caller')
 
@@ -192,8 +192,12 @@ export class Manager {
     try {
       const leader = await this.#ports.processes.pin(leaderPid)
       if (leader === undefined) throw leaderUnknown(leaderPid)
+      // Root may register anything; others only leaders they own, where that is allowed.
+      this.#ports.authorizer.check(caller, ACTIONS.createMachine, await this.#ports.processes.ownerUid(leader))
       // machine_start() refuses anything but containers and VMs.
       if (cls !== 'container' && cls !== 'vm') throw new NotSupportedError('Operation not supported')
+      // Scope properties are applied when the machine starts, after the checks above (machine_start()).
+      const settings = request.allocateUnit ? parseScopeProperties(request.scopeProperties) : undefined
       const other = this.#byLeader.get(leader.pid)
       if (other !== undefined && (await this.#ports.processes.isAlive(other.leader))) throw new FileExistsError()
       machine = new Machine({
@@ -269,7 +273,9 @@ export class Manager {
   #link(machine: Machine): void {
     this.#machines.set(machine.name, machine)
     if (machine.unit !== undefined) {
-      this.#byUnit.set(machine.unit.unit, machine)
+      const sharing = this.#byUnit.get(machine.unit.unit)
+      if (sharing === undefined) this.#byUnit.set(machine.unit.unit, [machine])
+      else sharing.push(machine)
       this.#watchers.set(machine, this.#ports.units.watch(machine.unit, () => this.#queueGc(machine)))
     }
     this.#byLeader.set(machine.leader.pid, machine)
@@ -281,10 +287,11 @@ export class Manager {
     this.#watchers.get(machine)?.dispose()
     this.#watchers.delete(machine)
     const unit = machine.unit?.unit
-    if (unit === undefined || this.#byUnit.get(unit) !== machine) return
-    this.#byUnit.delete(unit)
-    // Two registrations may share a unit (systemd allows it): hand the unit to the other one.
-    for (const m of this.#machines.values()) if (m.unit?.unit === unit) this.#byUnit.set(unit, m)
+    const sharing = unit === undefined ? undefined : this.#byUnit.get(unit)
+    if (unit === undefined || sharing === undefined) return
+    const i = sharing.indexOf(machine)
+    if (i >= 0) sharing.splice(i, 1)
+    if (sharing.length === 0) this.#byUnit.delete(unit)
   }
 
   async #save(machine: Machine): Promise<void> {
@@ -305,6 +312,7 @@ export class Manager {
       sshAddress: extras.sshAddress,
       sshPrivateKeyPath: extras.sshPrivateKeyPath,
       leaderStartTime: machine.leader.startTime,
+      uid: machine.ownerUid,
     }))
     if (machine.unit !== undefined) await state.linkUnit(machine.unit.unit, machine.name)
   }
@@ -394,11 +402,6 @@ export class Manager {
   async #collectIfDead(name: string): Promise<void> {
     const old = this.#machines.get(name)
     if (old !== undefined && (await this.#mayGc(old))) await this.#finalize(old)
-  }
-
-  /** Looks at every machine once (a safety net behind the unit watches). */
-  sweep(): void {
-    for (const m of this.#machines.values()) if (m !== this.host) this.#queueGc(m)
   }
 
   // ── Looking inside ──────────────────────────────────────────────────────
@@ -514,7 +517,7 @@ export class Manager {
       const machine = new Machine({
         name: s.name, id: s.id === undefined ? NULL_ID : idFromString(s.id) ?? NULL_ID, service: s.service ?? '',
         class: s.class, leader, rootDirectory: s.rootDirectory ?? '', netifs: s.netifs,
-        timestamp: { realtime: s.realtime ?? 0n, monotonic: s.monotonic ?? 0n }, ownerUid: 0,
+        timestamp: { realtime: s.realtime ?? 0n, monotonic: s.monotonic ?? 0n }, ownerUid: s.uid ?? 0,
       })
       this.#extras.set(machine, { vsockCid: s.vsockCid, sshAddress: s.sshAddress, sshPrivateKeyPath: s.sshPrivateKeyPath })
       machine.unit = unit

@@ -23,6 +23,8 @@ export interface Processes {
   isAlive(ref: ProcessRef): Promise<boolean>
   /** Throws NoSuchProcessError when the pinned process is gone. */
   signal(ref: ProcessRef, signal: number): Promise<void>
+  /** The real UID the process runs as; undefined once it is gone. */
+  ownerUid(ref: ProcessRef): Promise<number | undefined>
 }
 
 /** A unit and where its processes live (relative to a hierarchy's root). */

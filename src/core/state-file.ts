@@ -34,10 +34,14 @@ export interface MachineStateRecord {
    * key; readers ignore unknown keys, and we use it to refuse a recycled PID.
    */
   leaderStartTime: bigint | undefined
+  /** UID= (newer systemd): who registered the machine. */
+  uid: number | undefined
 }
 
 export function formatMachineState(s: MachineStateRecord): string {
   let out = `${STATE_FILE_HEADER}NAME=${s.name}\n`
+  // Newer systemd writes UID= right after NAME=; 252 ignores it. Root is left out, as 252 writes it.
+  if (s.uid !== undefined && s.uid !== 0) out += `UID=${s.uid}\n`
   // "We continue to call this SCOPE= because it is internal only" (machine.c).
   if (s.unit !== undefined) out += `SCOPE=${cescape(s.unit)}\n`
   if (s.service !== undefined && s.service !== '') out += `SERVICE=${cescape(s.service)}\n`
@@ -114,6 +118,7 @@ export function parseMachineState(text: string, expectedName: string): ParsedMac
       sshAddress: str('SSH_ADDRESS'),
       sshPrivateKeyPath: str('SSH_PRIVATE_KEY_PATH'),
       leaderStartTime: uint('LEADER_STARTTIME'),
+      uid: ((u) => (u !== undefined && u < 0xffffffffn ? Number(u) : undefined))(uint('UID')),
     },
   }
 }

@@ -107,9 +107,6 @@ export function parseDaemonArgs(argv: string[]): Parsed {
   }
 }
 
-/** How often every machine is looked at, behind the per-unit watches. */
-const SWEEP_MS = 5_000
-
 export interface RunningDaemon {
   readonly manager: Manager
   readonly systemBus: SystemBus
@@ -151,13 +148,10 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
     await manager.load()
     await server.requestName()
     log.info('Serving org.freedesktop.machine1', { bus: systemBus.address, unique: systemBus.bus.uniqueName, machines: manager.list().length - 1 })
-    const sweep = setInterval(() => manager.sweep(), SWEEP_MS)
-    sweep.unref()
 
     return {
       manager, systemBus,
       stop: () => {
-        clearInterval(sweep)
         server.dispose()
         manager.dispose()
         if ('dispose' in units && typeof units.dispose === 'function') (units.dispose as () => void)()

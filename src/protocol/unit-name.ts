@@ -63,7 +63,22 @@ export function sliceCgroupPath(slice: string): string {
   return out.join('/')
 }
 
-const UNIT_SUFFIXES = ['.service', '.scope', '.socket', '.mount', '.swap', '.target', '.device', '.timer', '.path', '.automount'] as const
+/**
+ * unit_name_is_valid() for plain and instance names: a known type suffix,
+ * a non-empty prefix of [A-Za-z0-9:_.\\-] (escapes are backslash sequences),
+ * at most one '@', shorter than 256 characters.
+ */
+export function unitNameIsValid(name: string): boolean {
+  if (name.length >= 256) return false
+  const dot = name.lastIndexOf('.')
+  if (dot <= 0 || !UNIT_SUFFIXES.includes(name.slice(dot) as (typeof UNIT_SUFFIXES)[number])) return false
+  const prefix = name.slice(0, dot)
+  const at = prefix.indexOf('@')
+  if (at === 0 || prefix.indexOf('@', at + 1) >= 0) return false
+  return /^[A-Za-z0-9:_.\\@-]+$/.test(prefix)
+}
+
+const UNIT_SUFFIXES = ['.service', '.scope', '.socket', '.mount', '.swap', '.target', '.device', '.timer', '.path', '.automount', '.slice'] as const
 
 /**
  * cg_path_get_unit(): the first path component below the slices that names
@@ -72,8 +87,8 @@ const UNIT_SUFFIXES = ['.service', '.scope', '.socket', '.mount', '.swap', '.tar
 export function unitFromCgroupPath(path: string): string | undefined {
   for (const component of path.split('/')) {
     if (component === '') continue
-    if (component.endsWith('.slice')) continue
-    return UNIT_SUFFIXES.some((s) => component.endsWith(s) && component.length > s.length) ? component : undefined
+    if (component.endsWith('.slice') && unitNameIsValid(component)) continue
+    return unitNameIsValid(component) ? component : undefined
   }
   return undefined
 }

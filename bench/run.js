@@ -1,0 +1,766 @@
+#!/usr/bin/env node
+// Benchmark: machined-ts against the real systemd-machined on one private
+// bus. See bench/README.md. Run as root: `node bench/run.js` (--help).
+//
+// Layout of a run:
+//   outer process   checks prerequisites, builds, re-execs itself inside
+//                   `unshare -m --propagation private`, and afterwards kills
+//                   and removes whatever the run left in the cgroup tree.
+//   inner process   mounts a tmpfs on /run, makes the leaders, then for each
+//                   daemon in turn: a fresh dbus-daemon, the daemon, the
+//                   measurements, and a full stop. Prints the table and
+//                   writes bench/results/latest.json.
+//   bench/agent.py  the D-Bus client (python3-dbus) and keeper of leaders.
+import { spawn, spawnSync } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, writeFileSync, writeSync } from 'node:fs'
+import os from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
+const REPO = dirname(BENCH_DIR)
+const REAL_MACHINED = '/lib/systemd/systemd-machined'
+const BUS_SOCKET = '/run/dbus/system_bus_socket'
+const BUS_ADDRESS = `unix:path=${BUS_SOCKET}`
+const WORK = '/run/machined-bench' // inside the private /run only
+const CLK_TCK = 100
+
+const HELP = `node bench/run.js [OPTIONS]
+
+Register+Unregister pairs per second and ListMachines latency of machined-ts
+and of ${REAL_MACHINED}, one after the other on the same private bus.
+Must run as root. Touches nothing of the host: a private mount namespace
+with a tmpfs on /run; every cgroup and process it makes is removed.
+
+Options:
+  --pairs=N          Register+Unregister pairs per round (default 1000)
+  --rounds=N         Rounds of pairs; the median round is reported (default 3)
+  --warmup=N         Warm-up pairs before the rounds (default 100)
+  --machines=A,B     Registered-machine counts for ListMachines (default 1000,10000)
+  --list-calls=N     Timed ListMachines calls per count (default 200)
+  --list-warmup=N    Untimed ListMachines calls first (default 20)
+  --window=N         Calls in flight while registering in bulk (default 32)
+  --only=WHICH       systemd | ts | both (default both)
+  --no-extras        Only the headline metrics (skip pairs with all machines
+                     registered and machined-ts making its own scopes)
+  --profile          Run machined-ts under --cpu-prof; profiles go to
+                     bench/results/profiles/ (summarise with
+                     node bench/profile-summary.js FILE)
+  --no-build         Do not run \`tsc -p tsconfig.build.json\` first
+  --json=FILE        Where to write results (default bench/results/latest.json)
+  -h, --help         Show this help
+`
+
+// ── Small helpers ──────────────────────────────────────────────────────────
+
+function log(msg) {
+  process.stderr.write(`[bench] ${msg}\n`)
+}
+
+function sleepSync(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+function readText(path) {
+  try { return readFileSync(path, 'utf8') } catch { return undefined }
+}
+
+function run(cmd, args, opts = {}) {
+  return spawnSync(cmd, args, { encoding: 'utf8', ...opts })
+}
+
+function which(cmd) {
+  const r = run('sh', ['-c', `command -v ${cmd}`])
+  return r.status === 0 ? r.stdout.trim() : undefined
+}
+
+function median(values) {
+  const v = [...values].sort((a, b) => a - b)
+  return v.length === 0 ? undefined : v[Math.floor((v.length - 1) / 2)]
+}
+
+// ── Cgroups ────────────────────────────────────────────────────────────────
+
+/** Mount points of every cgroup hierarchy, and the two that track processes. */
+function cgroupMounts() {
+  const all = []
+  let unified
+  let systemdV1
+  for (const line of (readText('/proc/self/mountinfo') ?? '').split('\n')) {
+    const sep = line.indexOf(' - ')
+    if (sep < 0) continue
+    const mountPoint = line.slice(0, sep).split(' ')[4]
+    const [fsType, , superOpts = ''] = line.slice(sep + 3).split(' ')
+    if (fsType !== 'cgroup' && fsType !== 'cgroup2') continue
+    all.push(mountPoint)
+    if (fsType === 'cgroup2') unified = mountPoint
+    else if (superOpts.split(',').includes('name=systemd')) systemdV1 = mountPoint
+  }
+  return { all: [...new Set(all)], tracking: [unified, systemdV1].filter((m) => m !== undefined), unified, systemdV1 }
+}
+
+function subdirs(dir) {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name))
+  } catch {
+    return []
+  }
+}
+
+function pidsIn(dir) {
+  const out = (readText(join(dir, 'cgroup.procs')) ?? '').split('\n').filter((l) => l !== '').map(Number)
+  for (const sub of subdirs(dir)) out.push(...pidsIn(sub))
+  return out
+}
+
+function removeDepthFirst(dir) {
+  for (const sub of subdirs(dir)) removeDepthFirst(sub)
+  rmdirSync(dir)
+}
+
+/**
+ * SIGKILLs every process in a cgroup tree and removes it depth first,
+ * retrying while exiting processes still hold it. Returns what it killed.
+ */
+function killAndRemove(dir) {
+  let killed = 0
+  for (let attempt = 0; attempt < 250; attempt++) {
+    for (const pid of pidsIn(dir)) {
+      if (pid === process.pid || pid === process.ppid) continue
+      try { process.kill(pid, 'SIGKILL'); killed++ } catch { /* gone */ }
+    }
+    try {
+      removeDepthFirst(dir)
+      return { killed, removed: true }
+    } catch (err) {
+      if (err.code === 'ENOENT') return { killed, removed: true }
+      sleepSync(20)
+    }
+  }
+  return { killed, removed: false }
+}
+
+/**
+ * Our cgroups: machine.slice/bench-<tag>-* (made here) and machine-bench<tag><letter>….scope
+ * (machined-ts made them for machines named bench<tag><letter>…; no '-' in
+ * those names, which a scope name would escape as \x2d).
+ */
+function ownCgroupRegex(tag) {
+  return new RegExp(`^(bench-${tag}-|machine-bench${tag}[a-z])`)
+}
+
+function cleanupCgroups(tag, sliceExisted) {
+  const re = ownCgroupRegex(tag)
+  const report = { cgroups: 0, killed: 0, failed: [] }
+  for (const root of cgroupMounts().all) {
+    const slice = join(root, 'machine.slice')
+    for (const dir of subdirs(slice)) {
+      if (!re.test(dir.slice(slice.length + 1))) continue
+      const r = killAndRemove(dir)
+      report.cgroups++
+      report.killed += r.killed
+      if (!r.removed) report.failed.push(dir)
+    }
+    if (sliceExisted[root] === false && existsSync(slice)) {
+      try { rmdirSync(slice) } catch { /* someone else uses it now: leave it */ }
+    }
+  }
+  return report
+}
+
+function leftoverCgroups(tag) {
+  const re = ownCgroupRegex(tag)
+  const out = []
+  for (const root of cgroupMounts().all) {
+    const slice = join(root, 'machine.slice')
+    for (const dir of subdirs(slice)) if (re.test(dir.slice(slice.length + 1))) out.push(dir)
+  }
+  return out
+}
+
+// ── Machine facts ──────────────────────────────────────────────────────────
+
+function memAvailableKiB() {
+  const m = /^MemAvailable:\s+(\d+)/m.exec(readText('/proc/meminfo') ?? '')
+  return m === null ? undefined : Number(m[1])
+}
+
+function machineInfo() {
+  const cpu = /^model name\s*:\s*(.*)$/m.exec(readText('/proc/cpuinfo') ?? '')?.[1]
+  const version = (cmd, args) => {
+    const r = run(cmd, args)
+    return r.status === 0 ? r.stdout.split('\n')[0].trim() : undefined
+  }
+  const git = (args) => run('git', ['-C', REPO, ...args]).stdout?.trim()
+  return {
+    date: new Date().toISOString(),
+    nproc: os.availableParallelism(),
+    cpu,
+    kernel: os.release(),
+    memTotalGiB: Math.round(os.totalmem() / 2 ** 30 * 10) / 10,
+    node: process.version,
+    systemdMachined: version(REAL_MACHINED, ['--version']),
+    dbusDaemon: version('dbus-daemon', ['--version']),
+    pidMax: Number(readText('/proc/sys/kernel/pid_max')),
+    machinedTs: `${JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version} (git ${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', 'src']) ? ', src modified' : ''})`,
+  }
+}
+
+function findPython() {
+  for (const py of ['/usr/bin/python3', which('python3')]) {
+    if (py === undefined || !existsSync(py)) continue
+    const r = run(py, ['-c', 'import dbus; print(dbus.__version__)'])
+    if (r.status === 0) return { path: py, dbusVersion: r.stdout.trim() }
+  }
+  return undefined
+}
+
+/**
+ * The largest machine count this host can take: each needs its own leader
+ * process (systemd-machined refuses a PID that already leads a machine).
+ */
+function feasibleMachines(wanted, extraProcs) {
+  const pidMax = Number(readText('/proc/sys/kernel/pid_max') ?? 32768)
+  const threadsMax = Number(readText('/proc/sys/kernel/threads-max') ?? Infinity)
+  const running = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length
+  // Leave a quarter of the PID space (at least 2,000) to the rest of the host.
+  const margin = Math.max(2000, Math.floor(pidMax / 4))
+  const byPids = Math.min(pidMax, threadsMax) - running - margin - extraProcs
+  const memKiB = memAvailableKiB() ?? Infinity
+  // ~210 KiB per `sleep` measured here, plus cgroups; count 512 KiB and keep 2 GiB free.
+  const byMem = Math.floor((memKiB - 2 * 2 ** 20) / 512)
+  const max = Math.max(0, Math.min(byPids, byMem))
+  const reasons = []
+  if (byPids < wanted) reasons.push(`pid_max ${pidMax} (threads-max ${threadsMax}) with ${running} processes running and ${margin} PIDs kept free allows ${byPids} leaders`)
+  if (byMem < wanted) reasons.push(`MemAvailable ${Math.round(memKiB / 1024)} MiB allows ${byMem} leaders at 512 KiB each`)
+  return { max, reasons, pidMax, running }
+}
+
+// ── Outer process ──────────────────────────────────────────────────────────
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      pairs: { type: 'string', default: '1000' },
+      rounds: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '100' },
+      machines: { type: 'string', default: '1000,10000' },
+      'list-calls': { type: 'string', default: '200' },
+      'list-warmup': { type: 'string', default: '20' },
+      window: { type: 'string', default: '32' },
+      only: { type: 'string', default: 'both' },
+      profile: { type: 'boolean', default: false },
+      'no-extras': { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+      json: { type: 'string', default: join(BENCH_DIR, 'results', 'latest.json') },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  const int = (name) => {
+    const n = Number(values[name])
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} wants a whole number, got ${values[name]}`)
+    return n
+  }
+  const machines = values.machines.split(',').map(Number)
+  if (machines.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--machines wants counts like 1000,10000`)
+  machines.sort((a, b) => a - b)
+  if (!['systemd', 'ts', 'both'].includes(values.only)) throw new Error('--only is systemd, ts or both')
+  const window = int('window')
+  if (window < 1 || window > 100) throw new Error('--window must be 1…100 (machined-ts refuses more than 128 calls in flight per sender)')
+  return {
+    help: values.help,
+    pairs: int('pairs'), rounds: Math.max(1, int('rounds')), warmup: int('warmup'), machines,
+    listCalls: Math.max(1, int('list-calls')), listWarmup: int('list-warmup'), window,
+    daemons: values.only === 'both' ? ['systemd', 'ts'] : [values.only],
+    profile: values.profile, extras: !values['no-extras'], build: !values['no-build'], json: values.json,
+  }
+}
+
+async function outer(argv) {
+  let opts
+  try {
+    opts = parseOptions(argv)
+  } catch (err) {
+    process.stderr.write(`bench: ${err.message}\n`)
+    return 2
+  }
+  if (opts.help) { process.stdout.write(HELP); return 0 }
+  if (process.getuid() !== 0) {
+    process.stderr.write('bench: must run as root (it makes cgroups, a mount namespace and a system bus)\n')
+    return 1
+  }
+  const missing = []
+  for (const cmd of ['unshare', 'mount', 'setpriv', 'dbus-daemon']) if (which(cmd) === undefined) missing.push(cmd)
+  if (opts.daemons.includes('systemd') && !existsSync(REAL_MACHINED)) missing.push(`${REAL_MACHINED} (apt-get install systemd-container)`)
+  if (findPython() === undefined) missing.push('python3 with the dbus module (apt-get install python3-dbus)')
+  const mounts = cgroupMounts()
+  if (mounts.tracking.length === 0) missing.push('a mounted cgroup hierarchy')
+  if (missing.length > 0) {
+    process.stderr.write(`bench: missing: ${missing.join('; ')}\n`)
+    return 1
+  }
+  if (opts.build && opts.daemons.includes('ts')) {
+    log('building machined-ts (tsc -p tsconfig.build.json)')
+    const r = run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] })
+    if (r.status !== 0) {
+      if (!existsSync(join(REPO, 'dist/daemon/main.js'))) { process.stderr.write('bench: build failed and there is no dist/\n'); return 1 }
+      log('build reported errors; measuring the dist/ it emitted')
+    }
+  }
+
+  const tag = String(process.pid)
+  const sliceExisted = Object.fromEntries(mounts.all.map((root) => [root, existsSync(join(root, 'machine.slice'))]))
+  const child = spawn('unshare', ['-m', '--propagation', 'private', '--', process.execPath, fileURLToPath(import.meta.url), ...argv], {
+    // fd 3: the inner process names its mount namespace, so we can check that nothing stays in it.
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    env: { ...process.env, BENCH_INNER: '1', BENCH_TAG: tag, BENCH_SLICE_EXISTED: JSON.stringify(sliceExisted) },
+  })
+  // Ctrl-C reaches the whole process group; the inner process cleans up and we check after it.
+  const forward = (sig) => { try { child.kill(sig) } catch { /* gone */ } }
+  process.on('SIGINT', () => {})
+  process.on('SIGTERM', () => forward('SIGTERM'))
+  let namespace = ''
+  child.stdio[3].on('data', (c) => { namespace += c.toString() })
+  const code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s === null ? 1 : 128 + os.constants.signals[s]))))
+
+  // Nothing may outlive the run in its mount namespace (then the namespace and its /run tmpfs are gone too).
+  namespace = namespace.trim()
+  let stray = namespace === '' ? [] : processesInNamespace(namespace)
+  for (let i = 0; i < 50 && stray.length > 0; i++) {
+    for (const pid of stray) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
+    sleepSync(50)
+    stray = processesInNamespace(namespace)
+  }
+  if (stray.length > 0) log(`processes still in the run's mount namespace ${namespace}: ${stray.join(' ')}`)
+
+  // Safety net: whatever the inner run left behind (it should be nothing).
+  const report = cleanupCgroups(tag, sliceExisted)
+  const left = leftoverCgroups(tag)
+  if (report.cgroups > 0 || report.killed > 0) log(`safety cleanup removed ${report.cgroups} cgroups and killed ${report.killed} processes left by the run`)
+  if (left.length > 0) log(`could not remove: ${left.join(' ')}`)
+  if (left.length > 0 || stray.length > 0 || namespace === '') {
+    if (namespace === '') log('the inner run never reported its mount namespace')
+    return code === 0 ? 1 : code
+  }
+  log(`cleanup checked: no cgroups of this run remain, and no process is left in its mount namespace (${namespace}), so its /run tmpfs is gone`)
+  return code
+}
+
+// ── Inner process ──────────────────────────────────────────────────────────
+
+class Agent {
+  #child
+  #lines
+  #waiters = []
+  #exited = false
+
+  constructor(python) {
+    this.#child = spawn(python, [join(BENCH_DIR, 'agent.py')], { stdio: ['pipe', 'pipe', 'inherit'] })
+    this.#lines = createInterface({ input: this.#child.stdout })
+    this.#lines.on('line', (line) => this.#waiters.shift()?.resolve(JSON.parse(line)))
+    this.#child.on('exit', (code, sig) => {
+      this.#exited = true
+      for (const w of this.#waiters.splice(0)) w.reject(new Error(`agent exited (${code ?? sig})`))
+    })
+  }
+
+  get pid() { return this.#child.pid }
+
+  async call(op, args = {}) {
+    if (this.#exited) throw new Error('agent is gone')
+    const reply = await new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject })
+      this.#child.stdin.write(`${JSON.stringify({ op, ...args })}\n`)
+    })
+    if (!reply.ok) throw new Error(`agent ${op}: ${reply.error}`)
+    return reply
+  }
+
+  async quit() {
+    if (this.#exited) return
+    const gone = new Promise((r) => this.#child.once('exit', r))
+    await this.call('quit').catch(() => undefined)
+    this.#child.stdin.end()
+    await Promise.race([gone, sleep(10_000)])
+    if (!this.#exited) this.#child.kill('SIGKILL')
+  }
+}
+
+/** A child process under `setpriv --pdeathsig KILL`, so it dies with us whatever happens. */
+class Proc {
+  constructor(name, argv, env) {
+    this.name = name
+    this.stderr = ''
+    this.child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env })
+    this.child.stderr.on('data', (c) => { this.stderr = (this.stderr + c.toString()).slice(-65536) })
+    this.exited = new Promise((r) => this.child.once('exit', (code, sig) => r(code ?? sig)))
+  }
+
+  get pid() { return this.child.pid }
+
+  async waitStdout(pattern, ms) {
+    let seen = ''
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: no ${pattern} within ${ms} ms; stderr: ${this.stderr}`)), ms)
+      this.child.stdout.on('data', (c) => {
+        seen += c.toString()
+        const m = pattern.exec(seen)
+        if (m !== null) { clearTimeout(timer); resolve(m) }
+      })
+      this.exited.then((c) => { clearTimeout(timer); reject(new Error(`${this.name} exited (${c}); stderr: ${this.stderr}`)) })
+    })
+  }
+
+  /** CPU seconds used so far (utime + stime). */
+  cpu() {
+    const stat = readText(`/proc/${this.pid}/stat`)
+    if (stat === undefined) return undefined
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK
+  }
+
+  memory() {
+    const status = readText(`/proc/${this.pid}/status`) ?? ''
+    const kib = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN)
+    return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 }
+  }
+
+  async stop(ms = 15_000) {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
+    this.child.kill('SIGTERM')
+    const r = await Promise.race([this.exited.then(() => 'exited'), sleep(ms).then(() => 'timeout')])
+    if (r === 'timeout') {
+      log(`${this.name} did not stop within ${ms} ms; SIGKILL`)
+      this.child.kill('SIGKILL')
+      await this.exited
+    }
+  }
+}
+
+const DBUS_CONF = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>${BUS_ADDRESS}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+  </policy>
+  <includedir>/usr/share/dbus-1/system.d</includedir>
+</busconfig>
+`
+
+const DAEMONS = {
+  systemd: { label: 'systemd-machined 252' },
+  ts: { label: 'machined-ts' },
+}
+
+function daemonArgv(kind, opts) {
+  if (kind === 'systemd') return [REAL_MACHINED]
+  const prof = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(BENCH_DIR, 'results', 'profiles')}`] : []
+  return [process.execPath, ...prof, join(REPO, 'bin/machined.js'), `--bus-address=${BUS_ADDRESS}`, '--log-level=warn']
+}
+
+/** Measures one daemon. `world` holds the leaders shared by both daemons. */
+async function measureDaemon(kind, opts, world, agent, procs) {
+  const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: BUS_ADDRESS, SYSTEMD_LOG_LEVEL: 'warning', SYSTEMD_LOG_TARGET: 'console' }
+  delete env.BENCH_INNER
+  const out = { daemon: DAEMONS[kind].label }
+  rmSync('/run/systemd', { recursive: true, force: true })
+  rmSync('/run/machined-ts', { recursive: true, force: true })
+
+  const bus = new Proc('dbus-daemon', ['dbus-daemon', `--config-file=${WORK}/dbus.conf`, '--nofork', '--print-address=1'], env)
+  procs.add(bus)
+  await bus.waitStdout(/unix:path=/, 10_000)
+  const daemon = new Proc(out.daemon, daemonArgv(kind, opts), env)
+  procs.add(daemon)
+  try {
+    await agent.call('connect', { address: BUS_ADDRESS })
+    await agent.call('wait_name', { timeout_s: 30 })
+    log(`${out.daemon}: up (pid ${daemon.pid})`)
+    // Machine names: bench<tag><letters><i>, e.g. bench4242m17.
+    const n = (prefix, from, count) => Array.from({ length: count }, (_, i) => `bench${world.tag}${prefix}${from + i}`)
+    // Each step is a phase: CPU used by the daemon and the bus during it, and
+    // its CLOCK_MONOTONIC window (the clock of V8's profiler: profile-summary.js --phase).
+    out.phases = []
+    const withCpu = async (phase, fn) => {
+      const d0 = daemon.cpu(); const b0 = bus.cpu()
+      const startUs = Number(process.hrtime.bigint() / 1000n)
+      const r = await fn()
+      out.phases.push({ name: phase, startUs, endUs: Number(process.hrtime.bigint() / 1000n) })
+      return { ...r, daemon_cpu_s: daemon.cpu() - d0, bus_cpu_s: bus.cpu() - b0 }
+    }
+    const pairs = async (phase, prefix, leaders, warmupLeaders) => {
+      const r = await withCpu(phase, () => agent.call('pairs', {
+        names: n(prefix, 0, opts.pairs), leaders,
+        warmup_names: n(`${prefix}w`, 0, opts.warmup), warmup_leaders: warmupLeaders,
+      }))
+      delete r.ok
+      return r
+    }
+
+    // (1) Register+Unregister pairs, nothing else registered, leader in a pre-made scope.
+    out.pairs = []
+    for (let round = 0; round < (opts.pairs > 0 ? opts.rounds : 0); round++) {
+      const r = await pairs(`pairs-${round + 1}`, `p${String.fromCharCode(97 + (round % 26))}`, [world.pairLeader], [world.pairLeader])
+      out.pairs.push(r)
+      log(`${out.daemon}: pairs round ${round + 1}: ${r.pairs_per_s.toFixed(0)} pairs/s`)
+    }
+
+    // (2) ListMachines with 1,000 and 10,000 machines, registered in bulk (pipelined).
+    out.list = {}
+    out.register = {}
+    let registered = 0
+    let attempted = 0
+    for (const count of world.machines) {
+      const names = n('m', registered, count - registered)
+      const reg = await withCpu(`register-${count}`, () => agent.call('register_many', { names, leaders: world.leaders.slice(registered, count), window: opts.window }))
+      delete reg.ok
+      out.register[count] = reg
+      log(`${out.daemon}: registered ${registered} → ${count} machines at ${reg.calls_per_s.toFixed(0)} calls/s (${reg.errors} errors)`)
+      attempted = count
+      if (reg.errors > 0) {
+        out.list[count] = { error: `RegisterMachine failed ${reg.errors} times: ${JSON.stringify(reg.error_samples)}` }
+        registered = count - reg.errors
+        break
+      }
+      registered = count
+      const l = await withCpu(`list-${count}`, () => agent.call('list', { calls: opts.listCalls, warmup: opts.listWarmup, expect: count + 1 }))
+      delete l.ok
+      out.list[count] = l
+      log(`${out.daemon}: ListMachines with ${count}: median ${l.median_ms.toFixed(3)} ms, p95 ${l.p95_ms.toFixed(3)} ms`)
+    }
+    out.memoryWithMachines = { machines: registered, ...daemon.memory() }
+
+    // Extra: pairs while all those machines stay registered.
+    if (registered > 0 && opts.extras && opts.pairs > 0) {
+      out.pairsLoaded = await pairs('pairs-loaded', 'q', [world.pairLeader], [world.pairLeader])
+      out.pairsLoaded.registered = registered
+      log(`${out.daemon}: pairs with ${registered} registered: ${out.pairsLoaded.pairs_per_s.toFixed(0)} pairs/s`)
+    }
+    const unreg = await withCpu('unregister-all', () => agent.call('unregister_many', { names: n('m', 0, attempted), window: opts.window }))
+    delete unreg.ok
+    out.unregister = { machines: registered, ...unreg }
+    if (unreg.errors > 0) log(`${out.daemon}: UnregisterMachine failed ${unreg.errors} times: ${JSON.stringify(unreg.error_samples)}`)
+
+    // Extra, machined-ts only: leaders in no scope, machined-ts makes machine-<name>.scope itself.
+    if (kind === 'ts' && opts.pairs > 0 && opts.extras) {
+      const fresh = await agent.call('spawn', { count: opts.pairs + opts.warmup })
+      const warm = fresh.pids.slice(0, opts.warmup)
+      const timed = fresh.pids.slice(opts.warmup)
+      const r = await withCpu('pairs-own-scopes', () => agent.call('pairs', {
+        names: n('u', 0, opts.pairs), leaders: timed, warmup_names: n('uw', 0, opts.warmup), warmup_leaders: warm,
+      }))
+      delete r.ok
+      out.pairsOwnScopes = r
+      log(`${out.daemon}: pairs creating its own scopes: ${r.pairs_per_s.toFixed(0)} pairs/s`)
+      await agent.call('kill', { pids: fresh.pids })
+      // machined-ts removes a released scope once it is empty; give it a moment, then count.
+      const re = new RegExp(`^machine-bench${world.tag}u`)
+      const own = () => world.roots.reduce((s, root) => s + subdirs(join(root, 'machine.slice')).filter((d) => re.test(d.split('/').pop())).length, 0)
+      for (let i = 0; i < 100 && own() > 0; i++) await sleep(50)
+      r.scopesLeftAfterLeadersDied = own()
+    }
+
+    const files = readdirSafe('/run/systemd/machines')
+    if (files.length > 0) out.stateFilesLeft = files.length
+  } finally {
+    await agent.call('disconnect').catch(() => undefined)
+    out.daemonExit = daemon.child.exitCode ?? daemon.child.signalCode ?? undefined
+    await daemon.stop()
+    await bus.stop()
+    procs.delete(daemon)
+    procs.delete(bus)
+    const tail = daemon.stderr.trim()
+    if (tail !== '') out.daemonStderrTail = tail.split('\n').slice(-10)
+  }
+  return out
+}
+
+function readdirSafe(dir) {
+  try { return readdirSync(dir) } catch { return [] }
+}
+
+function processesInNamespace(ns) {
+  const out = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue
+    try { if (readlinkSync(`/proc/${name}/ns/mnt`) === ns) out.push(Number(name)) } catch { /* gone */ }
+  }
+  return out
+}
+
+async function inner(argv) {
+  try { writeSync(3, `${readlinkSync('/proc/self/ns/mnt')}\n`); closeSync(3) } catch { /* not started by outer() */ }
+  const opts = parseOptions(argv)
+  const tag = process.env.BENCH_TAG
+  const sliceExisted = JSON.parse(process.env.BENCH_SLICE_EXISTED ?? '{}')
+  const mounts = cgroupMounts()
+  const roots = mounts.tracking
+  const py = findPython()
+  const procs = new Set()
+  let agent
+  let interrupted = false
+  const onSignal = (sig) => {
+    if (interrupted) return
+    interrupted = true
+    log(`${sig}: stopping and cleaning up`)
+    for (const p of procs) { try { p.child.kill('SIGKILL') } catch { /* gone */ } }
+    cleanupCgroups(tag, sliceExisted)
+    process.exit(130)
+  }
+  process.on('SIGINT', () => onSignal('SIGINT'))
+  process.on('SIGTERM', () => onSignal('SIGTERM'))
+
+  const results = {
+    machine: machineInfo(),
+    client: { kind: 'python3-dbus (libdbus) low-level Message API, blocking calls', python: py.path, dbusPython: py.dbusVersion },
+    cgroupLayout: mounts.unified !== undefined && mounts.systemdV1 !== undefined ? 'hybrid' : mounts.unified !== undefined ? 'unified' : 'legacy',
+    options: { ...opts, help: undefined, json: undefined },
+    notes: [],
+    daemons: {},
+  }
+  let code = 0
+  try {
+    // Private /run: the bus socket, both daemons' state, our files.
+    const m = run('mount', ['-t', 'tmpfs', '-o', 'mode=755,size=512m', 'tmpfs', '/run'])
+    if (m.status !== 0) throw new Error(`mount tmpfs on /run failed: ${m.stderr}`)
+    mkdirSync('/run/dbus', { recursive: true })
+    mkdirSync(WORK, { recursive: true })
+    writeFileSync(`${WORK}/dbus.conf`, DBUS_CONF)
+
+    // How many machines this host can hold (one leader process each).
+    const extra = 1 + (opts.daemons.includes('ts') && opts.extras ? opts.pairs + opts.warmup : 0) + 200
+    const feas = feasibleMachines(opts.machines.at(-1), extra)
+    let machines = opts.machines.filter((c) => c <= feas.max)
+    if (machines.length < opts.machines.length) {
+      machines.push(feas.max)
+      machines = [...new Set(machines)].filter((c) => c > 0)
+      const note = `Wanted ${opts.machines.at(-1)} machines; measured up to ${feas.max} instead: ${feas.reasons.join('; ')}`
+      results.notes.push(note)
+      log(note)
+    }
+
+    // The pool every leader is born in (the agent moves itself there first).
+    const pool = `bench-${tag}-pool`
+    for (const root of roots) mkdirSync(join(root, 'machine.slice', pool), { recursive: true })
+    agent = new Agent(py.path)
+    await agent.call('join_pool', { dirs: roots.map((r) => join(r, 'machine.slice', pool)) })
+
+    // Leaders: one per machine, each alone in machine.slice/bench-<tag>-<i>.scope, in every tracking hierarchy.
+    const max = machines.at(-1) ?? 0
+    log(`starting ${max + 1} leader processes, each in its own scope (${roots.join(', ')})`)
+    const scopeRoots = roots.map((r) => join(r, 'machine.slice'))
+    const pairLeader = (await agent.call('spawn', { count: 1, scope_roots: scopeRoots, scope_names: [`bench-${tag}-pair.scope`] })).pids[0]
+    const spawned = await agent.call('spawn', {
+      count: max, scope_roots: scopeRoots, scope_names: Array.from({ length: max }, (_, i) => `bench-${tag}-${i}.scope`),
+    })
+    log(`leaders ready in ${spawned.elapsed_s.toFixed(1)} s`)
+    const world = { tag, roots, machines, pairLeader, leaders: spawned.pids }
+
+    for (const kind of opts.daemons) {
+      try {
+        results.daemons[kind] = await measureDaemon(kind, opts, world, agent, procs)
+      } catch (err) {
+        log(`${DAEMONS[kind].label}: ${err.message}`)
+        results.daemons[kind] = { daemon: DAEMONS[kind].label, error: err.message }
+        code = 1
+      }
+    }
+  } catch (err) {
+    log(`failed: ${err.stack ?? err.message}`)
+    results.error = err.message
+    code = 1
+  } finally {
+    for (const p of procs) await p.stop(5000)
+    if (agent !== undefined) await agent.quit()
+    const report = cleanupCgroups(tag, sliceExisted)
+    if (report.failed.length > 0) { log(`could not remove ${report.failed.join(' ')}`); code = 1 }
+    // Leave /run as it was (the tmpfs goes with the namespace anyway).
+    rmSync('/run/systemd', { recursive: true, force: true })
+  }
+
+  const table = formatTable(results)
+  results.table = table
+  process.stdout.write(`${table}\n`)
+  mkdirSync(dirname(opts.json), { recursive: true })
+  writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`)
+  log(`results written to ${opts.json}`)
+  return code
+}
+
+// ── Output ─────────────────────────────────────────────────────────────────
+
+function fmt(v, digits) {
+  if (v === undefined || v === null || Number.isNaN(v)) return 'n/a'
+  return v.toFixed(digits)
+}
+
+function formatTable(results) {
+  const sd = results.daemons.systemd ?? {}
+  const ts = results.daemons.ts ?? {}
+  const medianPairs = (d) => median((d.pairs ?? []).map((r) => r.pairs_per_s))
+  const cpuPerPair = (d) => median((d.pairs ?? []).map((r) => (r.daemon_cpu_s / r.pairs) * 1e6))
+  const rows = []
+  const row = (metric, better, a, b, digits) => rows.push([metric, fmt(a, digits), fmt(b, digits), a && b ? `${(b / a).toFixed(2)}` : 'n/a', better])
+  const counts = results.options ? [...new Set([...Object.keys(sd.list ?? {}), ...Object.keys(ts.list ?? {})])].map(Number).sort((x, y) => x - y) : []
+  const pairsN = results.options?.pairs
+  row(`Register+Unregister pairs/s (${pairsN} sequential, median of ${results.options?.rounds} rounds)`, 'higher', medianPairs(sd), medianPairs(ts), 0)
+  for (const c of counts) {
+    row(`ListMachines median ms, ${c.toLocaleString('en-US')} machines`, 'lower', sd.list?.[c]?.median_ms, ts.list?.[c]?.median_ms, 3)
+    row(`ListMachines p95 ms, ${c.toLocaleString('en-US')} machines`, 'lower', sd.list?.[c]?.p95_ms, ts.list?.[c]?.p95_ms, 3)
+  }
+  rows.push(['— more —', '', '', '', ''])
+  row('daemon CPU µs per pair, all threads, user+sys (median round)', 'lower', cpuPerPair(sd), cpuPerPair(ts), 0)
+  if (sd.pairsLoaded || ts.pairsLoaded) {
+    const reg = sd.pairsLoaded?.registered ?? ts.pairsLoaded?.registered
+    row(`Register+Unregister pairs/s with ${reg.toLocaleString('en-US')} registered`, 'higher', sd.pairsLoaded?.pairs_per_s, ts.pairsLoaded?.pairs_per_s, 0)
+  }
+  for (const c of counts) {
+    row(`RegisterMachine calls/s in bulk (window ${results.options?.window}), up to ${c.toLocaleString('en-US')}`, 'higher', sd.register?.[c]?.calls_per_s, ts.register?.[c]?.calls_per_s, 0)
+  }
+  row('UnregisterMachine calls/s in bulk, all machines', 'higher', sd.unregister?.calls_per_s, ts.unregister?.calls_per_s, 0)
+  row(`daemon RSS MiB with ${(sd.memoryWithMachines?.machines ?? ts.memoryWithMachines?.machines ?? 0).toLocaleString('en-US')} machines`, 'lower', sd.memoryWithMachines?.rssMiB, ts.memoryWithMachines?.rssMiB, 1)
+  if (ts.pairsOwnScopes) rows.push(['machined-ts pairs/s, leader in no scope (it makes the scope)', 'n/a', fmt(ts.pairsOwnScopes.pairs_per_s, 0), '—', 'higher'])
+
+  const head = ['metric', 'systemd-machined', 'machined-ts', 'ratio ts/systemd', 'better']
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+  const line = (r) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`
+  const m = results.machine ?? {}
+  const clientCpu = median((sd.pairs ?? ts.pairs ?? []).map((r) => (r.client_cpu_s / r.pairs) * 1e6))
+  const out = [
+    `machine: ${m.nproc} CPUs (${m.cpu}), kernel ${m.kernel}, ${m.memTotalGiB} GiB, node ${m.node}, ${m.systemdMachined}, ${m.dbusDaemon}`,
+    `machined-ts ${m.machinedTs}; cgroups ${results.cgroupLayout}; client ${results.client?.kind} (dbus-python ${results.client?.dbusPython}, ~${fmt(clientCpu, 0)} µs client CPU per pair)`,
+    'Both daemons: same private dbus-daemon, same leader processes, each leader alone in a pre-made machine.slice/bench-*.scope',
+    'in both hierarchies (both daemons adopt that scope); run one after the other. ratio = machined-ts / systemd-machined;',
+    '"better" says which direction is better, so a pairs/s ratio below 1 or a latency ratio above 1 means machined-ts is slower.',
+    '',
+    line(head),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+  ]
+  const clientList = counts.map((c) => {
+    const l = sd.list?.[c] ?? ts.list?.[c]
+    return l?.client_cpu_s === undefined ? undefined : `${fmt((l.client_cpu_s / (results.options?.listCalls ?? 1)) * 1000, 2)} ms at ${c.toLocaleString('en-US')}`
+  }).filter((x) => x !== undefined)
+  if (clientList.length > 0) out.push(`client CPU per ListMachines call (libdbus reads and validates the reply; inside both daemons' latency): ${clientList.join(', ')}`)
+  for (const [k, d] of Object.entries(results.daemons)) if (d.error) out.push(`${k}: FAILED: ${d.error}`)
+  for (const n of results.notes) out.push(`note: ${n}`)
+  if (results.error) out.push(`run failed: ${results.error}`)
+  return out.join('\n')
+}
+
+// ── Entry ──────────────────────────────────────────────────────────────────
+
+const argv = process.argv.slice(2)
+const code = process.env.BENCH_INNER === '1' ? await inner(argv) : await outer(argv)
+process.exit(code)

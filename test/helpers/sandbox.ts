@@ -1,0 +1,225 @@
+/**
+ * A throwaway world for end-to-end tests: a private mount namespace with a
+ * tmpfs on /run (so /run/systemd/machines, /run/systemd/system and the bus
+ * socket are ours alone), the stock `dbus-daemon --system` inside it, and
+ * our daemon started as a user starts it (`npx machined`). Real clients
+ * (busctl, machinectl, ps, systemd-nspawn) run inside through nsenter.
+ * Cgroups are not namespaced: machines get unique names and every cgroup a
+ * test made is removed afterwards.
+ */
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url))
+export const BUS_ADDRESS = 'unix:path=/run/dbus/system_bus_socket'
+
+export interface ExecResult {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const CGROUP_ROOTS = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/devices', '/sys/fs/cgroup']
+
+function waitForLine(child: ChildProcess, stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = ''
+    const timer = setTimeout(() => { cleanup(); reject(new Error(`timed out waiting for ${pattern}; saw:\n${seen}`)) }, timeoutMs)
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.toString()
+      const m = pattern.exec(seen)
+      if (m !== null) { cleanup(); resolve(m[0]) }
+    }
+    const onExit = (code: number | null): void => { cleanup(); reject(new Error(`exited (${code}) before ${pattern}; saw:\n${seen}`)) }
+    const cleanup = (): void => { clearTimeout(timer); child[stream]?.off('data', onData); child.off('exit', onExit) }
+    child[stream]?.on('data', onData)
+    child.once('exit', onExit)
+  })
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
+
+/** Polls `check` until it returns a value other than undefined/false. */
+export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check()
+    if (v !== undefined && v !== false) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+let counter = 0
+
+export class Sandbox {
+  readonly #holder: ChildProcess
+  #daemon: ChildProcess | undefined
+  #daemonLog = ''
+  readonly #leaders = new Set<ChildProcess>()
+  readonly #names = new Set<string>()
+  readonly #prefix: string
+  readonly #sliceExisted: Map<string, boolean>
+  readonly daemonArgs: string[]
+
+  private constructor(holder: ChildProcess, daemonArgs: string[]) {
+    this.#holder = holder
+    this.daemonArgs = daemonArgs
+    this.#prefix = `t${process.pid.toString(36)}${(counter++).toString(36)}`
+    this.#sliceExisted = new Map(CGROUP_ROOTS.map((r) => [r, existsSync(join(r, 'machine.slice'))]))
+  }
+
+  /** Starts the namespace and the bus; `startDaemon` then starts machined. */
+  static async start(options: { daemon?: boolean; daemonArgs?: string[] } = {}): Promise<Sandbox> {
+    const holder = spawn('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c',
+      'mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/systemd/system /run/dbus && echo ready && exec sleep 100000'],
+      { stdio: ['ignore', 'pipe', 'inherit'] })
+    await waitForLine(holder, 'stdout', /ready/, 10_000)
+    const sb = new Sandbox(holder, options.daemonArgs ?? [])
+    const bus = sb.execSync(['dbus-daemon', '--system', '--fork'])
+    if (bus.code !== 0) throw new Error(`dbus-daemon failed: ${bus.stderr}`)
+    if (options.daemon !== false) await sb.startDaemon()
+    return sb
+  }
+
+  /** A machine name no other test or run uses (its scope is removed at the end). */
+  name(base: string): string {
+    return this.track(`${base}-${this.#prefix}`)
+  }
+
+  /** Removes this machine's scope at the end too (for fixed names such as "golden"). */
+  track(name: string): string {
+    this.#names.add(name)
+    return name
+  }
+
+  get nsenter(): string[] {
+    return ['nsenter', `--mount=/proc/${this.#holder.pid}/ns/mnt`, '--']
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: BUS_ADDRESS, SYSTEMD_COLORS: '0', SYSTEMD_PAGER: '', LC_ALL: 'C.UTF-8', TZ: 'UTC' }
+  }
+
+  /** Starts machined inside the namespace, the way the README says: `npx machined`. */
+  async startDaemon(extraArgs: string[] = []): Promise<void> {
+    if (this.#daemon !== undefined) throw new Error('daemon already running')
+    // Entering a mount namespace resets the working directory to its root: give nsenter ours.
+    const nsenter = ['nsenter', `--mount=/proc/${this.#holder.pid}/ns/mnt`, `--wd=${REPO}`, '--']
+    const child = spawn(nsenter[0]!, [...nsenter.slice(1), 'npx', '--no-install', 'machined', ...this.daemonArgs, ...extraArgs], {
+      env: this.env, stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    child.stderr?.on('data', (c: Buffer) => { this.#daemonLog += c.toString() })
+    this.#daemon = child
+    await waitForLine(child, 'stderr', /Serving org\.freedesktop\.machine1/, 20_000)
+  }
+
+  get daemonLog(): string {
+    return this.#daemonLog
+  }
+
+  get daemonPid(): number | undefined {
+    return this.#daemon?.pid
+  }
+
+  /**
+   * Stops machined with `signal` and resolves to its exit code, as npx
+   * passes it on (npx runs the daemon as its child: the signal goes to the
+   * daemon itself, as it would from `kill $(pidof machined)`).
+   */
+  async stopDaemon(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const child = this.#daemon
+    if (child === undefined) return null
+    this.#daemon = undefined
+    if (child.exitCode !== null) return child.exitCode
+    const exited = new Promise<number | null>((r) => child.once('exit', (code, sig) => r(code ?? (sig === null ? null : 128))))
+    try { process.kill(this.#leafPid(child.pid!), signal) } catch { /* gone */ }
+    return exited
+  }
+
+  /** The youngest descendant: npx's node running bin/machined.js. */
+  #leafPid(pid: number): number {
+    const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+    const children = r.stdout.split('\n').filter((l) => l.trim() !== '').map(Number)
+    return children.length === 0 ? pid : this.#leafPid(children.at(-1)!)
+  }
+
+  /** A leader that forks its children only after `release()`, once it sits in its machine's scope. */
+  async spawnGatedLeader(script: string): Promise<{ leader: ChildProcess; release: () => void }> {
+    const gate = `/tmp/machined-ts-gate-${process.pid}-${counter++}`
+    const leader = await this.spawnLeader(['sh', '-c', `while [ ! -e ${gate} ]; do sleep 0.02; done; rm -f ${gate}; ${script}`])
+    return { leader, release: () => writeFileSync(gate, '') }
+  }
+
+  execSync(argv: string[], options: { input?: string } = {}): ExecResult {
+    const r = spawnSync(this.nsenter[0]!, [...this.nsenter.slice(1), ...argv], { env: this.env, encoding: 'utf8', input: options.input, timeout: 60_000 })
+    return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }
+  }
+
+  exec(argv: string[], options: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.nsenter[0]!, [...this.nsenter.slice(1), ...argv], { env: this.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
+      let stdout = ''
+      let stderr = ''
+      child.stdout?.on('data', (c: Buffer) => { stdout += c.toString() })
+      child.stderr?.on('data', (c: Buffer) => { stderr += c.toString() })
+      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out: ${argv.join(' ')}`)) }, options.timeoutMs ?? 30_000)
+      child.on('error', (e) => { clearTimeout(timer); reject(e) })
+      child.on('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr }) })
+      if (options.input !== undefined) {
+        child.stdin?.on('error', () => undefined) // a command that does not read its input
+        child.stdin?.end(options.input)
+      }
+    })
+  }
+
+  /** A process to lead a machine: `sleep` unless told otherwise; killed at the end. */
+  async spawnLeader(argv: string[] = ['sleep', '1000']): Promise<ChildProcess> {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' })
+    this.#leaders.add(child)
+    child.once('exit', () => this.#leaders.delete(child))
+    await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject) })
+    return child
+  }
+
+  async stop(): Promise<void> {
+    for (const l of this.#leaders) l.kill('SIGKILL')
+    for (const scope of [...this.#names].map((n) => `machine-${n.replace(/-/g, '\\x2d')}.scope`)) {
+      // Whatever else still runs in our scopes (children of leaders) goes too.
+      const procs = join('/sys/fs/cgroup/unified/machine.slice', scope, 'cgroup.procs')
+      if (existsSync(procs)) for (const pid of readFileSync(procs, 'utf8').split('\n').filter((l) => l !== '')) { try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ } }
+    }
+    await sleep(200)
+    await this.stopDaemon('SIGTERM')
+    // The bus forked away from us; its pid file sits in our private /run.
+    const busPid = Number(this.execSync(['cat', '/run/dbus/pid']).stdout.trim())
+    if (busPid > 0) { try { process.kill(busPid, 'SIGTERM') } catch { /* gone */ } }
+    this.#holder.kill('SIGKILL')
+    await sleep(100)
+    this.removeCgroups()
+  }
+
+  /** Removes the scopes of this sandbox's machines (depth first), and machine.slice if we made it. */
+  removeCgroups(): void {
+    const scopes = [...this.#names].map((n) => `machine-${n.replace(/-/g, '\\x2d')}.scope`)
+    for (const root of CGROUP_ROOTS) {
+      const slice = join(root, 'machine.slice')
+      if (!existsSync(slice)) continue
+      for (const scope of scopes) removeTree(join(slice, scope))
+      if (this.#sliceExisted.get(root) === false) removeTree(slice, false)
+    }
+  }
+}
+
+function removeTree(dir: string, recurse = true): void {
+  if (!existsSync(dir)) return
+  if (recurse) {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(dir, e.name))
+  }
+  try { rmdirSync(dir) } catch { /* busy or not empty: leave it */ }
+}
