@@ -75,14 +75,24 @@ export class Sandbox {
   }
 
   /** Starts the namespace and the bus; `startDaemon` then starts machined. */
-  static async start(options: { daemon?: boolean; daemonArgs?: string[] } = {}): Promise<Sandbox> {
+  /**
+   * `bus: false` leaves the bus to the daemon (its embedded default);
+   * `hidePolicies: true` hides every installed D-Bus policy file inside the
+   * namespace, as on a host without systemd-container's.
+   */
+  static async start(options: { daemon?: boolean; daemonArgs?: string[]; bus?: boolean; hidePolicies?: boolean } = {}): Promise<Sandbox> {
+    const hide = options.hidePolicies === true
+      ? ' && mount -t tmpfs tmpfs /usr/share/dbus-1/system.d && mkdir -p /etc/dbus-1/system.d && mount -t tmpfs tmpfs /etc/dbus-1/system.d'
+      : ''
     const holder = spawn('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c',
-      'mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/systemd/system /run/dbus && echo ready && exec sleep 100000'],
+      `mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/systemd/system /run/dbus${hide} && echo ready && exec sleep 100000`],
       { stdio: ['ignore', 'pipe', 'inherit'] })
     await waitForLine(holder, 'stdout', /ready/, 10_000)
     const sb = new Sandbox(holder, options.daemonArgs ?? [])
-    const bus = sb.execSync(['dbus-daemon', '--system', '--fork'])
-    if (bus.code !== 0) throw new Error(`dbus-daemon failed: ${bus.stderr}`)
+    if (options.bus !== false) {
+      const bus = sb.execSync(['dbus-daemon', '--system', '--fork'])
+      if (bus.code !== 0) throw new Error(`dbus-daemon failed: ${bus.stderr}`)
+    }
     if (options.daemon !== false) await sb.startDaemon()
     return sb
   }
@@ -142,11 +152,17 @@ export class Sandbox {
     return exited
   }
 
-  /** The youngest descendant: npx's node running bin/machined.js. */
+  /** npx's child running bin/machined.js (not npx, not the bus it may have started). */
   #leafPid(pid: number): number {
-    const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-    const children = r.stdout.split('\n').filter((l) => l.trim() !== '').map(Number)
-    return children.length === 0 ? pid : this.#leafPid(children.at(-1)!)
+    const cmdline = (p: number): string => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8') } catch { return '' } }
+    const stack = [pid]
+    while (stack.length > 0) {
+      const p = stack.pop()!
+      if (cmdline(p).includes('bin/machined')) return p
+      const r = spawnSync('pgrep', ['-P', String(p)], { encoding: 'utf8' })
+      stack.push(...r.stdout.split('\n').filter((l) => l.trim() !== '').map(Number))
+    }
+    return pid
   }
 
   /** A leader that forks its children only after `release()`, once it sits in its machine's scope. */
