@@ -21,8 +21,10 @@ import { StateDir } from '../backends/state-dir.ts'
 import { SystemdUnits, systemdIsInit } from '../backends/systemd-units.ts'
 import { variant } from '../transports/dbus/bus-connection.ts'
 import { DbusServer } from '../transports/dbus/server.ts'
+import { MACHINE_SOCKET_PATH } from '../protocol/varlink/io.systemd.Machine.ts'
 import { LOG_LEVELS, StderrLog, type LogLevel } from './log.ts'
 import { connectSystemBus, type SystemBus } from './system-bus.ts'
+import { startVarlink } from './varlink.ts'
 
 const HELP = `machined [OPTIONS...]
 
@@ -46,6 +48,9 @@ Options:
      --allow-user-registration  Let unprivileged users register machines whose
                                 leader they own, and act on those machines
      --max-machines=N           Limit on registered machines (default 65536)
+     --varlink-socket=PATH      Serve io.systemd.Machine on this socket (default
+                                /run/systemd/machine/io.systemd.Machine; empty:
+                                no Varlink)
      --log-level=LEVEL          debug, info, warn or error (default info)
 `
 
@@ -63,6 +68,8 @@ export interface DaemonOptions {
   readonly allowUserRegistration: boolean
   readonly maxMachines: number
   readonly logLevel: LogLevel
+  /** undefined: no Varlink server. */
+  readonly varlinkSocket: string | undefined
 }
 
 type Parsed = { help: true } | { version: true } | { options: DaemonOptions }
@@ -82,6 +89,7 @@ export function parseDaemonArgs(argv: string[]): Parsed {
       'allow-user-registration': { type: 'boolean' },
       'max-machines': { type: 'string' },
       'log-level': { type: 'string' },
+      'varlink-socket': { type: 'string' },
     },
   })
   if (values.help === true) return { help: true }
@@ -103,6 +111,7 @@ export function parseDaemonArgs(argv: string[]): Parsed {
       allowUserRegistration: values['allow-user-registration'] === true,
       maxMachines,
       logLevel: logLevel as LogLevel,
+      varlinkSocket: values['varlink-socket'] === '' ? undefined : values['varlink-socket'] ?? MACHINE_SOCKET_PATH,
     },
   }
 }
@@ -146,12 +155,16 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
     })
     // Deserialize state; drop machines whose leader is gone.
     await manager.load()
+    // Set up Varlink once the registry is loaded, so the first List sees every machine.
+    const varlink = options.varlinkSocket === undefined ? undefined : await startVarlink({ path: options.varlinkSocket, manager, log, version: version() })
+    if (varlink !== undefined) log.info('Serving io.systemd.Machine', { socket: options.varlinkSocket })
     await server.requestName()
     log.info('Serving org.freedesktop.machine1', { bus: systemBus.address, unique: systemBus.bus.uniqueName, machines: manager.list().length - 1 })
 
     return {
       manager, systemBus,
       stop: () => {
+        varlink?.close().catch((err: unknown) => log.warn('Failed to close the Varlink socket, ignoring', { error: String(err) }))
         server.dispose()
         manager.dispose()
         if ('dispose' in units && typeof units.dispose === 'function') (units.dispose as () => void)()

@@ -39,12 +39,12 @@ export interface SystemBus {
   close(): void
 }
 
-async function waitForBus(address: string, child: ChildProcess, timeoutMs: number): Promise<BusConnection> {
+async function waitForBus(address: string, child: ChildProcess, timeoutMs: number, log: Log): Promise<BusConnection> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     if (child.exitCode !== null) throw new Error(`dbus-daemon exited with status ${child.exitCode}`)
     try {
-      return await BusConnection.connect(address)
+      return await BusConnection.connect(address, { log })
     } catch (err) {
       if (Date.now() > deadline) throw err
       await new Promise((r) => setTimeout(r, 50))
@@ -57,7 +57,7 @@ export async function connectSystemBus(options: { address: string | undefined; e
   const address = options.address ?? process.env.DBUS_SYSTEM_BUS_ADDRESS ?? DEFAULT_SYSTEM_BUS_ADDRESS
   const installed = await ensureBusPolicy(log)
   try {
-    const bus = await BusConnection.connect(address)
+    const bus = await BusConnection.connect(address, { log })
     if (installed) {
       // dbus-daemon picks up new policy files by itself too; asking makes it immediate.
       await bus.callDriver('ReloadConfig', '', []).catch(() => log.warn('Could not ask the bus to reload its configuration, ignoring'))
@@ -77,7 +77,7 @@ export async function connectSystemBus(options: { address: string | undefined; e
   log.info('No system bus was running: started our own dbus-daemon --system', { address, pid: child.pid })
   let bus: BusConnection
   try {
-    bus = await waitForBus(address, child, 10_000)
+    bus = await waitForBus(address, child, 10_000, log)
   } catch (err) {
     child.kill('SIGTERM')
     throw new Error(`The dbus-daemon we started did not answer at ${address}: ${(err as Error).message}`)

@@ -1,14 +1,44 @@
 /**
- * One connection to a message bus, on dbus-next's message level: we see
- * every method call raw (sender, path, interface, signature) and answer it
- * ourselves, so the object tree, introspection and errors are ours and
- * match sd-bus. Nothing above this file knows dbus-next.
+ * One connection to a message bus, on our own wire implementation
+ * (./wire/): we see every method call raw (sender, path, interface,
+ * signature) and answer it ourselves, so the object tree, introspection
+ * and errors are ours and match sd-bus. Nothing above this file knows the
+ * wire layer's insides.
+ *
+ * Values, both ways (wire/marshal.ts and wire/unmarshal.ts check them):
+ *
+ * | D-Bus          | received as                     | accepted when sending           |
+ * |----------------|---------------------------------|---------------------------------|
+ * | y n q i u      | number                          | number (or bigint) in range     |
+ * | x t            | bigint                          | bigint, or an integer number    |
+ * | d              | number                          | number                          |
+ * | b              | boolean                         | boolean                         |
+ * | s o g          | string                          | string (o, g: valid syntax)     |
+ * | h              | the received fd (number)        | an open fd (number), see below  |
+ * | ay             | Buffer                          | Uint8Array/Buffer or number[]   |
+ * | a…             | array                           | array                           |
+ * | a{s…} a{o…} a{g…} | plain object                 | plain object or Map             |
+ * | other a{…}     | Map                             | Map                             |
+ * | (…)            | array, one entry per field      | the same                        |
+ * | v              | Variant {signature, value}      | Variant (see variant())         |
+ *
+ * fds: fds that come with an incoming call belong to the call and are
+ * closed when it is answered (reply/replyError), unless a handler takes
+ * them with takeFds(). fds in the reply to call() are closed unless the
+ * call asked to keep them. fds in signals are closed after the signal
+ * handlers ran. An fd passed as an 'h' value is the connection's from
+ * then on and is closed once sent.
  * @module
  */
 
-import dbus from 'dbus-next'
+import type { Log } from '../../core/ports.ts'
+import { closeFds, Connection } from './wire/connection.ts'
+import { ConnectionClosedError, DBusError, InvalidValueError, MalformedMessageError } from './wire/errors.ts'
+import { errorReply, methodCall, methodReturn, MessageFlag, MessageType, signal, type Message } from './wire/message.ts'
+import { Variant } from './wire/variant.ts'
 
-const { Message, MessageType, MessageFlag } = dbus
+export { Variant } from './wire/variant.ts'
+export { DBusError } from './wire/errors.ts'
 
 export interface IncomingCall {
   readonly sender: string
@@ -19,104 +49,168 @@ export interface IncomingCall {
   readonly body: readonly unknown[]
   /** The caller set NO_REPLY_EXPECTED. */
   readonly noReply: boolean
-  /** dbus-next's message, to address the reply. */
-  readonly raw: dbus.Message
+  /** The call's serial, which the reply names. */
+  readonly serial: number
+  /** fds that came with the call ('h' values in the body are among them). */
+  readonly fds: readonly number[]
 }
 
-export function variant(signature: string, value: unknown): dbus.Variant {
-  return new dbus.Variant(signature, value)
+export interface BusSignal {
+  readonly sender: string | undefined
+  readonly path: string
+  readonly interface: string
+  readonly member: string
+  readonly body: readonly unknown[]
 }
 
-export function isVariant(v: unknown): v is { signature: string; value: unknown } {
-  return v instanceof dbus.Variant
+export function variant(signature: string, value: unknown): Variant {
+  return new Variant(signature, value)
 }
 
-/** The parts of dbus-next's MessageBus we use; its shipped typings are wrong in places. */
-interface RawBus {
-  readonly name: string | null
-  addMethodHandler(handler: (msg: dbus.Message) => boolean): void
-  call(msg: dbus.Message): Promise<dbus.Message | null>
-  send(msg: dbus.Message): void
-  disconnect(): void
-  on(event: 'message', listener: (msg: dbus.Message) => void): void
-  on(event: 'error', listener: (err: unknown) => void): void
-  once(event: string, listener: (...args: unknown[]) => void): void
-  off(event: string, listener: (...args: unknown[]) => void): void
-  /** dbus-next does not forward the stream's end; we listen on its connection. */
-  readonly _connection: { on(event: 'end', listener: () => void): void }
+export function isVariant(v: unknown): v is Variant {
+  return v instanceof Variant
 }
 
-const newError = Message.newError as unknown as (msg: dbus.Message, name: string, text: string) => dbus.Message
+export interface CallOptions {
+  /** Keep the fds of the reply (the caller closes them); by default they are closed. */
+  readonly keepFds?: boolean
+}
+
+interface PendingCall {
+  readonly resolve: (body: unknown[]) => void
+  readonly reject: (err: Error) => void
+  readonly keepFds: boolean
+}
 
 const DRIVER = { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus' } as const
 
 export class BusConnection {
-  readonly #bus: RawBus
+  readonly #conn: Connection
+  readonly #log: Log | undefined
+  #uniqueName = ''
   #onCall: ((call: IncomingCall) => void) | undefined
   readonly #nameLost = new Set<(name: string) => void>()
-  readonly #signalHandlers: ((signal: { member: string; path: string; body: readonly unknown[] }) => void)[] = []
+  readonly #signalHandlers: ((signal: BusSignal) => void)[] = []
   readonly #closeHandlers: ((err: unknown) => void)[] = []
+  readonly #pending = new Map<number, PendingCall>()
+  /** fds of calls not answered yet, closed when they are. */
+  readonly #callFds = new WeakMap<IncomingCall, readonly number[]>()
   #closed = false
 
-  private constructor(bus: RawBus) {
-    this.#bus = bus
-    bus.addMethodHandler((msg: dbus.Message) => {
-      if (msg.type !== MessageType.METHOD_CALL) return false
-      // Every call is ours to answer, including the ones dbus-next would answer itself.
-      this.#onCall?.({
-        sender: msg.sender,
-        path: msg.path,
-        interface: msg.interface || undefined,
-        member: msg.member,
-        signature: msg.signature ?? '',
-        body: msg.body ?? [],
-        noReply: (msg.flags & MessageFlag.NO_REPLY_EXPECTED) !== 0,
-        raw: msg,
-      })
-      return true
-    })
+  private constructor(conn: Connection, log: Log | undefined) {
+    this.#conn = conn
+    this.#log = log
+    conn.onMessage((msg) => this.#dispatch(msg))
+    conn.onClose((err) => this.#markClosed(err ?? new ConnectionClosedError('The bus closed the connection')))
   }
 
-  /** Connects and says Hello; rejects when nothing listens at `address`. */
-  static async connect(address: string): Promise<BusConnection> {
-    dbus.setBigIntCompat(false)
-    const bus = (dbus.sessionBus as (o: object) => unknown)({ busAddress: address, negotiateUnixFd: true }) as RawBus
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: unknown): void => reject(err instanceof Error ? err : new Error(String(err)))
-      bus.once('connect', () => { bus.off('error', onError); resolve() })
-      bus.once('error', onError)
-    })
-    const conn = new BusConnection(bus)
-    bus.on('error', (err) => conn.#markClosed(err))
-    bus._connection.on('end', () => conn.#markClosed(new Error('The bus closed the connection')))
-    // Learn of callers going away, to drop what we cached about them.
-    await conn.callDriver('AddMatch', 's', [
-      "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'",
-    ])
-    bus.on('message', (msg: dbus.Message) => {
-      if (msg.type !== MessageType.SIGNAL) return
-      if (msg.member === 'NameOwnerChanged' && msg.sender === 'org.freedesktop.DBus') {
-        const [name, , newOwner] = msg.body as [string, string, string]
-        if (newOwner === '') for (const cb of conn.#nameLost) cb(name)
-        return
-      }
-      for (const h of conn.#signalHandlers) h({ member: msg.member, path: msg.path, body: msg.body ?? [] })
-    })
-    return conn
+  /**
+   * Connects, authenticates and says Hello; rejects when nothing listens
+   * at `address`. With a log, protocol trouble (a malformed message from
+   * the bus, a handler that threw) is logged there.
+   */
+  static async connect(address: string, options: { log?: Log } = {}): Promise<BusConnection> {
+    const conn = await Connection.open(address)
+    const bus = new BusConnection(conn, options.log)
+    try {
+      const [name] = await bus.callDriver('Hello', '', [])
+      bus.#uniqueName = String(name)
+      // Learn of callers going away, to drop what we cached about them.
+      await bus.callDriver('AddMatch', 's', [
+        "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'",
+      ])
+    } catch (err) {
+      bus.close()
+      throw err
+    }
+    return bus
   }
 
   get uniqueName(): string {
-    return this.#bus.name ?? ''
+    return this.#uniqueName
   }
 
   get closed(): boolean {
     return this.#closed
   }
 
-  #markClosed(err: unknown): void {
+  #markClosed(err: Error): void {
     if (this.#closed) return
     this.#closed = true
+    if (err instanceof MalformedMessageError) this.#log?.error('Malformed message from the bus, closing the connection', { code: err.code, error: err.message })
+    this.#rejectPending(err)
     for (const h of this.#closeHandlers) h(err)
+  }
+
+  #rejectPending(err: Error): void {
+    const closed = new ConnectionClosedError(`The bus connection closed: ${err.message}`, { cause: err })
+    for (const p of this.#pending.values()) p.reject(closed)
+    this.#pending.clear()
+  }
+
+  #dispatch(msg: Message): void {
+    try {
+      switch (msg.type) {
+        case MessageType.METHOD_CALL: this.#dispatchCall(msg); return
+        case MessageType.METHOD_RETURN:
+        case MessageType.ERROR: this.#dispatchReply(msg); return
+        case MessageType.SIGNAL: this.#dispatchSignal(msg); return
+        default: closeFds(msg.fds) // The specification says to ignore unknown types.
+      }
+    } catch (err) {
+      // A handler bug must not take the connection's reader down with it.
+      this.#log?.error('A D-Bus message handler threw', { type: msg.type, member: msg.member, error: String((err as Error)?.stack ?? err) })
+    }
+  }
+
+  #dispatchCall(msg: Message): void {
+    const call: IncomingCall = {
+      sender: msg.sender ?? '',
+      path: msg.path!,
+      interface: msg.interface,
+      member: msg.member!,
+      signature: msg.signature,
+      body: msg.body,
+      noReply: (msg.flags & MessageFlag.NO_REPLY_EXPECTED) !== 0,
+      serial: msg.serial,
+      fds: msg.fds,
+    }
+    if (msg.fds.length > 0) this.#callFds.set(call, msg.fds)
+    if (this.#onCall === undefined) {
+      this.replyError(call, 'org.freedesktop.DBus.Error.UnknownObject', `Unknown object '${call.path}'.`)
+      return
+    }
+    this.#onCall(call)
+  }
+
+  #dispatchReply(msg: Message): void {
+    const pending = msg.replySerial === undefined ? undefined : this.#pending.get(msg.replySerial)
+    if (pending === undefined) {
+      closeFds(msg.fds)
+      return
+    }
+    this.#pending.delete(msg.replySerial!)
+    if (msg.type === MessageType.ERROR) {
+      closeFds(msg.fds)
+      pending.reject(new DBusError(msg.errorName!, msg.body))
+      return
+    }
+    if (!pending.keepFds) closeFds(msg.fds)
+    pending.resolve([...msg.body])
+  }
+
+  #dispatchSignal(msg: Message): void {
+    try {
+      if (msg.member === 'NameOwnerChanged' && msg.sender === 'org.freedesktop.DBus' && msg.signature === 'sss') {
+        const [name, , newOwner] = msg.body as [string, string, string]
+        if (newOwner === '') for (const cb of this.#nameLost) cb(name)
+        return
+      }
+      const sig: BusSignal = { sender: msg.sender, path: msg.path!, interface: msg.interface!, member: msg.member!, body: msg.body }
+      for (const h of this.#signalHandlers) h(sig)
+    } finally {
+      closeFds(msg.fds)
+    }
   }
 
   /** Called once if the connection breaks (not when we close it). */
@@ -133,37 +227,68 @@ export class BusConnection {
     this.#nameLost.add(callback)
   }
 
+  /** Takes the fds of a call out of the connection's care: they stay open when it is answered. */
+  takeFds(call: IncomingCall): readonly number[] {
+    const fds = this.#callFds.get(call) ?? []
+    this.#callFds.delete(call)
+    return fds
+  }
+
+  #releaseCall(call: IncomingCall): void {
+    const fds = this.#callFds.get(call)
+    if (fds === undefined) return
+    this.#callFds.delete(call)
+    closeFds(fds)
+  }
+
+  /**
+   * Answers a call. A body that does not fit the signature throws
+   * InvalidValueError after the caller got org.freedesktop.DBus.Error.Failed
+   * instead, so no call goes unanswered.
+   */
   reply(call: IncomingCall, signature: string, body: readonly unknown[]): void {
+    this.#releaseCall(call)
     if (call.noReply || this.#closed) return
-    this.#bus.send(Message.newMethodReturn(call.raw, signature, [...body]))
+    try {
+      this.#conn.send(methodReturn({ serial: call.serial, sender: call.sender || undefined }, signature, body))
+    } catch (err) {
+      if (err instanceof InvalidValueError) this.replyError(call, 'org.freedesktop.DBus.Error.Failed', 'Internal error')
+      throw err
+    }
   }
 
   replyError(call: IncomingCall, name: string, text: string): void {
+    this.#releaseCall(call)
     if (call.noReply || this.#closed) return
-    this.#bus.send(newError(call.raw, name, text))
+    this.#conn.send(errorReply({ serial: call.serial, sender: call.sender || undefined }, name, text))
   }
 
   emitSignal(path: string, iface: string, member: string, signature: string, body: readonly unknown[]): void {
     if (this.#closed) return
-    this.#bus.send(Message.newSignal(path, iface, member, signature, [...body]))
+    this.#conn.send(signal(path, iface, member, signature, body))
   }
 
-  /** Calls a method of another service on the bus; rejects with its D-Bus error. */
-  async call(destination: string, path: string, iface: string, member: string, signature: string, body: readonly unknown[]): Promise<unknown[]> {
-    const reply = await this.#bus.call(new Message({ destination, path, interface: iface, member, signature, body: [...body] }))
-    return (reply?.body ?? []) as unknown[]
+  /** Calls a method of another service on the bus; rejects with its D-Bus error (DBusError, `type` is the name). */
+  call(
+    destination: string, path: string, iface: string, member: string, signature: string, body: readonly unknown[],
+    options: CallOptions = {},
+  ): Promise<unknown[]> {
+    if (this.#closed) return Promise.reject(new ConnectionClosedError())
+    return new Promise((resolve, reject) => {
+      const serial = this.#conn.send(methodCall({ destination, path, interface: iface, member, signature, body }))
+      this.#pending.set(serial, { resolve, reject, keepFds: options.keepFds === true })
+    })
   }
 
-  /** Subscribes to signals matching a match rule; the callback gets member, path and body. */
-  async subscribe(rule: string, callback: (signal: { member: string; path: string; body: readonly unknown[] }) => void): Promise<void> {
+  /** Subscribes to signals matching a match rule; the callback gets every signal that is not NameOwnerChanged. */
+  async subscribe(rule: string, callback: (signal: BusSignal) => void): Promise<void> {
     await this.callDriver('AddMatch', 's', [rule])
     this.#signalHandlers.push(callback)
   }
 
   /** Calls a method of the bus driver (org.freedesktop.DBus). */
-  async callDriver(member: string, signature: string, body: readonly unknown[]): Promise<unknown[]> {
-    const reply = await this.#bus.call(new Message({ ...DRIVER, member, signature, body: [...body] }))
-    return (reply?.body ?? []) as unknown[]
+  callDriver(member: string, signature: string, body: readonly unknown[]): Promise<unknown[]> {
+    return this.call(DRIVER.destination, DRIVER.path, DRIVER.interface, member, signature, body)
   }
 
   /** RequestName with DBUS_NAME_FLAG_DO_NOT_QUEUE; resolves to the driver's reply code. */
@@ -175,6 +300,7 @@ export class BusConnection {
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    this.#bus.disconnect()
+    this.#conn.close()
+    this.#rejectPending(new ConnectionClosedError('We closed the connection'))
   }
 }

@@ -9,6 +9,7 @@
 import { MANAGER_INTERFACE } from '../../protocol/dbus/org.freedesktop.machine1.ts'
 import { machineObjectPath } from '../../protocol/bus-path.ts'
 import { InvalidArgsError, MachinedError, NotSupportedError } from '../../protocol/errors.ts'
+import type { Machine } from '../../core/machine.ts'
 import type { IncomingCall } from './bus-connection.ts'
 import { decodeRegister, decodeRegisterEx } from './decode.ts'
 import { machineOperations as ops, type DbusContext } from './machine.ts'
@@ -19,6 +20,22 @@ export const POOL_PATH = '/var/lib/machines'
 
 function noSuchImage(name: string): MachinedError {
   return new MachinedError('NO_SUCH_IMAGE', `No image '${name}' known`)
+}
+
+/**
+ * ListMachines rows, built once per machine (name, class, service and
+ * so the path never change): with thousands of machines, building the
+ * rows and paths anew cost as much as marshalling them.
+ */
+const listRows = new WeakMap<Machine, readonly [string, string, string, string]>()
+
+function listRow(m: Machine): readonly [string, string, string, string] {
+  let row = listRows.get(m)
+  if (row === undefined) {
+    row = [m.name, m.class ?? '', m.service, machineObjectPath(m.name)]
+    listRows.set(m, row)
+  }
+  return row
 }
 
 const str = (call: IncomingCall, i: number): string => call.body[i] as string
@@ -46,7 +63,7 @@ export function managerObject(ctx: DbusContext): ObjectInterface {
     GetMachineByPID: async (call) => path((await manager.getByPid(num(call, 0), await ctx.callerOf(call))).name),
     ListMachines: async () => ({
       signature: 'a(ssso)',
-      body: [manager.list().map((m) => [m.name, m.class ?? '', m.service, machineObjectPath(m.name)])],
+      body: [manager.list().map(listRow)],
     }),
     ListImages: async () => ({ signature: 'a(ssbttto)', body: [[]] }),
     CreateMachine: register((c) => decodeRegister(c.body, { network: false, create: true })),

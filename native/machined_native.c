@@ -1,0 +1,238 @@
+/*
+ * machined-ts native helpers: the few system calls Node does not offer.
+ *
+ *   getPeerCred(fd)            -> { uid, gid, pid }   getsockopt(SO_PEERCRED)
+ *   pidfdOpen(pid)             -> fd                  pidfd_open(2)
+ *   pidfdSendSignal(fd, sig)   -> undefined           pidfd_send_signal(2)
+ *   pidfdWatch(fd, callback)   -> { close() }         uv_poll_t on the pidfd
+ *
+ * Failures throw an Error shaped like Node's own system errors: `code`
+ * ('ESRCH'), negative `errno`, and `syscall`. The typed wrapper is
+ * src/backends/native.ts; nothing else should load this module.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+/* Throws a Node-style system error for `err` (a positive errno) from `syscall_name`. */
+static napi_value throw_errno(napi_env env, int err, const char *syscall_name) {
+        const char *name = strerrorname_np(err);
+        char message[256];
+        napi_value code, msg, error, value;
+
+        snprintf(message, sizeof message, "%s: %s", syscall_name, strerror(err));
+        napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+        napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+        napi_create_error(env, code, msg, &error);
+        napi_create_int32(env, -err, &value);
+        napi_set_named_property(env, error, "errno", value);
+        napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &value);
+        napi_set_named_property(env, error, "syscall", value);
+        napi_throw(env, error);
+        return NULL;
+}
+
+/* Reads argument `i` as a non-negative int32; throws TypeError otherwise. */
+static int get_int_arg(napi_env env, napi_value *argv, size_t argc, size_t i, const char *what, int32_t *ret) {
+        napi_valuetype type;
+
+        if (i >= argc || napi_typeof(env, argv[i], &type) != napi_ok || type != napi_number ||
+            napi_get_value_int32(env, argv[i], ret) != napi_ok || *ret < 0) {
+                char message[128];
+                snprintf(message, sizeof message, "%s must be a non-negative integer", what);
+                napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+                return -1;
+        }
+        return 0;
+}
+
+static void set_uint32(napi_env env, napi_value object, const char *key, uint32_t v) {
+        napi_value value;
+        napi_create_uint32(env, v, &value);
+        napi_set_named_property(env, object, key, value);
+}
+
+static napi_value get_peer_cred(napi_env env, napi_callback_info info) {
+        size_t argc = 1;
+        napi_value argv[1], result;
+        int32_t fd;
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+
+        napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+        if (get_int_arg(env, argv, argc, 0, "fd", &fd) < 0)
+                return NULL;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return throw_errno(env, errno, "getsockopt");
+
+        napi_create_object(env, &result);
+        set_uint32(env, result, "uid", cred.uid);
+        set_uint32(env, result, "gid", cred.gid);
+        set_uint32(env, result, "pid", (uint32_t) cred.pid);
+        return result;
+}
+
+static napi_value pidfd_open(napi_env env, napi_callback_info info) {
+        size_t argc = 1;
+        napi_value argv[1], result;
+        int32_t pid;
+        long fd;
+
+        napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+        if (get_int_arg(env, argv, argc, 0, "pid", &pid) < 0)
+                return NULL;
+        /* pidfds are always close-on-exec. */
+        fd = syscall(SYS_pidfd_open, (pid_t) pid, 0);
+        if (fd < 0)
+                return throw_errno(env, errno, "pidfd_open");
+
+        napi_create_int32(env, (int32_t) fd, &result);
+        return result;
+}
+
+static napi_value pidfd_send_signal(napi_env env, napi_callback_info info) {
+        size_t argc = 2;
+        napi_value argv[2];
+        int32_t fd, sig;
+
+        napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+        if (get_int_arg(env, argv, argc, 0, "fd", &fd) < 0 || get_int_arg(env, argv, argc, 1, "signal", &sig) < 0)
+                return NULL;
+        if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0)
+                return throw_errno(env, errno, "pidfd_send_signal");
+        return NULL;
+}
+
+/*
+ * A watch on one pidfd. The kernel makes a pidfd readable once the process
+ * has exited; the poll is stopped after the first event (the fd stays
+ * readable for ever after), so the callback runs at most once.
+ */
+typedef struct Watch {
+        uv_poll_t poll;
+        napi_env env;
+        napi_ref callback;
+        napi_async_context context;
+        int closed;
+} Watch;
+
+static void watch_free(uv_handle_t *handle) {
+        free(handle->data);
+}
+
+static void watch_release(Watch *w) {
+        if (w->closed)
+                return;
+        w->closed = 1;
+        uv_poll_stop(&w->poll);
+        napi_delete_reference(w->env, w->callback);
+        napi_async_destroy(w->env, w->context);
+        uv_close((uv_handle_t *) &w->poll, watch_free);
+}
+
+static void watch_fired(uv_poll_t *poll, int status, int events) {
+        Watch *w = poll->data;
+        napi_env env = w->env;
+        napi_handle_scope scope;
+        napi_value callback, recv, result;
+
+        if (w->closed)
+                return;
+        uv_poll_stop(poll);
+
+        napi_open_handle_scope(env, &scope);
+        napi_get_reference_value(env, w->callback, &callback);
+        /* napi_make_callback wants an object as `this`. */
+        napi_get_global(env, &recv);
+        /* napi_make_callback runs queued microtasks and nextTicks afterwards, like any libuv callback. */
+        if (napi_make_callback(env, w->context, recv, callback, 0, NULL, &result) == napi_pending_exception) {
+                napi_value exception;
+                napi_get_and_clear_last_exception(env, &exception);
+                napi_fatal_exception(env, exception);
+        }
+        napi_close_handle_scope(env, scope);
+}
+
+static napi_value watch_close(napi_env env, napi_callback_info info) {
+        Watch *w;
+
+        napi_get_cb_info(env, info, NULL, NULL, NULL, (void **) &w);
+        watch_release(w);
+        return NULL;
+}
+
+static napi_value pidfd_watch(napi_env env, napi_callback_info info) {
+        size_t argc = 2;
+        napi_value argv[2], result, close_fn, resource_name;
+        napi_valuetype type;
+        int32_t fd;
+        uv_loop_t *loop;
+        Watch *w;
+        int r;
+
+        napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+        if (get_int_arg(env, argv, argc, 0, "fd", &fd) < 0)
+                return NULL;
+        if (argc < 2 || napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
+                napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "callback must be a function");
+                return NULL;
+        }
+        if (napi_get_uv_event_loop(env, &loop) != napi_ok)
+                return NULL;
+
+        w = calloc(1, sizeof *w);
+        if (!w)
+                return throw_errno(env, ENOMEM, "calloc");
+        w->env = env;
+        r = uv_poll_init(loop, &w->poll, fd);
+        if (r < 0) {
+                free(w);
+                return throw_errno(env, -r, "uv_poll_init");
+        }
+        w->poll.data = w;
+        r = uv_poll_start(&w->poll, UV_READABLE, watch_fired);
+        if (r < 0) {
+                uv_close((uv_handle_t *) &w->poll, watch_free);
+                return throw_errno(env, -r, "uv_poll_start");
+        }
+        /* A watch alone does not keep the process alive: the daemon decides when to exit. */
+        uv_unref((uv_handle_t *) &w->poll);
+
+        napi_create_reference(env, argv[1], 1, &w->callback);
+        napi_create_string_utf8(env, "machined-ts:pidfdWatch", NAPI_AUTO_LENGTH, &resource_name);
+        napi_async_init(env, NULL, resource_name, &w->context);
+
+        napi_create_object(env, &result);
+        napi_create_function(env, "close", NAPI_AUTO_LENGTH, watch_close, w, &close_fn);
+        napi_set_named_property(env, result, "close", close_fn);
+        return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+        napi_property_descriptor properties[] = {
+                { "getPeerCred", NULL, get_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL },
+                { "pidfdOpen", NULL, pidfd_open, NULL, NULL, NULL, napi_enumerable, NULL },
+                { "pidfdSendSignal", NULL, pidfd_send_signal, NULL, NULL, NULL, napi_enumerable, NULL },
+                { "pidfdWatch", NULL, pidfd_watch, NULL, NULL, NULL, napi_enumerable, NULL },
+        };
+
+        napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+        return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

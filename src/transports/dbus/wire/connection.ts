@@ -1,0 +1,297 @@
+/**
+ * One D-Bus connection over a unix socket, at message level: connect,
+ * authenticate, then cut the incoming stream into messages and send ours
+ * in batches. The socket is usocket's (a native unix socket that passes
+ * fds with SCM_RIGHTS), used through its documented stream API.
+ *
+ * Messages sent in one tick of the event loop leave in one socket write
+ * (a reply and the signals its call caused go out together). A message
+ * that passes fds is written on its own, fds attached to its first byte.
+ *
+ * fds: received ones belong to the message they came with (Message.fds)
+ * and whoever handles it must close them; fds that no message claims are
+ * closed when the connection closes. fds passed for sending are the
+ * connection's from then on and are closed once the kernel has them.
+ *
+ * A malformed message from the peer closes the connection: the close
+ * handlers get the MalformedMessageError. Nothing thrown while reading
+ * escapes into the socket's event handlers.
+ * @module
+ */
+
+import { closeSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { parseAddress } from './address.ts'
+import { SaslClient } from './auth.ts'
+import { AuthError, ConnectionClosedError, InvalidValueError, MalformedMessageError } from './errors.ts'
+import { MessageFramer } from './framer.ts'
+import { Writer } from './marshal.ts'
+import { decodeMessage, encodeMessage, type Message, type OutgoingMessage } from './message.ts'
+
+/** The part of usocket's USocket (a Duplex stream) we use. */
+interface USocket {
+  connect(path: string): void
+  on(event: 'connected' | 'readable' | 'end', listener: () => void): unknown
+  on(event: 'error', listener: (err: Error) => void): unknown
+  once(event: 'connected', listener: () => void): unknown
+  once(event: 'error', listener: (err: Error) => void): unknown
+  removeAllListeners(event: string): unknown
+  read(size: null, fdCount: null): { data: Buffer | null; fds: number[] } | null
+  write(chunk: { data: Buffer; fds?: number[] }, callback: (err?: Error | null) => void): boolean
+  write(chunk: Buffer): boolean
+  destroy(): void
+}
+
+const require = createRequire(import.meta.url)
+const { USocket: USocketClass } = require('usocket') as { USocket: new () => USocket }
+
+/** fds received that no message has claimed yet; more than this is a peer flooding us. */
+const MAX_QUEUED_FDS = 1024
+const AUTH_TIMEOUT_MS = 30_000
+
+export interface ConnectOptions {
+  /** Ask for UNIX fd passing (default true). */
+  readonly negotiateUnixFd?: boolean
+  /** The uid to authenticate as (default: our own). */
+  readonly uid?: number
+}
+
+/** Closes fds that came with a message nobody consumed (errors ignored: they are gone either way). */
+export function closeFds(fds: readonly number[]): void {
+  for (const fd of fds) {
+    try {
+      closeSync(fd)
+    } catch {
+      // Already closed or never ours: nothing is left to release.
+    }
+  }
+}
+
+function connectSocket(path: string): Promise<USocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new USocketClass()
+    socket.once('connected', () => { socket.removeAllListeners('error'); resolve(socket) })
+    socket.once('error', (err) => reject(err))
+    socket.connect(path)
+  })
+}
+
+/** Runs the SASL handshake; resolves with the result and any message bytes that followed it. */
+function authenticate(socket: USocket, sasl: SaslClient): Promise<{ unixFd: boolean; rest: Buffer | undefined }> {
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | undefined, value?: { unixFd: boolean; rest: Buffer | undefined }): void => {
+      clearTimeout(timer)
+      socket.removeAllListeners('readable')
+      socket.removeAllListeners('end')
+      socket.removeAllListeners('error')
+      if (err !== undefined) reject(err)
+      else resolve(value!)
+    }
+    const timer = setTimeout(() => done(new AuthError(`No answer to SASL authentication within ${AUTH_TIMEOUT_MS / 1000} s`)), AUTH_TIMEOUT_MS)
+    socket.on('error', (err) => done(err))
+    socket.on('end', () => done(new AuthError('The bus closed the connection during authentication')))
+    socket.on('readable', () => {
+      try {
+        for (;;) {
+          const r = socket.read(null, null)
+          if (r === null || (r.data === null && r.fds.length === 0)) return
+          // Nobody sends fds before BEGIN.
+          closeFds(r.fds)
+          if (r.data === null) continue
+          const step = sasl.feed(r.data)
+          if (step.send !== '') socket.write(Buffer.from(step.send, 'latin1'))
+          if (step.result !== undefined) {
+            done(undefined, { unixFd: step.result.unixFd, rest: step.rest })
+            return
+          }
+        }
+      } catch (err) {
+        done(err instanceof Error ? err : new AuthError(String(err)))
+      }
+    })
+    socket.write(Buffer.from(sasl.start(), 'latin1'))
+  })
+}
+
+export class Connection {
+  readonly #socket: USocket
+  /** Whether the peer agreed to pass fds. */
+  readonly unixFd: boolean
+  readonly #framer = new MessageFramer()
+  readonly #writer = new Writer()
+  #fdQueue: number[] = []
+  /** fds handed to the socket and not yet sent. */
+  readonly #sendingFds = new Set<number>()
+  #serial = 0
+  #flushScheduled = false
+  #closed = false
+  #onMessage: ((msg: Message) => void) | undefined
+  /** Messages decoded before there was a handler (bytes right behind the handshake). */
+  #backlog: Message[] = []
+  readonly #closeHandlers: ((err: Error | undefined) => void)[] = []
+
+  private constructor(socket: USocket, unixFd: boolean) {
+    this.#socket = socket
+    this.unixFd = unixFd
+  }
+
+  /** Connects to the first address entry that answers and authenticates; rejects with the last failure. */
+  static async open(address: string, options: ConnectOptions = {}): Promise<Connection> {
+    let lastError: unknown
+    for (const entry of parseAddress(address)) {
+      let socket: USocket
+      try {
+        socket = await connectSocket(entry.socketPath)
+      } catch (err) {
+        lastError = err
+        continue
+      }
+      const uid = options.uid ?? process.getuid?.() ?? 0
+      try {
+        const { unixFd, rest } = await authenticate(socket, new SaslClient({ uid, negotiateUnixFd: options.negotiateUnixFd ?? true }))
+        const conn = new Connection(socket, unixFd)
+        conn.#start(rest)
+        return conn
+      } catch (err) {
+        socket.on('error', () => undefined)
+        socket.destroy()
+        throw err
+      }
+    }
+    throw lastError instanceof Error ? lastError : new Error(`Could not connect to ${address}`)
+  }
+
+  #start(rest: Buffer | undefined): void {
+    const socket = this.#socket
+    // Errors after close (a queued write meeting a destroyed socket) are expected; the handler stays.
+    socket.on('error', (err) => this.#fail(err))
+    socket.on('end', () => this.#fail(new ConnectionClosedError('The bus closed the connection')))
+    socket.on('readable', () => this.#onReadable())
+    // Messages right behind the handshake wait in the backlog for onMessage().
+    if (rest !== undefined) {
+      this.#framer.push(rest)
+      this.#drain()
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Where incoming messages go; the handler owns each message's fds. */
+  onMessage(handler: (msg: Message) => void): void {
+    this.#onMessage = handler
+    const backlog = this.#backlog
+    this.#backlog = []
+    for (const msg of backlog) if (!this.#closed) handler(msg)
+  }
+
+  /** Called once when the connection closes by itself or by a peer's fault (not by close()). */
+  onClose(handler: (err: Error | undefined) => void): void {
+    this.#closeHandlers.push(handler)
+  }
+
+  #onReadable(): void {
+    if (this.#closed) return
+    for (;;) {
+      const r = this.#socket.read(null, null)
+      if (r === null || (r.data === null && r.fds.length === 0)) break
+      if (r.fds.length > 0) {
+        if (!this.unixFd) closeFds(r.fds)
+        else this.#fdQueue.push(...r.fds)
+      }
+      if (r.data !== null) this.#framer.push(r.data)
+    }
+    if (this.#fdQueue.length > MAX_QUEUED_FDS) {
+      this.#fail(new MalformedMessageError('BAD_FD', `More than ${MAX_QUEUED_FDS} fds received that no message claims`))
+      return
+    }
+    this.#drain()
+  }
+
+  /** Decodes and hands out every whole message buffered. */
+  #drain(): void {
+    while (!this.#closed) {
+      let msg: Message
+      try {
+        const frame = this.#framer.next()
+        if (frame === undefined) return
+        msg = decodeMessage(frame.buf, frame.start, frame.end, this.#fdQueue)
+      } catch (err) {
+        // Anything the decoder throws is the peer's fault, but only MalformedMessageError is expected.
+        this.#fail(err instanceof MalformedMessageError ? err : new MalformedMessageError('BAD_HEADER', `Undecodable message: ${String(err)}`))
+        return
+      }
+      if (msg.fds.length > 0) this.#fdQueue.splice(0, msg.fds.length)
+      if (this.#onMessage === undefined) this.#backlog.push(msg)
+      else this.#onMessage(msg)
+    }
+  }
+
+  #nextSerial(): number {
+    this.#serial = this.#serial >= 0xffff_ffff ? 1 : this.#serial + 1
+    return this.#serial
+  }
+
+  /**
+   * Queues a message for this tick's write and returns its serial. Throws
+   * InvalidValueError (nothing is sent, fds stay the caller's) for an
+   * invalid message, and ConnectionClosedError after close. Once it
+   * returns, fds in the body are the connection's.
+   */
+  send(m: OutgoingMessage): number {
+    if (this.#closed) throw new ConnectionClosedError()
+    const w = this.#writer
+    const serial = this.#nextSerial()
+    const fds = encodeMessage(w, m, serial)
+    if (fds.length === 0) {
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true
+        process.nextTick(() => this.#flush())
+      }
+      return serial
+    }
+    // A message with fds leaves alone, fds attached to its first byte.
+    w.rollback(w.base, 0)
+    if (!this.unixFd) throw new InvalidValueError('Cannot pass fds: the bus did not agree to UNIX fd passing')
+    this.#flush()
+    encodeMessage(w, m, serial)
+    const { data } = w.take()
+    for (const fd of fds) this.#sendingFds.add(fd)
+    this.#socket.write({ data, fds }, () => {
+      for (const fd of fds) this.#sendingFds.delete(fd)
+      closeFds(fds)
+    })
+    return serial
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false
+    if (this.#closed || this.#writer.pending === 0) return
+    this.#socket.write(this.#writer.take().data)
+  }
+
+  #release(): void {
+    this.#closed = true
+    for (const msg of this.#backlog) closeFds(msg.fds)
+    this.#backlog = []
+    closeFds(this.#fdQueue)
+    this.#fdQueue = []
+    closeFds([...this.#sendingFds])
+    this.#sendingFds.clear()
+    this.#socket.destroy()
+  }
+
+  #fail(err: Error | undefined): void {
+    if (this.#closed) return
+    this.#release()
+    for (const h of this.#closeHandlers) h(err)
+  }
+
+  /** Sends what is queued and closes; close handlers are not called. */
+  close(): void {
+    if (this.#closed) return
+    this.#flush()
+    this.#release()
+  }
+}

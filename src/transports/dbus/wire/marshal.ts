@@ -1,0 +1,428 @@
+/**
+ * Marshalling: JS values → D-Bus wire bytes (little-endian), through an
+ * encoder compiled once per signature. Every value is checked against its
+ * type before a byte is written for it, because a bus drops a client that
+ * sends an invalid message: integers must be in range, strings must not
+ * contain NUL, object paths and signatures must be valid, structs must
+ * have their exact field count, containers may nest at most 64 deep.
+ *
+ * Accepted values (see docs in bus-connection.ts for the full mapping):
+ * y n q i u h: number (or bigint) · x t: bigint or integer number ·
+ * d: number · b: boolean · s o g: string · v: Variant · ay: Uint8Array
+ * or number[] · a…: array · a{…}: Map, or a plain object when the key is
+ * s, o or g · (…): array with one entry per field · h: an open fd.
+ * @module
+ */
+
+import { InvalidValueError } from './errors.ts'
+import { MAX_ARRAY_BYTES, MAX_DEPTH } from './limits.ts'
+import { isObjectPath } from './names.ts'
+import { BoundedCache, parseSignature, parseSingleType, type DBusType } from './signature.ts'
+import { Variant } from './variant.ts'
+
+const CHUNK = 64 * 1024
+/** Below this much room left, a new buffer is started rather than the tail reused. */
+const MIN_TAIL = 4 * 1024
+/** A buffer grown past this for a big message is let go once that message is taken. */
+const MAX_KEPT = 1024 * 1024
+
+/**
+ * A growable byte buffer that messages are written into one after another.
+ * Alignment is relative to `base`, the start of the current message;
+ * `take()` hands out everything written since the last take, so a batch of
+ * messages leaves in one socket write. Handed-out bytes are never written
+ * again.
+ */
+export class Writer {
+  buf: Buffer
+  pos = 0
+  /** Where the current message starts; alignment counts from here. */
+  base = 0
+  /** Where the bytes not yet taken start. */
+  #start = 0
+  depth = 0
+  /** File descriptors the current batch passes ('h' values hold indexes into this). */
+  fds: number[] = []
+
+  constructor(size = CHUNK) {
+    this.buf = Buffer.allocUnsafe(size)
+  }
+
+  get pending(): number {
+    return this.pos - this.#start
+  }
+
+  ensure(n: number): void {
+    if (this.pos + n > this.buf.length) this.#grow(n)
+  }
+
+  #grow(n: number): void {
+    const used = this.pos - this.#start
+    const next = Buffer.allocUnsafe(Math.max(CHUNK, (used + n) * 2))
+    this.buf.copy(next, 0, this.#start, this.pos)
+    this.base -= this.#start
+    this.pos = used
+    this.#start = 0
+    this.buf = next
+  }
+
+  align(n: number): void {
+    const pad = -(this.pos - this.base) & (n - 1)
+    if (pad === 0) return
+    this.ensure(pad)
+    const { buf } = this
+    for (let i = 0; i < pad; i++) buf[this.pos++] = 0
+  }
+
+  u8(v: number): void {
+    this.ensure(1)
+    this.buf[this.pos++] = v
+  }
+
+  u32(v: number): void {
+    this.align(4)
+    this.ensure(4)
+    const { buf } = this
+    const p = this.pos
+    buf[p] = v
+    buf[p + 1] = v >>> 8
+    buf[p + 2] = v >>> 16
+    buf[p + 3] = v >>> 24
+    this.pos = p + 4
+  }
+
+  /** Overwrites a u32 written earlier, at `offset` bytes from the message start. */
+  patchU32(offset: number, v: number): void {
+    this.buf.writeUInt32LE(v, this.base + offset)
+  }
+
+  /**
+   * A string's UTF-8 bytes, its byte length first (4 bytes, or 1 for
+   * signatures) and a NUL after. Throws InvalidValueError for a NUL inside:
+   * no D-Bus string may hold one.
+   */
+  string(s: string, lengthBytes: 1 | 4): number {
+    if (lengthBytes === 4) this.align(4)
+    const len = s.length
+    this.ensure(lengthBytes + len * 3 + 1)
+    const { buf } = this
+    const at = this.pos
+    const start = at + lengthBytes
+    let n = 0
+    // Short ASCII strings (names, paths, most values) are copied here; Buffer.write costs more to call than that.
+    if (len <= 64) {
+      for (; n < len; n++) {
+        const c = s.charCodeAt(n)
+        if (c >= 0x80 || c === 0) break
+        buf[start + n] = c
+      }
+    }
+    if (n < len) {
+      if (s.includes('\0')) throw new InvalidValueError(`Cannot marshal a string with a NUL inside: ${JSON.stringify(s.slice(0, 40))}`)
+      n = buf.write(s, start, 'utf8')
+    }
+    if (lengthBytes === 4) {
+      buf[at] = n
+      buf[at + 1] = n >>> 8
+      buf[at + 2] = n >>> 16
+      buf[at + 3] = n >>> 24
+    } else {
+      buf[at] = n
+    }
+    buf[start + n] = 0
+    this.pos = start + n + 1
+    return n
+  }
+
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length)
+    this.buf.set(b, this.pos)
+    this.pos += b.length
+  }
+
+  /** Starts a message at the current position. */
+  beginMessage(): void {
+    this.base = this.pos
+    this.depth = 0
+  }
+
+  /** Forgets everything, taken or not (for a scratch writer whose bytes are copied out at once). */
+  reset(): void {
+    if (this.buf.length > MAX_KEPT) this.buf = Buffer.allocUnsafe(CHUNK)
+    this.pos = 0
+    this.base = 0
+    this.#start = 0
+    this.depth = 0
+    this.fds = []
+  }
+
+  /** Forgets a half-written message. */
+  rollback(messageStart: number, fdCount: number): void {
+    this.pos = messageStart
+    this.base = messageStart
+    this.fds.length = fdCount
+    this.depth = 0
+  }
+
+  /** Everything written since the last take, and the fds that go with it. */
+  take(): { data: Buffer; fds: number[] } {
+    const data = this.buf.subarray(this.#start, this.pos)
+    const fds = this.fds
+    this.fds = []
+    if (this.buf.length - this.pos < MIN_TAIL || this.buf.length > MAX_KEPT) {
+      this.buf = Buffer.allocUnsafe(CHUNK)
+      this.pos = 0
+    }
+    this.#start = this.pos
+    this.base = this.pos
+    return { data, fds }
+  }
+}
+
+export type Encode = (w: Writer, v: unknown) => void
+
+function describe(v: unknown): string {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return `${typeof v} ${String(v)}`
+  return typeof v === 'object' ? `an object (${(v as object).constructor?.name ?? 'null prototype'})` : typeof v
+}
+
+function invalid(sig: string, v: unknown, why = ''): InvalidValueError {
+  return new InvalidValueError(`Cannot marshal ${describe(v)} as '${sig}'${why === '' ? '' : `: ${why}`}`)
+}
+
+/** An integer of at most 32 bits, from a number or a bigint. */
+function int32Range(sig: string, min: number, max: number): (v: unknown) => number {
+  return (v) => {
+    let n: number
+    if (typeof v === 'number') n = v
+    else if (typeof v === 'bigint' && v >= BigInt(min) && v <= BigInt(max)) n = Number(v)
+    else throw invalid(sig, v)
+    if (!Number.isInteger(n) || n < min || n > max) throw invalid(sig, v, 'out of range')
+    return n
+  }
+}
+
+const toY = int32Range('y', 0, 0xff)
+const toN = int32Range('n', -0x8000, 0x7fff)
+const toQ = int32Range('q', 0, 0xffff)
+const toI = int32Range('i', -0x8000_0000, 0x7fff_ffff)
+const toU = int32Range('u', 0, 0xffff_ffff)
+const toH = int32Range('h', 0, 0x7fff_ffff)
+
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+const UINT64_MAX = 2n ** 64n - 1n
+
+function write64(w: Writer, sig: 'x' | 't', v: unknown): void {
+  w.align(8)
+  w.ensure(8)
+  if (typeof v === 'number' && Number.isSafeInteger(v) && (sig === 'x' || v >= 0)) {
+    // Two halves; hi may be negative and is written as two's complement.
+    const hi = Math.floor(v / 0x1_0000_0000)
+    const lo = v - hi * 0x1_0000_0000
+    w.buf.writeUInt32LE(lo, w.pos)
+    w.buf.writeInt32LE(hi | 0, w.pos + 4)
+    w.pos += 8
+    return
+  }
+  let b: bigint
+  if (typeof v === 'bigint') b = v
+  else if (typeof v === 'number' && Number.isInteger(v)) b = BigInt(v)
+  else throw invalid(sig, v)
+  if (sig === 'x' ? b < INT64_MIN || b > INT64_MAX : b < 0n || b > UINT64_MAX) throw invalid(sig, v, 'out of range')
+  if (sig === 'x') w.buf.writeBigInt64LE(b, w.pos)
+  else w.buf.writeBigUInt64LE(b, w.pos)
+  w.pos += 8
+}
+
+function writeString(w: Writer, sig: 's' | 'o', v: unknown): void {
+  if (typeof v !== 'string') throw invalid(sig, v)
+  if (sig === 'o' && !isObjectPath(v)) throw invalid(sig, v, 'not a valid object path')
+  w.string(v, 4)
+}
+
+function writeSignature(w: Writer, v: unknown): void {
+  if (typeof v !== 'string') throw invalid('g', v)
+  const parsed = parseSignature(v)
+  if ('error' in parsed) throw invalid('g', v, `not a valid signature: ${parsed.error}`)
+  w.string(v, 1)
+}
+
+function enter(w: Writer, sig: string, v: unknown): void {
+  if (++w.depth > MAX_DEPTH) throw invalid(sig, v, `containers nested deeper than ${MAX_DEPTH}`)
+}
+
+const variantEncoders = new BoundedCache<Encode>(1024)
+
+function encoderForVariant(sig: string, v: unknown): Encode {
+  let enc = variantEncoders.get(sig)
+  if (enc === undefined) {
+    const t = parseSingleType(sig)
+    if (typeof t === 'string') throw invalid('v', v, `the variant's signature '${sig}' is ${t}`)
+    enc = compileEncoder(t)
+    variantEncoders.set(sig, enc)
+  }
+  return enc
+}
+
+function writeVariant(w: Writer, v: unknown): void {
+  if (!(v instanceof Variant)) throw invalid('v', v, 'not a Variant')
+  const sig = v.signature
+  if (typeof sig !== 'string') throw invalid('v', v, 'the signature is not a string')
+  const enc = encoderForVariant(sig, v)
+  enter(w, 'v', v)
+  w.string(sig, 1)
+  enc(w, v.value)
+  w.depth--
+}
+
+function arrayEncoder(t: Extract<DBusType, { code: 'a' }>): Encode {
+  const el = t.element
+  const sig = t.signature
+  const elAlign = el.alignment
+  const finish = (w: Writer, lengthAt: number, contentStart: number): void => {
+    const length = w.pos - w.base - contentStart
+    if (length > MAX_ARRAY_BYTES) throw invalid(sig, undefined, `over ${MAX_ARRAY_BYTES} bytes`)
+    w.patchU32(lengthAt, length)
+    w.depth--
+  }
+  const begin = (w: Writer, v: unknown): [number, number] => {
+    enter(w, sig, v)
+    w.u32(0)
+    const lengthAt = w.pos - w.base - 4
+    w.align(elAlign)
+    return [lengthAt, w.pos - w.base]
+  }
+
+  if (el.code === 'y') {
+    return (w, v) => {
+      if (v instanceof Uint8Array) {
+        if (v.length > MAX_ARRAY_BYTES) throw invalid(sig, v, `over ${MAX_ARRAY_BYTES} bytes`)
+        enter(w, sig, v)
+        w.u32(v.length)
+        w.bytes(v)
+        w.depth--
+        return
+      }
+      if (!Array.isArray(v)) throw invalid(sig, v)
+      const [lengthAt, contentStart] = begin(w, v)
+      for (const b of v) w.u8(toY(b))
+      finish(w, lengthAt, contentStart)
+    }
+  }
+
+  if (el.code === '{') {
+    const [keyType, valueType] = el.fields
+    const encKey = compileEncoder(keyType)
+    const encValue = compileEncoder(valueType)
+    const stringKeys = keyType.code === 's' || keyType.code === 'o' || keyType.code === 'g'
+    const entry = (w: Writer, k: unknown, val: unknown): void => {
+      w.align(8)
+      encKey(w, k)
+      encValue(w, val)
+    }
+    return (w, v) => {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(sig, v)
+      if (!(v instanceof Map) && !stringKeys) throw invalid(sig, v, 'a dict with non-string keys must be a Map')
+      const [lengthAt, contentStart] = begin(w, v)
+      if (++w.depth > MAX_DEPTH) throw invalid(sig, v, `containers nested deeper than ${MAX_DEPTH}`)
+      if (v instanceof Map) for (const [k, val] of v) entry(w, k, val)
+      else for (const k of Object.keys(v)) entry(w, k, (v as Record<string, unknown>)[k])
+      w.depth--
+      finish(w, lengthAt, contentStart)
+    }
+  }
+
+  const encEl = compileEncoder(el)
+  return (w, v) => {
+    if (!Array.isArray(v)) throw invalid(sig, v)
+    const [lengthAt, contentStart] = begin(w, v)
+    for (let i = 0; i < v.length; i++) encEl(w, v[i])
+    finish(w, lengthAt, contentStart)
+  }
+}
+
+function structEncoder(t: Extract<DBusType, { code: '(' }>): Encode {
+  const fields = t.fields.map(compileEncoder)
+  const n = fields.length
+  const sig = t.signature
+  return (w, v) => {
+    if (!Array.isArray(v) || v.length !== n) throw invalid(sig, v, `a struct needs an array of ${n} values`)
+    enter(w, sig, v)
+    w.align(8)
+    for (let i = 0; i < n; i++) fields[i]!(w, v[i])
+    w.depth--
+  }
+}
+
+export function compileEncoder(t: DBusType): Encode {
+  switch (t.code) {
+    case 'y': return (w, v) => w.u8(toY(v))
+    case 'b': return (w, v) => {
+      if (typeof v !== 'boolean') throw invalid('b', v)
+      w.u32(v ? 1 : 0)
+    }
+    case 'n': return (w, v) => { const n = toN(v); w.align(2); w.ensure(2); w.buf.writeInt16LE(n, w.pos); w.pos += 2 }
+    case 'q': return (w, v) => { const n = toQ(v); w.align(2); w.ensure(2); w.buf.writeUInt16LE(n, w.pos); w.pos += 2 }
+    case 'i': return (w, v) => w.u32(toI(v) >>> 0)
+    case 'u': return (w, v) => w.u32(toU(v))
+    case 'x': return (w, v) => write64(w, 'x', v)
+    case 't': return (w, v) => write64(w, 't', v)
+    case 'd': return (w, v) => {
+      if (typeof v !== 'number') throw invalid('d', v)
+      w.align(8)
+      w.ensure(8)
+      w.buf.writeDoubleLE(v, w.pos)
+      w.pos += 8
+    }
+    case 's': return (w, v) => writeString(w, 's', v)
+    case 'o': return (w, v) => writeString(w, 'o', v)
+    case 'g': return writeSignature
+    case 'h': return (w, v) => {
+      const fd = toH(v)
+      w.u32(w.fds.length)
+      w.fds.push(fd)
+    }
+    case 'v': return writeVariant
+    case 'a': return arrayEncoder(t)
+    case '(': return structEncoder(t)
+    case '{': throw new InvalidValueError('A dict entry outside an array')
+  }
+}
+
+const bodyEncoders = new BoundedCache<Encode[]>(1024)
+
+/** The encoders of a body's complete types; throws InvalidValueError on a bad signature. */
+export function encodersFor(signature: string): Encode[] {
+  let encs = bodyEncoders.get(signature)
+  if (encs === undefined) {
+    const parsed = parseSignature(signature)
+    if ('error' in parsed) throw new InvalidValueError(`Invalid signature '${signature}': ${parsed.error}`)
+    encs = parsed.types.map(compileEncoder)
+    bodyEncoders.set(signature, encs)
+  }
+  return encs
+}
+
+/** Writes `values` as a body of `signature` at the writer's position. */
+export function writeBody(w: Writer, signature: string, values: readonly unknown[], encs = encodersFor(signature)): void {
+  if (values.length !== encs.length) {
+    throw new InvalidValueError(`Signature '${signature}' takes ${encs.length} values, got ${values.length}`)
+  }
+  for (let i = 0; i < encs.length; i++) encs[i]!(w, values[i])
+}
+
+/**
+ * Marshals values on their own, aligned as if at the start of a message
+ * body; returns the bytes and the fds that 'h' values refer to.
+ */
+export function marshal(signature: string, values: readonly unknown[]): { data: Buffer; fds: number[] } {
+  const w = new Writer(256)
+  w.beginMessage()
+  writeBody(w, signature, values)
+  const { data, fds } = w.take()
+  return { data: Buffer.from(data), fds }
+}

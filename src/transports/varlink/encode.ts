@@ -1,0 +1,64 @@
+/**
+ * One machine as io.systemd.Machine.List describes it
+ * (list_machine_one_and_maybe_read_metadata() in machined-varlink.c):
+ * fields in systemd's order, empty and unset ones left out, and with
+ * acquireMetadata the addresses, os-release and UID shift, whose errors
+ * either fail the call with the metadata's own error names or, in
+ * "graceful" mode, just leave the field out.
+ * @module
+ */
+
+import type { Machine } from '../../core/machine.ts'
+import type { Manager } from '../../core/manager.ts'
+import { MachinedError } from '../../protocol/errors.ts'
+import { MACHINE_ERRORS } from '../../protocol/varlink/io.systemd.Machine.ts'
+import type { ProcessIdentity } from './decode.ts'
+import { VarlinkError } from './errors.ts'
+
+export type AcquireMetadata = 'no' | 'yes' | 'graceful'
+
+function nonEmpty(key: string, value: string | undefined): Record<string, string> {
+  return value === undefined || value === '' ? {} : { [key]: value }
+}
+
+/**
+ * Runs one metadata lookup. "Not supported" (a VM has no addresses we can
+ * read) is NotAvailable here, not NotSupported: systemd maps
+ * ERRNO_IS_NOT_SUPPORTED to VARLINK_ERROR_MACHINE_NOT_AVAILABLE for List.
+ */
+async function metadata<T>(mode: AcquireMetadata, read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read()
+  } catch (err) {
+    if (mode === 'graceful') return undefined
+    if (err instanceof MachinedError && err.code === 'NOT_SUPPORTED') throw new VarlinkError(MACHINE_ERRORS.NOT_AVAILABLE)
+    throw err
+  }
+}
+
+export async function encodeMachine(
+  manager: Manager, identity: ProcessIdentity, m: Machine, mode: AcquireMetadata,
+): Promise<Record<string, unknown>> {
+  const extras = manager.extras(m)
+  const out: Record<string, unknown> = { name: m.name, ...nonEmpty('id', m.idString) }
+  if (m.class !== undefined) out.class = m.class
+  Object.assign(out, nonEmpty('service', m.service), nonEmpty('rootDirectory', m.rootDirectory), nonEmpty('unit', m.unit?.unit))
+  // JSON_BUILD_PIDREF: pidfdId and bootId only when the pidfd's inode number is known.
+  const pidfdId = identity.pidfdIdOf(m.leader)
+  out.leader = pidfdId === undefined ? { pid: m.leader.pid } : { pid: m.leader.pid, pidfdId, bootId: identity.bootId }
+  const { realtime, monotonic } = m.timestamp
+  if (realtime !== 0n || monotonic !== 0n) out.timestamp = { realtime: Number(realtime), monotonic: Number(monotonic) }
+  if (extras.vsockCid !== undefined) out.vSockCid = extras.vsockCid
+  Object.assign(out, nonEmpty('sshAddress', extras.sshAddress), nonEmpty('sshPrivateKeyPath', extras.sshPrivateKeyPath))
+  if (mode === 'no') return out
+
+  const addresses = await metadata(mode, () => manager.addresses(m.name))
+  if (addresses !== undefined && addresses.length > 0) {
+    out.addresses = addresses.map((a) => ({ family: a.family, address: [...a.address] }))
+  }
+  const osRelease = await metadata(mode, () => manager.osRelease(m.name))
+  if (osRelease !== undefined && osRelease.size > 0) out.OSRelease = [...osRelease].map(([k, v]) => `${k}=${v}`)
+  const shift = await metadata(mode, () => manager.uidShift(m.name))
+  if (shift !== undefined) out.UIDShift = shift
+  return out
+}

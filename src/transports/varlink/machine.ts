@@ -1,0 +1,157 @@
+/**
+ * io.systemd.Machine on the Varlink server (systemd's machine-varlink.c and
+ * machined-varlink.c): each method decodes its parameters, finds the
+ * machine, calls the same core Manager the D-Bus objects use (which
+ * authorises) and encodes the answer, so a change made over one transport
+ * is seen over the other. Errors are mapped in errors.ts, except where
+ * systemd's Varlink binding picks a name of its own, noted below.
+ * Open, OpenRootDirectory, BindMount, CopyFrom and CopyTo are declared
+ * but not done yet: they answer NotSupported once the machine is found.
+ * @module
+ */
+
+import type { Caller } from '../../core/authorization.ts'
+import type { Machine } from '../../core/machine.ts'
+import type { Manager } from '../../core/manager.ts'
+import { MachinedError } from '../../protocol/errors.ts'
+import { MACHINE_ERRORS, MACHINE_INTERFACE } from '../../protocol/varlink/io.systemd.Machine.ts'
+import { SERVICE_ERRORS } from '../../protocol/varlink/org.varlink.service.ts'
+import { killWhomFromString } from '../../protocol/vocabulary.ts'
+import { decodeId, decodeLookup, decodeRegister, decodeSignal, lookupNameIsValid, type ProcessIdentity } from './decode.ts'
+import { encodeMachine, type AcquireMetadata } from './encode.ts'
+import { invalidParameter, VarlinkError } from './errors.ts'
+import type { InterfaceBinding, MethodHandler, VarlinkCall } from './server.ts'
+
+export interface MachineBindingOptions {
+  readonly manager: Manager
+  readonly identity: ProcessIdentity
+}
+
+const noSuchMachine = (): VarlinkError => new VarlinkError(MACHINE_ERRORS.NO_SUCH_MACHINE)
+
+function callerOf(call: VarlinkCall): Caller {
+  return { uid: call.peer.uid, pid: call.peer.pid }
+}
+
+/** Rethrows the core's error for `code` as the Varlink error `name`. */
+function renaming<T>(code: MachinedError['code'], name: string, work: () => Promise<T>): Promise<T> {
+  return work().catch((err: unknown) => {
+    throw err instanceof MachinedError && err.code === code ? new VarlinkError(name) : err
+  })
+}
+
+export function machineBinding(options: MachineBindingOptions): InterfaceBinding {
+  const { manager, identity } = options
+
+  /**
+   * lookup_machine_by_name_or_pidref(): by name, by PID (0: the caller's
+   * machine), or both, which must agree. Undefined when neither is given.
+   */
+  const find = async (call: VarlinkCall): Promise<Machine | undefined> => {
+    const { name, pid, foreign } = decodeLookup(call.parameters, identity)
+    let byName: Machine | undefined
+    if (name !== undefined) {
+      if (!lookupNameIsValid(name)) throw invalidParameter('name')
+      byName = manager.find(name)
+      if (byName === undefined) throw noSuchMachine()
+    }
+    if (pid === undefined) return byName
+    if (foreign) throw noSuchMachine()
+    const byPid = await manager.getByPid(pid, callerOf(call)).catch((err: unknown) => {
+      throw err instanceof MachinedError && (err.code === 'NO_MACHINE_FOR_PID' || err.code === 'NO_SUCH_PROCESS') ? noSuchMachine() : err
+    })
+    if (byName !== undefined && byName !== byPid) throw noSuchMachine()
+    return byPid
+  }
+  const get = async (call: VarlinkCall): Promise<Machine> => {
+    const machine = await find(call)
+    if (machine === undefined) throw noSuchMachine()
+    return machine
+  }
+  const notYet: MethodHandler = async (call) => {
+    await get(call)
+    throw new VarlinkError(MACHINE_ERRORS.NOT_SUPPORTED)
+  }
+
+  const handlers: Record<string, MethodHandler> = {
+    Register: async (call) => {
+      const { request, leaderField } = decodeRegister(call.parameters, identity)
+      try {
+        await manager.register(request, callerOf(call))
+      } catch (err) {
+        // A leader named by the client that does not run fails its dispatch in systemd (SD_JSON_STRICT pins it).
+        if (leaderField !== undefined && err instanceof MachinedError && (err.code === 'NO_SUCH_PROCESS' || err.parameter === 'leader')) {
+          throw invalidParameter(leaderField)
+        }
+        throw err
+      }
+      return {}
+    },
+    Unregister: async (call) => {
+      await manager.unregister((await get(call)).name, callerOf(call))
+      return {}
+    },
+    Terminate: async (call) => {
+      await manager.terminate((await get(call)).name, callerOf(call))
+      return {}
+    },
+    Kill: async (call) => {
+      const signal = decodeSignal(call.parameters.signal)
+      const machine = await get(call)
+      const whom = (call.parameters.whom as string | null | undefined) ?? ''
+      if (whom !== '' && killWhomFromString(whom) === undefined) throw invalidParameter('whom')
+      await manager.kill(machine.name, whom, signal, callerOf(call))
+      return {}
+    },
+    List: async (call) => {
+      const mode = (call.parameters.acquireMetadata as AcquireMetadata | null | undefined) ?? 'no'
+      const one = await find(call)
+      if (one !== undefined) return encodeMachine(manager, identity, one, mode)
+      if (!call.more) throw new VarlinkError(SERVICE_ERRORS.EXPECTED_MORE)
+      const all = manager.list()
+      const last = all.pop()
+      if (last === undefined) throw noSuchMachine()
+      for (const m of all) call.notify(await encodeMachine(manager, identity, m, mode))
+      return encodeMachine(manager, identity, last, mode)
+    },
+    MapFrom: async (call) => {
+      const uid = decodeId(call.parameters, 'uid')
+      const gid = decodeId(call.parameters, 'gid')
+      const machine = await get(call)
+      if (machine.class !== 'container') throw new VarlinkError(MACHINE_ERRORS.NOT_SUPPORTED)
+      const out: Record<string, number> = {}
+      if (uid !== undefined) out.uid = await renaming('NO_SUCH_USER_MAPPING', MACHINE_ERRORS.NO_SUCH_USER, () => manager.mapFromMachine(machine.name, uid, 'user'))
+      // The core (like systemd's D-Bus side) names a missing group mapping a user mapping; Varlink has NoSuchGroup.
+      if (gid !== undefined) out.gid = await renaming('NO_SUCH_USER_MAPPING', MACHINE_ERRORS.NO_SUCH_GROUP, () => manager.mapFromMachine(machine.name, gid, 'group'))
+      return out
+    },
+    MapTo: async (call) => {
+      const uid = decodeId(call.parameters, 'uid')
+      const gid = decodeId(call.parameters, 'gid')
+      if (uid !== undefined && uid < 0x10000) throw new VarlinkError(MACHINE_ERRORS.USER_IN_HOST_RANGE)
+      if (gid !== undefined && gid < 0x10000) throw new VarlinkError(MACHINE_ERRORS.GROUP_IN_HOST_RANGE)
+      const byUid = uid === undefined ? undefined : await manager.mapToMachine(uid, 'user')
+      const byGid = gid === undefined ? undefined : await manager.mapToMachine(gid, 'group')
+      if (byUid !== undefined && byGid !== undefined && byUid.machine !== byGid.machine) throw noSuchMachine()
+      const machine = byUid?.machine ?? byGid?.machine
+      if (machine === undefined) throw noSuchMachine()
+      return {
+        ...(byUid === undefined ? {} : { uid: byUid.inside }),
+        ...(byGid === undefined ? {} : { gid: byGid.inside }),
+        machineName: machine.name,
+      }
+    },
+    Open: notYet,
+    OpenRootDirectory: notYet,
+    BindMount: notYet,
+    CopyFrom: notYet,
+    CopyTo: notYet,
+  }
+
+  return {
+    description: MACHINE_INTERFACE,
+    handlers,
+    // One client snapshot sent networkInterfaces for ifIndices (spec B0): accepted as the same field.
+    aliases: { Register: { networkInterfaces: 'ifIndices' } },
+  }
+}

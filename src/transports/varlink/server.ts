@@ -1,0 +1,224 @@
+/**
+ * A small generic Varlink server (no usable npm package exists): listens on
+ * a Unix socket, accepts connections within systemd's limits, routes each
+ * call to the handler of its interface after checking it against the
+ * interface's IDL, and answers org.varlink.service itself. Knows nothing
+ * of machines; transports/varlink/machine.ts binds io.systemd.Machine.
+ *
+ * Defaults are sd-varlink's: 4096 connections in all and 1024 per UID
+ * (VARLINK_DEFAULT_CONNECTIONS_MAX, _PER_UID_MAX; root is counted too,
+ * SD_VARLINK_SERVER_ACCOUNT_UID), 16 MiB per message (VARLINK_BUFFER_MAX).
+ * A connection over a limit is closed at once without a reply, as there.
+ * @module
+ */
+
+import { chmod, lstat, mkdir, unlink } from 'node:fs/promises'
+import { createServer, type Server, type Socket } from 'node:net'
+import { dirname } from 'node:path'
+import type { Log } from '../../core/ports.ts'
+import { findMethod, formatInterface, type VarlinkInterface } from '../../protocol/varlink/idl.ts'
+import { SERVICE_ERRORS, SERVICE_INTERFACE } from '../../protocol/varlink/org.varlink.service.ts'
+import { badField } from '../../protocol/varlink/validate.ts'
+import { VarlinkConnection, type ConnectionLimits, type PeerCredentials, type ReplyChannel } from './connection.ts'
+import { invalidParameter, toVarlinkError, VarlinkError } from './errors.ts'
+import type { IncomingCall } from './message.ts'
+
+export type { PeerCredentials } from './connection.ts'
+
+export interface VarlinkServerLimits extends ConnectionLimits {
+  readonly maxConnections: number
+  readonly maxConnectionsPerUid: number
+}
+
+export const DEFAULT_VARLINK_LIMITS: VarlinkServerLimits = {
+  maxConnections: 4096,
+  maxConnectionsPerUid: 1024,
+  maxMessageSize: 16 * 1024 * 1024,
+  maxQueuedCalls: 64,
+}
+
+/** What a method handler sees of a call. */
+export interface VarlinkCall {
+  /** Fully qualified, e.g. io.systemd.Machine.List. */
+  readonly method: string
+  /** Checked against the method's IDL already. */
+  readonly parameters: Readonly<Record<string, unknown>>
+  readonly more: boolean
+  readonly oneway: boolean
+  /** From SO_PEERCRED, read when the connection was accepted. */
+  readonly peer: PeerCredentials
+  /** Sends one reply with continues: true (only for calls with more). */
+  notify(parameters: Record<string, unknown>): void
+}
+
+/** Resolves to the final reply's parameters; throws a VarlinkError or MachinedError for an error reply. */
+export type MethodHandler = (call: VarlinkCall) => Promise<Record<string, unknown>>
+
+export interface InterfaceBinding {
+  readonly description: VarlinkInterface
+  readonly handlers: Readonly<Partial<Record<string, MethodHandler>>>
+  /**
+   * Per method, parameter names accepted in place of the IDL's (alias →
+   * name), renamed before the call is checked against the IDL.
+   */
+  readonly aliases?: Readonly<Record<string, Readonly<Record<string, string>>>>
+}
+
+export interface ServiceInfo {
+  readonly vendor: string
+  readonly product: string
+  readonly version: string
+  readonly url: string
+}
+
+export interface VarlinkServerOptions {
+  readonly info: ServiceInfo
+  readonly log: Log
+  /** The peer of an accepted socket; throws when it cannot be told. */
+  readonly peerCredentials: (socket: Socket) => PeerCredentials
+  readonly limits?: Partial<VarlinkServerLimits>
+}
+
+interface Bound extends InterfaceBinding {
+  readonly idl: string
+}
+
+export class VarlinkServer {
+  readonly #info: ServiceInfo
+  readonly #log: Log
+  readonly #peerCredentials: (socket: Socket) => PeerCredentials
+  readonly #limits: VarlinkServerLimits
+  readonly #interfaces = new Map<string, Bound>()
+  readonly #connections = new Set<VarlinkConnection>()
+  readonly #perUid = new Map<number, number>()
+  #server: Server | undefined
+  #path: string | undefined
+
+  constructor(options: VarlinkServerOptions) {
+    this.#info = options.info
+    this.#log = options.log
+    this.#peerCredentials = options.peerCredentials
+    this.#limits = { ...DEFAULT_VARLINK_LIMITS, ...options.limits }
+    this.addInterface({
+      description: SERVICE_INTERFACE,
+      handlers: {
+        GetInfo: async () => ({ ...this.#info, interfaces: [...this.#interfaces.keys()].sort() }),
+        GetInterfaceDescription: async (call) => {
+          const name = call.parameters.interface as string
+          const bound = this.#interfaces.get(name)
+          if (bound === undefined) throw new VarlinkError(SERVICE_ERRORS.INTERFACE_NOT_FOUND, { interface: name })
+          return { description: bound.idl }
+        },
+      },
+    })
+  }
+
+  addInterface(binding: InterfaceBinding): void {
+    this.#interfaces.set(binding.description.name, { ...binding, idl: formatInterface(binding.description) })
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size
+  }
+
+  /**
+   * Listens on `path` (its directory is made; a socket left there by an
+   * earlier run is removed first, as sd_varlink_server_listen_address()
+   * does) and sets its mode: 0666 lets anyone connect, the methods decide.
+   */
+  async listen(path: string, options: { mode?: number } = {}): Promise<void> {
+    await mkdir(dirname(path), { recursive: true, mode: 0o755 })
+    const old = await lstat(path).catch(() => undefined)
+    if (old !== undefined) {
+      if (!old.isSocket()) throw new Error(`${path} exists and is not a socket, refusing to replace it`)
+      await unlink(path)
+    }
+    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(path, () => { server.off('error', reject); resolve() })
+    })
+    server.on('error', (err) => this.#log.error('Varlink server failed', { path, error: err.message }))
+    this.#server = server
+    this.#path = path
+    await chmod(path, options.mode ?? 0o666)
+  }
+
+  /** Serves one connected socket (the listener's, or any other, e.g. in tests). */
+  accept(socket: Socket): void {
+    let peer: PeerCredentials
+    try {
+      peer = this.#peerCredentials(socket)
+    } catch (err) {
+      this.#log.warn('Cannot tell who connected to the Varlink socket, refusing', { error: String(err) })
+      socket.destroy()
+      return
+    }
+    const sameUid = this.#perUid.get(peer.uid) ?? 0
+    if (this.#connections.size >= this.#limits.maxConnections || sameUid >= this.#limits.maxConnectionsPerUid) {
+      this.#log.debug('Varlink connection limit reached, refusing', { uid: peer.uid, pid: peer.pid })
+      socket.destroy()
+      return
+    }
+    const connection = new VarlinkConnection({
+      socket, peer, limits: this.#limits, log: this.#log,
+      dispatch: (call, out, from) => this.#dispatch(call, out, from),
+    })
+    this.#connections.add(connection)
+    this.#perUid.set(peer.uid, sameUid + 1)
+    socket.once('close', () => {
+      this.#connections.delete(connection)
+      const n = (this.#perUid.get(peer.uid) ?? 1) - 1
+      if (n <= 0) this.#perUid.delete(peer.uid)
+      else this.#perUid.set(peer.uid, n)
+    })
+  }
+
+  async #dispatch(call: IncomingCall, out: ReplyChannel, peer: PeerCredentials): Promise<void> {
+    try {
+      out.reply(await this.#run(call, out, peer))
+    } catch (err) {
+      const wire = toVarlinkError(err)
+      if (wire.unexpected) this.#log.error('Varlink method failed', { method: call.method, error: String((err as Error)?.stack ?? err) })
+      out.error(wire.error)
+    }
+  }
+
+  async #run(call: IncomingCall, out: ReplyChannel, peer: PeerCredentials): Promise<Record<string, unknown>> {
+    const dot = call.method.lastIndexOf('.')
+    const bound = dot > 0 ? this.#interfaces.get(call.method.slice(0, dot)) : undefined
+    const member = call.method.slice(dot + 1)
+    const method = bound === undefined ? undefined : findMethod(bound.description, member)
+    // sd-varlink answers MethodNotFound for an unknown interface too; InterfaceNotFound is GetInterfaceDescription's.
+    if (bound === undefined || method === undefined) throw new VarlinkError(SERVICE_ERRORS.METHOD_NOT_FOUND, { method: call.method })
+    const handler = bound.handlers[member]
+    if (handler === undefined) throw new VarlinkError(SERVICE_ERRORS.METHOD_NOT_IMPLEMENTED, { method: call.method })
+    if (method.more === 'requires' && !call.more) throw new VarlinkError(SERVICE_ERRORS.EXPECTED_MORE)
+    const parameters = renameAliases(call.parameters, bound.aliases?.[member])
+    const bad = badField(bound.description, method.input, parameters)
+    if (bad !== undefined) throw invalidParameter(bad)
+    return handler({ method: call.method, parameters, more: call.more, oneway: call.oneway, peer, notify: (p) => out.notify(p) })
+  }
+
+  /** Stops listening, ends every connection and removes the socket file. */
+  async close(): Promise<void> {
+    const server = this.#server
+    this.#server = undefined
+    for (const c of this.#connections) c.destroy()
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()))
+    if (this.#path !== undefined) await unlink(this.#path).catch(() => undefined)
+    this.#path = undefined
+  }
+}
+
+function renameAliases(parameters: Record<string, unknown>, aliases: Readonly<Record<string, string>> | undefined): Record<string, unknown> {
+  if (aliases === undefined || !Object.keys(parameters).some((k) => Object.hasOwn(aliases, k))) return parameters
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(parameters)) {
+    const name = Object.hasOwn(aliases, key) ? aliases[key]! : key
+    // The IDL's own name wins when a client sends both.
+    if (name !== key && Object.hasOwn(parameters, name)) continue
+    out[name] = value
+  }
+  return out
+}

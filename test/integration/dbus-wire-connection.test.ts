@@ -1,0 +1,269 @@
+// The wire layer on real sockets. Against a scripted fake bus: a malformed
+// message closes the connection through onClose and never throws out of
+// the socket's handlers; messages sent in one tick leave in one write.
+// Against a private dbus-daemon: calls, errors, signals, a 10-MB message,
+// and fds in both directions, with no fd left open that nobody took.
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { BusConnection, type IncomingCall } from '../../src/transports/dbus/bus-connection.ts'
+import { Connection } from '../../src/transports/dbus/wire/connection.ts'
+import { DBusError, MalformedMessageError } from '../../src/transports/dbus/wire/errors.ts'
+import { encodeStandalone, methodReturn, signal } from '../../src/transports/dbus/wire/message.ts'
+import { Variant } from '../../src/transports/dbus/wire/variant.ts'
+
+interface FakeSocket {
+  on(event: 'readable', listener: () => void): unknown
+  read(size: null, fds: null): { data: Buffer | null; fds: number[] } | null
+  write(chunk: Buffer): boolean
+  destroy(): void
+}
+interface FakeServer {
+  listen(path: string, cb: () => void): void
+  on(event: 'connection', listener: (s: FakeSocket) => void): unknown
+  close(): void
+}
+const require = createRequire(import.meta.url)
+const usocket = require('usocket') as { UServer: new () => FakeServer; USocket: { prototype: { write: (...args: unknown[]) => unknown } } }
+
+const GUID = '0123456789abcdef0123456789abcdef'
+
+/** A bus that authenticates anyone, then runs `script` with every message-stream byte it gets. */
+async function fakeBus(dir: string, script: (sock: FakeSocket, data: Buffer) => void): Promise<{ address: string; close(): void }> {
+  const path = join(dir, `fake-${Math.random().toString(36).slice(2)}`)
+  const server = new usocket.UServer()
+  server.on('connection', (sock) => {
+    let authed = false
+    let pending = ''
+    sock.on('readable', () => {
+      for (;;) {
+        const r = sock.read(null, null)
+        if (r === null || r.data === null) return
+        if (authed) { script(sock, r.data); continue }
+        pending += r.data.toString('latin1')
+        for (let nl = pending.indexOf('\r\n'); nl !== -1; nl = pending.indexOf('\r\n')) {
+          const line = pending.slice(0, nl).replace(/^\0/, '')
+          pending = pending.slice(nl + 2)
+          if (line.startsWith('AUTH EXTERNAL')) sock.write(Buffer.from(`OK ${GUID}\r\n`))
+          else if (line === 'NEGOTIATE_UNIX_FD') sock.write(Buffer.from('AGREE_UNIX_FD\r\n'))
+          else if (line === 'BEGIN') {
+            authed = true
+            if (pending !== '') script(sock, Buffer.from(pending, 'latin1'))
+          }
+        }
+      }
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(path, resolve))
+  return { address: `unix:path=${path}`, close: () => server.close() }
+}
+
+function openFds(): number {
+  return readdirSync('/proc/self/fd').length
+}
+
+let dir: string
+
+before(() => { dir = mkdtempSync(join(tmpdir(), 'dbus-wire-')) })
+after(() => rmSync(dir, { recursive: true, force: true }))
+
+void describe('against a fake bus', () => {
+  void test('a malformed message closes the connection with MalformedMessageError, nothing is thrown', async () => {
+    const uncaught: unknown[] = []
+    const onUncaught = (e: unknown): void => { uncaught.push(e) }
+    process.on('uncaughtException', onUncaught)
+    const bus = await fakeBus(dir, (sock) => {
+      // A valid-looking start with a bad boolean in the body.
+      const { data } = encodeStandalone(signal('/a', 'a.b', 'S', 'b', [true]), 1)
+      data[data.length - 4] = 2
+      sock.write(data)
+    })
+    try {
+      const conn = await Connection.open(bus.address)
+      const closed = new Promise<Error | undefined>((resolve) => conn.onClose(resolve))
+      conn.send({ type: 1, path: '/', member: 'Ping' })
+      const err = await closed
+      assert.ok(err instanceof MalformedMessageError)
+      assert.equal(err.code, 'BAD_BOOLEAN')
+      assert.equal(conn.closed, true)
+      assert.throws(() => conn.send({ type: 1, path: '/', member: 'Ping' }), { code: 'CONNECTION_CLOSED' })
+      await new Promise((r) => setTimeout(r, 50))
+      assert.deepEqual(uncaught, [])
+    } finally {
+      process.off('uncaughtException', onUncaught)
+      bus.close()
+    }
+  })
+
+  void test('garbage instead of a message closes the connection too', async () => {
+    const bus = await fakeBus(dir, (sock) => { sock.write(Buffer.from('this is not D-Bus at all')) })
+    try {
+      const conn = await Connection.open(bus.address)
+      const closed = new Promise<Error | undefined>((resolve) => conn.onClose(resolve))
+      conn.send({ type: 1, path: '/', member: 'Ping' })
+      const err = await closed
+      assert.ok(err instanceof MalformedMessageError)
+      assert.equal(err.code, 'BAD_ENDIAN')
+    } finally {
+      bus.close()
+    }
+  })
+
+  void test('pending calls fail when the bus sends garbage', async () => {
+    const bus = await fakeBus(dir, (sock, data) => {
+      // Answer Hello properly, then garbage.
+      if (data.includes('Hello')) sock.write(encodeStandalone(methodReturn({ serial: 1, sender: undefined }, 's', [':1.1']), 1).data)
+      else sock.write(Buffer.alloc(16, 0xff))
+    })
+    try {
+      const conn = await BusConnection.connect(bus.address).catch((e: unknown) => e)
+      assert.ok(conn instanceof Error)
+      assert.match(String(conn), /closed|Malformed|endianness/i)
+    } finally {
+      bus.close()
+    }
+  })
+
+  void test('the bus hanging up closes the connection and fails pending calls', async () => {
+    const bus = await fakeBus(dir, (sock) => { sock.destroy() })
+    try {
+      const conn = await BusConnection.connect(bus.address).catch((e: unknown) => e)
+      assert.ok(conn instanceof Error)
+      assert.equal((conn as { code?: string }).code, 'CONNECTION_CLOSED')
+    } finally {
+      bus.close()
+    }
+  })
+
+  void test('messages sent in one tick leave in one write', async () => {
+    const received: Buffer[] = []
+    const bus = await fakeBus(dir, (_sock, data) => { received.push(data) })
+    const proto = usocket.USocket.prototype
+    const original = proto.write
+    let writes = 0
+    proto.write = function (this: unknown, ...args: unknown[]) { writes++; return original.apply(this, args) }
+    try {
+      const conn = await Connection.open(bus.address)
+      writes = 0
+      for (let i = 0; i < 5; i++) conn.send({ type: 4, path: '/a', interface: 'a.b', member: 'S', signature: 'u', body: [i] })
+      await new Promise((r) => setTimeout(r, 50))
+      assert.equal(writes, 1)
+      assert.equal(Buffer.concat(received).length, 5 * encodeStandalone(signal('/a', 'a.b', 'S', 'u', [0]), 1).data.length)
+      conn.close()
+    } finally {
+      proto.write = original
+      bus.close()
+    }
+  })
+})
+
+const haveDbusDaemon = spawnSync('dbus-daemon', ['--version']).status === 0
+
+void describe('against dbus-daemon', { skip: haveDbusDaemon ? false : 'no dbus-daemon' }, () => {
+  let daemon: ChildProcess
+  let address: string
+
+  before(async () => {
+    const config = join(dir, 'bus.conf')
+    writeFileSync(config, `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=${join(dir, 'bus')}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default"><allow send_destination="*"/><allow receive_sender="*"/><allow own="*"/></policy>
+</busconfig>
+`)
+    daemon = spawn('dbus-daemon', [`--config-file=${config}`, '--nofork', '--print-address'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    address = await new Promise<string>((resolve, reject) => {
+      daemon.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()))
+      daemon.once('exit', () => reject(new Error('dbus-daemon exited')))
+    })
+  })
+
+  after(() => { daemon.kill() })
+
+  async function pair(): Promise<[BusConnection, BusConnection]> {
+    const server = await BusConnection.connect(address)
+    const client = await BusConnection.connect(address)
+    return [server, client]
+  }
+
+  void test('calls, replies, errors and signals', async () => {
+    const [server, client] = await pair()
+    assert.match(server.uniqueName, /^:1\.\d+$/)
+    assert.equal(await server.requestName('org.example.WireTest'), 1)
+    server.onCall((call) => {
+      if (call.member === 'Echo') server.reply(call, call.signature, call.body)
+      else server.replyError(call, 'org.example.Nope', `no ${call.member}`)
+    })
+    const body = [7, true, -3n, 2n ** 64n - 1n, 0.25, 'h\u00e9', '/o/p', 'a{sv}', Buffer.from([1, 2]), { k: new Variant('s', 'v') }]
+    const out = await client.call('org.example.WireTest', '/x', 'org.example.T', 'Echo', 'ybxtdsogaya{sv}', body)
+    assert.deepEqual(out, body)
+    await assert.rejects(client.call('org.example.WireTest', '/x', 'org.example.T', 'Nope', '', []),
+      (e: unknown) => e instanceof DBusError && e.type === 'org.example.Nope' && e.message === 'no Nope')
+
+    const got = new Promise<unknown>((resolve) => { void client.subscribe("type='signal',interface='org.example.T'", (s) => resolve(s.body)) })
+    await new Promise((r) => setTimeout(r, 20))
+    server.emitSignal('/x', 'org.example.T', 'Changed', 'as', [['a', 'b']])
+    assert.deepEqual(await got, [['a', 'b']])
+    server.close()
+    client.close()
+  })
+
+  void test('a 10-MB message, and big variants both ways', async () => {
+    const [server, client] = await pair()
+    await server.requestName('org.example.Big')
+    server.onCall((call) => {
+      if (call.member === 'Get') server.reply(call, 'ay', [Buffer.alloc(10 * 1024 * 1024, 0xab)])
+      else server.reply(call, call.signature, call.body)
+    })
+    const [b] = await client.call('org.example.Big', '/', 'org.example.T', 'Get', '', []) as [Buffer]
+    assert.equal(b.length, 10 * 1024 * 1024)
+    assert.equal(b[b.length - 1], 0xab)
+    // Bodies with variants are marshalled aside first; a big one must survive that.
+    const big = { a: new Variant('ay', Buffer.alloc(3 * 1024 * 1024, 7)), b: new Variant('s', 'x'.repeat(100_000)) }
+    for (let i = 0; i < 2; i++) {
+      const [echo] = await client.call('org.example.Big', '/', 'org.example.T', 'Echo', 'a{sv}', [big])
+      assert.deepEqual(echo, big)
+    }
+    server.close()
+    client.close()
+  })
+
+  void test('fds in both directions; fds nobody takes are closed', async () => {
+    const [server, client] = await pair()
+    await server.requestName('org.example.Fds')
+    const file = join(dir, 'payload')
+    writeFileSync(file, 'payload\n')
+    let kept: readonly number[] = []
+    server.onCall((call: IncomingCall) => {
+      if (call.member === 'Open') server.reply(call, 'hs', [openSync(file, 'r'), 'opened'])
+      else if (call.member === 'Keep') { kept = server.takeFds(call); server.reply(call, '', []) }
+      else server.reply(call, 'u', [call.fds.length]) // 'Drop': the fds are closed after the reply
+    })
+    const before = openFds()
+    // Server → client.
+    const [fd, text] = await client.call('org.example.Fds', '/', 'org.example.T', 'Open', '', [], { keepFds: true }) as [number, string]
+    assert.equal(text, 'opened')
+    assert.equal(readFileSync(fd, 'utf8'), 'payload\n')
+    closeSync(fd)
+    // Client → server, taken by the handler.
+    await client.call('org.example.Fds', '/', 'org.example.T', 'Keep', 'h', [openSync(file, 'r')])
+    assert.equal(kept.length, 1)
+    assert.equal(readFileSync(kept[0]!, 'utf8'), 'payload\n')
+    closeSync(kept[0]!)
+    // Client → server, not taken: closed by the connection.
+    assert.deepEqual(await client.call('org.example.Fds', '/', 'org.example.T', 'Drop', 'hh', [openSync(file, 'r'), openSync(file, 'r')]), [2])
+    // A reply's fds that the caller did not ask to keep are closed too.
+    await client.call('org.example.Fds', '/', 'org.example.T', 'Open', '', [])
+    await new Promise((r) => setTimeout(r, 50))
+    assert.equal(openFds(), before)
+    server.close()
+    client.close()
+  })
+})

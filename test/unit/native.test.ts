@@ -1,0 +1,93 @@
+// The native module as the daemon uses it: SO_PEERCRED on an accepted
+// Unix socket (reached through socket._handle.fd), and pidfds that open,
+// signal and report the exit of exactly one process. Errors carry Node's
+// usual code/errno/syscall.
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { fstatSync, mkdtempSync, rmSync } from 'node:fs'
+import { connect, createServer, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { closeFd, getPeerCred, peerCredentialsOf, pidfdOpen, pidfdSendSignal, pidfdWatch, socketFd } from '../../src/backends/native.ts'
+import { PidfdProcessIdentity } from '../../src/backends/process-identity.ts'
+import { ProcfsProcesses } from '../../src/backends/procfs.ts'
+
+describe('native module', () => {
+  it('reads SO_PEERCRED of an accepted socket', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'native-test-'))
+    const path = join(dir, 'sock')
+    let accepted: Socket | undefined
+    const server = createServer((s) => { accepted = s })
+    await new Promise<void>((r) => server.listen(path, r))
+    const client = connect(path)
+    await new Promise((r) => client.once('connect', r))
+    while (accepted === undefined) await new Promise((r) => setTimeout(r, 5))
+    assert.deepEqual(peerCredentialsOf(accepted), { uid: process.getuid!(), gid: process.getgid!(), pid: process.pid })
+    assert.deepEqual(getPeerCred(socketFd(accepted)), peerCredentialsOf(accepted))
+    client.destroy()
+    accepted.destroy()
+    assert.throws(() => socketFd(accepted!), /no file descriptor/)
+    server.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('fails like a Node system call on a bad fd', () => {
+    assert.throws(() => getPeerCred(0x7ffffff0), { code: 'EBADF', errno: -9, syscall: 'getsockopt' })
+    assert.throws(() => getPeerCred(-1), { code: 'ERR_INVALID_ARG_TYPE' })
+  })
+
+  it('opens a pidfd, signals through it, and tells when the process has exited', async () => {
+    const child = spawn('sleep', ['100'], { stdio: 'ignore' })
+    await new Promise((r) => child.once('spawn', r))
+    const fd = pidfdOpen(child.pid!)
+    let fired = 0
+    const exited = new Promise<void>((resolve) => {
+      const watch = pidfdWatch(fd, () => { fired++; watch.close(); watch.close(); resolve() })
+    })
+    pidfdSendSignal(fd, 15)
+    await exited
+    assert.equal(fired, 1)
+    assert.equal(child.signalCode ?? (await new Promise((r) => child.once('exit', (_c, sig) => r(sig)))), 'SIGTERM')
+    // The process is gone: its pidfd can no longer signal anybody, whoever gets the PID next.
+    assert.throws(() => pidfdSendSignal(fd, 15), { code: 'ESRCH', syscall: 'pidfd_send_signal' })
+    closeFd(fd)
+  })
+
+  it('refuses a PID that does not exist', () => {
+    assert.throws(() => pidfdOpen(0x3ffffff0), { code: 'ESRCH', syscall: 'pidfd_open' })
+  })
+
+  it('a watch that is closed before the exit never calls back', async () => {
+    const child = spawn('sleep', ['100'], { stdio: 'ignore' })
+    await new Promise((r) => child.once('spawn', r))
+    const fd = pidfdOpen(child.pid!)
+    let fired = false
+    pidfdWatch(fd, () => { fired = true }).close()
+    child.kill('SIGKILL')
+    await new Promise((r) => child.once('exit', r))
+    await new Promise((r) => setTimeout(r, 50))
+    assert.equal(fired, false)
+    closeFd(fd)
+  })
+})
+
+describe('PidfdProcessIdentity', () => {
+  it('knows the boot id and a pidfd inode number per process, only while the pinned process runs', async () => {
+    const identity = new PidfdProcessIdentity()
+    assert.match(identity.bootId, /^[0-9a-f]{32}$/)
+    const child = spawn('sleep', ['100'], { stdio: 'ignore' })
+    await new Promise((r) => child.once('spawn', r))
+    const ref = (await new ProcfsProcesses().pin(child.pid!))!
+    const id = identity.pidfdIdOf(ref)
+    const fd = pidfdOpen(child.pid!)
+    assert.equal(id, Number(fstatSync(fd, { bigint: true }).ino))
+    closeFd(fd)
+    assert.equal(identity.pidfdIdOfPid(child.pid!), id)
+    assert.notEqual(identity.pidfdIdOfPid(process.pid), id)
+    assert.equal(identity.pidfdIdOf({ pid: ref.pid, startTime: ref.startTime + 1n }), undefined)
+    child.kill('SIGKILL')
+    await new Promise((r) => child.once('exit', r))
+    assert.equal(identity.pidfdIdOf(ref), undefined)
+  })
+})

@@ -1,0 +1,261 @@
+// io.systemd.Machine bound to a Manager over fake ports, served on a real
+// Unix socket. Protects what newest systemd's machine-varlink.c answers:
+// Register's field checks in the order the client sent them, lookups by
+// name and/or PID, List's streaming rules (ExpectedMore, continues on all
+// but the last reply) and metadata errors, Kill's checks, MapFrom/MapTo,
+// and the exact error names.
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Manager } from '../../src/core/manager.ts'
+import type { ProcessRef } from '../../src/core/ports.ts'
+import { createFakePorts, FakeLog, type FakePorts } from '../../src/backends/fake/ports.ts'
+import { machineBinding } from '../../src/transports/varlink/machine.ts'
+import { VarlinkServer, type PeerCredentials } from '../../src/transports/varlink/server.ts'
+import { RawClient, type Frame } from '../helpers/varlink-raw.ts'
+
+const BOOT_ID = '0e82f03cc4d04dcbaeb79eaf6e5b8d01'
+const LEADER = 4605
+const M = 'io.systemd.Machine'
+const ROOT: PeerCredentials = { uid: 0, gid: 0, pid: 999 }
+
+const identity = {
+  bootId: BOOT_ID,
+  pidfdIdOfPid: (pid: number): number => 10_000 + pid,
+  pidfdIdOf: (ref: ProcessRef): number => 10_000 + ref.pid,
+}
+
+const bad = (parameter: string): Frame => ({ error: 'org.varlink.service.InvalidParameter', parameters: { parameter } })
+const err = (name: string): Frame => ({ error: `io.systemd.Machine.${name}`, parameters: {} })
+const OK: Frame = { parameters: {} }
+
+interface Reply {
+  readonly parameters?: Record<string, unknown>
+  readonly error?: string
+  readonly continues?: boolean
+}
+
+describe('io.systemd.Machine over Varlink', () => {
+  let dir: string
+  let ports: FakePorts
+  let manager: Manager
+  let server: VarlinkServer
+  let path: string
+  let peer: PeerCredentials = ROOT
+  let c: RawClient
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'varlink-machine-'))
+    ports = createFakePorts()
+    ports.processes.spawn(ROOT.pid)
+    ports.processes.spawn(LEADER)
+    manager = new Manager(ports)
+    server = new VarlinkServer({ info: { vendor: 'v', product: 'p', version: '0', url: '' }, log: new FakeLog(), peerCredentials: () => peer })
+    server.addInterface(machineBinding({ manager, identity }))
+    path = join(dir, 'io.systemd.Machine')
+    await server.listen(path)
+    c = await RawClient.connect(path)
+  })
+  after(async () => {
+    c?.destroy()
+    await server?.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const call = async (method: string, parameters: Frame = {}, flags: { more?: boolean } = {}): Promise<Reply> => (await c.call(`${M}.${method}`, parameters, flags)) as Reply
+
+  it('registers a machine and lists it by name with systemd\'s fields', async () => {
+    assert.deepEqual(await call('Register', { name: 'golden', class: 'container', leader: LEADER }), OK)
+    assert.deepEqual(await call('List', { name: 'golden' }), {
+      parameters: {
+        name: 'golden', class: 'container', unit: 'machine-golden.scope',
+        leader: { pid: LEADER, pidfdId: 10_000 + LEADER, bootId: BOOT_ID },
+        timestamp: { realtime: Number(ports.clock.realtime), monotonic: Number(ports.clock.monotonic) },
+      },
+    })
+    // Seen by the core (and so by D-Bus) at once.
+    assert.equal(manager.find('golden')?.leader.pid, LEADER)
+  })
+
+  it('registers with every field, leaderProcessId and networkInterfaces included', async () => {
+    ports.processes.spawn(4700)
+    assert.deepEqual(await call('Register', {
+      name: 'full', id: '112233445566778899aabbccddeeff01', service: 'vmspawn', class: 'vm',
+      leaderProcessId: { pid: 4700, pidfdId: 14_700, bootId: BOOT_ID }, rootDirectory: '/srv/full',
+      networkInterfaces: [3, 7], vSockCid: 1234, sshAddress: 'vsock/1234', sshPrivateKeyPath: '/run/key', allocateUnit: true,
+      allowInteractiveAuthentication: false,
+    }), OK)
+    const m = manager.get('full')
+    assert.deepEqual([...m.netifs], [3, 7])
+    assert.deepEqual((await call('List', { name: 'full' })).parameters, {
+      name: 'full', id: '112233445566778899aabbccddeeff01', class: 'vm', service: 'vmspawn', rootDirectory: '/srv/full',
+      unit: 'machine-full.scope', leader: { pid: 4700, pidfdId: 14_700, bootId: BOOT_ID },
+      timestamp: { realtime: Number(ports.clock.realtime), monotonic: Number(ports.clock.monotonic) },
+      vSockCid: 1234, sshAddress: 'vsock/1234', sshPrivateKeyPath: '/run/key',
+    })
+  })
+
+  it('takes the caller as leader when none is given, and a dashed UUID as id', async () => {
+    assert.deepEqual(await call('Register', { name: 'self', class: 'container', id: '11223344-5566-7788-99aa-bbccddeeff02' }), OK)
+    assert.equal(manager.get('self').leader.pid, ROOT.pid)
+    assert.equal(manager.get('self').idString, '112233445566778899aabbccddeeff02')
+    assert.deepEqual((await call('List', { pid: { pid: 0 } })).parameters?.name, 'self')
+    assert.deepEqual(await call('Unregister', { name: 'self' }), OK)
+  })
+
+  it('refuses bad Register parameters, naming the first bad field in the order sent', async () => {
+    ports.processes.spawn(4800)
+    const cases: [Frame, Frame][] = [
+      [{ class: 'container' }, bad('name')],
+      [{ name: 'bad_name', class: 'container', leader: 4800 }, bad('name')],
+      [{ name: '.host', class: 'container', leader: 4800 }, bad('name')],
+      [{ name: 'x1', class: 'container', id: 'xyz', leader: 4800 }, bad('id')],
+      [{ name: 'x1', class: 'container', id: 5, leader: 4800 }, bad('id')],
+      [{ name: 'x1', class: 'bogus', leader: 4800 }, bad('class')],
+      [{ name: 'x1', class: 'host', leader: 4800 }, bad('class')],
+      [{ name: 'x1', leader: 4800 }, bad('class')],
+      [{ name: 'x1', class: 'container', leader: 0 }, bad('leader')],
+      [{ name: 'x1', class: 'container', leader: 1 }, bad('leader')],
+      [{ name: 'x1', class: 'container', leader: -5 }, bad('leader')],
+      [{ name: 'x1', class: 'container', leader: 'x' }, bad('leader')],
+      [{ name: 'x1', class: 'container', leader: 4999 }, bad('leader')],
+      [{ name: 'x1', class: 'container', leader: 4800, leaderProcessId: { pid: LEADER } }, bad('leaderProcessId')],
+      [{ name: 'x1', class: 'container', leaderProcessId: { pid: LEADER }, leader: 4800 }, bad('leader')],
+      [{ name: 'x1', class: 'container', leaderProcessId: { pid: 4800, bootId: 'ffffffffffffffffffffffffffffffff' } }, bad('leaderProcessId')],
+      [{ name: 'x1', class: 'container', leaderProcessId: { pid: 4800, pidfdId: 1 } }, bad('leaderProcessId')],
+      [{ name: 'x1', class: 'container', leaderProcessId: { pid: 4800, other: 1 } }, bad('leaderProcessId')],
+      [{ name: 'x1', class: 'container', leaderProcessId: 4800 }, bad('leaderProcessId')],
+      [{ name: 'x1', class: 'container', leaderProcessId: { pid: 4999 } }, bad('leaderProcessId')],
+      [{ name: 'x1', class: 'container', leader: 4800, rootDirectory: 'relative' }, bad('rootDirectory')],
+      [{ name: 'x1', class: 'container', leader: 4800, rootDirectory: '' }, bad('rootDirectory')],
+      [{ name: 'x1', class: 'container', leader: 4800, ifIndices: [1, 0] }, bad('ifIndices')],
+      [{ name: 'x1', class: 'container', leader: 4800, ifIndices: ['1'] }, bad('ifIndices')],
+      [{ name: 'x1', class: 'container', leader: 4800, networkInterfaces: [-1] }, bad('ifIndices')],
+      [{ name: 'x1', class: 'container', leader: 4800, vSockCid: 2 }, bad('vSockCid')],
+      [{ name: 'x1', class: 'container', leader: 4800, sshAddress: 'a\nb' }, bad('sshAddress')],
+      [{ name: 'x1', class: 'container', leader: 4800, sshPrivateKeyPath: 'key' }, bad('sshPrivateKeyPath')],
+      [{ name: 'x1', class: 'container', leader: 4800, allocateUnit: 'yes' }, bad('allocateUnit')],
+      [{ name: 'x1', class: 'container', leader: 4800, supervisor: 1 }, bad('supervisor')],
+      [{ name: 'golden', class: 'container', leader: 4800 }, err('MachineExists')],
+    ]
+    for (const [parameters, expected] of cases) assert.deepEqual(await call('Register', parameters), expected, JSON.stringify(parameters))
+    assert.equal(manager.find('x1'), undefined)
+  })
+
+  it('answers PermissionDenied to an unprivileged caller', async () => {
+    peer = { uid: 1000, gid: 1000, pid: 5000 }
+    const d = await RawClient.connect(path)
+    assert.deepEqual(await d.call(`${M}.Register`, { name: 'nope', class: 'container', leader: LEADER }), { error: 'org.varlink.service.PermissionDenied', parameters: {} })
+    assert.deepEqual(await d.call(`${M}.Unregister`, { name: 'golden' }), { error: 'org.varlink.service.PermissionDenied', parameters: {} })
+    assert.equal(((await d.call(`${M}.List`, { name: 'golden' })) as Reply).parameters?.name, 'golden')
+    d.destroy()
+    peer = ROOT
+  })
+
+  it('lists everything only with more, continues on all replies but the last', async () => {
+    assert.deepEqual(await call('List'), { error: 'org.varlink.service.ExpectedMore', parameters: {} })
+    c.send({ method: `${M}.List`, parameters: {}, more: true })
+    const replies: Frame[] = []
+    for (;;) {
+      const r = (await c.next())!
+      replies.push(r)
+      if (r.continues !== true) break
+    }
+    assert.deepEqual(replies.map((r) => (r.parameters as { name: string }).name), ['.host', 'golden', 'full'])
+    assert.deepEqual(replies.map((r) => r.continues), [true, true, undefined])
+    assert.deepEqual(replies[0]!.parameters, {
+      name: '.host', id: '9d8b3c2e7a114f558601e2c43b0a5d77', class: 'host', rootDirectory: '/', unit: '-.slice',
+      leader: { pid: 1, pidfdId: 10_001, bootId: BOOT_ID }, timestamp: { realtime: 1_795_615_000_000_000, monotonic: 0 },
+    })
+    // A filter answers once, more or not.
+    assert.deepEqual(await call('List', { name: 'golden' }, { more: true }), await call('List', { name: 'golden' }))
+  })
+
+  it('looks machines up by name, by PID or both, as lookup_machine_by_name_or_pidref() does', async () => {
+    assert.equal((await call('List', { pid: { pid: LEADER } })).parameters?.name, 'golden')
+    assert.equal((await call('List', { pid: { pid: LEADER, pidfdId: 1 } })).parameters?.name, 'golden')
+    assert.equal((await call('List', { name: 'golden', pid: { pid: String(LEADER) } })).parameters?.name, 'golden')
+    assert.deepEqual(await call('List', { name: 'full', pid: { pid: LEADER } }), err('NoSuchMachine'))
+    assert.deepEqual(await call('List', { name: 'nope' }), err('NoSuchMachine'))
+    assert.deepEqual(await call('List', { pid: { pid: 77777 } }), err('NoSuchMachine'))
+    assert.deepEqual(await call('List', { pid: { pid: LEADER, bootId: 'ffffffffffffffffffffffffffffffff' } }), err('NoSuchMachine'))
+    assert.deepEqual(await call('List', { name: 'bad_name' }), bad('name'))
+    assert.deepEqual(await call('List', { pid: { pid: -1 } }), bad('pid'))
+    assert.deepEqual(await call('List', { pid: LEADER }), bad('pid'))
+    assert.deepEqual(await call('List', { acquireMetadata: 'maybe' }), bad('acquireMetadata'))
+    assert.equal((await call('List', { name: '.host' })).parameters?.class, 'host')
+    assert.deepEqual(await call('Terminate', {}), err('NoSuchMachine'))
+  })
+
+  it('adds metadata on request; "graceful" leaves out what cannot be read', async () => {
+    ports.inspector.addressList = [{ family: 2, address: Uint8Array.from([10, 0, 0, 2]) }]
+    ports.inspector.osReleaseFields = new Map([['ID', 'debian'], ['VERSION_ID', '12']])
+    ports.inspector.maps = { uidMap: '0 100000 65536\n', gidMap: '0 100000 65536\n' }
+    const { parameters } = await call('List', { name: 'golden', acquireMetadata: 'yes' })
+    assert.deepEqual([parameters?.addresses, parameters?.OSRelease, parameters?.UIDShift], [[{ family: 2, address: [10, 0, 0, 2] }], ['ID=debian', 'VERSION_ID=12'], 100000])
+    // A VM has none of it: NotAvailable, or nothing in graceful mode.
+    assert.deepEqual(await call('List', { name: 'full', acquireMetadata: 'yes' }), err('NotAvailable'))
+    const graceful = await call('List', { name: 'full', acquireMetadata: 'graceful' })
+    assert.equal(graceful.parameters?.name, 'full')
+    assert.equal('addresses' in graceful.parameters!, false)
+    ports.inspector.addressList = undefined
+    assert.deepEqual(await call('List', { name: 'golden', acquireMetadata: 'yes' }), err('NoPrivateNetworking'))
+    ports.inspector.addressList = []
+    ports.inspector.osReleaseFields = undefined
+    assert.deepEqual(await call('List', { name: 'golden', acquireMetadata: 'yes' }), err('NoOSReleaseInformation'))
+    ports.inspector.osReleaseFields = new Map()
+    ports.inspector.maps = { uidMap: '0 100000 10\n', gidMap: '0 100000 10\n' }
+    assert.deepEqual(await call('List', { name: 'golden', acquireMetadata: 'yes' }), err('NoUIDShift'))
+    assert.deepEqual(Object.keys((await call('List', { name: 'golden', acquireMetadata: 'graceful' })).parameters!).includes('UIDShift'), false)
+  })
+
+  it('maps ids from and to a container', async () => {
+    ports.inspector.maps = { uidMap: '0 100000 65536\n', gidMap: '0 200000 65536\n' }
+    assert.deepEqual(await call('MapFrom', { name: 'golden', uid: 5, gid: 6 }), { parameters: { uid: 100005, gid: 200006 } })
+    assert.deepEqual(await call('MapFrom', { name: 'golden', uid: 70000 }), err('NoSuchUser'))
+    assert.deepEqual(await call('MapFrom', { name: 'golden', gid: 70000 }), err('NoSuchGroup'))
+    assert.deepEqual(await call('MapFrom', { name: 'golden', uid: 0xffffffff }), bad('uid'))
+    assert.deepEqual(await call('MapFrom', { name: 'full', uid: 5 }), err('NotSupported'))
+    assert.deepEqual(await call('MapFrom', { uid: 5 }), err('NoSuchMachine'))
+    assert.deepEqual(await call('MapTo', { uid: 100005 }), { parameters: { uid: 5, machineName: 'golden' } })
+    assert.deepEqual(await call('MapTo', { uid: 100005, gid: 200007 }), { parameters: { uid: 5, gid: 7, machineName: 'golden' } })
+    assert.deepEqual(await call('MapTo', { uid: 1000 }), err('UserInHostRange'))
+    assert.deepEqual(await call('MapTo', { gid: 1000 }), err('GroupInHostRange'))
+    assert.deepEqual(await call('MapTo', { uid: 900000 }), err('NoSuchUser'))
+    assert.deepEqual(await call('MapTo', { gid: 900000 }), err('NoSuchGroup'))
+    assert.deepEqual(await call('MapTo', {}), err('NoSuchMachine'))
+  })
+
+  it('checks Kill\'s signal before the lookup and whom after it, then signals', async () => {
+    assert.deepEqual(await call('Kill', { name: 'nope', signal: 0 }), bad('signal'))
+    assert.deepEqual(await call('Kill', { name: 'nope', signal: 65 }), bad('signal'))
+    assert.deepEqual(await call('Kill', { name: 'golden' }), bad('signal'))
+    assert.deepEqual(await call('Kill', { name: 'nope', signal: 15, whom: 'bogus' }), err('NoSuchMachine'))
+    assert.deepEqual(await call('Kill', { name: 'golden', signal: 15, whom: 'bogus' }), bad('whom'))
+    assert.deepEqual(await call('Kill', { name: 'golden', signal: 10, whom: 'leader' }), OK)
+    assert.deepEqual(ports.processes.signals.at(-1), { pid: LEADER, signal: 10 })
+    assert.deepEqual(await call('Kill', { name: 'golden', signal: '12' }), OK)
+    assert.deepEqual(ports.units.callsOf('kill').at(-1), { op: 'kill', unit: 'machine-golden.scope', signal: 12 })
+    assert.deepEqual(await call('Kill', { name: '.host', signal: 15 }), err('NotSupported'))
+  })
+
+  it('answers NotSupported for the methods not done yet, once the machine is found', async () => {
+    for (const [method, extra] of [['Open', { mode: 'tty' }], ['OpenRootDirectory', {}], ['BindMount', { source: '/a' }], ['CopyFrom', { source: '/a' }], ['CopyTo', { source: '/a' }]] as const) {
+      assert.deepEqual(await call(method, { name: 'golden', ...extra }), err('NotSupported'), method)
+      assert.deepEqual(await call(method, { name: 'nope', ...extra }), err('NoSuchMachine'), method)
+    }
+    assert.deepEqual(await call('Open', { name: 'golden' }), bad('mode'))
+  })
+
+  it('terminates and unregisters by name or PID; .host stays', async () => {
+    assert.deepEqual(await call('Terminate', { pid: { pid: 4700 } }), OK)
+    assert.deepEqual(ports.units.callsOf('stop').at(-1), { op: 'stop', unit: 'machine-full.scope' })
+    assert.deepEqual(await call('Unregister', { name: 'golden' }), OK)
+    assert.equal(manager.find('golden'), undefined)
+    assert.deepEqual(await call('Unregister', { name: 'golden' }), err('NoSuchMachine'))
+    assert.deepEqual(await call('Unregister', { name: '.host' }), OK)
+    assert.equal((await call('List', { name: '.host' })).parameters?.name, '.host')
+  })
+})
