@@ -213,7 +213,7 @@ export class Manager {
       await this.#save(machine)
       machine.state = 'running'
     } catch (err) {
-      if (machine !== undefined) await this.#undoRegister(machine)
+      if (machine !== undefined) await this.#removeTraces(machine, 'clean up after a failed registration')
       throw err
     } finally {
       this.#opening.delete(name)
@@ -257,7 +257,8 @@ export class Manager {
     machine.ownsUnit = true
   }
 
-  async #undoRegister(machine: Machine): Promise<void> {
+  /** Removes what a machine left on disk and lets go of a scope we made; never throws. */
+  async #removeTraces(machine: Machine, what: string): Promise<void> {
     const { state, units, log } = this.#ports
     try {
       await state.remove(machine.name)
@@ -266,7 +267,7 @@ export class Manager {
         if (machine.ownsUnit) await units.release(machine.unit)
       }
     } catch (err) {
-      log.warn('Failed to clean up after a failed registration, ignoring', { machine: machine.name, error: String(err) })
+      log.warn(`Failed to ${what}, ignoring`, { machine: machine.name, error: String(err) })
     }
   }
 
@@ -357,17 +358,8 @@ export class Manager {
     if (this.#machines.get(machine.name) !== machine) return
     machine.state = 'closing'
     this.#unlink(machine)
-    const { state, units, log } = this.#ports
-    try {
-      await state.remove(machine.name)
-      if (machine.unit !== undefined) {
-        await state.unlinkUnit(machine.unit.unit, machine.name)
-        if (machine.ownsUnit) await units.release(machine.unit)
-      }
-    } catch (err) {
-      log.warn('Failed to remove machine state, ignoring', { machine: machine.name, error: String(err) })
-    }
-    log.info('Machine terminated', { machine: machine.name })
+    await this.#removeTraces(machine, 'remove machine state')
+    this.#ports.log.info('Machine terminated', { machine: machine.name })
     for (const l of this.#listeners) l.machineRemoved?.(machine)
   }
 
