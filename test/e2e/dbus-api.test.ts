@@ -146,6 +146,30 @@ describe('D-Bus API through real busctl', () => {
     await callManager(sb, 'UnregisterMachine', 's', name)
   })
 
+  it('the other Manager methods answer as systemd does on a host without an image pool', async () => {
+    const leader = await sb.spawnLeader()
+    const name = sb.name('map')
+    assert.equal((await registerMachine(sb, { name, leader: leader.pid! })).ok, true)
+    // No user namespace: ids map to themselves, and host ids belong to no machine.
+    assert.equal((await callManager(sb, 'MapFromMachineUser', 'su', name, 1000)).reply, 'u 1000')
+    assert.equal((await callManager(sb, 'MapFromMachineGroup', 'su', name, 0)).reply, 'u 0')
+    const to = await callManager(sb, 'MapToMachineUser', 'u', 1000)
+    assert.deepEqual([to.errorName, to.errorMessage], ['org.freedesktop.machine1.NoSuchUserMapping', 'User 1000 belongs to host UID range'])
+    const toBig = await callManager(sb, 'MapToMachineGroup', 'u', 200000)
+    assert.deepEqual([toBig.errorName, toBig.errorMessage], ['org.freedesktop.machine1.NoSuchGroupMapping', 'No matching group mapping for 200000.'])
+    assert.equal((await callManager(sb, 'ListImages')).reply, 'a(ssbttto) 0')
+    const image = await callManager(sb, 'GetImage', 's', 'nosuch')
+    assert.deepEqual([image.errorName, image.errorMessage], ['org.freedesktop.machine1.NoSuchImage', "No image 'nosuch' known"])
+    const pool = await callManager(sb, 'SetPoolLimit', 't', 1000)
+    assert.deepEqual([pool.errorName, pool.errorMessage], ['org.freedesktop.DBus.Error.NotSupported', 'Quota is only supported on btrfs.'])
+    const clean = await callManager(sb, 'CleanPool', 's', 'bogus')
+    assert.deepEqual([clean.errorName, clean.errorMessage], ['org.freedesktop.DBus.Error.InvalidArgs', "Unknown mode 'bogus'."])
+    assert.equal((await callManager(sb, 'CleanPool', 's', 'all')).reply, 'a(st) 0')
+    const pty = await callManager(sb, 'OpenMachinePTY', 's', name)
+    assert.equal(pty.errorName, 'org.freedesktop.DBus.Error.NotSupported')
+    await callManager(sb, 'UnregisterMachine', 's', name)
+  })
+
   describe('bad input gets systemd\'s error name and message, and leaves nothing behind', () => {
     let leader: number
     before(async () => { leader = (await sb.spawnLeader()).pid! })
