@@ -1,6 +1,7 @@
 // Lint: type-aware rules that catch lost replies (floating promises), and
-// the layer rules of docs/design (protocol → core → backends/transports →
-// daemon; client users never reach into the daemon side).
+// the layer rules (protocol → core → backends/transports → daemon; wire/ is
+// the D-Bus and Varlink protocol library both the transports and client/
+// use; client users never reach into the daemon side).
 import tseslint from 'typescript-eslint'
 
 const nodeBuiltins = { group: ['node:*'], message: 'protocol/ and core/ reach the runtime only through ports.' }
@@ -27,6 +28,7 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  layer('wire', [{ group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**'], message: 'wire/ is a protocol library: it knows no machines.' }]),
   layer('protocol', [nodeBuiltins, { group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**'], message: 'protocol/ imports nothing.' }]),
   layer('core', [nodeBuiltins, { group: ['**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**'], message: 'core/ imports only protocol/.' }]),
   layer('backends', [{ group: ['**/transports/**', '**/daemon/**', '**/client/**'], message: 'backends/ implement core ports; they do not know transports.' }]),

@@ -5,8 +5,8 @@
  *   node --import tsx bench/wire-micro.ts [--machines=10000]
  */
 import { parseArgs } from 'node:util'
-import { Writer } from '../src/transports/dbus/wire/marshal.ts'
-import { decodeMessage, encodeMessage, encodeStandalone, methodCall, methodReturn, signal } from '../src/transports/dbus/wire/message.ts'
+import { Writer } from '../src/wire/dbus/marshal.ts'
+import { decodeMessage, encodeMessage, encodeStandalone, methodCall, methodReturn, signal } from '../src/wire/dbus/message.ts'
 
 const { values } = parseArgs({ options: { machines: { type: 'string', default: '10000' } } })
 const machines = Number(values.machines)

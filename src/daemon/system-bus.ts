@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { access, copyFile, mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { Log } from '../core/ports.ts'
-import { BusConnection } from '../transports/dbus/bus-connection.ts'
+import { BusConnection } from '../wire/dbus/bus.ts'
 
 export const DEFAULT_SYSTEM_BUS_ADDRESS = 'unix:path=/run/dbus/system_bus_socket'
 const POLICY_NAME = 'org.freedesktop.machine1.conf'

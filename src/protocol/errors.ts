@@ -112,3 +112,36 @@ export class FailedError extends MachinedError {
 export class BugIndicatingError extends Error {
   constructor(message: string) { super(message); this.name = 'BugIndicatingError' }
 }
+
+type ErrorClass = abstract new (...args: never[]) => MachinedError
+
+/** The class each code is thrown as; codes without their own class are plain MachinedErrors. */
+const CLASS_OF: Readonly<Record<ErrorCode, ErrorClass>> = {
+  INVALID_ARGS: InvalidArgsError,
+  NO_SUCH_MACHINE: NoSuchMachineError,
+  MACHINE_EXISTS: MachineExistsError,
+  NO_MACHINE_FOR_PID: NoMachineForPidError,
+  NO_PRIVATE_NETWORKING: NoPrivateNetworkingError,
+  NO_OS_RELEASE_INFORMATION: NoOsReleaseInformationError,
+  NO_UID_SHIFT: NoUidShiftError,
+  NO_SUCH_USER_MAPPING: MachinedError,
+  NO_SUCH_GROUP_MAPPING: MachinedError,
+  NO_SUCH_IMAGE: MachinedError,
+  NOT_SUPPORTED: NotSupportedError,
+  NO_SUCH_PROCESS: NoSuchProcessError,
+  FILE_NOT_FOUND: FileNotFoundError,
+  FILE_EXISTS: FileExistsError,
+  UNIT_EXISTS: UnitExistsError,
+  ACCESS_DENIED: AccessDeniedError,
+  LIMITS_EXCEEDED: LimitsExceededError,
+  FAILED: FailedError,
+}
+
+/**
+ * An error of the class `code` is thrown as, carrying `message` verbatim:
+ * how a client turns a wire error back into the daemon's error.
+ */
+export function errorFromCode(code: ErrorCode, message: string, options: MachinedErrorOptions = {}): MachinedError {
+  // Run the base constructor with the subclass as new.target: the right class, the exact message.
+  return Reflect.construct(MachinedError, [code, message, options], CLASS_OF[code]) as MachinedError
+}

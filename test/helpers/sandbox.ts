@@ -108,6 +108,11 @@ export class Sandbox {
     return name
   }
 
+  /** A path inside the namespace as this (outside) process reaches it, e.g. the bus socket. */
+  hostPath(path: string): string {
+    return `/proc/${this.#holder.pid}/root${path}`
+  }
+
   get nsenter(): string[] {
     return ['nsenter', `--mount=/proc/${this.#holder.pid}/ns/mnt`, '--']
   }

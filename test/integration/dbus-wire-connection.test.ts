@@ -10,11 +10,11 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, wr
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BusConnection, type IncomingCall } from '../../src/transports/dbus/bus-connection.ts'
-import { Connection } from '../../src/transports/dbus/wire/connection.ts'
-import { DBusError, MalformedMessageError } from '../../src/transports/dbus/wire/errors.ts'
-import { encodeStandalone, methodReturn, signal } from '../../src/transports/dbus/wire/message.ts'
-import { Variant } from '../../src/transports/dbus/wire/variant.ts'
+import { BusConnection, type IncomingCall } from '../../src/wire/dbus/bus.ts'
+import { Connection } from '../../src/wire/dbus/connection.ts'
+import { DBusError, MalformedMessageError } from '../../src/wire/dbus/errors.ts'
+import { encodeStandalone, methodReturn, signal } from '../../src/wire/dbus/message.ts'
+import { Variant } from '../../src/wire/dbus/variant.ts'
 
 interface FakeSocket {
   on(event: 'readable', listener: () => void): unknown

@@ -3,9 +3,9 @@
 // ASCII>, NEGOTIATE_UNIX_FD, BEGIN), and refusals must be AuthErrors.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { parseAddress } from '../../src/transports/dbus/wire/address.ts'
-import { hexUid, SaslClient } from '../../src/transports/dbus/wire/auth.ts'
-import { AuthError } from '../../src/transports/dbus/wire/errors.ts'
+import { parseAddress } from '../../src/wire/dbus/address.ts'
+import { hexUid, SaslClient } from '../../src/wire/dbus/auth.ts'
+import { AuthError } from '../../src/wire/dbus/errors.ts'
 
 const GUID = '3de619a02dee3b9f69ad301b6b06f90f'
 const line = (s: string): Buffer => Buffer.from(`${s}\r\n`)

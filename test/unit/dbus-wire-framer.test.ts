@@ -3,8 +3,8 @@
 // several chunks all give the same messages.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { MessageFramer } from '../../src/transports/dbus/wire/framer.ts'
-import { decodeMessage, encodeStandalone, methodCall, signal } from '../../src/transports/dbus/wire/message.ts'
+import { MessageFramer } from '../../src/wire/dbus/framer.ts'
+import { decodeMessage, encodeStandalone, methodCall, signal } from '../../src/wire/dbus/message.ts'
 
 const messages = [
   encodeStandalone(methodCall({ path: '/a', member: 'M', signature: 's', body: ['x'] }), 1).data,

@@ -4,12 +4,12 @@
 // end). The connection closes on these errors instead of crashing.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { MalformedMessageError, type MalformedCode } from '../../src/transports/dbus/wire/errors.ts'
-import { MessageFramer } from '../../src/transports/dbus/wire/framer.ts'
-import { marshal } from '../../src/transports/dbus/wire/marshal.ts'
-import { decodeMessage, encodeStandalone, methodCall, methodReturn, signal } from '../../src/transports/dbus/wire/message.ts'
-import { unmarshal } from '../../src/transports/dbus/wire/unmarshal.ts'
-import { Variant } from '../../src/transports/dbus/wire/variant.ts'
+import { MalformedMessageError, type MalformedCode } from '../../src/wire/dbus/errors.ts'
+import { MessageFramer } from '../../src/wire/dbus/framer.ts'
+import { marshal } from '../../src/wire/dbus/marshal.ts'
+import { decodeMessage, encodeStandalone, methodCall, methodReturn, signal } from '../../src/wire/dbus/message.ts'
+import { unmarshal } from '../../src/wire/dbus/unmarshal.ts'
+import { Variant } from '../../src/wire/dbus/variant.ts'
 
 function rejects(code: MalformedCode, f: () => unknown): void {
   assert.throws(f, (e: unknown) => {

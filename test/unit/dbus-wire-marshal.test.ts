@@ -4,10 +4,10 @@
 // marshaller must refuse values that would make a bus drop us.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { InvalidValueError } from '../../src/transports/dbus/wire/errors.ts'
-import { marshal } from '../../src/transports/dbus/wire/marshal.ts'
-import { unmarshal } from '../../src/transports/dbus/wire/unmarshal.ts'
-import { Variant } from '../../src/transports/dbus/wire/variant.ts'
+import { InvalidValueError } from '../../src/wire/dbus/errors.ts'
+import { marshal } from '../../src/wire/dbus/marshal.ts'
+import { unmarshal } from '../../src/wire/dbus/unmarshal.ts'
+import { Variant } from '../../src/wire/dbus/variant.ts'
 
 function roundTrip(signature: string, values: unknown[], fds?: number[]): unknown[] {
   const m = marshal(signature, values)

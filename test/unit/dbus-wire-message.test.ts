@@ -5,11 +5,11 @@
 // from busctl 252 (sd-bus) and one from dbus-send (libdbus).
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { MalformedMessageError } from '../../src/transports/dbus/wire/errors.ts'
+import { MalformedMessageError } from '../../src/wire/dbus/errors.ts'
 import {
   decodeMessage, encodeStandalone, errorReply, messageLength, methodCall, methodReturn, MessageType, signal,
-} from '../../src/transports/dbus/wire/message.ts'
-import { Variant } from '../../src/transports/dbus/wire/variant.ts'
+} from '../../src/wire/dbus/message.ts'
+import { Variant } from '../../src/wire/dbus/variant.ts'
 
 const decode = (b: Buffer, fds: number[] = []): ReturnType<typeof decodeMessage> => decodeMessage(b, 0, b.length, fds)
 

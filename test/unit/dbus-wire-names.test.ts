@@ -3,7 +3,7 @@
 // expressions, on every string in a broad sample.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { isBusName, isInterfaceName, isMemberName, isObjectPath } from '../../src/transports/dbus/wire/names.ts'
+import { isBusName, isInterfaceName, isMemberName, isObjectPath } from '../../src/wire/dbus/names.ts'
 
 const EL = '[A-Za-z_][A-Za-z0-9_]*'
 const REFERENCE = {

@@ -3,7 +3,7 @@
 // (unknown codes, empty structs, stray dict entries, nesting limits).
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { isValidSignature, parseSignature, parseSingleType } from '../../src/transports/dbus/wire/signature.ts'
+import { isValidSignature, parseSignature, parseSingleType } from '../../src/wire/dbus/signature.ts'
 
 void describe('parseSignature', () => {
   const VALID = ['', 'y', 'bnqiuxtdsogh', 'v', 'ay', 'a{sv}', 'a{oa{sa{sv}}}', '(i)', '(ia(sv)as)', 'aai', 'a(ssso)', 'ssa(sv)a(sa(sv))', 'a{ys}', 'a{hv}']

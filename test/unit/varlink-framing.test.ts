@@ -3,7 +3,7 @@
 // every shape sd-varlink calls a protocol violation is one here.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { FrameDecoder, type Frame } from '../../src/transports/varlink/framing.ts'
+import { FrameDecoder, type Frame } from '../../src/wire/varlink/framing.ts'
 import { encodeMessage, parseCall } from '../../src/transports/varlink/message.ts'
 
 const text = (frames: Frame[]): (string | 'oversized')[] => frames.map((f) => (f.kind === 'message' ? f.bytes.toString() : 'oversized'))

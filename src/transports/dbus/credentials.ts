@@ -7,7 +7,7 @@
 
 import type { Caller } from '../../core/authorization.ts'
 import { FailedError } from '../../protocol/errors.ts'
-import type { BusConnection } from './bus-connection.ts'
+import type { BusConnection } from '../../wire/dbus/bus.ts'
 
 /** Cap on cached senders; the oldest entry goes first. */
 const MAX_CACHED = 4096

@@ -8,7 +8,7 @@ import { InvalidArgsError } from '../../protocol/errors.ts'
 import type { RegisterRequest } from '../../core/manager.ts'
 import type { ScopeProperty } from '../../core/scope-properties.ts'
 import type { Address } from '../../core/ports.ts'
-import { isVariant } from './bus-connection.ts'
+import { isVariant } from '../../wire/dbus/bus.ts'
 
 export function bytes(v: unknown): Uint8Array {
   return v instanceof Uint8Array ? v : new Uint8Array(v as ArrayLike<number>)

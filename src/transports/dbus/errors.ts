@@ -1,33 +1,16 @@
 /**
- * Error codes → D-Bus error names, in one table the compiler checks for
- * completeness (systemd's bus-common-errors.c plays this part). Errors
- * that are not ours (bugs, I/O failures) become org.freedesktop.DBus.Error.Failed.
+ * Turning whatever a method threw into a D-Bus error reply: our codes by
+ * the table in protocol/dbus/errors.ts, sd-bus's own dispatcher errors as
+ * they are, anything else (bugs, I/O failures) as
+ * org.freedesktop.DBus.Error.Failed.
  * @module
  */
 
-import { MachinedError, type ErrorCode } from '../../protocol/errors.ts'
+import { DBUS_ERROR_NAME } from '../../protocol/dbus/errors.ts'
+import { MachinedError } from '../../protocol/errors.ts'
 
-export const DBUS_ERROR_NAME = {
-  INVALID_ARGS: 'org.freedesktop.DBus.Error.InvalidArgs',
-  NO_SUCH_MACHINE: 'org.freedesktop.machine1.NoSuchMachine',
-  MACHINE_EXISTS: 'org.freedesktop.machine1.MachineExists',
-  NO_MACHINE_FOR_PID: 'org.freedesktop.machine1.NoMachineForPID',
-  NO_PRIVATE_NETWORKING: 'org.freedesktop.machine1.NoPrivateNetworking',
-  // systemd 252 has no name of its own for these: the errno becomes the D-Bus name.
-  NO_OS_RELEASE_INFORMATION: 'org.freedesktop.DBus.Error.Failed',
-  NO_UID_SHIFT: 'org.freedesktop.DBus.Error.NotSupported',
-  NO_SUCH_USER_MAPPING: 'org.freedesktop.machine1.NoSuchUserMapping',
-  NO_SUCH_GROUP_MAPPING: 'org.freedesktop.machine1.NoSuchGroupMapping',
-  NO_SUCH_IMAGE: 'org.freedesktop.machine1.NoSuchImage',
-  NOT_SUPPORTED: 'org.freedesktop.DBus.Error.NotSupported',
-  NO_SUCH_PROCESS: 'org.freedesktop.DBus.Error.UnixProcessIdUnknown',
-  FILE_NOT_FOUND: 'org.freedesktop.DBus.Error.FileNotFound',
-  FILE_EXISTS: 'org.freedesktop.DBus.Error.FileExists',
-  UNIT_EXISTS: 'org.freedesktop.systemd1.UnitExists',
-  ACCESS_DENIED: 'org.freedesktop.DBus.Error.AccessDenied',
-  LIMITS_EXCEEDED: 'org.freedesktop.DBus.Error.LimitsExceeded',
-  FAILED: 'org.freedesktop.DBus.Error.Failed',
-} as const satisfies Record<ErrorCode, string>
+export { DBUS_ERROR_NAME }
+
 
 /** Names sd-bus itself answers with, for calls that never reach a method. */
 export const SD_BUS_ERROR = {

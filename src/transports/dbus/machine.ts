@@ -10,7 +10,7 @@ import { NotSupportedError } from '../../protocol/errors.ts'
 import type { Caller } from '../../core/authorization.ts'
 import type { Machine } from '../../core/machine.ts'
 import type { Manager } from '../../core/manager.ts'
-import type { IncomingCall } from './bus-connection.ts'
+import type { IncomingCall } from '../../wire/dbus/bus.ts'
 import { encodeAddresses, encodeStringMap } from './decode.ts'
 import { EMPTY_REPLY, type ObjectInterface, type Reply } from './object-tree.ts'
 

@@ -10,7 +10,7 @@ import { MANAGER_INTERFACE } from '../../protocol/dbus/org.freedesktop.machine1.
 import { machineObjectPath } from '../../protocol/bus-path.ts'
 import { InvalidArgsError, MachinedError, NotSupportedError } from '../../protocol/errors.ts'
 import type { Machine } from '../../core/machine.ts'
-import type { IncomingCall } from './bus-connection.ts'
+import type { IncomingCall } from '../../wire/dbus/bus.ts'
 import { decodeRegister, decodeRegisterEx } from './decode.ts'
 import { machineOperations as ops, type DbusContext } from './machine.ts'
 import type { MethodHandler, ObjectInterface, Reply } from './object-tree.ts'

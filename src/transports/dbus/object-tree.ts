@@ -9,7 +9,7 @@
  */
 
 import { inSignature, type InterfaceDescription, type MethodDescription } from '../../protocol/dbus/org.freedesktop.machine1.ts'
-import { variant, type IncomingCall } from './bus-connection.ts'
+import { variant, type IncomingCall } from '../../wire/dbus/bus.ts'
 import { DbusProtocolError, SD_BUS_ERROR } from './errors.ts'
 import { introspectXml } from './introspect.ts'
 

@@ -14,7 +14,7 @@
 import type { Socket } from 'node:net'
 import type { Log } from '../../core/ports.ts'
 import { systemError, type VarlinkError } from './errors.ts'
-import { FrameDecoder, type Frame } from './framing.ts'
+import { FrameDecoder, type Frame } from '../../wire/varlink/framing.ts'
 import { encodeMessage, parseCall, type IncomingCall } from './message.ts'
 
 /** How long a closing connection may take to hand its last replies to the client. */

@@ -31,14 +31,20 @@
  * @module
  */
 
-import type { Log } from '../../core/ports.ts'
-import { closeFds, Connection } from './wire/connection.ts'
-import { ConnectionClosedError, DBusError, InvalidValueError, MalformedMessageError } from './wire/errors.ts'
-import { errorReply, methodCall, methodReturn, MessageFlag, MessageType, signal, type Message } from './wire/message.ts'
-import { Variant } from './wire/variant.ts'
+import { closeFds, Connection } from './connection.ts'
+import { ConnectionClosedError, DBusError, InvalidValueError, MalformedMessageError } from './errors.ts'
+import { errorReply, methodCall, methodReturn, MessageFlag, MessageType, signal, type Message } from './message.ts'
+import { Variant } from './variant.ts'
 
-export { Variant } from './wire/variant.ts'
-export { DBusError } from './wire/errors.ts'
+
+/** Where the connection reports a peer that broke the protocol (any structured logger fits). */
+export interface Log {
+  warn(message: string, fields?: Record<string, unknown>): void
+  error(message: string, fields?: Record<string, unknown>): void
+}
+
+export { Variant } from './variant.ts'
+export { DBusError } from './errors.ts'
 
 export interface IncomingCall {
   readonly sender: string
@@ -109,14 +115,18 @@ export class BusConnection {
    * at `address`. With a log, protocol trouble (a malformed message from
    * the bus, a handler that threw) is logged there.
    */
-  static async connect(address: string, options: { log?: Log } = {}): Promise<BusConnection> {
+  /**
+   * Connects and says Hello. A service (`watchNameOwners`, the default)
+   * also hears of every connection going away, to drop what it cached
+   * about callers; a client has no use for that traffic.
+   */
+  static async connect(address: string, options: { log?: Log; watchNameOwners?: boolean } = {}): Promise<BusConnection> {
     const conn = await Connection.open(address)
     const bus = new BusConnection(conn, options.log)
     try {
       const [name] = await bus.callDriver('Hello', '', [])
       bus.#uniqueName = String(name)
-      // Learn of callers going away, to drop what we cached about them.
-      await bus.callDriver('AddMatch', 's', [
+      if (options.watchNameOwners !== false) await bus.callDriver('AddMatch', 's', [
         "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'",
       ])
     } catch (err) {

@@ -1,0 +1,155 @@
+/**
+ * The client over D-Bus: org.freedesktop.machine1 on the system bus, the
+ * same calls machinectl makes.
+ * @module
+ */
+
+import { machineObjectPath, MACHINE1_PATH } from '../protocol/bus-path.ts'
+import { BUS_NAME, MACHINE_INTERFACE_NAME, MANAGER_INTERFACE_NAME } from '../protocol/dbus/org.freedesktop.machine1.ts'
+import type { MachineClass, MachineState } from '../protocol/vocabulary.ts'
+import { BusConnection, DBusError, variant } from '../wire/dbus/bus.ts'
+import { fromDbusError } from './errors.ts'
+import type { KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineSummary, MachinedClient, RegisterOptions } from './types.ts'
+import { EventQueue, formatAddress, idBytes, idHex } from './values.ts'
+
+const PROPERTIES = 'org.freedesktop.DBus.Properties'
+
+export class DbusMachinedClient implements MachinedClient {
+  readonly transport = 'dbus'
+  readonly #bus: BusConnection
+
+  private constructor(bus: BusConnection) {
+    this.#bus = bus
+  }
+
+  static async connect(address: string): Promise<DbusMachinedClient> {
+    return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false }))
+  }
+
+  /** Calls a Manager method (or another interface on `path`), turning D-Bus errors into ours. */
+  async #call(member: string, signature: string, body: readonly unknown[], options: { path?: string; iface?: string } = {}): Promise<unknown[]> {
+    try {
+      return await this.#bus.call(BUS_NAME, options.path ?? MACHINE1_PATH, options.iface ?? MANAGER_INTERFACE_NAME, member, signature, body)
+    } catch (err) {
+      if (err instanceof DBusError) throw fromDbusError(err.type, err.message)
+      throw err
+    }
+  }
+
+  /** Whether org.freedesktop.machine1 is owned or can be activated on this bus. */
+  async available(): Promise<boolean> {
+    const [owned] = await this.#bus.callDriver('NameHasOwner', 's', [BUS_NAME])
+    if (owned === true) return true
+    const [activatable] = await this.#bus.callDriver('ListActivatableNames', '', [])
+    return Array.isArray(activatable) && activatable.includes(BUS_NAME)
+  }
+
+  async register(o: RegisterOptions): Promise<void> {
+    const create = o.allocateUnit === true
+    const id = idBytes(o.id)
+    const leader = o.leader ?? 0 // 0: the caller, which is us
+    const extras = o.vsockCid !== undefined || o.sshAddress !== undefined || o.sshPrivateKeyPath !== undefined
+    if (extras) {
+      // Only the property-dictionary methods of newer systemd carry these.
+      const props: [string, unknown][] = [['Id', variant('ay', id)], ['Class', variant('s', o.class)], ['Service', variant('s', o.service ?? '')],
+        ['RootDirectory', variant('s', o.rootDirectory ?? '')], ['NetworkInterfaces', variant('ai', [...(o.networkInterfaces ?? [])])]]
+      if (leader !== 0) props.push(['LeaderPID', variant('u', leader)])
+      if (o.vsockCid !== undefined) props.push(['VSockCID', variant('u', o.vsockCid)])
+      if (o.sshAddress !== undefined) props.push(['SSHAddress', variant('s', o.sshAddress)])
+      if (o.sshPrivateKeyPath !== undefined) props.push(['SSHPrivateKeyPath', variant('s', o.sshPrivateKeyPath)])
+      if (create) await this.#call('CreateMachineEx', 'sa(sv)a(sv)', [o.name, props, []])
+      else await this.#call('RegisterMachineEx', 'sa(sv)', [o.name, props])
+      return
+    }
+    const args = [o.name, id, o.service ?? '', o.class, leader, o.rootDirectory ?? '', [...(o.networkInterfaces ?? [])]]
+    if (create) await this.#call('CreateMachineWithNetwork', 'sayssusaia(sv)', [...args, []])
+    else await this.#call('RegisterMachineWithNetwork', 'sayssusai', args)
+  }
+
+  async unregister(name: string): Promise<void> {
+    await this.#call('UnregisterMachine', 's', [name])
+  }
+
+  async terminate(name: string): Promise<void> {
+    await this.#call('TerminateMachine', 's', [name])
+  }
+
+  async kill(name: string, options: KillOptions = {}): Promise<void> {
+    await this.#call('KillMachine', 'ssi', [name, options.whom ?? 'all', options.signal ?? 15])
+  }
+
+  async list(): Promise<MachineSummary[]> {
+    const [rows] = await this.#call('ListMachines', '', [])
+    return (rows as [string, string, string, string][]).map(([name, cls, service]) => ({ name, class: cls as MachineClass | '', service }))
+  }
+
+  async get(name: string): Promise<MachineDetails> {
+    const [path] = await this.#call('GetMachine', 's', [name])
+    const [props] = await this.#call('GetAll', 's', [MACHINE_INTERFACE_NAME], { path: path as string, iface: PROPERTIES })
+    const p = props as Record<string, { value: unknown } | undefined>
+    const v = <T>(key: string, fallback: T): T => (p[key]?.value as T | undefined) ?? fallback
+    return {
+      name: v('Name', name),
+      id: idHex(v<Uint8Array>('Id', new Uint8Array(0))),
+      class: v<MachineClass | ''>('Class', ''),
+      service: v('Service', ''),
+      unit: v('Unit', ''),
+      leader: v('Leader', 0),
+      rootDirectory: v('RootDirectory', ''),
+      timestamp: { realtime: v('Timestamp', 0n), monotonic: v('TimestampMonotonic', 0n) },
+      networkInterfaces: v<number[]>('NetworkInterfaces', []),
+      state: v<MachineState | undefined>('State', undefined),
+    }
+  }
+
+  /** The Manager's properties (PoolPath, PoolUsage, PoolLimit), as `machinectl show` prints them. */
+  async managerProperties(): Promise<Record<string, unknown>> {
+    const [props] = await this.#call('GetAll', 's', [''], { iface: PROPERTIES })
+    return Object.fromEntries(Object.entries(props as Record<string, { value: unknown }>).map(([k, w]) => [k, w.value]))
+  }
+
+  /** All properties of a machine object, as `machinectl show NAME` prints them. */
+  async machineProperties(name: string): Promise<Record<string, unknown>> {
+    const [path] = await this.#call('GetMachine', 's', [name])
+    const [props] = await this.#call('GetAll', 's', [''], { path: path as string, iface: PROPERTIES })
+    return Object.fromEntries(Object.entries(props as Record<string, { value: unknown }>).map(([k, w]) => [k, w.value]))
+  }
+
+  async osRelease(name: string): Promise<Record<string, string>> {
+    const [fields] = await this.#call('GetMachineOSRelease', 's', [name])
+    return fields as Record<string, string>
+  }
+
+  async addresses(name: string): Promise<MachineAddress[]> {
+    const [rows] = await this.#call('GetMachineAddresses', 's', [name])
+    return (rows as [number, Uint8Array][]).map(([family, bytes]) => ({ family: family as 2 | 10, address: formatAddress(family, bytes) }))
+  }
+
+  async uidShift(name: string): Promise<number> {
+    const [shift] = await this.#call('GetMachineUIDShift', 's', [name])
+    return shift as number
+  }
+
+  watch(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<MachineEvent> {
+    let active = true
+    const queue = new EventQueue<MachineEvent>(() => { active = false }, options.signal)
+    const rule = `type='signal',sender='${BUS_NAME}',path='${MACHINE1_PATH}',interface='${MANAGER_INTERFACE_NAME}'`
+    this.#bus.subscribe(rule, (s) => {
+      if (!active || s.path !== MACHINE1_PATH) return
+      const name = s.body[0]
+      if (typeof name !== 'string') return
+      if (s.member === 'MachineNew') queue.push({ type: 'new', name })
+      else if (s.member === 'MachineRemoved') queue.push({ type: 'removed', name })
+    }).catch(() => { void queue.return() })
+    return queue
+  }
+
+  close(): void {
+    this.#bus.close()
+  }
+
+  /** For tools that print object paths (busctl-style). */
+  static pathOf(name: string): string {
+    return machineObjectPath(name)
+  }
+}

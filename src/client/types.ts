@@ -1,0 +1,97 @@
+/**
+ * What the client library hands out and takes in: plain data, the same
+ * over Varlink and D-Bus.
+ * @module
+ */
+
+import type { KillWhom, MachineClass, MachineState } from '../protocol/vocabulary.ts'
+
+export interface RegisterOptions {
+  /** A valid hostname: letters, digits, '-' and '.', at most 64 characters. */
+  readonly name: string
+  readonly class: Exclude<MachineClass, 'host'>
+  /** The machine's main process; the calling process when left out. */
+  readonly leader?: number
+  /** 128-bit id as 32 hex digits (dashes allowed) or 16 bytes. */
+  readonly id?: string | Uint8Array
+  /** Who registers it, e.g. "my-manager". */
+  readonly service?: string
+  /** The machine's root directory on the host, if it has one. */
+  readonly rootDirectory?: string
+  /** Host-side network interface indices (veth, tap, …). */
+  readonly networkInterfaces?: readonly number[]
+  /**
+   * Have machined make a scope for the leader (CreateMachine) instead of
+   * adopting the unit it already lives in (RegisterMachine). Default false,
+   * as for Varlink Register.
+   */
+  readonly allocateUnit?: boolean
+  readonly vsockCid?: number
+  readonly sshAddress?: string
+  readonly sshPrivateKeyPath?: string
+}
+
+/** One row of ListMachines. */
+export interface MachineSummary {
+  readonly name: string
+  /** '' when the daemon does not know it. */
+  readonly class: MachineClass | ''
+  readonly service: string
+}
+
+export interface MachineDetails extends MachineSummary {
+  /** 32 lower-case hex digits, '' for none. */
+  readonly id: string
+  readonly unit: string
+  readonly leader: number
+  readonly rootDirectory: string
+  /** µs since the epoch / since boot, when the machine was registered. */
+  readonly timestamp: { readonly realtime: bigint; readonly monotonic: bigint }
+  readonly networkInterfaces: readonly number[]
+  /** undefined over Varlink, which does not report it. */
+  readonly state: MachineState | undefined
+}
+
+export interface MachineAddress {
+  readonly family: 2 | 10
+  /** e.g. "192.0.2.7" or "fe80::1". */
+  readonly address: string
+}
+
+export interface KillOptions {
+  /** Default "all". */
+  readonly whom?: KillWhom
+  /** Default SIGTERM (15). */
+  readonly signal?: number
+}
+
+export interface MachineEvent {
+  readonly type: 'new' | 'removed'
+  readonly name: string
+}
+
+export interface MachinedClient {
+  /** Which wire this client talks. */
+  readonly transport: 'varlink' | 'dbus'
+  register(options: RegisterOptions): Promise<void>
+  unregister(name: string): Promise<void>
+  terminate(name: string): Promise<void>
+  kill(name: string, options?: KillOptions): Promise<void>
+  list(): Promise<MachineSummary[]>
+  get(name: string): Promise<MachineDetails>
+  osRelease(name: string): Promise<Record<string, string>>
+  addresses(name: string): Promise<MachineAddress[]>
+  uidShift(name: string): Promise<number>
+  /** MachineNew/MachineRemoved as they happen (over the system bus, whichever transport registers). */
+  watch(options?: { signal?: AbortSignal }): AsyncIterableIterator<MachineEvent>
+  close(): void
+}
+
+export interface ConnectOptions {
+  /** Default "auto": Varlink when its socket exists, else D-Bus. */
+  readonly transport?: 'auto' | 'varlink' | 'dbus'
+  /** Default /run/systemd/machine/io.systemd.Machine. */
+  readonly varlinkSocket?: string
+  /** Default $DBUS_SYSTEM_BUS_ADDRESS, else unix:path=/run/dbus/system_bus_socket. */
+  readonly busAddress?: string
+}

@@ -1,0 +1,194 @@
+/**
+ * The client over Varlink: io.systemd.Machine on its socket, as newer
+ * systemd clients (vmspawn, nspawn ≥ 257) talk to machined. Varlink has no
+ * signals: watch() listens on the system bus.
+ * @module
+ */
+
+import { errorFromCode, type ErrorCode, type MachinedError } from '../protocol/errors.ts'
+import type { MachineClass } from '../protocol/vocabulary.ts'
+import { DbusMachinedClient } from './dbus.ts'
+import { fromVarlinkError } from './errors.ts'
+import type { KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineSummary, MachinedClient, RegisterOptions } from './types.ts'
+import { formatAddress, idBytes, idHex } from './values.ts'
+import { VarlinkConnection, VarlinkReplyError } from './varlink-connection.ts'
+
+const IFACE = 'io.systemd.Machine'
+
+/** What the D-Bus answer would say, for errors Varlink carries without text. */
+function describer(name: string | undefined): (code: ErrorCode) => string {
+  return (code) => {
+    switch (code) {
+      case 'NO_SUCH_MACHINE': return name === undefined ? 'No such machine' : `No machine '${name}' known`
+      case 'MACHINE_EXISTS': return `Machine '${name ?? ''}' already exists`
+      case 'NO_PRIVATE_NETWORKING': return `Machine ${name ?? ''} does not use private networking`
+      case 'NO_OS_RELEASE_INFORMATION': return 'Machine does not contain OS release information'
+      case 'NO_UID_SHIFT': return `Machine ${name ?? ''} uses a complex UID/GID mapping, cannot determine shift`
+      case 'NOT_SUPPORTED': return 'Operation not supported'
+      case 'ACCESS_DENIED': return 'Permission denied'
+      case 'NO_SUCH_PROCESS': return 'No such process'
+      case 'FILE_NOT_FOUND': return 'No such file or directory'
+      case 'FILE_EXISTS': return 'File exists'
+      case 'LIMITS_EXCEEDED': return 'No buffer space available'
+      default: return code
+    }
+  }
+}
+
+interface ListRecord {
+  name: string
+  id?: string
+  service?: string
+  class: string
+  leader?: { pid: number }
+  rootDirectory?: string
+  unit?: string
+  timestamp?: { realtime?: number; monotonic?: number }
+  addresses?: { family: number; address: number[] }[]
+  OSRelease?: string[]
+  UIDShift?: number
+}
+
+export class VarlinkMachinedClient implements MachinedClient {
+  readonly transport = 'varlink'
+  readonly #conn: VarlinkConnection
+  readonly #busAddress: string
+  #bus: Promise<DbusMachinedClient> | undefined
+
+  private constructor(conn: VarlinkConnection, busAddress: string) {
+    this.#conn = conn
+    this.#busAddress = busAddress
+  }
+
+  static async connect(socket: string, busAddress: string): Promise<VarlinkMachinedClient> {
+    return new VarlinkMachinedClient(await VarlinkConnection.connect(socket), busAddress)
+  }
+
+  async #call(method: string, parameters: Record<string, unknown>, name?: string): Promise<Record<string, unknown>> {
+    try {
+      return await this.#conn.call(`${IFACE}.${method}`, parameters)
+    } catch (err) {
+      if (err instanceof VarlinkReplyError) throw fromVarlinkError(err.error, err.parameters, describer(name))
+      throw err
+    }
+  }
+
+  async register(o: RegisterOptions): Promise<void> {
+    const id = idHex(idBytes(o.id))
+    const p: Record<string, unknown> = { name: o.name, class: o.class }
+    if (id !== '') p.id = id
+    if (o.service !== undefined) p.service = o.service
+    if (o.leader !== undefined) p.leader = o.leader // else the daemon takes our PID (SO_PEERCRED)
+    if (o.rootDirectory !== undefined && o.rootDirectory !== '') p.rootDirectory = o.rootDirectory
+    if (o.networkInterfaces !== undefined) p.ifIndices = [...o.networkInterfaces]
+    if (o.allocateUnit !== undefined) p.allocateUnit = o.allocateUnit
+    if (o.vsockCid !== undefined) p.vSockCid = o.vsockCid
+    if (o.sshAddress !== undefined) p.sshAddress = o.sshAddress
+    if (o.sshPrivateKeyPath !== undefined) p.sshPrivateKeyPath = o.sshPrivateKeyPath
+    await this.#call('Register', p, o.name)
+  }
+
+  async unregister(name: string): Promise<void> {
+    await this.#call('Unregister', { name }, name)
+  }
+
+  async terminate(name: string): Promise<void> {
+    await this.#call('Terminate', { name }, name)
+  }
+
+  async kill(name: string, options: KillOptions = {}): Promise<void> {
+    await this.#call('Kill', { name, whom: options.whom ?? 'all', signal: options.signal ?? 15 }, name)
+  }
+
+  async #list(filter: { name?: string }, metadata: boolean): Promise<ListRecord[]> {
+    const parameters: Record<string, unknown> = { ...filter }
+    if (metadata) parameters.acquireMetadata = 'graceful'
+    try {
+      if (filter.name !== undefined) return [(await this.#conn.call(`${IFACE}.List`, parameters)) as unknown as ListRecord]
+      return (await this.#conn.callMore(`${IFACE}.List`, parameters)) as unknown as ListRecord[]
+    } catch (err) {
+      if (err instanceof VarlinkReplyError) {
+        // systemd answers an empty registry with NoSuchMachine (its .host never leaves it empty).
+        if (filter.name === undefined && err.error === 'io.systemd.Machine.NoSuchMachine') return []
+        throw fromVarlinkError(err.error, err.parameters, describer(filter.name))
+      }
+      throw err
+    }
+  }
+
+  async list(): Promise<MachineSummary[]> {
+    return (await this.#list({}, false)).map((r) => ({ name: r.name, class: r.class as MachineClass | '', service: r.service ?? '' }))
+  }
+
+  async get(name: string): Promise<MachineDetails> {
+    const [r] = await this.#list({ name }, false)
+    if (r === undefined) throw fromVarlinkError('io.systemd.Machine.NoSuchMachine', {}, describer(name))
+    return {
+      name: r.name, id: r.id ?? '', class: r.class as MachineClass | '', service: r.service ?? '', unit: r.unit ?? '',
+      leader: r.leader?.pid ?? 0, rootDirectory: r.rootDirectory ?? '',
+      timestamp: { realtime: BigInt(r.timestamp?.realtime ?? 0), monotonic: BigInt(r.timestamp?.monotonic ?? 0) },
+      networkInterfaces: [], state: undefined,
+    }
+  }
+
+  /**
+   * List with acquireMetadata "graceful": one field missing does not cost
+   * the others. A missing field is then explained the way the D-Bus call
+   * would explain it.
+   */
+  async #metadata(name: string): Promise<ListRecord> {
+    const [r] = await this.#list({ name }, true)
+    if (r === undefined) throw fromVarlinkError('io.systemd.Machine.NoSuchMachine', {}, describer(name))
+    return r
+  }
+
+  #missing(r: ListRecord, what: 'addresses' | 'os' | 'uid'): MachinedError {
+    if (r.class !== 'container' && r.class !== 'host') {
+      const text = { addresses: 'Requesting IP address data', os: 'Requesting OS release data', uid: 'UID/GID shift' }[what]
+      return errorFromCode('NOT_SUPPORTED', what === 'uid' ? `${text} may only be determined for container machines.` : `${text} is only supported on container machines.`)
+    }
+    const code = ({ addresses: 'NO_PRIVATE_NETWORKING', os: 'NO_OS_RELEASE_INFORMATION', uid: 'NO_UID_SHIFT' } as const)[what]
+    return errorFromCode(code, describer(r.name)(code))
+  }
+
+  async osRelease(name: string): Promise<Record<string, string>> {
+    const r = await this.#metadata(name)
+    if (r.OSRelease === undefined) throw this.#missing(r, 'os')
+    const out: Record<string, string> = {}
+    for (const line of r.OSRelease) {
+      const eq = line.indexOf('=')
+      if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1)
+    }
+    return out
+  }
+
+  async addresses(name: string): Promise<MachineAddress[]> {
+    const r = await this.#metadata(name)
+    if (r.addresses === undefined) throw this.#missing(r, 'addresses')
+    return r.addresses.map((a) => ({ family: a.family as 2 | 10, address: formatAddress(a.family, Uint8Array.from(a.address)) }))
+  }
+
+  async uidShift(name: string): Promise<number> {
+    const r = await this.#metadata(name)
+    if (r.UIDShift === undefined) throw this.#missing(r, 'uid')
+    return r.UIDShift
+  }
+
+  watch(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<MachineEvent> {
+    this.#bus ??= DbusMachinedClient.connect(this.#busAddress)
+    const bus = this.#bus
+    // Hand out the bus client's iterator once the bus is there.
+    let inner: AsyncIterableIterator<MachineEvent> | undefined
+    const ready = bus.then((b) => { inner = b.watch(options); return inner })
+    return {
+      next: async () => (await ready).next(),
+      return: async () => { await ready.catch(() => undefined); return (await inner?.return?.()) ?? { value: undefined, done: true } },
+      [Symbol.asyncIterator]() { return this },
+    }
+  }
+
+  close(): void {
+    this.#conn.close()
+    void this.#bus?.then((b) => b.close(), () => undefined)
+  }
+}
