@@ -8,7 +8,7 @@ import {
   connect, connectIfAvailable, MachineExistsError, MachinedError, NoPrivateNetworkingError, NoSuchMachineError, registerIfAvailable,
   type MachinedClient,
 } from 'machined-ts'
-import { eventually, Sandbox } from '../helpers/sandbox.ts'
+import { eventually, REPO, Sandbox } from '../helpers/sandbox.ts'
 import { listMachineNames } from '../helpers/busctl.ts'
 
 describe('the client library', () => {
@@ -92,6 +92,13 @@ describe('the client library', () => {
       })
     })
   }
+
+  it('the README example runs as written', async () => {
+    const name = sb.name('example')
+    const r = await sb.exec(['node', `${REPO}/examples/register.mjs`, name])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, new RegExp(`^${name}: leader \\d+, unit machine-.*\\.scope, over varlink\n$`))
+  })
 
   it('where no machined runs, connectIfAvailable and registerIfAvailable give undefined', async () => {
     const nowhere = { busAddress: 'unix:path=/nonexistent/bus', varlinkSocket: '/nonexistent/socket' }
