@@ -13,7 +13,8 @@ const layer = (from, banned) => ({
 })
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bench/node_modules/**', '**/*.js'] },
+  // .tmp/ is git-ignored scratch space.
+  { ignores: ['dist/**', 'node_modules/**', 'bench/node_modules/**', '.tmp/**', '**/*.js'] },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.base],

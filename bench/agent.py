@@ -1,5 +1,6 @@
-"""Load generator for bench/run.js: a D-Bus client of org.freedesktop.machine1
-and the keeper of the leader processes.
+"""Load generator for bench/run.js and bench/clients.js: a D-Bus client of
+org.freedesktop.machine1, a Varlink client of io.systemd.Machine (stdlib
+socket and json only), and the keeper of the leader processes.
 
 It is used identically against both daemons. The client is python3-dbus
 (libdbus underneath) through its low-level Message API: requests are built
@@ -24,6 +25,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sys
 import time
 
@@ -86,6 +88,8 @@ class CallFailed(Exception):
 class Agent:
     def __init__(self):
         self.conn = None
+        self.varlink = None
+        self.varlink_buf = b''
         self.children = set()
 
     # ── Leaders ──────────────────────────────────────────────────────────
@@ -221,6 +225,61 @@ class Agent:
 
     def op_unregister_many(self, names, window=32):
         return self._pipelined([unregister_msg(n) for n in names], window)
+
+    # ── Varlink (io.systemd.Machine), Python stdlib only ────────────────
+
+    def op_varlink_connect(self, path):
+        if self.varlink is not None:
+            self.varlink.close()
+        self.varlink = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.varlink.connect(path)
+        self.varlink_buf = b''
+        return {}
+
+    def op_varlink_disconnect(self):
+        if self.varlink is not None:
+            self.varlink.close()
+            self.varlink = None
+        return {}
+
+    def _varlink_call(self, method, parameters):
+        """One blocking call: the request NUL-terminated, then bytes until the reply's NUL."""
+        self.varlink.sendall(json.dumps({'method': method, 'parameters': parameters}).encode() + b'\0')
+        while b'\0' not in self.varlink_buf:
+            chunk = self.varlink.recv(65536)
+            if not chunk:
+                raise CallFailed('the Varlink connection closed')
+            self.varlink_buf += chunk
+        raw, _, self.varlink_buf = self.varlink_buf.partition(b'\0')
+        reply = json.loads(raw)
+        if 'error' in reply:
+            raise CallFailed('%s: %s' % (reply['error'], reply.get('parameters')))
+        return reply
+
+    def _varlink_pair(self, name, leader):
+        # Register adopts the unit the leader is in (allocateUnit defaults to false), as RegisterMachine does.
+        self._varlink_call('io.systemd.Machine.Register', {'name': name, 'class': 'container', 'service': 'bench', 'leader': leader})
+        self._varlink_call('io.systemd.Machine.Unregister', {'name': name})
+
+    def op_varlink_pairs(self, names, leaders, warmup_names=(), warmup_leaders=()):
+        """Register + Unregister pairs over Varlink, one blocking call after the other (as op_pairs over D-Bus)."""
+        for i, name in enumerate(warmup_names):
+            self._varlink_pair(name, warmup_leaders[i % len(warmup_leaders)])
+        per_pair = []
+        c0 = cpu_s()
+        t0 = time.perf_counter_ns()
+        for i, name in enumerate(names):
+            a = time.perf_counter_ns()
+            self._varlink_pair(name, leaders[i % len(leaders)])
+            per_pair.append(time.perf_counter_ns() - a)
+        elapsed = (time.perf_counter_ns() - t0) / 1e9
+        return {
+            'pairs': len(names),
+            'elapsed_s': elapsed,
+            'pairs_per_s': len(names) / elapsed,
+            'pair_latency': summary_ms(per_pair),
+            'client_cpu_s': cpu_s() - c0,
+        }
 
     def op_list(self, calls, warmup, expect):
         """ListMachines latency, one blocking call at a time. The first reply

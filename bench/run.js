@@ -11,21 +11,17 @@
 //                   measurements, and a full stop. Prints the table and
 //                   writes bench/results/latest.json.
 //   bench/agent.py  the D-Bus client (python3-dbus) and keeper of leaders.
-import { spawn, spawnSync } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, writeFileSync, writeSync } from 'node:fs'
-import os from 'node:os'
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { cgroupMounts, cleanupCgroups, subdirs } from './lib/cgroups.js'
+import { BENCH_DIR, REAL_MACHINED, REPO, log, median, readText, run, sleep, which } from './lib/common.js'
+import { DAEMONS, startDaemon, stopDaemon } from './lib/daemons.js'
+import { machineInfo, memAvailableKiB } from './lib/host.js'
+import { enterPrivateRun, innerContext, isInner, runIsolated } from './lib/isolation.js'
+import { Agent, findPython } from './lib/processes.js'
 
-const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
-const REPO = dirname(BENCH_DIR)
-const REAL_MACHINED = '/lib/systemd/systemd-machined'
-const BUS_SOCKET = '/run/dbus/system_bus_socket'
-const BUS_ADDRESS = `unix:path=${BUS_SOCKET}`
-const WORK = '/run/machined-bench' // inside the private /run only
-const CLK_TCK = 100
 
 const HELP = `node bench/run.js [OPTIONS]
 
@@ -53,171 +49,7 @@ Options:
   -h, --help         Show this help
 `
 
-// ── Small helpers ──────────────────────────────────────────────────────────
-
-function log(msg) {
-  process.stderr.write(`[bench] ${msg}\n`)
-}
-
-function sleepSync(ms) {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-function readText(path) {
-  try { return readFileSync(path, 'utf8') } catch { return undefined }
-}
-
-function run(cmd, args, opts = {}) {
-  return spawnSync(cmd, args, { encoding: 'utf8', ...opts })
-}
-
-function which(cmd) {
-  const r = run('sh', ['-c', `command -v ${cmd}`])
-  return r.status === 0 ? r.stdout.trim() : undefined
-}
-
-function median(values) {
-  const v = [...values].sort((a, b) => a - b)
-  return v.length === 0 ? undefined : v[Math.floor((v.length - 1) / 2)]
-}
-
-// ── Cgroups ────────────────────────────────────────────────────────────────
-
-/** Mount points of every cgroup hierarchy, and the two that track processes. */
-function cgroupMounts() {
-  const all = []
-  let unified
-  let systemdV1
-  for (const line of (readText('/proc/self/mountinfo') ?? '').split('\n')) {
-    const sep = line.indexOf(' - ')
-    if (sep < 0) continue
-    const mountPoint = line.slice(0, sep).split(' ')[4]
-    const [fsType, , superOpts = ''] = line.slice(sep + 3).split(' ')
-    if (fsType !== 'cgroup' && fsType !== 'cgroup2') continue
-    all.push(mountPoint)
-    if (fsType === 'cgroup2') unified = mountPoint
-    else if (superOpts.split(',').includes('name=systemd')) systemdV1 = mountPoint
-  }
-  return { all: [...new Set(all)], tracking: [unified, systemdV1].filter((m) => m !== undefined), unified, systemdV1 }
-}
-
-function subdirs(dir) {
-  try {
-    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name))
-  } catch {
-    return []
-  }
-}
-
-function pidsIn(dir) {
-  const out = (readText(join(dir, 'cgroup.procs')) ?? '').split('\n').filter((l) => l !== '').map(Number)
-  for (const sub of subdirs(dir)) out.push(...pidsIn(sub))
-  return out
-}
-
-function removeDepthFirst(dir) {
-  for (const sub of subdirs(dir)) removeDepthFirst(sub)
-  rmdirSync(dir)
-}
-
-/**
- * SIGKILLs every process in a cgroup tree and removes it depth first,
- * retrying while exiting processes still hold it. Returns what it killed.
- */
-function killAndRemove(dir) {
-  let killed = 0
-  for (let attempt = 0; attempt < 250; attempt++) {
-    for (const pid of pidsIn(dir)) {
-      if (pid === process.pid || pid === process.ppid) continue
-      try { process.kill(pid, 'SIGKILL'); killed++ } catch { /* gone */ }
-    }
-    try {
-      removeDepthFirst(dir)
-      return { killed, removed: true }
-    } catch (err) {
-      if (err.code === 'ENOENT') return { killed, removed: true }
-      sleepSync(20)
-    }
-  }
-  return { killed, removed: false }
-}
-
-/**
- * Our cgroups: machine.slice/bench-<tag>-* (made here) and machine-bench<tag><letter>….scope
- * (machined-ts made them for machines named bench<tag><letter>…; no '-' in
- * those names, which a scope name would escape as \x2d).
- */
-function ownCgroupRegex(tag) {
-  return new RegExp(`^(bench-${tag}-|machine-bench${tag}[a-z])`)
-}
-
-function cleanupCgroups(tag, sliceExisted) {
-  const re = ownCgroupRegex(tag)
-  const report = { cgroups: 0, killed: 0, failed: [] }
-  for (const root of cgroupMounts().all) {
-    const slice = join(root, 'machine.slice')
-    for (const dir of subdirs(slice)) {
-      if (!re.test(dir.slice(slice.length + 1))) continue
-      const r = killAndRemove(dir)
-      report.cgroups++
-      report.killed += r.killed
-      if (!r.removed) report.failed.push(dir)
-    }
-    if (sliceExisted[root] === false && existsSync(slice)) {
-      try { rmdirSync(slice) } catch { /* someone else uses it now: leave it */ }
-    }
-  }
-  return report
-}
-
-function leftoverCgroups(tag) {
-  const re = ownCgroupRegex(tag)
-  const out = []
-  for (const root of cgroupMounts().all) {
-    const slice = join(root, 'machine.slice')
-    for (const dir of subdirs(slice)) if (re.test(dir.slice(slice.length + 1))) out.push(dir)
-  }
-  return out
-}
-
-// ── Machine facts ──────────────────────────────────────────────────────────
-
-function memAvailableKiB() {
-  const m = /^MemAvailable:\s+(\d+)/m.exec(readText('/proc/meminfo') ?? '')
-  return m === null ? undefined : Number(m[1])
-}
-
-function machineInfo() {
-  const cpu = /^model name\s*:\s*(.*)$/m.exec(readText('/proc/cpuinfo') ?? '')?.[1]
-  const version = (cmd, args) => {
-    const r = run(cmd, args)
-    return r.status === 0 ? r.stdout.split('\n')[0].trim() : undefined
-  }
-  const git = (args) => run('git', ['-C', REPO, ...args]).stdout?.trim()
-  return {
-    date: new Date().toISOString(),
-    nproc: os.availableParallelism(),
-    cpu,
-    kernel: os.release(),
-    memTotalGiB: Math.round(os.totalmem() / 2 ** 30 * 10) / 10,
-    node: process.version,
-    systemdMachined: version(REAL_MACHINED, ['--version']),
-    dbusDaemon: version('dbus-daemon', ['--version']),
-    pidMax: Number(readText('/proc/sys/kernel/pid_max')),
-    machinedTs: `${JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version} (git ${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', 'src']) ? ', src modified' : ''})`,
-  }
-}
-
-function findPython() {
-  for (const py of ['/usr/bin/python3', which('python3')]) {
-    if (py === undefined || !existsSync(py)) continue
-    const r = run(py, ['-c', 'import dbus; print(dbus.__version__)'])
-    if (r.status === 0) return { path: py, dbusVersion: r.stdout.trim() }
-  }
-  return undefined
-}
+// ── Machine counts ──────────────────────────────────────────────────────────
 
 /**
  * The largest machine count this host can take: each needs its own leader
@@ -313,180 +145,17 @@ async function outer(argv) {
     }
   }
 
-  const tag = String(process.pid)
-  const sliceExisted = Object.fromEntries(mounts.all.map((root) => [root, existsSync(join(root, 'machine.slice'))]))
-  const child = spawn('unshare', ['-m', '--propagation', 'private', '--', process.execPath, fileURLToPath(import.meta.url), ...argv], {
-    // fd 3: the inner process names its mount namespace, so we can check that nothing stays in it.
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-    env: { ...process.env, BENCH_INNER: '1', BENCH_TAG: tag, BENCH_SLICE_EXISTED: JSON.stringify(sliceExisted) },
-  })
-  // Ctrl-C reaches the whole process group; the inner process cleans up and we check after it.
-  const forward = (sig) => { try { child.kill(sig) } catch { /* gone */ } }
-  process.on('SIGINT', () => {})
-  process.on('SIGTERM', () => forward('SIGTERM'))
-  let namespace = ''
-  child.stdio[3].on('data', (c) => { namespace += c.toString() })
-  const code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s === null ? 1 : 128 + os.constants.signals[s]))))
-
-  // Nothing may outlive the run in its mount namespace (then the namespace and its /run tmpfs are gone too).
-  namespace = namespace.trim()
-  let stray = namespace === '' ? [] : processesInNamespace(namespace)
-  for (let i = 0; i < 50 && stray.length > 0; i++) {
-    for (const pid of stray) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
-    sleepSync(50)
-    stray = processesInNamespace(namespace)
-  }
-  if (stray.length > 0) log(`processes still in the run's mount namespace ${namespace}: ${stray.join(' ')}`)
-
-  // Safety net: whatever the inner run left behind (it should be nothing).
-  const report = cleanupCgroups(tag, sliceExisted)
-  const left = leftoverCgroups(tag)
-  if (report.cgroups > 0 || report.killed > 0) log(`safety cleanup removed ${report.cgroups} cgroups and killed ${report.killed} processes left by the run`)
-  if (left.length > 0) log(`could not remove: ${left.join(' ')}`)
-  if (left.length > 0 || stray.length > 0 || namespace === '') {
-    if (namespace === '') log('the inner run never reported its mount namespace')
-    return code === 0 ? 1 : code
-  }
-  log(`cleanup checked: no cgroups of this run remain, and no process is left in its mount namespace (${namespace}), so its /run tmpfs is gone`)
-  return code
+  return runIsolated(fileURLToPath(import.meta.url), argv)
 }
 
 // ── Inner process ──────────────────────────────────────────────────────────
 
-class Agent {
-  #child
-  #lines
-  #waiters = []
-  #exited = false
-
-  constructor(python) {
-    this.#child = spawn(python, [join(BENCH_DIR, 'agent.py')], { stdio: ['pipe', 'pipe', 'inherit'] })
-    this.#lines = createInterface({ input: this.#child.stdout })
-    this.#lines.on('line', (line) => this.#waiters.shift()?.resolve(JSON.parse(line)))
-    this.#child.on('exit', (code, sig) => {
-      this.#exited = true
-      for (const w of this.#waiters.splice(0)) w.reject(new Error(`agent exited (${code ?? sig})`))
-    })
-  }
-
-  get pid() { return this.#child.pid }
-
-  async call(op, args = {}) {
-    if (this.#exited) throw new Error('agent is gone')
-    const reply = await new Promise((resolve, reject) => {
-      this.#waiters.push({ resolve, reject })
-      this.#child.stdin.write(`${JSON.stringify({ op, ...args })}\n`)
-    })
-    if (!reply.ok) throw new Error(`agent ${op}: ${reply.error}`)
-    return reply
-  }
-
-  async quit() {
-    if (this.#exited) return
-    const gone = new Promise((r) => this.#child.once('exit', r))
-    await this.call('quit').catch(() => undefined)
-    this.#child.stdin.end()
-    await Promise.race([gone, sleep(10_000)])
-    if (!this.#exited) this.#child.kill('SIGKILL')
-  }
-}
-
-/** A child process under `setpriv --pdeathsig KILL`, so it dies with us whatever happens. */
-class Proc {
-  constructor(name, argv, env) {
-    this.name = name
-    this.stderr = ''
-    this.child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env })
-    this.child.stderr.on('data', (c) => { this.stderr = (this.stderr + c.toString()).slice(-65536) })
-    this.exited = new Promise((r) => this.child.once('exit', (code, sig) => r(code ?? sig)))
-  }
-
-  get pid() { return this.child.pid }
-
-  async waitStdout(pattern, ms) {
-    let seen = ''
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name}: no ${pattern} within ${ms} ms; stderr: ${this.stderr}`)), ms)
-      this.child.stdout.on('data', (c) => {
-        seen += c.toString()
-        const m = pattern.exec(seen)
-        if (m !== null) { clearTimeout(timer); resolve(m) }
-      })
-      this.exited.then((c) => { clearTimeout(timer); reject(new Error(`${this.name} exited (${c}); stderr: ${this.stderr}`)) })
-    })
-  }
-
-  /** CPU seconds used so far (utime + stime). */
-  cpu() {
-    const stat = readText(`/proc/${this.pid}/stat`)
-    if (stat === undefined) return undefined
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK
-  }
-
-  memory() {
-    const status = readText(`/proc/${this.pid}/status`) ?? ''
-    const kib = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN)
-    return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 }
-  }
-
-  async stop(ms = 15_000) {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return
-    this.child.kill('SIGTERM')
-    const r = await Promise.race([this.exited.then(() => 'exited'), sleep(ms).then(() => 'timeout')])
-    if (r === 'timeout') {
-      log(`${this.name} did not stop within ${ms} ms; SIGKILL`)
-      this.child.kill('SIGKILL')
-      await this.exited
-    }
-  }
-}
-
-const DBUS_CONF = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>${BUS_ADDRESS}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-  </policy>
-  <includedir>/usr/share/dbus-1/system.d</includedir>
-</busconfig>
-`
-
-const DAEMONS = {
-  systemd: { label: 'systemd-machined 252' },
-  ts: { label: 'machined-ts' },
-}
-
-function daemonArgv(kind, opts) {
-  if (kind === 'systemd') return [REAL_MACHINED]
-  const prof = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(BENCH_DIR, 'results', 'profiles')}`] : []
-  return [process.execPath, ...prof, join(REPO, 'bin/machined.js'), `--bus-address=${BUS_ADDRESS}`, '--log-level=warn']
-}
-
 /** Measures one daemon. `world` holds the leaders shared by both daemons. */
 async function measureDaemon(kind, opts, world, agent, procs) {
-  const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: BUS_ADDRESS, SYSTEMD_LOG_LEVEL: 'warning', SYSTEMD_LOG_TARGET: 'console' }
-  delete env.BENCH_INNER
   const out = { daemon: DAEMONS[kind].label }
-  rmSync('/run/systemd', { recursive: true, force: true })
-  rmSync('/run/machined-ts', { recursive: true, force: true })
-
-  const bus = new Proc('dbus-daemon', ['dbus-daemon', `--config-file=${WORK}/dbus.conf`, '--nofork', '--print-address=1'], env)
-  procs.add(bus)
-  await bus.waitStdout(/unix:path=/, 10_000)
-  const daemon = new Proc(out.daemon, daemonArgv(kind, opts), env)
-  procs.add(daemon)
+  const started = await startDaemon(kind, { agent, procs, profile: opts.profile })
+  const { bus, daemon } = started
   try {
-    await agent.call('connect', { address: BUS_ADDRESS })
-    await agent.call('wait_name', { timeout_s: 30 })
-    log(`${out.daemon}: up (pid ${daemon.pid})`)
     // Machine names: bench<tag><letters><i>, e.g. bench4242m17.
     const n = (prefix, from, count) => Array.from({ length: count }, (_, i) => `bench${world.tag}${prefix}${from + i}`)
     // Each step is a phase: CPU used by the daemon and the bus during it, and
@@ -574,14 +243,7 @@ async function measureDaemon(kind, opts, world, agent, procs) {
     const files = readdirSafe('/run/systemd/machines')
     if (files.length > 0) out.stateFilesLeft = files.length
   } finally {
-    await agent.call('disconnect').catch(() => undefined)
-    out.daemonExit = daemon.child.exitCode ?? daemon.child.signalCode ?? undefined
-    await daemon.stop()
-    await bus.stop()
-    procs.delete(daemon)
-    procs.delete(bus)
-    const tail = daemon.stderr.trim()
-    if (tail !== '') out.daemonStderrTail = tail.split('\n').slice(-10)
+    Object.assign(out, await stopDaemon(started))
   }
   return out
 }
@@ -590,20 +252,9 @@ function readdirSafe(dir) {
   try { return readdirSync(dir) } catch { return [] }
 }
 
-function processesInNamespace(ns) {
-  const out = []
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue
-    try { if (readlinkSync(`/proc/${name}/ns/mnt`) === ns) out.push(Number(name)) } catch { /* gone */ }
-  }
-  return out
-}
-
 async function inner(argv) {
-  try { writeSync(3, `${readlinkSync('/proc/self/ns/mnt')}\n`); closeSync(3) } catch { /* not started by outer() */ }
+  const { tag, sliceExisted } = innerContext()
   const opts = parseOptions(argv)
-  const tag = process.env.BENCH_TAG
-  const sliceExisted = JSON.parse(process.env.BENCH_SLICE_EXISTED ?? '{}')
   const mounts = cgroupMounts()
   const roots = mounts.tracking
   const py = findPython()
@@ -631,12 +282,7 @@ async function inner(argv) {
   }
   let code = 0
   try {
-    // Private /run: the bus socket, both daemons' state, our files.
-    const m = run('mount', ['-t', 'tmpfs', '-o', 'mode=755,size=512m', 'tmpfs', '/run'])
-    if (m.status !== 0) throw new Error(`mount tmpfs on /run failed: ${m.stderr}`)
-    mkdirSync('/run/dbus', { recursive: true })
-    mkdirSync(WORK, { recursive: true })
-    writeFileSync(`${WORK}/dbus.conf`, DBUS_CONF)
+    enterPrivateRun()
 
     // How many machines this host can hold (one leader process each).
     const extra = 1 + (opts.daemons.includes('ts') && opts.extras ? opts.pairs + opts.warmup : 0) + 200
@@ -762,5 +408,5 @@ function formatTable(results) {
 // ── Entry ──────────────────────────────────────────────────────────────────
 
 const argv = process.argv.slice(2)
-const code = process.env.BENCH_INNER === '1' ? await inner(argv) : await outer(argv)
+const code = isInner() ? await inner(argv) : await outer(argv)
 process.exit(code)

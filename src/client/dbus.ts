@@ -7,9 +7,9 @@
 import { machineObjectPath, MACHINE1_PATH } from '../protocol/bus-path.ts'
 import { BUS_NAME, MACHINE_INTERFACE_NAME, MANAGER_INTERFACE_NAME } from '../protocol/dbus/org.freedesktop.machine1.ts'
 import type { MachineClass, MachineState } from '../protocol/vocabulary.ts'
-import { BusConnection, DBusError, variant } from '../wire/dbus/bus.ts'
-import { fromDbusError } from './errors.ts'
-import type { KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineSummary, MachinedClient, RegisterOptions } from './types.ts'
+import { BusConnection, DBusError, variant, type Variant } from '../wire/dbus/bus.ts'
+import { fromDbusError, MachinedUnavailableError } from './errors.ts'
+import type { BusProperty, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineSummary, MachinedClient, RegisterOptions } from './types.ts'
 import { EventQueue, formatAddress, idBytes, idHex } from './values.ts'
 
 const PROPERTIES = 'org.freedesktop.DBus.Properties'
@@ -23,7 +23,8 @@ export class DbusMachinedClient implements MachinedClient {
   }
 
   static async connect(address: string): Promise<DbusMachinedClient> {
-    return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false }))
+    // No call of this client passes fds: a plain socket, without the native one, starts faster.
+    return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false, unixFd: false }))
   }
 
   /** Calls a Manager method (or another interface on `path`), turning D-Bus errors into ours. */
@@ -44,11 +45,32 @@ export class DbusMachinedClient implements MachinedClient {
     return Array.isArray(activatable) && activatable.includes(BUS_NAME)
   }
 
+  /** Whether org.freedesktop.machine1 has an owner right now (no activation). */
+  async isRunning(): Promise<boolean> {
+    const [owned] = await this.#bus.callDriver('NameHasOwner', 's', [BUS_NAME])
+    return owned === true
+  }
+
+  /**
+   * Has the bus start org.freedesktop.machine1 (StartServiceByName), for
+   * tools that want a clear answer before their first call. Rejects with
+   * MachinedUnavailableError when the bus cannot start it.
+   */
+  async activate(): Promise<void> {
+    try {
+      await this.#bus.callDriver('StartServiceByName', 'su', [BUS_NAME, 0])
+    } catch (err) {
+      if (err instanceof DBusError) throw new MachinedUnavailableError(`The bus could not start ${BUS_NAME}: ${err.message}`, { cause: err })
+      throw err
+    }
+  }
+
   async register(o: RegisterOptions): Promise<void> {
     const create = o.allocateUnit === true
     const id = idBytes(o.id)
     const leader = o.leader ?? 0 // 0: the caller, which is us
     const extras = o.vsockCid !== undefined || o.sshAddress !== undefined || o.sshPrivateKeyPath !== undefined
+    const scope = (o.scopeProperties ?? []).map((p) => [p.name, variant(p.signature, p.value)])
     if (extras) {
       // Only the property-dictionary methods of newer systemd carry these.
       const props: [string, unknown][] = [['Id', variant('ay', id)], ['Class', variant('s', o.class)], ['Service', variant('s', o.service ?? '')],
@@ -57,12 +79,12 @@ export class DbusMachinedClient implements MachinedClient {
       if (o.vsockCid !== undefined) props.push(['VSockCID', variant('u', o.vsockCid)])
       if (o.sshAddress !== undefined) props.push(['SSHAddress', variant('s', o.sshAddress)])
       if (o.sshPrivateKeyPath !== undefined) props.push(['SSHPrivateKeyPath', variant('s', o.sshPrivateKeyPath)])
-      if (create) await this.#call('CreateMachineEx', 'sa(sv)a(sv)', [o.name, props, []])
+      if (create) await this.#call('CreateMachineEx', 'sa(sv)a(sv)', [o.name, props, scope])
       else await this.#call('RegisterMachineEx', 'sa(sv)', [o.name, props])
       return
     }
     const args = [o.name, id, o.service ?? '', o.class, leader, o.rootDirectory ?? '', [...(o.networkInterfaces ?? [])]]
-    if (create) await this.#call('CreateMachineWithNetwork', 'sayssusaia(sv)', [...args, []])
+    if (create) await this.#call('CreateMachineWithNetwork', 'sayssusaia(sv)', [...args, scope])
     else await this.#call('RegisterMachineWithNetwork', 'sayssusai', args)
   }
 
@@ -100,6 +122,22 @@ export class DbusMachinedClient implements MachinedClient {
       networkInterfaces: v<number[]>('NetworkInterfaces', []),
       state: v<MachineState | undefined>('State', undefined),
     }
+  }
+
+  /** GetMachine: the object path of a machine (NoSuchMachineError when there is none). */
+  async machinePath(name: string): Promise<string> {
+    const [path] = await this.#call('GetMachine', 's', [name])
+    return path as string
+  }
+
+  /**
+   * Properties.GetAll("") on `path` (the Manager's by default), in the
+   * daemon's order and with the signature each value was sent with: what a
+   * tool needs to print them by type, as `machinectl show` does.
+   */
+  async propertyList(path: string = MACHINE1_PATH): Promise<BusProperty[]> {
+    const [props] = await this.#call('GetAll', 's', [''], { path, iface: PROPERTIES })
+    return Object.entries(props as Record<string, Variant>).map(([name, v]) => ({ name, signature: v.signature, value: v.value }))
   }
 
   /** The Manager's properties (PoolPath, PoolUsage, PoolLimit), as `machinectl show` prints them. */

@@ -16,7 +16,8 @@
 export { connect, connectIfAvailable, registerIfAvailable } from './connect.ts'
 export { MachinedUnavailableError } from './errors.ts'
 export type {
-  ConnectOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineSummary, MachinedClient, RegisterOptions,
+  BusProperty, ConnectOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachineSummary, MachinedClient, RegisterOptions,
+  ScopeProperty,
 } from './types.ts'
 export {
   AccessDeniedError, ERROR_CODES, FailedError, FileExistsError, FileNotFoundError, InvalidArgsError, LimitsExceededError,

@@ -26,9 +26,24 @@ export interface RegisterOptions {
    * as for Varlink Register.
    */
   readonly allocateUnit?: boolean
+  /**
+   * Settings for the scope machined makes when allocateUnit is set
+   * (CreateMachine's a(sv): KillSignal, KillMode, DevicePolicy,
+   * DeviceAllow, …), as systemd-nspawn passes them. D-Bus only: Varlink
+   * Register has no such field, and the Varlink client refuses them.
+   */
+  readonly scopeProperties?: readonly ScopeProperty[]
   readonly vsockCid?: number
   readonly sshAddress?: string
   readonly sshPrivateKeyPath?: string
+}
+
+/** One unit property for CreateMachine, e.g. { name: 'KillSignal', signature: 'i', value: 37 }. */
+export interface ScopeProperty {
+  readonly name: string
+  /** Its D-Bus signature, as systemd's transient-unit parser expects it. */
+  readonly signature: string
+  readonly value: unknown
 }
 
 /** One row of ListMachines. */
@@ -37,6 +52,14 @@ export interface MachineSummary {
   /** '' when the daemon does not know it. */
   readonly class: MachineClass | ''
   readonly service: string
+}
+
+/** A row of VarlinkMachinedClient.listWithMetadata(). */
+export interface MachineListEntry extends MachineSummary {
+  /** The machine's os-release fields; undefined when they could not be read. */
+  readonly osRelease: Readonly<Record<string, string>> | undefined
+  /** undefined when they could not be read (no private network, not a container). */
+  readonly addresses: readonly MachineAddress[] | undefined
 }
 
 export interface MachineDetails extends MachineSummary {
@@ -56,6 +79,14 @@ export interface MachineAddress {
   readonly family: 2 | 10
   /** e.g. "192.0.2.7" or "fe80::1". */
   readonly address: string
+}
+
+/** A D-Bus property as the daemon sent it (DbusMachinedClient.propertyList()). */
+export interface BusProperty {
+  readonly name: string
+  /** Its D-Bus signature: 's', 't', 'ay', 'ai', … */
+  readonly signature: string
+  readonly value: unknown
 }
 
 export interface KillOptions {

@@ -35,6 +35,10 @@ export function formatAddress(family: number, bytes: Uint8Array): string {
     i = j
   }
   if (best < 0) return groups.join(':')
+  // An IPv4-compatible or -mapped address ends in dotted quad, as glibc's inet_ntop() writes it.
+  if (best === 0 && (bestLen === 6 || (bestLen === 5 && groups[5] === 'ffff'))) {
+    return `::${bestLen === 5 ? 'ffff:' : ''}${Array.from(bytes.subarray(12, 16)).join('.')}`
+  }
   return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`
 }
 

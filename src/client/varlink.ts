@@ -5,11 +5,11 @@
  * @module
  */
 
-import { errorFromCode, type ErrorCode, type MachinedError } from '../protocol/errors.ts'
+import { errorFromCode, NotSupportedError, type ErrorCode, type MachinedError } from '../protocol/errors.ts'
 import type { MachineClass } from '../protocol/vocabulary.ts'
-import { DbusMachinedClient } from './dbus.ts'
+import type { DbusMachinedClient } from './dbus.ts'
 import { fromVarlinkError } from './errors.ts'
-import type { KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineSummary, MachinedClient, RegisterOptions } from './types.ts'
+import type { KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachineSummary, MachinedClient, RegisterOptions } from './types.ts'
 import { formatAddress, idBytes, idHex } from './values.ts'
 import { VarlinkConnection, VarlinkReplyError } from './varlink-connection.ts'
 
@@ -74,6 +74,10 @@ export class VarlinkMachinedClient implements MachinedClient {
   }
 
   async register(o: RegisterOptions): Promise<void> {
+    if ((o.scopeProperties ?? []).length > 0) {
+      // io.systemd.Machine.Register has no unit settings; dropping them silently would change what the caller gets.
+      throw new NotSupportedError('Scope properties need the D-Bus transport (CreateMachine); Varlink Register has none')
+    }
     const id = idHex(idBytes(o.id))
     const p: Record<string, unknown> = { name: o.name, class: o.class }
     if (id !== '') p.id = id
@@ -118,6 +122,25 @@ export class VarlinkMachinedClient implements MachinedClient {
 
   async list(): Promise<MachineSummary[]> {
     return (await this.#list({}, false)).map((r) => ({ name: r.name, class: r.class as MachineClass | '', service: r.service ?? '' }))
+  }
+
+  /**
+   * Every machine with its os-release and addresses, in one List call
+   * (acquireMetadata "graceful"): what `machinectl list` shows, without a
+   * call per machine. A field is undefined where the daemon could not tell.
+   */
+  async listWithMetadata(): Promise<MachineListEntry[]> {
+    return (await this.#list({}, true)).map((r) => {
+      const osRelease: Record<string, string> | undefined = r.OSRelease === undefined ? undefined : {}
+      for (const line of r.OSRelease ?? []) {
+        const eq = line.indexOf('=')
+        if (eq > 0) osRelease![line.slice(0, eq)] = line.slice(eq + 1)
+      }
+      return {
+        name: r.name, class: r.class as MachineClass | '', service: r.service ?? '', osRelease,
+        addresses: r.addresses?.map((a) => ({ family: a.family as 2 | 10, address: formatAddress(a.family, Uint8Array.from(a.address)) })),
+      }
+    })
   }
 
   async get(name: string): Promise<MachineDetails> {
@@ -175,7 +198,8 @@ export class VarlinkMachinedClient implements MachinedClient {
   }
 
   watch(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<MachineEvent> {
-    this.#bus ??= DbusMachinedClient.connect(this.#busAddress)
+    // Loaded only here: a Varlink client that never watches needs none of the D-Bus code.
+    this.#bus ??= import('./dbus.ts').then((m) => m.DbusMachinedClient.connect(this.#busAddress))
     const bus = this.#bus
     // Hand out the bus client's iterator once the bus is there.
     let inner: AsyncIterableIterator<MachineEvent> | undefined

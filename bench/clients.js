@@ -1,0 +1,312 @@
+#!/usr/bin/env node
+// Benchmark (issue 4, part 4): the clients' side of machined-ts.
+//   (a) Register+Unregister pairs per second over Varlink and over D-Bus
+//       against machined-ts, next to the real systemd-machined over D-Bus
+//       (it has no Varlink in 252): same leaders in pre-made scopes, same
+//       one-call-after-the-other client (bench/agent.py; Varlink with the
+//       Python standard library only).
+//   (b) Cold start of `mctl list` next to the real `machinectl list`: wall
+//       time of the whole process, median of N runs, with 10 machines
+//       registered, against both daemons.
+// Isolation, leaders and cleanup are bench/run.js's (bench/lib/). Run as
+// root: `node bench/clients.js` (--help). See bench/README.md.
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { BUS_ADDRESS } from './lib/bus.js'
+import { cgroupMounts, cleanupCgroups } from './lib/cgroups.js'
+import { BENCH_DIR, REAL_MACHINED, REPO, log, median, run, which } from './lib/common.js'
+import { DAEMONS, startDaemon, stopDaemon, VARLINK_SOCKET } from './lib/daemons.js'
+import { machineInfo } from './lib/host.js'
+import { enterPrivateRun, innerContext, isInner, runIsolated } from './lib/isolation.js'
+import { Agent, findPython } from './lib/processes.js'
+
+const HELP = `node bench/clients.js [OPTIONS]
+
+(a) Register+Unregister pairs/s over Varlink and D-Bus against machined-ts,
+    and over D-Bus against ${REAL_MACHINED};
+(b) cold start (whole-process wall time) of \`mctl list\` and \`machinectl list\`
+    with machines registered, against each daemon.
+Must run as root; touches nothing of the host (private mount namespace with
+a tmpfs on /run; every cgroup and process it makes is removed).
+
+Options:
+  --pairs=N      Register+Unregister pairs per round (default 1000)
+  --rounds=N     Rounds per transport, interleaved; the median is reported (default 3)
+  --warmup=N     Warm-up pairs per transport (default 100)
+  --machines=N   Machines registered for the cold starts (default 10)
+  --runs=N       Cold starts per command, interleaved; the median is reported (default 30)
+  --only=WHICH   systemd | ts | both (default both)
+  --no-build     Do not run \`tsc -p tsconfig.build.json\` first
+  --json=FILE    Where to write results (default bench/results/clients.json)
+  -h, --help     Show this help
+`
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      pairs: { type: 'string', default: '1000' },
+      rounds: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '100' },
+      machines: { type: 'string', default: '10' },
+      runs: { type: 'string', default: '30' },
+      only: { type: 'string', default: 'both' },
+      'no-build': { type: 'boolean', default: false },
+      json: { type: 'string', default: join(BENCH_DIR, 'results', 'clients.json') },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  const int = (name, min) => {
+    const n = Number(values[name])
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} wants a whole number ≥ ${min}, got ${values[name]}`)
+    return n
+  }
+  if (!['systemd', 'ts', 'both'].includes(values.only)) throw new Error('--only is systemd, ts or both')
+  return {
+    help: values.help, pairs: int('pairs', 1), rounds: int('rounds', 1), warmup: int('warmup', 0), machines: int('machines', 1),
+    runs: int('runs', 1), daemons: values.only === 'both' ? ['systemd', 'ts'] : [values.only], build: !values['no-build'], json: values.json,
+  }
+}
+
+async function outer(argv) {
+  let opts
+  try {
+    opts = parseOptions(argv)
+  } catch (err) {
+    process.stderr.write(`bench: ${err.message}\n`)
+    return 2
+  }
+  if (opts.help) { process.stdout.write(HELP); return 0 }
+  if (process.getuid() !== 0) {
+    process.stderr.write('bench: must run as root (it makes cgroups, a mount namespace and a system bus)\n')
+    return 1
+  }
+  const missing = []
+  for (const cmd of ['unshare', 'mount', 'setpriv', 'dbus-daemon', 'machinectl']) if (which(cmd) === undefined) missing.push(cmd)
+  if (opts.daemons.includes('systemd') && !existsSync(REAL_MACHINED)) missing.push(`${REAL_MACHINED} (apt-get install systemd-container)`)
+  if (findPython() === undefined) missing.push('python3 with the dbus module (apt-get install python3-dbus)')
+  if (cgroupMounts().tracking.length === 0) missing.push('a mounted cgroup hierarchy')
+  if (missing.length > 0) {
+    process.stderr.write(`bench: missing: ${missing.join('; ')}\n`)
+    return 1
+  }
+  if (opts.build) {
+    log('building machined-ts (tsc -p tsconfig.build.json)')
+    const r = run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] })
+    if (r.status !== 0 && !existsSync(join(REPO, 'dist/cli/main.js'))) { process.stderr.write('bench: build failed and there is no dist/\n'); return 1 }
+  }
+  return runIsolated(fileURLToPath(import.meta.url), argv)
+}
+
+// ── (a) Register+Unregister pairs ───────────────────────────────────────────
+
+/** Rounds of pairs per transport, interleaved so that drift hits both alike. */
+async function pairs(kind, opts, world, agent) {
+  const transports = kind === 'ts' ? ['dbus', 'varlink'] : ['dbus']
+  if (kind === 'ts') await agent.call('varlink_connect', { path: VARLINK_SOCKET })
+  const names = (prefix, count) => Array.from({ length: count }, (_, i) => `bench${world.tag}${prefix}${i}`)
+  const op = { dbus: 'pairs', varlink: 'varlink_pairs' }
+  const out = Object.fromEntries(transports.map((t) => [t, []]))
+  for (const t of transports) {
+    await agent.call(op[t], { names: [], leaders: [world.pairLeader], warmup_names: names(`w${t[0]}`, opts.warmup), warmup_leaders: [world.pairLeader] })
+  }
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const t of transports) {
+      const r = await agent.call(op[t], { names: names(`${t[0]}${String.fromCharCode(97 + (round % 26))}`, opts.pairs), leaders: [world.pairLeader] })
+      out[t].push({ pairs_per_s: r.pairs_per_s, pair_latency: r.pair_latency, client_cpu_s: r.client_cpu_s })
+      log(`${DAEMONS[kind].label}: ${t} round ${round + 1}: ${r.pairs_per_s.toFixed(0)} pairs/s`)
+    }
+  }
+  if (kind === 'ts') await agent.call('varlink_disconnect')
+  return Object.fromEntries(Object.entries(out).map(([t, rounds]) => [t, { rounds, median_pairs_per_s: median(rounds.map((r) => r.pairs_per_s)) }]))
+}
+
+// ── (b) Cold starts ─────────────────────────────────────────────────────────
+
+/**
+ * What the commands run with: the caller's locale-free basics only. The
+ * caller's own environment may hold NODE_EXTRA_CA_CERTS, which makes every
+ * Node process read a CA bundle before it starts (about 35 ms here); that
+ * is measured separately, as "node -e 0, caller's environment".
+ */
+function cleanEnv() {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8', TZ: 'UTC', DBUS_SYSTEM_BUS_ADDRESS: BUS_ADDRESS, SYSTEMD_COLORS: '0', SYSTEMD_PAGER: '' }
+}
+
+function commands(kind) {
+  const mctl = [process.execPath, join(REPO, 'bin/mctl.js')]
+  const env = cleanEnv()
+  const callerEnv = { ...process.env, ...env }
+  delete callerEnv.BENCH_INNER
+  const list = {
+    'machinectl list': { argv: ['machinectl', 'list'], env },
+    'mctl list': { argv: [...mctl, 'list'], env },
+  }
+  if (kind === 'ts') list['mctl --transport=varlink list'] = { argv: [...mctl, '--transport=varlink', 'list'], env }
+  list['mctl --version (no daemon calls)'] = { argv: [...mctl, '--version'], env }
+  list['node -e 0'] = { argv: [process.execPath, '-e', '0'], env }
+  if (process.env.NODE_EXTRA_CA_CERTS !== undefined) list["node -e 0, caller's environment"] = { argv: [process.execPath, '-e', '0'], env: callerEnv }
+  return list
+}
+
+async function coldStarts(kind, opts, world, agent) {
+  const names = Array.from({ length: opts.machines }, (_, i) => `bench${world.tag}c${i}`)
+  const reg = await agent.call('register_many', { names, leaders: world.machineLeaders, window: 8 })
+  if (reg.errors > 0) throw new Error(`registering ${opts.machines} machines failed: ${JSON.stringify(reg.error_samples)}`)
+  // machinectl refuses to run unless this exists (sd_booted()); it is the private /run's.
+  mkdirSync('/run/systemd/system', { recursive: true })
+  const cmds = commands(kind)
+  const out = { machines: opts.machines, commands: {} }
+  try {
+    // The outputs first: mctl must print what machinectl prints, or the timing compares different work.
+    const once = (c) => spawnSync(c.argv[0], c.argv.slice(1), { env: c.env, encoding: 'utf8' })
+    const reference = once(cmds['machinectl list'])
+    for (const [label, c] of Object.entries(cmds)) {
+      if (!label.includes(' list')) continue
+      const r = once(c)
+      if (r.status !== 0) throw new Error(`${label} failed: ${r.stderr}`)
+      if (r.stdout !== reference.stdout) throw new Error(`${label} printed something else than machinectl list:\n${r.stdout}\n---\n${reference.stdout}`)
+    }
+    out.output = reference.stdout
+    const times = Object.fromEntries(Object.keys(cmds).map((k) => [k, []]))
+    for (let i = 0; i < opts.runs; i++) {
+      for (const [label, c] of Object.entries(cmds)) {
+        const t0 = process.hrtime.bigint()
+        const r = spawnSync(c.argv[0], c.argv.slice(1), { env: c.env, stdio: ['ignore', 'ignore', 'pipe'] })
+        times[label].push(Number(process.hrtime.bigint() - t0) / 1e6)
+        if (r.status !== 0) throw new Error(`${label} failed: ${r.stderr}`)
+      }
+    }
+    for (const [label, t] of Object.entries(times)) {
+      const sorted = [...t].sort((a, b) => a - b)
+      out.commands[label] = { median_ms: median(t), min_ms: sorted[0], max_ms: sorted.at(-1), runs: t.length }
+      log(`${DAEMONS[kind].label}: ${label}: median ${median(t).toFixed(1)} ms`)
+    }
+  } finally {
+    await agent.call('unregister_many', { names, window: 8 }).catch(() => undefined)
+  }
+  return out
+}
+
+// ── Inner process ───────────────────────────────────────────────────────────
+
+async function inner(argv) {
+  const { tag, sliceExisted } = innerContext()
+  const opts = parseOptions(argv)
+  const roots = cgroupMounts().tracking
+  const py = findPython()
+  const procs = new Set()
+  let agent
+  let interrupted = false
+  const onSignal = (sig) => {
+    if (interrupted) return
+    interrupted = true
+    log(`${sig}: stopping and cleaning up`)
+    for (const p of procs) { try { p.child.kill('SIGKILL') } catch { /* gone */ } }
+    cleanupCgroups(tag, sliceExisted)
+    process.exit(130)
+  }
+  process.on('SIGINT', () => onSignal('SIGINT'))
+  process.on('SIGTERM', () => onSignal('SIGTERM'))
+
+  const results = {
+    machine: machineInfo(),
+    client: { pairs: `python3 ${py.path}: D-Bus through python3-dbus ${py.dbusVersion} (libdbus), Varlink through socket+json`, coldStarts: 'spawnSync() wall time, stdout and stdin discarded' },
+    options: { ...opts, help: undefined, json: undefined },
+    daemons: {},
+  }
+  let code = 0
+  try {
+    enterPrivateRun()
+    const pool = `bench-${tag}-pool`
+    for (const root of roots) mkdirSync(join(root, 'machine.slice', pool), { recursive: true })
+    agent = new Agent(py.path)
+    await agent.call('join_pool', { dirs: roots.map((r) => join(r, 'machine.slice', pool)) })
+    // Leaders, each alone in its own pre-made scope that both daemons adopt (as in bench/run.js).
+    const scopeRoots = roots.map((r) => join(r, 'machine.slice'))
+    const spawned = await agent.call('spawn', {
+      count: opts.machines + 1, scope_roots: scopeRoots, scope_names: Array.from({ length: opts.machines + 1 }, (_, i) => `bench-${tag}-${i}.scope`),
+    })
+    const world = { tag, pairLeader: spawned.pids[0], machineLeaders: spawned.pids.slice(1) }
+    for (const kind of opts.daemons) {
+      const started = await startDaemon(kind, { agent, procs })
+      const out = { daemon: DAEMONS[kind].label }
+      try {
+        out.pairs = await pairs(kind, opts, world, agent)
+        out.coldStart = await coldStarts(kind, opts, world, agent)
+      } catch (err) {
+        log(`${DAEMONS[kind].label}: ${err.message}`)
+        out.error = err.message
+        code = 1
+      } finally {
+        Object.assign(out, await stopDaemon(started))
+      }
+      results.daemons[kind] = out
+    }
+  } catch (err) {
+    log(`failed: ${err.stack ?? err.message}`)
+    results.error = err.message
+    code = 1
+  } finally {
+    for (const p of procs) await p.stop(5000)
+    if (agent !== undefined) await agent.quit()
+    const report = cleanupCgroups(tag, sliceExisted)
+    if (report.failed.length > 0) { log(`could not remove ${report.failed.join(' ')}`); code = 1 }
+  }
+  const table = formatTables(results)
+  results.table = table
+  process.stdout.write(`${table}\n`)
+  mkdirSync(dirname(opts.json), { recursive: true })
+  writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`)
+  log(`results written to ${opts.json}`)
+  return code
+}
+
+// ── Output ──────────────────────────────────────────────────────────────────
+
+const fmt = (v, digits) => (v === undefined || v === null || Number.isNaN(v) ? 'n/a' : v.toFixed(digits))
+const ratio = (a, b) => (a && b ? (a / b).toFixed(2) : 'n/a')
+
+function markdown(head, rows) {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+  const line = (r) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`
+  return [line(head), `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line)].join('\n')
+}
+
+function formatTables(results) {
+  const sd = results.daemons.systemd ?? {}
+  const ts = results.daemons.ts ?? {}
+  const o = results.options
+  const m = results.machine
+  const out = [`machine: ${m.nproc} CPUs (${m.cpu}), kernel ${m.kernel}, node ${m.node}, ${m.systemdMachined}; machined-ts ${m.machinedTs}`, '']
+
+  const sdDbus = sd.pairs?.dbus?.median_pairs_per_s
+  const tsDbus = ts.pairs?.dbus?.median_pairs_per_s
+  const tsVarlink = ts.pairs?.varlink?.median_pairs_per_s
+  out.push(`(a) Register+Unregister pairs/s, ${o.pairs} sequential pairs, median of ${o.rounds} rounds (higher is better)`, '')
+  out.push(markdown(['client → daemon', 'pairs/s', 'ratio to systemd-machined (D-Bus)', 'ratio to machined-ts D-Bus'], [
+    ['D-Bus → systemd-machined 252', fmt(sdDbus, 0), '1.00', ratio(sdDbus, tsDbus)],
+    ['D-Bus → machined-ts', fmt(tsDbus, 0), ratio(tsDbus, sdDbus), '1.00'],
+    ['Varlink → machined-ts', fmt(tsVarlink, 0), ratio(tsVarlink, sdDbus), ratio(tsVarlink, tsDbus)],
+    ['Varlink → systemd-machined 252', 'n/a', '—', '—'],
+  ]))
+  out.push('', `(b) Cold start, whole process wall time, median of ${o.runs} runs, ${o.machines} machines registered (lower is better)`, '')
+  const labels = [...new Set([...Object.keys(sd.coldStart?.commands ?? {}), ...Object.keys(ts.coldStart?.commands ?? {})])]
+  const cell = (d, label) => fmt(d.coldStart?.commands?.[label]?.median_ms, 1)
+  const rows = labels.map((label) => [label, cell(sd, label), cell(ts, label)])
+  const r = (d) => ratio(d.coldStart?.commands?.['mctl list']?.median_ms, d.coldStart?.commands?.['machinectl list']?.median_ms)
+  rows.push(['ratio mctl list / machinectl list', r(sd), r(ts)])
+  out.push(markdown(['command (ms)', 'against systemd-machined 252', 'against machined-ts'], rows))
+  for (const [k, d] of Object.entries(results.daemons)) if (d.error) out.push(`${k}: FAILED: ${d.error}`)
+  if (results.error) out.push(`run failed: ${results.error}`)
+  return out.join('\n')
+}
+
+// ── Entry ───────────────────────────────────────────────────────────────────
+
+const argv = process.argv.slice(2)
+const code = isInner() ? await inner(argv) : await outer(argv)
+process.exit(code)

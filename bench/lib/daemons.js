@@ -1,0 +1,62 @@
+// The two daemons a bench compares, each started fresh on a fresh private
+// dbus-daemon (both claim org.freedesktop.machine1, so one at a time), with
+// the agent connected, and stopped completely afterwards.
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { BUS_ADDRESS, WORK } from './bus.js'
+import { BENCH_DIR, REAL_MACHINED, REPO, log } from './common.js'
+import { Proc } from './processes.js'
+
+export const DAEMONS = {
+  systemd: { label: 'systemd-machined 252' },
+  ts: { label: 'machined-ts' },
+}
+
+/** machined-ts's Varlink socket (its default); systemd-machined 252 has none. */
+export const VARLINK_SOCKET = '/run/systemd/machine/io.systemd.Machine'
+
+function daemonArgv(kind, { profile = false } = {}) {
+  if (kind === 'systemd') return [REAL_MACHINED]
+  const prof = profile ? ['--cpu-prof', `--cpu-prof-dir=${join(BENCH_DIR, 'results', 'profiles')}`] : []
+  return [process.execPath, ...prof, join(REPO, 'bin/machined.js'), `--bus-address=${BUS_ADDRESS}`, '--log-level=warn']
+}
+
+/**
+ * A fresh bus and the daemon `kind` on it, both in `procs` (so a signal
+ * handler can kill them), and the agent connected once the daemon has its
+ * name. Resolves to what stopDaemon() needs.
+ */
+export async function startDaemon(kind, { agent, procs, profile = false }) {
+  const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: BUS_ADDRESS, SYSTEMD_LOG_LEVEL: 'warning', SYSTEMD_LOG_TARGET: 'console' }
+  delete env.BENCH_INNER
+  rmSync('/run/systemd', { recursive: true, force: true })
+  rmSync('/run/machined-ts', { recursive: true, force: true })
+
+  const bus = new Proc('dbus-daemon', ['dbus-daemon', `--config-file=${WORK}/dbus.conf`, '--nofork', '--print-address=1'], env)
+  procs.add(bus)
+  await bus.waitStdout(/unix:path=/, 10_000)
+  const daemon = new Proc(DAEMONS[kind].label, daemonArgv(kind, { profile }), env)
+  procs.add(daemon)
+  const started = { kind, bus, daemon, agent, procs }
+  try {
+    await agent.call('connect', { address: BUS_ADDRESS })
+    await agent.call('wait_name', { timeout_s: 30 })
+  } catch (err) {
+    await stopDaemon(started)
+    throw err
+  }
+  log(`${DAEMONS[kind].label}: up (pid ${daemon.pid})`)
+  return started
+}
+
+/** Disconnects the agent and stops daemon and bus; resolves to how the daemon ended and the tail of its stderr. */
+export async function stopDaemon({ bus, daemon, agent, procs }) {
+  await agent.call('disconnect').catch(() => undefined)
+  const exit = daemon.child.exitCode ?? daemon.child.signalCode ?? undefined
+  await daemon.stop()
+  await bus.stop()
+  procs.delete(daemon)
+  procs.delete(bus)
+  const tail = daemon.stderr.trim()
+  return { daemonExit: exit, daemonStderrTail: tail === '' ? undefined : tail.split('\n').slice(-10) }
+}

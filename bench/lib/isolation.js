@@ -1,0 +1,78 @@
+// How a bench run is kept off the host (bench/README.md, "How"): the outer
+// process re-runs the script inside `unshare -m --propagation private`,
+// where the inner process mounts a tmpfs on /run; afterwards the outer
+// process checks that nothing is left in that mount namespace and removes
+// whatever cgroups the run left. Both halves are here; a script calls
+// runIsolated() from its outer half and enterPrivateRun() first thing in
+// its inner half.
+import { spawn } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, readlinkSync, writeFileSync, writeSync } from 'node:fs'
+import os from 'node:os'
+import { join } from 'node:path'
+import { DBUS_CONF, WORK } from './bus.js'
+import { cleanupCgroups, cgroupMounts, leftoverCgroups } from './cgroups.js'
+import { log, run, sleepSync } from './common.js'
+import { processesInNamespace } from './processes.js'
+
+/** Whether this process is the inner half of a run. */
+export function isInner() {
+  return process.env.BENCH_INNER === '1'
+}
+
+/**
+ * Outer half: runs `script argv…` again inside a private mount namespace
+ * and resolves to its exit code once nothing of the run is left.
+ */
+export async function runIsolated(script, argv) {
+  const tag = String(process.pid)
+  const sliceExisted = Object.fromEntries(cgroupMounts().all.map((root) => [root, existsSync(join(root, 'machine.slice'))]))
+  const child = spawn('unshare', ['-m', '--propagation', 'private', '--', process.execPath, script, ...argv], {
+    // fd 3: the inner process names its mount namespace, so we can check that nothing stays in it.
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    env: { ...process.env, BENCH_INNER: '1', BENCH_TAG: tag, BENCH_SLICE_EXISTED: JSON.stringify(sliceExisted) },
+  })
+  // Ctrl-C reaches the whole process group; the inner process cleans up and we check after it.
+  const forward = (sig) => { try { child.kill(sig) } catch { /* gone */ } }
+  process.on('SIGINT', () => {})
+  process.on('SIGTERM', () => forward('SIGTERM'))
+  let namespace = ''
+  child.stdio[3].on('data', (c) => { namespace += c.toString() })
+  const code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s === null ? 1 : 128 + os.constants.signals[s]))))
+
+  // Nothing may outlive the run in its mount namespace (then the namespace and its /run tmpfs are gone too).
+  namespace = namespace.trim()
+  let stray = namespace === '' ? [] : processesInNamespace(namespace)
+  for (let i = 0; i < 50 && stray.length > 0; i++) {
+    for (const pid of stray) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
+    sleepSync(50)
+    stray = processesInNamespace(namespace)
+  }
+  if (stray.length > 0) log(`processes still in the run's mount namespace ${namespace}: ${stray.join(' ')}`)
+
+  // Safety net: whatever the inner run left behind (it should be nothing).
+  const report = cleanupCgroups(tag, sliceExisted)
+  const left = leftoverCgroups(tag)
+  if (report.cgroups > 0 || report.killed > 0) log(`safety cleanup removed ${report.cgroups} cgroups and killed ${report.killed} processes left by the run`)
+  if (left.length > 0) log(`could not remove: ${left.join(' ')}`)
+  if (left.length > 0 || stray.length > 0 || namespace === '') {
+    if (namespace === '') log('the inner run never reported its mount namespace')
+    return code === 0 ? 1 : code
+  }
+  log(`cleanup checked: no cgroups of this run remain, and no process is left in its mount namespace (${namespace}), so its /run tmpfs is gone`)
+  return code
+}
+
+/** Inner half: what the outer half passed down (the run's tag and which machine.slice dirs existed before). */
+export function innerContext() {
+  try { writeSync(3, `${readlinkSync('/proc/self/ns/mnt')}\n`); closeSync(3) } catch { /* not started by runIsolated() */ }
+  return { tag: process.env.BENCH_TAG, sliceExisted: JSON.parse(process.env.BENCH_SLICE_EXISTED ?? '{}') }
+}
+
+/** Inner half: a private tmpfs on /run holding the bus socket, both daemons' state and our files. */
+export function enterPrivateRun() {
+  const m = run('mount', ['-t', 'tmpfs', '-o', 'mode=755,size=512m', 'tmpfs', '/run'])
+  if (m.status !== 0) throw new Error(`mount tmpfs on /run failed: ${m.stderr}`)
+  mkdirSync('/run/dbus', { recursive: true })
+  mkdirSync(WORK, { recursive: true })
+  writeFileSync(`${WORK}/dbus.conf`, DBUS_CONF)
+}

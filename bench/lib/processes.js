@@ -1,0 +1,118 @@
+// The processes of a bench run: the python3-dbus agent (client and keeper
+// of leaders, bench/agent.py), daemons under `setpriv --pdeathsig KILL`,
+// and what is left in the run's mount namespace.
+import { spawn } from 'node:child_process'
+import { existsSync, readdirSync, readlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { BENCH_DIR, log, readText, run, sleep, which } from './common.js'
+
+const CLK_TCK = 100
+
+export function findPython() {
+  for (const py of ['/usr/bin/python3', which('python3')]) {
+    if (py === undefined || !existsSync(py)) continue
+    const r = run(py, ['-c', 'import dbus; print(dbus.__version__)'])
+    if (r.status === 0) return { path: py, dbusVersion: r.stdout.trim() }
+  }
+  return undefined
+}
+
+
+export class Agent {
+  #child
+  #lines
+  #waiters = []
+  #exited = false
+
+  constructor(python) {
+    this.#child = spawn(python, [join(BENCH_DIR, 'agent.py')], { stdio: ['pipe', 'pipe', 'inherit'] })
+    this.#lines = createInterface({ input: this.#child.stdout })
+    this.#lines.on('line', (line) => this.#waiters.shift()?.resolve(JSON.parse(line)))
+    this.#child.on('exit', (code, sig) => {
+      this.#exited = true
+      for (const w of this.#waiters.splice(0)) w.reject(new Error(`agent exited (${code ?? sig})`))
+    })
+  }
+
+  get pid() { return this.#child.pid }
+
+  async call(op, args = {}) {
+    if (this.#exited) throw new Error('agent is gone')
+    const reply = await new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject })
+      this.#child.stdin.write(`${JSON.stringify({ op, ...args })}\n`)
+    })
+    if (!reply.ok) throw new Error(`agent ${op}: ${reply.error}`)
+    return reply
+  }
+
+  async quit() {
+    if (this.#exited) return
+    const gone = new Promise((r) => this.#child.once('exit', r))
+    await this.call('quit').catch(() => undefined)
+    this.#child.stdin.end()
+    await Promise.race([gone, sleep(10_000)])
+    if (!this.#exited) this.#child.kill('SIGKILL')
+  }
+}
+
+/** A child process under `setpriv --pdeathsig KILL`, so it dies with us whatever happens. */
+export class Proc {
+  constructor(name, argv, env) {
+    this.name = name
+    this.stderr = ''
+    this.child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env })
+    this.child.stderr.on('data', (c) => { this.stderr = (this.stderr + c.toString()).slice(-65536) })
+    this.exited = new Promise((r) => this.child.once('exit', (code, sig) => r(code ?? sig)))
+  }
+
+  get pid() { return this.child.pid }
+
+  async waitStdout(pattern, ms) {
+    let seen = ''
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: no ${pattern} within ${ms} ms; stderr: ${this.stderr}`)), ms)
+      this.child.stdout.on('data', (c) => {
+        seen += c.toString()
+        const m = pattern.exec(seen)
+        if (m !== null) { clearTimeout(timer); resolve(m) }
+      })
+      this.exited.then((c) => { clearTimeout(timer); reject(new Error(`${this.name} exited (${c}); stderr: ${this.stderr}`)) })
+    })
+  }
+
+  /** CPU seconds used so far (utime + stime). */
+  cpu() {
+    const stat = readText(`/proc/${this.pid}/stat`)
+    if (stat === undefined) return undefined
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK
+  }
+
+  memory() {
+    const status = readText(`/proc/${this.pid}/status`) ?? ''
+    const kib = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN)
+    return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 }
+  }
+
+  async stop(ms = 15_000) {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
+    this.child.kill('SIGTERM')
+    const r = await Promise.race([this.exited.then(() => 'exited'), sleep(ms).then(() => 'timeout')])
+    if (r === 'timeout') {
+      log(`${this.name} did not stop within ${ms} ms; SIGKILL`)
+      this.child.kill('SIGKILL')
+      await this.exited
+    }
+  }
+}
+
+export function processesInNamespace(ns) {
+  const out = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue
+    try { if (readlinkSync(`/proc/${name}/ns/mnt`) === ns) out.push(Number(name)) } catch { /* gone */ }
+  }
+  return out
+}

@@ -1,0 +1,58 @@
+/**
+ * `mctl --help` and `--version`, laid out as machinectl's help is, listing
+ * what mctl has.
+ * @module
+ */
+
+import { readFileSync } from 'node:fs'
+
+export function helpText(program: string): string {
+  return `${program} [OPTIONS...] COMMAND ...
+
+Send control commands to or query the virtual machine and container
+registration manager (machined-ts or systemd-machined), like machinectl,
+also on hosts where systemd is not PID 1.
+
+Machine Commands:
+  list                        List running VMs and containers
+  status NAME...              Show VM/container details
+  show [NAME...]              Show properties of one or more VMs/containers
+  poweroff NAME...            Power off one or more containers
+  reboot NAME...              Reboot one or more containers
+  terminate NAME...           Terminate one or more VMs/containers
+  kill NAME...                Send signal to processes of a VM/container
+
+Options:
+  -h --help                   Show this help
+     --version                Show package version
+     --no-pager               Do not pipe output into a pager (never done)
+     --no-legend              Do not show the headers and footers
+  -p --property=NAME          Show only properties by this name (repeatable,
+                              or a comma-separated list)
+  -q --quiet                  Suppress output
+  -a --all                    Show all properties, including empty ones
+     --value                  When showing properties, only print the value
+  -l --full                   Do not ellipsize output
+     --kill-whom=WHOM         Whom to send signal to (leader or all)
+  -s --signal=SIGNAL          Which signal to send (name, number, RTMIN+N;
+                              "list" lists them)
+     --max-addresses=INTEGER  Number of internet addresses to show at most
+  -o --output=STRING          Output mode for list: short, json, json-pretty,
+                              json-sse, json-seq
+     --transport=TRANSPORT    auto (D-Bus if machined is on the system bus,
+                              else Varlink), dbus or varlink
+
+Other machinectl options are accepted and ignored. Exit status is 0 on
+success and 1 on failure, as machinectl's.
+`
+}
+
+export function versionText(program: string): string {
+  let version = 'unknown'
+  try {
+    version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  } catch {
+    // Not where the package keeps it: say so rather than fail.
+  }
+  return `${program} (machined-ts) ${version}\nCompatible with machinectl 252 (systemd 252).\n`
+}

@@ -1,0 +1,115 @@
+/**
+ * mctl: machinectl's machine verbs for machined-ts (or systemd-machined),
+ * also where systemd is not PID 1. As in machinectl.c: parse the options,
+ * find the verb in the table (argument counts include the verb itself),
+ * connect, dispatch, turn the result into the exit code. Each verb's module
+ * is loaded only when it runs, to keep start-up short.
+ * @module
+ */
+
+import { basename } from 'node:path'
+import type { MachinedClient } from '../client/types.ts'
+import { CliError } from './errors.ts'
+import { helpText, versionText } from './help.ts'
+import { processIo, type Io } from './io.ts'
+import { parseArguments } from './options.ts'
+import { Table } from './output/table.ts'
+import { signalList, signalNames } from './signals.ts'
+import type { VerbContext, VerbHandler } from './verb.ts'
+
+/** VERB_ANY: no upper bound on the words a verb takes. */
+const ANY = Infinity
+
+interface Verb {
+  readonly name: string
+  /** Words at least and at most, the verb included (machinectl's min_args/max_args; 0 for VERB_ANY). */
+  readonly min: number
+  readonly max: number
+  readonly isDefault?: boolean
+  readonly load: () => Promise<VerbHandler>
+}
+
+const show = async (): Promise<VerbHandler> => (await import('./verbs/show.ts')).showMachine
+const kill = (): Promise<typeof import('./verbs/kill.ts')> => import('./verbs/kill.ts')
+
+/** machinectl's verb table, for the verbs mctl has. */
+const VERBS: readonly Verb[] = [
+  { name: 'help', min: 0, max: ANY, load: async () => async (ctx) => { ctx.io.out(helpText(program)); return 0 } },
+  { name: 'list', min: 0, max: 1, isDefault: true, load: async () => (await import('./verbs/list.ts')).listMachines },
+  { name: 'status', min: 2, max: ANY, load: show },
+  { name: 'show', min: 0, max: ANY, load: show },
+  { name: 'terminate', min: 2, max: ANY, load: async () => (await kill()).terminateMachine },
+  { name: 'reboot', min: 2, max: ANY, load: async () => (await kill()).rebootMachine },
+  { name: 'poweroff', min: 2, max: ANY, load: async () => (await kill()).poweroffMachine },
+  { name: 'stop', min: 2, max: ANY, load: async () => (await kill()).poweroffMachine }, // machinectl's alias
+  { name: 'kill', min: 2, max: ANY, load: async () => (await kill()).killMachine },
+]
+
+/** machinectl verbs mctl does not have (yet): named as such rather than "unknown". */
+const NOT_HERE = new Set([
+  'list-images', 'image-status', 'show-image', 'login', 'shell', 'bind', 'copy-to', 'copy-from', 'remove', 'rename', 'clone',
+  'read-only', 'start', 'enable', 'disable', 'import-tar', 'import-raw', 'import-fs', 'export-tar', 'export-raw', 'pull-tar',
+  'pull-raw', 'list-transfers', 'cancel-transfer', 'set-limit', 'clean',
+])
+
+/** How we were called, for glibc-style messages ("mctl: invalid option -- 'x'"), as program_invocation_short_name. */
+let program = 'mctl'
+
+/** `--signal=list`: parse_signal_argument()'s table of numbers and names. */
+function signalTable(): string {
+  const table = new Table(['signal', 'name'])
+  for (const row of signalList()) table.addRow(row)
+  return table.format({ header: true, ersatz: '', width: 'auto', terminalColumns: undefined })
+}
+
+/** dispatch_verb(): the verb's handler, or the usage error machinectl prints. */
+function findVerb(words: readonly string[]): { verb: Verb; args: readonly string[] } {
+  const name = words[0]
+  const verb = name === undefined ? VERBS.find((v) => v.isDefault === true) : VERBS.find((v) => v.name === name)
+  if (verb === undefined) {
+    if (name !== undefined && NOT_HERE.has(name)) throw new CliError(`The machinectl verb '${name}' is not available in ${program}.`)
+    throw new CliError(name === undefined ? 'Command verb required.' : `Unknown command verb ${name}.`)
+  }
+  const left = name === undefined ? 1 : words.length
+  if (left < verb.min) throw new CliError('Too few arguments.')
+  if (left > verb.max) throw new CliError('Too many arguments.')
+  return { verb, args: name === undefined ? [verb.name] : words }
+}
+
+export async function main(argv: readonly string[], io: Io = processIo(), argv0 = process.argv[1]): Promise<number> {
+  if (argv0 !== undefined) program = basename(argv0).replace(/\.js$/, '')
+  const parsed = parseArguments(argv, program, {
+    help: () => helpText(program),
+    version: () => versionText(program),
+    signalTable,
+    signalNames,
+  })
+  if (parsed.kind === 'exit') {
+    io.out(parsed.stdout)
+    io.err(parsed.stderr)
+    return parsed.code
+  }
+  let client: Promise<MachinedClient> | undefined
+  try {
+    const { verb, args } = findVerb(parsed.words)
+    const handler = await verb.load()
+    const ctx: VerbContext = {
+      args, options: parsed.options, io,
+      connect: async () => {
+        const { endpointsFrom, openClient } = await import('./connection.ts')
+        client ??= openClient(parsed.options.transport, endpointsFrom(io.env))
+        return client
+      },
+    }
+    return await handler(ctx)
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.err(`${err.message}\n`)
+      return err.exitCode
+    }
+    io.err(`${program}: ${err instanceof Error ? err.message : String(err)}\n`)
+    return 1
+  } finally {
+    if (client !== undefined) (await client.catch(() => undefined))?.close()
+  }
+}

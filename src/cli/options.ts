@@ -1,0 +1,170 @@
+/**
+ * machinectl's command-line options (parse_argv() in machinectl.c), plus
+ * our --transport. Options are taken in order, so `--help` or
+ * `--signal=list` act as soon as they are reached, as in machinectl, and
+ * the errors are machinectl's. Options mctl accepts but has no use for
+ * (they belong to verbs it does not have, or to the journal and pager it
+ * does not show) are checked the same way and then ignored.
+ * @module
+ */
+
+import { getoptLong, UsageError, type OptionSpec } from './getopt.ts'
+import { JSON_MODES, type JsonMode } from './output/json.ts'
+import { parseCInt, signalFromString } from './signals.ts'
+
+/** output_mode_table[]: every journal output mode machinectl accepts; only the JSON ones change what mctl prints. */
+export const OUTPUT_MODES = [
+  'short', 'short-full', 'short-iso', 'short-iso-precise', 'short-precise', 'short-monotonic', 'short-delta', 'short-unix',
+  'verbose', 'export', 'json', 'json-pretty', 'json-sse', 'json-seq', 'cat', 'with-unit',
+] as const
+export type OutputMode = (typeof OUTPUT_MODES)[number]
+
+export const TRANSPORTS = ['auto', 'dbus', 'varlink'] as const
+export type Transport = (typeof TRANSPORTS)[number]
+
+export interface CliOptions {
+  /** -p: the properties `show` prints (undefined: all). */
+  readonly properties: readonly string[] | undefined
+  /** -a: `list` includes machines whose name starts with "." (the host). */
+  readonly all: boolean
+  /** -a or -p: `show` prints empty values too. */
+  readonly showEmpty: boolean
+  readonly onlyValue: boolean
+  readonly full: boolean
+  readonly legend: boolean
+  readonly killWhom: string | undefined
+  readonly signal: number
+  readonly quiet: boolean
+  readonly output: OutputMode
+  /** Addresses per machine in `list`: 0 hides the column, Infinity shows all. */
+  readonly maxAddresses: number
+  readonly transport: Transport
+}
+
+export type ParseResult =
+  | { readonly kind: 'run'; readonly options: CliOptions; readonly words: readonly string[] }
+  /** Done already (help, version, a listing, an error): print this and exit. */
+  | { readonly kind: 'exit'; readonly code: number; readonly stdout: string; readonly stderr: string }
+
+export function isJsonMode(mode: OutputMode): mode is JsonMode {
+  return (JSON_MODES as readonly string[]).includes(mode)
+}
+
+const o = (key: string, long: string | undefined, short: string | undefined, hasArg: boolean): OptionSpec =>
+  ({ key, hasArg, ...(long === undefined ? {} : { long }), ...(short === undefined ? {} : { short }) })
+
+/** In machinectl's order, which decides which name an ambiguous prefix lists first. */
+const SPECS: readonly OptionSpec[] = [
+  o('help', 'help', 'h', false), o('version', 'version', undefined, false), o('property', 'property', 'p', true),
+  o('all', 'all', 'a', false), o('value', 'value', undefined, false), o('full', 'full', 'l', false),
+  o('no-pager', 'no-pager', undefined, false), o('no-legend', 'no-legend', undefined, false),
+  o('kill-whom', 'kill-whom', undefined, true), o('signal', 'signal', 's', true), o('host', 'host', 'H', true),
+  o('machine', 'machine', 'M', true), o('read-only', 'read-only', undefined, false), o('mkdir', 'mkdir', undefined, false),
+  o('quiet', 'quiet', 'q', false), o('lines', 'lines', 'n', true), o('output', 'output', 'o', true),
+  o('no-ask-password', 'no-ask-password', undefined, false), o('verify', 'verify', undefined, true),
+  o('force', 'force', undefined, false), o('format', 'format', undefined, true), o('uid', 'uid', undefined, true),
+  o('setenv', 'setenv', 'E', true), o('max-addresses', 'max-addresses', undefined, true),
+  o('transport', 'transport', undefined, true),
+]
+
+/** safe_atou(): like safe_atoi() (so "0x10" is 16), but never negative. */
+function parseUnsigned(s: string): number | undefined {
+  if (/^[ \t\n\r]*-/.test(s)) return undefined
+  return parseCInt(s)
+}
+
+export interface Actions {
+  help(): string
+  version(): string
+  /** The `--signal=list` table. */
+  signalTable(): string
+  signalNames(): string
+}
+
+export function parseArguments(argv: readonly string[], program: string, actions: Actions): ParseResult {
+  let properties: string[] | undefined
+  let all = false
+  let showEmpty = false
+  let onlyValue = false
+  let full = false
+  let legend = true
+  let killWhom: string | undefined
+  let signal = 15
+  let quiet = false
+  let output: OutputMode = 'short'
+  let maxAddresses = 1
+  let transport: Transport = 'auto'
+  let remote: string | undefined
+  const words: string[] = []
+  const done = (stdout: string): ParseResult => ({ kind: 'exit', code: 0, stdout, stderr: '' })
+  const fail = (message: string): ParseResult => ({ kind: 'exit', code: 1, stdout: '', stderr: `${message}\n` })
+
+  try {
+    for (const { key, value } of getoptLong(argv, SPECS, program)) {
+      const v = value ?? ''
+      switch (key) {
+        case undefined: words.push(v); break
+        case 'help': return done(actions.help())
+        case 'version': return done(actions.version())
+        case 'property':
+          // Unlike machinectl 252 (which takes "-p A,B" as one odd name), a list is split, as systemctl does.
+          properties = [...(properties ?? []), ...v.split(',').filter((p) => p !== '')]
+          showEmpty = true // a property asked for by name is shown even when empty
+          break
+        case 'all': showEmpty = true; all = true; break
+        case 'value': onlyValue = true; break
+        case 'full': full = true; break
+        case 'no-pager': break // mctl never pages
+        case 'no-legend': legend = false; break
+        case 'kill-whom': killWhom = v; break
+        case 'signal': {
+          if (v === 'help') return done(actions.signalNames())
+          if (v === 'list') return done(actions.signalTable())
+          const n = signalFromString(v)
+          if (n === undefined) return fail(`Failed to parse signal string "${v}".`)
+          signal = n
+          break
+        }
+        case 'host': case 'machine': remote = key; break
+        case 'read-only': case 'mkdir': case 'force': case 'no-ask-password': case 'uid': case 'setenv': break
+        case 'quiet': quiet = true; break
+        case 'lines':
+          if (parseUnsigned(v) === undefined) return fail(`Failed to parse lines '${v}'`)
+          break
+        case 'output':
+          if (v === 'help') return done(`${OUTPUT_MODES.join('\n')}\n`)
+          if (!(OUTPUT_MODES as readonly string[]).includes(v)) return fail(`Unknown output '${v}'.`)
+          output = v as OutputMode
+          if (isJsonMode(output)) legend = false
+          break
+        case 'verify':
+          if (v === 'help') return done('no\nchecksum\nsignature\n')
+          if (!['no', 'checksum', 'signature'].includes(v)) return fail(`Failed to parse --verify= setting: ${v}`)
+          break
+        case 'format':
+          if (!['uncompressed', 'xz', 'gzip', 'bzip2'].includes(v)) return fail(`Unknown format: ${v}`)
+          break
+        case 'max-addresses': {
+          const n = v === 'all' ? Infinity : parseUnsigned(v)
+          if (n === undefined) return fail(`Invalid number of addresses: ${v}`)
+          maxAddresses = n
+          break
+        }
+        case 'transport':
+          if (!(TRANSPORTS as readonly string[]).includes(v)) return fail(`Unknown transport '${v}' (auto, dbus or varlink).`)
+          transport = v as Transport
+          break
+        default: throw new Error(`option table and switch disagree on ${key}`)
+      }
+    }
+  } catch (err) {
+    if (err instanceof UsageError) return fail(err.message)
+    throw err
+  }
+  // machinectl reaches other hosts and containers over its bus transports; mctl talks to the local machined only.
+  if (remote !== undefined) return fail(`--${remote}= is not supported by ${program}: it talks to the local machined only.`)
+  return {
+    kind: 'run', words,
+    options: { properties, all, showEmpty, onlyValue, full, legend, killWhom, signal, quiet, output, maxAddresses, transport },
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * The subset of systemd's format-table.c that machinectl's tables use:
+ * string cells, an upper-cased header row shown only with the legend, an
+ * ersatz string for empty cells ("-"), sorting by columns, multi-line
+ * cells with a height limit ending in "…", columns as wide as their widest
+ * cell (or squeezed to the terminal's width, by weight), one space between
+ * columns, and no padding after the last column. Also the JSON form of the
+ * same table (table_to_json()). No colours, no URLs, no per-cell widths:
+ * machinectl sets none.
+ * @module
+ */
+
+import type { JsonValue } from './json.ts'
+import { consoleWidth, ellipsize, ellipsisGlyph } from './text-width.ts'
+
+/** A cell: text (possibly several lines), or null for "no value" (TABLE_EMPTY). */
+export type Cell = string | null
+
+/** Every cell gets format-table's defaults: minimum width 1, weight 100, left-aligned, ellipsized at the end. */
+const MINIMUM_WIDTH = 1
+const WEIGHT = 100
+
+export interface TableLayout {
+  /** Whether the header row is printed (machinectl: the legend). */
+  readonly header: boolean
+  /** What an empty cell shows: TABLE_ERSATZ_DASH is "-". */
+  readonly ersatz: string
+  /**
+   * 'auto': as wide as the cells want, squeezed to `terminalColumns` when
+   * output goes to a terminal (SIZE_MAX in systemd); 'full': as wide as
+   * the cells want (table_set_width(t, 0)); a number: exactly that wide.
+   */
+  readonly width: 'auto' | 'full' | number
+  /** Set only when output goes to a terminal: its width (systemd's columns()). */
+  readonly terminalColumns?: number | undefined
+  /** Lines shown per cell at most, the last ending in "…"; undefined for no limit. */
+  readonly cellHeightMax?: number | undefined
+}
+
+/** strcmp() on UTF-8 bytes, which is what TABLE_STRING cells sort by. */
+function byteCompare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b))
+}
+
+/** string_truncate_lines(): the first `n` lines; whether anything other than newlines was cut. */
+export function truncateLines(s: string, n: number): { text: string; truncated: boolean } {
+  let p = 0
+  let e = 0
+  let count = 0
+  for (;;) {
+    const nl = s.indexOf('\n', p)
+    if (nl < 0) {
+      if (p < s.length && count < n) e = s.length
+      break
+    }
+    if (count >= n) break
+    if (nl > p) e = nl
+    p = nl + 1
+    count++
+  }
+  const rest = s.slice(e)
+  if (rest === '') return { text: s, truncated: false }
+  return { text: s.slice(0, e), truncated: !/^\n*$/.test(rest) }
+}
+
+/** string_extract_line(): line `i` and whether more follow it. */
+export function extractLine(s: string, i: number): { line: string; more: boolean } {
+  let p = 0
+  for (let c = 0; ; c++) {
+    const nl = s.indexOf('\n', p)
+    if (c === i) {
+      if (nl < 0) return { line: s.slice(p), more: false }
+      return { line: s.slice(p, nl), more: nl + 1 < s.length }
+    }
+    if (nl < 0) return { line: '', more: false }
+    p = nl + 1
+  }
+}
+
+/** console_width_height(): the widest line and the number of lines (a trailing newline adds none). */
+function widthHeight(s: string): { width: number; height: number } {
+  let width = 0
+  let height = 0
+  let rest: string | undefined = s
+  do {
+    const nl: number = rest.indexOf('\n')
+    const line: string = nl < 0 ? rest : rest.slice(0, nl)
+    rest = nl < 0 ? undefined : rest.slice(nl + 1)
+    width = Math.max(width, consoleWidth(line))
+    height++
+  } while (rest !== undefined && rest !== '')
+  return { width, height }
+}
+
+export class Table {
+  readonly #columns: readonly string[]
+  readonly #rows: Cell[][] = []
+  #sortBy: readonly number[] = []
+
+  /** `columns` are the header cells as JSON field names; the header row shows them upper-cased. */
+  constructor(columns: readonly string[]) {
+    this.#columns = columns
+  }
+
+  addRow(cells: readonly Cell[]): void {
+    if (cells.length !== this.#columns.length) throw new RangeError(`a row needs ${this.#columns.length} cells, got ${cells.length}`)
+    this.#rows.push([...cells])
+  }
+
+  /** Rows without the header. */
+  get rowCount(): number {
+    return this.#rows.length
+  }
+
+  sortBy(...columns: number[]): void {
+    this.#sortBy = columns
+  }
+
+  /** Body rows in display order: by the sort columns, ties in the order they were added. */
+  #sorted(): Cell[][] {
+    if (this.#sortBy.length === 0) return this.#rows
+    const indexed = this.#rows.map((row, index) => ({ row, index }))
+    indexed.sort((a, b) => {
+      for (const c of this.#sortBy) {
+        const x = a.row[c]
+        const y = b.row[c]
+        // Cells of different kinds (text against empty) keep the order they were added in.
+        const r = typeof x === 'string' && typeof y === 'string' ? byteCompare(x, y) : a.index - b.index
+        if (r !== 0) return r
+      }
+      return a.index - b.index
+    })
+    return indexed.map((e) => e.row)
+  }
+
+  /** table_print(). */
+  format(layout: TableLayout): string {
+    const ersatz = layout.ersatz
+    const header = this.#columns.map((c) => c.toUpperCase())
+    const body = this.#sorted()
+    const shown = layout.header ? [header, ...body] : body
+    const text = (cell: Cell): string => cell ?? ersatz
+    const n = this.#columns.length
+    const heightMax = layout.cellHeightMax
+
+    // Pass 1: how wide each column wants to be.
+    const requested = new Array<number>(n).fill(0)
+    let any = false
+    for (const row of shown) {
+      any = true
+      for (let j = 0; j < n; j++) {
+        const field = text(row[j]!)
+        let t = field
+        let truncated = false
+        if (heightMax !== undefined) ({ text: t, truncated } = truncateLines(field, heightMax))
+        let w = Math.max(widthHeight(t).width, MINIMUM_WIDTH)
+        // Room for the "…" that marks cut lines, after the last line shown.
+        if (truncated) w = Math.max(w, consoleWidth(extractLine(field, heightMax! - 1).line) + consoleWidth(ellipsisGlyph()))
+        requested[j] = Math.max(requested[j]!, w)
+      }
+    }
+    if (!any) requested.fill(MINIMUM_WIDTH)
+    const widths = distribute(requested, effectiveWidth(requested, layout))
+
+    // Pass 2: the lines.
+    const out: string[] = []
+    for (const row of shown) {
+      for (let sub = 0, more = true; more; sub++) {
+        more = false
+        let line = ''
+        for (let j = 0; j < n; j++) {
+          const width = widths[j]!
+          const extracted = extractLine(text(row[j]!), sub)
+          let field = extracted.line
+          let cut = false
+          if (extracted.more) {
+            if (heightMax === undefined || sub + 1 < heightMax) more = true
+            else cut = true
+          }
+          let l = consoleWidth(field)
+          if (l > width) {
+            field = ellipsize(field, width, 100)
+          } else {
+            if (cut) {
+              field = ellipsize(field + ellipsisGlyph(), width, 100)
+              l = consoleWidth(field)
+            }
+            if (l < width) {
+              field += ' '.repeat(width - l)
+              // The last column is never padded (no colours, so nothing to keep).
+              if (j === n - 1) field = field.replace(/[ \t\n\r]+$/, '')
+            }
+          }
+          line += (j > 0 ? ' ' : '') + field
+        }
+        out.push(`${line}\n`)
+      }
+    }
+    return out.join('')
+  }
+
+  /** table_to_json(): an array of objects keyed by the (lower-case) column names; empty cells are null. */
+  toJson(): JsonValue {
+    return this.#sorted().map((row) => Object.fromEntries(this.#columns.map((c, j) => [c.replace(/\s/g, '_'), row[j] ?? null])))
+  }
+}
+
+function effectiveWidth(requested: readonly number[], layout: TableLayout): number {
+  const wanted = requested.length - 1 + requested.reduce((a, b) => a + b, 0)
+  const minimum = requested.length - 1 + requested.length * MINIMUM_WIDTH
+  let effective: number
+  if (typeof layout.width === 'number' && layout.width !== 0) effective = layout.width
+  else if (layout.width === 'full' || layout.width === 0 || layout.terminalColumns === undefined) effective = wanted
+  else effective = Math.min(wanted, layout.terminalColumns)
+  return Math.max(effective, minimum)
+}
+
+/**
+ * Column widths for a table `total` cells wide: table_print()'s
+ * distribution by weight (every column weighs the same here). With room to
+ * spare every column gets what it asked for plus a share; without, every
+ * column first gets its minimum, columns that would get at least what they
+ * asked for are settled first, and the rest share what is left.
+ */
+export function distribute(requested: readonly number[], total: number): number[] {
+  const n = requested.length
+  const wanted = n - 1 + requested.reduce((a, b) => a + b, 0)
+  const width = new Array<number>(n)
+  let weightSum = n * WEIGHT
+  if (total >= wanted) {
+    let extra = total - wanted
+    for (let j = 0; j < n; j++) {
+      width[j] = Math.max(requested[j]! + Math.floor((extra * WEIGHT) / weightSum), MINIMUM_WIDTH)
+      extra = Math.max(0, extra - Math.max(0, width[j]! - requested[j]!))
+      weightSum -= WEIGHT
+    }
+    return width
+  }
+  let extra = total - (n - 1 + n * MINIMUM_WIDTH)
+  const unset = -1
+  width.fill(unset)
+  for (let finalize = false; ;) {
+    let restart = false
+    for (let j = 0; j < n; j++) {
+      if (width[j] !== unset) continue
+      let w = weightSum === 0 ? MINIMUM_WIDTH + Math.floor(extra / (n - j)) : MINIMUM_WIDTH + Math.floor((extra * WEIGHT) / weightSum)
+      if (w >= requested[j]!) {
+        // Never more than asked for; what is saved goes to the others, so start over.
+        w = requested[j]!
+        restart = true
+      } else if (!finalize) continue
+      width[j] = w
+      extra -= w - MINIMUM_WIDTH
+      weightSum -= WEIGHT
+      if (restart && !finalize) break
+    }
+    if (finalize) break
+    if (!restart) finalize = true
+  }
+  return width
+}

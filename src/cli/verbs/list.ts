@@ -1,0 +1,82 @@
+/**
+ * `list`: list_machines() and show_table() of machinectl.c. One row per
+ * machine (the host's ".host" only with --all): name, class, service, the
+ * ID and VERSION_ID of its os-release, and its addresses, one per line,
+ * cut to --max-addresses lines (1 by default) with "…". Failing lookups of
+ * os-release or addresses leave "-", as there.
+ * @module
+ */
+
+import type { MachineAddress, MachinedClient, MachineSummary } from '../../client/types.ts'
+import type { VarlinkMachinedClient } from '../../client/varlink.ts'
+import { CliError, describeError } from '../errors.ts'
+import { isJsonMode, type CliOptions } from '../options.ts'
+import { formatJson } from '../output/json.ts'
+import { Table, type Cell } from '../output/table.ts'
+import type { Io } from '../io.ts'
+import type { VerbContext } from '../verb.ts'
+
+const emptyToNull = (s: string | undefined): Cell => (s === undefined || s === '' ? null : s)
+
+function cells(m: MachineSummary, os: Readonly<Record<string, string>> | undefined, addresses: readonly MachineAddress[] | undefined, maxAddresses: number): Cell[] {
+  const row = [emptyToNull(m.name), emptyToNull(m.class), emptyToNull(m.service), emptyToNull(os?.ID), emptyToNull(os?.VERSION_ID)]
+  if (maxAddresses > 0) row.push(emptyToNull(addresses?.map((a) => a.address).join('\n')))
+  return row
+}
+
+/** Over D-Bus, two calls per machine, as machinectl makes them (sent at once here rather than in turn: same answers). */
+async function rowsOverDbus(client: MachinedClient, machines: readonly MachineSummary[], maxAddresses: number): Promise<Cell[][]> {
+  return Promise.all(machines.map(async (m) => {
+    const [os, addresses] = await Promise.all([
+      client.osRelease(m.name).catch(() => undefined),
+      maxAddresses > 0 ? client.addresses(m.name).catch(() => undefined) : Promise.resolve(undefined),
+    ])
+    return cells(m, os, addresses, maxAddresses)
+  }))
+}
+
+async function listRows(client: MachinedClient, options: CliOptions): Promise<Cell[][]> {
+  const shown = (m: MachineSummary): boolean => options.all || !m.name.startsWith('.')
+  try {
+    if (client.transport === 'varlink') {
+      // Varlink's List brings every machine's os-release and addresses in one call.
+      const entries = await (client as VarlinkMachinedClient).listWithMetadata()
+      return entries.filter(shown).map((e) => cells(e, e.osRelease, e.addresses, options.maxAddresses))
+    }
+    const machines = (await client.list()).filter(shown)
+    return await rowsOverDbus(client, machines, options.maxAddresses)
+  } catch (err) {
+    throw new CliError(`Could not get machines: ${describeError(err)}`)
+  }
+}
+
+/** show_table(): the table (or its JSON), then "N machines listed." or "No machines." with the legend. */
+export function showTable(table: Table, word: string, options: CliOptions, io: Io): void {
+  if (table.rowCount > 0 || isJsonMode(options.output)) {
+    table.sortBy(0)
+    if (isJsonMode(options.output)) {
+      io.out(formatJson(table.toJson(), options.output))
+    } else {
+      const limit = options.maxAddresses
+      io.out(table.format({
+        header: options.legend,
+        ersatz: '-',
+        width: options.full ? 'full' : 'auto',
+        terminalColumns: io.terminalColumns,
+        cellHeightMax: !options.full && limit > 0 && limit !== Infinity ? limit : undefined,
+      }))
+    }
+  }
+  if (options.legend) io.out(table.rowCount > 0 ? `\n${table.rowCount} ${word} listed.\n` : `No ${word}.\n`)
+}
+
+export async function listMachines(ctx: VerbContext): Promise<number> {
+  const { options } = ctx
+  const client = await ctx.connect()
+  const columns = ['machine', 'class', 'service', 'os', 'version']
+  if (options.maxAddresses > 0) columns.push('addresses')
+  const table = new Table(columns)
+  for (const row of await listRows(client, options)) table.addRow(row)
+  showTable(table, 'machines', options, ctx.io)
+  return 0
+}
