@@ -1,0 +1,96 @@
+/**
+ * Registering the container with machined, as systemd-nspawn does
+ * (nspawn-register.c): CreateMachineWithNetwork, so machined makes
+ * machine.slice/machine-NAME.scope and moves the container's PID 1 in, with
+ * the scope properties nspawn sends; with --keep-unit,
+ * RegisterMachineWithNetwork for the unit we already run in. Always over
+ * D-Bus: only CreateMachine carries scope properties.
+ * @module
+ */
+
+import { connect, type MachinedClient, type ScopeProperty } from '../client/index.ts'
+import { CONTAINER_MANAGER_ID } from './environment.ts'
+import { idBytes } from './machine-id.ts'
+
+/** Linux's SIGRTMIN as glibc numbers it (34); SIGRTMIN+3 asks systemd to halt, which ends a container. */
+export const SIGRTMIN = 34
+export const SIGKILL = 9
+
+export interface RegistrationRequest {
+  readonly name: string
+  /** 32 hex digits. */
+  readonly id: string
+  /** The container's PID 1 as the host sees it. */
+  readonly leader: number
+  readonly rootDirectory: string
+  /** Have machined make the scope (CreateMachine), or adopt the unit the leader is in (--keep-unit). */
+  readonly allocateUnit: boolean
+  readonly boot: boolean
+}
+
+/**
+ * nspawn's append_machine_properties(): only the pseudo devices, ptys and
+ * tun; `machinectl terminate` stops the scope with the signal that shuts
+ * the payload down cleanly (SIGRTMIN+3 for an init, SIGKILL otherwise),
+ * sent to PID 1 only (KillMode=mixed), the rest killed afterwards.
+ */
+export function scopeProperties(boot: boolean): ScopeProperty[] {
+  return [
+    { name: 'Description', signature: 's', value: 'Container managed by machined-spawn' },
+    { name: 'DevicePolicy', signature: 's', value: 'closed' },
+    { name: 'DeviceAllow', signature: 'a(ss)', value: [['/dev/net/tun', 'rwm'], ['char-pts', 'rw']] },
+    { name: 'KillMode', signature: 's', value: 'mixed' },
+    { name: 'KillSignal', signature: 'i', value: boot ? SIGRTMIN + 3 : SIGKILL },
+  ]
+}
+
+function unreachable(err: unknown): Error {
+  return new Error(`Failed to connect to machined: ${(err as Error).message} (use --register=no to run without)`, { cause: err })
+}
+
+/** machined on the system bus ($DBUS_SYSTEM_BUS_ADDRESS), or a one-line Error. */
+export async function connectMachined(): Promise<MachinedClient> {
+  try {
+    return await connect({ transport: 'dbus' })
+  } catch (err) {
+    throw unreachable(err)
+  }
+}
+
+export async function registerContainer(machined: MachinedClient, r: RegistrationRequest): Promise<void> {
+  await machined.register({
+    name: r.name,
+    class: 'container',
+    service: CONTAINER_MANAGER_ID,
+    leader: r.leader,
+    id: idBytes(r.id),
+    rootDirectory: r.rootDirectory,
+    networkInterfaces: [],
+    allocateUnit: r.allocateUnit,
+    ...(r.allocateUnit ? { scopeProperties: scopeProperties(r.boot) } : {}),
+  })
+}
+
+/** Unregisters; a machine machined has already dropped (its scope emptied first) is fine. */
+export async function unregisterContainer(machined: MachinedClient, name: string): Promise<void> {
+  try {
+    await machined.unregister(name)
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'NO_SUCH_MACHINE') throw err
+  }
+}
+
+/**
+ * Whether machined knows a machine of this name already, checked before
+ * anything is started. This is also the first call: a bus that only knows
+ * how to activate machined (and fails to) shows up here.
+ */
+export async function machineExists(machined: MachinedClient, name: string): Promise<boolean> {
+  try {
+    await machined.get(name)
+    return true
+  } catch (err) {
+    if ((err as { code?: string }).code === 'NO_SUCH_MACHINE') return false
+    throw unreachable(err)
+  }
+}
