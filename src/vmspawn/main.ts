@@ -1,0 +1,185 @@
+/**
+ * machined-vmspawn: runs a VM in qemu with an SMBIOS identity and
+ * registers it with machined as class vm (see HELP in options.ts). The
+ * order is vmspawn's — check everything, choose the accelerator, register,
+ * start qemu, supervise, unregister — so that bad input fails before
+ * anything is registered or started, with one line on stderr.
+ * @module
+ */
+
+import { randomUUID } from 'node:crypto'
+import { createRequire } from 'node:module'
+import { chooseAccel } from './accel.ts'
+import { attachConsole, type AttachedConsole } from './console.ts'
+import { GuestConsoleWatch } from './guest-console.ts'
+import { Lifetime } from './lifetime.ts'
+import { HELP, parseCommandLine, UsageError, type ConsoleMode, type VmspawnOptions } from './options.ts'
+import { checkReadableFile, checkVsockDevice, detectDiskFormat, findQemu, PreflightError } from './preflight.ts'
+import { buildQemuArgv, type DiskFormat } from './qemu-argv.ts'
+import { closed, spawnQemu, terminatingSignal, type QemuExit } from './qemu-process.ts'
+import { QmpListener } from './qmp.ts'
+import { Registered, RegistrationError } from './registration.ts'
+import { RuntimeDir } from './runtime-dir.ts'
+import { watchSignals, type LauncherSignal, type SignalWatch } from './signals.ts'
+
+const PROGRAM = 'machined-vmspawn'
+
+/** Status lines on stderr; CRLF while the terminal is raw (interactive console). */
+class Log {
+  console: AttachedConsole | undefined
+  readonly #quiet: boolean
+
+  constructor(quiet: boolean) {
+    this.#quiet = quiet
+  }
+
+  #write(message: string): void {
+    process.stderr.write(`${PROGRAM}: ${message}${this.console?.raw === true ? '\r\n' : '\n'}`)
+  }
+
+  info(message: string): void {
+    if (!this.#quiet) this.#write(message)
+  }
+
+  /** Said even with --quiet: a fallback or failure the user must know about. */
+  warn(message: string): void {
+    this.#write(message)
+  }
+}
+
+function version(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version
+}
+
+interface Checked {
+  readonly qemu: string
+  readonly image: { readonly path: string; readonly format: DiskFormat } | undefined
+}
+
+/** Everything that can be checked before registering: one-line errors, nothing left behind. */
+function preflight(o: VmspawnOptions): Checked {
+  const qemu = findQemu()
+  if (o.kernel !== undefined) checkReadableFile('kernel', o.kernel)
+  if (o.initrd !== undefined) checkReadableFile('initrd', o.initrd)
+  if (o.image !== undefined) checkReadableFile('image', o.image, { allowBlockDevice: true })
+  if (o.vsockCid !== undefined) checkVsockDevice()
+  return { qemu, image: o.image === undefined ? undefined : { path: o.image, format: detectDiskFormat(o.image) } }
+}
+
+function defaultConsole(): ConsoleMode {
+  // vmspawn: interactive when both ends are a terminal, else read-only.
+  return process.stdin.isTTY && process.stdout.isTTY ? 'interactive' : 'read-only'
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let options: VmspawnOptions
+  try {
+    const parsed = parseCommandLine(argv)
+    if (parsed.kind === 'help') { process.stdout.write(HELP); return 0 }
+    if (parsed.kind === 'version') { process.stdout.write(`${PROGRAM} ${version()}\n`); return 0 }
+    options = parsed.options
+  } catch (err) {
+    if (err instanceof UsageError) { process.stderr.write(`${PROGRAM}: ${err.message}\n`); return 1 }
+    throw err
+  }
+  const log = new Log(options.quiet)
+  try {
+    return await run(options, log)
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof PreflightError || err instanceof RegistrationError) {
+      log.warn(err.message)
+      return 1
+    }
+    log.warn(`${(err as Error).message}`)
+    return 1
+  }
+}
+
+async function run(o: VmspawnOptions, log: Log): Promise<number> {
+  const checked = preflight(o)
+  const uuid = o.uuid ?? randomUUID()
+  const consoleMode = o.console ?? defaultConsole()
+  const accel = await chooseAccel(o.accel, checked.qemu, o.kernel)
+  if (accel.fallback !== undefined) log.warn(accel.fallback)
+
+  // Everything from here on is undone in the finally block, in reverse.
+  let runtime: RuntimeDir | undefined
+  let qmp: QmpListener | undefined
+  let signals: SignalWatch | undefined
+  let registered: Registered | undefined
+  let lifetime: Lifetime | undefined
+  let qemuPid: number | undefined
+  try {
+    runtime = RuntimeDir.create()
+    qmp = await QmpListener.listen(runtime.qmpSocket)
+    const qmpReady = qmp.connection
+    // Signals first: once registered, machinectl may send them at any moment.
+    const early: LauncherSignal[] = []
+    signals = watchSignals((s) => { if (lifetime === undefined) early.push(s); else lifetime.onSignal(s) })
+
+    if (o.register) registered = await Registered.register({ name: o.machine, uuid, vsockCid: o.vsockCid })
+
+    // Told to stop while registering: there is no VM to power off yet, so none is started.
+    if (early.includes('poweroff') || early.includes('terminate')) {
+      log.info('Asked to stop before the VM started; not starting it.')
+      return 0
+    }
+
+    const argv = buildQemuArgv({
+      binary: checked.qemu, accel: accel.accel, uuid, cpus: o.cpus, ramMiB: o.ramMiB,
+      kernel: o.kernel, initrd: o.initrd, append: o.append, image: checked.image, vsockCid: o.vsockCid,
+      qmpSocket: runtime.qmpSocket,
+    })
+    log.info(`Spawning VM ${o.machine} (UUID ${uuid}) with ${accel.accel === 'kvm' ? 'KVM' : 'TCG'}.`)
+    const qemu = spawnQemu(argv)
+    qemuPid = qemu.pid
+    const done = closed(qemu)
+    const spawnFailed = new Promise<QemuExit>((resolve) => qemu.once('error', (err) => {
+      log.warn(`Failed to start qemu: ${err.message}`)
+      resolve({ code: 1, signal: null })
+    }))
+    let qemuStderr = ''
+    qemu.stderr?.on('data', (c: Buffer) => {
+      process.stderr.write(c)
+      qemuStderr = (qemuStderr + c.toString()).slice(-4096)
+    })
+
+    const dir = runtime
+    const guest = new GuestConsoleWatch((identity) => {
+      try { dir.writeGuestIdentity(identity) } catch { /* display only */ }
+    })
+    log.console = attachConsole(consoleMode, qemu, { onOutput: (c) => guest.push(c), onEscape: () => lifetime?.onEscape() })
+    if (consoleMode === 'interactive' && log.console.raw) log.info('Press Ctrl-] three times within 1s to kill the VM.')
+
+    lifetime = new Lifetime({
+      powerdown: async () => { await (await qmpReady).execute('system_powerdown') },
+      reset: async () => { await (await qmpReady).execute('system_reset') },
+      kill: (signal) => { try { qemu.kill(signal) } catch { /* gone */ } },
+      log: (m) => log.info(m),
+      setTimer: (ms, fn) => { const t = setTimeout(fn, ms); return () => clearTimeout(t) },
+    }, o.shutdownTimeoutMs)
+    for (const s of early.splice(0)) lifetime.onSignal(s)
+
+    const raw = await Promise.race([done, spawnFailed])
+    const exit = { ...raw, terminatedBy: terminatingSignal(qemuStderr) }
+    const status = lifetime.onQemuExit(exit)
+    if (exit.signal !== null) log.warn(`qemu died of ${exit.signal}.`)
+    else if (exit.code === 0 && exit.terminatedBy !== undefined) log.warn(`qemu was stopped by signal ${exit.terminatedBy}.`)
+    else if (status !== 0) log.warn(`qemu exited with status ${status}.`)
+    else log.info('The guest powered off.')
+    qemuPid = undefined
+    return status
+  } finally {
+    signals?.dispose()
+    log.console?.detach()
+    log.console = undefined
+    // Should we get here with qemu still up (an exception), it must not outlive us.
+    if (qemuPid !== undefined) { try { process.kill(qemuPid, 'SIGKILL') } catch { /* gone */ } }
+    if (registered !== undefined) {
+      const failure = await registered.unregister()
+      if (failure !== undefined) log.warn(`Failed to unregister machine ${o.machine}, ignoring: ${failure}`)
+    }
+    qmp?.close()
+    runtime?.remove()
+  }
+}
