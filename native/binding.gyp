@@ -1,13 +1,23 @@
-# The daemon's one native module: what Node cannot do by itself on a Unix
-# socket or a process (SO_PEERCRED, pidfd_open, pidfd_send_signal, polling a
-# pidfd). Built by `npm ci` through the package's install script; see
-# src/backends/native.ts for the typed wrapper.
+# The native parts, built by `npm ci` through the package's install script:
+#  - machined_native: the daemon's N-API module, what Node cannot do by itself
+#    on a Unix socket, a process or a pty (SO_PEERCRED, pidfd_open,
+#    pidfd_send_signal, polling a pidfd, openpt, TIOCSWINSZ); typed wrappers
+#    in src/backends/native.ts (daemon) and src/spawn/native.ts (launcher).
+#  - machined-spawn-helper: a small program machined-spawn runs to clone the
+#    container and carry out its mount plan (Node cannot fork or clone).
 {
   'targets': [
     {
       'target_name': 'machined_native',
       'sources': ['machined_native.c'],
       'defines': ['NAPI_VERSION=8', '_GNU_SOURCE'],
+      'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
+    },
+    {
+      'target_name': 'machined-spawn-helper',
+      'type': 'executable',
+      'sources': ['machined_spawn_helper.c'],
+      'defines': ['_GNU_SOURCE'],
       'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
     },
   ],

@@ -5,16 +5,24 @@
  *   pidfdOpen(pid)             -> fd                  pidfd_open(2)
  *   pidfdSendSignal(fd, sig)   -> undefined           pidfd_send_signal(2)
  *   pidfdWatch(fd, callback)   -> { close() }         uv_poll_t on the pidfd
+ *   ptyOpen()                  -> { master, slave, path }  posix_openpt + open of the slave
+ *   ptySetWindowSize(fd, c, r) -> undefined           ioctl(TIOCSWINSZ)
+ *   signalPipe([signo, ...])   -> fd                  sigaction() + a self-pipe
  *
  * Failures throw an Error shaped like Node's own system errors: `code`
  * ('ESRCH'), negative `errno`, and `syscall`. The typed wrapper is
- * src/backends/native.ts; nothing else should load this module.
+ * src/backends/native.ts; nothing else should load this module, except
+ * src/vmspawn/signals.ts for signalPipe and src/spawn/native.ts for the
+ * pty and pidfd calls (the launchers may not import backends/).
  */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -223,12 +231,137 @@ static napi_value pidfd_watch(napi_env env, napi_callback_info info) {
         return result;
 }
 
+/*
+ * Signals Node cannot handle: process.on() knows only the named signals,
+ * not the real-time ones (machinectl poweroff sends SIGRTMIN+4 to a
+ * machine's leader, which for machined-vmspawn is the Node process itself).
+ * The handler writes the signal number as one byte into a non-blocking
+ * pipe (write(2) is async-signal-safe); JavaScript reads the other end as a
+ * stream. Each call makes its own pipe; a later call for the same signal
+ * takes it over.
+ */
+static volatile sig_atomic_t signal_pipe_fd[65] = { 0 };
+
+static void signal_to_pipe(int signo) {
+        int saved_errno = errno;
+        unsigned char b = (unsigned char) signo;
+        int fd = signo > 0 && signo < 65 ? signal_pipe_fd[signo] - 1 : -1;
+
+        if (fd >= 0)
+                (void) !write(fd, &b, 1);
+        errno = saved_errno;
+}
+
+static napi_value signal_pipe(napi_env env, napi_callback_info info) {
+        size_t argc = 1;
+        napi_value argv[1], result;
+        bool is_array;
+        uint32_t n;
+        int32_t signals[64];
+        int fds[2];
+
+        napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+        if (argc < 1 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+            napi_get_array_length(env, argv[0], &n) != napi_ok || n == 0 || n > 64) {
+                napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "signals must be an array of 1 to 64 signal numbers");
+                return NULL;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+                napi_value v;
+                napi_get_element(env, argv[0], i, &v);
+                if (get_int_arg(env, &v, 1, 0, "signal", &signals[i]) < 0)
+                        return NULL;
+                if (signals[i] < 1 || signals[i] > 64 || signals[i] == SIGKILL || signals[i] == SIGSTOP) {
+                        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "not a catchable signal number");
+                        return NULL;
+                }
+        }
+
+        if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+                return throw_errno(env, errno, "pipe2");
+        for (uint32_t i = 0; i < n; i++) {
+                struct sigaction sa;
+
+                memset(&sa, 0, sizeof sa);
+                sa.sa_handler = signal_to_pipe;
+                sa.sa_flags = SA_RESTART;
+                sigemptyset(&sa.sa_mask);
+                /* Stored +1 so that 0 means "none" in the zero-initialised table. */
+                signal_pipe_fd[signals[i]] = fds[1] + 1;
+                if (sigaction(signals[i], &sa, NULL) < 0) {
+                        int err = errno;
+                        for (uint32_t j = 0; j <= i; j++)
+                                signal_pipe_fd[signals[j]] = 0;
+                        close(fds[0]);
+                        close(fds[1]);
+                        return throw_errno(env, err, "sigaction");
+                }
+        }
+        napi_create_int32(env, fds[0], &result);
+        return result;
+}
+
+/*
+ * A new pty pair, both ends close-on-exec and neither our controlling tty.
+ * machined-spawn keeps the master and one slave fd open for the container's
+ * whole life: with no slave open, the master reads EIO and the guest's
+ * console writes stall (see ../shared/spec/this-machine.md).
+ */
+static napi_value pty_open(napi_env env, napi_callback_info info) {
+        napi_value result, value;
+        char path[128];
+        int master, slave;
+
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0)
+                return throw_errno(env, errno, "posix_openpt");
+        if (grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, path, sizeof path) != 0) {
+                int err = errno;
+                close(master);
+                return throw_errno(env, err, "unlockpt");
+        }
+        slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0) {
+                int err = errno;
+                close(master);
+                return throw_errno(env, err, "open");
+        }
+        napi_create_object(env, &result);
+        napi_create_int32(env, master, &value);
+        napi_set_named_property(env, result, "master", value);
+        napi_create_int32(env, slave, &value);
+        napi_set_named_property(env, result, "slave", value);
+        napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &value);
+        napi_set_named_property(env, result, "path", value);
+        return result;
+}
+
+static napi_value pty_set_window_size(napi_env env, napi_callback_info info) {
+        size_t argc = 3;
+        napi_value argv[3];
+        int32_t fd, columns, rows;
+        struct winsize ws = { 0 };
+
+        napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+        if (get_int_arg(env, argv, argc, 0, "fd", &fd) < 0 || get_int_arg(env, argv, argc, 1, "columns", &columns) < 0 ||
+            get_int_arg(env, argv, argc, 2, "rows", &rows) < 0)
+                return NULL;
+        ws.ws_col = (unsigned short) columns;
+        ws.ws_row = (unsigned short) rows;
+        if (ioctl(fd, TIOCSWINSZ, &ws) < 0)
+                return throw_errno(env, errno, "ioctl");
+        return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
         napi_property_descriptor properties[] = {
                 { "getPeerCred", NULL, get_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "pidfdOpen", NULL, pidfd_open, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "pidfdSendSignal", NULL, pidfd_send_signal, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "pidfdWatch", NULL, pidfd_watch, NULL, NULL, NULL, napi_enumerable, NULL },
+                { "ptyOpen", NULL, pty_open, NULL, NULL, NULL, napi_enumerable, NULL },
+                { "ptySetWindowSize", NULL, pty_set_window_size, NULL, NULL, NULL, napi_enumerable, NULL },
+                { "signalPipe", NULL, signal_pipe, NULL, NULL, NULL, napi_enumerable, NULL },
         };
 
         napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

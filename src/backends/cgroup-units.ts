@@ -6,11 +6,15 @@
  * transient scope. Settings of the scopes it made are kept under its
  * runtime directory so a restarted daemon stops them the same way (PID 1
  * keeps transient units in /run/systemd/transient/ for the same reason).
+ * The record is written before the scope is made, so a crash at any point
+ * leaves a record a restarted daemon finds (leftoverScopes()) and can clean
+ * up after; only scopes this daemon recorded are ever touched, never those
+ * of another service sharing the host's cgroup tree.
  * @module
  */
 
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, watch, writeFileSync, type FSWatcher } from 'node:fs'
-import { mkdir, readFile, writeFile, rm, rename } from 'node:fs/promises'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, watch, writeFileSync, type FSWatcher } from 'node:fs'
+import { mkdir, readdir, readFile, writeFile, rm, rename } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { FailedError, NoSuchProcessError, UnitExistsError } from '../protocol/errors.ts'
 import { sliceCgroupPath, unitFromCgroupPath } from '../protocol/unit-name.ts'
@@ -87,8 +91,15 @@ export class CgroupUnits implements Units {
     if (this.#scopes.has(unit)) throw new UnitExistsError(unit)
     if (hierarchies.some((h) => populated(join(h, cgroup)))) throw new UnitExistsError(unit)
 
-    const created: string[] = []
+    const record: ScopeRecord = {
+      unit, cgroup, hierarchies,
+      killSignal: settings.killSignal, killMode: settings.killMode, sendSigkill: settings.sendSigkill,
+      timeoutStopUsec: settings.timeoutStopUsec, leaderPid: leader.pid, released: false,
+    }
     const before = await this.#readProcCgroup(leader.pid)
+    // The record first: whatever happens from here on, a restarted daemon knows this scope is ours.
+    await this.#saveRecord(record)
+    const created: string[] = []
     try {
       for (const h of hierarchies) {
         const dir = join(h, cgroup)
@@ -100,17 +111,11 @@ export class CgroupUnits implements Units {
       for (const dir of created) writeFileSync(join(dir, 'cgroup.procs'), `${leader.pid}\n`)
     } catch (err) {
       this.#undoCreate(leader, before, created)
+      await rm(this.#recordPath(unit), { force: true })
       if (isErrno(err, 'ESRCH')) throw new NoSuchProcessError(`Process ${leader.pid} has exited`)
       throw new FailedError(`Failed to create scope ${unit}: ${(err as Error).message}`, { cause: err })
     }
-
-    const record: ScopeRecord = {
-      unit, cgroup, hierarchies,
-      killSignal: settings.killSignal, killMode: settings.killMode, sendSigkill: settings.sendSigkill,
-      timeoutStopUsec: settings.timeoutStopUsec, leaderPid: leader.pid, released: false,
-    }
     this.#scopes.set(unit, record)
-    await this.#saveRecord(record)
     return { unit, cgroup }
   }
 
@@ -235,12 +240,61 @@ export class CgroupUnits implements Units {
 
   async reattach(ref: UnitRef): Promise<void> {
     if (this.#scopes.has(ref.unit)) return
-    try {
-      const record = JSON.parse(await readFile(this.#recordPath(ref.unit), 'utf8')) as ScopeRecord
-      if (record.unit === ref.unit) this.#scopes.set(ref.unit, record)
-    } catch {
-      this.#log.debug('No saved settings for scope, using defaults', { unit: ref.unit })
+    const saved = await this.#readRecord(ref.unit)
+    if (saved !== undefined) {
+      this.#scopes.set(ref.unit, saved)
+      return
     }
+    // No settings saved (a scope of an older version, or a record lost): machined's defaults, in every hierarchy the scope exists in.
+    const hierarchies = this.#allHierarchies().filter((h) => existsSync(join(h, ref.cgroup)))
+    if (hierarchies.length === 0) return
+    this.#log.debug('No saved settings for scope, using defaults', { unit: ref.unit })
+    this.#scopes.set(ref.unit, {
+      unit: ref.unit, cgroup: ref.cgroup, hierarchies, killSignal: 15, killMode: 'control-group', sendSigkill: true,
+      timeoutStopUsec: 90_000_000, leaderPid: 0, released: false,
+    })
+  }
+
+  async #readRecord(unit: string): Promise<ScopeRecord | undefined> {
+    try {
+      const record = JSON.parse(await readFile(this.#recordPath(unit), 'utf8')) as ScopeRecord
+      return record.unit === unit && typeof record.cgroup === 'string' && Array.isArray(record.hierarchies) ? record : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  #allHierarchies(): string[] {
+    return [this.#layout.unified, this.#layout.systemdV1, this.#layout.pidsV1, this.#layout.devicesV1].filter((h): h is string => h !== undefined)
+  }
+
+  /**
+   * The scopes recorded in the runtime directory by this or an earlier
+   * run. A record whose scope is gone from every hierarchy (the crash came
+   * between writing the record and making the scope) is removed here.
+   */
+  async leftoverScopes(): Promise<UnitRef[]> {
+    let names: string[]
+    try {
+      names = await readdir(this.#runtimeDir)
+    } catch {
+      return []
+    }
+    const out: UnitRef[] = []
+    for (const file of names) {
+      if (file.endsWith('.tmp')) {
+        await rm(join(this.#runtimeDir, file), { force: true })
+        continue
+      }
+      const unit = decodeURIComponent(file)
+      const record = this.#scopes.get(unit) ?? (await this.#readRecord(unit))
+      if (record === undefined || !record.hierarchies.some((h) => existsSync(join(h, record.cgroup)))) {
+        if (!this.#scopes.has(unit)) await rm(join(this.#runtimeDir, file), { force: true })
+        continue
+      }
+      out.push({ unit, cgroup: record.cgroup })
+    }
+    return out
   }
 
   async release(ref: UnitRef): Promise<void> {

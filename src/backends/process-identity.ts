@@ -10,7 +10,8 @@
 import { fstatSync, readFileSync } from 'node:fs'
 import type { ProcessRef } from '../core/ports.ts'
 import { closeFd, pidfdOpen } from './native.ts'
-import { readProcStat } from './procfs.ts'
+import { pidfsAvailable } from './pidfd.ts'
+import { readProcStat } from './procfs-stat.ts'
 
 export class PidfdProcessIdentity {
   readonly bootId: string
@@ -21,9 +22,7 @@ export class PidfdProcessIdentity {
     this.#procRoot = options.procRoot ?? '/proc'
     this.bootId = readFileSync(`${this.#procRoot}/sys/kernel/random/boot_id`, 'utf8').trim().replace(/-/g, '').toLowerCase()
     // Two different processes with one inode number: no pidfs, the numbers mean nothing.
-    const self = this.#inode(process.pid)
-    const init = this.#inode(1)
-    this.#pidfs = self !== undefined && init !== undefined && self !== init
+    this.#pidfs = pidfsAvailable()
   }
 
   #inode(pid: number, check?: (fd: number) => boolean): number | undefined {

@@ -1,59 +1,27 @@
 /**
- * Processes through /proc: a PID is pinned together with its start time so
- * that a recycled PID never passes for the process a caller named.
- * procfs files are read synchronously: the kernel makes them up on the
- * spot and never blocks, and a trip through libuv's thread pool costs more
- * than the read (bench/README.md).
+ * Processes through /proc and pidfds: a PID is pinned together with its
+ * start time, so a recycled PID never passes for the process a caller
+ * named, and a pinned process is then held by a pidfd (./pidfd.ts), which
+ * goes on naming it whatever happens to the PID.
  * @module
  */
 
 import { readFileSync } from 'node:fs'
-import { NoSuchProcessError } from '../protocol/errors.ts'
-import type { ProcessRef, Processes } from '../core/ports.ts'
+import { InvalidArgsError, NoSuchProcessError } from '../protocol/errors.ts'
+import type { ProcessHandle, ProcessRef, Processes } from '../core/ports.ts'
+import { openPidfd, PidfdHandle, pidfdInode, PinnedHandle, pidOfPidfd } from './pidfd.ts'
+import { parseStatusUid, readProcStat } from './procfs-stat.ts'
 
-export interface ProcStat {
-  readonly state: string
-  readonly ppid: number
-  readonly startTime: bigint
-}
-
-/** Parses /proc/PID/stat; the command name may hold spaces and parentheses. */
-export function parseProcStat(text: string): ProcStat | undefined {
-  const close = text.lastIndexOf(')')
-  if (close < 0) return undefined
-  const fields = text.slice(close + 2).split(' ')
-  // fields[0] is field 3 (state), so field N is fields[N - 3].
-  const state = fields[0]
-  const ppid = fields[1]
-  const start = fields[19]
-  if (state === undefined || ppid === undefined || start === undefined || !/^\d+$/.test(start)) return undefined
-  return { state, ppid: Number(ppid), startTime: BigInt(start) }
-}
-
-export function pidIsValid(pid: number): boolean {
-  return Number.isInteger(pid) && pid > 0 && pid <= 0x3fffffff
-}
-
-export function readProcStat(procRoot: string, pid: number): ProcStat | undefined {
-  if (!pidIsValid(pid)) return undefined
-  try {
-    return parseProcStat(readFileSync(`${procRoot}/${pid}/stat`, 'latin1'))
-  } catch {
-    return undefined
-  }
-}
-
-/** The real UID from /proc/PID/status ("Uid:\treal\teffective\tsaved\tfs"). */
-export function parseStatusUid(text: string): number | undefined {
-  const m = /^Uid:\s+(\d+)/m.exec(text)
-  return m === null ? undefined : Number(m[1])
-}
+export { parseProcStat, parseStatusUid, pidIsValid, readProcStat, type ProcStat } from './procfs-stat.ts'
 
 export class ProcfsProcesses implements Processes {
   readonly #procRoot: string
+  readonly #pidfds: boolean
 
-  constructor(options: { procRoot?: string } = {}) {
+  /** `pidfds: false` pins by PID and start time only (a /proc that is not this kernel's, in tests). */
+  constructor(options: { procRoot?: string; pidfds?: boolean } = {}) {
     this.#procRoot = options.procRoot ?? '/proc'
+    this.#pidfds = options.pidfds ?? true
   }
 
   async pin(pid: number): Promise<ProcessRef | undefined> {
@@ -61,6 +29,27 @@ export class ProcfsProcesses implements Processes {
     // A zombie has exited already; systemd's pidref_is_alive() says the same.
     if (stat === undefined || stat.state === 'Z' || stat.state === 'X') return undefined
     return { pid, startTime: stat.startTime }
+  }
+
+  async pinPidfd(fd: number): Promise<ProcessRef | undefined> {
+    const pid = pidOfPidfd(fd, this.#procRoot)
+    // pidfd_get_pid() finds no "Pid:" field in a file that is not a pidfd.
+    if (pid === 'not-a-pidfd') throw new InvalidArgsError(`Failed to parse PIDFD ${fd}: Inappropriate ioctl for device`, { parameter: 'leader' })
+    if (pid === undefined) return undefined
+    const ref = await this.pin(pid)
+    // If the fd still names a live process with that PID now, the start time read above was that process's.
+    if (ref === undefined || pidOfPidfd(fd, this.#procRoot) !== pid) return undefined
+    return { ...ref, pidfdId: pidfdInode(fd) }
+  }
+
+  async hold(ref: ProcessRef): Promise<ProcessHandle | undefined> {
+    if (this.#pidfds) {
+      const opened = openPidfd(ref, this.#procRoot)
+      if (opened === undefined) return undefined
+      if (opened !== 'unavailable') return new PidfdHandle(opened.fd, opened.ref, this.#procRoot)
+    }
+    if (!(await this.isAlive(ref))) return undefined
+    return new PinnedHandle(ref, { isAlive: (r) => this.isAlive(r), signal: (r, s) => this.signal(r, s) })
   }
 
   async isAlive(ref: ProcessRef): Promise<boolean> {

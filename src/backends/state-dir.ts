@@ -3,12 +3,23 @@
  * plus the link unit:<unit> → <name> that libsystemd follows
  * (sd_pid_get_machine_name, `ps -o machine`). Every change is a write to a
  * temporary file in the same directory and a rename over the old one, so
- * a reader never sees half a file. The directory is a tmpfs: writes are
- * synchronous, as systemd's are, and cost less than a thread-pool trip.
+ * a reader never sees half a file and a crash (kill -9) of the daemon at
+ * any point leaves either the old file or the new one: the data is the
+ * kernel's once write() returns. Writes are synchronous, as systemd's
+ * are, and cost less than a thread-pool trip.
+ *
+ * fsync: /run is a tmpfs, where fsync does nothing (there is no disk) and
+ * nothing survives a reboot anyway, as no machine does. Where the
+ * directory is on a real filesystem (--state-dir elsewhere), a power cut
+ * could leave a renamed file empty, so there the temporary file is
+ * fsync'd before the rename and the directory after it.
  * @module
  */
 
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
+import {
+  closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, statfsSync, symlinkSync,
+  unlinkSync, writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { machineNameIsValid } from '../protocol/hostname.ts'
 import type { StateStore } from '../core/ports.ts'
@@ -21,9 +32,24 @@ function unlinkQuietly(path: string): void {
   }
 }
 
+/** statfs(2) f_type of a tmpfs (and of ramfs, equally without a disk). */
+const TMPFS_MAGIC = 0x01021994
+const RAMFS_MAGIC = 0x858458f6
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 export class StateDir implements StateStore {
   readonly path: string
   #serial = 0
+  /** Whether writes are fsync'd: the directory is on a filesystem with a disk behind it. */
+  #durable = false
 
   constructor(path: string) {
     this.path = path
@@ -32,12 +58,19 @@ export class StateDir implements StateStore {
   async init(): Promise<void> {
     // Programs test for /run/systemd/machines/ to see whether machined runs.
     mkdirSync(this.path, { recursive: true, mode: 0o755 })
+    const type = statfsSync(this.path).type
+    this.#durable = type !== TMPFS_MAGIC && type !== RAMFS_MAGIC
     // Temporary files of a write that was cut short (".#name…", as systemd names them).
     for (const entry of readdirSync(this.path)) if (entry.startsWith('.#')) unlinkQuietly(join(this.path, entry))
   }
 
   #temporary(name: string): string {
     return join(this.path, `.#${name}.${process.pid}.${++this.#serial}`)
+  }
+
+  /** Whether writes are fsync'd (the state directory is not on a tmpfs). */
+  get durable(): boolean {
+    return this.#durable
   }
 
   /** Runs `make(tmp)` and renames tmp over `target`; the temporary file never outlives a failure. */
@@ -50,10 +83,14 @@ export class StateDir implements StateStore {
       unlinkQuietly(tmp)
       throw err
     }
+    if (this.#durable) fsyncPath(this.path)
   }
 
   async write(name: string, contents: string): Promise<void> {
-    this.#replace(join(this.path, name), name, (tmp) => writeFileSync(tmp, contents, { mode: 0o644 }))
+    this.#replace(join(this.path, name), name, (tmp) => {
+      writeFileSync(tmp, contents, { mode: 0o644 })
+      if (this.#durable) fsyncPath(tmp)
+    })
   }
 
   async remove(name: string): Promise<void> {
@@ -74,6 +111,25 @@ export class StateDir implements StateStore {
     }
     // Leave a link alone that now names another machine.
     if (target === name) unlinkQuietly(link)
+  }
+
+  async listLinks(): Promise<{ unit: string; name: string }[]> {
+    const out: { unit: string; name: string }[] = []
+    let entries
+    try {
+      entries = readdirSync(this.path, { withFileTypes: true })
+    } catch {
+      return out
+    }
+    for (const e of entries) {
+      if (!e.isSymbolicLink() || !e.name.startsWith('unit:')) continue
+      try {
+        out.push({ unit: e.name.slice('unit:'.length), name: readlinkSync(join(this.path, e.name)) })
+      } catch {
+        // Gone between readdir and readlink.
+      }
+    }
+    return out
   }
 
   async list(): Promise<{ name: string; contents: string }[]> {

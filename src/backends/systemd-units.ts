@@ -124,4 +124,9 @@ export class SystemdUnits implements Units {
     await this.#bus.call(SYSTEMD, SYSTEMD_PATH, SYSTEMD_MANAGER, 'UnrefUnit', 's', [ref.unit])
       .catch((err: unknown) => this.#log.debug('UnrefUnit failed, ignoring', { unit: ref.unit, error: String(err) }))
   }
+
+  async leftoverScopes(): Promise<UnitRef[]> {
+    // PID 1 collects a transient scope once it is empty and unreferenced (CollectMode=inactive-or-failed).
+    return []
+  }
 }

@@ -8,7 +8,7 @@
  */
 
 import {
-  FailedError, FileExistsError, InvalidArgsError, LimitsExceededError, MachineExistsError, MachinedError,
+  FailedError, FileExistsError, InvalidArgsError, MachineExistsError, MachinedError,
   NoMachineForPidError, NoOsReleaseInformationError, NoPrivateNetworkingError, NoSuchMachineError, NoSuchProcessError,
   NotSupportedError,
 } from '../protocol/errors.ts'
@@ -16,19 +16,35 @@ import { machineNameIsValid } from '../protocol/hostname.ts'
 import { machineScopeName } from '../protocol/unit-name.ts'
 import { killWhomFromString, machineClassFromString, signalIsValid, type KillWhom, type MachineClass } from '../protocol/vocabulary.ts'
 import { ACTIONS, type Authorizer, type Caller } from './authorization.ts'
-import { idFromString, Machine, NULL_ID } from './machine.ts'
+import { Leaders } from './leaders.ts'
+import { Machine, NULL_ID } from './machine.ts'
+import { machineFromRecord, machineToRecord, NO_EXTRAS, type MachineExtras } from './machine-record.ts'
 import { mapFromInside, mapToInside, parseIdMap, uidShiftFromMaps } from './id-map.ts'
-import type { Address, Clock, Disposable, HostInfo, Inspector, Log, Processes, ProcessRef, StateStore, UnitRef, Units } from './ports.ts'
+import { Operations } from './operations.ts'
+import type {
+  Address, Clock, Disposable, HostInfo, Inspector, Log, ProcessHandle, Processes, ProcessRef, StateStore, UnitRef, Units,
+} from './ports.ts'
+import { DEFAULT_LIMITS, MachineQuota, type ManagerLimits } from './quota.ts'
 import { parseScopeProperties, type ScopeProperty, type ScopeSettings } from './scope-properties.ts'
-import { formatMachineState, parseMachineState } from './state-file.ts'
+import { formatMachineState, parseMachineState, type MachineStateRecord } from './state-file.ts'
+
+export { DEFAULT_LIMITS, type ManagerLimits } from './quota.ts'
+export type { MachineExtras } from './machine-record.ts'
 
 export interface RegisterRequest {
   readonly name: string
   readonly id: Uint8Array
   readonly service: string
   readonly class: string
-  /** 0 means the caller itself, as systemd reads it from the bus credentials. */
+  /** 0 means the caller itself, as systemd reads it from the bus credentials (unless a pidfd names the leader). */
   readonly leader: number
+  /**
+   * LeaderPIDFD (CreateMachineEx/RegisterMachineEx): a pidfd the client
+   * passed, naming the leader. An fd of this process, owned by the call.
+   */
+  readonly leaderPidfd?: number | undefined
+  /** LeaderPIDFDID / leaderProcessId.pidfdId: the leader's pidfd inode number as the client knows it. */
+  readonly leaderPidfdId?: number | undefined
   readonly rootDirectory: string
   /** undefined when the method has no ifindices argument. */
   readonly netifs: readonly number[] | undefined
@@ -45,11 +61,6 @@ export interface ManagerEvents {
   machineRemoved?(machine: Machine): void
 }
 
-export interface ManagerLimits {
-  /** Registered machines in all. */
-  readonly maxMachines: number
-}
-
 export interface ManagerPorts {
   readonly host: HostInfo
   readonly processes: Processes
@@ -61,20 +72,19 @@ export interface ManagerPorts {
   readonly authorizer: Authorizer
 }
 
-export const DEFAULT_LIMITS: ManagerLimits = { maxMachines: 65536 }
-
-/** Extra fields a machine carries beyond systemd 252's state file. */
-interface MachineExtras {
-  vsockCid: number | undefined
-  sshAddress: string | undefined
-  sshPrivateKeyPath: string | undefined
+/** What of a machine a caller may see (Authorizer.mayInspect): the rest is the same for everybody. */
+export interface MachineView {
+  readonly rootDirectory: string
+  readonly sshPrivateKeyPath: string | undefined
 }
 
 export const HOST_MACHINE_NAME = '.host'
 
 export class Manager {
   readonly #ports: ManagerPorts
-  readonly #limits: ManagerLimits
+  readonly #quota: MachineQuota
+  readonly #leaders: Leaders
+  readonly #operations: Operations
   readonly #machines = new Map<string, Machine>()
   /** Machines by unit; systemd lets two registrations share one, the newest answers for it. */
   readonly #byUnit = new Map<string, Machine[]>()
@@ -84,12 +94,15 @@ export class Manager {
   readonly #watchers = new Map<Machine, Disposable>()
   readonly #extras = new WeakMap<Machine, MachineExtras>()
   readonly #gcRunning = new Set<Machine>()
+  readonly #gcAgain = new Set<Machine>()
   readonly #listeners: ManagerEvents[] = []
   readonly host: Machine
 
   constructor(ports: ManagerPorts, limits: ManagerLimits = DEFAULT_LIMITS) {
     this.#ports = ports
-    this.#limits = limits
+    this.#quota = new MachineQuota(limits)
+    this.#leaders = new Leaders(ports.processes)
+    this.#operations = new Operations(limits.maxOperations ?? DEFAULT_LIMITS.maxOperations)
     // The host is always listed as ".host" (manager_add_host_machine()): it
     // cannot be registered, stopped or collected, and no PID maps to it.
     this.host = new Machine({
@@ -124,13 +137,33 @@ export class Manager {
   }
 
   extras(machine: Machine): Readonly<MachineExtras> {
-    return this.#extras.get(machine) ?? { vsockCid: undefined, sshAddress: undefined, sshPrivateKeyPath: undefined }
+    return this.#extras.get(machine) ?? NO_EXTRAS
+  }
+
+  /**
+   * The fields of a machine that point into it, as `caller` may see them:
+   * blank unless the caller is root or the machine's owner
+   * (Authorizer.mayInspect; CVE-2016-6349). The host's root is "/" for
+   * everybody.
+   */
+  view(machine: Machine, caller: Caller | undefined): MachineView {
+    const extras = this.extras(machine)
+    if (machine === this.host || this.#ports.authorizer.mayInspect(caller, machine.ownerUid)) {
+      return { rootDirectory: machine.rootDirectory, sshPrivateKeyPath: extras.sshPrivateKeyPath }
+    }
+    return { rootDirectory: '', sshPrivateKeyPath: undefined }
+  }
+
+  /** Long-running operations under way (OPERATIONS_MAX applies). */
+  get operations(): number {
+    return this.#operations.size
   }
 
   /**
    * manager_get_machine_by_pid(): the machine the process leads, else the
-   * machine whose unit it lives in. 0 means the caller. A leader that has
-   * died is never an answer, whatever process its PID now names.
+   * machine whose unit it lives in. 0 means the caller. A machine whose
+   * leader has died is never an answer (its leader's pidfd says so,
+   * whatever process the PID names now): the machine is on its way out.
    */
   async getByPid(pid: number, caller: Caller): Promise<Machine> {
     // A PID that is negative as pid_t is -EINVAL in systemd.
@@ -138,7 +171,7 @@ export class Manager {
     const target = pid === 0 ? caller.pid : pid
     if (target === undefined) throw new FailedError('Failed to determine the PID of the caller')
     const byLeader = this.#byLeader.get(target)
-    if (byLeader !== undefined && (await this.#ports.processes.isAlive(byLeader.leader))) return byLeader
+    if (byLeader !== undefined && (await this.#leaders.isAlive(byLeader))) return byLeader
     let ref: UnitRef | undefined
     try {
       ref = await this.#ports.units.unitOfPid(target)
@@ -146,7 +179,7 @@ export class Manager {
       if (!(err instanceof NoSuchProcessError)) throw err
     }
     const byUnit = ref === undefined ? undefined : this.#byUnit.get(ref.unit)?.at(-1)
-    if (byUnit !== undefined) return byUnit
+    if (byUnit !== undefined && (await this.#leaders.isAlive(byUnit))) return byUnit
     throw new NoMachineForPidError(target)
   }
 
@@ -178,28 +211,28 @@ export class Manager {
     if (request.rootDirectory !== '' && !request.rootDirectory.startsWith('/')) {
       throw new InvalidArgsError('Root directory must be empty or an absolute path', { parameter: 'rootDirectory' })
     }
-    const leaderPid = request.leader === 0 ? caller.pid : request.leader
-    if (leaderPid === undefined) throw new FailedError('Failed to determine the PID of the caller')
+    const namedLeader = request.leader !== 0 || request.leaderPidfd !== undefined || request.leaderPidfdId !== undefined
+    if (!namedLeader && caller.pid === undefined) throw new FailedError('Failed to determine the PID of the caller')
 
     await this.#collectIfDead(name)
     if (this.#machines.has(name) || this.#opening.has(name)) throw new MachineExistsError(name)
-    if (this.#machines.size - 1 + this.#opening.size >= this.#limits.maxMachines) {
-      throw new LimitsExceededError(`Too many machines registered (${this.#limits.maxMachines})`)
-    }
+    // A place is taken before any work, so concurrent registrations cannot overshoot the limits.
+    this.#quota.reserve(caller.uid)
 
     this.#opening.add(name)
     let machine: Machine | undefined
+    let handle: ProcessHandle | undefined
     try {
-      const leader = await this.#ports.processes.pin(leaderPid)
-      if (leader === undefined) throw leaderUnknown(leaderPid)
+      handle = await this.#holdLeader(request, caller)
+      const leader = handle.ref
       // Root may register anything; others only leaders they own, where that is allowed.
-      this.#ports.authorizer.check(caller, ACTIONS.createMachine, await this.#ports.processes.ownerUid(leader))
+      this.#ports.authorizer.checkRegister(caller, await this.#ports.processes.ownerUid(leader))
       // machine_start() refuses anything but containers and VMs.
       if (cls !== 'container' && cls !== 'vm') throw new NotSupportedError('Operation not supported')
       // Scope properties are applied when the machine starts, after the checks above (machine_start()).
       const settings = request.allocateUnit ? parseScopeProperties(request.scopeProperties) : undefined
       const other = this.#byLeader.get(leader.pid)
-      if (other !== undefined && (await this.#ports.processes.isAlive(other.leader))) throw new FileExistsError()
+      if (other !== undefined && (await this.#leaders.isAlive(other))) throw new FileExistsError()
       machine = new Machine({
         name, id, service: request.service, class: cls, leader,
         rootDirectory: request.rootDirectory, netifs: [...(request.netifs ?? [])],
@@ -214,14 +247,55 @@ export class Manager {
       machine.state = 'running'
     } catch (err) {
       if (machine !== undefined) await this.#removeTraces(machine, 'clean up after a failed registration')
+      handle?.dispose()
+      this.#quota.release(caller.uid)
       throw err
     } finally {
       this.#opening.delete(name)
     }
-    this.#link(machine)
+    this.#link(machine, handle)
     this.#ports.log.info('New machine', { machine: name, unit: machine.unit?.unit, leader: machine.leader.pid })
     for (const l of this.#listeners) l.machineNew?.(machine)
     return machine
+  }
+
+  /**
+   * Pins the leader and holds it by pidfd, the way newer systemd resolves
+   * LeaderPIDFD, LeaderPIDFDID and LeaderPID (method_create_or_register_machine_ex()),
+   * with its messages. A PID alone is accepted too (systemd 252's methods and
+   * older clients): it is pinned with its start time and held by pidfd at
+   * once, so a PID reused after this point is never taken for the leader.
+   */
+  async #holdLeader(request: RegisterRequest, caller: Caller): Promise<ProcessHandle> {
+    const { processes } = this.#ports
+    const { leaderPidfd: fd, leaderPidfdId: pidfdId } = request
+    let ref: ProcessRef | undefined
+    if (fd !== undefined) {
+      ref = await processes.pinPidfd(fd)
+      if (ref === undefined) throw new NoSuchProcessError(`Failed to parse PIDFD ${fd}: No such process`)
+      if (request.leader !== 0 && request.leader !== ref.pid) {
+        throw new InvalidArgsError('LeaderPID and LeaderPIDFD refer to different processes', { parameter: 'leader' })
+      }
+      if (pidfdId !== undefined && ref.pidfdId !== undefined && ref.pidfdId !== pidfdId) {
+        throw new InvalidArgsError('LeaderPIDFDID does not match the inode number of LeaderPIDFD', { parameter: 'leader' })
+      }
+      if (ref.pid === 1) throw new InvalidArgsError('Invalid leader PID', { parameter: 'leader' })
+    } else {
+      if (pidfdId !== undefined && request.leader === 0) {
+        throw new InvalidArgsError('Both LeaderPID and LeaderPIDFDID must be specified to identify the leader process by PIDFDID', { parameter: 'leader' })
+      }
+      const pid = request.leader === 0 ? caller.pid : request.leader
+      if (pid === undefined) throw new FailedError('Failed to determine the PID of the caller')
+      ref = await processes.pin(pid)
+      if (ref === undefined) throw leaderUnknown(pid)
+    }
+    // hold() checks the start time again once the pidfd is open, and the pidfd inode number where one was named.
+    const handle = await processes.hold(pidfdId === undefined ? ref : { ...ref, pidfdId })
+    if (handle !== undefined) return handle
+    if (pidfdId !== undefined && fd === undefined) {
+      throw new NoSuchProcessError(`Failed to pin process ${ref.pid} by PIDFDID ${pidfdId}: No such process`)
+    }
+    throw leaderUnknown(ref.pid)
   }
 
   /**
@@ -257,22 +331,26 @@ export class Manager {
     machine.ownsUnit = true
   }
 
-  /** Removes what a machine left on disk and lets go of a scope we made; never throws. */
+  /**
+   * Removes what a machine left on disk and lets go of a scope we made;
+   * never throws. The unit: link goes before the state file: a crash in
+   * between leaves a file the next start checks, never a link to nothing.
+   */
   async #removeTraces(machine: Machine, what: string): Promise<void> {
     const { state, units, log } = this.#ports
     try {
+      if (machine.unit !== undefined) await state.unlinkUnit(machine.unit.unit, machine.name)
       await state.remove(machine.name)
-      if (machine.unit !== undefined) {
-        await state.unlinkUnit(machine.unit.unit, machine.name)
-        if (machine.ownsUnit) await units.release(machine.unit)
-      }
+      if (machine.unit !== undefined && machine.ownsUnit) await units.release(machine.unit)
     } catch (err) {
       log.warn(`Failed to ${what}, ignoring`, { machine: machine.name, error: String(err) })
     }
   }
 
-  #link(machine: Machine): void {
+  #link(machine: Machine, leader: ProcessHandle | undefined): void {
     this.#machines.set(machine.name, machine)
+    // The leader's exit queues a GC check (machine_start() watches its pidfd); the rule stays machine_may_gc()'s.
+    if (leader !== undefined) this.#leaders.hold(machine, leader, () => this.#queueGc(machine))
     if (machine.unit !== undefined) {
       const sharing = this.#byUnit.get(machine.unit.unit)
       if (sharing === undefined) this.#byUnit.set(machine.unit.unit, [machine])
@@ -284,6 +362,8 @@ export class Manager {
 
   #unlink(machine: Machine): void {
     this.#machines.delete(machine.name)
+    this.#leaders.release(machine)
+    this.#quota.release(machine.ownerUid)
     if (this.#byLeader.get(machine.leader.pid) === machine) this.#byLeader.delete(machine.leader.pid)
     this.#watchers.get(machine)?.dispose()
     this.#watchers.delete(machine)
@@ -295,26 +375,10 @@ export class Manager {
     if (sharing.length === 0) this.#byUnit.delete(unit)
   }
 
+  /** The state file, then the unit: link (a crash in between leaves a file whose link the next start restores). */
   async #save(machine: Machine): Promise<void> {
-    const extras = this.extras(machine)
     const { state } = this.#ports
-    await state.write(machine.name, formatMachineState({
-      name: machine.name,
-      unit: machine.unit?.unit,
-      service: machine.service,
-      rootDirectory: machine.rootDirectory,
-      id: machine.idString === '' ? undefined : machine.idString,
-      leader: machine.leader.pid,
-      class: machine.class,
-      realtime: machine.timestamp.realtime,
-      monotonic: machine.timestamp.monotonic,
-      netifs: [...machine.netifs],
-      vsockCid: extras.vsockCid,
-      sshAddress: extras.sshAddress,
-      sshPrivateKeyPath: extras.sshPrivateKeyPath,
-      leaderStartTime: machine.leader.startTime,
-      uid: machine.ownerUid,
-    }))
+    await state.write(machine.name, formatMachineState(machineToRecord(machine, this.extras(machine))))
     if (machine.unit !== undefined) await state.linkUnit(machine.unit.unit, machine.name)
   }
 
@@ -348,7 +412,8 @@ export class Manager {
     this.#ports.authorizer.check(caller, ACTIONS.manageMachines, machine.ownerUid)
     if (machine === this.host) throw new NotSupportedError('Operation not supported')
     if (w === 'leader' || machine.unit === undefined) {
-      await this.#ports.processes.signal(machine.leader, signal)
+      // Through the leader's pidfd: a dead leader's PID, reused or not, gets no signal ("No such process").
+      await this.#leaders.signal(machine, signal)
       return
     }
     await this.#ports.units.kill(machine.unit, signal)
@@ -372,17 +437,27 @@ export class Manager {
    */
   async #mayGc(machine: Machine): Promise<boolean> {
     if (machine === this.host) return false
-    const { units, processes } = this.#ports
-    if (await processes.isAlive(machine.leader)) return false
-    return machine.unit === undefined || !(await units.isPopulated(machine.unit))
+    if (await this.#leaders.isAlive(machine)) return false
+    return machine.unit === undefined || !(await this.#ports.units.isPopulated(machine.unit))
   }
 
+  /**
+   * Runs a GC check for the machine. An event that comes while a check is
+   * under way (the leader's pidfd firing while the scope's emptying is
+   * being looked at) runs one more check after it, so no event is lost.
+   */
   #queueGc(machine: Machine): void {
-    if (this.#gcRunning.has(machine)) return
+    if (this.#gcRunning.has(machine)) {
+      this.#gcAgain.add(machine)
+      return
+    }
     this.#gcRunning.add(machine)
     this.#gc(machine)
       .catch((err: unknown) => this.#ports.log.warn('Machine garbage collection failed, ignoring', { machine: machine.name, error: String(err) }))
-      .finally(() => this.#gcRunning.delete(machine))
+      .finally(() => {
+        this.#gcRunning.delete(machine)
+        if (this.#gcAgain.delete(machine)) this.#queueGc(machine)
+      })
   }
 
   async #gc(machine: Machine): Promise<void> {
@@ -396,6 +471,25 @@ export class Manager {
     if (old !== undefined && (await this.#mayGc(old))) await this.#finalize(old)
   }
 
+  // ── Access that is not built yet ────────────────────────────────────────
+
+  /**
+   * Open{PTY,Login,Shell}, OpenRootDirectory, BindMount, Copy*: the
+   * machine, once `caller` is found to be allowed into it (root, or its
+   * owner where user registration is on; systemd's polkit actions with the
+   * machine's UID as the user that needs no authentication).
+   */
+  checkEnter(name: string, caller: Caller): Machine {
+    const machine = this.get(name)
+    this.#ports.authorizer.check(caller, ACTIONS.enterMachine, machine.ownerUid)
+    return machine
+  }
+
+  /** SetPoolLimit, CleanPool: root only (polkit's manage-images). */
+  checkManageImages(caller: Caller): void {
+    this.#ports.authorizer.check(caller, ACTIONS.manageImages)
+  }
+
   // ── Looking inside ──────────────────────────────────────────────────────
 
   #leaderOf(machine: Machine): ProcessRef | undefined {
@@ -407,7 +501,8 @@ export class Manager {
     if (machine.class !== 'container' && machine !== this.host) {
       throw new NotSupportedError('Requesting IP address data is only supported on container machines.')
     }
-    const found = await this.#ports.inspector.addresses(this.#leaderOf(machine))
+    // Looking into a network namespace runs a child process: an operation, so callers cannot start without limit.
+    const found = await this.#operations.run(() => this.#ports.inspector.addresses(this.#leaderOf(machine)))
     if (found === undefined) throw new NoPrivateNetworkingError(name)
     return found
   }
@@ -475,63 +570,79 @@ export class Manager {
   // ── Start-up ────────────────────────────────────────────────────────────
 
   /**
-   * Reads the state directory (manager_enumerate_machines), keeps every
-   * machine whose leader still runs, and drops the rest with their files
-   * and empty scopes. A recycled PID does not bring a machine back.
+   * Reads the state directory (manager_enumerate_machines) and reconciles
+   * it with the processes and scopes that survived: every machine whose
+   * leader still runs (the same process: pidfd inode number or start time,
+   * and in the machine's unit) is adopted; the rest are dropped with their
+   * files and scopes. A recycled PID does not bring a machine back. A file
+   * that cannot be read, or that fails to load, is logged and skipped: it
+   * never stops the daemon. Then what no machine claims goes: scopes this
+   * daemon made in an earlier run (a crash between making a scope and
+   * saving the machine leaves one) are released, to be removed once empty,
+   * and unit: links naming no machine are removed.
    */
   async load(): Promise<void> {
-    const { state, log, processes, units } = this.#ports
+    const { state, log } = this.#ports
     await state.init()
     for (const file of await state.list()) {
-      let parsed
       try {
-        parsed = parseMachineState(file.contents, file.name)
+        await this.#loadOne(file.name, file.contents)
       } catch (err) {
         log.warn('Failed to load machine state, ignoring', { machine: file.name, error: String(err) })
-        continue
       }
-      for (const w of parsed.warnings) log.warn(w, { machine: file.name })
-      const s = parsed.state
-      const leader = s.leader === undefined ? undefined : await processes.pin(s.leader)
-      const recycled = leader !== undefined && s.leaderStartTime !== undefined && leader.startTime !== s.leaderStartTime
-      let unit: UnitRef | undefined
-      let live = leader !== undefined && !recycled && (s.class === 'container' || s.class === 'vm')
-      if (live && leader !== undefined) {
-        unit = await units.unitOfPid(leader.pid).catch(() => undefined)
-        // Without a start time on file, the leader must at least still be in the machine's unit.
-        if (s.unit !== undefined && unit?.unit !== s.unit) live = false
-      }
-      if (!live || leader === undefined || this.#machines.has(s.name)) {
-        if (recycled) log.info('PID of leader got recycled, ignoring', { machine: file.name, pid: s.leader })
-        await this.#dropStale(file.name, s.unit)
-        continue
-      }
-      const machine = new Machine({
-        name: s.name, id: s.id === undefined ? NULL_ID : idFromString(s.id) ?? NULL_ID, service: s.service ?? '',
-        class: s.class, leader, rootDirectory: s.rootDirectory ?? '', netifs: s.netifs,
-        timestamp: { realtime: s.realtime ?? 0n, monotonic: s.monotonic ?? 0n }, ownerUid: s.uid ?? 0,
-      })
-      this.#extras.set(machine, { vsockCid: s.vsockCid, sshAddress: s.sshAddress, sshPrivateKeyPath: s.sshPrivateKeyPath })
-      machine.unit = unit
-      machine.ownsUnit = unit !== undefined && unit.unit === machineScopeName(machine.name)
+    }
+    await this.#sweep().catch((err: unknown) => log.warn('Failed to clean up after an earlier run, ignoring', { error: String(err) }))
+  }
+
+  async #loadOne(name: string, contents: string): Promise<void> {
+    const { log, processes, units } = this.#ports
+    const parsed = parseMachineState(contents, name)
+    for (const w of parsed.warnings) log.warn(w, { machine: name })
+    const s = parsed.state
+    const pinned = s.leader === undefined ? undefined : await processes.pin(s.leader)
+    // machine_load(): the PID must still name the recorded process (LEADER_PIDFDID=, and our LEADER_STARTTIME=).
+    const handle = pinned === undefined ? undefined : await processes.hold(recordedLeader(pinned, s))
+    const recycled = pinned !== undefined && handle === undefined
+    let unit: UnitRef | undefined
+    let live = handle !== undefined && (s.class === 'container' || s.class === 'vm') && !this.#machines.has(s.name)
+    if (live && handle !== undefined) {
+      unit = await units.unitOfPid(handle.ref.pid).catch(() => undefined)
+      // The leader must still be in the machine's unit.
+      if (s.unit !== undefined && unit?.unit !== s.unit) live = false
+    }
+    if (!live || handle === undefined) {
+      handle?.dispose()
+      if (recycled) log.info('PID of leader got recycled, ignoring', { machine: name, pid: s.leader })
+      await this.#dropStale(name, s.unit)
+      return
+    }
+    const { machine, extras } = machineFromRecord(s, handle.ref)
+    this.#extras.set(machine, extras)
+    machine.unit = unit
+    machine.ownsUnit = unit !== undefined && unit.unit === machineScopeName(machine.name)
+    try {
       if (machine.ownsUnit && unit !== undefined) await units.reattach(unit)
       machine.state = 'running'
-      // Rewrite the file so it carries what we know now (the start time, a missing unit: link).
+      // Rewrite the file so it carries what we know now (the pidfd inode number, a missing unit: link).
       await this.#save(machine)
-      this.#link(machine)
-      log.info('Machine restored', { machine: machine.name, leader: leader.pid })
-      // systemd announces every machine it reloads (machine_start() at startup).
-      for (const l of this.#listeners) l.machineNew?.(machine)
-      this.#queueGc(machine)
+    } catch (err) {
+      handle.dispose()
+      throw err
     }
+    // A machine reloaded is kept even if the limits have shrunk since it was registered.
+    this.#quota.force(machine.ownerUid)
+    this.#link(machine, handle)
+    log.info('Machine restored', { machine: machine.name, leader: machine.leader.pid })
+    // systemd announces every machine it reloads (machine_start() at startup).
+    for (const l of this.#listeners) l.machineNew?.(machine)
+    this.#queueGc(machine)
   }
 
   async #dropStale(name: string, unit: string | undefined): Promise<void> {
     const { state, units, log } = this.#ports
     log.info('Removing stale machine state', { machine: name })
+    if (unit !== undefined) await state.unlinkUnit(unit, name)
     await state.remove(name)
-    if (unit === undefined) return
-    await state.unlinkUnit(unit, name)
     if (unit === machineScopeName(name)) {
       // The scope is ours; remove it once nothing runs in it.
       const ref = { unit, cgroup: `/machine.slice/${unit}` }
@@ -540,11 +651,33 @@ export class Manager {
     }
   }
 
-  /** Stops watching; machines and their files stay (SIGTERM keeps the registry on disk). */
+  /** After loading: scopes and links an earlier run left that no machine claims. */
+  async #sweep(): Promise<void> {
+    const { state, units, log } = this.#ports
+    for (const ref of await units.leftoverScopes()) {
+      if (this.#byUnit.has(ref.unit)) continue
+      log.info('Releasing a scope no machine claims, to be removed once empty', { unit: ref.unit })
+      await units.reattach(ref)
+      await units.release(ref)
+    }
+    for (const link of await state.listLinks()) {
+      if (this.#machines.get(link.name)?.unit?.unit === link.unit) continue
+      log.info('Removing a unit: link to no machine', { unit: link.unit, machine: link.name })
+      await state.unlinkUnit(link.unit, link.name)
+    }
+  }
+
+  /** Stops watching and lets go of the leaders' pidfds; machines and their files stay (SIGTERM keeps the registry on disk). */
   dispose(): void {
     for (const w of this.#watchers.values()) w.dispose()
     this.#watchers.clear()
+    this.#leaders.dispose()
   }
+}
+
+/** What the state file says the leader was: its start time and pidfd inode number where recorded. */
+function recordedLeader(pinned: ProcessRef, s: MachineStateRecord): ProcessRef {
+  return { pid: pinned.pid, startTime: s.leaderStartTime ?? pinned.startTime, pidfdId: s.leaderPidfdId }
 }
 
 function idIsValid(id: number): boolean {

@@ -14,11 +14,47 @@ import type { ScopeSettings } from './scope-properties.ts'
 export interface ProcessRef {
   readonly pid: number
   readonly startTime: bigint
+  /**
+   * The inode number of a pidfd for the process where pidfds live on pidfs
+   * (Linux 6.9+): never reused within a boot, so it names the process even
+   * where the start time cannot tell two apart (newer systemd's
+   * LEADER_PIDFDID=). undefined where the kernel gives no such number.
+   */
+  readonly pidfdId?: number | undefined
+}
+
+/**
+ * A process held open through a pidfd, as newer systemd holds every leader
+ * (PidRef): it keeps naming the same process after its PID is reused, says
+ * when the process exits, and signals that process and no other. Disposing
+ * of it lets go of the pidfd.
+ */
+export interface ProcessHandle extends Disposable {
+  /** The process, with its pidfd inode number where the kernel has one. */
+  readonly ref: ProcessRef
+  /** False once the process has exited; a zombie has exited (pidref_is_alive()). */
+  isAlive(): Promise<boolean>
+  /** Throws NoSuchProcessError once the process has exited, whoever has its PID now. */
+  signal(signal: number): Promise<void>
+  /** Calls back once, after the process has exited (soon after, if it already has). */
+  onExit(callback: () => void): Disposable
 }
 
 export interface Processes {
   /** Pins a live (non-zombie) process; undefined when there is none. */
   pin(pid: number): Promise<ProcessRef | undefined>
+  /**
+   * Pins the process a client's pidfd names (LeaderPIDFD=); undefined when
+   * it has exited. Throws InvalidArgsError when the fd is not a pidfd. The
+   * fd stays the caller's.
+   */
+  pinPidfd(fd: number): Promise<ProcessRef | undefined>
+  /**
+   * Holds the pinned process. undefined when it is not running any more:
+   * exited, or its PID (or pidfd inode number, where `ref` has one) now
+   * names another process.
+   */
+  hold(ref: ProcessRef): Promise<ProcessHandle | undefined>
   /** True while the pinned process itself (not a PID successor) runs. */
   isAlive(ref: ProcessRef): Promise<boolean>
   /** Throws NoSuchProcessError when the pinned process is gone. */
@@ -67,6 +103,13 @@ export interface Units {
   reattach(ref: UnitRef): Promise<void>
   /** machined lets go of a unit it created: remove it as soon as it is empty. */
   release(ref: UnitRef): Promise<void>
+  /**
+   * After a restart: the scopes this backend made in earlier runs and still
+   * finds, whether or not a machine claims them (a crash can leave one
+   * between making it and saving the machine). Empty where a service
+   * manager collects scopes itself.
+   */
+  leftoverScopes(): Promise<UnitRef[]>
 }
 
 /** Where state files live: /run/systemd/machines by default. */
@@ -81,6 +124,8 @@ export interface StateStore {
   unlinkUnit(unit: string, name: string): Promise<void>
   /** Every machine state file: name and contents. Links and junk are skipped. */
   list(): Promise<{ name: string; contents: string }[]>
+  /** Every unit:<unit> link and the machine name it points to. */
+  listLinks(): Promise<{ unit: string; name: string }[]>
 }
 
 export interface Address {

@@ -22,6 +22,11 @@ export interface MachineStateRecord {
   /** 32 hex digits; undefined for the null id. */
   id: string | undefined
   leader: number | undefined
+  /**
+   * LEADER_PIDFDID= (newer systemd): the inode number of the leader's
+   * pidfd, which a recycled PID cannot match.
+   */
+  leaderPidfdId?: number | undefined
   class: MachineClass | undefined
   realtime: bigint | undefined
   monotonic: bigint | undefined
@@ -54,6 +59,9 @@ export function formatMachineState(s: MachineStateRecord): string {
   if (s.vsockCid !== undefined) out += `VSOCK_CID=${s.vsockCid}\n`
   if (s.sshAddress !== undefined) out += `SSH_ADDRESS=${cescape(s.sshAddress)}\n`
   if (s.sshPrivateKeyPath !== undefined) out += `SSH_PRIVATE_KEY_PATH=${cescape(s.sshPrivateKeyPath)}\n`
+  // Newer systemd writes LEADER_PIDFDID= right after LEADER=; we keep systemd 252's keys in 252's order and
+  // add what 252 does not know at the end (env files are read by key, so newer systemd finds it there too).
+  if (s.leader !== undefined && s.leader > 0 && s.leaderPidfdId !== undefined && s.leaderPidfdId > 0) out += `LEADER_PIDFDID=${s.leaderPidfdId}\n`
   if (s.leaderStartTime !== undefined) out += `LEADER_STARTTIME=${s.leaderStartTime}\n`
   return out
 }
@@ -101,6 +109,8 @@ export function parseMachineState(text: string, expectedName: string): ParsedMac
     else warnings.push(`Failed to parse network interface index ${word}, ignoring`)
   }
   const cid = uint('VSOCK_CID')
+  // machine_load() only warns about an unparsable LEADER_PIDFDID= and keeps the PID.
+  const pidfdId = uint('LEADER_PIDFDID')
   return {
     warnings,
     state: {
@@ -119,6 +129,8 @@ export function parseMachineState(text: string, expectedName: string): ParsedMac
       sshPrivateKeyPath: str('SSH_PRIVATE_KEY_PATH'),
       leaderStartTime: uint('LEADER_STARTTIME'),
       uid: ((u) => (u !== undefined && u < 0xffffffffn ? Number(u) : undefined))(uint('UID')),
+      // Present only when the file has it, so records of systemd 252's files look as they always did.
+      ...(pidfdId !== undefined && pidfdId > 0n && pidfdId <= BigInt(Number.MAX_SAFE_INTEGER) ? { leaderPidfdId: Number(pidfdId) } : {}),
     },
   }
 }

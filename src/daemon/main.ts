@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { Authorizer } from '../core/authorization.ts'
 import { idToString } from '../core/machine.ts'
-import { Manager } from '../core/manager.ts'
+import { DEFAULT_LIMITS, Manager } from '../core/manager.ts'
 import type { Log, Units } from '../core/ports.ts'
 import { CgroupUnits } from '../backends/cgroup-units.ts'
 import { detectCgroupLayout } from '../backends/cgroup-layout.ts'
@@ -17,14 +17,18 @@ import { SystemClock } from '../backends/clock.ts'
 import { readHostInfo } from '../backends/host-info.ts'
 import { ProcfsInspector } from '../backends/inspector.ts'
 import { ProcfsProcesses } from '../backends/procfs.ts'
+import { pidfdsAvailable, pidfsAvailable } from '../backends/pidfd.ts'
 import { StateDir } from '../backends/state-dir.ts'
 import { SystemdUnits, systemdIsInit } from '../backends/systemd-units.ts'
 import { variant } from '../wire/dbus/bus.ts'
 import { DbusServer } from '../transports/dbus/server.ts'
 import { MACHINE_SOCKET_PATH } from '../protocol/varlink/io.systemd.Machine.ts'
 import { LOG_LEVELS, StderrLog, type LogLevel } from './log.ts'
-import { connectSystemBus, type SystemBus } from './system-bus.ts'
+import { busPolicyRestrictsUsers, connectSystemBus, type SystemBus } from './system-bus.ts'
 import { startVarlink } from './varlink.ts'
+
+/** dbus-daemon's own max_replies_per_connection for the system bus; sd-bus has no such cap. */
+const DEFAULT_MAX_CALLS_PER_SENDER = 128
 
 const HELP = `machined [OPTIONS...]
 
@@ -48,6 +52,10 @@ Options:
      --allow-user-registration  Let unprivileged users register machines whose
                                 leader they own, and act on those machines
      --max-machines=N           Limit on registered machines (default 65536)
+     --max-machines-per-uid=N   Limit on machines one user other than root may
+                                have registered (default 1024)
+     --max-calls-per-sender=N   Limit on D-Bus calls one client may have in
+                                flight (default 128)
      --varlink-socket=PATH      Serve io.systemd.Machine on this socket (default
                                 /run/systemd/machine/io.systemd.Machine; empty:
                                 no Varlink)
@@ -67,6 +75,8 @@ export interface DaemonOptions {
   readonly units: 'auto' | 'cgroup' | 'systemd'
   readonly allowUserRegistration: boolean
   readonly maxMachines: number
+  readonly maxMachinesPerUid: number
+  readonly maxCallsPerSender: number
   readonly logLevel: LogLevel
   /** undefined: no Varlink server. */
   readonly varlinkSocket: string | undefined
@@ -88,6 +98,8 @@ export function parseDaemonArgs(argv: string[]): Parsed {
       units: { type: 'string' },
       'allow-user-registration': { type: 'boolean' },
       'max-machines': { type: 'string' },
+      'max-machines-per-uid': { type: 'string' },
+      'max-calls-per-sender': { type: 'string' },
       'log-level': { type: 'string' },
       'varlink-socket': { type: 'string' },
     },
@@ -99,8 +111,15 @@ export function parseDaemonArgs(argv: string[]): Parsed {
   if (units !== 'auto' && units !== 'cgroup' && units !== 'systemd') throw new Error(`Invalid --units=${units}`)
   const logLevel = values['log-level'] ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new Error(`Invalid --log-level=${logLevel}`)
-  const maxMachines = Number(values['max-machines'] ?? 65536)
-  if (!Number.isInteger(maxMachines) || maxMachines < 1) throw new Error(`Invalid --max-machines=${values['max-machines']}`)
+  const limit = (option: 'max-machines' | 'max-machines-per-uid' | 'max-calls-per-sender', fallback: number): number => {
+    const text = values[option]
+    const n = text === undefined ? fallback : /^\d+$/.test(text) ? Number(text) : NaN
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`Invalid --${option}=${text}`)
+    return n
+  }
+  const maxMachines = limit('max-machines', DEFAULT_LIMITS.maxMachines)
+  const maxMachinesPerUid = limit('max-machines-per-uid', DEFAULT_LIMITS.maxMachinesPerUid)
+  const maxCallsPerSender = limit('max-calls-per-sender', DEFAULT_MAX_CALLS_PER_SENDER)
   return {
     options: {
       busAddress: values['bus-address'],
@@ -110,6 +129,8 @@ export function parseDaemonArgs(argv: string[]): Parsed {
       units,
       allowUserRegistration: values['allow-user-registration'] === true,
       maxMachines,
+      maxMachinesPerUid,
+      maxCallsPerSender,
       logLevel: logLevel as LogLevel,
       varlinkSocket: values['varlink-socket'] === '' ? undefined : values['varlink-socket'] ?? MACHINE_SOCKET_PATH,
     },
@@ -147,12 +168,17 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
       inspector: new ProcfsInspector({ processes }),
       clock: new SystemClock(),
       authorizer: new Authorizer({ allowUserRegistration: options.allowUserRegistration }),
-    }, { maxMachines: options.maxMachines })
+    }, { maxMachines: options.maxMachines, maxMachinesPerUid: options.maxMachinesPerUid })
     // Serve the objects before the name is ours, so the first caller finds them.
     const server = new DbusServer({
       bus: systemBus.bus, manager, log, machineId: idToString(host.machineId),
-      allowUserRegistration: options.allowUserRegistration, maxPendingPerSender: 128,
+      allowUserRegistration: options.allowUserRegistration, maxPendingPerSender: options.maxCallsPerSender,
     })
+    // Leaders are held by pidfd where the kernel has them (Linux 5.3+), and named by pidfs inode numbers on 6.9+.
+    log.info('Leaders are tracked', { pidfd: pidfdsAvailable(), pidfs: pidfdsAvailable() && pidfsAvailable() })
+    if (options.allowUserRegistration && (await busPolicyRestrictsUsers())) {
+      log.warn('The installed D-Bus policy for org.freedesktop.machine1 lets only root call Create*/Register*: other users can register over Varlink only')
+    }
     // Deserialize state; drop machines whose leader is gone.
     await manager.load()
     // Set up Varlink once the registry is loaded, so the first List sees every machine.

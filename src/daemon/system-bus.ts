@@ -8,7 +8,7 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { access, copyFile, mkdir } from 'node:fs/promises'
+import { access, copyFile, mkdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { Log } from '../core/ports.ts'
 import { BusConnection } from '../wire/dbus/bus.ts'
@@ -29,6 +29,21 @@ export async function ensureBusPolicy(log: Log): Promise<boolean> {
   await copyFile(OUR_POLICY, `/etc/dbus-1/system.d/${POLICY_NAME}`)
   log.info('Installed the D-Bus policy for org.freedesktop.machine1', { path: `/etc/dbus-1/system.d/${POLICY_NAME}` })
   return true
+}
+
+/**
+ * Whether an installed bus policy (systemd's own org.freedesktop.machine1.conf)
+ * keeps users other than root from sending the Create… and Register… methods at all: it
+ * denies everything to the name and then allows a list of methods that
+ * leaves those out. dbus-daemon then answers AccessDenied itself, before
+ * the call reaches us.
+ */
+export async function busPolicyRestrictsUsers(): Promise<boolean> {
+  for (const dir of POLICY_DIRS) {
+    const text = await readFile(`${dir}/${POLICY_NAME}`, 'utf8').catch(() => undefined)
+    if (text !== undefined && /<deny\s+send_destination="org\.freedesktop\.machine1"\s*\/>/.test(text)) return true
+  }
+  return false
 }
 
 export interface SystemBus {

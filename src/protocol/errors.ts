@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'UNIT_EXISTS',
   'ACCESS_DENIED',
   'LIMITS_EXCEEDED',
+  'TOO_MANY_OPERATIONS',
   'FAILED',
 ] as const
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -101,6 +102,10 @@ export class AccessDeniedError extends MachinedError {
 export class LimitsExceededError extends MachinedError {
   constructor(message: string) { super('LIMITS_EXCEEDED', message) }
 }
+/** OPERATIONS_MAX long-running operations (child processes) are under way already (operation.h). */
+export class TooManyOperationsError extends MachinedError {
+  constructor(message = 'Too many ongoing operations.') { super('TOO_MANY_OPERATIONS', message) }
+}
 export class FailedError extends MachinedError {
   constructor(message: string, options: MachinedErrorOptions = {}) { super('FAILED', message, options) }
 }
@@ -134,6 +139,7 @@ const CLASS_OF: Readonly<Record<ErrorCode, ErrorClass>> = {
   UNIT_EXISTS: UnitExistsError,
   ACCESS_DENIED: AccessDeniedError,
   LIMITS_EXCEEDED: LimitsExceededError,
+  TOO_MANY_OPERATIONS: TooManyOperationsError,
   FAILED: FailedError,
 }
 

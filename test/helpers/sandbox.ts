@@ -9,7 +9,7 @@
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync, type Dirent } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -57,6 +57,16 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
 
 let counter = 0
 
+/** PID 1 of a sandbox's PID namespace: reaps every orphan, so PIDs come free at once. */
+const REAPER = [
+  'import os, time',
+  'while True:',
+  '    try:',
+  '        os.waitpid(-1, 0)',
+  '    except ChildProcessError:',
+  '        time.sleep(0.05)',
+].join('\n')
+
 export class Sandbox {
   readonly #holder: ChildProcess
   #daemon: ChildProcess | undefined
@@ -65,10 +75,12 @@ export class Sandbox {
   readonly #names = new Set<string>()
   readonly #prefix: string
   readonly #sliceExisted: Map<string, boolean>
+  readonly #pidns: boolean
   readonly daemonArgs: string[]
 
-  private constructor(holder: ChildProcess, daemonArgs: string[]) {
+  private constructor(holder: ChildProcess, daemonArgs: string[], pidns: boolean) {
     this.#holder = holder
+    this.#pidns = pidns
     this.daemonArgs = daemonArgs
     this.#prefix = `t${process.pid.toString(36)}${(counter++).toString(36)}`
     this.#sliceExisted = new Map(CGROUP_ROOTS.map((r) => [r, existsSync(join(r, 'machine.slice'))]))
@@ -78,17 +90,24 @@ export class Sandbox {
   /**
    * `bus: false` leaves the bus to the daemon (its embedded default);
    * `hidePolicies: true` hides every installed D-Bus policy file inside the
-   * namespace, as on a host without systemd-container's.
+   * namespace, as on a host without systemd-container's. `pidns: true`
+   * adds a private PID namespace (with its own /proc) that the bus, the
+   * daemon and everything run through exec() join, so a test can pick the
+   * PIDs of new processes (/proc/sys/kernel/ns_last_pid); its PID 1 reaps
+   * every orphan, so a dead process's PID is free again at once.
    */
-  static async start(options: { daemon?: boolean; daemonArgs?: string[]; bus?: boolean; hidePolicies?: boolean } = {}): Promise<Sandbox> {
+  static async start(options: { daemon?: boolean; daemonArgs?: string[]; bus?: boolean; hidePolicies?: boolean; pidns?: boolean } = {}): Promise<Sandbox> {
     const hide = options.hidePolicies === true
       ? ' && mount -t tmpfs tmpfs /usr/share/dbus-1/system.d && mkdir -p /etc/dbus-1/system.d && mount -t tmpfs tmpfs /etc/dbus-1/system.d'
       : ''
-    const holder = spawn('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c',
-      `mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/systemd/system /run/dbus${hide} && echo ready && exec sleep 100000`],
+    const pidns = options.pidns === true
+    // REAPER has newlines and no single quote: one sh word as it stands.
+    const init = pidns ? `exec python3 -c '${REAPER}'` : 'exec sleep 100000'
+    const holder = spawn('unshare', ['-m', '--propagation', 'private', ...(pidns ? ['--pid', '--fork', '--kill-child', '--mount-proc'] : []), '--', 'sh', '-c',
+      `mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/systemd/system /run/dbus${hide} && echo ready && ${init}`],
       { stdio: ['ignore', 'pipe', 'inherit'] })
     await waitForLine(holder, 'stdout', /ready/, 10_000)
-    const sb = new Sandbox(holder, options.daemonArgs ?? [])
+    const sb = new Sandbox(holder, options.daemonArgs ?? [], pidns)
     if (options.bus !== false) {
       const bus = sb.execSync(['dbus-daemon', '--system', '--fork'])
       if (bus.code !== 0) throw new Error(`dbus-daemon failed: ${bus.stderr}`)
@@ -114,7 +133,13 @@ export class Sandbox {
   }
 
   get nsenter(): string[] {
-    return ['nsenter', `--mount=/proc/${this.#holder.pid}/ns/mnt`, '--']
+    return ['nsenter', ...this.#namespaces, '--']
+  }
+
+  /** nsenter's options to join the sandbox's namespaces (the PID namespace's for new processes). */
+  get #namespaces(): string[] {
+    const mnt = `--mount=/proc/${this.#holder.pid}/ns/mnt`
+    return this.#pidns ? [mnt, `--pid=/proc/${this.#holder.pid}/ns/pid_for_children`] : [mnt]
   }
 
   get env(): NodeJS.ProcessEnv {
@@ -125,7 +150,7 @@ export class Sandbox {
   async startDaemon(extraArgs: string[] = []): Promise<void> {
     if (this.#daemon !== undefined) throw new Error('daemon already running')
     // Entering a mount namespace resets the working directory to its root: give nsenter ours.
-    const nsenter = ['nsenter', `--mount=/proc/${this.#holder.pid}/ns/mnt`, `--wd=${REPO}`, '--']
+    const nsenter = ['nsenter', ...this.#namespaces, `--wd=${REPO}`, '--']
     const child = spawn(nsenter[0]!, [...nsenter.slice(1), 'npx', '--no-install', 'machined', ...this.daemonArgs, ...extraArgs], {
       env: this.env, stdio: ['ignore', 'ignore', 'pipe'],
     })
@@ -213,13 +238,20 @@ export class Sandbox {
     for (const scope of [...this.#names].map((n) => `machine-${n.replace(/-/g, '\\x2d')}.scope`)) {
       // Whatever else still runs in our scopes (children of leaders) goes too.
       const procs = join('/sys/fs/cgroup/unified/machine.slice', scope, 'cgroup.procs')
-      if (existsSync(procs)) for (const pid of readFileSync(procs, 'utf8').split('\n').filter((l) => l !== '')) { try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ } }
+      // The daemon may remove the scope at any moment (its leader was just killed).
+      let pids: string[] = []
+      try { pids = readFileSync(procs, 'utf8').split('\n').filter((l) => l !== '') } catch { /* gone */ }
+      for (const pid of pids) { try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ } }
     }
     await sleep(200)
     await this.stopDaemon('SIGTERM')
-    // The bus forked away from us; its pid file sits in our private /run.
+    // The bus forked away from us; its pid file sits in our private /run (a PID of the sandbox's namespace, if it has one).
     const busPid = Number(this.execSync(['cat', '/run/dbus/pid']).stdout.trim())
-    if (busPid > 0) { try { process.kill(busPid, 'SIGTERM') } catch { /* gone */ } }
+    if (busPid > 0) {
+      if (this.#pidns) this.execSync(['kill', String(busPid)])
+      else { try { process.kill(busPid, 'SIGTERM') } catch { /* gone */ } }
+    }
+    // With a PID namespace, its PID 1 goes with the holder (--kill-child), and every process in it with PID 1.
     this.#holder.kill('SIGKILL')
     await sleep(100)
     this.removeCgroups()
@@ -240,7 +272,9 @@ export class Sandbox {
 function removeTree(dir: string, recurse = true): void {
   if (!existsSync(dir)) return
   if (recurse) {
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(dir, e.name))
+    let entries: Dirent[] = []
+    try { entries = readdirSync(dir, { withFileTypes: true }) } catch { /* removed meanwhile */ }
+    for (const e of entries) if (e.isDirectory()) removeTree(join(dir, e.name))
   }
   try { rmdirSync(dir) } catch { /* busy or not empty: leave it */ }
 }

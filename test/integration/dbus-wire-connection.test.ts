@@ -235,6 +235,25 @@ void describe('against dbus-daemon', { skip: haveDbusDaemon ? false : 'no dbus-d
     client.close()
   })
 
+  void test('a client that passes no fds (node:net, no native socket): calls, errors, a 10-MB reply', async () => {
+    const server = await BusConnection.connect(address)
+    const client = await BusConnection.connect(address, { unixFd: false, watchNameOwners: false })
+    await server.requestName('org.example.Plain')
+    server.onCall((call) => {
+      if (call.member === 'Get') server.reply(call, 'ay', [Buffer.alloc(10 * 1024 * 1024, 0xcd)])
+      else if (call.member === 'Echo') server.reply(call, call.signature, call.body)
+      else server.replyError(call, 'org.example.Nope', 'no')
+    })
+    assert.deepEqual(await client.call('org.example.Plain', '/', 'org.example.T', 'Echo', 'sut', ['x', 7, 9n]), ['x', 7, 9n])
+    const [b] = await client.call('org.example.Plain', '/', 'org.example.T', 'Get', '', []) as [Buffer]
+    assert.equal(b.length, 10 * 1024 * 1024)
+    await assert.rejects(client.call('org.example.Plain', '/', 'org.example.T', 'Nope', '', []), (e: unknown) => e instanceof DBusError)
+    // A bus that is not there fails the way a missing socket does.
+    await assert.rejects(BusConnection.connect(`unix:path=${join(dir, 'nobody')}`, { unixFd: false }), { code: 'ENOENT' })
+    server.close()
+    client.close()
+  })
+
   void test('fds in both directions; fds nobody takes are closed', async () => {
     const [server, client] = await pair()
     await server.requestName('org.example.Fds')

@@ -6,12 +6,12 @@
  * @module
  */
 
-import { NoSuchProcessError } from '../../protocol/errors.ts'
+import { InvalidArgsError, NoSuchProcessError } from '../../protocol/errors.ts'
 import { sliceCgroupPath } from '../../protocol/unit-name.ts'
 import { Authorizer, type AuthorizationPolicy } from '../../core/authorization.ts'
 import type { ManagerPorts } from '../../core/manager.ts'
 import type {
-  Address, Clock, CreateScopeRequest, Disposable, HostInfo, Inspector, Log, ProcessRef, Processes, StateStore, UnitRef, Units,
+  Address, Clock, CreateScopeRequest, Disposable, HostInfo, Inspector, Log, ProcessHandle, ProcessRef, Processes, StateStore, UnitRef, Units,
 } from '../../core/ports.ts'
 
 /** The start time a process gets when a test does not pick one. */
@@ -22,41 +22,118 @@ export interface SignalSent {
   readonly signal: number
 }
 
-export class FakeProcesses implements Processes {
-  readonly #live = new Map<number, bigint>()
-  readonly #owners = new Map<number, number>()
-  /** Every signal delivered through signal(), in order. */
-  readonly signals: SignalSent[] = []
+/** One process: what a PID names from spawn() to exit() (a PID reused is a new incarnation). */
+interface Incarnation {
+  readonly pid: number
+  readonly startTime: bigint
+  readonly uid: number
+  readonly pidfdId: number | undefined
+  alive: boolean
+  readonly exitCallbacks: Set<() => void>
+}
 
-  /** Starts (or replaces) a process; returns how the core would pin it. */
-  spawn(pid: number, options: { startTime?: bigint; uid?: number } = {}): ProcessRef {
+/**
+ * Processes as a table of live PIDs. A process can be held (a fake
+ * pidfd): the handle follows that incarnation, not the PID, so a test can
+ * reuse a PID (even with the same start time, which only a pidfd can tell
+ * apart) and see the old handle report the exit. Exits are announced
+ * asynchronously, as the event loop would announce a readable pidfd.
+ */
+export class FakeProcesses implements Processes {
+  readonly #live = new Map<number, Incarnation>()
+  /** Fake pidfds a test made with openPidfd(): fd number → the process it names. */
+  readonly #fds = new Map<number, Incarnation>()
+  #nextFd = 1000
+  /** Every signal delivered through signal() or a handle, in order. */
+  readonly signals: SignalSent[] = []
+  /** Handles held and not yet disposed. */
+  heldCount = 0
+
+  /**
+   * Starts a process, replacing (and so ending) whatever ran with that PID.
+   * `pidfdId` is its pidfd inode number, as a kernel with pidfs gives one;
+   * by default there is none, as on older kernels.
+   */
+  spawn(pid: number, options: { startTime?: bigint; uid?: number; pidfdId?: number } = {}): ProcessRef {
+    this.exit(pid)
     const startTime = options.startTime ?? DEFAULT_START_TIME
-    this.#live.set(pid, startTime)
-    this.#owners.set(pid, options.uid ?? 0)
-    return { pid, startTime }
+    this.#live.set(pid, { pid, startTime, uid: options.uid ?? 0, pidfdId: options.pidfdId, alive: true, exitCallbacks: new Set() })
+    return options.pidfdId === undefined ? { pid, startTime } : { pid, startTime, pidfdId: options.pidfdId }
   }
 
   exit(pid: number): void {
+    const p = this.#live.get(pid)
+    if (p === undefined) return
     this.#live.delete(pid)
-    this.#owners.delete(pid)
+    p.alive = false
+    const callbacks = [...p.exitCallbacks]
+    p.exitCallbacks.clear()
+    setImmediate(() => { for (const cb of callbacks) cb() })
   }
 
   isLive(pid: number): boolean {
     return this.#live.has(pid)
   }
 
-  /** Owner of a live process (not part of the port; for authorisation tests). */
+  /** A pidfd for the process now running as `pid`, as a client would pass it (LeaderPIDFD). */
+  openPidfd(pid: number): number {
+    const p = this.#live.get(pid)
+    if (p === undefined) throw new Error(`no process ${pid}`)
+    const fd = this.#nextFd++
+    this.#fds.set(fd, p)
+    return fd
+  }
+
+  /** Owner of a live process. */
   async ownerUid(ref: ProcessRef): Promise<number | undefined> {
-    return this.#owners.get(ref.pid)
+    const p = this.#live.get(ref.pid)
+    return p !== undefined && p.startTime === ref.startTime ? p.uid : undefined
   }
 
   async pin(pid: number): Promise<ProcessRef | undefined> {
-    const startTime = this.#live.get(pid)
-    return startTime === undefined ? undefined : { pid, startTime }
+    const p = this.#live.get(pid)
+    return p === undefined ? undefined : { pid, startTime: p.startTime }
+  }
+
+  async pinPidfd(fd: number): Promise<ProcessRef | undefined> {
+    const p = this.#fds.get(fd)
+    if (p === undefined) throw new InvalidArgsError(`Failed to parse PIDFD ${fd}: Inappropriate ioctl for device`, { parameter: 'leader' })
+    if (!p.alive) return undefined
+    return p.pidfdId === undefined ? { pid: p.pid, startTime: p.startTime } : { pid: p.pid, startTime: p.startTime, pidfdId: p.pidfdId }
+  }
+
+  async hold(ref: ProcessRef): Promise<ProcessHandle | undefined> {
+    const p = this.#live.get(ref.pid)
+    if (p === undefined || p.startTime !== ref.startTime) return undefined
+    if (ref.pidfdId !== undefined && p.pidfdId !== undefined && ref.pidfdId !== p.pidfdId) return undefined
+    this.heldCount++
+    let disposed = false
+    const held: ProcessRef = p.pidfdId === undefined ? { pid: p.pid, startTime: p.startTime } : { pid: p.pid, startTime: p.startTime, pidfdId: p.pidfdId }
+    return {
+      ref: held,
+      isAlive: async () => !disposed && p.alive,
+      signal: async (signal) => {
+        if (disposed || !p.alive) throw new NoSuchProcessError('No such process')
+        this.signals.push({ pid: p.pid, signal })
+      },
+      onExit: (callback) => {
+        if (!p.alive) {
+          setImmediate(callback)
+          return { dispose: () => undefined }
+        }
+        p.exitCallbacks.add(callback)
+        return { dispose: () => { p.exitCallbacks.delete(callback) } }
+      },
+      dispose: () => {
+        if (disposed) return
+        disposed = true
+        this.heldCount--
+      },
+    }
   }
 
   async isAlive(ref: ProcessRef): Promise<boolean> {
-    return this.#live.get(ref.pid) === ref.startTime
+    return this.#live.get(ref.pid)?.startTime === ref.startTime
   }
 
   async signal(ref: ProcessRef, signal: number): Promise<void> {
@@ -164,6 +241,13 @@ export class FakeUnits implements Units {
   async release(ref: UnitRef): Promise<void> {
     this.calls.push({ op: 'release', unit: ref.unit })
   }
+
+  /** Scopes an earlier run left behind, as a test sets them up. */
+  leftovers: UnitRef[] = []
+
+  async leftoverScopes(): Promise<UnitRef[]> {
+    return [...this.leftovers]
+  }
 }
 
 export class FakeStateStore implements StateStore {
@@ -202,6 +286,10 @@ export class FakeStateStore implements StateStore {
 
   async list(): Promise<{ name: string; contents: string }[]> {
     return [...this.files].map(([name, contents]) => ({ name, contents }))
+  }
+
+  async listLinks(): Promise<{ unit: string; name: string }[]> {
+    return [...this.links].map(([unit, name]) => ({ unit, name }))
   }
 }
 

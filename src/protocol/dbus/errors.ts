@@ -26,5 +26,7 @@ export const DBUS_ERROR_NAME = {
   UNIT_EXISTS: 'org.freedesktop.systemd1.UnitExists',
   ACCESS_DENIED: 'org.freedesktop.DBus.Error.AccessDenied',
   LIMITS_EXCEEDED: 'org.freedesktop.DBus.Error.LimitsExceeded',
+  // sd_bus_error_set(SD_BUS_ERROR_LIMITS_EXCEEDED, "Too many ongoing operations.") wherever OPERATIONS_MAX is hit.
+  TOO_MANY_OPERATIONS: 'org.freedesktop.DBus.Error.LimitsExceeded',
   FAILED: 'org.freedesktop.DBus.Error.Failed',
 } as const satisfies Record<ErrorCode, string>

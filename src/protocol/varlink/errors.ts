@@ -35,5 +35,6 @@ export const VARLINK_ERROR = {
   // What a polkit refusal becomes in sd-varlink.
   ACCESS_DENIED: { name: SERVICE_ERRORS.PERMISSION_DENIED },
   LIMITS_EXCEEDED: { errnoName: 'ENOBUFS', errno: 105 },
+  TOO_MANY_OPERATIONS: { name: MACHINE_ERRORS.TOO_MANY_OPERATIONS },
   FAILED: { errnoName: 'EIO', errno: 5 },
 } as const satisfies Record<ErrorCode, VarlinkWireError>

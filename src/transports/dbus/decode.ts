@@ -50,11 +50,22 @@ const EX_FIELDS: Readonly<Record<string, ExField>> = {
   Service: { signature: 's', apply: (r, v) => { r.service = v as string } },
   Class: { signature: 's', apply: (r, v) => { r.class = v as string } },
   LeaderPID: { signature: 'u', apply: (r, v) => { r.leader = v as number } },
+  // A pidfd the client passed: the 'h' value is already the fd as this process received it.
+  LeaderPIDFD: { signature: 'h', apply: (r, v) => { r.leaderPidfd = v as number } },
+  // 0 means "not given", as in systemd (leader_pidfdid > 0).
+  LeaderPIDFDID: { signature: 't', apply: (r, v) => { r.leaderPidfdId = pidfdIdValue(v) } },
   RootDirectory: { signature: 's', apply: (r, v) => { r.rootDirectory = v as string } },
   NetworkInterfaces: { signature: 'ai', apply: (r, v) => { r.netifs = v as number[] } },
   VSockCID: { signature: 'u', apply: (r, v) => { r.vsockCid = v as number } },
   SSHAddress: { signature: 's', apply: (r, v) => { r.sshAddress = v as string } },
   SSHPrivateKeyPath: { signature: 's', apply: (r, v) => { r.sshPrivateKeyPath = v as string } },
+}
+
+function pidfdIdValue(v: unknown): number | undefined {
+  const n = v as bigint
+  if (n === 0n) return undefined
+  // No pidfs inode number comes near 2^53; a bigger one can match no process.
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : Number.MAX_SAFE_INTEGER
 }
 
 export function decodeRegisterEx(body: readonly unknown[], options: { create: boolean }): RegisterRequest {

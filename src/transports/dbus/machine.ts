@@ -9,7 +9,7 @@ import { MACHINE_INTERFACE } from '../../protocol/dbus/org.freedesktop.machine1.
 import { NotSupportedError } from '../../protocol/errors.ts'
 import type { Caller } from '../../core/authorization.ts'
 import type { Machine } from '../../core/machine.ts'
-import type { Manager } from '../../core/manager.ts'
+import type { Manager, MachineView } from '../../core/manager.ts'
 import type { IncomingCall } from '../../wire/dbus/bus.ts'
 import { encodeAddresses, encodeStringMap } from './decode.ts'
 import { EMPTY_REPLY, type ObjectInterface, type Reply } from './object-tree.ts'
@@ -53,16 +53,22 @@ export const machineOperations = {
   /**
    * Reaching into a machine (ptys, copies, bind mounts, its root
    * directory) is not built yet: refuse clearly, with systemd's answer
-   * for machines that are not containers.
+   * for machines that are not containers. Who may not reach in at all
+   * learns that first (AccessDenied), as from systemd's polkit check.
    */
-  async notYet(ctx: DbusContext, name: string, method: keyof typeof CONTAINER_ONLY): Promise<Reply> {
-    const machine = ctx.manager.get(name)
+  async notYet(ctx: DbusContext, call: IncomingCall, name: string, method: keyof typeof CONTAINER_ONLY): Promise<Reply> {
+    const machine = ctx.manager.checkEnter(name, await ctx.callerOf(call))
     if (machine.class !== 'container') throw new NotSupportedError(CONTAINER_ONLY[method]!)
     throw new NotSupportedError(`${method} is not supported by machined-ts yet`)
   },
 }
 
-export function machineProperties(machine: Machine): (name: string) => unknown {
+/**
+ * Property values as `view` lets the caller see them: RootDirectory is
+ * blank for callers who are neither root nor the machine's owner
+ * (Manager.view, CVE-2016-6349).
+ */
+export function machineProperties(machine: Machine, view: MachineView): (name: string) => unknown {
   return (name) => {
     switch (name) {
       case 'Name': return machine.name
@@ -74,7 +80,7 @@ export function machineProperties(machine: Machine): (name: string) => unknown {
       case 'Unit': return machine.unit?.unit ?? ''
       case 'Leader': return machine.leader.pid
       case 'Class': return machine.class ?? ''
-      case 'RootDirectory': return machine.rootDirectory
+      case 'RootDirectory': return view.rootDirectory
       case 'NetworkInterfaces': return [...machine.netifs]
       case 'State': return machine.state
       default: return undefined
@@ -82,27 +88,28 @@ export function machineProperties(machine: Machine): (name: string) => unknown {
   }
 }
 
-export function machineObject(ctx: DbusContext, machine: Machine): ObjectInterface {
+/** `view`: what the caller may see of the machine (only properties need it). */
+export function machineObject(ctx: DbusContext, machine: Machine, view: MachineView): ObjectInterface {
   const name = machine.name
   const ops = machineOperations
   return {
     description: MACHINE_INTERFACE,
-    property: machineProperties(machine),
+    property: machineProperties(machine, view),
     methods: {
       Terminate: (call) => ops.terminate(ctx, call, name),
       Kill: (call) => ops.kill(ctx, call, name, call.body[0] as string, call.body[1] as number),
       GetAddresses: () => ops.addresses(ctx, name),
       GetOSRelease: () => ops.osRelease(ctx, name),
       GetUIDShift: () => ops.uidShift(ctx, name),
-      OpenPTY: () => ops.notYet(ctx, name, 'OpenPTY'),
-      OpenLogin: () => ops.notYet(ctx, name, 'OpenLogin'),
-      OpenShell: () => ops.notYet(ctx, name, 'OpenShell'),
-      BindMount: () => ops.notYet(ctx, name, 'BindMount'),
-      CopyFrom: () => ops.notYet(ctx, name, 'CopyFrom'),
-      CopyTo: () => ops.notYet(ctx, name, 'CopyTo'),
-      CopyFromWithFlags: () => ops.notYet(ctx, name, 'CopyFrom'),
-      CopyToWithFlags: () => ops.notYet(ctx, name, 'CopyTo'),
-      OpenRootDirectory: () => ops.notYet(ctx, name, 'OpenRootDirectory'),
+      OpenPTY: (call) => ops.notYet(ctx, call, name, 'OpenPTY'),
+      OpenLogin: (call) => ops.notYet(ctx, call, name, 'OpenLogin'),
+      OpenShell: (call) => ops.notYet(ctx, call, name, 'OpenShell'),
+      BindMount: (call) => ops.notYet(ctx, call, name, 'BindMount'),
+      CopyFrom: (call) => ops.notYet(ctx, call, name, 'CopyFrom'),
+      CopyTo: (call) => ops.notYet(ctx, call, name, 'CopyTo'),
+      CopyFromWithFlags: (call) => ops.notYet(ctx, call, name, 'CopyFrom'),
+      CopyToWithFlags: (call) => ops.notYet(ctx, call, name, 'CopyTo'),
+      OpenRootDirectory: (call) => ops.notYet(ctx, call, name, 'OpenRootDirectory'),
     },
   }
 }

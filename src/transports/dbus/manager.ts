@@ -81,15 +81,15 @@ export function managerObject(ctx: DbusContext): ObjectInterface {
     GetMachineAddresses: (call) => ops.addresses(ctx, str(call, 0)),
     GetMachineOSRelease: (call) => ops.osRelease(ctx, str(call, 0)),
     GetMachineUIDShift: (call) => ops.uidShift(ctx, str(call, 0)),
-    OpenMachinePTY: (call) => ops.notYet(ctx, str(call, 0), 'OpenPTY'),
-    OpenMachineLogin: (call) => ops.notYet(ctx, str(call, 0), 'OpenLogin'),
-    OpenMachineShell: (call) => ops.notYet(ctx, str(call, 0), 'OpenShell'),
-    BindMountMachine: (call) => ops.notYet(ctx, str(call, 0), 'BindMount'),
-    CopyFromMachine: (call) => ops.notYet(ctx, str(call, 0), 'CopyFrom'),
-    CopyToMachine: (call) => ops.notYet(ctx, str(call, 0), 'CopyTo'),
-    CopyFromMachineWithFlags: (call) => ops.notYet(ctx, str(call, 0), 'CopyFrom'),
-    CopyToMachineWithFlags: (call) => ops.notYet(ctx, str(call, 0), 'CopyTo'),
-    OpenMachineRootDirectory: (call) => ops.notYet(ctx, str(call, 0), 'OpenRootDirectory'),
+    OpenMachinePTY: (call) => ops.notYet(ctx, call, str(call, 0), 'OpenPTY'),
+    OpenMachineLogin: (call) => ops.notYet(ctx, call, str(call, 0), 'OpenLogin'),
+    OpenMachineShell: (call) => ops.notYet(ctx, call, str(call, 0), 'OpenShell'),
+    BindMountMachine: (call) => ops.notYet(ctx, call, str(call, 0), 'BindMount'),
+    CopyFromMachine: (call) => ops.notYet(ctx, call, str(call, 0), 'CopyFrom'),
+    CopyToMachine: (call) => ops.notYet(ctx, call, str(call, 0), 'CopyTo'),
+    CopyFromMachineWithFlags: (call) => ops.notYet(ctx, call, str(call, 0), 'CopyFrom'),
+    CopyToMachineWithFlags: (call) => ops.notYet(ctx, call, str(call, 0), 'CopyTo'),
+    OpenMachineRootDirectory: (call) => ops.notYet(ctx, call, str(call, 0), 'OpenRootDirectory'),
     RemoveImage: image,
     RenameImage: image,
     CloneImage: image,
@@ -98,9 +98,13 @@ export function managerObject(ctx: DbusContext): ObjectInterface {
     GetImageMachineID: image,
     GetImageMachineInfo: image,
     GetImageOSRelease: image,
-    SetPoolLimit: async () => { throw new NotSupportedError('Quota is only supported on btrfs.') },
+    SetPoolLimit: async (call) => {
+      ctx.manager.checkManageImages(await ctx.callerOf(call))
+      throw new NotSupportedError('Quota is only supported on btrfs.')
+    },
     SetImageLimit: image,
     CleanPool: async (call) => {
+      ctx.manager.checkManageImages(await ctx.callerOf(call))
       const mode = str(call, 0)
       if (mode !== 'all' && mode !== 'hidden') throw new InvalidArgsError(`Unknown mode '${mode}'.`)
       return { signature: 'a(st)', body: [[]] }

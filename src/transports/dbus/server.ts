@@ -20,6 +20,7 @@ import { managerObject } from './manager.ts'
 import { ObjectTree, type ObjectInterface, type Resolved } from './object-tree.ts'
 
 const IMAGE_PATH_PREFIX = `${MACHINE1_PATH}/image`
+const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties'
 
 export interface DbusServerOptions {
   readonly bus: BusConnection
@@ -29,7 +30,11 @@ export interface DbusServerOptions {
   readonly machineId: string
   /** Unprivileged callers may call the privileged Create…/Register… methods (the core still checks ownership). */
   readonly allowUserRegistration: boolean
-  /** Calls one sender may have in flight at once. */
+  /**
+   * Calls one sender may have in flight at once (dbus-daemon's own
+   * max_replies_per_connection is 128 too); the next one is answered
+   * LimitsExceeded at once, without being looked at.
+   */
   readonly maxPendingPerSender: number
 }
 
@@ -138,7 +143,9 @@ export class DbusServer implements Disposable {
       machine = name === undefined ? undefined : this.#manager.find(name)
     }
     if (machine === undefined) return undefined
-    return { kind: 'object', interfaces: [machineObject(this.#ctx, machine)], children: [] }
+    // Only property reads show fields; the caller is asked for only then (fail closed if the bus cannot say).
+    const caller = call.interface === PROPERTIES_INTERFACE ? await this.#callerOf(call).catch(() => undefined) : undefined
+    return { kind: 'object', interfaces: [machineObject(this.#ctx, machine, this.#manager.view(machine, caller))], children: [] }
   }
 
   dispose(): void {

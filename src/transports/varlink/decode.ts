@@ -109,6 +109,8 @@ export function decodeRegister(params: Params, identity: ProcessIdentity): Decod
         if (p.pidfdId !== undefined && p.pidfdId > 0) {
           const actual = identity.pidfdIdOfPid(p.pid)
           if (actual !== undefined && actual !== p.pidfdId) throw invalidParameter(key)
+          // The core checks it again once it holds the leader's pidfd, so a PID reused in between is caught too.
+          r.leaderPidfdId = p.pidfdId
         }
         setLeader(key, p.pid)
         break

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { Caller } from '../../core/authorization.ts'
 import type { Machine } from '../../core/machine.ts'
 import type { Manager } from '../../core/manager.ts'
 import { MachinedError } from '../../protocol/errors.ts'
@@ -36,20 +37,27 @@ async function metadata<T>(mode: AcquireMetadata, read: () => Promise<T>): Promi
   }
 }
 
+/**
+ * `caller` decides what of the machine is shown: rootDirectory and
+ * sshPrivateKeyPath only to root and the machine's owner (Manager.view,
+ * CVE-2016-6349).
+ */
 export async function encodeMachine(
-  manager: Manager, identity: ProcessIdentity, m: Machine, mode: AcquireMetadata,
+  manager: Manager, identity: ProcessIdentity, m: Machine, options: { mode: AcquireMetadata; caller: Caller },
 ): Promise<Record<string, unknown>> {
+  const { mode } = options
   const extras = manager.extras(m)
+  const view = manager.view(m, options.caller)
   const out: Record<string, unknown> = { name: m.name, ...nonEmpty('id', m.idString) }
   if (m.class !== undefined) out.class = m.class
-  Object.assign(out, nonEmpty('service', m.service), nonEmpty('rootDirectory', m.rootDirectory), nonEmpty('unit', m.unit?.unit))
-  // JSON_BUILD_PIDREF: pidfdId and bootId only when the pidfd's inode number is known.
-  const pidfdId = identity.pidfdIdOf(m.leader)
+  Object.assign(out, nonEmpty('service', m.service), nonEmpty('rootDirectory', view.rootDirectory), nonEmpty('unit', m.unit?.unit))
+  // JSON_BUILD_PIDREF: pidfdId and bootId only when the pidfd's inode number is known (held with the leader's pidfd).
+  const pidfdId = m.leader.pidfdId ?? identity.pidfdIdOf(m.leader)
   out.leader = pidfdId === undefined ? { pid: m.leader.pid } : { pid: m.leader.pid, pidfdId, bootId: identity.bootId }
   const { realtime, monotonic } = m.timestamp
   if (realtime !== 0n || monotonic !== 0n) out.timestamp = { realtime: Number(realtime), monotonic: Number(monotonic) }
   if (extras.vsockCid !== undefined) out.vSockCid = extras.vsockCid
-  Object.assign(out, nonEmpty('sshAddress', extras.sshAddress), nonEmpty('sshPrivateKeyPath', extras.sshPrivateKeyPath))
+  Object.assign(out, nonEmpty('sshAddress', extras.sshAddress), nonEmpty('sshPrivateKeyPath', view.sshPrivateKeyPath))
   if (mode === 'no') return out
 
   const addresses = await metadata(mode, () => manager.addresses(m.name))

@@ -68,8 +68,9 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
     if (machine === undefined) throw noSuchMachine()
     return machine
   }
+  /** Not built yet: NotSupported, once the machine is found and the caller is allowed into it (PermissionDenied otherwise). */
   const notYet: MethodHandler = async (call) => {
-    await get(call)
+    manager.checkEnter((await get(call)).name, callerOf(call))
     throw new VarlinkError(MACHINE_ERRORS.NOT_SUPPORTED)
   }
 
@@ -105,14 +106,15 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
     },
     List: async (call) => {
       const mode = (call.parameters.acquireMetadata as AcquireMetadata | null | undefined) ?? 'no'
+      const caller = callerOf(call)
       const one = await find(call)
-      if (one !== undefined) return encodeMachine(manager, identity, one, mode)
+      if (one !== undefined) return encodeMachine(manager, identity, one, { mode, caller })
       if (!call.more) throw new VarlinkError(SERVICE_ERRORS.EXPECTED_MORE)
       const all = manager.list()
       const last = all.pop()
       if (last === undefined) throw noSuchMachine()
-      for (const m of all) call.notify(await encodeMachine(manager, identity, m, mode))
-      return encodeMachine(manager, identity, last, mode)
+      for (const m of all) call.notify(await encodeMachine(manager, identity, m, { mode, caller }))
+      return encodeMachine(manager, identity, last, { mode, caller })
     },
     MapFrom: async (call) => {
       const uid = decodeId(call.parameters, 'uid')

@@ -118,10 +118,11 @@ export class BusConnection {
   /**
    * Connects and says Hello. A service (`watchNameOwners`, the default)
    * also hears of every connection going away, to drop what it cached
-   * about callers; a client has no use for that traffic.
+   * about callers; a client has no use for that traffic. `unixFd: false`
+   * skips fd passing (and the native socket it needs).
    */
-  static async connect(address: string, options: { log?: Log; watchNameOwners?: boolean } = {}): Promise<BusConnection> {
-    const conn = await Connection.open(address)
+  static async connect(address: string, options: { log?: Log; watchNameOwners?: boolean; unixFd?: boolean } = {}): Promise<BusConnection> {
+    const conn = await Connection.open(address, { negotiateUnixFd: options.unixFd ?? true })
     const bus = new BusConnection(conn, options.log)
     try {
       const [name] = await bus.callDriver('Hello', '', [])

@@ -2,7 +2,10 @@
  * One D-Bus connection over a unix socket, at message level: connect,
  * authenticate, then cut the incoming stream into messages and send ours
  * in batches. The socket is usocket's (a native unix socket that passes
- * fds with SCM_RIGHTS), used through its documented stream API.
+ * fds with SCM_RIGHTS), used through its documented stream API; a
+ * connection that does not negotiate fd passing (a client such as mctl)
+ * uses node:net instead and never loads the native module, which is most
+ * of a short-lived client's start-up.
  *
  * Messages sent in one tick of the event loop leave in one socket write
  * (a reply and the signals its call caused go out together). A message
@@ -21,6 +24,8 @@
 
 import { closeSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { Socket } from 'node:net'
+import { types } from 'node:util'
 import { parseAddress } from './address.ts'
 import { SaslClient } from './auth.ts'
 import { AuthError, ConnectionClosedError, InvalidValueError, MalformedMessageError } from './errors.ts'
@@ -31,7 +36,7 @@ import { decodeMessage, encodeMessage, type Message, type OutgoingMessage } from
 /** The part of usocket's USocket (a Duplex stream) we use. */
 interface USocket {
   connect(path: string): void
-  on(event: 'connected' | 'readable' | 'end', listener: () => void): unknown
+  on(event: 'connected' | 'readable' | 'end' | 'close', listener: () => void): unknown
   on(event: 'error', listener: (err: Error) => void): unknown
   once(event: 'connected', listener: () => void): unknown
   once(event: 'error', listener: (err: Error) => void): unknown
@@ -43,7 +48,49 @@ interface USocket {
 }
 
 const require = createRequire(import.meta.url)
-const { USocket: USocketClass } = require('usocket') as { USocket: new () => USocket }
+let USocketClass: (new () => USocket) | undefined
+
+/** node:net's socket behind the part of usocket's interface we use: for connections that pass no fds. */
+class NetSocket implements USocket {
+  readonly #s = new Socket()
+  static #event(event: string): string {
+    return event === 'connected' ? 'connect' : event
+  }
+
+  connect(path: string): void {
+    this.#s.connect(path)
+  }
+
+  on(event: string, listener: (err: Error) => void): this {
+    this.#s.on(NetSocket.#event(event), listener)
+    return this
+  }
+
+  once(event: string, listener: (err: Error) => void): this {
+    this.#s.once(NetSocket.#event(event), listener)
+    return this
+  }
+
+  removeAllListeners(event: string): this {
+    this.#s.removeAllListeners(NetSocket.#event(event))
+    return this
+  }
+
+  read(): { data: Buffer | null; fds: number[] } | null {
+    const data = this.#s.read() as Buffer | null
+    return data === null ? null : { data, fds: [] }
+  }
+
+  write(chunk: Buffer | { data: Buffer; fds?: number[] }, callback?: (err?: Error | null) => void): boolean {
+    if (Buffer.isBuffer(chunk)) return this.#s.write(chunk)
+    // Connection never sends fds without having negotiated them.
+    return this.#s.write(chunk.data, callback)
+  }
+
+  destroy(): void {
+    this.#s.destroy()
+  }
+}
 
 /** fds received that no message has claimed yet; more than this is a peer flooding us. */
 const MAX_QUEUED_FDS = 1024
@@ -67,12 +114,87 @@ export function closeFds(fds: readonly number[]): void {
   }
 }
 
-function connectSocket(path: string): Promise<USocket> {
+/** What fdSafeUSocket needs of usocket's internals (usocket 1.1.0, pinned in package.json). */
+interface USocketInternals {
+  _wrap: { write(data: Buffer | undefined, fds: number[] | undefined): unknown; drain: (() => void) | null } | null
+  _write(chunk: unknown, encoding: unknown, callback: (err?: Error) => void): void
+}
+
+/**
+ * usocket 1.1.0 with one bug fixed: when the kernel takes none of a
+ * message's bytes (EAGAIN, the socket buffer is full while calls are
+ * pipelined), its retry sends the rest without the fds, so the bus gets a
+ * message that announces fds and carries none, and drops the connection.
+ * This _write is usocket's own, except that a retry keeps the fds until
+ * they are sent (the kernel takes SCM_RIGHTS with the first byte it takes).
+ */
+function fdSafeUSocket(module: { USocket: new () => USocket }): new () => USocket {
+  const Base = module.USocket as unknown as new () => USocketInternals
+  class FdSafeUSocket extends Base {
+    override _write(chunk: unknown, encoding: unknown, callback: (err?: Error) => void): void {
+      const wrap = this._wrap
+      if (wrap === null) return callback(new Error('USocket not connected'))
+      const c = (Buffer.isBuffer(chunk) ? { data: chunk } : chunk) as { data?: Buffer; fds?: number[]; callback?: (chunk: unknown) => void }
+      const sent = wrap.write(c.data, c.fds)
+      if (types.isNativeError(sent)) return callback(sent)
+      const n = sent as number
+      if (c.data === undefined || n === c.data.length) {
+        c.callback?.(chunk)
+        return callback()
+      }
+      const rest = { data: c.data.subarray(n), fds: n === 0 ? c.fds : undefined, callback: c.callback }
+      wrap.drain = () => this._write(rest, encoding, callback)
+    }
+  }
+  return FdSafeUSocket as unknown as new () => USocket
+}
+
+/**
+ * usocket 1.1.0 stops its uv_poll_t with uv_close(), which libuv finishes
+ * on a later turn of the event loop; but the handle lives inside usocket's
+ * native wrapper, which the garbage collector may free as soon as the
+ * socket lets go of it (destroy(), or usocket's own close after an error).
+ * libuv then finishes closing freed memory and aborts the process
+ * ("uv__finish_close: Assertion `handle->flags & UV_HANDLE_CLOSING'
+ * failed"). So every wrapper stays reachable from here until a moment
+ * after its socket is done with it.
+ */
+const nativeWrappers = new Set<object>()
+const releaseWrapper = new WeakMap<USocket, () => void>()
+const WRAPPER_GRACE_MS = 1000
+
+function retainNativeWrapper(socket: USocket): void {
+  const wrap = (socket as unknown as { _wrap?: unknown })._wrap
+  if (typeof wrap !== 'object' || wrap === null) return
+  nativeWrappers.add(wrap)
+  let released = false
+  const release = (): void => {
+    if (released) return
+    released = true
+    setTimeout(() => nativeWrappers.delete(wrap), WRAPPER_GRACE_MS).unref()
+  }
+  releaseWrapper.set(socket, release)
+  // usocket closes the wrapper itself on an error, and says so with 'close'.
+  socket.on('close', release)
+}
+
+/** Destroys a socket; its native wrapper is let go of only after libuv has surely closed it. */
+function destroySocket(socket: USocket): void {
+  socket.destroy()
+  releaseWrapper.get(socket)?.()
+}
+
+function connectSocket(path: string, passFds: boolean): Promise<USocket> {
   return new Promise((resolve, reject) => {
-    const socket = new USocketClass()
+    let socket: USocket
+    if (passFds) {
+      USocketClass ??= fdSafeUSocket(require('usocket') as { USocket: new () => USocket })
+      socket = new USocketClass()
+    } else socket = new NetSocket()
     socket.once('connected', () => { socket.removeAllListeners('error'); resolve(socket) })
     socket.once('error', (err) => reject(err))
     socket.connect(path)
+    retainNativeWrapper(socket)
   })
 }
 
@@ -141,7 +263,7 @@ export class Connection {
     for (const entry of parseAddress(address)) {
       let socket: USocket
       try {
-        socket = await connectSocket(entry.socketPath)
+        socket = await connectSocket(entry.socketPath, options.negotiateUnixFd ?? true)
       } catch (err) {
         lastError = err
         continue
@@ -154,7 +276,7 @@ export class Connection {
         return conn
       } catch (err) {
         socket.on('error', () => undefined)
-        socket.destroy()
+        destroySocket(socket)
         throw err
       }
     }
@@ -279,7 +401,7 @@ export class Connection {
     this.#fdQueue = []
     closeFds([...this.#sendingFds])
     this.#sendingFds.clear()
-    this.#socket.destroy()
+    destroySocket(this.#socket)
   }
 
   #fail(err: Error | undefined): void {

@@ -1,0 +1,219 @@
+/**
+ * Processes held through pidfds (native/machined_native.c), the way newer
+ * systemd holds a PidRef: the pidfd keeps naming one process after its PID
+ * has been reused, becomes readable when that process exits (watched with
+ * uv_poll, so the exit queues a GC check at once), and signals go to that
+ * process only (pidfd_send_signal). Where the kernel offers no pidfd
+ * (Linux < 5.3) or no fd is left, a handle falls back to the PID and the
+ * start time, which is what machined-ts did before.
+ * @module
+ */
+
+import { fstatSync, readFileSync } from 'node:fs'
+import { NoSuchProcessError } from '../protocol/errors.ts'
+import type { Disposable, ProcessHandle, ProcessRef } from '../core/ports.ts'
+import { closeFd, pidfdOpen, pidfdSendSignal, pidfdWatch, type PidfdWatch } from './native.ts'
+import { readProcStat } from './procfs-stat.ts'
+
+const NOTHING: Disposable = { dispose: () => undefined }
+
+function errnoOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code
+}
+
+/**
+ * The PID a pidfd of ours names, from /proc/self/fdinfo ("Pid:"):
+ * undefined once the process is gone (-1) or outside our PID namespace
+ * (0); 'not-a-pidfd' for any other fd (the field is missing).
+ */
+export function pidOfPidfd(fd: number, procRoot = '/proc'): number | undefined | 'not-a-pidfd' {
+  let text: string
+  try {
+    text = readFileSync(`${procRoot}/self/fdinfo/${fd}`, 'latin1')
+  } catch {
+    return 'not-a-pidfd'
+  }
+  const m = /^Pid:\s*(-?\d+)$/m.exec(text)
+  if (m === null) return 'not-a-pidfd'
+  const pid = Number(m[1])
+  return pid > 0 ? pid : undefined
+}
+
+/** Whether this kernel gives pidfds at all (pidfd_open(2), Linux 5.3+). */
+export function pidfdsAvailable(): boolean {
+  try {
+    closeFd(pidfdOpen(process.pid))
+    return true
+  } catch {
+    return false
+  }
+}
+
+let pidfs: boolean | undefined
+
+/**
+ * Whether pidfds live on pidfs (Linux 6.9+), where a pidfd's inode number
+ * is unique to its process for the whole boot. Before that every pidfd
+ * shares one anonymous inode: two different processes tell the two apart.
+ */
+export function pidfsAvailable(): boolean {
+  if (pidfs === undefined) {
+    const inode = (pid: number): bigint | undefined => {
+      try {
+        const fd = pidfdOpen(pid)
+        try {
+          return fstatSync(fd, { bigint: true }).ino
+        } finally {
+          closeFd(fd)
+        }
+      } catch {
+        return undefined
+      }
+    }
+    const self = inode(process.pid)
+    const init = inode(1)
+    pidfs = self !== undefined && init !== undefined && self !== init
+  }
+  return pidfs
+}
+
+/** The inode number of a pidfd, where it identifies the process (pidfs); else undefined. */
+export function pidfdInode(fd: number): number | undefined {
+  if (!pidfsAvailable()) return undefined
+  const ino = fstatSync(fd, { bigint: true }).ino
+  return ino <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ino) : undefined
+}
+
+/**
+ * Opens a pidfd for the pinned process and checks, with the pidfd open,
+ * that the PID still names it (start time, and the inode number where
+ * `ref` carries one). undefined when it does not; 'unavailable' when the
+ * kernel cannot give a pidfd (ENOSYS, or no fd left).
+ */
+export function openPidfd(ref: ProcessRef, procRoot = '/proc'): { fd: number; ref: ProcessRef } | undefined | 'unavailable' {
+  let fd: number
+  try {
+    fd = pidfdOpen(ref.pid)
+  } catch (err) {
+    if (errnoOf(err) === 'ESRCH' || errnoOf(err) === 'EINVAL') return undefined
+    return 'unavailable'
+  }
+  let keep = false
+  try {
+    const stat = readProcStat(procRoot, ref.pid)
+    if (stat === undefined || stat.state === 'Z' || stat.state === 'X' || stat.startTime !== ref.startTime) return undefined
+    const pidfdId = pidfdInode(fd)
+    if (ref.pidfdId !== undefined && pidfdId !== undefined && pidfdId !== ref.pidfdId) return undefined
+    keep = true
+    return { fd, ref: { pid: ref.pid, startTime: ref.startTime, pidfdId } }
+  } finally {
+    if (!keep) closeFd(fd)
+  }
+}
+
+/** A process held by a pidfd we own. */
+export class PidfdHandle implements ProcessHandle {
+  readonly ref: ProcessRef
+  readonly #procRoot: string
+  #fd: number | undefined
+  #watch: PidfdWatch | undefined
+  #exited = false
+  readonly #callbacks = new Set<() => void>()
+
+  constructor(fd: number, ref: ProcessRef, procRoot = '/proc') {
+    this.ref = ref
+    this.#procRoot = procRoot
+    this.#fd = fd
+    this.#watch = pidfdWatch(fd, () => this.#fire())
+  }
+
+  #fire(): void {
+    this.#exited = true
+    this.#watch?.close()
+    this.#watch = undefined
+    const callbacks = [...this.#callbacks]
+    this.#callbacks.clear()
+    for (const cb of callbacks) cb()
+  }
+
+  async isAlive(): Promise<boolean> {
+    const fd = this.#fd
+    if (this.#exited || fd === undefined) return false
+    try {
+      // Signal 0 through the pidfd: ESRCH once the process has been reaped, whoever has its PID now.
+      pidfdSendSignal(fd, 0)
+    } catch (err) {
+      if (errnoOf(err) === 'ESRCH') return false
+      throw err
+    }
+    // Still ours (not reaped), so /proc/PID is this process: a zombie has exited all the same.
+    const stat = readProcStat(this.#procRoot, this.ref.pid)
+    return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X' && stat.startTime === this.ref.startTime
+  }
+
+  async signal(signal: number): Promise<void> {
+    const fd = this.#fd
+    // Messages are strerror(ESRCH), which is what systemd answers.
+    if (fd === undefined) throw new NoSuchProcessError('No such process')
+    try {
+      pidfdSendSignal(fd, signal)
+    } catch (err) {
+      if (errnoOf(err) === 'ESRCH') throw new NoSuchProcessError('No such process')
+      throw err
+    }
+  }
+
+  onExit(callback: () => void): Disposable {
+    if (this.#fd === undefined) return NOTHING
+    if (this.#exited) {
+      setImmediate(callback)
+      return NOTHING
+    }
+    this.#callbacks.add(callback)
+    return { dispose: () => { this.#callbacks.delete(callback) } }
+  }
+
+  dispose(): void {
+    const fd = this.#fd
+    if (fd === undefined) return
+    this.#fd = undefined
+    this.#callbacks.clear()
+    // Stop polling before the fd is closed, so the poll never sees a reused fd number.
+    this.#watch?.close()
+    this.#watch = undefined
+    closeFd(fd)
+  }
+}
+
+/**
+ * Without a pidfd: the PID and start time, checked on every question
+ * (a reuse within the same clock tick would go unnoticed). The exit is
+ * never announced; the scope's emptying still queues the GC check.
+ */
+export class PinnedHandle implements ProcessHandle {
+  readonly ref: ProcessRef
+  readonly #isAlive: (ref: ProcessRef) => Promise<boolean>
+  readonly #signal: (ref: ProcessRef, signal: number) => Promise<void>
+
+  constructor(ref: ProcessRef, ops: { isAlive: (ref: ProcessRef) => Promise<boolean>; signal: (ref: ProcessRef, signal: number) => Promise<void> }) {
+    this.ref = ref
+    this.#isAlive = ops.isAlive
+    this.#signal = ops.signal
+  }
+
+  isAlive(): Promise<boolean> {
+    return this.#isAlive(this.ref)
+  }
+
+  signal(signal: number): Promise<void> {
+    return this.#signal(this.ref, signal)
+  }
+
+  onExit(): Disposable {
+    return NOTHING
+  }
+
+  dispose(): void {
+    // Nothing is held.
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * A Machine and what it carries beyond systemd 252's fields, to and from
+ * the state-file record (machine_save() / machine_load()). The codec is in
+ * state-file.ts; this file only maps fields.
+ * @module
+ */
+
+import { idFromString, Machine, NULL_ID } from './machine.ts'
+import type { ProcessRef } from './ports.ts'
+import type { MachineStateRecord } from './state-file.ts'
+
+/** Extra fields a machine carries beyond systemd 252's state file. */
+export interface MachineExtras {
+  readonly vsockCid: number | undefined
+  readonly sshAddress: string | undefined
+  readonly sshPrivateKeyPath: string | undefined
+}
+
+export const NO_EXTRAS: MachineExtras = { vsockCid: undefined, sshAddress: undefined, sshPrivateKeyPath: undefined }
+
+export function machineToRecord(machine: Machine, extras: MachineExtras): MachineStateRecord {
+  return {
+    name: machine.name,
+    unit: machine.unit?.unit,
+    service: machine.service,
+    rootDirectory: machine.rootDirectory,
+    id: machine.idString === '' ? undefined : machine.idString,
+    leader: machine.leader.pid,
+    leaderPidfdId: machine.leader.pidfdId,
+    class: machine.class,
+    realtime: machine.timestamp.realtime,
+    monotonic: machine.timestamp.monotonic,
+    netifs: [...machine.netifs],
+    vsockCid: extras.vsockCid,
+    sshAddress: extras.sshAddress,
+    sshPrivateKeyPath: extras.sshPrivateKeyPath,
+    leaderStartTime: machine.leader.startTime,
+    uid: machine.ownerUid,
+  }
+}
+
+/** A machine reloaded from its record, led by `leader` (already checked to be the recorded process). */
+export function machineFromRecord(s: MachineStateRecord, leader: ProcessRef): { machine: Machine; extras: MachineExtras } {
+  const machine = new Machine({
+    name: s.name, id: s.id === undefined ? NULL_ID : idFromString(s.id) ?? NULL_ID, service: s.service ?? '',
+    class: s.class, leader, rootDirectory: s.rootDirectory ?? '', netifs: s.netifs,
+    timestamp: { realtime: s.realtime ?? 0n, monotonic: s.monotonic ?? 0n }, ownerUid: s.uid ?? 0,
+  })
+  return { machine, extras: { vsockCid: s.vsockCid, sshAddress: s.sshAddress, sshPrivateKeyPath: s.sshPrivateKeyPath } }
+}
