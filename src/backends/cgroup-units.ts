@@ -301,6 +301,10 @@ export class CgroupUnits implements Units {
     const record = this.#scopes.get(ref.unit)
     if (record === undefined || record.released) return
     record.released = true
+    // The leader is moved into one hierarchy after another: a crash in between (kill -9 while a registration
+    // made its scope) leaves copies it never reached. Empty ones go now (rmdir refuses a copy with processes or
+    // sub-cgroups), the tracking one and the rest once the scope is empty.
+    for (const h of record.hierarchies) if (h !== this.#tracking) removeTree(join(h, record.cgroup), false)
     const tryRemove = async (): Promise<void> => {
       if (await this.isPopulated(ref)) return
       this.#releaseWatchers.get(ref.unit)?.dispose()

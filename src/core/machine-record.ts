@@ -36,6 +36,7 @@ export function machineToRecord(machine: Machine, extras: MachineExtras): Machin
     sshPrivateKeyPath: extras.sshPrivateKeyPath,
     leaderStartTime: machine.leader.startTime,
     uid: machine.ownerUid,
+    ...(machine.state === 'closing' ? { stopping: true } : {}),
   }
 }
 

@@ -398,7 +398,17 @@ export class Manager {
     const machine = this.get(name)
     this.#ports.authorizer.check(caller, ACTIONS.manageMachines, machine.ownerUid)
     if (machine === this.host) throw new NotSupportedError('Operation not supported')
-    machine.state = 'closing'
+    if (machine.state !== 'closing') {
+      machine.state = 'closing'
+      // On file before any signal (STOPPING=1): a daemon killed from here on carries the stop out when it starts again.
+      // Failing to write it must not keep the machine from stopping.
+      await this.#save(machine).catch((err: unknown) => this.#ports.log.warn('Failed to save machine state, ignoring', { machine: machine.name, error: String(err) }))
+      // A GC that finished meanwhile removed the machine's files: what was just written goes too.
+      if (this.#machines.get(machine.name) !== machine) {
+        await this.#removeTraces(machine, 'remove machine state')
+        return
+      }
+    }
     if (machine.unit !== undefined) await this.#ports.units.stop(machine.unit)
     this.#queueGc(machine)
   }
@@ -620,9 +630,11 @@ export class Manager {
     this.#extras.set(machine, extras)
     machine.unit = unit
     machine.ownsUnit = unit !== undefined && unit.unit === machineScopeName(machine.name)
+    // A stop answered before the daemon went down (STOPPING=1) is carried out now.
+    const stopping = s.stopping === true
     try {
       if (machine.ownsUnit && unit !== undefined) await units.reattach(unit)
-      machine.state = 'running'
+      machine.state = stopping ? 'closing' : 'running'
       // Rewrite the file so it carries what we know now (the pidfd inode number, a missing unit: link).
       await this.#save(machine)
     } catch (err) {
@@ -635,6 +647,10 @@ export class Manager {
     log.info('Machine restored', { machine: machine.name, leader: machine.leader.pid })
     // systemd announces every machine it reloads (machine_start() at startup).
     for (const l of this.#listeners) l.machineNew?.(machine)
+    if (stopping && unit !== undefined) {
+      log.info('Stopping a machine whose termination a restart cut short', { machine: machine.name, unit: unit.unit })
+      await units.stop(unit).catch((err: unknown) => log.warn('Failed to stop machine, ignoring', { machine: machine.name, error: String(err) }))
+    }
     this.#queueGc(machine)
   }
 

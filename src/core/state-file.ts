@@ -41,6 +41,12 @@ export interface MachineStateRecord {
   leaderStartTime: bigint | undefined
   /** UID= (newer systemd): who registered the machine. */
   uid: number | undefined
+  /**
+   * STOPPING=1 (ours; systemd leaves the stop job to PID 1): TerminateMachine was
+   * answered, so a daemon restarted before the machine went carries the
+   * stop out instead of keeping the machine as running.
+   */
+  stopping?: boolean | undefined
 }
 
 export function formatMachineState(s: MachineStateRecord): string {
@@ -63,6 +69,7 @@ export function formatMachineState(s: MachineStateRecord): string {
   // add what 252 does not know at the end (env files are read by key, so newer systemd finds it there too).
   if (s.leader !== undefined && s.leader > 0 && s.leaderPidfdId !== undefined && s.leaderPidfdId > 0) out += `LEADER_PIDFDID=${s.leaderPidfdId}\n`
   if (s.leaderStartTime !== undefined) out += `LEADER_STARTTIME=${s.leaderStartTime}\n`
+  if (s.stopping === true) out += 'STOPPING=1\n'
   return out
 }
 
@@ -131,6 +138,7 @@ export function parseMachineState(text: string, expectedName: string): ParsedMac
       uid: ((u) => (u !== undefined && u < 0xffffffffn ? Number(u) : undefined))(uint('UID')),
       // Present only when the file has it, so records of systemd 252's files look as they always did.
       ...(pidfdId !== undefined && pidfdId > 0n && pidfdId <= BigInt(Number.MAX_SAFE_INTEGER) ? { leaderPidfdId: Number(pidfdId) } : {}),
+      ...(env.get('STOPPING') === '1' ? { stopping: true } : {}),
     },
   }
 }

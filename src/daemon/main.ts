@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util'
 import { Authorizer } from '../core/authorization.ts'
 import { idToString } from '../core/machine.ts'
 import { DEFAULT_LIMITS, Manager } from '../core/manager.ts'
+import { DEFAULT_VARLINK_LIMITS } from '../transports/varlink/server.ts'
 import type { Log, Units } from '../core/ports.ts'
 import { CgroupUnits } from '../backends/cgroup-units.ts'
 import { detectCgroupLayout } from '../backends/cgroup-layout.ts'
@@ -30,7 +31,7 @@ import { startVarlink } from './varlink.ts'
 /** dbus-daemon's own max_replies_per_connection for the system bus; sd-bus has no such cap. */
 const DEFAULT_MAX_CALLS_PER_SENDER = 128
 
-const HELP = `machined [OPTIONS...]
+export const HELP = `machined [OPTIONS...]
 
 A machine registry and manager speaking systemd-machined's wire protocols
 (org.freedesktop.machine1 on the system bus).
@@ -56,6 +57,14 @@ Options:
                                 have registered (default 1024)
      --max-calls-per-sender=N   Limit on D-Bus calls one client may have in
                                 flight (default 128)
+     --max-operations=N         Limit on long-running operations (child
+                                processes looking into machines) under way at
+                                once (default 64)
+     --max-varlink-connections=N
+                                Limit on Varlink connections (default 4096)
+     --max-varlink-connections-per-uid=N
+                                Limit on Varlink connections of one user
+                                (default 1024)
      --varlink-socket=PATH      Serve io.systemd.Machine on this socket (default
                                 /run/systemd/machine/io.systemd.Machine; empty:
                                 no Varlink)
@@ -77,6 +86,9 @@ export interface DaemonOptions {
   readonly maxMachines: number
   readonly maxMachinesPerUid: number
   readonly maxCallsPerSender: number
+  readonly maxOperations: number
+  readonly maxVarlinkConnections: number
+  readonly maxVarlinkConnectionsPerUid: number
   readonly logLevel: LogLevel
   /** undefined: no Varlink server. */
   readonly varlinkSocket: string | undefined
@@ -100,6 +112,9 @@ export function parseDaemonArgs(argv: string[]): Parsed {
       'max-machines': { type: 'string' },
       'max-machines-per-uid': { type: 'string' },
       'max-calls-per-sender': { type: 'string' },
+      'max-operations': { type: 'string' },
+      'max-varlink-connections': { type: 'string' },
+      'max-varlink-connections-per-uid': { type: 'string' },
       'log-level': { type: 'string' },
       'varlink-socket': { type: 'string' },
     },
@@ -111,7 +126,8 @@ export function parseDaemonArgs(argv: string[]): Parsed {
   if (units !== 'auto' && units !== 'cgroup' && units !== 'systemd') throw new Error(`Invalid --units=${units}`)
   const logLevel = values['log-level'] ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new Error(`Invalid --log-level=${logLevel}`)
-  const limit = (option: 'max-machines' | 'max-machines-per-uid' | 'max-calls-per-sender', fallback: number): number => {
+  type LimitOption = 'max-machines' | 'max-machines-per-uid' | 'max-calls-per-sender' | 'max-operations' | 'max-varlink-connections' | 'max-varlink-connections-per-uid'
+  const limit = (option: LimitOption, fallback: number): number => {
     const text = values[option]
     const n = text === undefined ? fallback : /^\d+$/.test(text) ? Number(text) : NaN
     if (!Number.isSafeInteger(n) || n < 1) throw new Error(`Invalid --${option}=${text}`)
@@ -120,6 +136,9 @@ export function parseDaemonArgs(argv: string[]): Parsed {
   const maxMachines = limit('max-machines', DEFAULT_LIMITS.maxMachines)
   const maxMachinesPerUid = limit('max-machines-per-uid', DEFAULT_LIMITS.maxMachinesPerUid)
   const maxCallsPerSender = limit('max-calls-per-sender', DEFAULT_MAX_CALLS_PER_SENDER)
+  const maxOperations = limit('max-operations', DEFAULT_LIMITS.maxOperations)
+  const maxVarlinkConnections = limit('max-varlink-connections', DEFAULT_VARLINK_LIMITS.maxConnections)
+  const maxVarlinkConnectionsPerUid = limit('max-varlink-connections-per-uid', DEFAULT_VARLINK_LIMITS.maxConnectionsPerUid)
   return {
     options: {
       busAddress: values['bus-address'],
@@ -131,6 +150,9 @@ export function parseDaemonArgs(argv: string[]): Parsed {
       maxMachines,
       maxMachinesPerUid,
       maxCallsPerSender,
+      maxOperations,
+      maxVarlinkConnections,
+      maxVarlinkConnectionsPerUid,
       logLevel: logLevel as LogLevel,
       varlinkSocket: values['varlink-socket'] === '' ? undefined : values['varlink-socket'] ?? MACHINE_SOCKET_PATH,
     },
@@ -168,7 +190,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
       inspector: new ProcfsInspector({ processes }),
       clock: new SystemClock(),
       authorizer: new Authorizer({ allowUserRegistration: options.allowUserRegistration }),
-    }, { maxMachines: options.maxMachines, maxMachinesPerUid: options.maxMachinesPerUid })
+    }, { maxMachines: options.maxMachines, maxMachinesPerUid: options.maxMachinesPerUid, maxOperations: options.maxOperations })
     // Serve the objects before the name is ours, so the first caller finds them.
     const server = new DbusServer({
       bus: systemBus.bus, manager, log, machineId: idToString(host.machineId),
@@ -182,7 +204,10 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
     // Deserialize state; drop machines whose leader is gone.
     await manager.load()
     // Set up Varlink once the registry is loaded, so the first List sees every machine.
-    const varlink = options.varlinkSocket === undefined ? undefined : await startVarlink({ path: options.varlinkSocket, manager, log, version: version() })
+    const varlink = options.varlinkSocket === undefined ? undefined : await startVarlink({
+      path: options.varlinkSocket, manager, log, version: version(),
+      limits: { maxConnections: options.maxVarlinkConnections, maxConnectionsPerUid: options.maxVarlinkConnectionsPerUid },
+    })
     if (varlink !== undefined) log.info('Serving io.systemd.Machine', { socket: options.varlinkSocket })
     await server.requestName()
     log.info('Serving org.freedesktop.machine1', { bus: systemBus.address, unique: systemBus.bus.uniqueName, machines: manager.list().length - 1 })

@@ -10,13 +10,14 @@ import type { Manager } from '../core/manager.ts'
 import { peerCredentialsOf } from '../backends/native.ts'
 import { PidfdProcessIdentity } from '../backends/process-identity.ts'
 import { machineBinding } from '../transports/varlink/machine.ts'
-import { VarlinkServer } from '../transports/varlink/server.ts'
+import { VarlinkServer, type VarlinkServerLimits } from '../transports/varlink/server.ts'
 
 export interface VarlinkServiceOptions {
   readonly path: string
   readonly manager: Manager
   readonly log: Log
   readonly version: string
+  readonly limits?: Partial<VarlinkServerLimits>
 }
 
 export async function startVarlink(options: VarlinkServiceOptions): Promise<VarlinkServer> {
@@ -24,6 +25,7 @@ export async function startVarlink(options: VarlinkServiceOptions): Promise<Varl
     info: { vendor: 'machined-ts', product: 'machined-ts', version: options.version, url: '' },
     log: options.log,
     peerCredentials: peerCredentialsOf,
+    limits: options.limits ?? {},
   })
   server.addInterface(machineBinding({ manager: options.manager, identity: new PidfdProcessIdentity() }))
   await server.listen(options.path, { mode: 0o666 })

@@ -19,8 +19,14 @@ export interface BusctlReply {
   readonly stderr: string
 }
 
-export async function busctl(sb: Sandbox, args: string[]): Promise<BusctlReply> {
-  const r = await sb.exec(['env', 'SYSTEMD_LOG_LEVEL=debug', 'busctl', ...args])
+/** setpriv's arguments to run a command as an unprivileged user (nobody by default), with no supplementary groups. */
+export function asUser(uid = 65534, gid = uid): string[] {
+  return ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups']
+}
+
+/** `as`: a command prefix to run busctl under, e.g. asUser(). */
+export async function busctl(sb: Sandbox, args: string[], as: readonly string[] = []): Promise<BusctlReply> {
+  const r = await sb.exec([...as, 'env', 'SYSTEMD_LOG_LEVEL=debug', 'busctl', ...args])
   const m = /^Got message type=error .* error-name=(\S+) error-message=(.*)$/m.exec(r.stderr)
   return { ok: r.code === 0, reply: r.stdout.trim(), errorName: m?.[1], errorMessage: m?.[2], stderr: r.stderr }
 }

@@ -5,8 +5,11 @@
  * reach the sandbox's bus and Varlink socket through /proc/PID/root.
  */
 
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
+import { join } from 'node:path'
 import { BusConnection, DBusError } from '../../src/wire/dbus/bus.ts'
+import { Variant } from '../../src/wire/dbus/variant.ts'
 import type { Sandbox } from './sandbox.ts'
 
 export const DEST = 'org.freedesktop.machine1'
@@ -111,4 +114,42 @@ export class VarlinkCaller {
   close(): void {
     this.#socket.destroy()
   }
+}
+
+function stable(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => {
+    if (typeof x === 'bigint') return `${x}n`
+    if (x instanceof Variant) return { sig: x.signature, value: x.value }
+    if (x !== null && typeof x === 'object' && (x as { type?: string }).type === 'Buffer') return (x as { data: number[] }).data.join(',')
+    return x
+  })
+}
+
+/**
+ * Everything a client or a tool could see of the registered machines, as
+ * root: every property over D-Bus, Varlink List, the state directory and
+ * the processes in each machine's scope. Equal snapshots: nothing changed.
+ */
+export async function registrySnapshot(sb: Sandbox, bus: BusConnection): Promise<string> {
+  const [rows] = await bus.call(DEST, '/org/freedesktop/machine1', 'org.freedesktop.machine1.Manager', 'ListMachines', '', []) as [[string, string, string, string][]]
+  const dbus: Record<string, unknown> = {}
+  for (const [name, , , path] of [...rows].sort((a, b) => a[0].localeCompare(b[0]))) {
+    dbus[name] = (await bus.call(DEST, path, 'org.freedesktop.DBus.Properties', 'GetAll', 's', ['']))[0]
+  }
+  const vl = await VarlinkCaller.connect(sb)
+  const listed = (await vl.stream('io.systemd.Machine.List')).map((f) => f.parameters as { name: string }).sort((a, b) => a.name.localeCompare(b.name))
+  vl.close()
+  const dir = sb.hostPath('/run/systemd/machines')
+  const files: Record<string, string> = {}
+  for (const f of readdirSync(dir).sort()) {
+    const p = join(dir, f)
+    files[f] = lstatSync(p).isSymbolicLink() ? `-> ${readlinkSync(p)}` : readFileSync(p, 'utf8')
+  }
+  const scopes: Record<string, string> = {}
+  for (const [name, props] of Object.entries(dbus)) {
+    const unit = ((props as Record<string, Variant>).Unit?.value as string | undefined) ?? ''
+    const procs = join('/sys/fs/cgroup/unified/machine.slice', unit, 'cgroup.procs')
+    scopes[name] = unit.startsWith('machine-') && existsSync(procs) ? readFileSync(procs, 'utf8') : 'none'
+  }
+  return stable({ dbus, listed, files, scopes })
 }

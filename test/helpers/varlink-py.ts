@@ -24,15 +24,18 @@ export interface Reply {
   readonly closed?: boolean
 }
 
-async function run<T>(sb: Sandbox, spec: Record<string, unknown>, socket = SOCKET): Promise<T> {
-  const r = await sb.exec(['python3', CLIENT, socket], { input: JSON.stringify(spec), timeoutMs: 60_000 })
+/** `as`: a command prefix to run the client under, e.g. asUser() from busctl.ts. */
+async function run<T>(sb: Sandbox, spec: Record<string, unknown>, socket = SOCKET, as: readonly string[] = []): Promise<T> {
+  // Another user may not reach root's python3 (a pyenv shim under /root): the system's then.
+  const python = as.length === 0 ? 'python3' : '/usr/bin/python3'
+  const r = await sb.exec([...as, python, CLIENT, socket], { input: JSON.stringify(spec), timeoutMs: 60_000 })
   if (r.code !== 0) throw new Error(`varlink-client.py failed (${r.code}): ${r.stderr}`)
   return JSON.parse(r.stdout) as T
 }
 
 /** Calls one after another on one connection; the replies of each, and the client's PID. */
-export function calls(sb: Sandbox, list: readonly Call[], socket?: string): Promise<{ pid: number; results: Reply[][] }> {
-  return run(sb, { op: 'calls', calls: list }, socket)
+export function calls(sb: Sandbox, list: readonly Call[], socket?: string, as: readonly string[] = []): Promise<{ pid: number; results: Reply[][] }> {
+  return run(sb, { op: 'calls', calls: list }, socket, as)
 }
 
 /** One call on its own connection; its replies (one, or several with more). */
@@ -57,8 +60,8 @@ export function raw(sb: Sandbox, send: readonly Piece[], options: { shutdown?: b
   return run(sb, { op: 'raw', send, shutdown: options.shutdown === true })
 }
 
-export function concurrent(sb: Sandbox, connections: number, c: Call): Promise<{ connected: number; replies: Record<string, number>; failures: string[] }> {
-  return run(sb, { op: 'concurrent', connections, call: c })
+export function concurrent(sb: Sandbox, connections: number, c: Call, as: readonly string[] = []): Promise<{ connected: number; replies: Record<string, number>; failures: string[] }> {
+  return run(sb, { op: 'concurrent', connections, call: c }, SOCKET, as)
 }
 
 /** The names List reports (streamed with more). */

@@ -13,12 +13,10 @@
 // Deterministic (FUZZ_SEED picks another run); bounded in count and time.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
-import { join } from 'node:path'
 import { pidfdOpen } from '../../src/backends/native.ts'
 import { variant, type BusConnection } from '../../src/wire/dbus/bus.ts'
 import { Variant } from '../../src/wire/dbus/variant.ts'
-import { busOf, connectVarlink, DEST, FrameReader, outcome, VarlinkCaller } from '../helpers/clients.ts'
+import { busOf, connectVarlink, DEST, FrameReader, outcome, registrySnapshot, VarlinkCaller } from '../helpers/clients.ts'
 import { DbusFuzzer, prng, VarlinkFuzzer } from '../helpers/fuzz.ts'
 import { callManager, createMachine, registerMachine } from '../helpers/busctl.ts'
 import { Sandbox } from '../helpers/sandbox.ts'
@@ -33,15 +31,6 @@ const VARLINK_CONNECTIONS = 4
 const VARLINK_VIOLATION_RATE = 0.02
 const MANAGER = '/org/freedesktop/machine1'
 const MANAGER_IFACE = 'org.freedesktop.machine1.Manager'
-
-function stable(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => {
-    if (typeof x === 'bigint') return `${x}n`
-    if (x instanceof Variant) return { sig: x.signature, value: x.value }
-    if (x !== null && typeof x === 'object' && (x as { type?: string }).type === 'Buffer') return (x as { data: number[] }).data.join(',')
-    return x
-  })
-}
 
 describe('fuzzing the running daemon', () => {
   let sb: Sandbox
@@ -58,30 +47,7 @@ describe('fuzzing the running daemon', () => {
     await sb?.stop()
   })
 
-  /** Everything a client or a tool could see of the registered machines. */
-  async function snapshot(): Promise<string> {
-    const [rows] = await bus.call(DEST, MANAGER, MANAGER_IFACE, 'ListMachines', '', []) as [[string, string, string, string][]]
-    const dbus: Record<string, unknown> = {}
-    for (const [name, , , path] of [...rows].sort((a, b) => a[0].localeCompare(b[0]))) {
-      dbus[name] = (await bus.call(DEST, path, 'org.freedesktop.DBus.Properties', 'GetAll', 's', ['']))[0]
-    }
-    const vl = await VarlinkCaller.connect(sb)
-    const listed = (await vl.stream('io.systemd.Machine.List')).map((f) => f.parameters as { name: string }).sort((a, b) => a.name.localeCompare(b.name))
-    vl.close()
-    const dir = sb.hostPath('/run/systemd/machines')
-    const files: Record<string, string> = {}
-    for (const f of readdirSync(dir).sort()) {
-      const p = join(dir, f)
-      files[f] = lstatSync(p).isSymbolicLink() ? `-> ${readlinkSync(p)}` : readFileSync(p, 'utf8')
-    }
-    const scopes: Record<string, string> = {}
-    for (const [name, props] of Object.entries(dbus)) {
-      const unit = ((props as Record<string, Variant>).Unit?.value as string | undefined) ?? ''
-      const procs = join('/sys/fs/cgroup/unified/machine.slice', unit, 'cgroup.procs')
-      scopes[name] = unit.startsWith('machine-') && existsSync(procs) ? readFileSync(procs, 'utf8') : 'none'
-    }
-    return stable({ dbus, listed, files, scopes })
-  }
+  const snapshot = (): Promise<string> => registrySnapshot(sb, bus)
 
   it('registers machines of every kind over both transports', async () => {
     const leaders = await Promise.all(Array.from({ length: 8 }, () => sb.spawnLeader()))

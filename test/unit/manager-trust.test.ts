@@ -5,7 +5,7 @@
 // a restart, ownership rules ("Only root may register machines for other
 // users"), what other users may see (CVE-2016-6349), limits per UID and
 // on operations, and the clean-up after a crash (scopes and links no
-// machine claims).
+// machine claims, terminations cut short).
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
@@ -290,6 +290,40 @@ void describe('limits', () => {
 })
 
 void describe('clean-up after a crash', () => {
+  void test('a termination answered before a crash is carried out after the restart (STOPPING=1)', async () => {
+    const { ports, manager } = world()
+    ports.processes.spawn(LEADER)
+    await manager.register(request(), ROOT)
+    assert.doesNotMatch(ports.state.files.get('golden')!, /STOPPING/)
+    await manager.terminate('golden', ROOT)
+    assert.match(ports.state.files.get('golden')!, /\nSTOPPING=1\n$/)
+    assert.equal(manager.get('golden').state, 'closing')
+    // The leader ignores SIGTERM, and the daemon dies before its stop timeout.
+    manager.dispose()
+    const again = new Manager(ports)
+    await again.load()
+    assert.equal(again.get('golden').state, 'closing')
+    assert.match(ports.state.files.get('golden')!, /\nSTOPPING=1\n$/)
+    assert.deepEqual(ports.units.callsOf('stop').map((c) => c.unit), ['machine-golden.scope', 'machine-golden.scope'])
+    // Once the leader is gone and the scope empty, the machine goes as usual.
+    ports.units.setPopulated('machine-golden.scope', false)
+    ports.processes.exit(LEADER)
+    await settle()
+    assert.deepEqual(names(again), ['.host'])
+    assert.equal(ports.state.files.has('golden'), false)
+  })
+
+  void test('a machine that is running is not stopped on reload', async () => {
+    const { ports, manager } = world()
+    ports.processes.spawn(LEADER)
+    await manager.register(request(), ROOT)
+    manager.dispose()
+    const again = new Manager(ports)
+    await again.load()
+    assert.equal(again.get('golden').state, 'running')
+    assert.deepEqual(ports.units.callsOf('stop'), [])
+  })
+
   void test('scopes an earlier run made that no machine claims are released; claimed ones are kept', async () => {
     const { ports, manager } = world()
     ports.state.files.set('kept', '# This is private data. Do not parse.\nNAME=kept\nSCOPE=machine-kept.scope\nLEADER=6000\nCLASS=container\n')

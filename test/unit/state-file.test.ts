@@ -68,11 +68,11 @@ void describe('formatMachineState', () => {
 
   void test('our extra keys come after systemd 252\'s, in a fixed order', () => {
     const text = formatMachineState({
-      ...GOLDEN, netifs: [2], vsockCid: 42, sshAddress: 'vsock/42', sshPrivateKeyPath: '/k', leaderStartTime: 123456n,
+      ...GOLDEN, netifs: [2], vsockCid: 42, sshAddress: 'vsock/42', sshPrivateKeyPath: '/k', leaderStartTime: 123456n, stopping: true,
     })
     assert.ok(text.startsWith(fixture('state-file-example')))
     assert.equal(text.slice(fixture('state-file-example').length),
-      'NETIF=2\nVSOCK_CID=42\nSSH_ADDRESS=vsock/42\nSSH_PRIVATE_KEY_PATH=/k\nLEADER_STARTTIME=123456\n')
+      'NETIF=2\nVSOCK_CID=42\nSSH_ADDRESS=vsock/42\nSSH_PRIVATE_KEY_PATH=/k\nLEADER_STARTTIME=123456\nSTOPPING=1\n')
   })
 })
 
@@ -91,6 +91,7 @@ void describe('parseMachineState', () => {
     const full: MachineStateRecord = {
       ...GOLDEN, unit: 'machine-foo\\x2dbar.scope', service: 'svc with "quotes" and \\ backslash', rootDirectory: '/srv/with space',
       netifs: [1, 3, 3], vsockCid: 3, sshAddress: 'vsock/3', sshPrivateKeyPath: '/run/key', leaderStartTime: 987654321n, class: 'vm',
+      stopping: true,
     }
     const { state, warnings } = parseMachineState(formatMachineState(full), full.name)
     assert.deepEqual(warnings, [])

@@ -289,16 +289,20 @@ describe('Varlink server limits', () => {
     await s.server.close()
   })
 
-  it('refuses connections over the total and per-UID limits, and frees the slots on close', async () => {
+  it('refuses connections over the total and per-UID limits with ETOOMANYREFS, and frees the slots on close', async () => {
     let uid = 1000
     const s = await start(dir, { limits: { maxConnections: 3, maxConnectionsPerUid: 2 }, peer: () => ({ uid, gid: uid, pid: 4242 }) })
     const a = await RawClient.connect(s.path)
     const b = await RawClient.connect(s.path)
+    const tooMany = { error: 'io.systemd.System', parameters: { origin: 'linux', errno: 109, errnoName: 'ETOOMANYREFS' } }
     const refusedUid = await RawClient.connect(s.path)
+    refusedUid.send({ method: 'org.example.test.Echo', parameters: { text: 'no' } })
+    assert.deepEqual(await refusedUid.next(), tooMany)
     assert.equal(await refusedUid.waitClosed(), true)
     uid = 1001
     const c = await RawClient.connect(s.path)
     const refusedAll = await RawClient.connect(s.path)
+    assert.deepEqual(await refusedAll.next(), tooMany)
     assert.equal(await refusedAll.waitClosed(), true)
     for (const x of [a, b, c]) assert.deepEqual(await x.call('org.example.test.Echo', { text: 'up' }), { parameters: { text: 'up' } })
     a.destroy()

@@ -8,7 +8,10 @@
  * Defaults are sd-varlink's: 4096 connections in all and 1024 per UID
  * (VARLINK_DEFAULT_CONNECTIONS_MAX, _PER_UID_MAX; root is counted too,
  * SD_VARLINK_SERVER_ACCOUNT_UID), 16 MiB per message (VARLINK_BUFFER_MAX).
- * A connection over a limit is closed at once without a reply, as there.
+ * A connection over a limit is closed at once, as there; unlike there it
+ * first gets one error, io.systemd.System ETOOMANYREFS (the errno
+ * sd-varlink logs), which a client reads as the answer to its first call,
+ * so it learns why instead of seeing the connection drop.
  * @module
  */
 
@@ -20,8 +23,8 @@ import { findMethod, formatInterface, type VarlinkInterface } from '../../protoc
 import { SERVICE_ERRORS, SERVICE_INTERFACE } from '../../protocol/varlink/org.varlink.service.ts'
 import { badField } from '../../protocol/varlink/validate.ts'
 import { VarlinkConnection, type ConnectionLimits, type PeerCredentials, type ReplyChannel } from './connection.ts'
-import { invalidParameter, toVarlinkError, VarlinkError } from './errors.ts'
-import type { IncomingCall } from './message.ts'
+import { invalidParameter, systemError, toVarlinkError, VarlinkError } from './errors.ts'
+import { encodeMessage, type IncomingCall } from './message.ts'
 
 export type { PeerCredentials } from './connection.ts'
 
@@ -36,6 +39,10 @@ export const DEFAULT_VARLINK_LIMITS: VarlinkServerLimits = {
   maxMessageSize: 16 * 1024 * 1024,
   maxQueuedCalls: 64,
 }
+
+/** How long a refused connection may take to read its error before it is cut. */
+const REFUSAL_GRACE_MS = 1000
+const ETOOMANYREFS = 109
 
 /** What a method handler sees of a call. */
 export interface VarlinkCall {
@@ -91,6 +98,8 @@ export class VarlinkServer {
   readonly #interfaces = new Map<string, Bound>()
   readonly #connections = new Set<VarlinkConnection>()
   readonly #perUid = new Map<number, number>()
+  /** A limit was hit and logged; said again only once connections have dropped below it. */
+  #refusing = false
   #server: Server | undefined
   #path: string | undefined
 
@@ -155,11 +164,12 @@ export class VarlinkServer {
       return
     }
     const sameUid = this.#perUid.get(peer.uid) ?? 0
-    if (this.#connections.size >= this.#limits.maxConnections || sameUid >= this.#limits.maxConnectionsPerUid) {
-      this.#log.debug('Varlink connection limit reached, refusing', { uid: peer.uid, pid: peer.pid })
-      socket.destroy()
+    const total = this.#connections.size >= this.#limits.maxConnections
+    if (total || sameUid >= this.#limits.maxConnectionsPerUid) {
+      this.#refuse(socket, peer, total ? `${this.#limits.maxConnections} in all` : `${this.#limits.maxConnectionsPerUid} per UID`)
       return
     }
+    this.#refusing = false
     const connection = new VarlinkConnection({
       socket, peer, limits: this.#limits, log: this.#log,
       dispatch: (call, out, from) => this.#dispatch(call, out, from),
@@ -172,6 +182,20 @@ export class VarlinkServer {
       if (n <= 0) this.#perUid.delete(peer.uid)
       else this.#perUid.set(peer.uid, n)
     })
+  }
+
+  /** One error (ETOOMANYREFS), then the connection closes; nothing it sends is read. */
+  #refuse(socket: Socket, peer: PeerCredentials, limit: string): void {
+    const fields = { uid: peer.uid, pid: peer.pid, limit }
+    if (this.#refusing) this.#log.debug('Varlink connection limit reached, refusing', fields)
+    else this.#log.warn('Varlink connection limit reached, refusing connections', fields)
+    this.#refusing = true
+    const error = systemError('ETOOMANYREFS', ETOOMANYREFS)
+    socket.on('error', () => undefined)
+    // Whatever the client sends is dropped, so our close is a clean end of stream.
+    socket.resume()
+    socket.end(encodeMessage({ error: error.error, parameters: error.parameters }))
+    setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref()
   }
 
   async #dispatch(call: IncomingCall, out: ReplyChannel, peer: PeerCredentials): Promise<void> {
