@@ -1,0 +1,212 @@
+// Into a running container's files, as admins reach them with the real
+// tools: `machinectl copy-to`/`copy-from` (content, mode, owner; --force),
+// `machinectl bind` (read-write, --read-only, --mkdir), `journalctl -M`
+// (OpenMachineRootDirectory), `machinectl status` (OS and the addresses of
+// a private network); bad input (relative paths, "..", a symlink pointing
+// out of the guest, a missing file, an unknown machine, a VM) gives
+// systemd's error and changes nothing; mctl does the same. One Debian
+// guest, booted once by machined-spawn with a private network, serves
+// every test.
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Sandbox } from '../helpers/sandbox.ts'
+import { debianTree, OverlayTree } from '../helpers/debian-tree.ts'
+import { guestExec, machineLeader, SpawnRun, waitBooted } from '../helpers/spawn.ts'
+import { callManager, registerMachine } from '../helpers/busctl.ts'
+
+void describe('copy, bind, root directory and status of a machined-spawn container', { timeout: 600_000 }, () => {
+  let sb: Sandbox
+  let tree: OverlayTree
+  let run: SpawnRun
+  let name: string
+  let leader: number
+  let host: string
+  /** A path inside the guest as the host reaches it. */
+  const inGuest = (p: string): string => `/proc/${leader}/root${p}`
+
+  before(async () => {
+    const cached = await debianTree()
+    sb = await Sandbox.start()
+    tree = await OverlayTree.create(sb, cached)
+    name = sb.name('cp-guest')
+    run = SpawnRun.start(sb, ['-D', tree.path, '-M', name, '-b', '-q', '--private-network'])
+    leader = await machineLeader(sb, name)
+    assert.match(await waitBooted(sb, leader), /^(running|degraded)$/)
+    host = mkdtempSync('/tmp/cp-host-')
+  })
+
+  after(async () => {
+    if (run !== undefined && run.child.exitCode === null) {
+      try { process.kill(run.managerPid(), 'SIGTERM') } catch { /* gone */ }
+      await Promise.race([run.exited, new Promise((r) => setTimeout(r, 10_000))])
+    }
+    tree?.remove()
+    await sb?.stop()
+    if (host !== undefined) rmSync(host, { recursive: true, force: true })
+  })
+
+  const machinectl = (...args: string[]): ReturnType<Sandbox['exec']> => sb.exec(['machinectl', ...args], { timeoutMs: 60_000 })
+
+  it('copy-to and copy-from round-trip a file with its content, mode and owner', async () => {
+    const src = join(host, 'src.txt')
+    writeFileSync(src, 'hello from the host\n')
+    chmodSync(src, 0o640)
+    chownSync(src, 4242, 4343)
+    const to = await machinectl('copy-to', name, src, '/root/in.txt')
+    assert.equal(to.code, 0, to.stderr)
+    assert.equal(readFileSync(inGuest('/root/in.txt'), 'utf8'), 'hello from the host\n')
+    const st = statSync(inGuest('/root/in.txt'))
+    assert.equal(st.mode & 0o7777, 0o640)
+    assert.deepEqual([st.uid, st.gid], [4242, 4343], 'no user namespace: owners kept')
+
+    const back = join(host, 'back.txt')
+    const from = await machinectl('copy-from', name, '/root/in.txt', back)
+    assert.equal(from.code, 0, from.stderr)
+    assert.equal(readFileSync(back, 'utf8'), 'hello from the host\n')
+    assert.equal(statSync(back).mode & 0o7777, 0o640)
+  })
+
+  it('copies directory trees (merging into what is there) and symlinks as symlinks', async () => {
+    const dir = join(host, 'tree')
+    mkdirSync(join(dir, 'sub'), { recursive: true })
+    writeFileSync(join(dir, 'sub', 'a'), 'A')
+    symlinkSync('/etc/hostname', join(dir, 'link'))
+    chmodSync(dir, 0o750)
+    const r = await machinectl('copy-to', name, dir, '/srv/tree')
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(readFileSync(inGuest('/srv/tree/sub/a'), 'utf8'), 'A')
+    assert.equal(statSync(inGuest('/srv/tree')).mode & 0o7777, 0o750)
+    assert.ok(lstatSync(inGuest('/srv/tree/link')).isSymbolicLink())
+    // The destination directory exists now: a second copy merges (systemd's COPY_MERGE).
+    writeFileSync(join(dir, 'b'), 'B')
+    const again = await machinectl('copy-to', name, dir, '/srv/tree')
+    assert.equal(again.code, 0, again.stderr)
+    assert.equal(readFileSync(inGuest('/srv/tree/b'), 'utf8'), 'B')
+  })
+
+  it('a file in the way is "File exists" and stays; --force replaces it', async () => {
+    const src = join(host, 'new.txt')
+    writeFileSync(src, 'new')
+    writeFileSync(inGuest('/root/old.txt'), 'old')
+    const r = await machinectl('copy-to', name, src, '/root/old.txt')
+    assert.equal(r.code, 1)
+    assert.equal(r.stderr, 'Failed to copy: File exists\n')
+    assert.equal(readFileSync(inGuest('/root/old.txt'), 'utf8'), 'old')
+    const forced = await machinectl('copy-to', '--force', name, src, '/root/old.txt')
+    assert.equal(forced.code, 0, forced.stderr)
+    assert.equal(readFileSync(inGuest('/root/old.txt'), 'utf8'), 'new')
+  })
+
+  it('bad input gives systemd\'s errors and changes nothing', async () => {
+    const src = join(host, 'bad.txt')
+    writeFileSync(src, 'x')
+    const cases: [string[], string][] = [
+      [['copy-from', name, 'etc/hostname', join(host, 'h')], 'Failed to copy: Source path must be absolute.\n'],
+      [['copy-to', name, src, 'root/rel.txt'], 'Failed to copy: Destination path must be absolute.\n'],
+      [['copy-from', name, '/no/such/file', join(host, 'missing')], 'Failed to copy: No such file or directory\n'],
+      [['copy-to', name, join(host, 'no-such-file'), '/root/x'], 'Failed to copy: No such file or directory\n'],
+      [['copy-to', name, join(host, 'no-dir', 'x'), '/root/x'], `Failed to copy: Failed to open host directory ${host}/no-dir/x: No such file or directory\n`],
+      [['copy-to', name, src, '/'], 'Failed to copy: Failed to extract file name of \'/\' path: Cannot assign requested address\n'],
+      [['copy-to', 'cp-nosuch', src, '/root/x'], 'Failed to copy: No machine \'cp-nosuch\' known\n'],
+      [['bind', name, 'rel/dir', '/mnt'], 'Failed to bind mount: Source path must be absolute and normalized.\n'],
+      [['bind', name, `${host}/../etc`, '/mnt'], 'Failed to bind mount: Source path must be absolute and normalized.\n'],
+      [['bind', name, host, '/mnt/../x'], 'Failed to bind mount: Destination path must be absolute and normalized.\n'],
+      [['bind', name, host, '/no/such/dir'], `Failed to bind mount: Failed to mount ${host} on /no/such/dir in machine's namespace: No such file or directory\n`],
+      [['bind', 'cp-nosuch', host, '/mnt'], 'Failed to bind mount: No machine \'cp-nosuch\' known\n'],
+    ]
+    for (const [args, stderr] of cases) {
+      const r = await machinectl(...args)
+      assert.deepEqual([r.code, r.stderr], [1, stderr], args.join(' '))
+    }
+    assert.ok(!existsSync(join(host, 'h')) && !existsSync(join(host, 'missing')) && !existsSync(inGuest('/root/x')))
+    assert.ok(!existsSync(inGuest('/root/rel.txt')) && !existsSync(inGuest('/no/such/dir')))
+  })
+
+  it('".." and symlinks stop at the guest\'s root: nothing on the host is read or written', async () => {
+    writeFileSync(join(host, 'secret'), 'host only')
+    // A guest-owned symlink that would lead to the host directory if followed on the host.
+    symlinkSync(`../../../../../../..${host}`, inGuest('/root/escape'))
+    const src = join(host, 'payload')
+    writeFileSync(src, 'p')
+    const cases: [string[], string][] = [
+      [['copy-from', name, `/../../../../..${host}/secret`, join(host, 'stolen1')], 'Failed to copy: No such file or directory\n'],
+      [['copy-from', name, '/root/escape/secret', join(host, 'stolen2')], 'Failed to copy: No such file or directory\n'],
+      [['copy-to', name, src, '/root/escape/planted'], 'Failed to copy: No such file or directory\n'],
+      [['copy-to', name, src, `/../../../..${host}/planted`], 'Failed to copy: No such file or directory\n'],
+    ]
+    for (const [args, stderr] of cases) {
+      const r = await machinectl(...args)
+      assert.deepEqual([r.code, r.stderr], [1, stderr], args.join(' '))
+    }
+    for (const f of ['stolen1', 'stolen2', 'planted']) assert.ok(!existsSync(join(host, f)), f)
+    // Copying the symlink itself copies a symlink, never what it points to.
+    const r = await machinectl('copy-from', name, '/root/escape', join(host, 'escape-copy'))
+    assert.equal(r.code, 0, r.stderr)
+    assert.ok(lstatSync(join(host, 'escape-copy')).isSymbolicLink())
+  })
+
+  it('journalctl -M prints the guest\'s journal (OpenMachineRootDirectory)', async () => {
+    const marker = `cp-marker-${process.pid}`
+    const w = await guestExec(sb, leader, ['systemd-cat', '-t', 'cptest', 'echo', marker])
+    assert.equal(w.code, 0, w.stderr)
+    const r = await sb.exec(['journalctl', '-M', name, '-n', '5', '--no-pager'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, new RegExp(`cptest\\[\\d+\\]: ${marker}`))
+    assert.ok(r.stdout.trim().split('\n').length <= 6, r.stdout)
+    // The host's journal is not what it read: the guest's machine ID names the files.
+    const fd = await callManager(sb, 'OpenMachineRootDirectory', 's', name)
+    assert.ok(fd.ok, fd.stderr)
+    assert.match(fd.reply, /^h \d+$/)
+  })
+
+  it('machinectl bind makes a host directory visible inside; --read-only and --mkdir', async () => {
+    const share = join(host, 'share')
+    mkdirSync(share)
+    writeFileSync(join(share, 'file'), 'shared')
+    const r = await machinectl('bind', '--mkdir', name, share, '/mnt/share')
+    assert.equal(r.code, 0, r.stderr)
+    const cat = await guestExec(sb, leader, ['cat', '/mnt/share/file'])
+    assert.equal(cat.stdout, 'shared', cat.stderr)
+    const touch = await guestExec(sb, leader, ['touch', '/mnt/share/from-guest'])
+    assert.equal(touch.code, 0, touch.stderr)
+    assert.ok(existsSync(join(share, 'from-guest')), 'read-write by default')
+
+    const ro = await machinectl('bind', '--read-only', '--mkdir', name, share, '/mnt/ro')
+    assert.equal(ro.code, 0, ro.stderr)
+    assert.equal((await guestExec(sb, leader, ['cat', '/mnt/ro/file'])).stdout, 'shared')
+    const denied = await guestExec(sb, leader, ['touch', '/mnt/ro/nope'])
+    assert.notEqual(denied.code, 0)
+    assert.ok(!existsSync(join(share, 'nope')))
+    // Nothing is left on the host side: no playground, nothing in the propagation directory.
+    const prop = sb.execSync(['ls', '-A', `/run/systemd/nspawn/propagate/${name}`])
+    assert.deepEqual([prop.code, prop.stdout], [0, ''])
+  })
+
+  it('machinectl status shows the guest\'s OS and the addresses of its private network', async () => {
+    const ip = await sb.exec(['nsenter', '-t', String(leader), '-n', '--', 'ip', 'addr', 'add', '192.0.2.7/24', 'dev', 'lo'])
+    assert.equal(ip.code, 0, ip.stderr)
+    const r = await machinectl('status', name, '--no-pager')
+    assert.match(r.stdout, /^\s+OS: Debian GNU\/Linux 12 \(bookworm\)$/m)
+    assert.match(r.stdout, /^\s+Address: 192\.0\.2\.7$/m)
+    // The host's addresses are not the guest's.
+    assert.doesNotMatch(r.stdout, /Address: 127\./)
+  })
+
+  it('a VM gets systemd\'s "not supported" for copies, binds and its root directory', async () => {
+    const vm = sb.name('cp-vm')
+    const l = await sb.spawnLeader()
+    assert.ok((await registerMachine(sb, { name: vm, leader: l.pid!, cls: 'vm' })).ok)
+    const src = join(host, 'bad.txt')
+    const copy = await machinectl('copy-to', vm, src, '/x')
+    assert.equal(copy.stderr, 'Failed to copy: Copying files is only supported on container machines.\n')
+    const bind = await machinectl('bind', vm, host, '/x')
+    assert.equal(bind.stderr, 'Failed to bind mount: Bind mounting is only supported on container machines.\n')
+    const root = await callManager(sb, 'OpenMachineRootDirectory', 's', vm)
+    assert.deepEqual([root.errorName, root.errorMessage], ['org.freedesktop.DBus.Error.NotSupported', 'Opening the root directory is only supported on container machines.'])
+    const flags = await callManager(sb, 'CopyToMachineWithFlags', 'ssst', name, src, '/root/f', 2)
+    assert.deepEqual([flags.errorName, flags.errorMessage], ['org.freedesktop.DBus.Error.InvalidArgs', 'Invalid argument'])
+    l.kill('SIGKILL')
+  })
+})
