@@ -5,7 +5,7 @@
  * @module
  */
 
-import { InvalidArgsError, MachinedError } from '../protocol/errors.ts'
+import { FailedError, InvalidArgsError } from '../protocol/errors.ts'
 import { INCOMING_DIR, PROPAGATE_DIR } from '../protocol/propagate.ts'
 import { pathExtractDirectory, pathExtractFilename, pathIsAbsolute, pathIsNormalized } from '../protocol/path.ts'
 
@@ -61,7 +61,7 @@ export function copyFileNames<T extends { hostPath: string; containerPath: strin
     const name = pathExtractFilename(p)
     if (name === 'EINVAL' || name === 'EADDRNOTAVAIL') {
       const message = `Failed to extract file name of '${p}' path: ${STRERROR[name]}`
-      throw name === 'EINVAL' ? new InvalidArgsError(message) : new MachinedError('FAILED', message)
+      throw name === 'EINVAL' ? new InvalidArgsError(message) : new FailedError(message)
     }
     const dir = pathExtractDirectory(p)
     return `${dir === '/' ? '' : dir}/${name}`
