@@ -17,6 +17,7 @@ import { REPO, Sandbox } from '../helpers/sandbox.ts'
 import { debianTree, OverlayTree } from '../helpers/debian-tree.ts'
 import { guestExec, machineLeader, SpawnRun, waitBooted } from '../helpers/spawn.ts'
 import { callManager, registerMachine } from '../helpers/busctl.ts'
+import { NspawnRun } from '../helpers/nspawn.ts'
 
 const MCTL = [process.execPath, join(REPO, 'bin/mctl.js')]
 
@@ -223,6 +224,36 @@ void describe('copy, bind, root directory and status of a machined-spawn contain
     const flags = await callManager(sb, 'CopyToMachineWithFlags', 'ssst', name, src, '/root/f', 2)
     assert.deepEqual([flags.errorName, flags.errorMessage], ['org.freedesktop.DBus.Error.InvalidArgs', 'Invalid argument'])
     l.kill('SIGKILL')
+  })
+
+  it('bind, copy-to and journalctl -M reach a systemd-nspawn container registered with machined-ts', async () => {
+    const nsTree = await OverlayTree.create(sb)
+    const nsName = sb.name('cp-nspawn')
+    // nspawn shares its propagation directory only through the host's mount propagation: /run is shared where
+    // systemd is PID 1, private in this sandbox. Make it shared here, as on such a host (machined-spawn needs not).
+    assert.equal(sb.execSync(['mount', '--make-shared', '/run']).code, 0)
+    const nspawn = NspawnRun.start(sb, nsTree.path, nsName)
+    try {
+      const nsLeader = await nspawn.leader()
+      assert.match(await waitBooted(sb, nsLeader), /^(running|degraded)$/, nspawn.output.slice(-2000))
+      // nspawn runs --register=no here (no systemd to make its scope): register its PID 1 as nspawn would.
+      assert.ok((await registerMachine(sb, { name: nsName, leader: nsLeader, cls: 'container', service: 'nspawn' })).ok)
+      const share = join(host, 'nspawn-share')
+      mkdirSync(share)
+      writeFileSync(join(share, 'f'), 'to nspawn')
+      const bind = await machinectl('bind', '--mkdir', nsName, share, '/mnt/from-host')
+      assert.equal(bind.code, 0, bind.stderr)
+      assert.equal(readFileSync(`/proc/${nsLeader}/root/mnt/from-host/f`, 'utf8'), 'to nspawn')
+      const copy = await machinectl('copy-to', nsName, join(share, 'f'), '/root/f')
+      assert.equal(copy.code, 0, copy.stderr)
+      assert.equal(readFileSync(`/proc/${nsLeader}/root/root/f`, 'utf8'), 'to nspawn')
+      const journal = await sb.exec(['journalctl', '-M', nsName, '-n', '5', '--no-pager'])
+      assert.equal(journal.code, 0, journal.stderr)
+      assert.match(journal.stdout, new RegExp(` ${nsName} `))
+    } finally {
+      await nspawn.stop()
+      nsTree.remove()
+    }
   })
 
   for (const transport of ['dbus', 'varlink'] as const) {
