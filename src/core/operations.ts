@@ -2,10 +2,11 @@
  * Long-running work a caller can start, counted so that no caller can
  * start without limit (systemd's operation.h: OPERATIONS_MAX 64, and
  * CODING_STYLE's "enforce limits on every user controllable resource").
- * Today the only such work is looking into a machine's network namespace
- * (a child process per GetMachineAddresses) and copying files in or out
- * of a container (a child process per Copy*Machine). The transport awaits the result; the cap is shared by
- * every caller on either transport, as systemd's n_operations is.
+ * Such work: looking into a machine's network namespace (a child process
+ * per GetMachineAddresses) and copying files in or out of a container (a
+ * child process per Copy*Machine). The transport awaits the result; the
+ * cap is shared by every caller on either transport, as systemd's
+ * n_operations is.
  * @module
  */
 
