@@ -193,6 +193,8 @@ void describe('copy, bind, root directory and status of a machined-spawn contain
     // Nothing is left on the host side: no playground, nothing in the propagation directory.
     const prop = sb.execSync(['ls', '-A', `/run/systemd/nspawn/propagate/${name}`])
     assert.deepEqual([prop.code, prop.stdout], [0, ''])
+    assert.equal(sb.execSync(['sh', '-c', 'ls -d /tmp/propagate.* 2>/dev/null']).stdout, '', 'the playground')
+    assert.ok(!sb.execSync(['cat', '/proc/self/mountinfo']).stdout.includes('/tmp/propagate.'))
   })
 
   it('machinectl status shows the guest\'s OS and the addresses of its private network', async () => {
