@@ -102,15 +102,51 @@ static int enter_mount_namespace(pid_t leader) {
         return r;
 }
 
-/* ── copy_tree_at(): COPY_MERGE and optionally COPY_REPLACE, as machined asks for it ────────────── */
+/* ── copy_tree_at(): COPY_MERGE, COPY_HARDLINKS and optionally COPY_REPLACE, as machined asks for it ── */
+
+/* A file with more than one link, copied already: later links to it become links to the copy (COPY_HARDLINKS). */
+struct copied_inode {
+        dev_t dev;
+        ino_t ino;
+        char *rel; /* the copy's path, relative to copy_options.top */
+};
 
 struct copy_options {
         uid_t uid; /* (uid_t) -1: keep the source's */
         gid_t gid;
         bool replace;
+        int top; /* the directory the copy's top-level entry is made in */
+        struct copied_inode *inodes;
+        size_t n_inodes, max_inodes;
 };
 
-static int copy_tree(int df, const char *from, const struct stat *st, int dt, const char *to, unsigned depth, const struct copy_options *o);
+static int copy_tree(int df, const char *from, const struct stat *st, int dt, const char *to, const char *rel, unsigned depth, struct copy_options *o);
+
+static const struct copied_inode *copied_before(const struct stat *st, const struct copy_options *o) {
+        if (st->st_nlink < 2)
+                return NULL;
+        for (size_t i = 0; i < o->n_inodes; i++)
+                if (o->inodes[i].dev == st->st_dev && o->inodes[i].ino == st->st_ino)
+                        return &o->inodes[i];
+        return NULL;
+}
+
+static void remember_copy(const struct stat *st, const char *rel, struct copy_options *o) {
+        if (st->st_nlink < 2)
+                return;
+        if (o->n_inodes == o->max_inodes) {
+                size_t n = o->max_inodes == 0 ? 64 : o->max_inodes * 2;
+                struct copied_inode *grown = realloc(o->inodes, n * sizeof *grown);
+                if (!grown)
+                        return; /* Not remembered: a later link becomes a copy of its own. */
+                o->inodes = grown;
+                o->max_inodes = n;
+        }
+        char *dup = strdup(rel);
+        if (!dup)
+                return;
+        o->inodes[o->n_inodes++] = (struct copied_inode) { .dev = st->st_dev, .ino = st->st_ino, .rel = dup };
+}
 
 static void copy_xattrs(int fdf, int fdt) {
         char names[4096];
@@ -219,7 +255,7 @@ static int copy_node(const struct stat *st, int dt, const char *to, const struct
 }
 
 /* A directory that exists already is merged into (COPY_MERGE); what exists inside it is left alone. */
-static int copy_directory(int df, const char *from, const struct stat *st, int dt, const char *to, unsigned depth, const struct copy_options *o) {
+static int copy_directory(int df, const char *from, const struct stat *st, int dt, const char *to, const char *rel, unsigned depth, struct copy_options *o) {
         if (depth == 0)
                 return -ENAMETOOLONG;
         int fdf = openat(df, from, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
@@ -253,7 +289,9 @@ static int copy_directory(int df, const char *from, const struct stat *st, int d
                         r = -errno;
                         continue;
                 }
-                int q = copy_tree(dirfd(d), de->d_name, &child, fdt, de->d_name, depth - 1, o);
+                char child_rel[PATH_MAX];
+                int q = snprintf(child_rel, sizeof child_rel, "%s/%s", rel, de->d_name) >= (int) sizeof child_rel ? -ENAMETOOLONG
+                        : copy_tree(dirfd(d), de->d_name, &child, fdt, de->d_name, child_rel, depth - 1, o);
                 if (q == -EEXIST)
                         q = 0;
                 if (q < 0)
@@ -272,25 +310,33 @@ static int copy_directory(int df, const char *from, const struct stat *st, int d
         return r;
 }
 
-static int copy_leaf(int df, const char *from, const struct stat *st, int dt, const char *to, const struct copy_options *o) {
-        if (S_ISREG(st->st_mode))
-                return copy_regular(df, from, st, dt, to, o);
+static int copy_leaf(int df, const char *from, const struct stat *st, int dt, const char *to, const char *rel, struct copy_options *o) {
         if (S_ISLNK(st->st_mode))
                 return copy_symlink(df, from, st, dt, to, o);
-        if (S_ISFIFO(st->st_mode) || S_ISBLK(st->st_mode) || S_ISCHR(st->st_mode) || S_ISSOCK(st->st_mode))
-                return copy_node(st, dt, to, o);
-        return -EOPNOTSUPP;
+        const struct copied_inode *first = copied_before(st, o);
+        if (first && linkat(o->top, first->rel, dt, to, 0) >= 0)
+                return 0;
+        int r;
+        if (S_ISREG(st->st_mode))
+                r = copy_regular(df, from, st, dt, to, o);
+        else if (S_ISFIFO(st->st_mode) || S_ISBLK(st->st_mode) || S_ISCHR(st->st_mode) || S_ISSOCK(st->st_mode))
+                r = copy_node(st, dt, to, o);
+        else
+                r = -EOPNOTSUPP;
+        if (r == 0 && !first)
+                remember_copy(st, rel, o);
+        return r;
 }
 
-static int copy_tree(int df, const char *from, const struct stat *st, int dt, const char *to, unsigned depth, const struct copy_options *o) {
+static int copy_tree(int df, const char *from, const struct stat *st, int dt, const char *to, const char *rel, unsigned depth, struct copy_options *o) {
         if (S_ISDIR(st->st_mode))
-                return copy_directory(df, from, st, dt, to, depth, o);
-        int r = copy_leaf(df, from, st, dt, to, o);
+                return copy_directory(df, from, st, dt, to, rel, depth, o);
+        int r = copy_leaf(df, from, st, dt, to, rel, o);
         /* COPY_REPLACE: a leaf in the way is removed and the copy tried once more. */
         if (r == -EEXIST && o->replace) {
                 if (unlinkat(dt, to, 0) < 0)
                         return r;
-                r = copy_leaf(df, from, st, dt, to, o);
+                r = copy_leaf(df, from, st, dt, to, rel, o);
         }
         return r;
 }
@@ -307,17 +353,17 @@ static int run_copy(pid_t leader, bool copy_from, const char *host_path, const c
         if (containerfd < 0)
                 return fail(-containerfd, "copy", "Failed to open destination directory");
         /* With a UID shift, files become the container's root (copy-to) or the host's root (copy-from); without one they keep their owners. */
-        struct copy_options o = { .uid = (uid_t) -1, .gid = (gid_t) -1, .replace = replace };
+        int df = copy_from ? containerfd : hostfd, dt = copy_from ? hostfd : containerfd;
+        struct copy_options o = { .uid = (uid_t) -1, .gid = (gid_t) -1, .replace = replace, .top = dt };
         if (shift != 0) {
                 o.uid = copy_from ? 0 : shift;
                 o.gid = copy_from ? 0 : (gid_t) shift;
         }
-        int df = copy_from ? containerfd : hostfd, dt = copy_from ? hostfd : containerfd;
         const char *from = copy_from ? container_base : host_base, *to = copy_from ? host_base : container_base;
         struct stat st;
         if (fstatat(df, from, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return fail(errno, "copy", "Failed to copy tree");
-        r = copy_tree(df, from, &st, dt, to, COPY_DEPTH_MAX, &o);
+        r = copy_tree(df, from, &st, dt, to, to, COPY_DEPTH_MAX, &o);
         if (r < 0)
                 return fail(-r, "copy", "Failed to copy tree");
         return 0;

@@ -9,7 +9,7 @@
 // every test.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { closeSync, readdirSync } from 'node:fs'
 import { connect, FileExistsError, FileNotFoundError } from '../../src/client/index.ts'
@@ -83,6 +83,7 @@ void describe('copy, bind, root directory and status of a machined-spawn contain
     const dir = join(host, 'tree')
     mkdirSync(join(dir, 'sub'), { recursive: true })
     writeFileSync(join(dir, 'sub', 'a'), 'A')
+    linkSync(join(dir, 'sub', 'a'), join(dir, 'hard'))
     symlinkSync('/etc/hostname', join(dir, 'link'))
     chmodSync(dir, 0o750)
     const r = await machinectl('copy-to', name, dir, '/srv/tree')
@@ -90,6 +91,8 @@ void describe('copy, bind, root directory and status of a machined-spawn contain
     assert.equal(readFileSync(inGuest('/srv/tree/sub/a'), 'utf8'), 'A')
     assert.equal(statSync(inGuest('/srv/tree')).mode & 0o7777, 0o750)
     assert.ok(lstatSync(inGuest('/srv/tree/link')).isSymbolicLink())
+    // Hard links within the tree stay hard links (COPY_HARDLINKS).
+    assert.equal(statSync(inGuest('/srv/tree/hard')).ino, statSync(inGuest('/srv/tree/sub/a')).ino)
     // The destination directory exists now: a second copy merges (systemd's COPY_MERGE).
     writeFileSync(join(dir, 'b'), 'B')
     const again = await machinectl('copy-to', name, dir, '/srv/tree')
