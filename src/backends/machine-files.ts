@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { getSystemErrorName } from 'node:util'
 import { errnoError } from '../protocol/errno.ts'
 import { FileNotFoundError, MachinedError } from '../protocol/errors.ts'
-import type { BindMountRequest, CopyRequest, MachineFiles, ProcessRef, Processes } from '../core/ports.ts'
+import type { BindMountRequest, CopyRequest, Log, MachineFiles, ProcessRef, Processes } from '../core/ports.ts'
 
 // Same relative path from src/backends (tsx) and dist/backends (built).
 export const MOUNT_HELPER_PATH = fileURLToPath(new URL('../../native/build/Release/machined-mount-helper', import.meta.url))
@@ -41,11 +41,13 @@ export class HelperMachineFiles implements MachineFiles {
   readonly #processes: Processes
   readonly #helper: string
   readonly #procRoot: string
+  readonly #log: Log | undefined
 
-  constructor(options: { processes: Processes; helperPath?: string; procRoot?: string }) {
+  constructor(options: { processes: Processes; helperPath?: string; procRoot?: string; log?: Log }) {
     this.#processes = options.processes
     this.#helper = options.helperPath ?? MOUNT_HELPER_PATH
     this.#procRoot = options.procRoot ?? '/proc'
+    this.#log = options.log
   }
 
   async openRootDirectory(leader: ProcessRef | undefined): Promise<number> {
@@ -87,6 +89,8 @@ export class HelperMachineFiles implements MachineFiles {
       execFile(this.#helper, args, { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
         if (err === null) { resolve(undefined); return }
         const failure = parseHelperFailure(stdout)
+        // The helper says which step failed on stderr; the caller gets systemd's shorter answer.
+        this.#log?.debug('The mount helper failed', { args, error: stderr.trim() })
         if (failure !== undefined) { resolve(failure); return }
         // Killed, or not there at all: what systemd answers for a child that died without saying why.
         reject(new MachinedError('FAILED', 'Child died abnormally.', { cause: new Error(`${err.message} ${stderr}`) }))

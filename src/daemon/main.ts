@@ -167,7 +167,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
       host, processes, units, log,
       state: new StateDir(options.stateDir),
       inspector: new ProcfsInspector({ processes }),
-      files: new HelperMachineFiles({ processes }),
+      files: new HelperMachineFiles({ processes, log }),
       clock: new SystemClock(),
       authorizer: new Authorizer({ allowUserRegistration: options.allowUserRegistration }),
     }, { maxMachines: options.maxMachines, maxMachinesPerUid: options.maxMachinesPerUid })
