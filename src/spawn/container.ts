@@ -23,6 +23,7 @@ import type { ConsoleMode, SpawnOptions } from './options.ts'
 import { buildPlan, type DeviceNode } from './plan.ts'
 import { encodePlan } from './plan-codec.ts'
 import { registerContainer, unregisterContainer } from './register.ts'
+import { createVeth } from './veth.ts'
 
 
 /** How long the helper may take to report an exit status once PID 1 is gone. */
@@ -104,6 +105,7 @@ export class Container {
       const plan = buildPlan({
         root: config.root,
         privateNetwork: options.privateNetwork,
+        networkVeth: options.networkVeth,
         hostOsRelease: config.hostOsRelease,
         consolePath: console?.pty.path,
         hostname: options.hostname ?? name,
@@ -124,7 +126,11 @@ export class Container {
       if (pid === 0) throw new Error(helper.error ?? 'The helper failed to start the container')
       pidfd = pidfdOpen(pid)
       // Placement before the payload runs: the helper's child makes its mounts meanwhile, then waits at "wait-go".
-      const request = { name, id: config.id, leader: pid, rootDirectory: config.root, boot: options.boot }
+      const veth = options.networkVeth ? await createVeth(name, pid) : undefined
+      const request = {
+        name, id: config.id, leader: pid, rootDirectory: config.root, boot: options.boot,
+        networkInterfaces: veth === undefined ? [] : [veth.ifindex],
+      }
       if (config.machined !== undefined && !options.keepUnit) {
         // CreateMachine: machined makes the scope and has moved PID 1 into it when it answers.
         await registerContainer(config.machined, { ...request, allocateUnit: true })

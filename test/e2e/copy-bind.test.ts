@@ -1,12 +1,12 @@
 // Into a running container's files, as admins reach them with the real
 // tools: `machinectl copy-to`/`copy-from` (content, mode, owner; --force),
 // `machinectl bind` (read-write, --read-only, --mkdir), `journalctl -M`
-// (OpenMachineRootDirectory), `machinectl status` (OS and the addresses of
-// a private network); bad input (relative paths, "..", a symlink pointing
-// out of the guest, a missing file, an unknown machine, a VM) gives
-// systemd's error and changes nothing; mctl does the same. One Debian
-// guest, booted once by machined-spawn with a private network, serves
-// every test.
+// (OpenMachineRootDirectory), `machinectl status` (OS, interface and
+// addresses of a veth); bad input (relative paths, "..", a symlink
+// pointing out of the guest, a missing file, an unknown machine, a VM)
+// gives systemd's error and changes nothing; mctl does the same. One
+// Debian guest, booted once by machined-spawn --network-veth, serves every
+// test; a systemd-nspawn guest checks bind and copy-to there too.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -18,6 +18,7 @@ import { debianTree, OverlayTree } from '../helpers/debian-tree.ts'
 import { guestExec, machineLeader, SpawnRun, waitBooted } from '../helpers/spawn.ts'
 import { callManager, registerMachine } from '../helpers/busctl.ts'
 import { NspawnRun } from '../helpers/nspawn.ts'
+import { vethName } from '../../src/spawn/veth.ts'
 
 const MCTL = [process.execPath, join(REPO, 'bin/mctl.js')]
 
@@ -36,7 +37,7 @@ void describe('copy, bind, root directory and status of a machined-spawn contain
     sb = await Sandbox.start()
     tree = await OverlayTree.create(sb, cached)
     name = sb.name('cp-guest')
-    run = SpawnRun.start(sb, ['-D', tree.path, '-M', name, '-b', '-q', '--private-network'])
+    run = SpawnRun.start(sb, ['-D', tree.path, '-M', name, '-b', '-q', '--network-veth'])
     leader = await machineLeader(sb, name)
     assert.match(await waitBooted(sb, leader), /^(running|degraded)$/)
     host = mkdtempSync('/tmp/cp-host-')
@@ -200,12 +201,16 @@ void describe('copy, bind, root directory and status of a machined-spawn contain
     assert.ok(!sb.execSync(['cat', '/proc/self/mountinfo']).stdout.includes('/tmp/propagate.'))
   })
 
-  it('machinectl status shows the guest\'s OS and the addresses of its private network', async () => {
-    const ip = await sb.exec(['nsenter', '-t', String(leader), '-n', '--', 'ip', 'addr', 'add', '192.0.2.7/24', 'dev', 'lo'])
+  it('machinectl status shows the guest\'s OS, its veth and the addresses of its private network', async () => {
+    const ip = await sb.exec(['nsenter', '-t', String(leader), '-n', '--', 'ip', 'addr', 'add', '192.0.2.7/24', 'dev', 'host0'])
     assert.equal(ip.code, 0, ip.stderr)
+    const iface = vethName(name)
     const r = await machinectl('status', name, '--no-pager')
     assert.match(r.stdout, /^\s+OS: Debian GNU\/Linux 12 \(bookworm\)$/m)
+    assert.match(r.stdout, new RegExp(`^\\s+Iface: ${iface}$`, 'm'), 'the host end, registered as the machine\'s interface')
     assert.match(r.stdout, /^\s+Address: 192\.0\.2\.7$/m)
+    // host0's own link-local address, which the kernel gave it when PID 1 brought it up.
+    assert.match(r.stdout, /^\s+fe80::[0-9a-f:]+%\d+$/m)
     // The host's addresses are not the guest's.
     assert.doesNotMatch(r.stdout, /Address: 127\./)
     for (const transport of ['dbus', 'varlink']) {
