@@ -9,11 +9,13 @@
 // test; a systemd-nspawn guest checks bind and copy-to there too.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { closeSync, readdirSync } from 'node:fs'
 import { connect, FileExistsError, FileNotFoundError } from '../../src/client/index.ts'
-import { REPO, Sandbox } from '../helpers/sandbox.ts'
+import { eventually, REPO, Sandbox } from '../helpers/sandbox.ts'
 import { debianTree, OverlayTree } from '../helpers/debian-tree.ts'
 import { guestExec, machineLeader, SpawnRun, waitBooted } from '../helpers/spawn.ts'
 import { callManager, registerMachine } from '../helpers/busctl.ts'
@@ -233,6 +235,32 @@ void describe('copy, bind, root directory and status of a machined-spawn contain
     assert.deepEqual([root.errorName, root.errorMessage], ['org.freedesktop.DBus.Error.NotSupported', 'Opening the root directory is only supported on container machines.'])
     const flags = await callManager(sb, 'CopyToMachineWithFlags', 'ssst', name, src, '/root/f', 2)
     assert.deepEqual([flags.errorName, flags.errorMessage], ['org.freedesktop.DBus.Error.InvalidArgs', 'Invalid argument'])
+    l.kill('SIGKILL')
+  })
+
+  it('under a user namespace, copies belong to the container\'s root (copy-to) or the host\'s (copy-from); bind is refused', async () => {
+    // A stand-in container: a process in its own user and mount namespaces, mapped as 0:100000:65536.
+    const l = await sb.spawnLeader(['unshare', '--user', '--mount', 'sleep', '1000'])
+    const pid = l.pid!
+    const ownNs = readlinkSync('/proc/self/ns/user')
+    await eventually(() => readlinkSync(`/proc/${pid}/ns/user`) !== ownNs && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep', 5000, 'the user namespace')
+    writeFileSync(`/proc/${pid}/uid_map`, '0 100000 65536\n')
+    writeFileSync(`/proc/${pid}/gid_map`, '0 100000 65536\n')
+    const shifted = sb.name('cp-userns')
+    assert.ok((await registerMachine(sb, { name: shifted, leader: pid, cls: 'container' })).ok)
+    assert.equal((await machinectl('show', shifted, '-p', 'Name')).code, 0)
+    const src = join(host, 'userns-src')
+    writeFileSync(src, 'u')
+    chownSync(src, 4242, 4343)
+    let r = await machinectl('copy-to', shifted, src, join(host, 'userns-in'))
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual([statSync(join(host, 'userns-in')).uid, statSync(join(host, 'userns-in')).gid], [100000, 100000])
+    chownSync(join(host, 'userns-in'), 100005, 100006)
+    r = await machinectl('copy-from', shifted, join(host, 'userns-in'), join(host, 'userns-out'))
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual([statSync(join(host, 'userns-out')).uid, statSync(join(host, 'userns-out')).gid], [0, 0])
+    r = await machinectl('bind', shifted, host, '/mnt')
+    assert.deepEqual([r.code, r.stderr], [1, 'Failed to bind mount: Can\'t bind mount on container with user namespacing applied.\n'])
     l.kill('SIGKILL')
   })
 
