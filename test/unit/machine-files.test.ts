@@ -4,9 +4,10 @@
 // open_root_directory), root-only access to host paths, OPERATIONS_MAX
 // with "Too many ongoing copies.", the UID shift handed to the copy; and
 // the pure pieces: path checks (path-util.c), the helper's failure line,
-// errno → error, and the progress line mctl draws.
+// errno → error, the progress line mctl draws and where it looks to draw it.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import {
   AccessDeniedError, FailedError, FileExistsError, FileNotFoundError, InvalidArgsError, NoSuchMachineError, NotSupportedError,
   TooManyOperationsError,
@@ -19,6 +20,7 @@ import type { Caller } from '../../src/core/authorization.ts'
 import { createFakePorts, type FakePorts } from '../../src/backends/fake/ports.ts'
 import { parseHelperFailure } from '../../src/backends/machine-files.ts'
 import { formatBytes, formatProgress } from '../../src/cli/progress.ts'
+import { guestPath, treeSize } from '../../src/cli/host/tree-size.ts'
 
 const ROOT: Caller = { uid: 0, pid: 999 }
 const OWNER: Caller = { uid: 1000, pid: 5000 }
@@ -189,5 +191,26 @@ void describe('the helper\'s answer and mctl\'s progress line', () => {
     assert.equal(formatProgress('Copying', 2048, undefined, 3500, 80), 'Copying 2.0K (3s)')
     assert.equal(formatProgress('Copying', 4096, 1024, 0, 80).includes('100%'), true)
     assert.ok(formatProgress('Copying', 1, 2, 0, 10).length <= 10)
+  })
+})
+
+void describe('where mctl looks to size a copy', () => {
+  void test('a guest path through /proc/LEADER/root, given up on at a symlink on the way', async () => {
+    const proc = mkdtempSync('/tmp/cp-proc-')
+    try {
+      mkdirSync(`${proc}/7/root/a/b`, { recursive: true })
+      writeFileSync(`${proc}/7/root/a/b/f`, 'x'.repeat(10))
+      writeFileSync(`${proc}/7/root/a/g`, 'y'.repeat(5))
+      symlinkSync('/etc', `${proc}/7/root/a/esc`)
+      assert.equal(await guestPath(7, '/a/b/f', proc), `${proc}/7/root/a/b/f`)
+      assert.equal(await guestPath(7, '/a/missing/x', proc), `${proc}/7/root/a/missing/x`)
+      assert.equal(await guestPath(7, '/a/esc/passwd', proc), undefined)
+      assert.equal(await guestPath(7, '/a/esc', proc), `${proc}/7/root/a/esc`, 'the last component may be a symlink: it is copied as one')
+      assert.equal(await guestPath(7, '/a/../x', proc), undefined)
+      assert.equal(await treeSize(`${proc}/7/root/a`), 15, 'regular files only, symlinks not followed')
+      assert.equal(await treeSize(`${proc}/7/root/none`), 0)
+    } finally {
+      rmSync(proc, { recursive: true, force: true })
+    }
   })
 })

@@ -34,12 +34,13 @@ export async function treeSize(path: string): Promise<number | undefined> {
 export async function guestPath(leader: number, path: string, procRoot = '/proc'): Promise<string | undefined> {
   const parts = path.split('/').filter((c) => c !== '' && c !== '.')
   if (parts.includes('..')) return undefined
-  let p = `${procRoot}/${leader}/root`
+  const root = `${procRoot}/${leader}/root`
+  let p = root
   for (const [i, c] of parts.entries()) {
     p = `${p}/${c}`
     const st = await lstat(p).catch(() => undefined)
-    if (st === undefined) return p // not there yet: the copy makes it
+    if (st === undefined) break // not there (yet): nothing below it can be a symlink
     if (st.isSymbolicLink() && i < parts.length - 1) return undefined
   }
-  return p
+  return `${root}/${parts.join('/')}`
 }
