@@ -17,8 +17,8 @@ _mctl() {
         cword=$COMP_CWORD
     fi
 
-    local verbs='list status show terminate poweroff reboot stop kill help'
-    local opts_standalone='-h --help --version --no-pager --no-legend -q --quiet -a --all --value -l --full --no-ask-password'
+    local verbs='list status show terminate poweroff reboot stop kill copy-to copy-from bind help'
+    local opts_standalone='-h --help --version --no-pager --no-legend -q --quiet -a --all --value -l --full --no-ask-password --force --read-only --mkdir'
     local opts_arg='-p --property --kill-whom -s --signal -o --output --max-addresses --transport -n --lines'
     local props='Name Id Timestamp TimestampMonotonic Service Unit Leader Class RootDirectory NetworkInterfaces State PoolPath PoolUsage PoolLimit'
 
@@ -37,19 +37,22 @@ _mctl() {
         return
     fi
 
-    # The verb is the first word that is neither an option nor an option's argument.
-    local i verb=
+    # The verb is the first word that is neither an option nor an option's argument; n counts the words after it.
+    local i verb= n=0
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
             -p|--property|--kill-whom|-s|--signal|-o|--output|--max-addresses|--transport|-n|--lines) ((i++)) ;;
             -*) ;;
-            *) verb=${words[i]}; break ;;
+            *) if [[ -z $verb ]]; then verb=${words[i]}; else ((n++)); fi ;;
         esac
     done
 
     case $verb in
         '') COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
         status|show|terminate|poweroff|reboot|stop|kill) COMPREPLY=($(compgen -W "$(__mctl_machines)" -- "$cur")) ;;
+        # A machine, then paths (host paths complete; those inside the container are typed).
+        copy-to|copy-from|bind)
+            if ((n == 0)); then COMPREPLY=($(compgen -W "$(__mctl_machines)" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     esac
 }
 

@@ -5,6 +5,9 @@
 #    in src/backends/native.ts (daemon) and src/spawn/native.ts (launcher).
 #  - machined-spawn-helper: a small program machined-spawn runs to clone the
 #    container and carry out its mount plan (Node cannot fork or clone).
+#  - machined-mount-helper: what machined does inside a container's mount
+#    namespace for Copy*Machine and BindMountMachine (setns() needs a
+#    single-threaded process); src/backends/mount-helper.ts runs it.
 {
   'targets': [
     {
@@ -17,6 +20,13 @@
       'target_name': 'machined-spawn-helper',
       'type': 'executable',
       'sources': ['machined_spawn_helper.c'],
+      'defines': ['_GNU_SOURCE'],
+      'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
+    },
+    {
+      'target_name': 'machined-mount-helper',
+      'type': 'executable',
+      'sources': ['machined_mount_helper.c'],
       'defines': ['_GNU_SOURCE'],
       'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
     },

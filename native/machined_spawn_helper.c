@@ -339,13 +339,13 @@ static int send_fd(int sock, char tag, int fd) {
         return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
-static int loopback_up(void) {
+static int link_up(const char *name) {
         struct ifreq ifr = { 0 };
         int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
         if (fd < 0)
                 return -1;
-        strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+        strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
         if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 || (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)) {
                 int e = errno;
                 close(fd);
@@ -525,7 +525,9 @@ static int run_step(const Step *st, int fdpass) {
         if (strcmp(op, "hostname") == 0)
                 return need(st, 1) < 0 ? -1 : sethostname(arg(st, 1), strlen(arg(st, 1)));
         if (strcmp(op, "loopback-up") == 0)
-                return loopback_up();
+                return link_up("lo");
+        if (strcmp(op, "link-up") == 0)
+                return need(st, 1) < 0 ? -1 : link_up(arg(st, 1));
         if (strcmp(op, "notify-socket") == 0) {
                 /* The sd_notify socket, bound inside; its fd goes to the helper, which reads it (nspawn: /run/host/notify). */
                 struct sockaddr_un sa = { .sun_family = AF_UNIX };

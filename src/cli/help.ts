@@ -21,6 +21,9 @@ Machine Commands:
   reboot NAME...              Reboot one or more containers
   terminate NAME...           Terminate one or more VMs/containers
   kill NAME...                Send signal to processes of a VM/container
+  copy-to NAME PATH [PATH]    Copy files from the host to a container
+  copy-from NAME PATH [PATH]  Copy files from a container to the host
+  bind NAME PATH [PATH]       Bind mount a path from the host into a container
 
 Options:
   -h --help                   Show this help
@@ -37,6 +40,9 @@ Options:
   -s --signal=SIGNAL          Which signal to send (name, number, RTMIN+N;
                               "list" lists them)
      --max-addresses=INTEGER  Number of internet addresses to show at most
+     --read-only              Create read-only bind mount
+     --mkdir                  Create directory before bind mounting, if missing
+     --force                  Replace files in the way when copying
   -o --output=STRING          Output mode for list: short, json, json-pretty,
                               json-sse, json-seq
      --transport=TRANSPORT    auto (D-Bus if machined is on the system bus,

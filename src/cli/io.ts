@@ -9,6 +9,8 @@ export interface Io {
   err(text: string): void
   /** The terminal's width when stdout is one; undefined when it is a pipe or file. */
   readonly terminalColumns: number | undefined
+  /** The same for stderr, where progress bars go; undefined when it is no terminal. */
+  readonly errTerminalColumns?: number | undefined
   readonly env: NodeJS.ProcessEnv
 }
 
@@ -25,6 +27,7 @@ export function processIo(): Io {
     out: (text) => { if (text !== '') process.stdout.write(text) },
     err: (text) => { if (text !== '') process.stderr.write(text) },
     terminalColumns: terminalColumnsOf(process.stdout, process.env),
+    errTerminalColumns: terminalColumnsOf(process.stderr, process.env),
     env: process.env,
   }
 }

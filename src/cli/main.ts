@@ -31,6 +31,7 @@ interface Verb {
 
 const show = async (): Promise<VerbHandler> => (await import('./verbs/show.ts')).showMachine
 const kill = (): Promise<typeof import('./verbs/kill.ts')> => import('./verbs/kill.ts')
+const files = (): Promise<typeof import('./verbs/files.ts')> => import('./verbs/files.ts')
 
 /** machinectl's verb table, for the verbs mctl has. */
 const VERBS: readonly Verb[] = [
@@ -43,11 +44,14 @@ const VERBS: readonly Verb[] = [
   { name: 'poweroff', min: 2, max: ANY, load: async () => (await kill()).poweroffMachine },
   { name: 'stop', min: 2, max: ANY, load: async () => (await kill()).poweroffMachine }, // machinectl's alias
   { name: 'kill', min: 2, max: ANY, load: async () => (await kill()).killMachine },
+  { name: 'bind', min: 3, max: 4, load: async () => (await files()).bindMount },
+  { name: 'copy-to', min: 3, max: 4, load: async () => (await files()).copyFiles },
+  { name: 'copy-from', min: 3, max: 4, load: async () => (await files()).copyFiles },
 ]
 
 /** machinectl verbs mctl does not have (yet): named as such rather than "unknown". */
 const NOT_HERE = new Set([
-  'list-images', 'image-status', 'show-image', 'login', 'shell', 'bind', 'copy-to', 'copy-from', 'remove', 'rename', 'clone',
+  'list-images', 'image-status', 'show-image', 'login', 'shell', 'remove', 'rename', 'clone',
   'read-only', 'start', 'enable', 'disable', 'import-tar', 'import-raw', 'import-fs', 'export-tar', 'export-raw', 'pull-tar',
   'pull-raw', 'list-transfers', 'cancel-transfer', 'set-limit', 'clean',
 ])

@@ -39,6 +39,11 @@ export interface CliOptions {
   /** Addresses per machine in `list`: 0 hides the column, Infinity shows all. */
   readonly maxAddresses: number
   readonly transport: Transport
+  /** --force: copies replace files in the way. */
+  readonly force: boolean
+  /** --read-only, --mkdir: for bind. */
+  readonly readOnly: boolean
+  readonly mkdir: boolean
 }
 
 export type ParseResult =
@@ -95,6 +100,9 @@ export function parseArguments(argv: readonly string[], program: string, actions
   let maxAddresses = 1
   let transport: Transport = 'auto'
   let remote: string | undefined
+  let force = false
+  let readOnly = false
+  let mkdir = false
   const words: string[] = []
   const done = (stdout: string): ParseResult => ({ kind: 'exit', code: 0, stdout, stderr: '' })
   const fail = (message: string): ParseResult => ({ kind: 'exit', code: 1, stdout: '', stderr: `${message}\n` })
@@ -126,7 +134,10 @@ export function parseArguments(argv: readonly string[], program: string, actions
           break
         }
         case 'host': case 'machine': remote = key; break
-        case 'read-only': case 'mkdir': case 'force': case 'no-ask-password': case 'uid': case 'setenv': break
+        case 'read-only': readOnly = true; break
+        case 'mkdir': mkdir = true; break
+        case 'force': force = true; break
+        case 'no-ask-password': case 'uid': case 'setenv': break
         case 'quiet': quiet = true; break
         case 'lines':
           if (parseUnsigned(v) === undefined) return fail(`Failed to parse lines '${v}'`)
@@ -165,6 +176,6 @@ export function parseArguments(argv: readonly string[], program: string, actions
   if (remote !== undefined) return fail(`--${remote}= is not supported by ${program}: it talks to the local machined only.`)
   return {
     kind: 'run', words,
-    options: { properties, all, showEmpty, onlyValue, full, legend, killWhom, signal, quiet, output, maxAddresses, transport },
+    options: { properties, all, showEmpty, onlyValue, full, legend, killWhom, signal, quiet, output, maxAddresses, transport, force, readOnly, mkdir },
   }
 }

@@ -9,22 +9,44 @@ import { BUS_NAME, MACHINE_INTERFACE_NAME, MANAGER_INTERFACE_NAME } from '../pro
 import type { MachineClass, MachineState } from '../protocol/vocabulary.ts'
 import { BusConnection, DBusError, variant, type Variant } from '../wire/dbus/bus.ts'
 import { fromDbusError, MachinedUnavailableError } from './errors.ts'
-import type { BusProperty, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineSummary, MachinedClient, RegisterOptions } from './types.ts'
+import type { BindOptions, BusProperty, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineSummary, MachinedClient, RegisterOptions } from './types.ts'
 import { EventQueue, formatAddress, idBytes, idHex } from './values.ts'
 
 const PROPERTIES = 'org.freedesktop.DBus.Properties'
 
+/** MACHINE_COPY_REPLACE of Copy*MachineWithFlags. */
+const MACHINE_COPY_REPLACE = 1n
+
+/**
+ * OpenMachineRootDirectory on a connection of its own that negotiates fd
+ * passing (the native socket), closed again once the fd is ours.
+ */
+export async function openRootDirectoryOverBus(address: string, name: string): Promise<number> {
+  const bus = await BusConnection.connect(address, { watchNameOwners: false })
+  try {
+    const [fd] = await bus.call(BUS_NAME, MACHINE1_PATH, MANAGER_INTERFACE_NAME, 'OpenMachineRootDirectory', 's', [name], { keepFds: true })
+    return fd as number
+  } catch (err) {
+    if (err instanceof DBusError) throw fromDbusError(err.type, err.message)
+    throw err
+  } finally {
+    bus.close()
+  }
+}
+
 export class DbusMachinedClient implements MachinedClient {
   readonly transport = 'dbus'
   readonly #bus: BusConnection
+  readonly #address: string
 
-  private constructor(bus: BusConnection) {
+  private constructor(bus: BusConnection, address: string) {
     this.#bus = bus
+    this.#address = address
   }
 
   static async connect(address: string): Promise<DbusMachinedClient> {
-    // No call of this client passes fds: a plain socket, without the native one, starts faster.
-    return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false, unixFd: false }))
+    // Only openRootDirectory() receives fds (on a connection of its own): a plain socket, without the native one, starts faster.
+    return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false, unixFd: false }), address)
   }
 
   /** Calls a Manager method (or another interface on `path`), turning D-Bus errors into ours. */
@@ -166,6 +188,29 @@ export class DbusMachinedClient implements MachinedClient {
   async uidShift(name: string): Promise<number> {
     const [shift] = await this.#call('GetMachineUIDShift', 's', [name])
     return shift as number
+  }
+
+  /** As machinectl: the *WithFlags method only when a flag is set. */
+  async #copy(name: string, direction: 'From' | 'To', source: string, options: CopyOptions): Promise<void> {
+    const destination = options.destination ?? ''
+    if (options.replace === true) await this.#call(`Copy${direction}MachineWithFlags`, 'ssst', [name, source, destination, MACHINE_COPY_REPLACE])
+    else await this.#call(`Copy${direction}Machine`, 'sss', [name, source, destination])
+  }
+
+  copyTo(name: string, source: string, options: CopyOptions = {}): Promise<void> {
+    return this.#copy(name, 'To', source, options)
+  }
+
+  copyFrom(name: string, source: string, options: CopyOptions = {}): Promise<void> {
+    return this.#copy(name, 'From', source, options)
+  }
+
+  async bind(name: string, source: string, options: BindOptions = {}): Promise<void> {
+    await this.#call('BindMountMachine', 'sssbb', [name, source, options.destination ?? '', options.readOnly === true, options.mkdir === true])
+  }
+
+  async openRootDirectory(name: string): Promise<number> {
+    return openRootDirectoryOverBus(this.#address, name)
   }
 
   watch(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<MachineEvent> {

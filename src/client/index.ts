@@ -16,7 +16,7 @@
 export { connect, connectIfAvailable, registerIfAvailable } from './connect.ts'
 export { MachinedUnavailableError } from './errors.ts'
 export type {
-  BusProperty, ConnectOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachineSummary, MachinedClient, RegisterOptions,
+  BindOptions, BusProperty, ConnectOptions, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachineSummary, MachinedClient, RegisterOptions,
   ScopeProperty,
 } from './types.ts'
 export {

@@ -96,6 +96,21 @@ export interface KillOptions {
   readonly signal?: number
 }
 
+export interface CopyOptions {
+  /** Where the copy goes on the other side; the same path as the source when left out. */
+  readonly destination?: string
+  /** Replace files that are in the way (machinectl --force); directories are always merged. */
+  readonly replace?: boolean
+}
+
+export interface BindOptions {
+  /** Where the mount goes inside; the same path as the source when left out. */
+  readonly destination?: string
+  readonly readOnly?: boolean
+  /** Create the destination (and its parents) when missing. */
+  readonly mkdir?: boolean
+}
+
 export interface MachineEvent {
   readonly type: 'new' | 'removed'
   readonly name: string
@@ -113,6 +128,18 @@ export interface MachinedClient {
   osRelease(name: string): Promise<Record<string, string>>
   addresses(name: string): Promise<MachineAddress[]>
   uidShift(name: string): Promise<number>
+  /** Copies a host file or tree (absolute path) into a container (CopyToMachine); owners are kept, or shifted to the container's root under a user namespace. */
+  copyTo(name: string, source: string, options?: CopyOptions): Promise<void>
+  /** Copies a file or tree out of a container (CopyFromMachine); `source` is resolved inside the guest. */
+  copyFrom(name: string, source: string, options?: CopyOptions): Promise<void>
+  /** Bind-mounts a host path into a container (BindMountMachine). */
+  bind(name: string, source: string, options?: BindOptions): Promise<void>
+  /**
+   * An fd for the machine's root directory, as the guest sees it
+   * (OpenMachineRootDirectory; what `journalctl -M` reads through). Always
+   * over D-Bus, which can pass fds. The caller closes it.
+   */
+  openRootDirectory(name: string): Promise<number>
   /** MachineNew/MachineRemoved as they happen (over the system bus, whichever transport registers). */
   watch(options?: { signal?: AbortSignal }): AsyncIterableIterator<MachineEvent>
   close(): void

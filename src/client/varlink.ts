@@ -9,7 +9,7 @@ import { errorFromCode, NotSupportedError, type ErrorCode, type MachinedError } 
 import type { MachineClass } from '../protocol/vocabulary.ts'
 import type { DbusMachinedClient } from './dbus.ts'
 import { fromVarlinkError } from './errors.ts'
-import type { KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachineSummary, MachinedClient, RegisterOptions } from './types.ts'
+import type { BindOptions, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachineSummary, MachinedClient, RegisterOptions } from './types.ts'
 import { formatAddress, idBytes, idHex } from './values.ts'
 import { VarlinkConnection, VarlinkReplyError } from './varlink-connection.ts'
 
@@ -195,6 +195,34 @@ export class VarlinkMachinedClient implements MachinedClient {
     const r = await this.#metadata(name)
     if (r.UIDShift === undefined) throw this.#missing(r, 'uid')
     return r.UIDShift
+  }
+
+  async #copy(method: 'CopyTo' | 'CopyFrom', name: string, source: string, options: CopyOptions): Promise<void> {
+    const p: Record<string, unknown> = { name, source }
+    if (options.destination !== undefined && options.destination !== '') p.destination = options.destination
+    if (options.replace === true) p.replace = true
+    await this.#call(method, p, name)
+  }
+
+  copyTo(name: string, source: string, options: CopyOptions = {}): Promise<void> {
+    return this.#copy('CopyTo', name, source, options)
+  }
+
+  copyFrom(name: string, source: string, options: CopyOptions = {}): Promise<void> {
+    return this.#copy('CopyFrom', name, source, options)
+  }
+
+  async bind(name: string, source: string, options: BindOptions = {}): Promise<void> {
+    const p: Record<string, unknown> = { name, source }
+    if (options.destination !== undefined && options.destination !== '') p.destination = options.destination
+    if (options.readOnly === true) p.readOnly = true
+    if (options.mkdir === true) p.mkdir = true
+    await this.#call('BindMount', p, name)
+  }
+
+  /** Over D-Bus: this Varlink connection cannot carry fds. */
+  async openRootDirectory(name: string): Promise<number> {
+    return (await import('./dbus.ts')).openRootDirectoryOverBus(this.#busAddress, name)
   }
 
   watch(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<MachineEvent> {

@@ -8,7 +8,7 @@
  */
 
 import {
-  FailedError, FileExistsError, InvalidArgsError, MachineExistsError, MachinedError,
+  errorFromCode, FailedError, FileExistsError, InvalidArgsError, MachineExistsError, MachinedError,
   NoMachineForPidError, NoOsReleaseInformationError, NoPrivateNetworkingError, NoSuchMachineError, NoSuchProcessError,
   NotSupportedError,
 } from '../protocol/errors.ts'
@@ -22,13 +22,15 @@ import { machineFromRecord, machineToRecord, NO_EXTRAS, type MachineExtras } fro
 import { mapFromInside, mapToInside, parseIdMap, uidShiftFromMaps } from './id-map.ts'
 import { Operations } from './operations.ts'
 import type {
-  Address, Clock, Disposable, HostInfo, Inspector, Log, ProcessHandle, Processes, ProcessRef, StateStore, UnitRef, Units,
+  Address, Clock, Disposable, HostInfo, Inspector, Log, MachineFiles, ProcessHandle, Processes, ProcessRef, StateStore, UnitRef, Units,
 } from './ports.ts'
 import { DEFAULT_LIMITS, MachineQuota, type ManagerLimits } from './quota.ts'
 import { parseScopeProperties, type ScopeProperty, type ScopeSettings } from './scope-properties.ts'
 import { formatMachineState, parseMachineState, type MachineStateRecord } from './state-file.ts'
+import { bindMountPaths, copyFileNames, copyFlagsReplace, copyPaths, type BindMountCall, type CopyCall } from './machine-files.ts'
 
 export { DEFAULT_LIMITS, type ManagerLimits } from './quota.ts'
+export type { BindMountCall, CopyCall } from './machine-files.ts'
 export type { MachineExtras } from './machine-record.ts'
 
 export interface RegisterRequest {
@@ -67,6 +69,7 @@ export interface ManagerPorts {
   readonly units: Units
   readonly state: StateStore
   readonly inspector: Inspector
+  readonly files: MachineFiles
   readonly clock: Clock
   readonly log: Log
   readonly authorizer: Authorizer
@@ -79,6 +82,9 @@ export interface MachineView {
 }
 
 export const HOST_MACHINE_NAME = '.host'
+
+/** What systemd answers when OPERATIONS_MAX copies are under way. */
+const TOO_MANY_COPIES = 'Too many ongoing copies.'
 
 export class Manager {
   readonly #ports: ManagerPorts
@@ -157,6 +163,11 @@ export class Manager {
   /** Long-running operations under way (OPERATIONS_MAX applies). */
   get operations(): number {
     return this.#operations.size
+  }
+
+  /** Whether OPERATIONS_MAX operations are under way (Varlink's copies check this before anything else). */
+  get operationsFull(): boolean {
+    return this.#operations.full
   }
 
   /**
@@ -575,6 +586,61 @@ export class Manager {
       if (inside !== undefined) return { machine, inside }
     }
     throw new MachinedError(code, `No matching ${word} mapping for ${id}.`)
+  }
+
+  // ── A container's files ─────────────────────────────────────────────────
+
+  /**
+   * OpenMachineRootDirectory: an fd for the machine's "/" (the host's for
+   * ".host"), this process's, for the transport to pass on and close
+   * (journalctl -M reads the guest's journal through it). systemd asks
+   * polkit's manage-machines first, then looks at the class.
+   */
+  async openRootDirectory(name: string, caller: Caller): Promise<number> {
+    const machine = this.get(name)
+    this.#ports.authorizer.check(caller, ACTIONS.manageMachines, machine.ownerUid)
+    if (machine === this.host) return this.#ports.files.openRootDirectory(undefined)
+    if (machine.class !== 'container') throw new NotSupportedError('Opening the root directory is only supported on container machines.')
+    return this.#ports.files.openRootDirectory(machine.leader)
+  }
+
+  /**
+   * Copy{From,To}Machine[WithFlags] (bus_machine_method_copy): checks in
+   * systemd's order (operations, class, paths, authorisation), then the
+   * copy runs as an operation. Only root may copy: the daemon reads and
+   * writes host paths on the caller's behalf, which a machine's owner
+   * could otherwise turn against files they cannot reach.
+   */
+  async copy(name: string, call: CopyCall, caller: Caller): Promise<void> {
+    const machine = this.get(name)
+    this.#operations.checkRoom(TOO_MANY_COPIES)
+    if (machine.class !== 'container') throw new NotSupportedError('Copying files is only supported on container machines.')
+    const replace = copyFlagsReplace(call.flags)
+    const asked = copyPaths(call)
+    this.#ports.authorizer.check(caller, ACTIONS.manageMachines)
+    const uidShift = await this.uidShift(name)
+    const paths = copyFileNames(asked)
+    await this.#operations.run(() => this.#ports.files.copy({ leader: machine.leader, ...paths, uidShift, replace }), TOO_MANY_COPIES)
+  }
+
+  /**
+   * BindMountMachine (bus_machine_method_bind_mount): through the
+   * propagation directory the container manager shares into the guest
+   * (nspawn's and machined-spawn's /run/systemd/nspawn/propagate/NAME,
+   * seen inside as /run/host/incoming). Root only, as copies.
+   */
+  async bindMount(name: string, call: BindMountCall, caller: Caller): Promise<void> {
+    const machine = this.get(name)
+    if (machine.class !== 'container') throw new NotSupportedError('Bind mounting is only supported on container machines.')
+    const paths = bindMountPaths(call, machine.name)
+    this.#ports.authorizer.check(caller, ACTIONS.manageMachines)
+    if ((await this.uidShift(name)) !== 0) throw new NotSupportedError('Can\'t bind mount on container with user namespacing applied.')
+    try {
+      await this.#ports.files.bindMount({ leader: machine.leader, ...paths, readOnly: call.readOnly, mkdir: call.mkdir })
+    } catch (err) {
+      if (!(err instanceof MachinedError)) throw err
+      throw errorFromCode(err.code, `Failed to mount ${paths.source} on ${paths.destination} in machine's namespace: ${err.message}`)
+    }
   }
 
   // ── Start-up ────────────────────────────────────────────────────────────

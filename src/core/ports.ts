@@ -149,6 +149,56 @@ export interface Inspector {
   idMaps(leader: ProcessRef): Promise<{ uidMap: string; gidMap: string } | undefined>
 }
 
+export interface CopyRequest {
+  /** The container's leader: its mount namespace and root are where containerPath is resolved. */
+  readonly leader: ProcessRef
+  /** "from": container → host (CopyFromMachine); "to": host → container. */
+  readonly direction: 'from' | 'to'
+  /** Absolute, with a file name; resolved on the host as usual. */
+  readonly hostPath: string
+  /** Absolute, with a file name; resolved inside the guest's root, so ".." and symlinks never leave it. */
+  readonly containerPath: string
+  /** The machine's UID shift: 0 keeps owners; otherwise they become root on the receiving side. */
+  readonly uidShift: number
+  /** Replace files (not directories) that are in the way (MACHINE_COPY_REPLACE). */
+  readonly replace: boolean
+}
+
+export interface BindMountRequest {
+  readonly leader: ProcessRef
+  /** Host directory the container manager shares into the guest (…/propagate/NAME). */
+  readonly propagateDir: string
+  /** Where the guest sees that directory (/run/host/incoming). */
+  readonly incomingDir: string
+  readonly source: string
+  readonly destination: string
+  readonly readOnly: boolean
+  /** Create the destination (and its parents) when missing. */
+  readonly mkdir: boolean
+}
+
+/**
+ * A container's files, reached through its leader's mount namespace
+ * (machine-dbus.c: open_root_directory, copy, bind_mount). Failures are
+ * MachinedErrors whose message is strerror() unless noted.
+ */
+export interface MachineFiles {
+  /**
+   * An fd of this process for the directory the leader sees as "/" (the
+   * host's "/" for undefined); the caller owns it. FileNotFoundError once
+   * the leader is gone.
+   */
+  openRootDirectory(leader: ProcessRef | undefined): Promise<number>
+  /**
+   * copy_tree_at() with COPY_MERGE: directories merge, a file in the way is
+   * FileExists unless `replace`. A host directory that cannot be opened
+   * fails with "Failed to open host directory PATH: …".
+   */
+  copy(request: CopyRequest): Promise<void>
+  /** bind_mount_in_namespace(): EOPNOTSUPP where the manager made no propagation directory. */
+  bindMount(request: BindMountRequest): Promise<void>
+}
+
 /** Facts about the host, for the ".host" machine systemd-machined always lists. */
 export interface HostInfo {
   /** /etc/machine-id as 16 bytes (all zero when unknown). */

@@ -17,6 +17,7 @@ import { detectCgroupLayout } from '../backends/cgroup-layout.ts'
 import { SystemClock } from '../backends/clock.ts'
 import { readHostInfo } from '../backends/host-info.ts'
 import { ProcfsInspector } from '../backends/inspector.ts'
+import { HelperMachineFiles } from '../backends/machine-files.ts'
 import { ProcfsProcesses } from '../backends/procfs.ts'
 import { pidfdsAvailable, pidfsAvailable } from '../backends/pidfd.ts'
 import { StateDir } from '../backends/state-dir.ts'
@@ -188,6 +189,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
       host, processes, units, log,
       state: new StateDir(options.stateDir),
       inspector: new ProcfsInspector({ processes }),
+      files: new HelperMachineFiles({ processes, log }),
       clock: new SystemClock(),
       authorizer: new Authorizer({ allowUserRegistration: options.allowUserRegistration }),
     }, { maxMachines: options.maxMachines, maxMachinesPerUid: options.maxMachinesPerUid, maxOperations: options.maxOperations })

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto'
 import { closeSync, rmdirSync, rmSync, statSync } from 'node:fs'
 import type { MachinedClient } from '../client/index.ts'
+import { PROPAGATE_DIR } from '../protocol/propagate.ts'
 import { capabilityMask } from './capabilities.ts'
 import { ContainerCgroup } from './cgroups.ts'
 import { ConsoleForwarder } from './console.ts'
@@ -22,11 +23,17 @@ import type { ConsoleMode, SpawnOptions } from './options.ts'
 import { buildPlan, type DeviceNode } from './plan.ts'
 import { encodePlan } from './plan-codec.ts'
 import { registerContainer, unregisterContainer } from './register.ts'
+import { createVeth } from './veth.ts'
+
 
 /** How long the helper may take to report an exit status once PID 1 is gone. */
 const HELPER_REPORT_MS = 5000
 
-/** Host-side directories of ours (nspawn keeps the same under /run/systemd/nspawn/). */
+/**
+ * Host-side directories of ours (nspawn keeps the same under
+ * /run/systemd/nspawn/). The propagation directory is nspawn's own path:
+ * machined (ours, and systemd's) mounts there for BindMountMachine.
+ */
 export const RUNTIME_DIR = '/run/machined-spawn'
 
 export interface ContainerConfig {
@@ -86,7 +93,7 @@ export class Container {
     const { options } = config
     const name = options.machine
     const unixExportDir = `${RUNTIME_DIR}/unix-export/${name}`
-    const propagateDir = `${RUNTIME_DIR}/propagate/${name}`
+    const propagateDir = `${PROPAGATE_DIR}/${name}`
     let console: ConsoleForwarder | undefined
     let helper: Helper | undefined
     let pidfd: number | undefined
@@ -98,6 +105,7 @@ export class Container {
       const plan = buildPlan({
         root: config.root,
         privateNetwork: options.privateNetwork,
+        networkVeth: options.networkVeth,
         hostOsRelease: config.hostOsRelease,
         consolePath: console?.pty.path,
         hostname: options.hostname ?? name,
@@ -118,7 +126,11 @@ export class Container {
       if (pid === 0) throw new Error(helper.error ?? 'The helper failed to start the container')
       pidfd = pidfdOpen(pid)
       // Placement before the payload runs: the helper's child makes its mounts meanwhile, then waits at "wait-go".
-      const request = { name, id: config.id, leader: pid, rootDirectory: config.root, boot: options.boot }
+      const veth = options.networkVeth ? await createVeth(name, pid) : undefined
+      const request = {
+        name, id: config.id, leader: pid, rootDirectory: config.root, boot: options.boot,
+        networkInterfaces: veth === undefined ? [] : [veth.ifindex],
+      }
       if (config.machined !== undefined && !options.keepUnit) {
         // CreateMachine: machined makes the scope and has moved PID 1 into it when it answers.
         await registerContainer(config.machined, { ...request, allocateUnit: true })
@@ -195,7 +207,8 @@ function isDirectory(path: string): boolean {
  */
 function removeRuntimeDirs(name: string): void {
   rmSync(`${RUNTIME_DIR}/unix-export/${name}`, { recursive: true, force: true })
-  for (const dir of [`${RUNTIME_DIR}/propagate/${name}`, `${RUNTIME_DIR}/propagate`, `${RUNTIME_DIR}/unix-export`, RUNTIME_DIR]) {
+  const nspawnDir = PROPAGATE_DIR.slice(0, PROPAGATE_DIR.lastIndexOf('/'))
+  for (const dir of [`${PROPAGATE_DIR}/${name}`, PROPAGATE_DIR, nspawnDir, `${RUNTIME_DIR}/unix-export`, RUNTIME_DIR]) {
     try { rmdirSync(dir) } catch { /* in use by another container, or gone */ }
   }
 }

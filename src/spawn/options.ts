@@ -39,6 +39,8 @@ export interface SpawnOptions {
   readonly register: boolean
   readonly keepUnit: boolean
   readonly privateNetwork: boolean
+  /** A veth pair: ve-NAME on the host, host0 inside (implies privateNetwork, as in nspawn). */
+  readonly networkVeth: boolean
   readonly quiet: boolean
 }
 
@@ -76,21 +78,24 @@ Run a command or boot an OS tree in a container, registered with machined.
      --console=MODE         interactive, read-only, passive or pipe
   -P --pipe                 Equivalent to --console=pipe
      --private-network      Only a loopback device in the container
+  -n --network-veth         A virtual Ethernet link: ve-NAME on the host, host0
+                            inside (implies --private-network)
      --register=BOOL        Register the container with machined (default yes)
      --keep-unit            Stay in the cgroup we were started in
 `
 
-type Flag = 'boot' | 'quiet' | 'keepUnit' | 'privateNetwork' | 'help' | 'version' | 'pipe'
+type Flag = 'boot' | 'quiet' | 'keepUnit' | 'privateNetwork' | 'networkVeth' | 'help' | 'version' | 'pipe'
 type Valued = 'directory' | 'machine' | 'uuid' | 'hostname' | 'bind' | 'bindRo' | 'setenv' | 'console' | 'register'
 
 const LONG_FLAGS: Readonly<Record<string, Flag>> = {
-  boot: 'boot', quiet: 'quiet', 'keep-unit': 'keepUnit', 'private-network': 'privateNetwork', help: 'help', version: 'version', pipe: 'pipe',
+  boot: 'boot', quiet: 'quiet', 'keep-unit': 'keepUnit', 'private-network': 'privateNetwork', 'network-veth': 'networkVeth',
+  help: 'help', version: 'version', pipe: 'pipe',
 }
 const LONG_VALUED: Readonly<Record<string, Valued>> = {
   directory: 'directory', machine: 'machine', uuid: 'uuid', hostname: 'hostname', bind: 'bind', 'bind-ro': 'bindRo',
   setenv: 'setenv', console: 'console', register: 'register',
 }
-const SHORT_FLAGS: Readonly<Record<string, Flag>> = { b: 'boot', q: 'quiet', h: 'help', P: 'pipe' }
+const SHORT_FLAGS: Readonly<Record<string, Flag>> = { b: 'boot', q: 'quiet', h: 'help', P: 'pipe', n: 'networkVeth' }
 const SHORT_VALUED: Readonly<Record<string, Valued>> = { D: 'directory', M: 'machine' }
 
 /** systemd's parse_boolean(). */
@@ -287,7 +292,8 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
       boot: flags.has('boot'),
       args: rest,
       keepUnit: flags.has('keepUnit'),
-      privateNetwork: flags.has('privateNetwork'),
+      privateNetwork: flags.has('privateNetwork') || flags.has('networkVeth'),
+      networkVeth: flags.has('networkVeth'),
       quiet: flags.has('quiet'),
     },
   }

@@ -47,6 +47,8 @@ export interface PlanInput {
   /** The container's root directory on the host (absolute, symlinks resolved). */
   readonly root: string
   readonly privateNetwork: boolean
+  /** The host makes a veth pair while PID 1 waits for "go"; its inner end, host0, is brought up after. */
+  readonly networkVeth?: boolean
   /** Host path of the os-release to show at /run/host/os-release. */
   readonly hostOsRelease: string
   /** The pty slave standing in for /dev/console, or none (console=pipe). */
@@ -244,8 +246,9 @@ export function buildPlan(input: PlanInput): PlanStep[] {
   )
   if (input.privateNetwork) steps.push(step('loopback-up'))
 
+  steps.push(step('wait-go'))
+  if (input.networkVeth === true) steps.push(step('link-up', 'host0'))
   steps.push(
-    step('wait-go'),
     step('unshare-cgroup'),
     step('mount', 'cgroup2', '/sys/fs/cgroup', 'cgroup2', API_FLAGS),
     input.consolePath !== undefined ? step('console', '/dev/console') : step('stdio'),

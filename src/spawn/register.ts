@@ -26,6 +26,8 @@ export interface RegistrationRequest {
   /** Have machined make the scope (CreateMachine), or adopt the unit the leader is in (--keep-unit). */
   readonly allocateUnit: boolean
   readonly boot: boolean
+  /** Host-side interfaces of the container (--network-veth's ve-NAME). */
+  readonly networkInterfaces?: readonly number[]
 }
 
 /**
@@ -65,7 +67,7 @@ export async function registerContainer(machined: MachinedClient, r: Registratio
     leader: r.leader,
     id: idBytes(r.id),
     rootDirectory: r.rootDirectory,
-    networkInterfaces: [],
+    networkInterfaces: r.networkInterfaces ?? [],
     allocateUnit: r.allocateUnit,
     ...(r.allocateUnit ? { scopeProperties: scopeProperties(r.boot) } : {}),
   })

@@ -93,14 +93,16 @@ describe('mctl next to real machinectl', () => {
       const complete = (...words: string[]): string =>
         `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; COMPREPLY=(); _mctl; echo "\${COMPREPLY[*]}"`
       const script = [`source ${join(REPO, 'completion/mctl.bash')}`, complete('mctl', 'st'), complete('mctl', '-a', 'status', ''),
-        complete('mctl', '--kill-whom', ''), complete('mctl', '--no-l')].join('; ')
+        complete('mctl', '--kill-whom', ''), complete('mctl', '--no-l'), complete('mctl', 'co'), complete('mctl', 'copy-to', '')].join('; ')
       const r = await sb.exec(['env', `PATH=${dir}:${process.env.PATH ?? ''}`, 'bash', '-c', script])
       assert.equal(r.code, 0, r.stderr)
-      const [verbs, names, whom, option] = r.stdout.split('\n')
+      const [verbs, names, whom, option, copyVerbs, copyNames] = r.stdout.split('\n')
       assert.equal(verbs, 'status stop')
       assert.deepEqual(new Set(names!.split(' ')), new Set([g1, long, mid]))
       assert.equal(whom, 'leader all')
       assert.equal(option, '--no-legend')
+      assert.equal(copyVerbs, 'copy-to copy-from')
+      assert.deepEqual(new Set(copyNames!.split(' ')), new Set([g1, long, mid]), 'a machine first, then host paths')
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -15,10 +15,7 @@ import { runConformance, resultTable } from '../conformance/runner.ts'
 import { describeFailures } from '../conformance/container-interface.ts'
 
 /** Items machined-spawn cannot pass alone, and why (docs/container-interface.md). */
-const KNOWN_GAPS: Readonly<Record<number, RegExp>> = {
-  // journalctl -M asks machined for the machine's root directory (OpenMachineRootDirectory), which machined-ts does not serve yet (issue 6).
-  55: /OpenRootDirectory is not supported/,
-}
+const KNOWN_GAPS: Readonly<Record<number, RegExp>> = {}
 
 function mountPoints(sb: Sandbox): string[] {
   return sb.execSync(['cat', '/proc/self/mountinfo']).stdout.split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p !== '').sort()

@@ -41,7 +41,7 @@ void describe('machined-spawn refuses bad input', { timeout: 600_000 }, () => {
     return {
       mounts: sb.execSync(['cat', '/proc/self/mountinfo']).stdout.split('\n').map((l) => l.split(' ')[4]).sort().join('\n'),
       machines: sb.execSync(['ls', '-A', '/run/systemd/machines']).stdout,
-      runtime: sb.execSync(['sh', '-c', 'ls -AR /run/machined-spawn 2>/dev/null || true']).stdout,
+      runtime: sb.execSync(['sh', '-c', 'ls -AR /run/machined-spawn /run/systemd/nspawn 2>/dev/null || true']).stdout,
       slice: existsSync('/sys/fs/cgroup/unified/machine.slice') ? readdirSync('/sys/fs/cgroup/unified/machine.slice').filter((d) => d.includes(suffix)) : [],
       helpers,
     }

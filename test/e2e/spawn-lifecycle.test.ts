@@ -101,10 +101,10 @@ void describe('machined-spawn container lifetime', { timeout: 600_000 }, () => {
     process.kill(run.managerPid(), 'SIGKILL')
     await eventually(() => !existsSync(`/proc/${leader}`), 5000, 'the container to die with its manager')
     await eventually(() => sb.execSync(['test', '-e', `/run/systemd/machines/${name}`]).code === 1 && scopeGone(name), 5000, 'machined to drop it')
-    for (const dir of [`/run/machined-spawn/unix-export/${name}`, `/run/machined-spawn/propagate/${name}`]) {
+    for (const dir of [`/run/machined-spawn/unix-export/${name}`, `/run/systemd/nspawn/propagate/${name}`]) {
       await eventually(() => sb.execSync(['test', '-e', dir]).code === 1, 5000, `${dir} to go`)
     }
-    assert.ok(!sb.execSync(['cat', '/proc/self/mountinfo']).stdout.includes('/run/machined-spawn/'), 'the incoming mount')
+    assert.ok(!sb.execSync(['cat', '/proc/self/mountinfo']).stdout.includes('/run/systemd/nspawn/propagate/'), 'the incoming mount')
   })
 
   it('the guest\'s exit status is the manager\'s (systemctl exit 42)', async () => {

@@ -43,6 +43,9 @@ export function phantomPid(rand: Rand): number {
 const MUTATING = new Set([
   'CreateMachine', 'CreateMachineWithNetwork', 'RegisterMachine', 'RegisterMachineWithNetwork', 'CreateMachineEx', 'RegisterMachineEx',
   'UnregisterMachine', 'TerminateMachine', 'KillMachine', 'Terminate', 'Kill',
+  // They write files and mount: never on a real machine.
+  'CopyToMachine', 'CopyFromMachine', 'CopyToMachineWithFlags', 'CopyFromMachineWithFlags', 'BindMountMachine',
+  'CopyTo', 'CopyFrom', 'CopyToWithFlags', 'CopyFromWithFlags', 'BindMount',
 ])
 const REGISTERING = new Set(['CreateMachine', 'CreateMachineWithNetwork', 'RegisterMachine', 'RegisterMachineWithNetwork'])
 const REGISTERING_EX = new Set(['CreateMachineEx', 'RegisterMachineEx'])
@@ -209,7 +212,7 @@ export class DbusFuzzer {
     return { path: iface === MACHINE_INTERFACE && mutating && signature === correct ? this.#harmlessPath(path) : path, interface: iface.name, member: method.name, signature, body }
   }
 
-  /** Machine.Terminate/Kill that would pass go to an object that is no real machine. */
+  /** Machine.Terminate, Kill, Copy* and BindMount calls that would pass go to an object that is no real machine. */
   #harmlessPath(path: string): string {
     return this.#paths.includes(path) ? '/org/freedesktop/machine1/machine/fz_2dnone' : path
   }
@@ -264,7 +267,10 @@ const VARLINK_KEYS = [
   'allocateUnit', 'pid', 'signal', 'whom', 'acquireMetadata', 'mode', 'user', 'path', 'args', 'environment', 'source', 'destination',
   'readOnly', 'mkdir', 'uid', 'gid', 'interface', 'allowInteractiveAuthentication', 'bogus',
 ]
-const VARLINK_MUTATING = new Set(['io.systemd.Machine.Unregister', 'io.systemd.Machine.Terminate', 'io.systemd.Machine.Kill'])
+const VARLINK_MUTATING = new Set([
+  'io.systemd.Machine.Unregister', 'io.systemd.Machine.Terminate', 'io.systemd.Machine.Kill',
+  'io.systemd.Machine.CopyFrom', 'io.systemd.Machine.CopyTo', 'io.systemd.Machine.BindMount',
+])
 
 function jsonValue(rand: Rand, names: readonly string[], depth = 0): unknown {
   const r = rand()

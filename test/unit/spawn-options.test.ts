@@ -4,6 +4,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { cleanupHostname, parseBind, parseBoolean, parseCommandLine, parseSetenv, resolveConsoleMode, UsageError, type SpawnOptions } from '../../src/spawn/options.ts'
+import { vethName } from '../../src/spawn/veth.ts'
 
 function run(argv: string[], env: Record<string, string> = {}): SpawnOptions {
   const r = parseCommandLine(argv, env)
@@ -49,6 +50,18 @@ void describe('parseCommandLine', () => {
     assert.equal(o.privateNetwork, true)
     assert.equal(o.quiet, true)
     assert.deepEqual(o.args, ['systemd.unit=rescue.target'])
+  })
+
+  test('--network-veth (-n) implies --private-network, as in nspawn; interface names fit IFNAMSIZ', () => {
+    for (const flag of ['--network-veth', '-n']) {
+      const o = run(['-D', '/srv/x', flag])
+      assert.deepEqual([o.networkVeth, o.privateNetwork], [true, true], flag)
+    }
+    assert.deepEqual([run(['-D', '/srv/x', '--private-network']).networkVeth], [false])
+    assert.equal(vethName('web'), 've-web')
+    assert.equal(vethName('a-quite-long-machine-name').length, 15)
+    assert.notEqual(vethName('a-quite-long-machine-name'), vethName('a-quite-long-machine-nam2'))
+    assert.ok(vethName('a-quite-long-machine-name').startsWith('ve-a-quite-'))
   })
 
   test('clustered short options and attached values', () => {

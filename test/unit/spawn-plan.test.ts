@@ -126,6 +126,12 @@ void describe('buildPlan', () => {
     assert.ok(!plan().some((s) => s.op === 'loopback-up'))
   })
 
+  test('a veth: host0 comes up once PID 1 may go on (the host makes the pair while it waits)', () => {
+    const p = plan({ privateNetwork: true, networkVeth: true })
+    assert.ok(index(p, 'wait-go') < index(p, 'link-up', 'host0'))
+    assert.ok(!plan({ privateNetwork: true }).some((s) => s.op === 'link-up'))
+  })
+
   test('bind mounts nest: shallow destinations first; files get a file to mount on', () => {
     const p = plan({ binds: [
       { source: '/h/deep', destination: '/a/b', readOnly: false, recursive: false, sourceIsDirectory: true },

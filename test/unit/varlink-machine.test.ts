@@ -241,12 +241,27 @@ describe('io.systemd.Machine over Varlink', () => {
     assert.deepEqual(await call('Kill', { name: '.host', signal: 15 }), err('NotSupported'))
   })
 
-  it('answers NotSupported for the methods not done yet, once the machine is found', async () => {
-    for (const [method, extra] of [['Open', { mode: 'tty' }], ['OpenRootDirectory', {}], ['BindMount', { source: '/a' }], ['CopyFrom', { source: '/a' }], ['CopyTo', { source: '/a' }]] as const) {
+  it('answers NotSupported for Open and OpenRootDirectory (no fd passing here), once the machine is found', async () => {
+    for (const [method, extra] of [['Open', { mode: 'tty' }], ['OpenRootDirectory', {}]] as const) {
       assert.deepEqual(await call(method, { name: 'golden', ...extra }), err('NotSupported'), method)
       assert.deepEqual(await call(method, { name: 'nope', ...extra }), err('NoSuchMachine'), method)
     }
     assert.deepEqual(await call('Open', { name: 'golden' }), bad('mode'))
+  })
+
+  it('copies and bind mounts: paths checked as json_dispatch_const_path() does, then the core', async () => {
+    for (const method of ['BindMount', 'CopyFrom', 'CopyTo'] as const) {
+      assert.deepEqual(await call(method, { name: 'nope', source: '/a' }), err('NoSuchMachine'), method)
+      assert.deepEqual(await call(method, { name: 'golden', source: 'a' }), bad('source'), method)
+      assert.deepEqual(await call(method, { name: 'golden', source: '/a', destination: 'b' }), bad('destination'), method)
+      assert.deepEqual(await call(method, { name: '.host', source: '/a' }), err('NotSupported'), method)
+    }
+    ports.inspector.maps = undefined // no user namespace
+    assert.deepEqual(await call('CopyTo', { name: 'golden', source: '/h/a', destination: '/c/b', replace: true }), OK)
+    assert.deepEqual(await call('CopyFrom', { name: 'golden', source: '/c/b' }), OK)
+    assert.deepEqual(ports.files.copies.map((c) => [c.direction, c.hostPath, c.containerPath, c.replace]), [['to', '/h/a', '/c/b', true], ['from', '/c/b', '/c/b', false]])
+    assert.deepEqual(await call('BindMount', { name: 'golden', source: '/h', readOnly: true }), OK)
+    assert.deepEqual(ports.files.mounts.map((m) => [m.source, m.destination, m.readOnly, m.mkdir]), [['/h', '/h', true, false]])
   })
 
   it('terminates and unregisters by name or PID; .host stays', async () => {

@@ -11,7 +11,8 @@ import { sliceCgroupPath } from '../../protocol/unit-name.ts'
 import { Authorizer, type AuthorizationPolicy } from '../../core/authorization.ts'
 import type { ManagerPorts } from '../../core/manager.ts'
 import type {
-  Address, Clock, CreateScopeRequest, Disposable, HostInfo, Inspector, Log, ProcessHandle, ProcessRef, Processes, StateStore, UnitRef, Units,
+  Address, BindMountRequest, Clock, CopyRequest, CreateScopeRequest, Disposable, HostInfo, Inspector, Log, MachineFiles, ProcessHandle, ProcessRef, Processes,
+  StateStore, UnitRef, Units,
 } from '../../core/ports.ts'
 
 /** The start time a process gets when a test does not pick one. */
@@ -312,6 +313,30 @@ export class FakeInspector implements Inspector {
   }
 }
 
+/** Records what was asked; `failWith` makes the next requests fail. */
+export class FakeMachineFiles implements MachineFiles {
+  readonly copies: CopyRequest[] = []
+  readonly mounts: BindMountRequest[] = []
+  readonly opened: (ProcessRef | undefined)[] = []
+  failWith: Error | undefined = undefined
+
+  async openRootDirectory(leader: ProcessRef | undefined): Promise<number> {
+    if (this.failWith !== undefined) throw this.failWith
+    this.opened.push(leader)
+    return 100 + this.opened.length
+  }
+
+  async copy(request: CopyRequest): Promise<void> {
+    if (this.failWith !== undefined) throw this.failWith
+    this.copies.push(request)
+  }
+
+  async bindMount(request: BindMountRequest): Promise<void> {
+    if (this.failWith !== undefined) throw this.failWith
+    this.mounts.push(request)
+  }
+}
+
 export class FakeClock implements Clock {
   realtime: bigint
   monotonic: bigint
@@ -370,6 +395,7 @@ export interface FakePorts extends ManagerPorts {
   readonly units: FakeUnits
   readonly state: FakeStateStore
   readonly inspector: FakeInspector
+  readonly files: FakeMachineFiles
   readonly clock: FakeClock
   readonly log: FakeLog
   readonly authorizer: Authorizer
@@ -387,6 +413,7 @@ export function createFakePorts(policy: Partial<AuthorizationPolicy> = {}): Fake
     units,
     state: new FakeStateStore(),
     inspector: new FakeInspector(),
+    files: new FakeMachineFiles(),
     clock: new FakeClock(),
     log: new FakeLog(),
     authorizer: new Authorizer({ allowUserRegistration: policy.allowUserRegistration ?? false }),

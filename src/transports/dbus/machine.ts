@@ -21,14 +21,10 @@ export interface DbusContext {
 
 /** What systemd 252 answers for a class that has no such thing (machine-dbus.c). */
 const CONTAINER_ONLY: Readonly<Record<string, string>> = {
-  OpenRootDirectory: 'Opening the root directory is only supported on container machines.',
   // machine_openpt() answers EOPNOTSUPP for VMs.
   OpenPTY: 'Operation not supported',
   OpenLogin: 'Operation not supported',
   OpenShell: 'Operation not supported',
-  BindMount: 'Bind mounting is only supported on container machines.',
-  CopyFrom: 'Copying files is only supported on container machines.',
-  CopyTo: 'Copying files is only supported on container machines.',
 }
 
 /** The operations both the Manager (by name) and a Machine object expose. */
@@ -50,9 +46,24 @@ export const machineOperations = {
   async uidShift(ctx: DbusContext, name: string): Promise<Reply> {
     return { signature: 'u', body: [await ctx.manager.uidShift(name)] }
   },
+  /** The fd goes out with the reply; the connection closes our copy once the kernel has it. */
+  async openRootDirectory(ctx: DbusContext, call: IncomingCall, name: string): Promise<Reply> {
+    return { signature: 'h', body: [await ctx.manager.openRootDirectory(name, await ctx.callerOf(call))] }
+  },
+  /** Copy{From,To}[WithFlags]: `args` is (source, destination[, flags]). */
+  async copy(ctx: DbusContext, call: IncomingCall, name: string, direction: 'from' | 'to', args: readonly unknown[]): Promise<Reply> {
+    const flags = args.length > 2 ? args[2] as bigint : 0n
+    await ctx.manager.copy(name, { direction, source: args[0] as string, destination: args[1] as string, flags }, await ctx.callerOf(call))
+    return EMPTY_REPLY
+  },
+  /** BindMount: `args` is (source, destination, read_only, mkdir). */
+  async bindMount(ctx: DbusContext, call: IncomingCall, name: string, args: readonly unknown[]): Promise<Reply> {
+    const [source, destination, readOnly, mkdir] = args as [string, string, boolean, boolean]
+    await ctx.manager.bindMount(name, { source, destination, readOnly, mkdir }, await ctx.callerOf(call))
+    return EMPTY_REPLY
+  },
   /**
-   * Reaching into a machine (ptys, copies, bind mounts, its root
-   * directory) is not built yet: refuse clearly, with systemd's answer
+   * Ptys into a machine are not built yet: refuse clearly, with systemd's answer
    * for machines that are not containers. Who may not reach in at all
    * learns that first (AccessDenied), as from systemd's polkit check.
    */
@@ -104,12 +115,12 @@ export function machineObject(ctx: DbusContext, machine: Machine, view: MachineV
       OpenPTY: (call) => ops.notYet(ctx, call, name, 'OpenPTY'),
       OpenLogin: (call) => ops.notYet(ctx, call, name, 'OpenLogin'),
       OpenShell: (call) => ops.notYet(ctx, call, name, 'OpenShell'),
-      BindMount: (call) => ops.notYet(ctx, call, name, 'BindMount'),
-      CopyFrom: (call) => ops.notYet(ctx, call, name, 'CopyFrom'),
-      CopyTo: (call) => ops.notYet(ctx, call, name, 'CopyTo'),
-      CopyFromWithFlags: (call) => ops.notYet(ctx, call, name, 'CopyFrom'),
-      CopyToWithFlags: (call) => ops.notYet(ctx, call, name, 'CopyTo'),
-      OpenRootDirectory: (call) => ops.notYet(ctx, call, name, 'OpenRootDirectory'),
+      BindMount: (call) => ops.bindMount(ctx, call, name, call.body),
+      CopyFrom: (call) => ops.copy(ctx, call, name, 'from', call.body),
+      CopyTo: (call) => ops.copy(ctx, call, name, 'to', call.body),
+      CopyFromWithFlags: (call) => ops.copy(ctx, call, name, 'from', call.body),
+      CopyToWithFlags: (call) => ops.copy(ctx, call, name, 'to', call.body),
+      OpenRootDirectory: (call) => ops.openRootDirectory(ctx, call, name),
     },
   }
 }

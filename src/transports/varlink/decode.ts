@@ -195,3 +195,21 @@ export function decodeId(params: Params, field: 'uid' | 'gid'): number | undefin
   if (id === undefined) throw invalidParameter(field)
   return id
 }
+
+/**
+ * source and destination of CopyFrom, CopyTo and BindMount
+ * (json_dispatch_const_path(): a valid absolute path, else InvalidParameter);
+ * a missing destination is "", the same path as source.
+ */
+export function decodePaths(parameters: Readonly<Record<string, unknown>>): { source: string; destination: string } {
+  const path = (field: string): string => {
+    const v = parameters[field]
+    if (v === undefined || v === null) return ''
+    const p = absolutePathValue(v)
+    if (p === undefined) throw invalidParameter(field)
+    return p
+  }
+  const source = path('source')
+  if (source === '') throw invalidParameter('source')
+  return { source, destination: path('destination') }
+}

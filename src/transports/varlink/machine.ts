@@ -5,8 +5,8 @@
  * authorises) and encodes the answer, so a change made over one transport
  * is seen over the other. Errors are mapped in errors.ts, except where
  * systemd's Varlink binding picks a name of its own, noted below.
- * Open, OpenRootDirectory, BindMount, CopyFrom and CopyTo are declared
- * but not done yet: they answer NotSupported once the machine is found.
+ * Open is declared but not done yet, and OpenRootDirectory cannot pass
+ * its fd here: they answer NotSupported once the machine is found.
  * @module
  */
 
@@ -17,7 +17,8 @@ import { MachinedError } from '../../protocol/errors.ts'
 import { MACHINE_ERRORS, MACHINE_INTERFACE } from '../../protocol/varlink/io.systemd.Machine.ts'
 import { SERVICE_ERRORS } from '../../protocol/varlink/org.varlink.service.ts'
 import { killWhomFromString } from '../../protocol/vocabulary.ts'
-import { decodeId, decodeLookup, decodeRegister, decodeSignal, lookupNameIsValid, type ProcessIdentity } from './decode.ts'
+import { MACHINE_COPY_REPLACE } from '../../core/machine-files.ts'
+import { decodeId, decodeLookup, decodePaths, decodeRegister, decodeSignal, lookupNameIsValid, type ProcessIdentity } from './decode.ts'
 import { encodeMachine, type AcquireMetadata } from './encode.ts'
 import { invalidParameter, VarlinkError } from './errors.ts'
 import type { InterfaceBinding, MethodHandler, VarlinkCall } from './server.ts'
@@ -72,6 +73,17 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
   const notYet: MethodHandler = async (call) => {
     manager.checkEnter((await get(call)).name, callerOf(call))
     throw new VarlinkError(MACHINE_ERRORS.NOT_SUPPORTED)
+  }
+
+  /** vl_method_copy_internal(): the operation cap first, then the parameters, the machine, its class. */
+  const copy = async (call: VarlinkCall, direction: 'from' | 'to'): Promise<Record<string, unknown>> => {
+    if (manager.operationsFull) throw new VarlinkError(MACHINE_ERRORS.TOO_MANY_OPERATIONS)
+    const { source, destination } = decodePaths(call.parameters)
+    const machine = await get(call)
+    if (machine.class !== 'container') throw new VarlinkError(MACHINE_ERRORS.NOT_SUPPORTED)
+    const flags = call.parameters.replace === true ? MACHINE_COPY_REPLACE : 0n
+    await manager.copy(machine.name, { direction, source, destination, flags }, callerOf(call))
+    return {}
   }
 
   const handlers: Record<string, MethodHandler> = {
@@ -144,10 +156,18 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
       }
     },
     Open: notYet,
+    // Our server cannot pass fds (sd_varlink_push_fd()), so the machine is found, the caller checked, and the answer is NotSupported.
     OpenRootDirectory: notYet,
-    BindMount: notYet,
-    CopyFrom: notYet,
-    CopyTo: notYet,
+    BindMount: async (call) => {
+      const { source, destination } = decodePaths(call.parameters)
+      const machine = await get(call)
+      if (machine.class !== 'container') throw new VarlinkError(MACHINE_ERRORS.NOT_SUPPORTED)
+      const flag = (k: string): boolean => (call.parameters[k] as boolean | null | undefined) ?? false
+      await manager.bindMount(machine.name, { source, destination, readOnly: flag('readOnly'), mkdir: flag('mkdir') }, callerOf(call))
+      return {}
+    },
+    CopyFrom: (call) => copy(call, 'from'),
+    CopyTo: (call) => copy(call, 'to'),
   }
 
   return {
