@@ -5,6 +5,9 @@
 #    in src/backends/native.ts (daemon) and src/spawn/native.ts (launcher).
 #  - machined-spawn-helper: a small program machined-spawn runs to clone the
 #    container and carry out its mount plan (Node cannot fork or clone).
+#  - machined-enter: a small program the daemon runs to act inside a
+#    machine's namespaces (ptys, login and shell sessions): a
+#    multithreaded process such as Node cannot join a mount namespace.
 {
   'targets': [
     {
@@ -17,6 +20,13 @@
       'target_name': 'machined-spawn-helper',
       'type': 'executable',
       'sources': ['machined_spawn_helper.c'],
+      'defines': ['_GNU_SOURCE'],
+      'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
+    },
+    {
+      'target_name': 'machined-enter',
+      'type': 'executable',
+      'sources': ['machined_enter.c'],
       'defines': ['_GNU_SOURCE'],
       'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
     },

@@ -8,6 +8,8 @@
  *   ptyOpen()                  -> { master, slave, path }  posix_openpt + open of the slave
  *   ptySetWindowSize(fd, c, r) -> undefined           ioctl(TIOCSWINSZ)
  *   signalPipe([signo, ...])   -> fd                  sigaction() + a self-pipe
+ *   socketPair()               -> [fd, fd]            socketpair(AF_UNIX, SOCK_STREAM), close-on-exec
+ *   receiveFds(fd)             -> { data, fds }       recvmsg(MSG_DONTWAIT) with SCM_RIGHTS
  *
  * Failures throw an Error shaped like Node's own system errors: `code`
  * ('ESRCH'), negative `errno`, and `syscall`. The typed wrapper is
@@ -353,6 +355,63 @@ static napi_value pty_set_window_size(napi_env env, napi_callback_info info) {
         return NULL;
 }
 
+/* A connected pair of Unix stream sockets, both close-on-exec: one end goes to a helper program as fd 3. */
+static napi_value socket_pair(napi_env env, napi_callback_info info) {
+        napi_value result, value;
+        int fds[2];
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+                return throw_errno(env, errno, "socketpair");
+        napi_create_array_with_length(env, 2, &result);
+        for (uint32_t i = 0; i < 2; i++) {
+                napi_create_int32(env, fds[i], &value);
+                napi_set_element(env, result, i, value);
+        }
+        return result;
+}
+
+/*
+ * One message waiting on a Unix socket, without blocking: its bytes and
+ * the fds that came with it (close-on-exec, owned by the caller). Used
+ * after the helper that sent them has exited, so everything is queued.
+ */
+#define RECEIVE_MAX_FDS 8
+static napi_value receive_fds(napi_env env, napi_callback_info info) {
+        size_t argc = 1;
+        napi_value argv[1], result, value, array;
+        int32_t fd;
+        char data[4096];
+        char control[CMSG_SPACE(sizeof(int) * RECEIVE_MAX_FDS)];
+        struct iovec iov = { .iov_base = data, .iov_len = sizeof data };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+        struct cmsghdr *cmsg;
+        ssize_t n;
+        uint32_t count = 0;
+
+        napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+        if (get_int_arg(env, argv, argc, 0, "fd", &fd) < 0)
+                return NULL;
+        n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return throw_errno(env, errno, "recvmsg");
+        napi_create_array(env, &array);
+        for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+                if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                int *fds = (int *) CMSG_DATA(cmsg);
+                for (size_t i = 0; i < k; i++) {
+                        napi_create_int32(env, fds[i], &value);
+                        napi_set_element(env, array, count++, value);
+                }
+        }
+        napi_create_object(env, &result);
+        napi_create_buffer_copy(env, (size_t) n, data, NULL, &value);
+        napi_set_named_property(env, result, "data", value);
+        napi_set_named_property(env, result, "fds", array);
+        return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
         napi_property_descriptor properties[] = {
                 { "getPeerCred", NULL, get_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -362,6 +421,8 @@ static napi_value init(napi_env env, napi_value exports) {
                 { "ptyOpen", NULL, pty_open, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "ptySetWindowSize", NULL, pty_set_window_size, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "signalPipe", NULL, signal_pipe, NULL, NULL, NULL, napi_enumerable, NULL },
+                { "socketPair", NULL, socket_pair, NULL, NULL, NULL, napi_enumerable, NULL },
+                { "receiveFds", NULL, receive_fds, NULL, NULL, NULL, napi_enumerable, NULL },
         };
 
         napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

@@ -43,11 +43,13 @@ const VERBS: readonly Verb[] = [
   { name: 'poweroff', min: 2, max: ANY, load: async () => (await kill()).poweroffMachine },
   { name: 'stop', min: 2, max: ANY, load: async () => (await kill()).poweroffMachine }, // machinectl's alias
   { name: 'kill', min: 2, max: ANY, load: async () => (await kill()).killMachine },
+  { name: 'login', min: 0, max: 2, load: async () => (await import('./verbs/shell.ts')).loginMachine },
+  { name: 'shell', min: 0, max: ANY, load: async () => (await import('./verbs/shell.ts')).shellMachine },
 ]
 
 /** machinectl verbs mctl does not have (yet): named as such rather than "unknown". */
 const NOT_HERE = new Set([
-  'list-images', 'image-status', 'show-image', 'login', 'shell', 'bind', 'copy-to', 'copy-from', 'remove', 'rename', 'clone',
+  'list-images', 'image-status', 'show-image', 'bind', 'copy-to', 'copy-from', 'remove', 'rename', 'clone',
   'read-only', 'start', 'enable', 'disable', 'import-tar', 'import-raw', 'import-fs', 'export-tar', 'export-raw', 'pull-tar',
   'pull-raw', 'list-transfers', 'cancel-transfer', 'set-limit', 'clean',
 ])
@@ -83,7 +85,7 @@ export async function main(argv: readonly string[], io: Io = processIo(), argv0 
     version: () => versionText(program),
     signalTable,
     signalNames,
-  })
+  }, io.env)
   if (parsed.kind === 'exit') {
     io.out(parsed.stdout)
     io.err(parsed.stderr)

@@ -39,6 +39,10 @@ export interface CliOptions {
   /** Addresses per machine in `list`: 0 hides the column, Infinity shows all. */
   readonly maxAddresses: number
   readonly transport: Transport
+  /** --uid: the user `shell` runs as when NAME has no user@. */
+  readonly uid: string | undefined
+  /** -E/--setenv: KEY=VALUE for `shell`, each name once, the last given winning. */
+  readonly setenv: readonly string[]
 }
 
 export type ParseResult =
@@ -81,7 +85,29 @@ export interface Actions {
   signalNames(): string
 }
 
-export function parseArguments(argv: readonly string[], program: string, actions: Actions): ParseResult {
+/** env_name_is_valid() */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/**
+ * strv_env_replace_strdup_passthrough(): VAR=VALUE replaces an earlier
+ * VAR; a bare VAR takes its value from our environment (empty if unset).
+ * undefined for a bad name.
+ */
+function setenvWith(list: readonly string[], arg: string, env: NodeJS.ProcessEnv): string[] | undefined {
+  const eq = arg.indexOf('=')
+  const name = eq < 0 ? arg : arg.slice(0, eq)
+  if (!ENV_NAME.test(name)) return undefined
+  const assignment = eq < 0 ? `${name}=${env[name] ?? ''}` : arg
+  return [...list.filter((e) => !e.startsWith(`${name}=`)), assignment]
+}
+
+/**
+ * machinectl's getopt quirk: after the verb `shell` and the machine name,
+ * the rest is the command line to run, options included.
+ */
+const shellCommandFollows = (words: readonly string[]): boolean => words[0] === 'shell' && words.length >= 2
+
+export function parseArguments(argv: readonly string[], program: string, actions: Actions, env: NodeJS.ProcessEnv = process.env): ParseResult {
   let properties: string[] | undefined
   let all = false
   let showEmpty = false
@@ -95,12 +121,14 @@ export function parseArguments(argv: readonly string[], program: string, actions
   let maxAddresses = 1
   let transport: Transport = 'auto'
   let remote: string | undefined
+  let uid: string | undefined
+  let setenv: string[] = []
   const words: string[] = []
   const done = (stdout: string): ParseResult => ({ kind: 'exit', code: 0, stdout, stderr: '' })
   const fail = (message: string): ParseResult => ({ kind: 'exit', code: 1, stdout: '', stderr: `${message}\n` })
 
   try {
-    for (const { key, value } of getoptLong(argv, SPECS, program)) {
+    for (const { key, value } of getoptLong(argv, SPECS, program, shellCommandFollows)) {
       const v = value ?? ''
       switch (key) {
         case undefined: words.push(v); break
@@ -126,7 +154,14 @@ export function parseArguments(argv: readonly string[], program: string, actions
           break
         }
         case 'host': case 'machine': remote = key; break
-        case 'read-only': case 'mkdir': case 'force': case 'no-ask-password': case 'uid': case 'setenv': break
+        case 'read-only': case 'mkdir': case 'force': case 'no-ask-password': break
+        case 'uid': uid = v; break
+        case 'setenv': {
+          const next = setenvWith(setenv, v, env)
+          if (next === undefined) return fail(`Cannot assign environment variable ${v}: Invalid argument`)
+          setenv = next
+          break
+        }
         case 'quiet': quiet = true; break
         case 'lines':
           if (parseUnsigned(v) === undefined) return fail(`Failed to parse lines '${v}'`)
@@ -165,6 +200,6 @@ export function parseArguments(argv: readonly string[], program: string, actions
   if (remote !== undefined) return fail(`--${remote}= is not supported by ${program}: it talks to the local machined only.`)
   return {
     kind: 'run', words,
-    options: { properties, all, showEmpty, onlyValue, full, legend, killWhom, signal, quiet, output, maxAddresses, transport },
+    options: { properties, all, showEmpty, onlyValue, full, legend, killWhom, signal, quiet, output, maxAddresses, transport, uid, setenv },
   }
 }

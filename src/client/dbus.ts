@@ -9,7 +9,9 @@ import { BUS_NAME, MACHINE_INTERFACE_NAME, MANAGER_INTERFACE_NAME } from '../pro
 import type { MachineClass, MachineState } from '../protocol/vocabulary.ts'
 import { BusConnection, DBusError, variant, type Variant } from '../wire/dbus/bus.ts'
 import { fromDbusError, MachinedUnavailableError } from './errors.ts'
-import type { BusProperty, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineSummary, MachinedClient, RegisterOptions } from './types.ts'
+import type {
+  BusProperty, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachinePty, MachineSummary, MachinedClient, RegisterOptions, ShellOptions,
+} from './types.ts'
 import { EventQueue, formatAddress, idBytes, idHex } from './values.ts'
 
 const PROPERTIES = 'org.freedesktop.DBus.Properties'
@@ -17,14 +19,18 @@ const PROPERTIES = 'org.freedesktop.DBus.Properties'
 export class DbusMachinedClient implements MachinedClient {
   readonly transport = 'dbus'
   readonly #bus: BusConnection
+  readonly #address: string
+  /** A second connection that passes fds (the native socket), opened for the first pty call only. */
+  #fdBus: Promise<BusConnection> | undefined
 
-  private constructor(bus: BusConnection) {
+  private constructor(bus: BusConnection, address: string) {
     this.#bus = bus
+    this.#address = address
   }
 
   static async connect(address: string): Promise<DbusMachinedClient> {
     // No call of this client passes fds: a plain socket, without the native one, starts faster.
-    return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false, unixFd: false }))
+    return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false, unixFd: false }), address)
   }
 
   /** Calls a Manager method (or another interface on `path`), turning D-Bus errors into ours. */
@@ -168,6 +174,32 @@ export class DbusMachinedClient implements MachinedClient {
     return shift as number
   }
 
+  /** A Manager call whose reply is a pty (h, s): over the fd-passing connection, keeping the fd. */
+  async #ptyCall(member: string, signature: string, body: readonly unknown[]): Promise<MachinePty> {
+    this.#fdBus ??= BusConnection.connect(this.#address, { watchNameOwners: false, unixFd: true })
+    const bus = await this.#fdBus
+    let reply: unknown[]
+    try {
+      reply = await bus.call(BUS_NAME, MACHINE1_PATH, MANAGER_INTERFACE_NAME, member, signature, body, { keepFds: true })
+    } catch (err) {
+      if (err instanceof DBusError) throw fromDbusError(err.type, err.message)
+      throw err
+    }
+    return { fd: reply[0] as number, path: reply[1] as string }
+  }
+
+  async openPty(name: string): Promise<MachinePty> {
+    return this.#ptyCall('OpenMachinePTY', 's', [name])
+  }
+
+  async openLogin(name: string): Promise<MachinePty> {
+    return this.#ptyCall('OpenMachineLogin', 's', [name])
+  }
+
+  async openShell(name: string, o: ShellOptions = {}): Promise<MachinePty> {
+    return this.#ptyCall('OpenMachineShell', 'sssasas', [name, o.user ?? '', o.path ?? '', [...(o.args ?? [])], [...(o.environment ?? [])]])
+  }
+
   watch(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<MachineEvent> {
     let active = true
     const queue = new EventQueue<MachineEvent>(() => { active = false }, options.signal)
@@ -184,6 +216,7 @@ export class DbusMachinedClient implements MachinedClient {
 
   close(): void {
     this.#bus.close()
+    void this.#fdBus?.then((b) => b.close(), () => undefined)
   }
 
   /** For tools that print object paths (busctl-style). */

@@ -9,7 +9,9 @@ import { errorFromCode, NotSupportedError, type ErrorCode, type MachinedError } 
 import type { MachineClass } from '../protocol/vocabulary.ts'
 import type { DbusMachinedClient } from './dbus.ts'
 import { fromVarlinkError } from './errors.ts'
-import type { KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachineSummary, MachinedClient, RegisterOptions } from './types.ts'
+import type {
+  KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachinePty, MachineSummary, MachinedClient, RegisterOptions, ShellOptions,
+} from './types.ts'
 import { formatAddress, idBytes, idHex } from './values.ts'
 import { VarlinkConnection, VarlinkReplyError } from './varlink-connection.ts'
 
@@ -197,10 +199,30 @@ export class VarlinkMachinedClient implements MachinedClient {
     return r.UIDShift
   }
 
-  watch(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<MachineEvent> {
-    // Loaded only here: a Varlink client that never watches needs none of the D-Bus code.
+  /** The D-Bus client, loaded and connected on first use: a Varlink client that never needs it carries none of its code. */
+  #dbus(): Promise<DbusMachinedClient> {
     this.#bus ??= import('./dbus.ts').then((m) => m.DbusMachinedClient.connect(this.#busAddress))
-    const bus = this.#bus
+    return this.#bus
+  }
+
+  /*
+   * Ptys go over D-Bus: io.systemd.Machine's Open passes the master as an
+   * fd, which our Varlink server (node:net) cannot send (docs/compat.md).
+   */
+  async openPty(name: string): Promise<MachinePty> {
+    return (await this.#dbus()).openPty(name)
+  }
+
+  async openLogin(name: string): Promise<MachinePty> {
+    return (await this.#dbus()).openLogin(name)
+  }
+
+  async openShell(name: string, options?: ShellOptions): Promise<MachinePty> {
+    return (await this.#dbus()).openShell(name, options)
+  }
+
+  watch(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<MachineEvent> {
+    const bus = this.#dbus()
     // Hand out the bus client's iterator once the bus is there.
     let inner: AsyncIterableIterator<MachineEvent> | undefined
     const ready = bus.then((b) => { inner = b.watch(options); return inner })

@@ -16,6 +16,7 @@ import { detectCgroupLayout } from '../backends/cgroup-layout.ts'
 import { SystemClock } from '../backends/clock.ts'
 import { readHostInfo } from '../backends/host-info.ts'
 import { ProcfsInspector } from '../backends/inspector.ts'
+import { MachineTerminals } from '../backends/terminals.ts'
 import { ProcfsProcesses } from '../backends/procfs.ts'
 import { pidfdsAvailable, pidfsAvailable } from '../backends/pidfd.ts'
 import { StateDir } from '../backends/state-dir.ts'
@@ -166,6 +167,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
       host, processes, units, log,
       state: new StateDir(options.stateDir),
       inspector: new ProcfsInspector({ processes }),
+      terminals: new MachineTerminals({ hostBusAddress: systemBus.address, log }),
       clock: new SystemClock(),
       authorizer: new Authorizer({ allowUserRegistration: options.allowUserRegistration }),
     }, { maxMachines: options.maxMachines, maxMachinesPerUid: options.maxMachinesPerUid })

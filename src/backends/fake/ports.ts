@@ -11,7 +11,8 @@ import { sliceCgroupPath } from '../../protocol/unit-name.ts'
 import { Authorizer, type AuthorizationPolicy } from '../../core/authorization.ts'
 import type { ManagerPorts } from '../../core/manager.ts'
 import type {
-  Address, Clock, CreateScopeRequest, Disposable, HostInfo, Inspector, Log, ProcessHandle, ProcessRef, Processes, StateStore, UnitRef, Units,
+  Address, Clock, CreateScopeRequest, Disposable, HostInfo, Inspector, Log, MachinePty, ProcessHandle, ProcessRef, Processes, ShellSpec,
+  StateStore, Terminals, UnitRef, Units,
 } from '../../core/ports.ts'
 
 /** The start time a process gets when a test does not pick one. */
@@ -312,6 +313,34 @@ export class FakeInspector implements Inspector {
   }
 }
 
+/** Records what was asked for; ptys are numbered from 0 and their master "fds" from 1000. */
+export class FakeTerminals implements Terminals {
+  readonly opened: { kind: 'pty' | 'login' | 'shell'; leader: number | undefined; spec?: ShellSpec }[] = []
+  /** Thrown by the next open, once. */
+  failNext: Error | undefined = undefined
+
+  async openPty(leader: ProcessRef | undefined): Promise<MachinePty> {
+    return this.#open('pty', leader)
+  }
+
+  async openLogin(leader: ProcessRef | undefined): Promise<MachinePty> {
+    return this.#open('login', leader)
+  }
+
+  async openShell(leader: ProcessRef | undefined, spec: ShellSpec): Promise<MachinePty> {
+    return this.#open('shell', leader, spec)
+  }
+
+  #open(kind: 'pty' | 'login' | 'shell', leader: ProcessRef | undefined, spec?: ShellSpec): MachinePty {
+    const err = this.failNext
+    this.failNext = undefined
+    if (err !== undefined) throw err
+    const n = this.opened.length
+    this.opened.push({ kind, leader: leader?.pid, ...(spec === undefined ? {} : { spec }) })
+    return { master: 1000 + n, path: `/dev/pts/${n}` }
+  }
+}
+
 export class FakeClock implements Clock {
   realtime: bigint
   monotonic: bigint
@@ -370,6 +399,7 @@ export interface FakePorts extends ManagerPorts {
   readonly units: FakeUnits
   readonly state: FakeStateStore
   readonly inspector: FakeInspector
+  readonly terminals: FakeTerminals
   readonly clock: FakeClock
   readonly log: FakeLog
   readonly authorizer: Authorizer
@@ -387,6 +417,7 @@ export function createFakePorts(policy: Partial<AuthorizationPolicy> = {}): Fake
     units,
     state: new FakeStateStore(),
     inspector: new FakeInspector(),
+    terminals: new FakeTerminals(),
     clock: new FakeClock(),
     log: new FakeLog(),
     authorizer: new Authorizer({ allowUserRegistration: policy.allowUserRegistration ?? false }),

@@ -10,6 +10,7 @@ import { NotSupportedError } from '../../protocol/errors.ts'
 import type { Caller } from '../../core/authorization.ts'
 import type { Machine } from '../../core/machine.ts'
 import type { Manager, MachineView } from '../../core/manager.ts'
+import type { MachinePty } from '../../core/ports.ts'
 import type { IncomingCall } from '../../wire/dbus/bus.ts'
 import { encodeAddresses, encodeStringMap } from './decode.ts'
 import { EMPTY_REPLY, type ObjectInterface, type Reply } from './object-tree.ts'
@@ -22,13 +23,13 @@ export interface DbusContext {
 /** What systemd 252 answers for a class that has no such thing (machine-dbus.c). */
 const CONTAINER_ONLY: Readonly<Record<string, string>> = {
   OpenRootDirectory: 'Opening the root directory is only supported on container machines.',
-  // machine_openpt() answers EOPNOTSUPP for VMs.
-  OpenPTY: 'Operation not supported',
-  OpenLogin: 'Operation not supported',
-  OpenShell: 'Operation not supported',
   BindMount: 'Bind mounting is only supported on container machines.',
   CopyFrom: 'Copying files is only supported on container machines.',
   CopyTo: 'Copying files is only supported on container machines.',
+}
+
+function ptyReply(pty: MachinePty): Reply {
+  return { signature: 'hs', body: [pty.master, pty.path] }
 }
 
 /** The operations both the Manager (by name) and a Machine object expose. */
@@ -49,6 +50,18 @@ export const machineOperations = {
   },
   async uidShift(ctx: DbusContext, name: string): Promise<Reply> {
     return { signature: 'u', body: [await ctx.manager.uidShift(name)] }
+  },
+  /** The pty's master goes to the caller: the connection owns the fd once it is in the reply, and closes it once sent. */
+  async openPty(ctx: DbusContext, call: IncomingCall, name: string): Promise<Reply> {
+    return ptyReply(await ctx.manager.openPty(name, await ctx.callerOf(call)))
+  },
+  async openLogin(ctx: DbusContext, call: IncomingCall, name: string): Promise<Reply> {
+    return ptyReply(await ctx.manager.openLogin(name, await ctx.callerOf(call)))
+  },
+  /** OpenShell(user, path, args, environment), the arguments starting at `at`. */
+  async openShell(ctx: DbusContext, call: IncomingCall, name: string, at: number): Promise<Reply> {
+    const [user, path, args, environment] = call.body.slice(at) as [string, string, string[], string[]]
+    return ptyReply(await ctx.manager.openShell(name, { user, path, args, environment }, await ctx.callerOf(call)))
   },
   /**
    * Reaching into a machine (ptys, copies, bind mounts, its root
@@ -101,9 +114,9 @@ export function machineObject(ctx: DbusContext, machine: Machine, view: MachineV
       GetAddresses: () => ops.addresses(ctx, name),
       GetOSRelease: () => ops.osRelease(ctx, name),
       GetUIDShift: () => ops.uidShift(ctx, name),
-      OpenPTY: (call) => ops.notYet(ctx, call, name, 'OpenPTY'),
-      OpenLogin: (call) => ops.notYet(ctx, call, name, 'OpenLogin'),
-      OpenShell: (call) => ops.notYet(ctx, call, name, 'OpenShell'),
+      OpenPTY: (call) => ops.openPty(ctx, call, name),
+      OpenLogin: (call) => ops.openLogin(ctx, call, name),
+      OpenShell: (call) => ops.openShell(ctx, call, name, 0),
       BindMount: (call) => ops.notYet(ctx, call, name, 'BindMount'),
       CopyFrom: (call) => ops.notYet(ctx, call, name, 'CopyFrom'),
       CopyTo: (call) => ops.notYet(ctx, call, name, 'CopyTo'),

@@ -5,8 +5,10 @@
  * authorises) and encodes the answer, so a change made over one transport
  * is seen over the other. Errors are mapped in errors.ts, except where
  * systemd's Varlink binding picks a name of its own, noted below.
- * Open, OpenRootDirectory, BindMount, CopyFrom and CopyTo are declared
- * but not done yet: they answer NotSupported once the machine is found.
+ * OpenRootDirectory, BindMount, CopyFrom and CopyTo are declared but not
+ * done yet: they answer NotSupported once the machine is found. Open
+ * checks everything systemd checks, then answers as sd-varlink does on a
+ * connection that cannot pass fds (see openMethod()).
  * @module
  */
 
@@ -16,6 +18,7 @@ import type { Manager } from '../../core/manager.ts'
 import { MachinedError } from '../../protocol/errors.ts'
 import { MACHINE_ERRORS, MACHINE_INTERFACE } from '../../protocol/varlink/io.systemd.Machine.ts'
 import { SERVICE_ERRORS } from '../../protocol/varlink/org.varlink.service.ts'
+import { environmentIsValid } from '../../core/shell-request.ts'
 import { killWhomFromString } from '../../protocol/vocabulary.ts'
 import { decodeId, decodeLookup, decodeRegister, decodeSignal, lookupNameIsValid, type ProcessIdentity } from './decode.ts'
 import { encodeMachine, type AcquireMetadata } from './encode.ts'
@@ -28,6 +31,12 @@ export interface MachineBindingOptions {
 }
 
 const noSuchMachine = (): VarlinkError => new VarlinkError(MACHINE_ERRORS.NO_SUCH_MACHINE)
+
+/** valid_user_group_name() with VALID_USER_RELAX, as json_dispatch_const_user_group_name() applies it: anything a passwd line can hold. */
+function userNameIsValid(name: string): boolean {
+   
+  return name !== '' && name !== '.' && name !== '..' && !name.startsWith('-') && !/[\s:/\x00-\x1f\x7f]/.test(name) && name.length <= 256
+}
 
 function callerOf(call: VarlinkCall): Caller {
   return { uid: call.peer.uid, pid: call.peer.pid }
@@ -72,6 +81,29 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
   const notYet: MethodHandler = async (call) => {
     manager.checkEnter((await get(call)).name, callerOf(call))
     throw new VarlinkError(MACHINE_ERRORS.NOT_SUPPORTED)
+  }
+
+  /**
+   * vl_method_open(): user, path and environment are checked as its
+   * dispatch table checks them, then the machine, the caller and the
+   * machine's class. The pty's master would go back as an fd
+   * (sd_varlink_push_fd()); our server, on node:net, cannot pass fds, and
+   * sd-varlink answers PermissionDenied on a connection that may not pass
+   * them (-EPERM). We answer that before anything is allocated or
+   * started, where systemd would have started the session first. Ptys are
+   * served over D-Bus (docs/compat.md).
+   */
+  const openMethod: MethodHandler = async (call) => {
+    const p = call.parameters
+    const user = p.user as string | null | undefined
+    const path = p.path as string | null | undefined
+    const environment = p.environment as string[] | null | undefined
+    if (user !== undefined && user !== null && !userNameIsValid(user)) throw invalidParameter('user')
+    if (path !== undefined && path !== null && !path.startsWith('/')) throw invalidParameter('path')
+    if (environment !== undefined && environment !== null && !environmentIsValid(environment)) throw invalidParameter('environment')
+    const machine = await get(call)
+    manager.checkTerminal(machine.name, p.mode as 'tty' | 'login' | 'shell', callerOf(call))
+    throw new VarlinkError(SERVICE_ERRORS.PERMISSION_DENIED)
   }
 
   const handlers: Record<string, MethodHandler> = {
@@ -143,7 +175,7 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
         machineName: machine.name,
       }
     },
-    Open: notYet,
+    Open: openMethod,
     OpenRootDirectory: notYet,
     BindMount: notYet,
     CopyFrom: notYet,

@@ -103,9 +103,15 @@ export interface ConnectOptions {
   readonly uid?: number
 }
 
-/** Closes fds that came with a message nobody consumed (errors ignored: they are gone either way). */
+/**
+ * Closes fds that came with a message nobody consumed, or that one we sent
+ * passed (errors ignored: they are gone either way). Each fd once: a
+ * message may pass the same fd in several 'h' values (a pty as stdin,
+ * stdout and stderr), and closing a number twice could close an fd that
+ * was opened under it in between.
+ */
 export function closeFds(fds: readonly number[]): void {
-  for (const fd of fds) {
+  for (const fd of new Set(fds)) {
     try {
       closeSync(fd)
     } catch {
