@@ -47,6 +47,13 @@ function scopePids(name: string): string[] {
   return [...read(`/sys/fs/cgroup/unified/machine.slice/${scope}`), ...read(`/sys/fs/cgroup/unified/machine.slice/${scope}/init.scope`)].sort()
 }
 
+/** Stops machined-spawn (a clean guest shutdown) unless the guest ended already. */
+async function stopGuest(run: SpawnRun | undefined): Promise<void> {
+  if (run === undefined || run.child.exitCode !== null) return
+  try { process.kill(run.managerPid(), 'SIGTERM') } catch { /* gone */ }
+  await run.exited
+}
+
 function assertSession(r: ExecResult, name: string, stdout: string): void {
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.stdout, stdout)
@@ -70,10 +77,7 @@ void describe('shell and login into a Debian guest (systemd inside)', { timeout:
   })
 
   after(async () => {
-    if (run !== undefined && run.child.exitCode === null) {
-      try { process.kill(run.managerPid(), 'SIGTERM') } catch { /* gone */ }
-      await run.exited
-    }
+    await stopGuest(run)
     tree?.remove()
     await sb?.stop()
   })
@@ -128,10 +132,7 @@ void describe('shell and login into a busybox guest (no systemd, no bus)', { tim
   })
 
   after(async () => {
-    if (run !== undefined && run.child.exitCode === null) {
-      try { process.kill(run.managerPid(), 'SIGTERM') } catch { /* gone */ }
-      await run.exited
-    }
+    await stopGuest(run)
     tree?.remove()
     await sb?.stop()
   })

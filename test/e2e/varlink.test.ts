@@ -117,7 +117,8 @@ describe('Varlink io.systemd.Machine through a Python client', () => {
       ['List', { pid: { pid: 0x7ffffff0 } }, err('NoSuchMachine')],
       ['List', { pid: 'x' }, bad('pid')],
       ['List', { acquireMetadata: 'always' }, bad('acquireMetadata')],
-      ['Open', { name: vname, mode: 'tty' }, err('NotSupported')],
+      // The pty would go back as an fd, which our Varlink server cannot pass: sd-varlink's answer then (docs/compat.md).
+      ['Open', { name: vname, mode: 'tty' }, { error: 'org.varlink.service.PermissionDenied', parameters: {} }],
       ['OpenRootDirectory', { name: vname }, err('NotSupported')],
       ['BindMount', { name: vname, source: '/tmp' }, err('NotSupported')],
       ['CopyFrom', { name: vname, source: '/etc/hostname' }, err('NotSupported')],

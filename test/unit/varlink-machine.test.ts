@@ -241,12 +241,24 @@ describe('io.systemd.Machine over Varlink', () => {
     assert.deepEqual(await call('Kill', { name: '.host', signal: 15 }), err('NotSupported'))
   })
 
+  it('Open checks what systemd checks, then answers PermissionDenied: the pty would go back as an fd, which this server cannot pass', async () => {
+    assert.deepEqual(await call('Open', { name: 'golden' }), bad('mode'))
+    assert.deepEqual(await call('Open', { name: 'golden', mode: 'shell', user: 'a:b' }), bad('user'))
+    assert.deepEqual(await call('Open', { name: 'golden', mode: 'shell', path: 'bin/sh' }), bad('path'))
+    assert.deepEqual(await call('Open', { name: 'golden', mode: 'shell', environment: ['A=1', 'A=2'] }), bad('environment'))
+    assert.deepEqual(await call('Open', { name: 'nope', mode: 'login' }), err('NoSuchMachine'))
+    assert.deepEqual(await call('Open', { name: 'full', mode: 'tty' }), err('NotSupported'))
+    for (const mode of ['tty', 'login', 'shell']) {
+      assert.deepEqual(await call('Open', { name: 'golden', mode }), { error: 'org.varlink.service.PermissionDenied', parameters: {} }, mode)
+    }
+    assert.deepEqual(ports.terminals.opened, [])
+  })
+
   it('answers NotSupported for the methods not done yet, once the machine is found', async () => {
-    for (const [method, extra] of [['Open', { mode: 'tty' }], ['OpenRootDirectory', {}], ['BindMount', { source: '/a' }], ['CopyFrom', { source: '/a' }], ['CopyTo', { source: '/a' }]] as const) {
+    for (const [method, extra] of [['OpenRootDirectory', {}], ['BindMount', { source: '/a' }], ['CopyFrom', { source: '/a' }], ['CopyTo', { source: '/a' }]] as const) {
       assert.deepEqual(await call(method, { name: 'golden', ...extra }), err('NotSupported'), method)
       assert.deepEqual(await call(method, { name: 'nope', ...extra }), err('NoSuchMachine'), method)
     }
-    assert.deepEqual(await call('Open', { name: 'golden' }), bad('mode'))
   })
 
   it('terminates and unregisters by name or PID; .host stays', async () => {
