@@ -18,21 +18,30 @@ const MCTL = ['node', `${REPO}/bin/mctl.js`]
 
 /**
  * Runs `command` on a terminal (script(1) gives it a pty) with our stdin
- * kept open, until its output matches `until`; then hangs the terminal up.
- * Resolves to everything it printed.
+ * kept open, until its output matches `until`; then, if given, runs
+ * `then.action` and waits for `then.until` after that; then hangs the
+ * terminal up. Resolves to everything it printed.
  */
-function onTerminal(sb: Sandbox, command: string, until: RegExp, timeoutMs = 20_000): Promise<string> {
+function onTerminal(sb: Sandbox, command: string, until: RegExp, then?: { action: () => Promise<unknown>; until: RegExp }, timeoutMs = 20_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(sb.nsenter[0]!, [...sb.nsenter.slice(1), 'script', '-qfc', command, '/dev/null'], { env: sb.env, stdio: ['pipe', 'pipe', 'pipe'] })
     let out = ''
+    let mark: number | undefined
     const finish = (err?: Error): void => {
       clearTimeout(timer)
       child.kill('SIGKILL')
       if (err === undefined) resolve(out)
       else reject(err)
     }
-    const timer = setTimeout(() => finish(new Error(`no ${String(until)} from \`${command}\` within ${timeoutMs} ms; it printed: ${JSON.stringify(out)}`)), timeoutMs)
-    const onData = (c: Buffer): void => { out += c.toString(); if (until.test(out)) finish() }
+    const timer = setTimeout(() => finish(new Error(`no ${String(mark === undefined ? until : then?.until)} from \`${command}\` within ${timeoutMs} ms; it printed: ${JSON.stringify(out)}`)), timeoutMs)
+    const onData = (c: Buffer): void => {
+      out += c.toString()
+      if (mark === undefined && until.test(out)) {
+        if (then === undefined) { finish(); return }
+        mark = out.length
+        then.action().catch((err: unknown) => finish(err as Error))
+      } else if (mark !== undefined && then !== undefined && then.until.test(out.slice(mark))) finish()
+    }
     child.stdout.on('data', onData)
     child.stderr.on('data', onData)
   })
@@ -115,6 +124,16 @@ void describe('shell and login into a Debian guest (systemd inside)', { timeout:
     assert.equal(r.code, 0, r.stderr)
     assert.doesNotMatch(r.stdout, /hello/)
   })
+
+  it('a login session ends when its machine goes: "Machine NAME terminated." (MachineRemoved)', async () => {
+    const poweroff = async (): Promise<void> => {
+      const r = await sb.exec(['machinectl', 'poweroff', name])
+      assert.equal(r.code, 0, r.stderr)
+    }
+    const out = await onTerminal(sb, `machinectl login ${name}`, new RegExp(`${name} login: `), { action: poweroff, until: new RegExp(`Machine ${name} terminated\\.`) }, 30_000)
+    assert.match(out, new RegExp(`Machine ${name} terminated\\.`))
+    assert.deepEqual(await run.exited, { code: 0, signal: null })
+  })
 })
 
 void describe('shell and login into a busybox guest (no systemd, no bus)', { timeout: 120_000 }, () => {
@@ -184,12 +203,16 @@ void describe('shell and login into a busybox guest (no systemd, no bus)', { tim
     assert.deepEqual(scopePids(name), pids)
   })
 
-  it('a session ends when its machine goes (machinectl terminate)', async () => {
+  it('sessions end when their machine goes (machinectl terminate): a shell at once, an mctl login with "Machine NAME terminated."', async () => {
     const idle = scopePids(name).length
     const session = sb.exec(['machinectl', 'shell', name, '/bin/sleep', '1000'])
     await eventually(() => scopePids(name).length > idle, 5000, 'the session to start')
-    const t = await sb.exec(['machinectl', 'terminate', name])
-    assert.equal(t.code, 0, t.stderr)
+    const terminate = async (): Promise<void> => {
+      const t = await sb.exec(['machinectl', 'terminate', name])
+      assert.equal(t.code, 0, t.stderr)
+    }
+    const out = await onTerminal(sb, `${MCTL.join(' ')} login ${name}`, new RegExp(`${name} login: `), { action: terminate, until: new RegExp(`Machine ${name} terminated\\.`) })
+    assert.match(out, new RegExp(`Connected to machine ${name}\\.`))
     const r = await session
     assert.equal(r.code, 0)
     assert.match(r.stderr, new RegExp(`Connection to machine ${name} terminated\\.\\n$`))

@@ -9,7 +9,8 @@
  * Two rules keep the fuzzer from doing real harm, because it runs as root:
  * a registration never names a process that exists (its leader is a PID
  * no kernel hands out, never 0, which would be the fuzzer itself), and a
- * call that could stop or forget a machine never names a real one with
+ * call that could stop or forget a machine, or start a session in one (a
+ * login or a shell, on the host too), never names a real one with
  * arguments that would pass.
  */
 
@@ -43,7 +44,10 @@ export function phantomPid(rand: Rand): number {
 const MUTATING = new Set([
   'CreateMachine', 'CreateMachineWithNetwork', 'RegisterMachine', 'RegisterMachineWithNetwork', 'CreateMachineEx', 'RegisterMachineEx',
   'UnregisterMachine', 'TerminateMachine', 'KillMachine', 'Terminate', 'Kill',
+  ...['OpenMachinePTY', 'OpenMachineLogin', 'OpenMachineShell', 'OpenPTY', 'OpenLogin', 'OpenShell'],
 ])
+/** Manager methods that start something in the machine they name: never ".host" with a passing signature. */
+const ENTERING = new Set(['OpenMachinePTY', 'OpenMachineLogin', 'OpenMachineShell'])
 const REGISTERING = new Set(['CreateMachine', 'CreateMachineWithNetwork', 'RegisterMachine', 'RegisterMachineWithNetwork'])
 const REGISTERING_EX = new Set(['CreateMachineEx', 'RegisterMachineEx'])
 
@@ -217,7 +221,9 @@ export class DbusFuzzer {
   /** A call with the right signature: make sure it cannot register, stop or forget anything real. */
   #defuse(member: string, body: unknown[], fds: number[]): void {
     const rand = this.#rand
-    if (REGISTERING.has(member)) {
+    if (ENTERING.has(member)) {
+      if (body[0] === '.host') body[0] = 'fz-none'
+    } else if (REGISTERING.has(member)) {
       // name, id, service, class, leader, ...: the leader is a PID no process has (never 0, the fuzzer itself).
       body[4] = phantomPid(rand)
     } else if (REGISTERING_EX.has(member)) {
