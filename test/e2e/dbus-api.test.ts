@@ -167,7 +167,7 @@ describe('D-Bus API through real busctl', () => {
     assert.equal((await callManager(sb, 'CleanPool', 's', 'all')).reply, 'a(st) 0')
     // A pty allocated in the leader's mount namespace (here the sandbox's): its master and path.
     const pty = await callManager(sb, 'OpenMachinePTY', 's', name)
-    assert.match(pty.reply, /^h \d+ "\/dev\/pts\/\d+"$/, pty.stderr)
+    assert.match(pty.reply, /^hs \d+ "\/dev\/pts\/\d+"$/, pty.stderr)
     await callManager(sb, 'UnregisterMachine', 's', name)
   })
 
