@@ -13,6 +13,15 @@
  *       socket, with the peer's path ("/dev/pts/N") as the message.
  *       systemd's openpt_allocate_in_namespace().
  *
+ *   machined-enter connect [--pid PID] -- PATH
+ *       Joins the mount namespace of PID (and its user namespace when it
+ *       has its own) and its root, connects a Unix stream socket to PATH
+ *       there and sends it (non-blocking) over fd 3. Resolving PATH inside
+ *       the machine's root keeps a guest's symlinks from pointing us at a
+ *       socket of the host, which a path through /proc/PID/root would not
+ *       (sd-bus's x-machine-unix: connects from inside the same way).
+ *       Exit status 4 when nothing listens there (no such socket, refused).
+ *
  *   machined-enter exec [--pid PID] --tty PATH [--user NAME] [--login]
  *                       [--env K=V]... [-- PATH ARG0 ARGS...]
  *       Joins every namespace of PID that differs from ours (user, cgroup,
@@ -50,11 +59,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define EXIT_NO_USER 2
 #define EXIT_NO_START 3
+#define EXIT_NO_LISTENER 4
 #define MAX_ENV 256
 #define MAX_GROUPS 256
 
@@ -208,6 +219,32 @@ static int do_openpt(long pid, bool peer) {
                 n = 2;
         }
         if (send_fds(name, fds, n) < 0)
+                fail("sendmsg");
+        return 0;
+}
+
+static int do_connect(long pid, const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (!path || strlen(path) >= sizeof sa.sun_path) {
+                fputs("machined-enter: connect needs a socket path\n", stderr);
+                return 1;
+        }
+        if (pid > 0)
+                enter(pid, false);
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                fail("socket");
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                int err = errno;
+                fprintf(stderr, "machined-enter: %s: %s\n", path, strerror(err));
+                return err == ENOENT || err == ECONNREFUSED || err == ENOTDIR ? EXIT_NO_LISTENER : 1;
+        }
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+                fail("fcntl");
+        if (send_fds("connected", &fd, 1) < 0)
                 fail("sendmsg");
         return 0;
 }
@@ -399,7 +436,7 @@ int main(int argc, char *argv[]) {
         int i;
 
         if (argc < 2) {
-                fputs("usage: machined-enter openpt|exec [options]\n", stderr);
+                fputs("usage: machined-enter openpt|connect|exec [options]\n", stderr);
                 return 1;
         }
         for (i = 2; i < argc; i++) {
@@ -426,8 +463,10 @@ int main(int argc, char *argv[]) {
         }
         if (strcmp(argv[1], "openpt") == 0)
                 return do_openpt(pid, peer);
+        if (strcmp(argv[1], "connect") == 0)
+                return do_connect(pid, command && command[0] ? command[0] : NULL);
         if (strcmp(argv[1], "exec") == 0 && tty)
                 return do_exec(pid, tty, user, login, env, n_env, command);
-        fputs("usage: machined-enter openpt|exec [options]\n", stderr);
+        fputs("usage: machined-enter openpt|connect|exec [options]\n", stderr);
         return 1;
 }

@@ -30,6 +30,24 @@ export const ENTER_HELPER = fileURLToPath(new URL('../../native/build/Release/ma
 
 const SYSTEMD = { destination: 'org.freedesktop.systemd1', path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.systemd1.Manager' } as const
 
+/** Where a guest's system bus listens (inside the guest). */
+const GUEST_BUS_SOCKET = '/run/dbus/system_bus_socket'
+
+/** sd-bus's default method call timeout: a guest's bus or systemd that does not answer must not hold the call forever. */
+const GUEST_CALL_TIMEOUT_MS = 25_000
+
+/** Rejects after GUEST_CALL_TIMEOUT_MS, closing `bus` (which fails whatever else waits on it). */
+function withTimeout<T>(work: Promise<T>, bus: BusConnection): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      bus.close()
+      reject(new FailedError('Connection timed out'))
+    }, GUEST_CALL_TIMEOUT_MS)
+  })
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer))
+}
+
 /** machined-enter's exit statuses (native/machined_enter.c). */
 const EXIT_NO_USER = 2
 
@@ -161,7 +179,7 @@ export class MachineTerminals implements Terminals {
   /** A call to the guest's systemd; its error comes back as ours, with the guest's message. */
   async #callSystemd(bus: BusConnection, member: string, signature: string, body: unknown[]): Promise<void> {
     try {
-      await bus.call(SYSTEMD.destination, SYSTEMD.path, SYSTEMD.interface, member, signature, body)
+      await withTimeout(bus.call(SYSTEMD.destination, SYSTEMD.path, SYSTEMD.interface, member, signature, body), bus)
     } catch (err) {
       if (err instanceof DBusError) throw new FailedError(err.message)
       throw err
@@ -169,30 +187,50 @@ export class MachineTerminals implements Terminals {
   }
 
   /**
-   * The machine's system bus with systemd on it (sd-bus's x-machine-unix:
-   * connects from inside the machine; the socket reached through the
-   * leader's root is the same socket). undefined when there is no bus or
-   * no systemd on it: then we start the session ourselves.
+   * The machine's system bus with systemd on it, connected from inside the
+   * machine's root (sd-bus's x-machine-unix:), so that a guest's symlink
+   * cannot point us at another bus. undefined when there is no bus or no
+   * systemd on it: then we start the session ourselves.
    */
   async #systemdBus(leader: ProcessRef | undefined): Promise<BusConnection | undefined> {
-    const address = leader === undefined ? this.#options.hostBusAddress : `unix:path=/proc/${leader.pid}/root/run/dbus/system_bus_socket`
+    const { log } = this.#options
     let bus: BusConnection
     try {
-      bus = await BusConnection.connect(address, { watchNameOwners: false, unixFd: true })
+      bus = leader === undefined
+        ? await BusConnection.connect(this.#options.hostBusAddress, { watchNameOwners: false, unixFd: true })
+        : await BusConnection.adopt(await this.#connectInside(leader, GUEST_BUS_SOCKET), { watchNameOwners: false })
     } catch (err) {
-      this.#options.log.debug('No system bus in the machine, starting the session ourselves', { address, error: String(err) })
+      log.debug('No system bus in the machine, starting the session ourselves', { leader: leader?.pid, error: String(err) })
       return undefined
     }
     try {
-      await bus.callDriver('GetNameOwner', 's', [SYSTEMD.destination])
+      await withTimeout(bus.callDriver('GetNameOwner', 's', [SYSTEMD.destination]), bus)
       return bus
     } catch (err) {
       bus.close()
       if (err instanceof DBusError) {
-        this.#options.log.debug('No systemd on the machine\'s bus, starting the session ourselves', { address })
+        log.debug('No systemd on the machine\'s bus, starting the session ourselves', { leader: leader?.pid })
         return undefined
       }
       throw err
+    }
+  }
+
+  /** A Unix socket connected to `path` as the machine sees it (machined-enter connect). */
+  async #connectInside(leader: ProcessRef, path: string): Promise<number> {
+    const [ours, theirs] = socketPair()
+    try {
+      const run = await this.#run(['connect', ...pidArgs(leader), '--', path], theirs)
+      if (run.code !== 0) throw new FailedError(`Failed to connect to ${path} in the machine: ${lastLine(run.stderr)}`)
+      const { fds } = receiveFds(ours)
+      if (fds.length !== 1) {
+        for (const fd of fds) closeQuietly(fd)
+        throw new FailedError(`Failed to connect to ${path} in the machine: the helper sent no socket`)
+      }
+      return fds[0]!
+    } finally {
+      closeQuietly(ours)
+      closeQuietly(theirs)
     }
   }
 
@@ -219,6 +257,9 @@ export class MachineTerminals implements Terminals {
   #run(args: string[], fd3: number): Promise<HelperRun> {
     return new Promise((resolve, reject) => {
       const child = spawn(this.#helper, args, { stdio: ['ignore', 'ignore', 'pipe', fd3] })
+      // A machine whose files hang (a stuck FUSE mount, say) must not hold the call forever.
+      const timer = setTimeout(() => child.kill('SIGKILL'), GUEST_CALL_TIMEOUT_MS)
+      child.on('close', () => clearTimeout(timer))
       let stderr = ''
       child.stdio[2]?.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
       child.on('error', reject)
