@@ -10,6 +10,7 @@
  *   signalPipe([signo, ...])   -> fd                  sigaction() + a self-pipe
  *   socketPair()               -> [fd, fd]            socketpair(AF_UNIX, SOCK_STREAM), close-on-exec
  *   receiveFds(fd)             -> { data, fds }       recvmsg(MSG_DONTWAIT) with SCM_RIGHTS
+ *   sendFds(fd, buffer, [fd])  -> bytes sent          sendmsg(MSG_DONTWAIT) with SCM_RIGHTS
  *
  * Failures throw an Error shaped like Node's own system errors: `code`
  * ('ESRCH'), negative `errno`, and `syscall`. The typed wrapper is
@@ -412,6 +413,58 @@ static napi_value receive_fds(napi_env env, napi_callback_info info) {
         return result;
 }
 
+/*
+ * Sends bytes with fds attached to their first byte on a Unix socket,
+ * without blocking: how many bytes went (the rest is the caller's to send
+ * without fds); throws EAGAIN when none could.
+ */
+#define SEND_MAX_FDS 16
+static napi_value send_fds(napi_env env, napi_callback_info info) {
+        size_t argc = 3;
+        napi_value argv[3], result, value;
+        int32_t fd;
+        void *data;
+        size_t length;
+        uint32_t count = 0;
+        int fds[SEND_MAX_FDS];
+        char control[CMSG_SPACE(sizeof(int) * SEND_MAX_FDS)] = { 0 };
+        struct iovec iov;
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
+
+        napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+        if (get_int_arg(env, argv, argc, 0, "fd", &fd) < 0)
+                return NULL;
+        if (argc < 3 || napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok || napi_get_array_length(env, argv[2], &count) != napi_ok ||
+            count > SEND_MAX_FDS || length == 0) {
+                napi_throw_type_error(env, NULL, "sendFds(fd, buffer, fds): a non-empty Buffer and at most 16 fds");
+                return NULL;
+        }
+        for (uint32_t i = 0; i < count; i++) {
+                if (napi_get_element(env, argv[2], i, &value) != napi_ok || napi_get_value_int32(env, value, &fds[i]) != napi_ok) {
+                        napi_throw_type_error(env, NULL, "sendFds: fds must be integers");
+                        return NULL;
+                }
+        }
+        iov.iov_base = data;
+        iov.iov_len = length;
+        if (count > 0) {
+                struct cmsghdr *cmsg;
+                msg.msg_control = control;
+                msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+                cmsg = CMSG_FIRSTHDR(&msg);
+                cmsg->cmsg_level = SOL_SOCKET;
+                cmsg->cmsg_type = SCM_RIGHTS;
+                cmsg->cmsg_len = CMSG_LEN(sizeof(int) * count);
+                memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * count);
+        }
+        n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0)
+                return throw_errno(env, errno, "sendmsg");
+        napi_create_int64(env, (int64_t) n, &result);
+        return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
         napi_property_descriptor properties[] = {
                 { "getPeerCred", NULL, get_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -423,6 +476,7 @@ static napi_value init(napi_env env, napi_value exports) {
                 { "signalPipe", NULL, signal_pipe, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "socketPair", NULL, socket_pair, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "receiveFds", NULL, receive_fds, NULL, NULL, NULL, napi_enumerable, NULL },
+                { "sendFds", NULL, send_fds, NULL, NULL, NULL, napi_enumerable, NULL },
         };
 
         napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

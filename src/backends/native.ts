@@ -28,6 +28,7 @@ interface Addon {
   pidfdWatch(fd: number, callback: () => void): PidfdWatch
   socketPair(): [number, number]
   receiveFds(fd: number): { data: Buffer; fds: number[] }
+  sendFds(fd: number, data: Buffer, fds: number[]): number
 }
 
 // Same relative path from src/backends (tsx) and dist/backends (built).
@@ -92,6 +93,14 @@ export function socketPair(): [number, number] {
 /** One message waiting on a Unix socket (recvmsg without blocking): its bytes and the fds passed with it, now ours. */
 export function receiveFds(fd: number): { data: Buffer; fds: number[] } {
   return load().receiveFds(fd)
+}
+
+/**
+ * sendmsg(2) with SCM_RIGHTS, without blocking: the bytes sent (the fds go
+ * with the first); throws EAGAIN when the socket takes nothing now.
+ */
+export function sendFds(fd: number, data: Buffer, fds: number[]): number {
+  return load().sendFds(fd, data, fds)
 }
 
 export function closeFd(fd: number): void {

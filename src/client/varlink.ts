@@ -207,7 +207,7 @@ export class VarlinkMachinedClient implements MachinedClient {
 
   /*
    * Ptys go over D-Bus: io.systemd.Machine's Open passes the master as an
-   * fd, which our Varlink server (node:net) cannot send (docs/compat.md).
+   * fd, which this client's socket (node:net) cannot receive.
    */
   async openPty(name: string): Promise<MachinePty> {
     return (await this.#dbus()).openPty(name)

@@ -47,6 +47,36 @@ function onTerminal(sb: Sandbox, command: string, until: RegExp, then?: { action
   })
 }
 
+/**
+ * io.systemd.Machine.Open from a client that is not ours (Python's
+ * socket.recv_fds()): the reply, and what the pty's master it passed
+ * read until the session hung up.
+ */
+const VARLINK_OPEN = `
+import json, os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect('/run/systemd/machine/io.systemd.Machine')
+s.sendall(json.dumps({'method': 'io.systemd.Machine.Open', 'parameters': json.loads(sys.argv[1])}).encode() + b'\\0')
+data, fds, _flags, _addr = socket.recv_fds(s, 65536, 4)
+out = b''
+if fds:
+    while True:
+        try:
+            chunk = os.read(fds[0], 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+print(json.dumps({'reply': json.loads(data.rstrip(b'\\0')), 'fds': len(fds), 'output': out.decode()}))
+`
+
+async function varlinkOpen(sb: Sandbox, parameters: Record<string, unknown>): Promise<{ reply: { parameters?: Record<string, unknown>; error?: string }; fds: number; output: string }> {
+  const r = await sb.exec(['python3', '-c', VARLINK_OPEN, JSON.stringify(parameters)])
+  assert.equal(r.code, 0, r.stderr)
+  return JSON.parse(r.stdout) as { reply: { parameters?: Record<string, unknown>; error?: string }; fds: number; output: string }
+}
+
 /** The PIDs in the machine's scope (its cgroup2 directory on this hybrid host). */
 function scopePids(name: string): string[] {
   const scope = `machine-${name.replace(/-/g, '\\x2d')}.scope`
@@ -119,6 +149,14 @@ void describe('shell and login into a Debian guest (systemd inside)', { timeout:
     assert.match(out, new RegExp(`Connected to machine ${name}\\.`))
   })
 
+  it('Varlink Open passes the pty\'s master as an fd, as newer systemd does', async () => {
+    const r = await varlinkOpen(sb, { name, mode: 'shell', path: '/bin/echo', args: ['echo', 'over', 'varlink'] })
+    assert.equal(r.fds, 1)
+    assert.equal(r.reply.parameters?.ptyFileDescriptor, 0)
+    assert.match(String(r.reply.parameters?.ptyPath), /^\/dev\/pts\/\d+$/)
+    assert.equal(r.output, 'over varlink\r\n')
+  })
+
   it('an unknown user: the guest\'s systemd refuses to run it, the session ends at once, as with systemd-machined', async () => {
     const r = await sb.exec(['machinectl', 'shell', `nosuchuser@${name}`, '/bin/echo', 'hello'])
     assert.equal(r.code, 0, r.stderr)
@@ -182,6 +220,13 @@ void describe('shell and login into a busybox guest (no systemd, no bus)', { tim
   it('machinectl login NAME shows a login prompt (the guest\'s login(1))', async () => {
     const out = await onTerminal(sb, `machinectl login ${name}`, new RegExp(`${name} login: `))
     assert.match(out, new RegExp(`Connected to machine ${name}\\.`))
+  })
+
+  it('Varlink Open passes the pty\'s master as an fd; its errors are Varlink\'s', async () => {
+    const r = await varlinkOpen(sb, { name, mode: 'shell', user: BUSYBOX_USER.name, path: '/bin/id', args: ['id', '-u'] })
+    assert.deepEqual([r.fds, r.reply.parameters?.ptyFileDescriptor, r.output], [1, 0, `${BUSYBOX_USER.uid}\r\n`])
+    const unknown = await varlinkOpen(sb, { name, mode: 'shell', user: 'nosuchuser', path: '/bin/id' })
+    assert.deepEqual([unknown.fds, unknown.reply.error], [0, 'io.systemd.Machine.NoSuchUser'])
   })
 
   it('mctl shell does the same', async () => {

@@ -18,7 +18,8 @@ const BUSYBOX = '/bin/busybox'
 export const BUSYBOX_USER = { name: 'guest', uid: 1000, gid: 1000, home: '/home/guest' } as const
 
 /**
- * PID 1: a shell that waits (so signals reach it) and exits on the signals
+ * PID 1: a shell that waits on a long sleep (so signals reach it at once,
+ * and the process list stays still) and exits on the signals
  * a container's init is stopped with: SIGRTMIN+3 (halt: what
  * machined-spawn -b registers as the scope's KillSignal, so `machinectl
  * terminate`), SIGRTMIN+4 (`machinectl poweroff`), SIGTERM and SIGINT.
@@ -26,7 +27,7 @@ export const BUSYBOX_USER = { name: 'guest', uid: 1000, gid: 1000, home: '/home/
  */
 const INIT = `#!/bin/sh
 trap 'exit 0' TERM INT 37 38
-while :; do sleep 1 & wait $!; done
+while :; do sleep 1000 & wait $!; done
 `
 
 export interface BusyboxTree {

@@ -7,8 +7,7 @@
  * systemd's Varlink binding picks a name of its own, noted below.
  * OpenRootDirectory, BindMount, CopyFrom and CopyTo are declared but not
  * done yet: they answer NotSupported once the machine is found. Open
- * checks everything systemd checks, then answers as sd-varlink does on a
- * connection that cannot pass fds (see openMethod()).
+ * passes the pty's master as an fd, as newer systemd does.
  * @module
  */
 
@@ -86,24 +85,33 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
   /**
    * vl_method_open(): user, path and environment are checked as its
    * dispatch table checks them, then the machine, the caller and the
-   * machine's class. The pty's master would go back as an fd
-   * (sd_varlink_push_fd()); our server, on node:net, cannot pass fds, and
-   * sd-varlink answers PermissionDenied on a connection that may not pass
-   * them (-EPERM). We answer that before anything is allocated or
-   * started, where systemd would have started the session first. Ptys are
-   * served over D-Bus (docs/compat.md).
+   * machine's class; then the pty is opened (and its login or shell
+   * started), and its master goes back as the reply's fd
+   * (sd_varlink_push_fd()). A server that cannot pass fds answers
+   * PermissionDenied, as sd-varlink does on such a connection, before it
+   * opens anything.
    */
   const openMethod: MethodHandler = async (call) => {
     const p = call.parameters
-    const user = p.user as string | null | undefined
-    const path = p.path as string | null | undefined
-    const environment = p.environment as string[] | null | undefined
-    if (user !== undefined && user !== null && !userNameIsValid(user)) throw invalidParameter('user')
-    if (path !== undefined && path !== null && !path.startsWith('/')) throw invalidParameter('path')
-    if (environment !== undefined && environment !== null && !environmentIsValid(environment)) throw invalidParameter('environment')
+    const mode = p.mode as 'tty' | 'login' | 'shell'
+    const user = (p.user as string | null | undefined) ?? ''
+    const path = (p.path as string | null | undefined) ?? ''
+    const args = (p.args as string[] | null | undefined) ?? []
+    const environment = (p.environment as string[] | null | undefined) ?? []
+    if (user !== '' && !userNameIsValid(user)) throw invalidParameter('user')
+    if (path !== '' && !path.startsWith('/')) throw invalidParameter('path')
+    if (!environmentIsValid(environment)) throw invalidParameter('environment')
     const machine = await get(call)
-    manager.checkTerminal(machine.name, p.mode as 'tty' | 'login' | 'shell', callerOf(call))
-    throw new VarlinkError(SERVICE_ERRORS.PERMISSION_DENIED)
+    const caller = callerOf(call)
+    manager.checkTerminal(machine.name, mode, caller)
+    if (!call.canPassFds) throw new VarlinkError(SERVICE_ERRORS.PERMISSION_DENIED)
+    const pty = mode === 'tty'
+      ? await manager.openPty(machine.name, caller)
+      : mode === 'login'
+        ? await manager.openLogin(machine.name, caller)
+        // A user the guest does not know (found out where we start the session ourselves): the interface's NoSuchUser.
+        : await renaming('NO_SUCH_PROCESS', MACHINE_ERRORS.NO_SUCH_USER, () => manager.openShell(machine.name, { user, path, args, environment }, caller))
+    return { ptyFileDescriptor: call.pushFd(pty.master), ptyPath: pty.path }
   }
 
   const handlers: Record<string, MethodHandler> = {
