@@ -241,7 +241,7 @@ describe('io.systemd.Machine over Varlink', () => {
     assert.deepEqual(await call('Kill', { name: '.host', signal: 15 }), err('NotSupported'))
   })
 
-  it('Open checks what systemd checks, then answers PermissionDenied: the pty would go back as an fd, which this server cannot pass', async () => {
+  it('Open checks what systemd checks; a server that cannot pass fds (none here) then answers PermissionDenied and opens nothing', async () => {
     assert.deepEqual(await call('Open', { name: 'golden' }), bad('mode'))
     assert.deepEqual(await call('Open', { name: 'golden', mode: 'shell', user: 'a:b' }), bad('user'))
     assert.deepEqual(await call('Open', { name: 'golden', mode: 'shell', path: 'bin/sh' }), bad('path'))
