@@ -265,11 +265,27 @@ void describe('shell and login into a busybox guest (no systemd, no bus)', { tim
   })
 })
 
-void describe('shell and login errors that need no guest', { timeout: 60_000 }, () => {
+void describe('shell on the host, and errors that need no guest', { timeout: 60_000 }, () => {
   let sb: Sandbox
 
   before(async () => { sb = await Sandbox.start() })
   after(async () => { await sb?.stop() })
+
+  it('shell .host (or no name) runs on the host; without systemd as PID 1 we start it ourselves', async () => {
+    const host = 'Connected to the local host. Press ^] three times within 1s to exit session.\nConnection to the local host terminated.\n'
+    for (const argv of [['machinectl', 'shell', '.host', '/bin/echo', 'hello'], [...MCTL, 'shell', '', '/bin/echo', 'hello'], [...MCTL, 'shell', 'root@', '/usr/bin/id', '-u']]) {
+      const r = await sb.exec(argv)
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, argv.includes('hello') ? 'hello\r\n' : '0\r\n', host], argv.join(' '))
+    }
+  })
+
+  it('another user may not: "Access denied"', async () => {
+    const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+    for (const [argv, what] of [[['machinectl', 'shell', '.host', '/bin/true'], 'shell'], [['machinectl', 'login', '.host'], 'login'], [[...MCTL, 'shell', '.host', '/bin/true'], 'shell']] as const) {
+      const r = await sb.exec([...nobody, ...argv])
+      assert.deepEqual([r.code, r.stderr], [1, `Failed to get ${what} PTY: Access denied\n`], argv.join(' '))
+    }
+  })
 
   it('an unknown machine: "No machine \'x\' known"', async () => {
     for (const tool of [['machinectl'], MCTL]) {
