@@ -19,10 +19,10 @@ const MCTL = ['node', `${REPO}/bin/mctl.js`]
 /**
  * Runs `command` on a terminal (script(1) gives it a pty) with our stdin
  * kept open, until its output matches `until`; then, if given, runs
- * `then.action` and waits for `then.until` after that; then hangs the
- * terminal up. Resolves to everything it printed.
+ * `then.action` (which may type on the terminal) and waits for
+ * `then.until` after that; then hangs the terminal up. Resolves to everything it printed.
  */
-function onTerminal(sb: Sandbox, command: string, until: RegExp, then?: { action: () => Promise<unknown>; until: RegExp }, timeoutMs = 20_000): Promise<string> {
+function onTerminal(sb: Sandbox, command: string, until: RegExp, then?: { action: (type: (keys: string) => void) => Promise<unknown>; until: RegExp }, timeoutMs = 20_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(sb.nsenter[0]!, [...sb.nsenter.slice(1), 'script', '-qfc', command, '/dev/null'], { env: sb.env, stdio: ['pipe', 'pipe', 'pipe'] })
     let out = ''
@@ -39,7 +39,7 @@ function onTerminal(sb: Sandbox, command: string, until: RegExp, then?: { action
       if (mark === undefined && until.test(out)) {
         if (then === undefined) { finish(); return }
         mark = out.length
-        then.action().catch((err: unknown) => finish(err as Error))
+        then.action((keys) => child.stdin.write(keys)).catch((err: unknown) => finish(err as Error))
       } else if (mark !== undefined && then !== undefined && then.until.test(out.slice(mark))) finish()
     }
     child.stdout.on('data', onData)
@@ -227,6 +227,17 @@ void describe('shell and login into a busybox guest (no systemd, no bus)', { tim
     assert.deepEqual([r.fds, r.reply.parameters?.ptyFileDescriptor, r.output], [1, 0, `${BUSYBOX_USER.uid}\r\n`])
     const unknown = await varlinkOpen(sb, { name, mode: 'shell', user: 'nosuchuser', path: '/bin/id' })
     assert.deepEqual([unknown.fds, unknown.reply.error], [0, 'io.systemd.Machine.NoSuchUser'])
+  })
+
+  it('mctl forwards the terminal both ways in raw mode, and Ctrl-] three times leaves', async () => {
+    const typed = await onTerminal(sb, `${MCTL.join(' ')} shell ${name}`, /~ # /, {
+      action: async (type) => { type('echo typed-$((6*7))\r') }, until: /typed-42/,
+    })
+    assert.match(typed, /echo typed-\$\(\(6\*7\)\)/) // echoed by the guest's terminal, not ours (raw mode)
+    const escaped = await onTerminal(sb, `${MCTL.join(' ')} shell ${name}`, /~ # /, {
+      action: async (type) => { type('\x1d\x1d\x1d') }, until: new RegExp(`Connection to machine ${name} terminated\\.`),
+    })
+    assert.match(escaped, /Press \^\] three times within 1s to exit session\./)
   })
 
   it('mctl shell does the same', async () => {
