@@ -17,9 +17,9 @@ _mctl() {
         cword=$COMP_CWORD
     fi
 
-    local verbs='list status show terminate poweroff reboot stop kill copy-to copy-from bind help'
+    local verbs='list status show terminate poweroff reboot stop kill login shell copy-to copy-from bind help'
     local opts_standalone='-h --help --version --no-pager --no-legend -q --quiet -a --all --value -l --full --no-ask-password --force --read-only --mkdir'
-    local opts_arg='-p --property --kill-whom -s --signal -o --output --max-addresses --transport -n --lines'
+    local opts_arg='-p --property --kill-whom -s --signal -o --output --max-addresses --transport -n --lines --uid -E --setenv'
     local props='Name Id Timestamp TimestampMonotonic Service Unit Leader Class RootDirectory NetworkInterfaces State PoolPath PoolUsage PoolLimit'
 
     case $prev in
@@ -29,7 +29,7 @@ _mctl() {
         --transport) COMPREPLY=($(compgen -W 'auto dbus varlink' -- "$cur")); return ;;
         -p|--property) COMPREPLY=($(compgen -W "$props" -- "$cur")); return ;;
         --max-addresses) COMPREPLY=($(compgen -W '0 1 2 all' -- "$cur")); return ;;
-        -n|--lines) return ;;
+        -n|--lines|--uid|-E|--setenv) return ;;
     esac
 
     if [[ $cur == -* ]]; then
@@ -41,7 +41,7 @@ _mctl() {
     local i verb= n=0
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            -p|--property|--kill-whom|-s|--signal|-o|--output|--max-addresses|--transport|-n|--lines) ((i++)) ;;
+            -p|--property|--kill-whom|-s|--signal|-o|--output|--max-addresses|--transport|-n|--lines|--uid|-E|--setenv) ((i++)) ;;
             -*) ;;
             *) if [[ -z $verb ]]; then verb=${words[i]}; else ((n++)); fi ;;
         esac
@@ -49,7 +49,7 @@ _mctl() {
 
     case $verb in
         '') COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
-        status|show|terminate|poweroff|reboot|stop|kill) COMPREPLY=($(compgen -W "$(__mctl_machines)" -- "$cur")) ;;
+        status|show|terminate|poweroff|reboot|stop|kill|login|shell) COMPREPLY=($(compgen -W "$(__mctl_machines)" -- "$cur")) ;;
         # A machine, then paths (host paths complete; those inside the container are typed).
         copy-to|copy-from|bind)
             if ((n == 0)); then COMPREPLY=($(compgen -W "$(__mctl_machines)" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;

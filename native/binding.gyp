@@ -8,6 +8,9 @@
 #  - machined-mount-helper: what machined does inside a container's mount
 #    namespace for Copy*Machine and BindMountMachine (setns() needs a
 #    single-threaded process); src/backends/mount-helper.ts runs it.
+#  - machined-enter: a small program the daemon runs to act inside a
+#    machine's namespaces (ptys, login and shell sessions): a
+#    multithreaded process such as Node cannot join a mount namespace.
 {
   'targets': [
     {
@@ -27,6 +30,13 @@
       'target_name': 'machined-mount-helper',
       'type': 'executable',
       'sources': ['machined_mount_helper.c'],
+      'defines': ['_GNU_SOURCE'],
+      'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
+    },
+    {
+      'target_name': 'machined-enter',
+      'type': 'executable',
+      'sources': ['machined_enter.c'],
       'defines': ['_GNU_SOURCE'],
       'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
     },

@@ -8,6 +8,9 @@
  *   ptyOpen()                  -> { master, slave, path }  posix_openpt + open of the slave
  *   ptySetWindowSize(fd, c, r) -> undefined           ioctl(TIOCSWINSZ)
  *   signalPipe([signo, ...])   -> fd                  sigaction() + a self-pipe
+ *   socketPair()               -> [fd, fd]            socketpair(AF_UNIX, SOCK_STREAM), close-on-exec
+ *   receiveFds(fd)             -> { data, fds }       recvmsg(MSG_DONTWAIT) with SCM_RIGHTS
+ *   sendFds(fd, buffer, [fd])  -> bytes sent          sendmsg(MSG_DONTWAIT) with SCM_RIGHTS
  *
  * Failures throw an Error shaped like Node's own system errors: `code`
  * ('ESRCH'), negative `errno`, and `syscall`. The typed wrapper is
@@ -353,6 +356,115 @@ static napi_value pty_set_window_size(napi_env env, napi_callback_info info) {
         return NULL;
 }
 
+/* A connected pair of Unix stream sockets, both close-on-exec: one end goes to a helper program as fd 3. */
+static napi_value socket_pair(napi_env env, napi_callback_info info) {
+        napi_value result, value;
+        int fds[2];
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+                return throw_errno(env, errno, "socketpair");
+        napi_create_array_with_length(env, 2, &result);
+        for (uint32_t i = 0; i < 2; i++) {
+                napi_create_int32(env, fds[i], &value);
+                napi_set_element(env, result, i, value);
+        }
+        return result;
+}
+
+/*
+ * One message waiting on a Unix socket, without blocking: its bytes and
+ * the fds that came with it (close-on-exec, owned by the caller). Used
+ * after the helper that sent them has exited, so everything is queued.
+ */
+#define RECEIVE_MAX_FDS 8
+static napi_value receive_fds(napi_env env, napi_callback_info info) {
+        size_t argc = 1;
+        napi_value argv[1], result, value, array;
+        int32_t fd;
+        char data[4096];
+        char control[CMSG_SPACE(sizeof(int) * RECEIVE_MAX_FDS)];
+        struct iovec iov = { .iov_base = data, .iov_len = sizeof data };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+        struct cmsghdr *cmsg;
+        ssize_t n;
+        uint32_t count = 0;
+
+        napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+        if (get_int_arg(env, argv, argc, 0, "fd", &fd) < 0)
+                return NULL;
+        n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return throw_errno(env, errno, "recvmsg");
+        napi_create_array(env, &array);
+        for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+                if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                int *fds = (int *) CMSG_DATA(cmsg);
+                for (size_t i = 0; i < k; i++) {
+                        napi_create_int32(env, fds[i], &value);
+                        napi_set_element(env, array, count++, value);
+                }
+        }
+        napi_create_object(env, &result);
+        napi_create_buffer_copy(env, (size_t) n, data, NULL, &value);
+        napi_set_named_property(env, result, "data", value);
+        napi_set_named_property(env, result, "fds", array);
+        return result;
+}
+
+/*
+ * Sends bytes with fds attached to their first byte on a Unix socket,
+ * without blocking: how many bytes went (the rest is the caller's to send
+ * without fds); throws EAGAIN when none could.
+ */
+#define SEND_MAX_FDS 16
+static napi_value send_fds(napi_env env, napi_callback_info info) {
+        size_t argc = 3;
+        napi_value argv[3], result, value;
+        int32_t fd;
+        void *data;
+        size_t length;
+        uint32_t count = 0;
+        int fds[SEND_MAX_FDS];
+        char control[CMSG_SPACE(sizeof(int) * SEND_MAX_FDS)] = { 0 };
+        struct iovec iov;
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
+
+        napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+        if (get_int_arg(env, argv, argc, 0, "fd", &fd) < 0)
+                return NULL;
+        if (argc < 3 || napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok || napi_get_array_length(env, argv[2], &count) != napi_ok ||
+            count > SEND_MAX_FDS || length == 0) {
+                napi_throw_type_error(env, NULL, "sendFds(fd, buffer, fds): a non-empty Buffer and at most 16 fds");
+                return NULL;
+        }
+        for (uint32_t i = 0; i < count; i++) {
+                if (napi_get_element(env, argv[2], i, &value) != napi_ok || napi_get_value_int32(env, value, &fds[i]) != napi_ok) {
+                        napi_throw_type_error(env, NULL, "sendFds: fds must be integers");
+                        return NULL;
+                }
+        }
+        iov.iov_base = data;
+        iov.iov_len = length;
+        if (count > 0) {
+                struct cmsghdr *cmsg;
+                msg.msg_control = control;
+                msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+                cmsg = CMSG_FIRSTHDR(&msg);
+                cmsg->cmsg_level = SOL_SOCKET;
+                cmsg->cmsg_type = SCM_RIGHTS;
+                cmsg->cmsg_len = CMSG_LEN(sizeof(int) * count);
+                memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * count);
+        }
+        n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0)
+                return throw_errno(env, errno, "sendmsg");
+        napi_create_int64(env, (int64_t) n, &result);
+        return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
         napi_property_descriptor properties[] = {
                 { "getPeerCred", NULL, get_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -362,6 +474,9 @@ static napi_value init(napi_env env, napi_value exports) {
                 { "ptyOpen", NULL, pty_open, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "ptySetWindowSize", NULL, pty_set_window_size, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "signalPipe", NULL, signal_pipe, NULL, NULL, NULL, napi_enumerable, NULL },
+                { "socketPair", NULL, socket_pair, NULL, NULL, NULL, napi_enumerable, NULL },
+                { "receiveFds", NULL, receive_fds, NULL, NULL, NULL, napi_enumerable, NULL },
+                { "sendFds", NULL, send_fds, NULL, NULL, NULL, napi_enumerable, NULL },
         };
 
         napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

@@ -26,6 +26,9 @@ interface Addon {
   pidfdOpen(pid: number): number
   pidfdSendSignal(fd: number, signal: number): void
   pidfdWatch(fd: number, callback: () => void): PidfdWatch
+  socketPair(): [number, number]
+  receiveFds(fd: number): { data: Buffer; fds: number[] }
+  sendFds(fd: number, data: Buffer, fds: number[]): number
 }
 
 // Same relative path from src/backends (tsx) and dist/backends (built).
@@ -80,6 +83,24 @@ export function pidfdSendSignal(fd: number, signal: number): void {
  */
 export function pidfdWatch(fd: number, callback: () => void): PidfdWatch {
   return load().pidfdWatch(fd, callback)
+}
+
+/** socketpair(2): two connected Unix stream sockets, close-on-exec. */
+export function socketPair(): [number, number] {
+  return load().socketPair()
+}
+
+/** One message waiting on a Unix socket (recvmsg without blocking): its bytes and the fds passed with it, now ours. */
+export function receiveFds(fd: number): { data: Buffer; fds: number[] } {
+  return load().receiveFds(fd)
+}
+
+/**
+ * sendmsg(2) with SCM_RIGHTS, without blocking: the bytes sent (the fds go
+ * with the first); throws EAGAIN when the socket takes nothing now.
+ */
+export function sendFds(fd: number, data: Buffer, fds: number[]): number {
+  return load().sendFds(fd, data, fds)
 }
 
 export function closeFd(fd: number): void {

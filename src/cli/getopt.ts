@@ -42,11 +42,20 @@ function findLong(specs: readonly OptionSpec[], name: string, program: string, s
 /**
  * The options and words of `argv` one by one, as getopt_long() hands them
  * over: an error surfaces only when the parser reaches it, so an option
- * before it (`--help`) still takes effect first.
+ * before it (`--help`) still takes effect first. Once `stopAfter` says so
+ * of the words seen so far, everything left is a word, options or not
+ * (machinectl's rule for `shell NAME CMD…`, whose options are CMD's).
  */
-export function* getoptLong(argv: readonly string[], specs: readonly OptionSpec[], program: string): Generator<ParsedWord> {
-  const operand = (value: string): ParsedWord => ({ key: undefined, value })
+export function* getoptLong(
+  argv: readonly string[], specs: readonly OptionSpec[], program: string, stopAfter?: (words: readonly string[]) => boolean,
+): Generator<ParsedWord> {
+  const words: string[] = []
+  const operand = (value: string): ParsedWord => { words.push(value); return { key: undefined, value } }
   for (let i = 0; i < argv.length; i++) {
+    if (stopAfter?.(words) === true) {
+      for (const rest of argv.slice(i)) yield operand(rest)
+      return
+    }
     const arg = argv[i]!
     if (arg === '--') {
       for (const rest of argv.slice(i + 1)) yield operand(rest)

@@ -21,6 +21,11 @@ Machine Commands:
   reboot NAME...              Reboot one or more containers
   terminate NAME...           Terminate one or more VMs/containers
   kill NAME...                Send signal to processes of a VM/container
+  login [NAME]                Get a login prompt in a container or on the
+                              local host
+  shell [[USER@]NAME [COMMAND...]]
+                              Invoke a shell (or other command) in a container
+                              or on the local host
   copy-to NAME PATH [PATH]    Copy files from the host to a container
   copy-from NAME PATH [PATH]  Copy files from a container to the host
   bind NAME PATH [PATH]       Bind mount a path from the host into a container
@@ -39,6 +44,8 @@ Options:
      --kill-whom=WHOM         Whom to send signal to (leader or all)
   -s --signal=SIGNAL          Which signal to send (name, number, RTMIN+N;
                               "list" lists them)
+     --uid=USER               Specify user ID to invoke shell as
+  -E --setenv=VAR[=VALUE]     Add an environment variable for shell
      --max-addresses=INTEGER  Number of internet addresses to show at most
      --read-only              Create read-only bind mount
      --mkdir                  Create directory before bind mounting, if missing

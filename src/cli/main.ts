@@ -44,6 +44,8 @@ const VERBS: readonly Verb[] = [
   { name: 'poweroff', min: 2, max: ANY, load: async () => (await kill()).poweroffMachine },
   { name: 'stop', min: 2, max: ANY, load: async () => (await kill()).poweroffMachine }, // machinectl's alias
   { name: 'kill', min: 2, max: ANY, load: async () => (await kill()).killMachine },
+  { name: 'login', min: 0, max: 2, load: async () => (await import('./verbs/shell.ts')).loginMachine },
+  { name: 'shell', min: 0, max: ANY, load: async () => (await import('./verbs/shell.ts')).shellMachine },
   { name: 'bind', min: 3, max: 4, load: async () => (await files()).bindMount },
   { name: 'copy-to', min: 3, max: 4, load: async () => (await files()).copyFiles },
   { name: 'copy-from', min: 3, max: 4, load: async () => (await files()).copyFiles },
@@ -51,7 +53,7 @@ const VERBS: readonly Verb[] = [
 
 /** machinectl verbs mctl does not have (yet): named as such rather than "unknown". */
 const NOT_HERE = new Set([
-  'list-images', 'image-status', 'show-image', 'login', 'shell', 'remove', 'rename', 'clone',
+  'list-images', 'image-status', 'show-image', 'remove', 'rename', 'clone',
   'read-only', 'start', 'enable', 'disable', 'import-tar', 'import-raw', 'import-fs', 'export-tar', 'export-raw', 'pull-tar',
   'pull-raw', 'list-transfers', 'cancel-transfer', 'set-limit', 'clean',
 ])
@@ -87,7 +89,7 @@ export async function main(argv: readonly string[], io: Io = processIo(), argv0 
     version: () => versionText(program),
     signalTable,
     signalNames,
-  })
+  }, io.env)
   if (parsed.kind === 'exit') {
     io.out(parsed.stdout)
     io.err(parsed.stderr)

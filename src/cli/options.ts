@@ -44,6 +44,10 @@ export interface CliOptions {
   /** --read-only, --mkdir: for bind. */
   readonly readOnly: boolean
   readonly mkdir: boolean
+  /** --uid: the user `shell` runs as when NAME has no user@. */
+  readonly uid: string | undefined
+  /** -E/--setenv: KEY=VALUE for `shell`, each name once, the last given winning. */
+  readonly setenv: readonly string[]
 }
 
 export type ParseResult =
@@ -86,7 +90,29 @@ export interface Actions {
   signalNames(): string
 }
 
-export function parseArguments(argv: readonly string[], program: string, actions: Actions): ParseResult {
+/** env_name_is_valid() */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/**
+ * strv_env_replace_strdup_passthrough(): VAR=VALUE replaces an earlier
+ * VAR; a bare VAR takes its value from our environment (empty if unset).
+ * undefined for a bad name.
+ */
+function setenvWith(list: readonly string[], arg: string, env: NodeJS.ProcessEnv): string[] | undefined {
+  const eq = arg.indexOf('=')
+  const name = eq < 0 ? arg : arg.slice(0, eq)
+  if (!ENV_NAME.test(name)) return undefined
+  const assignment = eq < 0 ? `${name}=${env[name] ?? ''}` : arg
+  return [...list.filter((e) => !e.startsWith(`${name}=`)), assignment]
+}
+
+/**
+ * machinectl's getopt quirk: after the verb `shell` and the machine name,
+ * the rest is the command line to run, options included.
+ */
+const shellCommandFollows = (words: readonly string[]): boolean => words[0] === 'shell' && words.length >= 2
+
+export function parseArguments(argv: readonly string[], program: string, actions: Actions, env: NodeJS.ProcessEnv = process.env): ParseResult {
   let properties: string[] | undefined
   let all = false
   let showEmpty = false
@@ -103,12 +129,14 @@ export function parseArguments(argv: readonly string[], program: string, actions
   let force = false
   let readOnly = false
   let mkdir = false
+  let uid: string | undefined
+  let setenv: string[] = []
   const words: string[] = []
   const done = (stdout: string): ParseResult => ({ kind: 'exit', code: 0, stdout, stderr: '' })
   const fail = (message: string): ParseResult => ({ kind: 'exit', code: 1, stdout: '', stderr: `${message}\n` })
 
   try {
-    for (const { key, value } of getoptLong(argv, SPECS, program)) {
+    for (const { key, value } of getoptLong(argv, SPECS, program, shellCommandFollows)) {
       const v = value ?? ''
       switch (key) {
         case undefined: words.push(v); break
@@ -137,7 +165,14 @@ export function parseArguments(argv: readonly string[], program: string, actions
         case 'read-only': readOnly = true; break
         case 'mkdir': mkdir = true; break
         case 'force': force = true; break
-        case 'no-ask-password': case 'uid': case 'setenv': break
+        case 'no-ask-password': break
+        case 'uid': uid = v; break
+        case 'setenv': {
+          const next = setenvWith(setenv, v, env)
+          if (next === undefined) return fail(`Cannot assign environment variable ${v}: Invalid argument`)
+          setenv = next
+          break
+        }
         case 'quiet': quiet = true; break
         case 'lines':
           if (parseUnsigned(v) === undefined) return fail(`Failed to parse lines '${v}'`)
@@ -176,6 +211,8 @@ export function parseArguments(argv: readonly string[], program: string, actions
   if (remote !== undefined) return fail(`--${remote}= is not supported by ${program}: it talks to the local machined only.`)
   return {
     kind: 'run', words,
-    options: { properties, all, showEmpty, onlyValue, full, legend, killWhom, signal, quiet, output, maxAddresses, transport, force, readOnly, mkdir },
+    options: {
+      properties, all, showEmpty, onlyValue, full, legend, killWhom, signal, quiet, output, maxAddresses, transport, force, readOnly, mkdir, uid, setenv,
+    },
   }
 }

@@ -9,7 +9,10 @@ import { BUS_NAME, MACHINE_INTERFACE_NAME, MANAGER_INTERFACE_NAME } from '../pro
 import type { MachineClass, MachineState } from '../protocol/vocabulary.ts'
 import { BusConnection, DBusError, variant, type Variant } from '../wire/dbus/bus.ts'
 import { fromDbusError, MachinedUnavailableError } from './errors.ts'
-import type { BindOptions, BusProperty, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineSummary, MachinedClient, RegisterOptions } from './types.ts'
+import type {
+  BindOptions, BusProperty, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachinePty, MachineSummary, MachinedClient,
+  RegisterOptions, ShellOptions,
+} from './types.ts'
 import { EventQueue, formatAddress, idBytes, idHex } from './values.ts'
 
 const PROPERTIES = 'org.freedesktop.DBus.Properties'
@@ -17,27 +20,12 @@ const PROPERTIES = 'org.freedesktop.DBus.Properties'
 /** MACHINE_COPY_REPLACE of Copy*MachineWithFlags. */
 const MACHINE_COPY_REPLACE = 1n
 
-/**
- * OpenMachineRootDirectory on a connection of its own that negotiates fd
- * passing (the native socket), closed again once the fd is ours.
- */
-export async function openRootDirectoryOverBus(address: string, name: string): Promise<number> {
-  const bus = await BusConnection.connect(address, { watchNameOwners: false })
-  try {
-    const [fd] = await bus.call(BUS_NAME, MACHINE1_PATH, MANAGER_INTERFACE_NAME, 'OpenMachineRootDirectory', 's', [name], { keepFds: true })
-    return fd as number
-  } catch (err) {
-    if (err instanceof DBusError) throw fromDbusError(err.type, err.message)
-    throw err
-  } finally {
-    bus.close()
-  }
-}
-
 export class DbusMachinedClient implements MachinedClient {
   readonly transport = 'dbus'
   readonly #bus: BusConnection
   readonly #address: string
+  /** A second connection that passes fds (the native socket), opened by the first call that answers one (ptys, the root directory). */
+  #fdBus: Promise<BusConnection> | undefined
 
   private constructor(bus: BusConnection, address: string) {
     this.#bus = bus
@@ -45,7 +33,7 @@ export class DbusMachinedClient implements MachinedClient {
   }
 
   static async connect(address: string): Promise<DbusMachinedClient> {
-    // Only openRootDirectory() receives fds (on a connection of its own): a plain socket, without the native one, starts faster.
+    // Only the calls that answer fds use one, a connection of their own (#fdCall): a plain socket, without the native one, starts faster.
     return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false, unixFd: false }), address)
   }
 
@@ -209,8 +197,40 @@ export class DbusMachinedClient implements MachinedClient {
     await this.#call('BindMountMachine', 'sssbb', [name, source, options.destination ?? '', options.readOnly === true, options.mkdir === true])
   }
 
+  /** OpenMachineRootDirectory: the fd is the caller's to close. */
   async openRootDirectory(name: string): Promise<number> {
-    return openRootDirectoryOverBus(this.#address, name)
+    const [fd] = await this.#fdCall('OpenMachineRootDirectory', 's', [name])
+    return fd as number
+  }
+
+  /** A Manager call whose reply carries fds: over the fd-passing connection, keeping them open for the caller. */
+  async #fdCall(member: string, signature: string, body: readonly unknown[]): Promise<unknown[]> {
+    this.#fdBus ??= BusConnection.connect(this.#address, { watchNameOwners: false, unixFd: true })
+    const bus = await this.#fdBus
+    try {
+      return await bus.call(BUS_NAME, MACHINE1_PATH, MANAGER_INTERFACE_NAME, member, signature, body, { keepFds: true })
+    } catch (err) {
+      if (err instanceof DBusError) throw fromDbusError(err.type, err.message)
+      throw err
+    }
+  }
+
+  /** A reply (h, s): the pty's master and its path. */
+  async #ptyCall(member: string, signature: string, body: readonly unknown[]): Promise<MachinePty> {
+    const reply = await this.#fdCall(member, signature, body)
+    return { fd: reply[0] as number, path: reply[1] as string }
+  }
+
+  async openPty(name: string): Promise<MachinePty> {
+    return this.#ptyCall('OpenMachinePTY', 's', [name])
+  }
+
+  async openLogin(name: string): Promise<MachinePty> {
+    return this.#ptyCall('OpenMachineLogin', 's', [name])
+  }
+
+  async openShell(name: string, o: ShellOptions = {}): Promise<MachinePty> {
+    return this.#ptyCall('OpenMachineShell', 'sssasas', [name, o.user ?? '', o.path ?? '', [...(o.args ?? [])], [...(o.environment ?? [])]])
   }
 
   watch(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<MachineEvent> {
@@ -229,6 +249,7 @@ export class DbusMachinedClient implements MachinedClient {
 
   close(): void {
     this.#bus.close()
+    void this.#fdBus?.then((b) => b.close(), () => undefined)
   }
 
   /** For tools that print object paths (busctl-style). */

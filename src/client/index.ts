@@ -16,8 +16,8 @@
 export { connect, connectIfAvailable, registerIfAvailable } from './connect.ts'
 export { MachinedUnavailableError } from './errors.ts'
 export type {
-  BindOptions, BusProperty, ConnectOptions, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachineSummary, MachinedClient, RegisterOptions,
-  ScopeProperty,
+  BindOptions, BusProperty, ConnectOptions, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachinePty,
+  MachineSummary, MachinedClient, RegisterOptions, ScopeProperty, ShellOptions,
 } from './types.ts'
 export {
   AccessDeniedError, ERROR_CODES, FailedError, FileExistsError, FileNotFoundError, InvalidArgsError, LimitsExceededError,

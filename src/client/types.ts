@@ -111,6 +111,25 @@ export interface BindOptions {
   readonly mkdir?: boolean
 }
 
+/** A terminal in a machine (openPty/openLogin/openShell): the pty's master, now the caller's to read, write and close. */
+export interface MachinePty {
+  readonly fd: number
+  /** The peer as the machine sees it, e.g. /dev/pts/3. */
+  readonly path: string
+}
+
+/** What openShell runs; each field as machinectl's OpenMachineShell call takes it. */
+export interface ShellOptions {
+  /** Default root. */
+  readonly user?: string
+  /** Absolute path of the program; default the user's login shell. */
+  readonly path?: string
+  /** argv, argv[0] first; default [path]. */
+  readonly args?: readonly string[]
+  /** KEY=VALUE assignments. */
+  readonly environment?: readonly string[]
+}
+
 export interface MachineEvent {
   readonly type: 'new' | 'removed'
   readonly name: string
@@ -140,6 +159,12 @@ export interface MachinedClient {
    * over D-Bus, which can pass fds. The caller closes it.
    */
   openRootDirectory(name: string): Promise<number>
+  /** OpenMachinePTY: a pty in the machine, nothing on it (root only). */
+  openPty(name: string): Promise<MachinePty>
+  /** OpenMachineLogin: a pty with the machine's login prompt on it. */
+  openLogin(name: string): Promise<MachinePty>
+  /** OpenMachineShell: a pty with a program (default the user's shell) running on it. */
+  openShell(name: string, options?: ShellOptions): Promise<MachinePty>
   /** MachineNew/MachineRemoved as they happen (over the system bus, whichever transport registers). */
   watch(options?: { signal?: AbortSignal }): AsyncIterableIterator<MachineEvent>
   close(): void

@@ -9,7 +9,10 @@ import { errorFromCode, NotSupportedError, type ErrorCode, type MachinedError } 
 import type { MachineClass } from '../protocol/vocabulary.ts'
 import type { DbusMachinedClient } from './dbus.ts'
 import { fromVarlinkError } from './errors.ts'
-import type { BindOptions, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachineSummary, MachinedClient, RegisterOptions } from './types.ts'
+import type {
+  BindOptions, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachinePty, MachineSummary, MachinedClient,
+  RegisterOptions, ShellOptions,
+} from './types.ts'
 import { formatAddress, idBytes, idHex } from './values.ts'
 import { VarlinkConnection, VarlinkReplyError } from './varlink-connection.ts'
 
@@ -220,15 +223,35 @@ export class VarlinkMachinedClient implements MachinedClient {
     await this.#call('BindMount', p, name)
   }
 
-  /** Over D-Bus: this Varlink connection cannot carry fds. */
+  /** The D-Bus client, loaded and connected on first use: a Varlink client that never needs it carries none of its code. */
+  #dbus(): Promise<DbusMachinedClient> {
+    this.#bus ??= import('./dbus.ts').then((m) => m.DbusMachinedClient.connect(this.#busAddress))
+    return this.#bus
+  }
+
+  /*
+   * Ptys and the root directory go over D-Bus: io.systemd.Machine's Open
+   * and OpenRootDirectory pass an fd, which this client's socket
+   * (node:net) cannot receive.
+   */
   async openRootDirectory(name: string): Promise<number> {
-    return (await import('./dbus.ts')).openRootDirectoryOverBus(this.#busAddress, name)
+    return (await this.#dbus()).openRootDirectory(name)
+  }
+
+  async openPty(name: string): Promise<MachinePty> {
+    return (await this.#dbus()).openPty(name)
+  }
+
+  async openLogin(name: string): Promise<MachinePty> {
+    return (await this.#dbus()).openLogin(name)
+  }
+
+  async openShell(name: string, options?: ShellOptions): Promise<MachinePty> {
+    return (await this.#dbus()).openShell(name, options)
   }
 
   watch(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<MachineEvent> {
-    // Loaded only here: a Varlink client that never watches needs none of the D-Bus code.
-    this.#bus ??= import('./dbus.ts').then((m) => m.DbusMachinedClient.connect(this.#busAddress))
-    const bus = this.#bus
+    const bus = this.#dbus()
     // Hand out the bus client's iterator once the bus is there.
     let inner: AsyncIterableIterator<MachineEvent> | undefined
     const ready = bus.then((b) => { inner = b.watch(options); return inner })

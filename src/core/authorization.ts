@@ -22,8 +22,12 @@ export interface Caller {
 export const ACTIONS = {
   createMachine: 'org.freedesktop.machine1.create-machine',
   manageMachines: 'org.freedesktop.machine1.manage-machines',
-  /** Open{PTY,Login,Shell}, OpenRootDirectory, BindMount, Copy*: reaching into a machine. */
+  /** OpenShell, OpenRootDirectory, BindMount, Copy*: reaching into a machine. */
   enterMachine: 'org.freedesktop.machine1.shell',
+  /** OpenPTY: a bare pty in a machine. */
+  openPty: 'org.freedesktop.machine1.open-pty',
+  /** OpenLogin: a login prompt in a machine. */
+  login: 'org.freedesktop.machine1.login',
   manageImages: 'org.freedesktop.machine1.manage-images',
 } as const
 export type Action = (typeof ACTIONS)[keyof typeof ACTIONS]

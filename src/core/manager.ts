@@ -15,23 +15,26 @@ import {
 import { machineNameIsValid } from '../protocol/hostname.ts'
 import { machineScopeName } from '../protocol/unit-name.ts'
 import { killWhomFromString, machineClassFromString, signalIsValid, type KillWhom, type MachineClass } from '../protocol/vocabulary.ts'
-import { ACTIONS, type Authorizer, type Caller } from './authorization.ts'
+import { ACTIONS, type Action, type Authorizer, type Caller } from './authorization.ts'
 import { Leaders } from './leaders.ts'
 import { Machine, NULL_ID } from './machine.ts'
 import { machineFromRecord, machineToRecord, NO_EXTRAS, type MachineExtras } from './machine-record.ts'
 import { mapFromInside, mapToInside, parseIdMap, uidShiftFromMaps } from './id-map.ts'
 import { Operations } from './operations.ts'
 import type {
-  Address, Clock, Disposable, HostInfo, Inspector, Log, MachineFiles, ProcessHandle, Processes, ProcessRef, StateStore, UnitRef, Units,
+  Address, Clock, Disposable, HostInfo, Inspector, Log, MachineFiles, MachinePty, ProcessHandle, Processes, ProcessRef, StateStore,
+  Terminals, UnitRef, Units,
 } from './ports.ts'
 import { DEFAULT_LIMITS, MachineQuota, type ManagerLimits } from './quota.ts'
 import { parseScopeProperties, type ScopeProperty, type ScopeSettings } from './scope-properties.ts'
+import { shellSpecFromRequest, type ShellRequest } from './shell-request.ts'
 import { formatMachineState, parseMachineState, type MachineStateRecord } from './state-file.ts'
 import { bindMountPaths, copyFileNames, copyFlagsReplace, copyPaths, type BindMountCall, type CopyCall } from './machine-files.ts'
 
 export { DEFAULT_LIMITS, type ManagerLimits } from './quota.ts'
 export type { BindMountCall, CopyCall } from './machine-files.ts'
 export type { MachineExtras } from './machine-record.ts'
+export type { ShellRequest } from './shell-request.ts'
 
 export interface RegisterRequest {
   readonly name: string
@@ -70,6 +73,7 @@ export interface ManagerPorts {
   readonly state: StateStore
   readonly inspector: Inspector
   readonly files: MachineFiles
+  readonly terminals: Terminals
   readonly clock: Clock
   readonly log: Log
   readonly authorizer: Authorizer
@@ -504,6 +508,49 @@ export class Manager {
     const machine = this.get(name)
     this.#ports.authorizer.check(caller, ACTIONS.enterMachine, machine.ownerUid)
     return machine
+  }
+
+  // ── Terminals ───────────────────────────────────────────────────────────
+
+  /**
+   * The machine whose terminal `caller` may open: containers, and the host
+   * itself; other classes answer EOPNOTSUPP from machine_openpt(), after
+   * the authorisation check, as in systemd.
+   */
+  #terminalTarget(name: string, caller: Caller, action: Action): ProcessRef | undefined {
+    const machine = this.get(name)
+    this.#ports.authorizer.check(caller, action, machine.ownerUid)
+    if (machine !== this.host && machine.class !== 'container') throw new NotSupportedError('Operation not supported')
+    return this.#leaderOf(machine)
+  }
+
+  /**
+   * Everything Open checks about the machine and the caller, without
+   * opening anything (for a transport that cannot hand over the pty).
+   */
+  checkTerminal(name: string, mode: 'tty' | 'login' | 'shell', caller: Caller): void {
+    const action = mode === 'tty' ? ACTIONS.openPty : mode === 'login' ? ACTIONS.login : ACTIONS.enterMachine
+    this.#terminalTarget(name, caller, action)
+  }
+
+  /** OpenMachinePTY: a pty in the machine, nothing started on it. */
+  async openPty(name: string, caller: Caller): Promise<MachinePty> {
+    const leader = this.#terminalTarget(name, caller, ACTIONS.openPty)
+    return this.#operations.run(() => this.#ports.terminals.openPty(leader))
+  }
+
+  /** OpenMachineLogin: a pty with the machine's getty on it. */
+  async openLogin(name: string, caller: Caller): Promise<MachinePty> {
+    const leader = this.#terminalTarget(name, caller, ACTIONS.login)
+    return this.#operations.run(() => this.#ports.terminals.openLogin(leader))
+  }
+
+  /** OpenMachineShell: the request is checked before the caller is (systemd reads and checks its arguments first). */
+  async openShell(name: string, request: ShellRequest, caller: Caller): Promise<MachinePty> {
+    const machine = this.get(name)
+    const spec = shellSpecFromRequest(request)
+    const leader = this.#terminalTarget(machine.name, caller, ACTIONS.enterMachine)
+    return this.#operations.run(() => this.#ports.terminals.openShell(leader, spec))
   }
 
   /** SetPoolLimit, CleanPool: root only (polkit's manage-images). */

@@ -199,6 +199,44 @@ export interface MachineFiles {
   bindMount(request: BindMountRequest): Promise<void>
 }
 
+/** A pseudo terminal allocated in a machine, as OpenMachinePTY answers it. */
+export interface MachinePty {
+  /** The master side: an fd of this process, the caller's to pass on (or close). */
+  readonly master: number
+  /** The peer's path as the machine sees it, e.g. /dev/pts/3. */
+  readonly path: string
+}
+
+/** What OpenMachineShell runs, already checked and defaulted (shell-request.ts). */
+export interface ShellSpec {
+  readonly user: string
+  /** Absolute path of the program. */
+  readonly path: string
+  /** Its argv, argv[0] first; never empty. */
+  readonly args: readonly string[]
+  /** KEY=VALUE assignments for it. */
+  readonly environment: readonly string[]
+}
+
+/**
+ * Terminals inside a running machine (systemd's machine_openpt(),
+ * machine_start_getty(), machine_start_shell()); a leader of undefined
+ * means the host itself. Each resolves to a pty whose master the caller
+ * owns, with the session already started on its peer.
+ */
+export interface Terminals {
+  /** A pty allocated in the machine, nothing on it. */
+  openPty(leader: ProcessRef | undefined): Promise<MachinePty>
+  /** A pty with a login prompt on it. */
+  openLogin(leader: ProcessRef | undefined): Promise<MachinePty>
+  /**
+   * A pty with `spec` running on it as its user. Throws NoSuchProcessError
+   * (ESRCH, what systemd's user lookup fails with) when the machine has no
+   * such user and we look it up ourselves (guests without systemd).
+   */
+  openShell(leader: ProcessRef | undefined, spec: ShellSpec): Promise<MachinePty>
+}
+
 /** Facts about the host, for the ".host" machine systemd-machined always lists. */
 export interface HostInfo {
   /** /etc/machine-id as 16 bytes (all zero when unknown). */

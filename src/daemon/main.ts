@@ -18,6 +18,7 @@ import { SystemClock } from '../backends/clock.ts'
 import { readHostInfo } from '../backends/host-info.ts'
 import { ProcfsInspector } from '../backends/inspector.ts'
 import { HelperMachineFiles } from '../backends/machine-files.ts'
+import { MachineTerminals } from '../backends/terminals.ts'
 import { ProcfsProcesses } from '../backends/procfs.ts'
 import { pidfdsAvailable, pidfsAvailable } from '../backends/pidfd.ts'
 import { StateDir } from '../backends/state-dir.ts'
@@ -190,6 +191,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
       state: new StateDir(options.stateDir),
       inspector: new ProcfsInspector({ processes }),
       files: new HelperMachineFiles({ processes, log }),
+      terminals: new MachineTerminals({ hostBusAddress: systemBus.address, log }),
       clock: new SystemClock(),
       authorizer: new Authorizer({ allowUserRegistration: options.allowUserRegistration }),
     }, { maxMachines: options.maxMachines, maxMachinesPerUid: options.maxMachinesPerUid, maxOperations: options.maxOperations })

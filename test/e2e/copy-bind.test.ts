@@ -178,6 +178,26 @@ void describe('copy, bind, root directory and status of a machined-spawn contain
     assert.match(fd.reply, /^h \d+$/)
   })
 
+  it('Varlink OpenRootDirectory passes a directory fd of the guest\'s root to a client that is not ours', async () => {
+    // Python's socket.recv_fds(): the fd names the guest's "/", whose machine-id is the guest's, not the host's.
+    const script = [
+      'import json, os, socket, sys',
+      's = socket.socket(socket.AF_UNIX)',
+      "s.connect('/run/systemd/machine/io.systemd.Machine')",
+      "s.sendall(json.dumps({'method': 'io.systemd.Machine.OpenRootDirectory', 'parameters': {'name': sys.argv[1]}}).encode() + b'\\0')",
+      'data, fds, _f, _a = socket.recv_fds(s, 65536, 4)',
+      "mid = open(os.open('etc/machine-id', os.O_RDONLY, dir_fd=fds[0])).read().strip() if fds else ''",
+      "print(json.dumps({'reply': json.loads(data.rstrip(b'\\0')), 'fds': len(fds), 'machineId': mid}))",
+    ].join('\n')
+    const r = await sb.exec(['python3', '-c', script, name])
+    assert.equal(r.code, 0, r.stderr)
+    const out = JSON.parse(r.stdout) as { reply: { parameters?: { fileDescriptor?: number } }; fds: number; machineId: string }
+    assert.deepEqual(out.reply.parameters, { fileDescriptor: 0 })
+    assert.equal(out.fds, 1)
+    assert.equal(out.machineId, readFileSync(inGuest('/etc/machine-id'), 'utf8').trim())
+    assert.notEqual(out.machineId, readFileSync('/etc/machine-id', 'utf8').trim())
+  })
+
   it('machinectl bind makes a host directory visible inside; --read-only and --mkdir', async () => {
     const share = join(host, 'share')
     mkdirSync(share)

@@ -117,8 +117,10 @@ describe('Varlink io.systemd.Machine through a Python client', () => {
       ['List', { pid: { pid: 0x7ffffff0 } }, err('NoSuchMachine')],
       ['List', { pid: 'x' }, bad('pid')],
       ['List', { acquireMetadata: 'always' }, bad('acquireMetadata')],
-      ['Open', { name: vname, mode: 'tty' }, err('NotSupported')],
-      ['OpenRootDirectory', { name: vname }, err('NotSupported')],
+      // Open itself (an fd in the reply) is tested with real guests in shell-login.test.ts.
+      ['Open', { name: vname, mode: 'shell', path: 'bin/sh' }, bad('path')],
+      ['Open', { name: 'nosuch', mode: 'tty' }, err('NoSuchMachine')],
+      ['OpenRootDirectory', { name: 'nosuch' }, err('NoSuchMachine')],
       // This machine's leader has no propagation directory (no container manager made one): EOPNOTSUPP.
       ['BindMount', { name: vname, source: '/tmp' }, err('NotSupported')],
       ['BindMount', { name: vname, source: 'tmp' }, bad('source')],

@@ -9,7 +9,8 @@
  * Two rules keep the fuzzer from doing real harm, because it runs as root:
  * a registration never names a process that exists (its leader is a PID
  * no kernel hands out, never 0, which would be the fuzzer itself), and a
- * call that could stop or forget a machine never names a real one with
+ * call that could stop or forget a machine, or start a session in one (a
+ * login or a shell, on the host too), never names a real one with
  * arguments that would pass.
  */
 
@@ -46,7 +47,10 @@ const MUTATING = new Set([
   // They write files and mount: never on a real machine.
   'CopyToMachine', 'CopyFromMachine', 'CopyToMachineWithFlags', 'CopyFromMachineWithFlags', 'BindMountMachine',
   'CopyTo', 'CopyFrom', 'CopyToWithFlags', 'CopyFromWithFlags', 'BindMount',
+  ...['OpenMachinePTY', 'OpenMachineLogin', 'OpenMachineShell', 'OpenPTY', 'OpenLogin', 'OpenShell'],
 ])
+/** Manager methods that start something in the machine they name: never ".host" with a passing signature. */
+const ENTERING = new Set(['OpenMachinePTY', 'OpenMachineLogin', 'OpenMachineShell'])
 const REGISTERING = new Set(['CreateMachine', 'CreateMachineWithNetwork', 'RegisterMachine', 'RegisterMachineWithNetwork'])
 const REGISTERING_EX = new Set(['CreateMachineEx', 'RegisterMachineEx'])
 
@@ -220,7 +224,9 @@ export class DbusFuzzer {
   /** A call with the right signature: make sure it cannot register, stop or forget anything real. */
   #defuse(member: string, body: unknown[], fds: number[]): void {
     const rand = this.#rand
-    if (REGISTERING.has(member)) {
+    if (ENTERING.has(member)) {
+      if (body[0] === '.host') body[0] = 'fz-none'
+    } else if (REGISTERING.has(member)) {
       // name, id, service, class, leader, ...: the leader is a PID no process has (never 0, the fuzzer itself).
       body[4] = phantomPid(rand)
     } else if (REGISTERING_EX.has(member)) {

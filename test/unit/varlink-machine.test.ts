@@ -241,12 +241,23 @@ describe('io.systemd.Machine over Varlink', () => {
     assert.deepEqual(await call('Kill', { name: '.host', signal: 15 }), err('NotSupported'))
   })
 
-  it('answers NotSupported for Open and OpenRootDirectory (no fd passing here), once the machine is found', async () => {
-    for (const [method, extra] of [['Open', { mode: 'tty' }], ['OpenRootDirectory', {}]] as const) {
-      assert.deepEqual(await call(method, { name: 'golden', ...extra }), err('NotSupported'), method)
-      assert.deepEqual(await call(method, { name: 'nope', ...extra }), err('NoSuchMachine'), method)
-    }
+  it('Open checks what systemd checks; a server that cannot pass fds (none here) then answers PermissionDenied and opens nothing', async () => {
     assert.deepEqual(await call('Open', { name: 'golden' }), bad('mode'))
+    assert.deepEqual(await call('Open', { name: 'golden', mode: 'shell', user: 'a:b' }), bad('user'))
+    assert.deepEqual(await call('Open', { name: 'golden', mode: 'shell', path: 'bin/sh' }), bad('path'))
+    assert.deepEqual(await call('Open', { name: 'golden', mode: 'shell', environment: ['A=1', 'A=2'] }), bad('environment'))
+    assert.deepEqual(await call('Open', { name: 'nope', mode: 'login' }), err('NoSuchMachine'))
+    assert.deepEqual(await call('Open', { name: 'full', mode: 'tty' }), err('NotSupported'))
+    for (const mode of ['tty', 'login', 'shell']) {
+      assert.deepEqual(await call('Open', { name: 'golden', mode }), { error: 'org.varlink.service.PermissionDenied', parameters: {} }, mode)
+    }
+    assert.deepEqual(ports.terminals.opened, [])
+  })
+
+  it('OpenRootDirectory: the machine first; a server that cannot pass fds (none here) then answers PermissionDenied and opens nothing', async () => {
+    assert.deepEqual(await call('OpenRootDirectory', { name: 'nope' }), err('NoSuchMachine'))
+    assert.deepEqual(await call('OpenRootDirectory', { name: 'golden' }), { error: 'org.varlink.service.PermissionDenied', parameters: {} })
+    assert.deepEqual(ports.files.opened, [])
   })
 
   it('copies and bind mounts: paths checked as json_dispatch_const_path() does, then the core', async () => {

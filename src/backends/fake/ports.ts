@@ -11,8 +11,8 @@ import { sliceCgroupPath } from '../../protocol/unit-name.ts'
 import { Authorizer, type AuthorizationPolicy } from '../../core/authorization.ts'
 import type { ManagerPorts } from '../../core/manager.ts'
 import type {
-  Address, BindMountRequest, Clock, CopyRequest, CreateScopeRequest, Disposable, HostInfo, Inspector, Log, MachineFiles, ProcessHandle, ProcessRef, Processes,
-  StateStore, UnitRef, Units,
+  Address, BindMountRequest, Clock, CopyRequest, CreateScopeRequest, Disposable, HostInfo, Inspector, Log, MachineFiles, MachinePty,
+  ProcessHandle, ProcessRef, Processes, ShellSpec, StateStore, Terminals, UnitRef, Units,
 } from '../../core/ports.ts'
 
 /** The start time a process gets when a test does not pick one. */
@@ -337,6 +337,34 @@ export class FakeMachineFiles implements MachineFiles {
   }
 }
 
+/** Records what was asked for; ptys are numbered from 0 and their master "fds" from 1000. */
+export class FakeTerminals implements Terminals {
+  readonly opened: { kind: 'pty' | 'login' | 'shell'; leader: number | undefined; spec?: ShellSpec }[] = []
+  /** Thrown by the next open, once. */
+  failNext: Error | undefined = undefined
+
+  async openPty(leader: ProcessRef | undefined): Promise<MachinePty> {
+    return this.#open('pty', leader)
+  }
+
+  async openLogin(leader: ProcessRef | undefined): Promise<MachinePty> {
+    return this.#open('login', leader)
+  }
+
+  async openShell(leader: ProcessRef | undefined, spec: ShellSpec): Promise<MachinePty> {
+    return this.#open('shell', leader, spec)
+  }
+
+  #open(kind: 'pty' | 'login' | 'shell', leader: ProcessRef | undefined, spec?: ShellSpec): MachinePty {
+    const err = this.failNext
+    this.failNext = undefined
+    if (err !== undefined) throw err
+    const n = this.opened.length
+    this.opened.push({ kind, leader: leader?.pid, ...(spec === undefined ? {} : { spec }) })
+    return { master: 1000 + n, path: `/dev/pts/${n}` }
+  }
+}
+
 export class FakeClock implements Clock {
   realtime: bigint
   monotonic: bigint
@@ -396,6 +424,7 @@ export interface FakePorts extends ManagerPorts {
   readonly state: FakeStateStore
   readonly inspector: FakeInspector
   readonly files: FakeMachineFiles
+  readonly terminals: FakeTerminals
   readonly clock: FakeClock
   readonly log: FakeLog
   readonly authorizer: Authorizer
@@ -414,6 +443,7 @@ export function createFakePorts(policy: Partial<AuthorizationPolicy> = {}): Fake
     state: new FakeStateStore(),
     inspector: new FakeInspector(),
     files: new FakeMachineFiles(),
+    terminals: new FakeTerminals(),
     clock: new FakeClock(),
     log: new FakeLog(),
     authorizer: new Authorizer({ allowUserRegistration: policy.allowUserRegistration ?? false }),

@@ -6,10 +6,10 @@
  */
 
 import { MACHINE_INTERFACE } from '../../protocol/dbus/org.freedesktop.machine1.ts'
-import { NotSupportedError } from '../../protocol/errors.ts'
 import type { Caller } from '../../core/authorization.ts'
 import type { Machine } from '../../core/machine.ts'
 import type { Manager, MachineView } from '../../core/manager.ts'
+import type { MachinePty } from '../../core/ports.ts'
 import type { IncomingCall } from '../../wire/dbus/bus.ts'
 import { encodeAddresses, encodeStringMap } from './decode.ts'
 import { EMPTY_REPLY, type ObjectInterface, type Reply } from './object-tree.ts'
@@ -19,12 +19,8 @@ export interface DbusContext {
   callerOf(call: IncomingCall): Promise<Caller>
 }
 
-/** What systemd 252 answers for a class that has no such thing (machine-dbus.c). */
-const CONTAINER_ONLY: Readonly<Record<string, string>> = {
-  // machine_openpt() answers EOPNOTSUPP for VMs.
-  OpenPTY: 'Operation not supported',
-  OpenLogin: 'Operation not supported',
-  OpenShell: 'Operation not supported',
+function ptyReply(pty: MachinePty): Reply {
+  return { signature: 'hs', body: [pty.master, pty.path] }
 }
 
 /** The operations both the Manager (by name) and a Machine object expose. */
@@ -62,15 +58,17 @@ export const machineOperations = {
     await ctx.manager.bindMount(name, { source, destination, readOnly, mkdir }, await ctx.callerOf(call))
     return EMPTY_REPLY
   },
-  /**
-   * Ptys into a machine are not built yet: refuse clearly, with systemd's answer
-   * for machines that are not containers. Who may not reach in at all
-   * learns that first (AccessDenied), as from systemd's polkit check.
-   */
-  async notYet(ctx: DbusContext, call: IncomingCall, name: string, method: keyof typeof CONTAINER_ONLY): Promise<Reply> {
-    const machine = ctx.manager.checkEnter(name, await ctx.callerOf(call))
-    if (machine.class !== 'container') throw new NotSupportedError(CONTAINER_ONLY[method]!)
-    throw new NotSupportedError(`${method} is not supported by machined-ts yet`)
+  /** The pty's master goes to the caller: the connection owns the fd once it is in the reply, and closes it once sent. */
+  async openPty(ctx: DbusContext, call: IncomingCall, name: string): Promise<Reply> {
+    return ptyReply(await ctx.manager.openPty(name, await ctx.callerOf(call)))
+  },
+  async openLogin(ctx: DbusContext, call: IncomingCall, name: string): Promise<Reply> {
+    return ptyReply(await ctx.manager.openLogin(name, await ctx.callerOf(call)))
+  },
+  /** OpenShell(user, path, args, environment), the arguments starting at `at`. */
+  async openShell(ctx: DbusContext, call: IncomingCall, name: string, at: number): Promise<Reply> {
+    const [user, path, args, environment] = call.body.slice(at) as [string, string, string[], string[]]
+    return ptyReply(await ctx.manager.openShell(name, { user, path, args, environment }, await ctx.callerOf(call)))
   },
 }
 
@@ -112,15 +110,15 @@ export function machineObject(ctx: DbusContext, machine: Machine, view: MachineV
       GetAddresses: () => ops.addresses(ctx, name),
       GetOSRelease: () => ops.osRelease(ctx, name),
       GetUIDShift: () => ops.uidShift(ctx, name),
-      OpenPTY: (call) => ops.notYet(ctx, call, name, 'OpenPTY'),
-      OpenLogin: (call) => ops.notYet(ctx, call, name, 'OpenLogin'),
-      OpenShell: (call) => ops.notYet(ctx, call, name, 'OpenShell'),
       BindMount: (call) => ops.bindMount(ctx, call, name, call.body),
       CopyFrom: (call) => ops.copy(ctx, call, name, 'from', call.body),
       CopyTo: (call) => ops.copy(ctx, call, name, 'to', call.body),
       CopyFromWithFlags: (call) => ops.copy(ctx, call, name, 'from', call.body),
       CopyToWithFlags: (call) => ops.copy(ctx, call, name, 'to', call.body),
       OpenRootDirectory: (call) => ops.openRootDirectory(ctx, call, name),
+      OpenPTY: (call) => ops.openPty(ctx, call, name),
+      OpenLogin: (call) => ops.openLogin(ctx, call, name),
+      OpenShell: (call) => ops.openShell(ctx, call, name, 0),
     },
   }
 }

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { closeSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import type { Log } from '../../core/ports.ts'
 import { systemError, type VarlinkError } from './errors.ts'
@@ -33,11 +34,25 @@ export interface ConnectionLimits {
   readonly maxQueuedCalls: number
 }
 
+/**
+ * Sends `data` with `fds` attached to its first byte on the socket, without
+ * blocking: the bytes sent; throws an EAGAIN error when none could go.
+ */
+export type FdSender = (socket: Socket, data: Buffer, fds: readonly number[]) => number
+
+/** Closes fds a reply was to pass (errors ignored: they are gone either way). */
+export function closeFds(fds: readonly number[]): void {
+  for (const fd of new Set(fds)) {
+    try { closeSync(fd) } catch { /* already closed */ }
+  }
+}
+
 /** Where a call's replies go; every method is a no-op for oneway calls. */
 export interface ReplyChannel {
   /** A reply with continues: true. */
   notify(parameters: Record<string, unknown>): void
-  reply(parameters: Record<string, unknown>): void
+  /** The final reply; `fds` (ours) go with it and are closed once sent. */
+  reply(parameters: Record<string, unknown>, fds?: readonly number[]): void
   error(error: VarlinkError): void
 }
 
@@ -49,6 +64,7 @@ export interface ConnectionOptions {
   readonly limits: ConnectionLimits
   readonly dispatch: Dispatch
   readonly log: Log
+  readonly fdSender?: FdSender | undefined
 }
 
 export class VarlinkConnection {
@@ -65,6 +81,9 @@ export class VarlinkConnection {
   #readEnded = false
   /** No more calls will be taken: the connection is being shut down. */
   #closing = false
+  readonly #fdSender: FdSender | undefined
+  /** A reply with fds on its way: later replies wait for it. */
+  #fdWrite: Promise<void> | undefined
 
   constructor(options: ConnectionOptions) {
     this.peer = options.peer
@@ -72,6 +91,7 @@ export class VarlinkConnection {
     this.#limits = options.limits
     this.#dispatch = options.dispatch
     this.#log = options.log
+    this.#fdSender = options.fdSender
     this.#decoder = new FrameDecoder(options.limits.maxMessageSize)
     this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     this.#socket.on('end', () => this.#onEnd())
@@ -153,6 +173,7 @@ export class VarlinkConnection {
 
   /** Waits while the client is not reading and a message limit of replies waits for it. */
   async #writable(): Promise<void> {
+    if (this.#fdWrite !== undefined) await this.#fdWrite
     const socket = this.#socket
     if (socket.writableLength <= this.#limits.maxMessageSize || socket.destroyed) return
     await new Promise<void>((resolve) => {
@@ -163,19 +184,20 @@ export class VarlinkConnection {
   }
 
   #channel(call: IncomingCall): ReplyChannel {
-    if (call.oneway) return { notify: () => undefined, reply: () => undefined, error: () => undefined }
+    if (call.oneway) return { notify: () => undefined, reply: (_p, fds) => closeFds(fds ?? []), error: () => undefined }
     let done = false
-    const final = (message: Record<string, unknown>): void => {
-      if (done) { this.#log.error('Second final reply to one Varlink call, dropped', { method: call.method }); return }
+    const final = (message: Record<string, unknown>, fds: readonly number[] = []): void => {
+      if (done) { this.#log.error('Second final reply to one Varlink call, dropped', { method: call.method }); closeFds(fds); return }
       done = true
-      this.#write(message)
+      if (fds.length === 0) this.#write(message)
+      else this.#fdWrite = this.#writeWithFds(message, fds)
     }
     return {
       notify: (parameters) => {
         if (done || !call.more) { this.#log.error('Varlink reply with continues to a call without more, dropped', { method: call.method }); return }
         this.#write({ parameters, continues: true })
       },
-      reply: (parameters) => final({ parameters }),
+      reply: (parameters, fds) => final({ parameters }, fds),
       error: (error) => final({ error: error.error, parameters: error.parameters }),
     }
   }
@@ -194,6 +216,44 @@ export class VarlinkConnection {
       bytes = encodeMessage({ error: error.error, parameters: error.parameters })
     }
     this.#socket.write(bytes)
+  }
+
+  /**
+   * A reply that passes fds (node:net cannot): once node:net has handed
+   * every earlier byte to the kernel, so the fds arrive with this reply,
+   * the reply goes out through the fd sender, its fds on the first byte;
+   * whatever the kernel did not take at once follows through node:net.
+   * The fds are closed once sent, or when the client is gone.
+   */
+  async #writeWithFds(message: Record<string, unknown>, fds: readonly number[]): Promise<void> {
+    const socket = this.#socket
+    const bytes = encodeMessage(message)
+    try {
+      while (socket.writableLength > 0 && !socket.destroyed) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => { socket.off('drain', done); socket.off('close', done); resolve() }
+          socket.on('drain', done)
+          socket.on('close', done)
+        })
+      }
+      for (;;) {
+        if (socket.destroyed || !socket.writable || this.#fdSender === undefined) return
+        let sent: number
+        try {
+          sent = this.#fdSender(socket, bytes, fds)
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EAGAIN') { await new Promise((r) => setTimeout(r, 10)); continue }
+          this.#log.debug('Failed to pass fds on a Varlink connection, closing it', { pid: this.peer.pid, error: String(err) })
+          socket.destroy()
+          return
+        }
+        if (sent < bytes.length) socket.write(bytes.subarray(sent))
+        return
+      }
+    } finally {
+      closeFds(fds)
+      this.#fdWrite = undefined
+    }
   }
 
   /** Sends what is queued for the client, then closes; no further call is taken. */

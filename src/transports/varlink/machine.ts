@@ -5,8 +5,8 @@
  * authorises) and encodes the answer, so a change made over one transport
  * is seen over the other. Errors are mapped in errors.ts, except where
  * systemd's Varlink binding picks a name of its own, noted below.
- * Open is declared but not done yet, and OpenRootDirectory cannot pass
- * its fd here: they answer NotSupported once the machine is found.
+ * Open and OpenRootDirectory pass their fd with the reply, as newer
+ * systemd does (sd_varlink_push_fd()).
  * @module
  */
 
@@ -16,6 +16,7 @@ import type { Manager } from '../../core/manager.ts'
 import { MachinedError } from '../../protocol/errors.ts'
 import { MACHINE_ERRORS, MACHINE_INTERFACE } from '../../protocol/varlink/io.systemd.Machine.ts'
 import { SERVICE_ERRORS } from '../../protocol/varlink/org.varlink.service.ts'
+import { environmentIsValid } from '../../core/shell-request.ts'
 import { killWhomFromString } from '../../protocol/vocabulary.ts'
 import { MACHINE_COPY_REPLACE } from '../../core/machine-files.ts'
 import { decodeId, decodeLookup, decodePaths, decodeRegister, decodeSignal, lookupNameIsValid, type ProcessIdentity } from './decode.ts'
@@ -29,6 +30,12 @@ export interface MachineBindingOptions {
 }
 
 const noSuchMachine = (): VarlinkError => new VarlinkError(MACHINE_ERRORS.NO_SUCH_MACHINE)
+
+/** valid_user_group_name() with VALID_USER_RELAX, as json_dispatch_const_user_group_name() applies it: anything a passwd line can hold. */
+function userNameIsValid(name: string): boolean {
+   
+  return name !== '' && name !== '.' && name !== '..' && !name.startsWith('-') && !/[\s:/\x00-\x1f\x7f]/.test(name) && name.length <= 256
+}
 
 function callerOf(call: VarlinkCall): Caller {
   return { uid: call.peer.uid, pid: call.peer.pid }
@@ -69,10 +76,16 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
     if (machine === undefined) throw noSuchMachine()
     return machine
   }
-  /** Not built yet: NotSupported, once the machine is found and the caller is allowed into it (PermissionDenied otherwise). */
-  const notYet: MethodHandler = async (call) => {
-    manager.checkEnter((await get(call)).name, callerOf(call))
-    throw new VarlinkError(MACHINE_ERRORS.NOT_SUPPORTED)
+  /**
+   * vl_method_open_root_directory(): the machine, then (in the core) the
+   * caller and the class; the directory's fd goes back with the reply.
+   * Without fd passing (a oneway call) the answer is PermissionDenied
+   * before anything is opened, as for Open.
+   */
+  const openRootDirectory: MethodHandler = async (call) => {
+    const machine = await get(call)
+    if (!call.canPassFds) throw new VarlinkError(SERVICE_ERRORS.PERMISSION_DENIED)
+    return { fileDescriptor: call.pushFd(await manager.openRootDirectory(machine.name, callerOf(call))) }
   }
 
   /** vl_method_copy_internal(): the operation cap first, then the parameters, the machine, its class. */
@@ -84,6 +97,38 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
     const flags = call.parameters.replace === true ? MACHINE_COPY_REPLACE : 0n
     await manager.copy(machine.name, { direction, source, destination, flags }, callerOf(call))
     return {}
+  }
+
+  /**
+   * vl_method_open(): user, path and environment are checked as its
+   * dispatch table checks them, then the machine, the caller and the
+   * machine's class; then the pty is opened (and its login or shell
+   * started), and its master goes back as the reply's fd
+   * (sd_varlink_push_fd()). A server that cannot pass fds answers
+   * PermissionDenied, as sd-varlink does on such a connection, before it
+   * opens anything.
+   */
+  const openMethod: MethodHandler = async (call) => {
+    const p = call.parameters
+    const mode = p.mode as 'tty' | 'login' | 'shell'
+    const user = (p.user as string | null | undefined) ?? ''
+    const path = (p.path as string | null | undefined) ?? ''
+    const args = (p.args as string[] | null | undefined) ?? []
+    const environment = (p.environment as string[] | null | undefined) ?? []
+    if (user !== '' && !userNameIsValid(user)) throw invalidParameter('user')
+    if (path !== '' && !path.startsWith('/')) throw invalidParameter('path')
+    if (!environmentIsValid(environment)) throw invalidParameter('environment')
+    const machine = await get(call)
+    const caller = callerOf(call)
+    manager.checkTerminal(machine.name, mode, caller)
+    if (!call.canPassFds) throw new VarlinkError(SERVICE_ERRORS.PERMISSION_DENIED)
+    const pty = mode === 'tty'
+      ? await manager.openPty(machine.name, caller)
+      : mode === 'login'
+        ? await manager.openLogin(machine.name, caller)
+        // A user the guest does not know (found out where we start the session ourselves): the interface's NoSuchUser.
+        : await renaming('NO_SUCH_PROCESS', MACHINE_ERRORS.NO_SUCH_USER, () => manager.openShell(machine.name, { user, path, args, environment }, caller))
+    return { ptyFileDescriptor: call.pushFd(pty.master), ptyPath: pty.path }
   }
 
   const handlers: Record<string, MethodHandler> = {
@@ -155,9 +200,8 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
         machineName: machine.name,
       }
     },
-    Open: notYet,
-    // Our server cannot pass fds (sd_varlink_push_fd()), so the machine is found, the caller checked, and the answer is NotSupported.
-    OpenRootDirectory: notYet,
+    Open: openMethod,
+    OpenRootDirectory: openRootDirectory,
     BindMount: async (call) => {
       const { source, destination } = decodePaths(call.parameters)
       const machine = await get(call)

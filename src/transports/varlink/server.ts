@@ -17,6 +17,7 @@
 
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
+import { closeFds, type FdSender } from './connection.ts'
 import { dirname } from 'node:path'
 import type { Log } from '../../core/ports.ts'
 import { findMethod, formatInterface, type VarlinkInterface } from '../../protocol/varlink/idl.ts'
@@ -56,6 +57,16 @@ export interface VarlinkCall {
   readonly peer: PeerCredentials
   /** Sends one reply with continues: true (only for calls with more). */
   notify(parameters: Record<string, unknown>): void
+  /** Whether this server can pass fds with a reply (an fd sender was given). */
+  readonly canPassFds: boolean
+  /**
+   * sd_varlink_push_fd(): `fd` goes with the final reply, and is ours
+   * from now on (closed once sent, or if the call fails); returns its
+   * index among the reply's fds. Throws PermissionDenied where fds cannot
+   * be passed, as sd-varlink does on such a connection; the fd then stays
+   * the caller's.
+   */
+  pushFd(fd: number): number
 }
 
 /** Resolves to the final reply's parameters; throws a VarlinkError or MachinedError for an error reply. */
@@ -83,6 +94,8 @@ export interface VarlinkServerOptions {
   readonly log: Log
   /** The peer of an accepted socket; throws when it cannot be told. */
   readonly peerCredentials: (socket: Socket) => PeerCredentials
+  /** Passes fds with a reply (sendmsg with SCM_RIGHTS, which node:net cannot); without it, no call can pass fds. */
+  readonly fdSender?: FdSender
   readonly limits?: Partial<VarlinkServerLimits>
 }
 
@@ -94,6 +107,7 @@ export class VarlinkServer {
   readonly #info: ServiceInfo
   readonly #log: Log
   readonly #peerCredentials: (socket: Socket) => PeerCredentials
+  readonly #fdSender: FdSender | undefined
   readonly #limits: VarlinkServerLimits
   readonly #interfaces = new Map<string, Bound>()
   readonly #connections = new Set<VarlinkConnection>()
@@ -107,6 +121,7 @@ export class VarlinkServer {
     this.#info = options.info
     this.#log = options.log
     this.#peerCredentials = options.peerCredentials
+    this.#fdSender = options.fdSender
     this.#limits = { ...DEFAULT_VARLINK_LIMITS, ...options.limits }
     this.addInterface({
       description: SERVICE_INTERFACE,
@@ -171,7 +186,7 @@ export class VarlinkServer {
     }
     this.#refusing = false
     const connection = new VarlinkConnection({
-      socket, peer, limits: this.#limits, log: this.#log,
+      socket, peer, limits: this.#limits, log: this.#log, fdSender: this.#fdSender,
       dispatch: (call, out, from) => this.#dispatch(call, out, from),
     })
     this.#connections.add(connection)
@@ -199,16 +214,18 @@ export class VarlinkServer {
   }
 
   async #dispatch(call: IncomingCall, out: ReplyChannel, peer: PeerCredentials): Promise<void> {
+    const fds: number[] = []
     try {
-      out.reply(await this.#run(call, out, peer))
+      out.reply(await this.#run(call, out, peer, fds), fds)
     } catch (err) {
+      closeFds(fds)
       const wire = toVarlinkError(err)
       if (wire.unexpected) this.#log.error('Varlink method failed', { method: call.method, error: String((err as Error)?.stack ?? err) })
       out.error(wire.error)
     }
   }
 
-  async #run(call: IncomingCall, out: ReplyChannel, peer: PeerCredentials): Promise<Record<string, unknown>> {
+  async #run(call: IncomingCall, out: ReplyChannel, peer: PeerCredentials, fds: number[]): Promise<Record<string, unknown>> {
     const dot = call.method.lastIndexOf('.')
     const bound = dot > 0 ? this.#interfaces.get(call.method.slice(0, dot)) : undefined
     const member = call.method.slice(dot + 1)
@@ -221,7 +238,13 @@ export class VarlinkServer {
     const parameters = renameAliases(call.parameters, bound.aliases?.[member])
     const bad = badField(bound.description, method.input, parameters)
     if (bad !== undefined) throw invalidParameter(bad)
-    return handler({ method: call.method, parameters, more: call.more, oneway: call.oneway, peer, notify: (p) => out.notify(p) })
+    const canPassFds = this.#fdSender !== undefined && !call.oneway
+    const pushFd = (fd: number): number => {
+      if (!canPassFds) throw new VarlinkError(SERVICE_ERRORS.PERMISSION_DENIED)
+      fds.push(fd)
+      return fds.length - 1
+    }
+    return handler({ method: call.method, parameters, more: call.more, oneway: call.oneway, peer, notify: (p) => out.notify(p), canPassFds, pushFd })
   }
 
   /** Stops listening, ends every connection and removes the socket file. */

@@ -122,7 +122,18 @@ export class BusConnection {
    * skips fd passing (and the native socket it needs).
    */
   static async connect(address: string, options: { log?: Log; watchNameOwners?: boolean; unixFd?: boolean } = {}): Promise<BusConnection> {
-    const conn = await Connection.open(address, { negotiateUnixFd: options.unixFd ?? true })
+    return BusConnection.#hello(await Connection.open(address, { negotiateUnixFd: options.unixFd ?? true }), options)
+  }
+
+  /**
+   * The same over a Unix socket fd already connected to a bus (one inside a
+   * container, connected from its namespaces); the fd is the connection's.
+   */
+  static async adopt(fd: number, options: { log?: Log; watchNameOwners?: boolean } = {}): Promise<BusConnection> {
+    return BusConnection.#hello(await Connection.adopt(fd, { negotiateUnixFd: true }), options)
+  }
+
+  static async #hello(conn: Connection, options: { log?: Log; watchNameOwners?: boolean }): Promise<BusConnection> {
     const bus = new BusConnection(conn, options.log)
     try {
       const [name] = await bus.callDriver('Hello', '', [])

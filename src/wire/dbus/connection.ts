@@ -35,7 +35,8 @@ import { decodeMessage, encodeMessage, type Message, type OutgoingMessage } from
 
 /** The part of usocket's USocket (a Duplex stream) we use. */
 interface USocket {
-  connect(path: string): void
+  /** A path to connect to, or (usocket only) an fd already connected to adopt. */
+  connect(target: string | { fd: number }): void
   on(event: 'connected' | 'readable' | 'end' | 'close', listener: () => void): unknown
   on(event: 'error', listener: (err: Error) => void): unknown
   once(event: 'connected', listener: () => void): unknown
@@ -57,8 +58,9 @@ class NetSocket implements USocket {
     return event === 'connected' ? 'connect' : event
   }
 
-  connect(path: string): void {
-    this.#s.connect(path)
+  connect(target: string | { fd: number }): void {
+    if (typeof target !== 'string') throw new Error('A plain socket cannot adopt an fd')
+    this.#s.connect(target)
   }
 
   on(event: string, listener: (err: Error) => void): this {
@@ -103,9 +105,15 @@ export interface ConnectOptions {
   readonly uid?: number
 }
 
-/** Closes fds that came with a message nobody consumed (errors ignored: they are gone either way). */
+/**
+ * Closes fds that came with a message nobody consumed, or that one we sent
+ * passed (errors ignored: they are gone either way). Each fd once: a
+ * message may pass the same fd in several 'h' values (a pty as stdin,
+ * stdout and stderr), and closing a number twice could close an fd that
+ * was opened under it in between.
+ */
 export function closeFds(fds: readonly number[]): void {
-  for (const fd of fds) {
+  for (const fd of new Set(fds)) {
     try {
       closeSync(fd)
     } catch {
@@ -198,6 +206,15 @@ function connectSocket(path: string, passFds: boolean): Promise<USocket> {
   })
 }
 
+/** An already connected Unix socket fd as a socket that passes fds (usocket adopts it; it is the socket's from then on). */
+function adoptSocket(fd: number): USocket {
+  USocketClass ??= fdSafeUSocket(require('usocket') as { USocket: new () => USocket })
+  const socket = new USocketClass()
+  socket.connect({ fd })
+  retainNativeWrapper(socket)
+  return socket
+}
+
 /** Runs the SASL handshake; resolves with the result and any message bytes that followed it. */
 function authenticate(socket: USocket, sasl: SaslClient): Promise<{ unixFd: boolean; rest: Buffer | undefined }> {
   return new Promise((resolve, reject) => {
@@ -268,19 +285,32 @@ export class Connection {
         lastError = err
         continue
       }
-      const uid = options.uid ?? process.getuid?.() ?? 0
-      try {
-        const { unixFd, rest } = await authenticate(socket, new SaslClient({ uid, negotiateUnixFd: options.negotiateUnixFd ?? true }))
-        const conn = new Connection(socket, unixFd)
-        conn.#start(rest)
-        return conn
-      } catch (err) {
-        socket.on('error', () => undefined)
-        destroySocket(socket)
-        throw err
-      }
+      return Connection.#handshake(socket, options)
     }
     throw lastError instanceof Error ? lastError : new Error(`Could not connect to ${address}`)
+  }
+
+  /**
+   * Authenticates over a Unix socket someone else connected (a bus inside
+   * a container, reached from its namespaces, as sd-bus's x-machine-unix:
+   * does); the fd is the connection's from then on, also on failure.
+   */
+  static async adopt(fd: number, options: ConnectOptions = {}): Promise<Connection> {
+    return Connection.#handshake(adoptSocket(fd), options)
+  }
+
+  static async #handshake(socket: USocket, options: ConnectOptions): Promise<Connection> {
+    const uid = options.uid ?? process.getuid?.() ?? 0
+    try {
+      const { unixFd, rest } = await authenticate(socket, new SaslClient({ uid, negotiateUnixFd: options.negotiateUnixFd ?? true }))
+      const conn = new Connection(socket, unixFd)
+      conn.#start(rest)
+      return conn
+    } catch (err) {
+      socket.on('error', () => undefined)
+      destroySocket(socket)
+      throw err
+    }
   }
 
   #start(rest: Buffer | undefined): void {
