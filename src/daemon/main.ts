@@ -13,6 +13,7 @@ import { DEFAULT_LIMITS, Manager } from '../core/manager.ts'
 import { DEFAULT_VARLINK_LIMITS } from '../transports/varlink/server.ts'
 import type { Log, Units } from '../core/ports.ts'
 import { CgroupUnits } from '../backends/cgroup-units.ts'
+import { startHeapTrim } from '../backends/heap-trim.ts'
 import { detectCgroupLayout } from '../backends/cgroup-layout.ts'
 import { SystemClock } from '../backends/clock.ts'
 import { readHostInfo } from '../backends/host-info.ts'
@@ -210,15 +211,18 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
     })
     if (varlink !== undefined) log.info('Serving io.systemd.Machine', { socket: options.varlinkSocket })
     await server.requestName()
+    const heapTrim = startHeapTrim(log)
     log.info('Serving org.freedesktop.machine1', { bus: systemBus.address, unique: systemBus.bus.uniqueName, machines: manager.list().length - 1 })
 
     return {
       manager, systemBus,
       stop: () => {
         varlink?.close().catch((err: unknown) => log.warn('Failed to close the Varlink socket, ignoring', { error: String(err) }))
+        heapTrim.dispose()
         server.dispose()
         manager.dispose()
         if ('dispose' in units && typeof units.dispose === 'function') (units.dispose as () => void)()
+        processes.dispose()
         systemBus.close()
       },
     }
