@@ -29,6 +29,23 @@ const READ_SIZE = 64 * 1024
 
 type Callbacks = Array<() => void>
 
+/** One watch; its own Disposable (a class, not a closure per watch: 10,000 of them add up). */
+class Watch implements Disposable {
+  readonly owner: InotifyWatches
+  readonly wd: number
+  readonly onChange: () => void
+
+  constructor(owner: InotifyWatches, wd: number, onChange: () => void) {
+    this.owner = owner
+    this.wd = wd
+    this.onChange = onChange
+  }
+
+  dispose(): void {
+    this.owner.unwatch(this.wd, this.onChange)
+  }
+}
+
 export class InotifyWatches {
   readonly #poller = new FdPoller()
   /** Watch descriptor → the callbacks of every watch on that file (the kernel gives one wd per inode). */
@@ -46,9 +63,9 @@ export class InotifyWatches {
   watch(path: string, onChange: () => void): Disposable {
     const wd = inotifyAddWatch(this.#open(), path, MASK)
     const callbacks = this.#byWd.get(wd)
-    if (callbacks === undefined) this.#byWd.set(wd, [onChange])
-    else callbacks.push(onChange)
-    return { dispose: () => this.#unwatch(wd, onChange) }
+    // Usually one watch per file: an array of exactly that size.
+    this.#byWd.set(wd, callbacks === undefined ? [onChange] : [...callbacks, onChange])
+    return new Watch(this, wd, onChange)
   }
 
   #open(): number {
@@ -64,12 +81,15 @@ export class InotifyWatches {
     return fd
   }
 
-  #unwatch(wd: number, onChange: () => void): void {
+  /** Ends one watch (what its dispose() does); the kernel's watch goes with the file's last one. */
+  unwatch(wd: number, onChange: () => void): void {
     const callbacks = this.#byWd.get(wd)
     const i = callbacks?.indexOf(onChange) ?? -1
     if (callbacks === undefined || i < 0) return
-    callbacks.splice(i, 1)
-    if (callbacks.length > 0) return
+    if (callbacks.length > 1) {
+      this.#byWd.set(wd, callbacks.filter((_, j) => j !== i))
+      return
+    }
     this.#byWd.delete(wd)
     try {
       if (this.#fd !== undefined) inotifyRmWatch(this.#fd, wd)

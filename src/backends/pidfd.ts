@@ -120,8 +120,8 @@ export class PidfdHandle implements ProcessHandle {
   #fd: number | undefined
   #watch: Disposable | undefined
   #exited = false
-  /** Usually one (the machine's GC check): an array, not a Set, to stay small with 10,000 leaders. */
-  #callbacks: Array<() => void> = []
+  /** Usually one (the machine's GC check): an array of exactly that size, not a Set, to stay small with 10,000 leaders. */
+  #callbacks: ReadonlyArray<() => void> = []
 
   /**
    * The exit is watched through `poller`, shared by all handles. If the
@@ -180,7 +180,7 @@ export class PidfdHandle implements ProcessHandle {
       setImmediate(callback)
       return NOTHING
     }
-    this.#callbacks.push(callback)
+    this.#callbacks = [...this.#callbacks, callback]
     return { dispose: () => { this.#callbacks = this.#callbacks.filter((cb) => cb !== callback) } }
   }
 

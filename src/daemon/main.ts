@@ -13,9 +13,9 @@ import { DEFAULT_LIMITS, Manager } from '../core/manager.ts'
 import { DEFAULT_VARLINK_LIMITS } from '../transports/varlink/server.ts'
 import type { Log, Units } from '../core/ports.ts'
 import { CgroupUnits } from '../backends/cgroup-units.ts'
-import { startHeapTrim } from '../backends/heap-trim.ts'
 import { detectCgroupLayout } from '../backends/cgroup-layout.ts'
 import { SystemClock } from '../backends/clock.ts'
+import { startHeapTrim } from '../backends/heap-trim.ts'
 import { readHostInfo } from '../backends/host-info.ts'
 import { ProcfsInspector } from '../backends/inspector.ts'
 import { ProcfsProcesses } from '../backends/procfs.ts'
@@ -25,6 +25,7 @@ import { SystemdUnits, systemdIsInit } from '../backends/systemd-units.ts'
 import { variant } from '../wire/dbus/bus.ts'
 import { DbusServer } from '../transports/dbus/server.ts'
 import { MACHINE_SOCKET_PATH } from '../protocol/varlink/io.systemd.Machine.ts'
+import { keepYoungGenerationSmall } from './heap.ts'
 import { LOG_LEVELS, StderrLog, type LogLevel } from './log.ts'
 import { busPolicyRestrictsUsers, connectSystemBus, type SystemBus } from './system-bus.ts'
 import { startVarlink } from './varlink.ts'
@@ -244,6 +245,7 @@ export async function main(argv: string[]): Promise<number> {
   if ('help' in parsed) { process.stdout.write(HELP); return 0 }
   if ('version' in parsed) { process.stdout.write(`machined-ts ${version()}\n`); return 0 }
   const log = new StderrLog(parsed.options.logLevel)
+  keepYoungGenerationSmall()
   let daemon: RunningDaemon
   try {
     daemon = await startDaemon(parsed.options, log)
