@@ -48,6 +48,15 @@ export interface CgroupUnitsOptions {
   readonly runtimeDir: string
   readonly log: Log
   readonly procRoot?: string
+  /** Watches files for changes (tests pass one that fails); InotifyWatches by default. */
+  readonly fileWatches?: FileWatches
+}
+
+/** What CgroupUnits needs of InotifyWatches. */
+export interface FileWatches {
+  /** Throws a system error (ENOENT, ENOSPC, ...) when the file cannot be watched. */
+  watch(path: string, onChange: () => void): Disposable
+  dispose(): void
 }
 
 function isErrno(err: unknown, code: string): boolean {
@@ -63,13 +72,14 @@ export class CgroupUnits implements Units {
   readonly #stopTimers = new Map<string, NodeJS.Timeout>()
   readonly #releaseWatchers = new Map<string, Disposable>()
   /** One inotify fd for every scope's cgroup.events (not one FSWatcher per scope: memory). */
-  readonly #inotify = new InotifyWatches()
+  readonly #inotify: FileWatches
 
   constructor(options: CgroupUnitsOptions) {
     this.#layout = options.layout
     this.#runtimeDir = options.runtimeDir
     this.#log = options.log
     this.#procRoot = options.procRoot ?? '/proc'
+    this.#inotify = options.fileWatches ?? new InotifyWatches()
   }
 
   /** The hierarchy whose cgroup.procs and cgroup.events we read. */

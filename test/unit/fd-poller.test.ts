@@ -111,6 +111,31 @@ describe('InotifyWatches: many files behind one inotify fd', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
+  it('CgroupUnits.watch polls when no watch can be had, and looks at once when cgroup.events is gone', async () => {
+    const layout = { kind: 'unified' as const, unified: '/nonexistent/cgroup', systemdV1: undefined, pidsV1: undefined, devicesV1: undefined }
+    const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined }
+    const failing = (code: string) => ({
+      watch: () => { throw Object.assign(new Error(`inotify_add_watch: ${code}`), { code }) },
+      dispose: () => undefined,
+    })
+    const ref = { unit: 'mem-none.scope', cgroup: '/machine.slice/mem-none.scope' }
+    // Out of inotify watches: polled every 500 ms instead.
+    const full = new CgroupUnits({ layout, runtimeDir: '/nonexistent', log, fileWatches: failing('ENOSPC') })
+    let polls = 0
+    const polled = full.watch(ref, () => { polls++ })
+    for (let i = 0; i < 60 && polls < 2; i++) await settle(50)
+    polled.dispose()
+    assert.equal(polls, 2)
+    await settle(700)
+    assert.equal(polls, 2, 'still polled after dispose()')
+    // Gone already: one call right away.
+    const gone = new CgroupUnits({ layout, runtimeDir: '/nonexistent', log, fileWatches: failing('ENOENT') })
+    let looks = 0
+    gone.watch(ref, () => { looks++ }).dispose()
+    await settle(600)
+    assert.equal(looks, 1)
+  })
+
   it('CgroupUnits.watch hears a scope empty through cgroup.events', async () => {
     const layout = await detectCgroupLayout()
     // Hybrid or pure cgroup2, as on every host this runs on (../shared/spec/this-machine.md).
