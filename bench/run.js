@@ -11,13 +11,13 @@
 //                   measurements, and a full stop. Prints the table and
 //                   writes bench/results/latest.json.
 //   bench/agent.py  the D-Bus client (python3-dbus) and keeper of leaders.
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { cgroupMounts, cleanupCgroups, subdirs } from './lib/cgroups.js'
 import { BENCH_DIR, REAL_MACHINED, REPO, log, median, readText, run, sleep, which } from './lib/common.js'
-import { DAEMONS, startDaemon, stopDaemon } from './lib/daemons.js'
+import { DAEMONS, HEAP_DIR, startDaemon, stopDaemon } from './lib/daemons.js'
 import { machineInfo, memAvailableKiB } from './lib/host.js'
 import { enterPrivateRun, innerContext, isInner, runIsolated } from './lib/isolation.js'
 import { Agent, findPython } from './lib/processes.js'
@@ -44,6 +44,10 @@ Options:
   --profile          Run machined-ts under --cpu-prof; profiles go to
                      bench/results/profiles/ (summarise with
                      node bench/profile-summary.js FILE)
+  --heap-snapshot    With the machines registered, after the RSS is read,
+                     make machined-ts write a V8 heap snapshot to
+                     bench/results/heap/ (summarise with
+                     node bench/heap-summary.js FILE)
   --no-build         Do not run \`tsc -p tsconfig.build.json\` first
   --json=FILE        Where to write results (default bench/results/latest.json)
   -h, --help         Show this help
@@ -87,6 +91,7 @@ function parseOptions(argv) {
       window: { type: 'string', default: '32' },
       only: { type: 'string', default: 'both' },
       profile: { type: 'boolean', default: false },
+      'heap-snapshot': { type: 'boolean', default: false },
       'no-extras': { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
       json: { type: 'string', default: join(BENCH_DIR, 'results', 'latest.json') },
@@ -109,7 +114,7 @@ function parseOptions(argv) {
     pairs: int('pairs'), rounds: Math.max(1, int('rounds')), warmup: int('warmup'), machines,
     listCalls: Math.max(1, int('list-calls')), listWarmup: int('list-warmup'), window,
     daemons: values.only === 'both' ? ['systemd', 'ts'] : [values.only],
-    profile: values.profile, extras: !values['no-extras'], build: !values['no-build'], json: values.json,
+    profile: values.profile, heapSnapshot: values['heap-snapshot'], extras: !values['no-extras'], build: !values['no-build'], json: values.json,
   }
 }
 
@@ -153,7 +158,7 @@ async function outer(argv) {
 /** Measures one daemon. `world` holds the leaders shared by both daemons. */
 async function measureDaemon(kind, opts, world, agent, procs) {
   const out = { daemon: DAEMONS[kind].label }
-  const started = await startDaemon(kind, { agent, procs, profile: opts.profile })
+  const started = await startDaemon(kind, { agent, procs, profile: opts.profile, heapSnapshot: kind === 'ts' && opts.heapSnapshot })
   const { bus, daemon } = started
   try {
     // Machine names: bench<tag><letters><i>, e.g. bench4242m17.
@@ -209,6 +214,10 @@ async function measureDaemon(kind, opts, world, agent, procs) {
       log(`${out.daemon}: ListMachines with ${count}: median ${l.median_ms.toFixed(3)} ms, p95 ${l.p95_ms.toFixed(3)} ms`)
     }
     out.memoryWithMachines = { machines: registered, ...daemon.memory() }
+    if (kind === 'ts' && opts.heapSnapshot) {
+      out.memoryWithMachines.heapSnapshot = await heapSnapshot(daemon)
+      log(`${out.daemon}: heap snapshot ${out.memoryWithMachines.heapSnapshot}`)
+    }
 
     // Extra: pairs while all those machines stay registered.
     if (registered > 0 && opts.extras && opts.pairs > 0) {
@@ -342,6 +351,28 @@ async function inner(argv) {
   writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`)
   log(`results written to ${opts.json}`)
   return code
+}
+
+/** Sends SIGUSR2 (--heapsnapshot-signal) and waits until V8 has finished writing the snapshot; resolves to its path. */
+async function heapSnapshot(daemon) {
+  mkdirSync(HEAP_DIR, { recursive: true })
+  const before = new Set(readdirSync(HEAP_DIR))
+  // The memory map too, before the snapshot's full GC changes it: which mappings the RSS is in.
+  writeFileSync(join(HEAP_DIR, `smaps.${daemon.pid}`), readText(`/proc/${daemon.pid}/smaps`) ?? '')
+  process.kill(daemon.pid, 'SIGUSR2')
+  for (let i = 0; i < 1200; i++) {
+    await sleep(100)
+    const file = readdirSync(HEAP_DIR).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'))
+    if (file === undefined) continue
+    // Complete once it ends with the strings table's closing brackets.
+    const path = join(HEAP_DIR, file)
+    const size = statSync(path).size
+    const tail = Buffer.alloc(Math.min(16, size))
+    const fd = openSync(path, 'r')
+    try { readSync(fd, tail, 0, tail.length, size - tail.length) } finally { closeSync(fd) }
+    if (tail.toString('latin1').trimEnd().endsWith(']}')) return path
+  }
+  throw new Error('no heap snapshot within 120 s')
 }
 
 // ── Output ─────────────────────────────────────────────────────────────────

@@ -15,10 +15,15 @@ export const DAEMONS = {
 /** machined-ts's Varlink socket (its default); systemd-machined 252 has none. */
 export const VARLINK_SOCKET = '/run/systemd/machine/io.systemd.Machine'
 
-function daemonArgv(kind, { profile = false } = {}) {
+/** Where --heap-snapshot puts machined-ts's heap snapshots. */
+export const HEAP_DIR = join(BENCH_DIR, 'results', 'heap')
+
+function daemonArgv(kind, { profile = false, heapSnapshot = false } = {}) {
   if (kind === 'systemd') return [REAL_MACHINED]
   const prof = profile ? ['--cpu-prof', `--cpu-prof-dir=${join(BENCH_DIR, 'results', 'profiles')}`] : []
-  return [process.execPath, ...prof, join(REPO, 'bin/machined.js'), `--bus-address=${BUS_ADDRESS}`, '--log-level=warn']
+  // SIGUSR2 makes V8 write a snapshot (after a full GC) into HEAP_DIR.
+  const heap = heapSnapshot ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_DIR}`] : []
+  return [process.execPath, ...prof, ...heap, join(REPO, 'bin/machined.js'), `--bus-address=${BUS_ADDRESS}`, '--log-level=warn']
 }
 
 /**
@@ -26,7 +31,7 @@ function daemonArgv(kind, { profile = false } = {}) {
  * handler can kill them), and the agent connected once the daemon has its
  * name. Resolves to what stopDaemon() needs.
  */
-export async function startDaemon(kind, { agent, procs, profile = false }) {
+export async function startDaemon(kind, { agent, procs, profile = false, heapSnapshot = false }) {
   const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: BUS_ADDRESS, SYSTEMD_LOG_LEVEL: 'warning', SYSTEMD_LOG_TARGET: 'console' }
   delete env.BENCH_INNER
   rmSync('/run/systemd', { recursive: true, force: true })
@@ -35,7 +40,7 @@ export async function startDaemon(kind, { agent, procs, profile = false }) {
   const bus = new Proc('dbus-daemon', ['dbus-daemon', `--config-file=${WORK}/dbus.conf`, '--nofork', '--print-address=1'], env)
   procs.add(bus)
   await bus.waitStdout(/unix:path=/, 10_000)
-  const daemon = new Proc(DAEMONS[kind].label, daemonArgv(kind, { profile }), env)
+  const daemon = new Proc(DAEMONS[kind].label, daemonArgv(kind, { profile, heapSnapshot }), env)
   procs.add(daemon)
   const started = { kind, bus, daemon, agent, procs }
   try {

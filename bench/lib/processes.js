@@ -90,10 +90,14 @@ export class Proc {
     return (Number(f[11]) + Number(f[12])) / CLK_TCK
   }
 
+  /** VmRSS and VmHWM, and RSS split into anonymous memory (heaps) and file pages (code, mapped libraries). */
   memory() {
     const status = readText(`/proc/${this.pid}/status`) ?? ''
     const kib = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN)
-    return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 }
+    return {
+      rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024,
+      rssAnonMiB: kib('RssAnon') / 1024, rssFileMiB: kib('RssFile') / 1024, fds: countFds(this.pid),
+    }
   }
 
   async stop(ms = 15_000) {
@@ -106,6 +110,10 @@ export class Proc {
       await this.exited
     }
   }
+}
+
+function countFds(pid) {
+  try { return readdirSync(`/proc/${pid}/fd`).length } catch { return undefined }
 }
 
 export function processesInNamespace(ns) {

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, watch, writeFileSync, type FSWatcher } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { mkdir, readdir, readFile, writeFile, rm, rename } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { FailedError, NoSuchProcessError, UnitExistsError } from '../protocol/errors.ts'
@@ -22,6 +22,7 @@ import type { CreateScopeRequest, Disposable, Log, ProcessRef, UnitRef, Units } 
 import type { ScopeSettings } from '../core/scope-properties.ts'
 import { trackingPathFromProcCgroup, type CgroupLayout } from './cgroup-layout.ts'
 import { deviceAllowLines } from './device-rules.ts'
+import { InotifyWatches } from './inotify.ts'
 
 const SIGKILL = 9
 const SIGCONT = 18
@@ -47,6 +48,15 @@ export interface CgroupUnitsOptions {
   readonly runtimeDir: string
   readonly log: Log
   readonly procRoot?: string
+  /** Watches files for changes (tests pass one that fails); InotifyWatches by default. */
+  readonly fileWatches?: FileWatches
+}
+
+/** What CgroupUnits needs of InotifyWatches. */
+export interface FileWatches {
+  /** Throws a system error (ENOENT, ENOSPC, ...) when the file cannot be watched. */
+  watch(path: string, onChange: () => void): Disposable
+  dispose(): void
 }
 
 function isErrno(err: unknown, code: string): boolean {
@@ -61,12 +71,15 @@ export class CgroupUnits implements Units {
   readonly #scopes = new Map<string, ScopeRecord>()
   readonly #stopTimers = new Map<string, NodeJS.Timeout>()
   readonly #releaseWatchers = new Map<string, Disposable>()
+  /** One inotify fd for every scope's cgroup.events (not one FSWatcher per scope: memory). */
+  readonly #inotify: FileWatches
 
   constructor(options: CgroupUnitsOptions) {
     this.#layout = options.layout
     this.#runtimeDir = options.runtimeDir
     this.#log = options.log
     this.#procRoot = options.procRoot ?? '/proc'
+    this.#inotify = options.fileWatches ?? new InotifyWatches()
   }
 
   /** The hierarchy whose cgroup.procs and cgroup.events we read. */
@@ -226,16 +239,13 @@ export class CgroupUnits implements Units {
     }
     // cgroup v1 has no cgroup.events to watch.
     if (this.#layout.unified === undefined) return poll()
-    let watcher: FSWatcher | undefined
-    let fallback: Disposable | undefined
     try {
-      watcher = watch(join(this.#layout.unified, ref.cgroup, 'cgroup.events'), { persistent: false }, () => onChange())
-      watcher.on('error', () => { watcher?.close(); onChange() })
+      return this.#inotify.watch(join(this.#layout.unified, ref.cgroup, 'cgroup.events'), onChange)
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) queueMicrotask(onChange) // already gone: let the caller look now
-      else fallback = poll() // e.g. out of inotify watches: look every so often instead
+      if (!isErrno(err, 'ENOENT')) return poll() // e.g. out of inotify watches: look every so often instead
+      queueMicrotask(onChange) // already gone: let the caller look now
+      return { dispose: () => undefined }
     }
-    return { dispose: () => { watcher?.close(); fallback?.dispose() } }
   }
 
   async reattach(ref: UnitRef): Promise<void> {
@@ -347,6 +357,7 @@ export class CgroupUnits implements Units {
     this.#stopTimers.clear()
     for (const w of this.#releaseWatchers.values()) w.dispose()
     this.#releaseWatchers.clear()
+    this.#inotify.dispose()
   }
 }
 

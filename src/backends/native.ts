@@ -21,6 +21,13 @@ export interface PidfdWatch {
   close(): void
 }
 
+/** An epoll set behind one uv_poll (pollSetOpen()); remove an fd before closing it. */
+export interface NativePollSet {
+  add(fd: number, token: number, once: boolean): void
+  remove(fd: number): void
+  close(): void
+}
+
 interface Addon {
   getPeerCred(fd: number): PeerCred
   pidfdOpen(pid: number): number
@@ -29,6 +36,11 @@ interface Addon {
   socketPair(): [number, number]
   receiveFds(fd: number): { data: Buffer; fds: number[] }
   sendFds(fd: number, data: Buffer, fds: number[]): number
+  pollSetOpen(callback: (tokens: number[]) => void): NativePollSet
+  inotifyInit(): number
+  inotifyAddWatch(fd: number, path: string, mask: number): number
+  inotifyRmWatch(fd: number, wd: number): void
+  mallocTrim(): boolean
 }
 
 // Same relative path from src/backends (tsx) and dist/backends (built).
@@ -101,6 +113,35 @@ export function receiveFds(fd: number): { data: Buffer; fds: number[] } {
  */
 export function sendFds(fd: number, data: Buffer, fds: number[]): number {
   return load().sendFds(fd, data, fds)
+}
+
+/**
+ * An epoll set watched by a single uv_poll: `callback` gets the tokens of
+ * the fds that became readable. An fd added with `once` reports one time
+ * (a pidfd stays readable after its process exits); others report while
+ * readable, so their owner drains them. Does not keep the event loop alive.
+ */
+export function pollSetOpen(callback: (tokens: number[]) => void): NativePollSet {
+  return load().pollSetOpen(callback)
+}
+
+/** inotify_init1(IN_NONBLOCK | IN_CLOEXEC). */
+export function inotifyInit(): number {
+  return load().inotifyInit()
+}
+
+/** inotify_add_watch(2): the watch descriptor; the same one again for a path already watched. */
+export function inotifyAddWatch(fd: number, path: string, mask: number): number {
+  return load().inotifyAddWatch(fd, path, mask)
+}
+
+export function inotifyRmWatch(fd: number, wd: number): void {
+  load().inotifyRmWatch(fd, wd)
+}
+
+/** malloc_trim(0): gives the free pages of the C heap back to the kernel; true if any went. */
+export function mallocTrim(): boolean {
+  return load().mallocTrim()
 }
 
 export function closeFd(fd: number): void {

@@ -1,8 +1,9 @@
 /**
  * Processes held through pidfds (native/machined_native.c), the way newer
  * systemd holds a PidRef: the pidfd keeps naming one process after its PID
- * has been reused, becomes readable when that process exits (watched with
- * uv_poll, so the exit queues a GC check at once), and signals go to that
+ * has been reused, becomes readable when that process exits (every
+ * leader's pidfd sits in one epoll set behind one uv_poll, ./fd-poller.ts,
+ * so the exit queues a GC check at once), and signals go to that
  * process only (pidfd_send_signal). Where the kernel offers no pidfd
  * (Linux < 5.3) or no fd is left, a handle falls back to the PID and the
  * start time, which is what machined-ts did before.
@@ -12,7 +13,8 @@
 import { fstatSync, readFileSync } from 'node:fs'
 import { NoSuchProcessError } from '../protocol/errors.ts'
 import type { Disposable, ProcessHandle, ProcessRef } from '../core/ports.ts'
-import { closeFd, pidfdOpen, pidfdSendSignal, pidfdWatch, type PidfdWatch } from './native.ts'
+import type { FdPoller } from './fd-poller.ts'
+import { closeFd, pidfdOpen, pidfdSendSignal } from './native.ts'
 import { readProcStat } from './procfs-stat.ts'
 
 const NOTHING: Disposable = { dispose: () => undefined }
@@ -116,23 +118,32 @@ export class PidfdHandle implements ProcessHandle {
   readonly ref: ProcessRef
   readonly #procRoot: string
   #fd: number | undefined
-  #watch: PidfdWatch | undefined
+  #watch: Disposable | undefined
   #exited = false
-  readonly #callbacks = new Set<() => void>()
+  /** Usually one (the machine's GC check): an array of exactly that size, not a Set, to stay small with 10,000 leaders. */
+  #callbacks: ReadonlyArray<() => void> = []
 
-  constructor(fd: number, ref: ProcessRef, procRoot = '/proc') {
+  /**
+   * The exit is watched through `poller`, shared by all handles. If the
+   * pidfd cannot join it (no fd or memory for the epoll set), the exit goes
+   * unannounced and the manager's periodic sweep finds it instead.
+   */
+  constructor(fd: number, ref: ProcessRef, poller: FdPoller, procRoot = '/proc') {
     this.ref = ref
     this.#procRoot = procRoot
     this.#fd = fd
-    this.#watch = pidfdWatch(fd, () => this.#fire())
+    try {
+      this.#watch = poller.add(fd, true, () => this.#fire())
+    } catch {
+      this.#watch = undefined
+    }
   }
 
   #fire(): void {
     this.#exited = true
-    this.#watch?.close()
     this.#watch = undefined
-    const callbacks = [...this.#callbacks]
-    this.#callbacks.clear()
+    const callbacks = this.#callbacks
+    this.#callbacks = []
     for (const cb of callbacks) cb()
   }
 
@@ -169,17 +180,17 @@ export class PidfdHandle implements ProcessHandle {
       setImmediate(callback)
       return NOTHING
     }
-    this.#callbacks.add(callback)
-    return { dispose: () => { this.#callbacks.delete(callback) } }
+    this.#callbacks = [...this.#callbacks, callback]
+    return { dispose: () => { this.#callbacks = this.#callbacks.filter((cb) => cb !== callback) } }
   }
 
   dispose(): void {
     const fd = this.#fd
     if (fd === undefined) return
     this.#fd = undefined
-    this.#callbacks.clear()
-    // Stop polling before the fd is closed, so the poll never sees a reused fd number.
-    this.#watch?.close()
+    this.#callbacks = []
+    // Out of the epoll set before the fd is closed, so the set never sees a reused fd number.
+    this.#watch?.dispose()
     this.#watch = undefined
     closeFd(fd)
   }

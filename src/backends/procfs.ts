@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs'
 import { InvalidArgsError, NoSuchProcessError } from '../protocol/errors.ts'
 import type { ProcessHandle, ProcessRef, Processes } from '../core/ports.ts'
+import { FdPoller } from './fd-poller.ts'
 import { openPidfd, PidfdHandle, pidfdInode, PinnedHandle, pidOfPidfd } from './pidfd.ts'
 import { parseStatusUid, readProcStat } from './procfs-stat.ts'
 
@@ -17,6 +18,8 @@ export { parseProcStat, parseStatusUid, pidIsValid, readProcStat, type ProcStat 
 export class ProcfsProcesses implements Processes {
   readonly #procRoot: string
   readonly #pidfds: boolean
+  /** Every held pidfd's exit, behind one epoll set. */
+  readonly #exits = new FdPoller()
 
   /** `pidfds: false` pins by PID and start time only (a /proc that is not this kernel's, in tests). */
   constructor(options: { procRoot?: string; pidfds?: boolean } = {}) {
@@ -46,10 +49,15 @@ export class ProcfsProcesses implements Processes {
     if (this.#pidfds) {
       const opened = openPidfd(ref, this.#procRoot)
       if (opened === undefined) return undefined
-      if (opened !== 'unavailable') return new PidfdHandle(opened.fd, opened.ref, this.#procRoot)
+      if (opened !== 'unavailable') return new PidfdHandle(opened.fd, opened.ref, this.#exits, this.#procRoot)
     }
     if (!(await this.isAlive(ref))) return undefined
     return new PinnedHandle(ref, { isAlive: (r) => this.isAlive(r), signal: (r, s) => this.signal(r, s) })
+  }
+
+  /** Stops watching held pidfds for exits (the handles keep their fds until disposed). */
+  dispose(): void {
+    this.#exits.dispose()
   }
 
   async isAlive(ref: ProcessRef): Promise<boolean> {

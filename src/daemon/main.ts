@@ -15,6 +15,7 @@ import type { Log, Units } from '../core/ports.ts'
 import { CgroupUnits } from '../backends/cgroup-units.ts'
 import { detectCgroupLayout } from '../backends/cgroup-layout.ts'
 import { SystemClock } from '../backends/clock.ts'
+import { startHeapTrim } from '../backends/heap-trim.ts'
 import { readHostInfo } from '../backends/host-info.ts'
 import { ProcfsInspector } from '../backends/inspector.ts'
 import { HelperMachineFiles } from '../backends/machine-files.ts'
@@ -26,6 +27,7 @@ import { SystemdUnits, systemdIsInit } from '../backends/systemd-units.ts'
 import { variant } from '../wire/dbus/bus.ts'
 import { DbusServer } from '../transports/dbus/server.ts'
 import { MACHINE_SOCKET_PATH } from '../protocol/varlink/io.systemd.Machine.ts'
+import { keepYoungGenerationSmall } from './heap.ts'
 import { LOG_LEVELS, StderrLog, type LogLevel } from './log.ts'
 import { busPolicyRestrictsUsers, connectSystemBus, type SystemBus } from './system-bus.ts'
 import { startVarlink } from './varlink.ts'
@@ -214,15 +216,18 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
     })
     if (varlink !== undefined) log.info('Serving io.systemd.Machine', { socket: options.varlinkSocket })
     await server.requestName()
+    const heapTrim = startHeapTrim(log)
     log.info('Serving org.freedesktop.machine1', { bus: systemBus.address, unique: systemBus.bus.uniqueName, machines: manager.list().length - 1 })
 
     return {
       manager, systemBus,
       stop: () => {
         varlink?.close().catch((err: unknown) => log.warn('Failed to close the Varlink socket, ignoring', { error: String(err) }))
+        heapTrim.dispose()
         server.dispose()
         manager.dispose()
         if ('dispose' in units && typeof units.dispose === 'function') (units.dispose as () => void)()
+        processes.dispose()
         systemBus.close()
       },
     }
@@ -244,6 +249,7 @@ export async function main(argv: string[]): Promise<number> {
   if ('help' in parsed) { process.stdout.write(HELP); return 0 }
   if ('version' in parsed) { process.stdout.write(`machined-ts ${version()}\n`); return 0 }
   const log = new StderrLog(parsed.options.logLevel)
+  keepYoungGenerationSmall()
   let daemon: RunningDaemon
   try {
     daemon = await startDaemon(parsed.options, log)
