@@ -12,15 +12,9 @@
  */
 
 import { isValidMachineId, machineIdFromProductUuid } from '../protocol/machine-id.ts'
+import type { GuestIdentity } from '../protocol/vm-guest-record.ts'
 
-export interface GuestIdentity {
-  /** From "Initializing machine ID from X.": e.g. "VM UUID", "random generator". */
-  readonly machineIdSource?: string
-  /** The guest's /etc/machine-id, as its report gave it. */
-  readonly machineId?: string
-  /** The guest's /sys/class/dmi/id/product_uuid, as its report gave it. */
-  readonly productUuid?: string
-}
+export type { GuestIdentity } from '../protocol/vm-guest-record.ts'
 
 // CSI sequences (colours, cursor moves) and other ESC x pairs systemd and agetty print.
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|\x1bc/g

@@ -11,10 +11,12 @@
 
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { guestIdVerdict, type GuestIdVerdict } from '../protocol/machine-id.ts'
-import type { GuestIdentity } from './guest-console.ts'
+import {
+  formatGuestRecord, GUEST_RECORD_FILE, parseGuestRecord, VMSPAWN_RUNTIME_ROOT, type GuestIdentity,
+} from '../protocol/vm-guest-record.ts'
 
-export const RUNTIME_ROOT = '/run/machined-vmspawn'
+export { describeGuestId } from '../protocol/vm-guest-record.ts'
+export const RUNTIME_ROOT = VMSPAWN_RUNTIME_ROOT
 
 /** /run for root; $XDG_RUNTIME_DIR for others, as vmspawn picks its runtime directory by scope. */
 export function defaultRuntimeRoot(): string {
@@ -44,14 +46,9 @@ export class RuntimeDir {
 
   /** Atomically replaces the guest record. */
   writeGuestIdentity(identity: GuestIdentity): void {
-    const lines = [
-      identity.machineIdSource === undefined ? undefined : `MACHINE_ID_SOURCE=${identity.machineIdSource}`,
-      identity.machineId === undefined ? undefined : `MACHINE_ID=${identity.machineId}`,
-      identity.productUuid === undefined ? undefined : `PRODUCT_UUID=${identity.productUuid}`,
-    ].filter((l) => l !== undefined)
     const tmp = join(this.path, '.guest.tmp')
-    writeFileSync(tmp, `${lines.join('\n')}\n`, { mode: 0o644 })
-    renameSync(tmp, join(this.path, 'guest'))
+    writeFileSync(tmp, formatGuestRecord(identity), { mode: 0o644 })
+    renameSync(tmp, join(this.path, GUEST_RECORD_FILE))
   }
 
   remove(): void {
@@ -65,45 +62,9 @@ export class RuntimeDir {
  * (another manager, or nothing seen yet).
  */
 export function readGuestIdentity(leaderPid: number, root = RUNTIME_ROOT): GuestIdentity | undefined {
-  let text: string
   try {
-    text = readFileSync(join(root, String(leaderPid), 'guest'), 'utf8')
+    return parseGuestRecord(readFileSync(join(root, String(leaderPid), GUEST_RECORD_FILE), 'utf8'))
   } catch {
     return undefined
-  }
-  const out: { machineIdSource?: string; machineId?: string; productUuid?: string } = {}
-  for (const line of text.split('\n')) {
-    const eq = line.indexOf('=')
-    if (eq < 0) continue
-    const [key, value] = [line.slice(0, eq), line.slice(eq + 1)]
-    if (key === 'MACHINE_ID_SOURCE') out.machineIdSource = value
-    else if (key === 'MACHINE_ID') out.machineId = value
-    else if (key === 'PRODUCT_UUID') out.productUuid = value
-  }
-  return out
-}
-
-/**
- * One line for `mctl status` on a VM: whether its guest took the ID it
- * was registered with. `registeredId` is the machine's Id as 32 hex
- * digits ('' for none); undefined when there is nothing to say (not a
- * machined-vmspawn VM, or its guest said nothing yet).
- *
- * @example
- * const line = describeGuestId(m.id, readGuestIdentity(m.leader))
- * if (line !== undefined) print(`Guest ID: ${line}`)
- */
-export function describeGuestId(registeredId: string, identity: GuestIdentity | undefined): string | undefined {
-  if (identity === undefined) return undefined
-  const verdict: GuestIdVerdict = guestIdVerdict(registeredId, identity.machineId)
-  const from = identity.machineIdSource === undefined ? '' : ` (from ${identity.machineIdSource})`
-  switch (verdict) {
-    case 'match': return `taken by the guest${from}`
-    case 'mismatch': return `not taken: the guest runs as ${identity.machineId ?? '?'}${from}`
-    case 'no-registered-id': return identity.machineId === undefined ? undefined : `guest runs as ${identity.machineId}${from}`
-    case 'unknown':
-      // systemd said where it took its ID from, but not which ID (no report unit in the guest).
-      if (identity.machineIdSource === undefined) return undefined
-      return identity.machineIdSource === 'VM UUID' ? 'taken by the guest (from VM UUID)' : `guest initialised its ID from ${identity.machineIdSource}`
   }
 }

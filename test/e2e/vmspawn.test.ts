@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { existsSync, readdirSync } from 'node:fs'
-import { eventually, Sandbox } from '../helpers/sandbox.ts'
+import { join } from 'node:path'
+import { eventually, REPO, Sandbox } from '../helpers/sandbox.ts'
 import { registerMachine } from '../helpers/busctl.ts'
 import { launchVm, processesMentioning, vmImage, type VmImage } from '../helpers/vm.ts'
 import { describeGuestId, readGuestIdentity, RUNTIME_ROOT } from '../../src/vmspawn/runtime-dir.ts'
@@ -93,6 +94,9 @@ describe('machined-vmspawn', () => {
       const identity = await eventually(() => { const i = readGuestIdentity(leader, sb.hostPath(RUNTIME_ROOT)); return i?.machineId === undefined ? undefined : i }, 5000, 'the guest record')
       assert.deepEqual(identity, { machineIdSource: 'VM UUID', machineId, productUuid: uuid })
       assert.equal(describeGuestId(machineId, identity), 'taken by the guest (from VM UUID)')
+      const status = await sb.exec([process.execPath, join(REPO, 'bin/mctl.js'), 'status', name])
+      assert.equal(status.code, 0, status.stderr)
+      assert.match(status.stdout, /\n\tGuest ID: taken by the guest \(from VM UUID\)\n/)
 
       // machinectl poweroff → SIGRTMIN+4 → ACPI power button → systemd-logind → poweroff.target.
       const poweroff = await sb.exec(['machinectl', 'poweroff', name])
