@@ -1,8 +1,9 @@
 # The native parts, built by `npm ci` through the package's install script:
 #  - machined_native: the daemon's N-API module, what Node cannot do by itself
 #    on a Unix socket, a process or a pty (SO_PEERCRED, pidfd_open,
-#    pidfd_send_signal, polling a pidfd, openpt, TIOCSWINSZ); typed wrappers
-#    in src/backends/native.ts (daemon) and src/spawn/native.ts (launcher).
+#    pidfd_send_signal, an epoll set of pidfds, openpt, TIOCSWINSZ), loaded
+#    by src/native/addon.ts; typed views in src/backends/native.ts (daemon),
+#    src/native/pidfd.ts (both) and src/spawn/native.ts (launcher).
 #  - machined-spawn-helper: a small program machined-spawn runs to clone the
 #    container and carry out its mount plan (Node cannot fork or clone).
 #  - machined-enter: a small program the daemon runs to act inside a
