@@ -1,16 +1,16 @@
 # The native parts, built by `npm ci` through the package's install script:
 #  - machined_native: the daemon's N-API module, what Node cannot do by itself
 #    on a Unix socket, a process or a pty (SO_PEERCRED, pidfd_open,
-#    pidfd_send_signal, polling a pidfd, openpt, TIOCSWINSZ); typed wrappers
-#    in src/backends/native.ts (daemon) and src/spawn/native.ts (launcher).
+#    pidfd_send_signal, an epoll set of pidfds, openpt, TIOCSWINSZ), loaded
+#    by src/native/addon.ts; typed views in src/backends/native.ts (daemon),
+#    src/native/pidfd.ts (both) and src/spawn/native.ts (launcher).
 #  - machined-spawn-helper: a small program machined-spawn runs to clone the
 #    container and carry out its mount plan (Node cannot fork or clone).
-#  - machined-mount-helper: what machined does inside a container's mount
-#    namespace for Copy*Machine and BindMountMachine (setns() needs a
-#    single-threaded process); src/backends/mount-helper.ts runs it.
 #  - machined-enter: a small program the daemon runs to act inside a
-#    machine's namespaces (ptys, login and shell sessions): a
-#    multithreaded process such as Node cannot join a mount namespace.
+#    machine's namespaces (ptys, login and shell sessions, sockets,
+#    Copy*Machine and BindMountMachine): a multithreaded process such as
+#    Node cannot join a mount namespace. src/backends/terminals.ts and
+#    src/backends/machine-files.ts run it.
 {
   'targets': [
     {
@@ -27,16 +27,9 @@
       'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
     },
     {
-      'target_name': 'machined-mount-helper',
-      'type': 'executable',
-      'sources': ['machined_mount_helper.c'],
-      'defines': ['_GNU_SOURCE'],
-      'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
-    },
-    {
       'target_name': 'machined-enter',
       'type': 'executable',
-      'sources': ['machined_enter.c'],
+      'sources': ['machined_enter.c', 'machined_enter_files.c'],
       'defines': ['_GNU_SOURCE'],
       'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
     },

@@ -4,7 +4,10 @@
  * namespace (setns(CLONE_NEWNS) fails with EINVAL), so whatever must
  * happen inside a container runs in this small program, which the daemon
  * starts for one job and which exits when done (or, for a session, when
- * the session ends).
+ * the session ends). The daemon decides and checks everything; this
+ * program carries out one request and reports how it ended.
+ *
+ * Sessions and sockets (here; src/backends/terminals.ts runs them):
  *
  *   machined-enter openpt [--pid PID] [--peer]
  *       Joins the mount namespace of PID (and its user namespace when it
@@ -20,7 +23,6 @@
  *       the machine's root keeps a guest's symlinks from pointing us at a
  *       socket of the host, which a path through /proc/PID/root would not
  *       (sd-bus's x-machine-unix: connects from inside the same way).
- *       Exit status 4 when nothing listens there (no such socket, refused).
  *
  *   machined-enter exec [--pid PID] --tty PATH [--user NAME] [--login]
  *                       [--env K=V]... [-- PATH ARG0 ARGS...]
@@ -37,11 +39,27 @@
  *       machined-ts's own path for machines whose guest has no systemd to
  *       ask (busybox, distroless): see docs/compat.md.
  *
- * Without --pid it acts on the host itself (the ".host" machine).
- * Exit status: 0 done; 1 usage or system error (message on stderr);
- * 2 unknown user ("no-such-user" on stderr); 3 the program could not be
- * started (e.g. missing; message on stderr). With exec, after "started",
- * the session's status (128+N for a signal).
+ *   Without --pid these act on the host itself (the ".host" machine).
+ *
+ * Files (native/machined_enter_files.c; src/backends/machine-files.ts runs them):
+ *
+ *   machined-enter copy LEADER to|from HOST_PATH CONTAINER_PATH UID_SHIFT REPLACE
+ *       CopyToMachine / CopyFromMachine: joins LEADER's mount namespace
+ *       and root (not its user namespace) and copies one tree.
+ *
+ *   machined-enter bind LEADER PROPAGATE_DIR INCOMING_DIR SOURCE DEST READ_ONLY MKDIR
+ *       BindMountMachine: mounts SOURCE through the propagation directory,
+ *       then moves it to DEST inside LEADER's mount namespace.
+ *
+ * Exit status, for every subcommand: 0 done; 1 (EXIT_FAILED) usage or
+ * system error, with a message ("machined-enter: ...") on stderr, and for
+ * copy and bind also one line "<errno>\t<stage>\t<strerror>" on stdout
+ * (machined_enter_files.c says which stages); 2 (EXIT_NO_USER, exec)
+ * unknown user ("no-such-user" on stderr); 3 (EXIT_NO_START, exec) the
+ * program could not be started (e.g. missing; message on stderr);
+ * 4 (EXIT_NO_LISTENER, connect) nothing listens at PATH (no such socket,
+ * refused). With exec, after "started", the session's status (128+N for
+ * a signal).
  */
 
 #include <errno.h>
@@ -63,15 +81,39 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define EXIT_NO_USER 2
-#define EXIT_NO_START 3
-#define EXIT_NO_LISTENER 4
+#include "machined_enter.h"
+
 #define MAX_ENV 256
 #define MAX_GROUPS 256
 
+/* ── What both parts share: errors, arguments, namespaces ───────────────────────────────────────── */
+
+void vreport(int err, const char *fmt, va_list ap) {
+        fputs("machined-enter: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fprintf(stderr, ": %s\n", strerror(err));
+}
+
+static void report(int err, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vreport(err, fmt, ap);
+        va_end(ap);
+}
+
 static void fail(const char *what) {
-        fprintf(stderr, "machined-enter: %s: %s\n", what, strerror(errno));
-        exit(1);
+        report(errno, "%s", what);
+        exit(EXIT_FAILED);
+}
+
+int parse_uint(const char *s, unsigned long max, unsigned long *ret) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno != 0 || *s == 0 || *end != 0 || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
 }
 
 /* The namespaces to join, user first (the others are owned by it), mount last but one, as systemd's namespace_enter(). */
@@ -151,42 +193,74 @@ static void join_cgroups(long pid) {
 }
 
 /*
- * Joins PID's namespaces (all of them, or only user and mount) and its
- * root directory. Every namespace fd is opened before any is joined: once
- * in the new mount namespace, /proc is the machine's.
+ * Joins those of PID's namespaces that `which` names (JOIN_MOUNT for
+ * copies and bind mounts, JOIN_USER_MOUNT for ptys and sockets, JOIN_ALL
+ * with its cgroups for sessions; one equal to ours is left alone) and
+ * its root directory, as systemd's namespace_enter() with a root fd.
+ * Every namespace fd is opened before any is joined: once in the new
+ * mount namespace, /proc is the machine's. Returns 0, or -errno with
+ * *what naming the step that failed.
  */
-static void enter(long pid, bool all) {
-        int fds[N_NAMESPACES], root;
-        char path[64];
+int enter(long pid, int which, const char **what) {
+        static char path[64];
+        int fds[N_NAMESPACES], root, r = 0;
 
-        for (size_t i = 0; i < N_NAMESPACES; i++) {
+        for (size_t i = 0; i < N_NAMESPACES; i++)
                 fds[i] = -1;
-                if (!all && NAMESPACES[i].type != CLONE_NEWUSER && NAMESPACES[i].type != CLONE_NEWNS)
+        for (size_t i = 0; i < N_NAMESPACES; i++) {
+                if (!(which & NAMESPACES[i].type))
                         continue;
                 if (same_namespace(NAMESPACES[i].name, pid))
                         continue;
                 snprintf(path, sizeof path, "/proc/%ld/ns/%s", pid, NAMESPACES[i].name);
                 fds[i] = open(path, O_RDONLY | O_CLOEXEC);
-                if (fds[i] < 0)
-                        fail(path);
+                if (fds[i] < 0) {
+                        r = -errno;
+                        *what = path;
+                        goto out;
+                }
         }
         snprintf(path, sizeof path, "/proc/%ld/root", pid);
         root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (root < 0)
-                fail(path);
-        if (all)
+        if (root < 0) {
+                r = -errno;
+                *what = path;
+                goto out;
+        }
+        if (which == JOIN_ALL)
                 join_cgroups(pid);
-        for (size_t i = 0; i < N_NAMESPACES; i++) {
+        for (size_t i = 0; i < N_NAMESPACES && r == 0; i++) {
                 if (fds[i] < 0)
                         continue;
-                if (setns(fds[i], NAMESPACES[i].type) < 0)
-                        fail(NAMESPACES[i].name);
-                close(fds[i]);
+                if (setns(fds[i], NAMESPACES[i].type) < 0) {
+                        r = -errno;
+                        *what = NAMESPACES[i].name;
+                }
         }
-        if (fchdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0)
-                fail("chroot");
+        if (r == 0 && (fchdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0)) {
+                r = -errno;
+                *what = "chroot";
+        }
         close(root);
+out:
+        for (size_t i = 0; i < N_NAMESPACES; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        return r;
 }
+
+/* enter(), or exit with its error. */
+static void enter_or_fail(long pid, int which) {
+        const char *what = "";
+        int r = enter(pid, which, &what);
+
+        if (r < 0) {
+                errno = -r;
+                fail(what);
+        }
+}
+
+/* ── openpt, connect, exec ─────────────────────────────────────────────────────────────────────── */
 
 static int send_fds(const char *text, const int *fds, size_t n) {
         char control[CMSG_SPACE(sizeof(int) * 2)] = { 0 };
@@ -206,7 +280,7 @@ static int do_openpt(long pid, bool peer) {
         int fds[2], n = 1;
 
         if (pid > 0)
-                enter(pid, false);
+                enter_or_fail(pid, JOIN_USER_MOUNT);
         fds[0] = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (fds[0] < 0)
                 fail("/dev/ptmx");
@@ -232,15 +306,15 @@ static int do_connect(long pid, const char *path) {
                 return 1;
         }
         if (pid > 0)
-                enter(pid, false);
+                enter_or_fail(pid, JOIN_USER_MOUNT);
         strcpy(sa.sun_path, path);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 fail("socket");
         if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
                 int err = errno;
-                fprintf(stderr, "machined-enter: %s: %s\n", path, strerror(err));
-                return err == ENOENT || err == ECONNREFUSED || err == ENOTDIR ? EXIT_NO_LISTENER : 1;
+                report(err, "%s", path);
+                return err == ENOENT || err == ECONNREFUSED || err == ENOTDIR ? EXIT_NO_LISTENER : EXIT_FAILED;
         }
         if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
                 fail("fcntl");
@@ -327,7 +401,7 @@ static int do_exec(long pid, const char *tty, const char *user, bool login, char
         ssize_t r;
 
         if (pid > 0)
-                enter(pid, true);
+                enter_or_fail(pid, JOIN_ALL);
         if (login)
                 user = "root";
         pw = find_user(user);
@@ -426,8 +500,15 @@ static int do_exec(long pid, const char *tty, const char *user, bool login, char
         }
 }
 
+static int usage(void) {
+        fputs("usage: machined-enter openpt|connect|exec [--pid PID] [options] [-- ...]\n"
+              "       machined-enter copy LEADER to|from HOST_PATH CONTAINER_PATH UID_SHIFT REPLACE\n"
+              "       machined-enter bind LEADER PROPAGATE_DIR INCOMING_DIR SOURCE DEST READ_ONLY MKDIR\n", stderr);
+        return EXIT_FAILED;
+}
+
 int main(int argc, char *argv[]) {
-        long pid = 0;
+        unsigned long pid = 0;
         bool peer = false, login = false;
         const char *tty = NULL, *user = "root";
         char *env[MAX_ENV];
@@ -435,18 +516,22 @@ int main(int argc, char *argv[]) {
         char **command = NULL;
         int i;
 
-        if (argc < 2) {
-                fputs("usage: machined-enter openpt|connect|exec [options]\n", stderr);
-                return 1;
-        }
+        if (argc < 2)
+                return usage();
+        /* The files' subcommands take positional arguments. */
+        if (strcmp(argv[1], "copy") == 0)
+                return run_copy_command(argc - 2, argv + 2);
+        if (strcmp(argv[1], "bind") == 0)
+                return run_bind_command(argc - 2, argv + 2);
         for (i = 2; i < argc; i++) {
                 const char *a = argv[i];
                 if (strcmp(a, "--") == 0) {
                         command = argv + i + 1;
                         break;
-                } else if (strcmp(a, "--pid") == 0 && i + 1 < argc)
-                        pid = strtol(argv[++i], NULL, 10);
-                else if (strcmp(a, "--peer") == 0)
+                } else if (strcmp(a, "--pid") == 0 && i + 1 < argc) {
+                        if (parse_uint(argv[++i], INT_MAX, &pid) < 0)
+                                return usage();
+                } else if (strcmp(a, "--peer") == 0)
                         peer = true;
                 else if (strcmp(a, "--login") == 0)
                         login = true;
@@ -458,15 +543,14 @@ int main(int argc, char *argv[]) {
                         env[n_env++] = argv[++i];
                 else {
                         fprintf(stderr, "machined-enter: unknown argument '%s'\n", a);
-                        return 1;
+                        return EXIT_FAILED;
                 }
         }
         if (strcmp(argv[1], "openpt") == 0)
-                return do_openpt(pid, peer);
+                return do_openpt((long) pid, peer);
         if (strcmp(argv[1], "connect") == 0)
-                return do_connect(pid, command && command[0] ? command[0] : NULL);
+                return do_connect((long) pid, command && command[0] ? command[0] : NULL);
         if (strcmp(argv[1], "exec") == 0 && tty)
-                return do_exec(pid, tty, user, login, env, n_env, command);
-        fputs("usage: machined-enter openpt|connect|exec [options]\n", stderr);
-        return 1;
+                return do_exec((long) pid, tty, user, login, env, n_env, command);
+        return usage();
 }

@@ -4,7 +4,6 @@
  *   getPeerCred(fd)            -> { uid, gid, pid }   getsockopt(SO_PEERCRED)
  *   pidfdOpen(pid)             -> fd                  pidfd_open(2)
  *   pidfdSendSignal(fd, sig)   -> undefined           pidfd_send_signal(2)
- *   pidfdWatch(fd, callback)   -> { close() }         uv_poll_t on the pidfd
  *   ptyOpen()                  -> { master, slave, path }  posix_openpt + open of the slave
  *   ptySetWindowSize(fd, c, r) -> undefined           ioctl(TIOCSWINSZ)
  *   signalPipe([signo, ...])   -> fd                  sigaction() + a self-pipe
@@ -13,10 +12,11 @@
  *   sendFds(fd, buffer, [fd])  -> bytes sent          sendmsg(MSG_DONTWAIT) with SCM_RIGHTS
  *
  * Failures throw an Error shaped like Node's own system errors: `code`
- * ('ESRCH'), negative `errno`, and `syscall`. The typed wrapper is
- * src/backends/native.ts; nothing else should load this module, except
- * src/vmspawn/signals.ts for signalPipe and src/spawn/native.ts for the
- * pty and pidfd calls (the launchers may not import backends/).
+ * ('ESRCH'), negative `errno`, and `syscall`. src/native/addon.ts loads
+ * it; the typed views are src/backends/native.ts (the daemon),
+ * src/native/pidfd.ts (pidfds, for the daemon and machined-spawn: a
+ * single exit watch is a pollSet of its own), src/spawn/native.ts (ptys)
+ * and src/vmspawn/signals.ts (signalPipe).
  */
 
 #include <errno.h>
@@ -127,111 +127,6 @@ static napi_value pidfd_send_signal(napi_env env, napi_callback_info info) {
         if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0)
                 return throw_errno(env, errno, "pidfd_send_signal");
         return NULL;
-}
-
-/*
- * A watch on one pidfd. The kernel makes a pidfd readable once the process
- * has exited; the poll is stopped after the first event (the fd stays
- * readable for ever after), so the callback runs at most once.
- */
-typedef struct Watch {
-        uv_poll_t poll;
-        napi_env env;
-        napi_ref callback;
-        napi_async_context context;
-        int closed;
-} Watch;
-
-static void watch_free(uv_handle_t *handle) {
-        free(handle->data);
-}
-
-static void watch_release(Watch *w) {
-        if (w->closed)
-                return;
-        w->closed = 1;
-        uv_poll_stop(&w->poll);
-        napi_delete_reference(w->env, w->callback);
-        napi_async_destroy(w->env, w->context);
-        uv_close((uv_handle_t *) &w->poll, watch_free);
-}
-
-static void watch_fired(uv_poll_t *poll, int status, int events) {
-        Watch *w = poll->data;
-        napi_env env = w->env;
-        napi_handle_scope scope;
-        napi_value callback, recv, result;
-
-        if (w->closed)
-                return;
-        uv_poll_stop(poll);
-
-        napi_open_handle_scope(env, &scope);
-        napi_get_reference_value(env, w->callback, &callback);
-        /* napi_make_callback wants an object as `this`. */
-        napi_get_global(env, &recv);
-        /* napi_make_callback runs queued microtasks and nextTicks afterwards, like any libuv callback. */
-        if (napi_make_callback(env, w->context, recv, callback, 0, NULL, &result) == napi_pending_exception) {
-                napi_value exception;
-                napi_get_and_clear_last_exception(env, &exception);
-                napi_fatal_exception(env, exception);
-        }
-        napi_close_handle_scope(env, scope);
-}
-
-static napi_value watch_close(napi_env env, napi_callback_info info) {
-        Watch *w;
-
-        napi_get_cb_info(env, info, NULL, NULL, NULL, (void **) &w);
-        watch_release(w);
-        return NULL;
-}
-
-static napi_value pidfd_watch(napi_env env, napi_callback_info info) {
-        size_t argc = 2;
-        napi_value argv[2], result, close_fn, resource_name;
-        napi_valuetype type;
-        int32_t fd;
-        uv_loop_t *loop;
-        Watch *w;
-        int r;
-
-        napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-        if (get_int_arg(env, argv, argc, 0, "fd", &fd) < 0)
-                return NULL;
-        if (argc < 2 || napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
-                napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "callback must be a function");
-                return NULL;
-        }
-        if (napi_get_uv_event_loop(env, &loop) != napi_ok)
-                return NULL;
-
-        w = calloc(1, sizeof *w);
-        if (!w)
-                return throw_errno(env, ENOMEM, "calloc");
-        w->env = env;
-        r = uv_poll_init(loop, &w->poll, fd);
-        if (r < 0) {
-                free(w);
-                return throw_errno(env, -r, "uv_poll_init");
-        }
-        w->poll.data = w;
-        r = uv_poll_start(&w->poll, UV_READABLE, watch_fired);
-        if (r < 0) {
-                uv_close((uv_handle_t *) &w->poll, watch_free);
-                return throw_errno(env, -r, "uv_poll_start");
-        }
-        /* A watch alone does not keep the process alive: the daemon decides when to exit. */
-        uv_unref((uv_handle_t *) &w->poll);
-
-        napi_create_reference(env, argv[1], 1, &w->callback);
-        napi_create_string_utf8(env, "machined-ts:pidfdWatch", NAPI_AUTO_LENGTH, &resource_name);
-        napi_async_init(env, NULL, resource_name, &w->context);
-
-        napi_create_object(env, &result);
-        napi_create_function(env, "close", NAPI_AUTO_LENGTH, watch_close, w, &close_fn);
-        napi_set_named_property(env, result, "close", close_fn);
-        return result;
 }
 
 /*
@@ -724,7 +619,6 @@ static napi_value init(napi_env env, napi_value exports) {
                 { "getPeerCred", NULL, get_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "pidfdOpen", NULL, pidfd_open, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "pidfdSendSignal", NULL, pidfd_send_signal, NULL, NULL, NULL, napi_enumerable, NULL },
-                { "pidfdWatch", NULL, pidfd_watch, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "ptyOpen", NULL, pty_open, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "ptySetWindowSize", NULL, pty_set_window_size, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "signalPipe", NULL, signal_pipe, NULL, NULL, NULL, napi_enumerable, NULL },

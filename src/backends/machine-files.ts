@@ -1,22 +1,20 @@
 /**
  * A container's files, reached as systemd-machined reaches them: the root
  * directory through /proc/<leader>/root, copies and bind mounts through
- * native/machined_mount_helper.c, a small program that joins the leader's
- * mount namespace (Node cannot: setns() wants a single-threaded process).
+ * machined-enter copy and bind (native/machined_enter_files.c), a small
+ * program that joins the leader's mount namespace (Node cannot: setns()
+ * wants a single-threaded process).
  * One helper process per request, like machined's forked children.
  * @module
  */
 
 import { execFile } from 'node:child_process'
 import { closeSync, constants, openSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { getSystemErrorName } from 'node:util'
+import { ENTER_PROGRAM } from '../native/addon.ts'
 import { errnoError } from '../protocol/errno.ts'
 import { FileNotFoundError, MachinedError } from '../protocol/errors.ts'
 import type { BindMountRequest, CopyRequest, Log, MachineFiles, ProcessRef, Processes } from '../core/ports.ts'
-
-// Same relative path from src/backends (tsx) and dist/backends (built).
-export const MOUNT_HELPER_PATH = fileURLToPath(new URL('../../native/build/Release/machined-mount-helper', import.meta.url))
 
 /** How the helper said it failed: "<errno>\t<stage>\t<strerror>". */
 export interface HelperFailure {
@@ -45,7 +43,7 @@ export class HelperMachineFiles implements MachineFiles {
 
   constructor(options: { processes: Processes; helperPath?: string; procRoot?: string; log?: Log }) {
     this.#processes = options.processes
-    this.#helper = options.helperPath ?? MOUNT_HELPER_PATH
+    this.#helper = options.helperPath ?? ENTER_PROGRAM
     this.#procRoot = options.procRoot ?? '/proc'
     this.#log = options.log
   }
@@ -90,7 +88,7 @@ export class HelperMachineFiles implements MachineFiles {
         if (err === null) { resolve(undefined); return }
         const failure = parseHelperFailure(stdout)
         // The helper says which step failed on stderr; the caller gets systemd's shorter answer.
-        this.#log?.debug('The mount helper failed', { args, error: stderr.trim() })
+        this.#log?.debug('machined-enter failed', { args, error: stderr.trim() })
         if (failure !== undefined) { resolve(failure); return }
         // Killed, or not there at all: what systemd answers for a child that died without saying why.
         reject(new MachinedError('FAILED', 'Child died abnormally.', { cause: new Error(`${err.message} ${stderr}`) }))

@@ -2,23 +2,21 @@
  * Typed access to native/machined_native.c, the one native module: what
  * Node cannot do itself on a Unix socket or a process. It is built by
  * `npm ci` (the package's install script runs node-gyp in native/) and
- * loaded lazily, so code that never needs it runs without it.
+ * loaded lazily (src/native/addon.ts), so code that never needs it runs
+ * without it.
  * @module
  */
 
 import { closeSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import type { Socket } from 'node:net'
+import { loadAddon } from '../native/addon.ts'
+
+export { pidfdOpen, pidfdSendSignal } from '../native/pidfd.ts'
 
 export interface PeerCred {
   readonly uid: number
   readonly gid: number
   readonly pid: number
-}
-
-/** Stops a pidfdWatch; safe to call more than once. */
-export interface PidfdWatch {
-  close(): void
 }
 
 /** An epoll set behind one uv_poll (pollSetOpen()); remove an fd before closing it. */
@@ -30,9 +28,6 @@ export interface NativePollSet {
 
 interface Addon {
   getPeerCred(fd: number): PeerCred
-  pidfdOpen(pid: number): number
-  pidfdSendSignal(fd: number, signal: number): void
-  pidfdWatch(fd: number, callback: () => void): PidfdWatch
   socketPair(): [number, number]
   receiveFds(fd: number): { data: Buffer; fds: number[] }
   sendFds(fd: number, data: Buffer, fds: number[]): number
@@ -43,19 +38,8 @@ interface Addon {
   mallocTrim(): boolean
 }
 
-// Same relative path from src/backends (tsx) and dist/backends (built).
-const ADDON_PATH = '../../native/build/Release/machined_native.node'
-let addon: Addon | undefined
-
 function load(): Addon {
-  if (addon === undefined) {
-    try {
-      addon = createRequire(import.meta.url)(ADDON_PATH) as Addon
-    } catch (err) {
-      throw new Error(`The native module is missing (${(err as Error).message}); run \`npm ci\` or \`npx node-gyp rebuild --directory=native\``, { cause: err })
-    }
-  }
-  return addon
+  return loadAddon<Addon>()
 }
 
 /**
@@ -76,25 +60,6 @@ export function getPeerCred(fd: number): PeerCred {
 
 export function peerCredentialsOf(socket: Socket): PeerCred {
   return getPeerCred(socketFd(socket))
-}
-
-/** pidfd_open(2): an fd that keeps naming this process even after its PID is reused. Throws ESRCH when it is gone. */
-export function pidfdOpen(pid: number): number {
-  return load().pidfdOpen(pid)
-}
-
-/** pidfd_send_signal(2): signals exactly the process the pidfd was opened for. */
-export function pidfdSendSignal(fd: number, signal: number): void {
-  load().pidfdSendSignal(fd, signal)
-}
-
-/**
- * Calls back once when the process behind the pidfd has exited (the
- * kernel makes the pidfd readable then). The watch does not keep the
- * event loop alive, and does not own the fd: close both when done.
- */
-export function pidfdWatch(fd: number, callback: () => void): PidfdWatch {
-  return load().pidfdWatch(fd, callback)
 }
 
 /** socketpair(2): two connected Unix stream sockets, close-on-exec. */

@@ -19,14 +19,11 @@
 import { spawn } from 'node:child_process'
 import { closeSync } from 'node:fs'
 import type { Socket } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { FailedError, NoSuchProcessError } from '../protocol/errors.ts'
 import type { Log, MachinePty, ProcessRef, ShellSpec, Terminals } from '../core/ports.ts'
 import { BusConnection, DBusError, variant } from '../wire/dbus/bus.ts'
+import { ENTER_PROGRAM } from '../native/addon.ts'
 import { receiveFds, socketPair } from './native.ts'
-
-// The same relative path from src/backends (tsx) and dist/backends (built).
-export const ENTER_HELPER = fileURLToPath(new URL('../../native/build/Release/machined-enter', import.meta.url))
 
 const SYSTEMD = { destination: 'org.freedesktop.systemd1', path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.systemd1.Manager' } as const
 
@@ -92,7 +89,7 @@ export class MachineTerminals implements Terminals {
 
   constructor(options: TerminalsOptions) {
     this.#options = options
-    this.#helper = options.helper ?? ENTER_HELPER
+    this.#helper = options.helper ?? ENTER_PROGRAM
   }
 
   async openPty(leader: ProcessRef | undefined): Promise<MachinePty> {

@@ -9,7 +9,7 @@
 
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { HELPER_PATH } from './native.ts'
+import { SPAWN_HELPER_PROGRAM } from '../native/addon.ts'
 
 export type ExitStatus =
   | { readonly kind: 'exited'; readonly code: number }
@@ -87,7 +87,7 @@ export class Helper {
     const fds: StdioOptions = ['pipe', 'pipe', 'inherit']
     fds.push(stdio.console ?? 'ignore')
     if (stdio.pipe === true) fds.push(0, 1, 2)
-    const child = spawn(HELPER_PATH, [], { stdio: fds, detached: true })
+    const child = spawn(SPAWN_HELPER_PROGRAM, [], { stdio: fds, detached: true })
     child.on('error', () => undefined) // reported as a lost helper through 'close'
     child.stdin!.on('error', () => undefined) // the helper may be gone already
     child.stdin!.write(plan)

@@ -10,8 +10,8 @@
  * @module
  */
 
-import { createRequire } from 'node:module'
 import { Socket } from 'node:net'
+import { loadAddon } from '../native/addon.ts'
 
 /** glibc's SIGRTMIN (the kernel's 32 and 33 belong to the C library): what machinectl means by SIGRTMIN+4. */
 export const SIGRTMIN = 34
@@ -23,15 +23,8 @@ interface SignalAddon {
   signalPipe(signals: number[]): number
 }
 
-// The same relative path from src/vmspawn (tsx) and dist/vmspawn (built).
-const ADDON_PATH = '../../native/build/Release/machined_native.node'
-
 function addon(): SignalAddon {
-  try {
-    return createRequire(import.meta.url)(ADDON_PATH) as SignalAddon
-  } catch (err) {
-    throw new Error(`The native module is missing (${(err as Error).message}); run \`npm ci\``, { cause: err })
-  }
+  return loadAddon<SignalAddon>()
 }
 
 export interface SignalWatch {

@@ -1,27 +1,28 @@
 /*
- * machined-mount-helper: the part of machined's CopyFromMachine,
+ * machined-enter copy and bind: the part of machined's CopyFromMachine,
  * CopyToMachine and BindMountMachine that must run in a single-threaded
- * process, because it joins a container's mount namespace (setns() with
- * CLONE_NEWNS refuses a process whose threads share its fs struct, and
- * Node always runs threads). The daemon (src/backends/mount-helper.ts)
- * decides and checks everything; this program carries out one request and
- * reports how it ended. It copies what systemd 252 does in
- * machine-dbus.c (bus_machine_method_copy, bus_machine_method_bind_mount)
- * and shared/mount-util.c (bind_mount_in_namespace), in its own code.
+ * process, because it joins a container's mount namespace (see
+ * machined_enter.c). The daemon (src/backends/machine-files.ts) decides
+ * and checks everything; this carries out one request and reports how it
+ * ended. It copies what systemd 252 does in machine-dbus.c
+ * (bus_machine_method_copy, bus_machine_method_bind_mount) and
+ * shared/mount-util.c (bind_mount_in_namespace), in its own code.
  *
- *   machined-mount-helper copy LEADER to|from HOST_PATH CONTAINER_PATH UID_SHIFT REPLACE
- *   machined-mount-helper bind LEADER PROPAGATE_DIR INCOMING_DIR SOURCE DEST READ_ONLY MKDIR
+ *   machined-enter copy LEADER to|from HOST_PATH CONTAINER_PATH UID_SHIFT REPLACE
+ *   machined-enter bind LEADER PROPAGATE_DIR INCOMING_DIR SOURCE DEST READ_ONLY MKDIR
  *
  * Paths inside the container are resolved after joining the leader's
  * mount namespace and root (the root of /proc/LEADER/root), so ".." stops
  * at the guest's root and absolute symlinks restart there: nothing the
- * guest holds can point the copy at a host file.
+ * guest holds can point the copy at a host file. The leader's user
+ * namespace is not joined: ownership is set as the host sees it.
  *
  * Exit 0 on success. On failure exit 1, having written one line to
  * stdout: "<errno>\t<stage>\t<strerror>", stage being "host-dir" (the
  * host side's parent directory could not be opened; systemd fails the
  * call with its own message then) or "copy" / "mount" (the operation
- * itself failed). Details for the log go to stderr.
+ * itself failed). Details for the log go to stderr. Bad arguments: exit 1
+ * with the usage on stderr and nothing on stdout.
  */
 
 #include <dirent.h>
@@ -42,18 +43,20 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "machined_enter.h"
+
 /* COPY_DEPTH_MAX in systemd's copy.c. */
 #define COPY_DEPTH_MAX 2048U
 
-static int fail(int err, const char *stage, const char *fmt, ...) {
+/* The message on stderr, and the line the daemon reads on stdout. */
+static int fail_stage(int err, const char *stage, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        vreport(err, fmt, ap);
         va_end(ap);
-        fprintf(stderr, ": %s\n", strerror(err));
         printf("%d\t%s\t%s\n", err, stage, strerror(err));
         fflush(stdout);
-        return 1;
+        return EXIT_FAILED;
 }
 
 /* The directory part and the last component of an absolute path (the daemon checked it has one). */
@@ -78,28 +81,6 @@ static int open_parent(const char *path, const char **base) {
                 return r;
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
-}
-
-/* Joins the leader's mount namespace and makes its root ours (systemd's namespace_enter() with a root fd). */
-static int enter_mount_namespace(pid_t leader) {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int) leader);
-        int mntfd = open(path, O_RDONLY | O_CLOEXEC);
-        if (mntfd < 0)
-                return -errno;
-        snprintf(path, sizeof path, "/proc/%d/root", (int) leader);
-        int rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (rootfd < 0) {
-                int e = errno;
-                close(mntfd);
-                return -e;
-        }
-        int r = 0;
-        if (setns(mntfd, CLONE_NEWNS) < 0 || fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0)
-                r = -errno;
-        close(mntfd);
-        close(rootfd);
-        return r;
 }
 
 /* ── copy_tree_at(): COPY_MERGE, COPY_HARDLINKS and optionally COPY_REPLACE, as machined asks for it ── */
@@ -345,13 +326,14 @@ static int run_copy(pid_t leader, bool copy_from, const char *host_path, const c
         const char *host_base, *container_base;
         int hostfd = open_parent(host_path, &host_base);
         if (hostfd < 0)
-                return fail(-hostfd, "host-dir", "Failed to open host directory %s", host_path);
-        int r = enter_mount_namespace(leader);
+                return fail_stage(-hostfd, "host-dir", "Failed to open host directory %s", host_path);
+        const char *what;
+        int r = enter(leader, JOIN_MOUNT, &what);
         if (r < 0)
-                return fail(-r, "copy", "Failed to join the mount namespace of PID %d", (int) leader);
+                return fail_stage(-r, "copy", "Failed to join the mount namespace of PID %d", (int) leader);
         int containerfd = open_parent(container_path, &container_base);
         if (containerfd < 0)
-                return fail(-containerfd, "copy", "Failed to open destination directory");
+                return fail_stage(-containerfd, "copy", "Failed to open destination directory");
         /* With a UID shift, files become the container's root (copy-to) or the host's root (copy-from); without one they keep their owners. */
         int df = copy_from ? containerfd : hostfd, dt = copy_from ? hostfd : containerfd;
         struct copy_options o = { .uid = (uid_t) -1, .gid = (gid_t) -1, .replace = replace, .top = dt };
@@ -362,10 +344,10 @@ static int run_copy(pid_t leader, bool copy_from, const char *host_path, const c
         const char *from = copy_from ? container_base : host_base, *to = copy_from ? host_base : container_base;
         struct stat st;
         if (fstatat(df, from, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return fail(errno, "copy", "Failed to copy tree");
+                return fail_stage(errno, "copy", "Failed to copy tree");
         r = copy_tree(df, from, &st, dt, to, to, COPY_DEPTH_MAX, &o);
         if (r < 0)
-                return fail(-r, "copy", "Failed to copy tree");
+                return fail_stage(-r, "copy", "Failed to copy tree");
         return 0;
 }
 
@@ -401,18 +383,18 @@ static int run_bind(pid_t leader, const char *propagate_dir, const char *incomin
         /* A container manager that wants machined's mounts made this directory (nspawn, machined-spawn). */
         snprintf(path, sizeof path, "%s/", propagate_dir);
         if (access(path, F_OK) < 0)
-                return fail(errno == ENOENT ? EOPNOTSUPP : errno, "mount", "Target does not allow propagation of mount points");
+                return fail_stage(errno == ENOENT ? EOPNOTSUPP : errno, "mount", "Target does not allow propagation of mount points");
         char *chased = realpath(source, NULL);
         if (!chased)
-                return fail(errno, "mount", "Failed to resolve source path of %s", source);
+                return fail_stage(errno, "mount", "Failed to resolve source path of %s", source);
         struct stat st;
         if (lstat(chased, &st) < 0)
-                return fail(errno, "mount", "Failed to stat %s", chased);
+                return fail_stage(errno, "mount", "Failed to stat %s", chased);
 
         /* A private playground, MS_SLAVE, because MS_MOVE refuses mounts whose parent is shared. */
         char playground[] = "/tmp/propagate.XXXXXX";
         if (!mkdtemp(playground))
-                return fail(errno, "mount", "Failed to create playground");
+                return fail_stage(errno, "mount", "Failed to create playground");
         char mount_tmp[sizeof playground + 8], mount_outside[PATH_MAX];
         snprintf(mount_tmp, sizeof mount_tmp, "%s/mount", playground);
         int r = 0;
@@ -445,7 +427,7 @@ static int run_bind(pid_t leader, const char *propagate_dir, const char *incomin
         pid_t child = fork();
         if (child < 0) { r = -errno; what = "fork"; goto out; }
         if (child == 0) {
-                int q = enter_mount_namespace(leader);
+                int q = enter(leader, JOIN_MOUNT, &what);
                 if (q == 0) {
                         char inside[PATH_MAX];
                         snprintf(inside, sizeof inside, "%s/%s", incoming_dir, strrchr(mount_outside, '/') + 1);
@@ -478,28 +460,27 @@ out:
         (void) rmdir(playground);
         free(chased);
         if (r < 0)
-                return fail(-r, "mount", "Failed to %s", what);
+                return fail_stage(-r, "mount", "Failed to %s", what);
         return 0;
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *ret) {
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (errno != 0 || *s == 0 || *end != 0 || v > max)
-                return -EINVAL;
-        *ret = v;
-        return 0;
+static int usage(void) {
+        fprintf(stderr, "usage: machined-enter copy LEADER to|from HOST_PATH CONTAINER_PATH UID_SHIFT REPLACE\n"
+                        "       machined-enter bind LEADER PROPAGATE_DIR INCOMING_DIR SOURCE DEST READ_ONLY MKDIR\n");
+        return EXIT_FAILED;
 }
 
-int main(int argc, char **argv) {
+int run_copy_command(int argc, char **argv) {
         unsigned long leader, shift;
-        if (argc == 8 && strcmp(argv[1], "copy") == 0 && parse_uint(argv[2], INT_MAX, &leader) == 0 &&
-            parse_uint(argv[6], UINT32_MAX - 1, &shift) == 0 && (strcmp(argv[3], "to") == 0 || strcmp(argv[3], "from") == 0))
-                return run_copy((pid_t) leader, strcmp(argv[3], "from") == 0, argv[4], argv[5], (uid_t) shift, strcmp(argv[7], "1") == 0);
-        if (argc == 9 && strcmp(argv[1], "bind") == 0 && parse_uint(argv[2], INT_MAX, &leader) == 0)
-                return run_bind((pid_t) leader, argv[3], argv[4], argv[5], argv[6], strcmp(argv[7], "1") == 0, strcmp(argv[8], "1") == 0);
-        fprintf(stderr, "usage: machined-mount-helper copy LEADER to|from HOST_PATH CONTAINER_PATH UID_SHIFT REPLACE\n"
-                        "       machined-mount-helper bind LEADER PROPAGATE_DIR INCOMING_DIR SOURCE DEST READ_ONLY MKDIR\n");
-        return 2;
+        if (argc == 6 && parse_uint(argv[0], INT_MAX, &leader) == 0 &&
+            parse_uint(argv[4], UINT32_MAX - 1, &shift) == 0 && (strcmp(argv[1], "to") == 0 || strcmp(argv[1], "from") == 0))
+                return run_copy((pid_t) leader, strcmp(argv[1], "from") == 0, argv[2], argv[3], (uid_t) shift, strcmp(argv[5], "1") == 0);
+        return usage();
+}
+
+int run_bind_command(int argc, char **argv) {
+        unsigned long leader;
+        if (argc == 7 && parse_uint(argv[0], INT_MAX, &leader) == 0)
+                return run_bind((pid_t) leader, argv[1], argv[2], argv[3], argv[4], strcmp(argv[5], "1") == 0, strcmp(argv[6], "1") == 0);
+        return usage();
 }

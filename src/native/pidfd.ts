@@ -1,0 +1,61 @@
+/**
+ * pidfds, for the daemon (src/backends/native.ts) and machined-spawn
+ * (src/spawn/native.ts) alike: open one, signal through it, and learn of
+ * its process's exit. A single watch is a poll set of its own (native
+ * pollSetOpen(), the epoll set behind one uv_poll that the daemon keeps
+ * for all leaders in src/backends/fd-poller.ts) holding just this pidfd.
+ * @module
+ */
+
+import { loadAddon } from './addon.ts'
+
+/** Stops a pidfdWatch; safe to call more than once. */
+export interface PidfdWatch {
+  close(): void
+}
+
+interface PollSet {
+  add(fd: number, token: number, once: boolean): void
+  close(): void
+}
+
+interface Addon {
+  pidfdOpen(pid: number): number
+  pidfdSendSignal(fd: number, signal: number): void
+  pollSetOpen(callback: (tokens: number[]) => void): PollSet
+}
+
+/** pidfd_open(2): an fd that keeps naming this process even after its PID is reused. Throws ESRCH when it is gone. */
+export function pidfdOpen(pid: number): number {
+  return loadAddon<Addon>().pidfdOpen(pid)
+}
+
+/** pidfd_send_signal(2): signals exactly the process the pidfd was opened for. */
+export function pidfdSendSignal(fd: number, signal: number): void {
+  loadAddon<Addon>().pidfdSendSignal(fd, signal)
+}
+
+/**
+ * Calls back once when the process behind the pidfd has exited (the
+ * kernel makes the pidfd readable then). The watch does not keep the
+ * event loop alive, and does not own the fd: close both when done.
+ */
+export function pidfdWatch(fd: number, callback: () => void): PidfdWatch {
+  let set: PollSet | undefined
+  const close = (): void => {
+    set?.close()
+    set = undefined
+  }
+  set = loadAddon<Addon>().pollSetOpen(() => {
+    if (set === undefined) return
+    close()
+    callback()
+  })
+  try {
+    set.add(fd, 1, true)
+  } catch (err) {
+    close()
+    throw err
+  }
+  return { close }
+}
