@@ -18,7 +18,7 @@
 
 import {
   closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, statfsSync, symlinkSync,
-  unlinkSync, writeFileSync,
+  unlinkSync, writeFileSync, type Dirent,
 } from 'node:fs'
 import { join } from 'node:path'
 import { machineNameIsValid } from '../protocol/hostname.ts'
@@ -113,15 +113,18 @@ export class StateDir implements StateStore {
     if (target === name) unlinkQuietly(link)
   }
 
+  /** The directory's entries; none when it cannot be read (not made yet). */
+  #entries(): Dirent[] {
+    try {
+      return readdirSync(this.path, { withFileTypes: true })
+    } catch {
+      return []
+    }
+  }
+
   async listLinks(): Promise<{ unit: string; name: string }[]> {
     const out: { unit: string; name: string }[] = []
-    let entries
-    try {
-      entries = readdirSync(this.path, { withFileTypes: true })
-    } catch {
-      return out
-    }
-    for (const e of entries) {
+    for (const e of this.#entries()) {
       if (!e.isSymbolicLink() || !e.name.startsWith('unit:')) continue
       try {
         out.push({ unit: e.name.slice('unit:'.length), name: readlinkSync(join(this.path, e.name)) })
@@ -134,13 +137,7 @@ export class StateDir implements StateStore {
 
   async list(): Promise<{ name: string; contents: string }[]> {
     const out: { name: string; contents: string }[] = []
-    let entries
-    try {
-      entries = readdirSync(this.path, { withFileTypes: true })
-    } catch {
-      return out
-    }
-    for (const e of entries) {
+    for (const e of this.#entries()) {
       // manager_enumerate_machines() skips the unit: links and anything that is not a machine name.
       if (!e.isFile() || e.name.startsWith('unit:') || !machineNameIsValid(e.name)) continue
       try {
