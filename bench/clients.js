@@ -20,7 +20,7 @@ import { cgroupMounts, cleanupCgroups } from './lib/cgroups.js'
 import { BENCH_DIR, REAL_MACHINED, REPO, log, median, run, which } from './lib/common.js'
 import { DAEMONS, startDaemon, stopDaemon, VARLINK_SOCKET } from './lib/daemons.js'
 import { machineInfo } from './lib/host.js'
-import { enterPrivateRun, innerContext, isInner, runIsolated } from './lib/isolation.js'
+import { cleanUpOnSignal, enterPrivateRun, innerContext, isInner, runIsolated } from './lib/isolation.js'
 import { Agent, findPython } from './lib/processes.js'
 
 const HELP = `node bench/clients.js [OPTIONS]
@@ -200,17 +200,7 @@ async function inner(argv) {
   const py = findPython()
   const procs = new Set()
   let agent
-  let interrupted = false
-  const onSignal = (sig) => {
-    if (interrupted) return
-    interrupted = true
-    log(`${sig}: stopping and cleaning up`)
-    for (const p of procs) { try { p.child.kill('SIGKILL') } catch { /* gone */ } }
-    cleanupCgroups(tag, sliceExisted)
-    process.exit(130)
-  }
-  process.on('SIGINT', () => onSignal('SIGINT'))
-  process.on('SIGTERM', () => onSignal('SIGTERM'))
+  cleanUpOnSignal(procs, tag, sliceExisted)
 
   const results = {
     machine: machineInfo(),

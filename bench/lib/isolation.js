@@ -76,3 +76,21 @@ export function enterPrivateRun() {
   mkdirSync(WORK, { recursive: true })
   writeFileSync(`${WORK}/dbus.conf`, DBUS_CONF)
 }
+
+/**
+ * On SIGINT or SIGTERM: kill what the run started (`procs`, whose entries
+ * have a `child`), remove the run's cgroups, exit 130. Once only.
+ */
+export function cleanUpOnSignal(procs, tag, sliceExisted) {
+  let interrupted = false
+  const onSignal = (sig) => {
+    if (interrupted) return
+    interrupted = true
+    log(`${sig}: stopping and cleaning up`)
+    for (const p of procs) { try { p.child.kill('SIGKILL') } catch { /* gone */ } }
+    cleanupCgroups(tag, sliceExisted)
+    process.exit(130)
+  }
+  process.on('SIGINT', () => onSignal('SIGINT'))
+  process.on('SIGTERM', () => onSignal('SIGTERM'))
+}
