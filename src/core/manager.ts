@@ -257,7 +257,9 @@ export class Manager {
       this.#extras.set(machine, {
         vsockCid: request.vsockCid, sshAddress: request.sshAddress, sshPrivateKeyPath: request.sshPrivateKeyPath,
       })
-      await this.#attachUnit(machine, settings)
+      // A user's machine never adopts the unit its leader sits in: that unit may hold other users' processes
+      // (a cron job runs in cron.service), which TerminateMachine would stop and KillMachine signal.
+      await this.#attachUnit(machine, settings ?? (caller.uid === 0 ? undefined : parseScopeProperties([])))
       await this.#save(machine)
       machine.state = 'running'
     } catch (err) {
@@ -317,7 +319,8 @@ export class Manager {
    * Create* always makes a scope. Register* adopts the unit the leader
    * already lives in; where it lives in none (usual without systemd as PID
    * 1) we make the scope as Create* would, so the machine's processes are
-   * still attributed to it. systemd would answer ENXIO instead.
+   * still attributed to it. systemd would answer ENXIO instead. A user's
+   * Register* is given a scope too (register() passes settings).
    */
   async #attachUnit(machine: Machine, settings: ScopeSettings | undefined): Promise<void> {
     const { units } = this.#ports

@@ -207,6 +207,22 @@ void describe('ownership and what others may see', () => {
     assert.deepEqual(ports.processes.signals, [{ pid: LEADER, signal: 10 }])
   })
 
+  void test('a user\'s RegisterMachine gets a scope of its own: stopping or killing it never reaches the unit the leader sat in', async () => {
+    const { ports, manager } = world({ allowUserRegistration: true })
+    ports.processes.spawn(LEADER, { uid: ALICE.uid })
+    // A user's cron job runs in cron.service, next to the root-owned cron daemon.
+    ports.units.place(LEADER, 'cron.service')
+    const m = await manager.register(request({ allocateUnit: false }), ALICE)
+    assert.equal(m.unit?.unit, 'machine-golden.scope')
+    await manager.kill('golden', 'all', 9, ALICE)
+    await manager.terminate('golden', ALICE)
+    assert.deepEqual(ports.units.calls.filter((c) => c.op === 'kill' || c.op === 'stop').map((c) => c.unit), ['machine-golden.scope', 'machine-golden.scope'])
+    // Root's RegisterMachine still adopts the leader's unit, as systemd's does.
+    ports.processes.spawn(LEADER + 1, { uid: ALICE.uid })
+    ports.units.place(LEADER + 1, 'cron.service')
+    assert.equal((await manager.register(request({ name: 'rooted', leader: LEADER + 1, allocateUnit: false }), ROOT)).unit?.unit, 'cron.service')
+  })
+
   void test('the root directory and SSH key path show to root and the owner only (CVE-2016-6349)', async () => {
     const { ports, manager } = world({ allowUserRegistration: true })
     ports.processes.spawn(LEADER, { uid: ALICE.uid })
