@@ -56,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -391,6 +392,9 @@ static int do_exec(long pid, const char *tty, const char *user, bool login, char
                         goto child_fail;
                 if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
                         goto child_fail;
+                /* Nothing of the host's but the terminal reaches the session: whatever fd we were started with goes at exec (the status pipe too). */
+                if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                        goto child_fail;
                 if (setgroups(n_groups, groups) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
                         goto child_fail;
                 if (chdir(pw->pw_dir) < 0)
@@ -435,6 +439,9 @@ int main(int argc, char *argv[]) {
         char **command = NULL;
         int i;
 
+        /* Not dumpable: until the session's program runs, the machine's root (same user namespace, CAP_SYS_PTRACE there) may not ptrace us or open our /proc files. */
+        if (prctl(PR_SET_DUMPABLE, 0) < 0)
+                fail("prctl");
         if (argc < 2) {
                 fputs("usage: machined-enter openpt|connect|exec [options]\n", stderr);
                 return 1;
