@@ -46,6 +46,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -189,6 +190,40 @@ static void enter(long pid, bool all) {
         close(root);
 }
 
+/*
+ * The leader's capability bounding set (CapBnd: in /proc/PID/status, the
+ * host's /proc: read before joining). A container's root runs with fewer
+ * capabilities than we have (nspawn's default set); a session we start
+ * there must not have more than it, or the guest's programs we run would
+ * hold the host's full set (CAP_SYS_MODULE: a way out). ~0 for the host.
+ */
+static uint64_t leader_bounding_set(long pid) {
+        char path[64], line[256];
+        uint64_t set = UINT64_MAX;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%ld/status", pid);
+        f = fopen(path, "re");
+        if (!f)
+                fail(path);
+        while (fgets(line, sizeof line, f))
+                if (sscanf(line, "CapBnd: %" SCNx64, &set) == 1)
+                        break;
+        fclose(f);
+        return set;
+}
+
+/* Drops from our bounding set what the leader's lacks: root's next exec gets no capability outside it. */
+static int limit_bounding_set(uint64_t set) {
+        for (int cap = 0; cap < 64; cap++) {
+                if (set & (UINT64_C(1) << cap))
+                        continue;
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) /* EINVAL: past the kernel's last capability. */
+                        return -1;
+        }
+        return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL ? -1 : 0;
+}
+
 static int send_fds(const char *text, const int *fds, size_t n) {
         char control[CMSG_SPACE(sizeof(int) * 2)] = { 0 };
         struct iovec iov = { .iov_base = (void *) text, .iov_len = strlen(text) };
@@ -326,6 +361,7 @@ static int do_exec(long pid, const char *tty, const char *user, bool login, char
         int status_pipe[2], err = 0;
         pid_t child;
         ssize_t r;
+        uint64_t bounding = pid > 0 ? leader_bounding_set(pid) : UINT64_MAX;
 
         if (pid > 0)
                 enter(pid, true);
@@ -383,6 +419,8 @@ static int do_exec(long pid, const char *tty, const char *user, bool login, char
 
                 close(status_pipe[0]);
                 signal(SIGPIPE, SIG_DFL);
+                if (limit_bounding_set(bounding) < 0)
+                        goto child_fail;
                 if (setsid() < 0)
                         goto child_fail;
                 fd = open(tty, O_RDWR | O_CLOEXEC);

@@ -21,8 +21,8 @@ let leader: ChildProcess
 
 before(() => {
   dir = mkdtempSync('/tmp/sec-helpers-')
-  // A leader in a mount namespace of its own (its root is the host's "/"), as a container's would be.
-  leader = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '300'], { stdio: 'ignore' })
+  // A leader in a mount namespace of its own (its root is the host's "/") and with fewer capabilities, as a container's would be.
+  leader = spawn('unshare', ['-m', '--propagation', 'private', 'setpriv', '--bounding-set=-all,+chown,+setuid,+setgid', 'sleep', '300'], { stdio: 'ignore' })
 })
 
 after(() => {
@@ -30,7 +30,7 @@ after(() => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-/** The PID of `sleep` once unshare has exec'd it (unshare -m execs in place). */
+/** The PID of `sleep` once unshare and setpriv have exec'd it (both exec in place). */
 async function leaderPid(): Promise<number> {
   for (let i = 0; i < 100; i++) {
     if (readFileSync(`/proc/${leader.pid}/comm`, 'utf8').trim() === 'sleep') return leader.pid!
@@ -39,24 +39,41 @@ async function leaderPid(): Promise<number> {
   throw new Error('the leader did not start')
 }
 
+/** Runs `script` with /bin/sh as a session of machined-enter exec on a new pty; resolves to the helper's exit status. */
+async function session(args: string[], script: string, stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe']): Promise<number | null> {
+  const pty = ptyOpen()
+  try {
+    const helper = spawn(ENTER_HELPER, ['exec', ...args, '--tty', pty.path, '--user', 'root', '--', '/bin/sh', 'sh', '-c', script], { stdio })
+    return await new Promise<number | null>((resolve) => helper.on('close', resolve))
+  } finally {
+    closeSync(pty.master)
+    closeSync(pty.slave)
+  }
+}
+
 void describe('machined-enter exec', () => {
   void test('a session gets the terminal and nothing else of the host\'s, even an fd the helper was started with', async () => {
-    const pty = ptyOpen()
     const out = join(dir, 'fds')
     const leaked = openSync(dir, 'r')
     try {
       // fd 7 of the helper: as if the daemon had been started with it open, without close-on-exec.
-      const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', leaked]
       const script = `if [ -e /proc/self/fd/7 ]; then echo leaked; else echo closed; fi > ${out}; [ -t 0 ] && echo tty >> ${out}`
-      const helper = spawn(ENTER_HELPER, ['exec', '--tty', pty.path, '--user', 'root', '--', '/bin/sh', 'sh', '-c', script], { stdio })
-      const code = await new Promise<number | null>((resolve) => helper.on('close', resolve))
-      assert.equal(code, 0)
+      assert.equal(await session([], script, ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', leaked]), 0)
       assert.deepEqual(readFileSync(out, 'utf8').trim().split('\n'), ['closed', 'tty'])
     } finally {
       closeSync(leaked)
-      closeSync(pty.master)
-      closeSync(pty.slave)
     }
+  })
+
+  void test('a root session has no capability the machine\'s leader lacks (its bounding set)', async () => {
+    const pid = await leaderPid()
+    const bounding = (text: string): string => /^CapBnd:\s*(\S+)$/m.exec(text)![1]!
+    const out = join(dir, 'caps')
+    assert.equal(await session(['--pid', String(pid)], `grep -E '^Cap(Bnd|Eff|Amb):' /proc/self/status > ${out}`), 0)
+    const caps = readFileSync(out, 'utf8')
+    assert.equal(bounding(caps), bounding(readFileSync(`/proc/${pid}/status`, 'utf8')))
+    assert.match(caps, /^CapEff:\s*0+c1$/m, 'chown, setgid, setuid')
+    assert.match(caps, /^CapAmb:\s*0+$/m)
   })
 })
 
