@@ -8,7 +8,7 @@
  */
 
 import {
-  errorFromCode, FailedError, FileExistsError, InvalidArgsError, MachineExistsError, MachinedError,
+  AccessDeniedError, errorFromCode, FailedError, FileExistsError, InvalidArgsError, MachineExistsError, MachinedError,
   NoMachineForPidError, NoOsReleaseInformationError, NoPrivateNetworkingError, NoSuchMachineError, NoSuchProcessError,
   NotSupportedError,
 } from '../protocol/errors.ts'
@@ -658,6 +658,9 @@ export class Manager {
     this.#ports.authorizer.check(caller, ACTIONS.manageMachines, machine.ownerUid)
     if (machine === this.host) return this.#ports.files.openRootDirectory(undefined)
     if (machine.class !== 'container') throw new NotSupportedError('Opening the root directory is only supported on container machines.')
+    // The daemon opens /proc/LEADER/root as root: an owner gets it only while the leader still runs as them (the
+    // kernel's own rule for /proc/PID/root), not once it has exec'd a setuid program, say.
+    if (caller.uid !== 0 && (await this.#ports.processes.ownerUid(machine.leader)) !== caller.uid) throw new AccessDeniedError('Permission denied')
     return this.#ports.files.openRootDirectory(machine.leader)
   }
 

@@ -17,6 +17,7 @@ import { OPERATIONS_MAX, Operations } from '../../src/core/operations.ts'
 import { MachineQuota } from '../../src/core/quota.ts'
 import { createFakePorts, type FakePorts } from '../../src/backends/fake/ports.ts'
 import type { Address } from '../../src/core/ports.ts'
+import { parseStatusUid } from '../../src/backends/procfs-stat.ts'
 
 const ROOT: Caller = { uid: 0, pid: 999 }
 const ALICE: Caller = { uid: 1000, pid: 5000 }
@@ -182,6 +183,13 @@ void describe('ownership and what others may see', () => {
       await rejectsWith(manager.register(request({ leader: LEADER + 1 }), ALICE), AccessDeniedError, 'Only root may register machines for other users')
       assert.equal((await manager.register(request(), ROOT)).ownerUid, 0, 'root may')
     }
+  })
+
+  void test('a process with mixed UIDs (setuid, started by its real user) is nobody\'s: its user may not register or open it', () => {
+    assert.equal(parseStatusUid('Name:\tsleep\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n'), 1000)
+    assert.equal(parseStatusUid('Uid:\t1000\t0\t0\t0\n'), undefined)
+    assert.equal(parseStatusUid('Uid:\t0\t1000\t1000\t1000\n'), undefined)
+    assert.equal(parseStatusUid('Uid:\t1000\n'), undefined)
   })
 
   void test('without user registration, a user\'s own leader is refused too (Permission denied)', async () => {
