@@ -153,6 +153,11 @@ export class MachineTerminals implements Terminals {
    * closes our copy once sent).
    */
   async #startShellUnit(bus: BusConnection, spec: ShellSpec, path: string, peer: number): Promise<void> {
+    // Until the call is sent, the peer is ours: a bus that went away or passes no fds (a guest's) must not keep it open.
+    if (bus.closed || !bus.unixFd) {
+      closeQuietly(peer)
+      throw new FailedError(bus.closed ? 'Connection reset by peer' : 'The machine\'s bus does not pass file descriptors')
+    }
     const n = ptyNumber(path)
     const v = variant
     const properties: [string, unknown][] = [
