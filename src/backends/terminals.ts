@@ -60,6 +60,8 @@ export interface TerminalsOptions {
   readonly log: Log
   /** The helper program; tests may point elsewhere. */
   readonly helper?: string
+  /** How long a helper may take to start a session (GUEST_CALL_TIMEOUT_MS); tests wait less. */
+  readonly startTimeoutMs?: number
 }
 
 interface HelperRun {
@@ -285,10 +287,14 @@ export class MachineTerminals implements Terminals {
       let stdout = ''
       let stderr = ''
       let started = false
+      // The guest's files may hang the helper before the session starts (a FIFO for /etc/passwd): the call, and its operation, must end.
+      let timedOut = false
+      const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL') }, this.#options.startTimeoutMs ?? GUEST_CALL_TIMEOUT_MS)
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         stdout += chunk
         if (!started && stdout.includes('started\n')) {
           started = true
+          clearTimeout(timer)
           child.unref()
           ;(child.stdout as unknown as Socket).unref()
           ;(child.stderr as unknown as Socket).unref()
@@ -296,13 +302,15 @@ export class MachineTerminals implements Terminals {
         }
       })
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-      child.on('error', reject)
+      child.on('error', (err) => { clearTimeout(timer); reject(err) })
       child.on('close', (code) => {
+        clearTimeout(timer)
         if (started) {
           log.debug('Session ended', { tty, status: code })
           return
         }
         if (code === EXIT_NO_USER) reject(new NoSuchProcessError(NO_SUCH_USER))
+        else if (timedOut) reject(new FailedError('Failed to start session: Connection timed out'))
         else reject(new FailedError(`Failed to start session: ${lastLine(stderr)}`))
       })
     })

@@ -1,11 +1,14 @@
-// OpenMachineShell against a machine whose system bus misbehaves: a bus
-// that has systemd on it but refuses to pass fds (or goes away) must cost
-// the daemon no fd. The pty comes from the real machined-enter (on the
-// host: the machine is ".host"); the bus is a small fake that speaks just
-// enough D-Bus (SASL without NEGOTIATE_UNIX_FD, Hello, GetNameOwner).
+// OpenMachineShell against a hostile machine. A bus that has systemd on it
+// but refuses to pass fds (or goes away) must cost the daemon no fd: the
+// pty comes from the real machined-enter (on the host: the machine is
+// ".host"); the bus is a small fake that speaks just enough D-Bus (SASL
+// without NEGOTIATE_UNIX_FD, Hello, GetNameOwner). A guest without systemd
+// whose /etc/passwd is a FIFO must not hold the call (and its operation)
+// for ever.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { MachineTerminals } from '../../src/backends/terminals.ts'
@@ -71,5 +74,25 @@ void describe('OpenMachineShell with a bus that passes no fds', () => {
     const before = await settled()
     for (let i = 0; i < 5; i++) await assert.rejects(terminals.openShell(undefined, spec), /does not pass file descriptors/)
     assert.equal(await settled(), before)
+  })
+})
+
+void describe('a session in a guest whose /etc/passwd never answers', () => {
+  let leader: ChildProcess | undefined
+  after(() => { leader?.kill('SIGKILL') })
+
+  void test('the call fails once the start times out, and the helper is gone', async () => {
+    const fifo = join(dir, 'passwd')
+    execFileSync('mkfifo', [fifo])
+    // The guest: the host's tree in a mount namespace of its own, a FIFO over /etc/passwd, no bus socket.
+    leader = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+      `mount --bind ${fifo} /etc/passwd && mount -t tmpfs tmpfs /run && exec sleep 300`], { stdio: 'ignore' })
+    const pid = leader.pid!
+    for (let i = 0; i < 100 && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'sleep'; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    const terminals = new MachineTerminals({ hostBusAddress: 'unix:path=/nonexistent', log: quiet, startTimeoutMs: 500 })
+    const spec = { user: 'root', path: '/bin/sh', args: ['sh'], environment: [] }
+    await assert.rejects(terminals.openShell({ pid, startTime: 0n }, spec), { message: 'Failed to start session: Connection timed out' })
+    // pgrep: status 1 when nothing matches.
+    assert.equal(spawnSync('pgrep', ['-f', `machined-enter exec --pid ${pid} `]).status, 1)
   })
 })
