@@ -543,15 +543,29 @@ export class Manager {
     this.#terminalTarget(name, caller, action)
   }
 
+  /**
+   * The terminal's leader, once it is known to be alive: a machine whose
+   * leader died stays while its unit holds processes, and the dead
+   * leader's PID may name any process by now, whose namespaces the helper
+   * would enter (ESRCH, "No such process", as namespace_open() fails in
+   * systemd).
+   */
+  async #liveTerminalTarget(name: string, caller: Caller, action: Action): Promise<ProcessRef | undefined> {
+    const leader = this.#terminalTarget(name, caller, action)
+    const machine = this.get(name)
+    if (leader !== undefined && !(await this.#leaders.isAlive(machine))) throw new NoSuchProcessError('No such process')
+    return leader
+  }
+
   /** OpenMachinePTY: a pty in the machine, nothing started on it. */
   async openPty(name: string, caller: Caller): Promise<MachinePty> {
-    const leader = this.#terminalTarget(name, caller, ACTIONS.openPty)
+    const leader = await this.#liveTerminalTarget(name, caller, ACTIONS.openPty)
     return this.#operations.run(() => this.#ports.terminals.openPty(leader))
   }
 
   /** OpenMachineLogin: a pty with the machine's getty on it. */
   async openLogin(name: string, caller: Caller): Promise<MachinePty> {
-    const leader = this.#terminalTarget(name, caller, ACTIONS.login)
+    const leader = await this.#liveTerminalTarget(name, caller, ACTIONS.login)
     return this.#operations.run(() => this.#ports.terminals.openLogin(leader))
   }
 
@@ -559,7 +573,7 @@ export class Manager {
   async openShell(name: string, request: ShellRequest, caller: Caller): Promise<MachinePty> {
     const machine = this.get(name)
     const spec = shellSpecFromRequest(request)
-    const leader = this.#terminalTarget(machine.name, caller, ACTIONS.enterMachine)
+    const leader = await this.#liveTerminalTarget(machine.name, caller, ACTIONS.enterMachine)
     return this.#operations.run(() => this.#ports.terminals.openShell(leader, spec))
   }
 
