@@ -431,8 +431,12 @@ static int do_exec(long pid, const char *tty, const char *user, bool login, char
                 if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
                         goto child_fail;
                 /* Nothing of the host's but the terminal reaches the session: whatever fd we were started with goes at exec (the status pipe too). */
-                if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-                        goto child_fail;
+                if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+                        /* Before Linux 5.11: one fd at a time. */
+                        long max = sysconf(_SC_OPEN_MAX);
+                        for (long i = 3; i < (max > 0 ? max : 1024); i++)
+                                (void) fcntl((int) i, F_SETFD, FD_CLOEXEC);
+                }
                 if (setgroups(n_groups, groups) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
                         goto child_fail;
                 if (chdir(pw->pw_dir) < 0)
