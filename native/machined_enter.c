@@ -64,6 +64,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -74,6 +75,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -249,6 +251,39 @@ out:
         return r;
 }
 
+/*
+ * The leader's capability bounding set (CapBnd: in /proc/PID/status, the
+ * host's /proc: read before joining). A container's root runs with fewer
+ * capabilities than we have (nspawn's default set); a session we start
+ * there must not have more than it, or the guest's programs we run would
+ * hold the host's full set (CAP_SYS_MODULE: a way out). ~0 for the host.
+ */
+static uint64_t leader_bounding_set(long pid) {
+        char path[64], line[256];
+        uint64_t set = UINT64_MAX;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%ld/status", pid);
+        f = fopen(path, "re");
+        if (!f)
+                fail(path);
+        while (fgets(line, sizeof line, f))
+                if (sscanf(line, "CapBnd: %" SCNx64, &set) == 1)
+                        break;
+        fclose(f);
+        return set;
+}
+
+/* Drops from our bounding set what the leader's lacks: root's next exec gets no capability outside it. */
+static int limit_bounding_set(uint64_t set) {
+        for (int cap = 0; cap < 64; cap++) {
+                if (set & (UINT64_C(1) << cap))
+                        continue;
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) /* EINVAL: past the kernel's last capability. */
+                        return -1;
+        }
+        return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL ? -1 : 0;
+}
 /* enter(), or exit with its error. */
 static void enter_or_fail(long pid, int which) {
         const char *what = "";
@@ -399,6 +434,7 @@ static int do_exec(long pid, const char *tty, const char *user, bool login, char
         int status_pipe[2], err = 0;
         pid_t child;
         ssize_t r;
+        uint64_t bounding = pid > 0 ? leader_bounding_set(pid) : UINT64_MAX;
 
         if (pid > 0)
                 enter_or_fail(pid, JOIN_ALL);
@@ -456,6 +492,8 @@ static int do_exec(long pid, const char *tty, const char *user, bool login, char
 
                 close(status_pipe[0]);
                 signal(SIGPIPE, SIG_DFL);
+                if (limit_bounding_set(bounding) < 0)
+                        goto child_fail;
                 if (setsid() < 0)
                         goto child_fail;
                 fd = open(tty, O_RDWR | O_CLOEXEC);
@@ -465,6 +503,13 @@ static int do_exec(long pid, const char *tty, const char *user, bool login, char
                         goto child_fail;
                 if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
                         goto child_fail;
+                /* Nothing of the host's but the terminal reaches the session: whatever fd we were started with goes at exec (the status pipe too). */
+                if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+                        /* Before Linux 5.11: one fd at a time. */
+                        long max = sysconf(_SC_OPEN_MAX);
+                        for (long i = 3; i < (max > 0 ? max : 1024); i++)
+                                (void) fcntl((int) i, F_SETFD, FD_CLOEXEC);
+                }
                 if (setgroups(n_groups, groups) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
                         goto child_fail;
                 if (chdir(pw->pw_dir) < 0)
@@ -516,6 +561,9 @@ int main(int argc, char *argv[]) {
         char **command = NULL;
         int i;
 
+        /* Not dumpable: until the session's program runs, the machine's root (same user namespace, CAP_SYS_PTRACE there) may not ptrace us or open our /proc files. */
+        if (prctl(PR_SET_DUMPABLE, 0) < 0)
+                fail("prctl");
         if (argc < 2)
                 return usage();
         /* The files' subcommands take positional arguments. */

@@ -96,6 +96,8 @@ struct copy_options {
         uid_t uid; /* (uid_t) -1: keep the source's */
         gid_t gid;
         bool replace;
+        /* Copying out of a user-namespaced guest: its files become the host's root's, so set-ID bits and device nodes are not carried over. */
+        bool drop_privileges;
         int top; /* the directory the copy's top-level entry is made in */
         struct copied_inode *inodes;
         size_t n_inodes, max_inodes;
@@ -148,12 +150,23 @@ static gid_t owner_gid(const struct stat *st, const struct copy_options *o) {
         return o->gid == (gid_t) -1 ? st->st_gid : o->gid;
 }
 
+/* The mode a copied leaf gets: without set-ID bits where ownership moves to the host's root (a guest's setuid file would be a setuid-root one). */
+static mode_t leaf_mode(const struct stat *st, const struct copy_options *o) {
+        return st->st_mode & (o->drop_privileges ? 01777 : 07777);
+}
+
 /* Contents, owner, mode, timestamps, extended attributes; the new file goes again on failure. */
 static int copy_regular(int df, const char *from, const struct stat *st, int dt, const char *to, const struct copy_options *o) {
-        int fdf = openat(df, from, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        /* O_NONBLOCK and the check after: a FIFO or device swapped in since the stat must neither block us nor be read. */
+        int fdf = openat(df, from, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
         if (fdf < 0)
                 return -errno;
-        int fdt = openat(dt, to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, st->st_mode & 07777);
+        struct stat opened;
+        if (fstat(fdf, &opened) < 0 || !S_ISREG(opened.st_mode) || opened.st_dev != st->st_dev || opened.st_ino != st->st_ino) {
+                close(fdf);
+                return -ESTALE;
+        }
+        int fdt = openat(dt, to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, leaf_mode(st, o));
         if (fdt < 0) {
                 int e = errno;
                 close(fdf);
@@ -191,7 +204,7 @@ static int copy_regular(int df, const char *from, const struct stat *st, int dt,
         }
         if (r == 0 && fchown(fdt, owner_uid(st, o), owner_gid(st, o)) < 0)
                 r = -errno;
-        if (r == 0 && fchmod(fdt, st->st_mode & 07777) < 0)
+        if (r == 0 && fchmod(fdt, leaf_mode(st, o)) < 0)
                 r = -errno;
         if (r == 0) {
                 copy_xattrs(fdf, fdt);
@@ -223,10 +236,13 @@ static int copy_symlink(int df, const char *from, const struct stat *st, int dt,
 
 /* FIFOs, device nodes and sockets are made anew, not opened. */
 static int copy_node(const struct stat *st, int dt, const char *to, const struct copy_options *o) {
-        if (mknodat(dt, to, st->st_mode, st->st_rdev) < 0)
+        /* A user namespace cannot make device nodes; what claims to be one there (a FUSE file, say) is not made on the host either. */
+        if (o->drop_privileges && (S_ISBLK(st->st_mode) || S_ISCHR(st->st_mode)))
+                return -EPERM;
+        if (mknodat(dt, to, st->st_mode & ~(mode_t) (o->drop_privileges ? 06000 : 0), st->st_rdev) < 0)
                 return -errno;
         int r = 0;
-        if (fchownat(dt, to, owner_uid(st, o), owner_gid(st, o), AT_SYMLINK_NOFOLLOW) < 0 || fchmodat(dt, to, st->st_mode & 07777, 0) < 0)
+        if (fchownat(dt, to, owner_uid(st, o), owner_gid(st, o), AT_SYMLINK_NOFOLLOW) < 0 || fchmodat(dt, to, leaf_mode(st, o), 0) < 0)
                 r = -errno;
         if (r < 0)
                 (void) unlinkat(dt, to, 0);
@@ -340,6 +356,7 @@ static int run_copy(pid_t leader, bool copy_from, const char *host_path, const c
         if (shift != 0) {
                 o.uid = copy_from ? 0 : shift;
                 o.gid = copy_from ? 0 : (gid_t) shift;
+                o.drop_privileges = copy_from;
         }
         const char *from = copy_from ? container_base : host_base, *to = copy_from ? host_base : container_base;
         struct stat st;

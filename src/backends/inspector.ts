@@ -7,7 +7,8 @@
  */
 
 import { execFile } from 'node:child_process'
-import { readFile, readlink } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { open, readFile, readlink } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { FileNotFoundError } from '../protocol/errors.ts'
 import { parseEnvFile } from '../core/env-file.ts'
@@ -69,6 +70,40 @@ export function addressesFromIpJson(json: string): Address[] {
   return found.map(({ family, address }) => ({ family, address }))
 }
 
+/** systemd's READ_FULL_BYTES_MAX: an os-release larger than this is no os-release. */
+const GUEST_FILE_MAX = 4 * 1024 * 1024
+
+/**
+ * A small regular file of a guest, read through /proc/LEADER/root after
+ * chaseInRoot(): undefined for anything else. The guest owns the file and
+ * may swap it after the chase: never through a symlink (O_NOFOLLOW: an
+ * absolute one would resolve against the host's root), never block on a
+ * FIFO (O_NONBLOCK; a blocked open holds one of libuv's few threads, and
+ * with them every file access of the daemon), never read a device or a
+ * file without end (/dev/zero) into memory.
+ */
+export async function readGuestFile(path: string): Promise<string | undefined> {
+  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY)
+  try {
+    const st = await file.stat()
+    if (!st.isFile() || st.size > GUEST_FILE_MAX) return undefined
+    const chunks: Buffer[] = []
+    let length = 0
+    for (;;) {
+      const chunk = Buffer.alloc(64 * 1024)
+      const { bytesRead } = await file.read(chunk, 0, chunk.length, null)
+      if (bytesRead === 0) break
+      chunks.push(chunk.subarray(0, bytesRead))
+      length += bytesRead
+      // It grew since the stat.
+      if (length > GUEST_FILE_MAX) return undefined
+    }
+    return Buffer.concat(chunks).toString('utf8')
+  } finally {
+    await file.close()
+  }
+}
+
 export class ProcfsInspector implements Inspector {
   readonly #processes: Processes
   readonly #procRoot: string
@@ -122,7 +157,7 @@ export class ProcfsInspector implements Inspector {
         } catch {
           continue
         }
-        const text = await readFile(path, 'utf8').catch(() => undefined)
+        const text = await readGuestFile(path).catch(() => undefined)
         if (text !== undefined) return parseEnvFile(text)
       }
       return undefined

@@ -40,8 +40,14 @@ export function readProcStat(procRoot: string, pid: number): ProcStat | undefine
   }
 }
 
-/** The real UID from /proc/PID/status ("Uid:\treal\teffective\tsaved\tfs"). */
+/**
+ * The UID from /proc/PID/status ("Uid:\treal\teffective\tsaved\tfs") when
+ * all four agree; undefined for a process with mixed IDs (a setuid program
+ * its real user started), which the kernel lets no one but root inspect
+ * either (ptrace_may_access()): it belongs to no user.
+ */
 export function parseStatusUid(text: string): number | undefined {
-  const m = /^Uid:\s+(\d+)/m.exec(text)
-  return m === null ? undefined : Number(m[1])
+  const m = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(text)
+  if (m === null || m[1] !== m[2] || m[1] !== m[3] || m[1] !== m[4]) return undefined
+  return Number(m[1])
 }

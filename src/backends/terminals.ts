@@ -57,6 +57,8 @@ export interface TerminalsOptions {
   readonly log: Log
   /** The helper program; tests may point elsewhere. */
   readonly helper?: string
+  /** How long a helper may take to start a session (GUEST_CALL_TIMEOUT_MS); tests wait less. */
+  readonly startTimeoutMs?: number
 }
 
 interface HelperRun {
@@ -150,6 +152,11 @@ export class MachineTerminals implements Terminals {
    * closes our copy once sent).
    */
   async #startShellUnit(bus: BusConnection, spec: ShellSpec, path: string, peer: number): Promise<void> {
+    // Until the call is sent, the peer is ours: a bus that went away or passes no fds (a guest's) must not keep it open.
+    if (bus.closed || !bus.unixFd) {
+      closeQuietly(peer)
+      throw new FailedError(bus.closed ? 'Connection reset by peer' : 'The machine\'s bus does not pass file descriptors')
+    }
     const n = ptyNumber(path)
     const v = variant
     const properties: [string, unknown][] = [
@@ -277,10 +284,14 @@ export class MachineTerminals implements Terminals {
       let stdout = ''
       let stderr = ''
       let started = false
+      // The guest's files may hang the helper before the session starts (a FIFO for /etc/passwd): the call, and its operation, must end.
+      let timedOut = false
+      const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL') }, this.#options.startTimeoutMs ?? GUEST_CALL_TIMEOUT_MS)
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         stdout += chunk
         if (!started && stdout.includes('started\n')) {
           started = true
+          clearTimeout(timer)
           child.unref()
           ;(child.stdout as unknown as Socket).unref()
           ;(child.stderr as unknown as Socket).unref()
@@ -288,13 +299,15 @@ export class MachineTerminals implements Terminals {
         }
       })
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-      child.on('error', reject)
+      child.on('error', (err) => { clearTimeout(timer); reject(err) })
       child.on('close', (code) => {
+        clearTimeout(timer)
         if (started) {
           log.debug('Session ended', { tty, status: code })
           return
         }
         if (code === EXIT_NO_USER) reject(new NoSuchProcessError(NO_SUCH_USER))
+        else if (timedOut) reject(new FailedError('Failed to start session: Connection timed out'))
         else reject(new FailedError(`Failed to start session: ${lastLine(stderr)}`))
       })
     })

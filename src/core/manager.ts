@@ -8,7 +8,7 @@
  */
 
 import {
-  errorFromCode, FailedError, FileExistsError, InvalidArgsError, MachineExistsError, MachinedError,
+  AccessDeniedError, errorFromCode, FailedError, FileExistsError, InvalidArgsError, MachineExistsError, MachinedError,
   NoMachineForPidError, NoOsReleaseInformationError, NoPrivateNetworkingError, NoSuchMachineError, NoSuchProcessError,
   NotSupportedError,
 } from '../protocol/errors.ts'
@@ -257,7 +257,9 @@ export class Manager {
       this.#extras.set(machine, {
         vsockCid: request.vsockCid, sshAddress: request.sshAddress, sshPrivateKeyPath: request.sshPrivateKeyPath,
       })
-      await this.#attachUnit(machine, settings)
+      // A user's machine never adopts the unit its leader sits in: that unit may hold other users' processes
+      // (a cron job runs in cron.service), which TerminateMachine would stop and KillMachine signal.
+      await this.#attachUnit(machine, settings ?? (caller.uid === 0 ? undefined : parseScopeProperties([])))
       await this.#save(machine)
       machine.state = 'running'
     } catch (err) {
@@ -317,7 +319,8 @@ export class Manager {
    * Create* always makes a scope. Register* adopts the unit the leader
    * already lives in; where it lives in none (usual without systemd as PID
    * 1) we make the scope as Create* would, so the machine's processes are
-   * still attributed to it. systemd would answer ENXIO instead.
+   * still attributed to it. systemd would answer ENXIO instead. A user's
+   * Register* is given a scope too (register() passes settings).
    */
   async #attachUnit(machine: Machine, settings: ScopeSettings | undefined): Promise<void> {
     const { units } = this.#ports
@@ -540,15 +543,29 @@ export class Manager {
     this.#terminalTarget(name, caller, action)
   }
 
+  /**
+   * The terminal's leader, once it is known to be alive: a machine whose
+   * leader died stays while its unit holds processes, and the dead
+   * leader's PID may name any process by now, whose namespaces the helper
+   * would enter (ESRCH, "No such process", as namespace_open() fails in
+   * systemd).
+   */
+  async #liveTerminalTarget(name: string, caller: Caller, action: Action): Promise<ProcessRef | undefined> {
+    const leader = this.#terminalTarget(name, caller, action)
+    const machine = this.get(name)
+    if (leader !== undefined && !(await this.#leaders.isAlive(machine))) throw new NoSuchProcessError('No such process')
+    return leader
+  }
+
   /** OpenMachinePTY: a pty in the machine, nothing started on it. */
   async openPty(name: string, caller: Caller): Promise<MachinePty> {
-    const leader = this.#terminalTarget(name, caller, ACTIONS.openPty)
+    const leader = await this.#liveTerminalTarget(name, caller, ACTIONS.openPty)
     return this.#operations.run(() => this.#ports.terminals.openPty(leader))
   }
 
   /** OpenMachineLogin: a pty with the machine's getty on it. */
   async openLogin(name: string, caller: Caller): Promise<MachinePty> {
-    const leader = this.#terminalTarget(name, caller, ACTIONS.login)
+    const leader = await this.#liveTerminalTarget(name, caller, ACTIONS.login)
     return this.#operations.run(() => this.#ports.terminals.openLogin(leader))
   }
 
@@ -556,7 +573,7 @@ export class Manager {
   async openShell(name: string, request: ShellRequest, caller: Caller): Promise<MachinePty> {
     const machine = this.get(name)
     const spec = shellSpecFromRequest(request)
-    const leader = this.#terminalTarget(machine.name, caller, ACTIONS.enterMachine)
+    const leader = await this.#liveTerminalTarget(machine.name, caller, ACTIONS.enterMachine)
     return this.#operations.run(() => this.#ports.terminals.openShell(leader, spec))
   }
 
@@ -655,6 +672,9 @@ export class Manager {
     this.#ports.authorizer.check(caller, ACTIONS.manageMachines, machine.ownerUid)
     if (machine === this.host) return this.#ports.files.openRootDirectory(undefined)
     if (machine.class !== 'container') throw new NotSupportedError('Opening the root directory is only supported on container machines.')
+    // The daemon opens /proc/LEADER/root as root: an owner gets it only while the leader still runs as them (the
+    // kernel's own rule for /proc/PID/root), not once it has exec'd a setuid program, say.
+    if (caller.uid !== 0 && (await this.#ports.processes.ownerUid(machine.leader)) !== caller.uid) throw new AccessDeniedError('Permission denied')
     return this.#ports.files.openRootDirectory(machine.leader)
   }
 

@@ -59,7 +59,7 @@ export interface Processes {
   isAlive(ref: ProcessRef): Promise<boolean>
   /** Throws NoSuchProcessError when the pinned process is gone. */
   signal(ref: ProcessRef, signal: number): Promise<void>
-  /** The real UID the process runs as; undefined once it is gone. */
+  /** The UID the process runs as (real, effective, saved and fs alike); undefined once it is gone, or when they differ. */
   ownerUid(ref: ProcessRef): Promise<number | undefined>
 }
 

@@ -169,6 +169,15 @@ void describe('the Manager reaching into a container', () => {
     const vm = await world({ cls: 'vm' })
     await rejectsWith(vm.manager.openRootDirectory('c', ROOT), NotSupportedError, 'Opening the root directory is only supported on container machines.')
   })
+
+  void test('root directory: not for the owner once the leader runs as somebody else (a setuid program it exec\'d)', async () => {
+    const { ports, manager } = await world()
+    // The same process (same start time) now runs as root: the kernel would no longer let its owner open /proc/4605/root.
+    ports.processes.spawn(4605, { uid: 0 })
+    await rejectsWith(manager.openRootDirectory('c', OWNER), AccessDeniedError, 'Permission denied')
+    assert.deepEqual(ports.files.opened, [])
+    await manager.openRootDirectory('c', ROOT)
+  })
 })
 
 void describe('the helper\'s answer and mctl\'s progress line', () => {

@@ -17,6 +17,7 @@ import { OPERATIONS_MAX, Operations } from '../../src/core/operations.ts'
 import { MachineQuota } from '../../src/core/quota.ts'
 import { createFakePorts, type FakePorts } from '../../src/backends/fake/ports.ts'
 import type { Address } from '../../src/core/ports.ts'
+import { parseStatusUid } from '../../src/backends/procfs-stat.ts'
 
 const ROOT: Caller = { uid: 0, pid: 999 }
 const ALICE: Caller = { uid: 1000, pid: 5000 }
@@ -184,6 +185,13 @@ void describe('ownership and what others may see', () => {
     }
   })
 
+  void test('a process with mixed UIDs (setuid, started by its real user) is nobody\'s: its user may not register or open it', () => {
+    assert.equal(parseStatusUid('Name:\tsleep\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n'), 1000)
+    assert.equal(parseStatusUid('Uid:\t1000\t0\t0\t0\n'), undefined)
+    assert.equal(parseStatusUid('Uid:\t0\t1000\t1000\t1000\n'), undefined)
+    assert.equal(parseStatusUid('Uid:\t1000\n'), undefined)
+  })
+
   void test('without user registration, a user\'s own leader is refused too (Permission denied)', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER, { uid: ALICE.uid })
@@ -205,6 +213,22 @@ void describe('ownership and what others may see', () => {
     manager.checkManageImages(ROOT)
     await manager.kill('golden', 'leader', 10, ALICE)
     assert.deepEqual(ports.processes.signals, [{ pid: LEADER, signal: 10 }])
+  })
+
+  void test('a user\'s RegisterMachine gets a scope of its own: stopping or killing it never reaches the unit the leader sat in', async () => {
+    const { ports, manager } = world({ allowUserRegistration: true })
+    ports.processes.spawn(LEADER, { uid: ALICE.uid })
+    // A user's cron job runs in cron.service, next to the root-owned cron daemon.
+    ports.units.place(LEADER, 'cron.service')
+    const m = await manager.register(request({ allocateUnit: false }), ALICE)
+    assert.equal(m.unit?.unit, 'machine-golden.scope')
+    await manager.kill('golden', 'all', 9, ALICE)
+    await manager.terminate('golden', ALICE)
+    assert.deepEqual(ports.units.calls.filter((c) => c.op === 'kill' || c.op === 'stop').map((c) => c.unit), ['machine-golden.scope', 'machine-golden.scope'])
+    // Root's RegisterMachine still adopts the leader's unit, as systemd's does.
+    ports.processes.spawn(LEADER + 1, { uid: ALICE.uid })
+    ports.units.place(LEADER + 1, 'cron.service')
+    assert.equal((await manager.register(request({ name: 'rooted', leader: LEADER + 1, allocateUnit: false }), ROOT)).unit?.unit, 'cron.service')
   })
 
   void test('the root directory and SSH key path show to root and the owner only (CVE-2016-6349)', async () => {

@@ -5,7 +5,7 @@
 // `shell NAME CMD…` option rule.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { AccessDeniedError, InvalidArgsError, NoSuchMachineError, NotSupportedError } from '../../src/protocol/errors.ts'
+import { AccessDeniedError, InvalidArgsError, NoSuchMachineError, NoSuchProcessError, NotSupportedError } from '../../src/protocol/errors.ts'
 import { Manager } from '../../src/core/manager.ts'
 import { defaultShellArgs, environmentIsValid, shellSpecFromRequest } from '../../src/core/shell-request.ts'
 import { createFakePorts } from '../../src/backends/fake/ports.ts'
@@ -70,6 +70,25 @@ void describe('Manager: open a pty, a login, a shell', () => {
       { kind: 'login', leader: undefined },
       { kind: 'shell', leader: 4605, spec: { user: 'u', path: '/bin/id', args: ['/bin/id'], environment: ['X=1'] } },
     ])
+  })
+
+  test('a machine whose leader died (its unit still holds processes) opens nothing: the PID may be another process\'s by now', async () => {
+    const ports = createFakePorts()
+    const manager = new Manager(ports)
+    ports.processes.spawn(4605)
+    ports.units.place(4605, 'probe.service')
+    await manager.register({
+      name: 'orphan', id: new Uint8Array(0), service: 'svc', class: 'container', leader: 4605, rootDirectory: '',
+      netifs: undefined, allocateUnit: false, scopeProperties: [],
+    }, ROOT)
+    ports.processes.exit(4605)
+    ports.processes.spawn(4605, { startTime: 999n }) // reused
+    for (const open of [() => manager.openPty('orphan', ROOT), () => manager.openLogin('orphan', ROOT),
+      () => manager.openShell('orphan', { user: '', path: '', args: [], environment: [] }, ROOT)]) {
+      await assert.rejects(open(), new NoSuchProcessError('No such process'))
+    }
+    assert.deepEqual(ports.terminals.opened, [])
+    assert.deepEqual(manager.list().map((m) => m.name).sort(), ['.host', 'orphan'])
   })
 
   test('unknown machine, then bad arguments, then the caller, then the class; nothing is opened', async () => {

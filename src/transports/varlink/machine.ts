@@ -22,6 +22,7 @@ import { MACHINE_COPY_REPLACE } from '../../core/machine-files.ts'
 import { decodeId, decodeLookup, decodePaths, decodeRegister, decodeSignal, lookupNameIsValid, type ProcessIdentity } from './decode.ts'
 import { encodeMachine, type AcquireMetadata } from './encode.ts'
 import { invalidParameter, VarlinkError } from './errors.ts'
+import { absolutePathValue } from './values.ts'
 import type { InterfaceBinding, MethodHandler, VarlinkCall } from './server.ts'
 
 export interface MachineBindingOptions {
@@ -116,7 +117,8 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
     const args = (p.args as string[] | null | undefined) ?? []
     const environment = (p.environment as string[] | null | undefined) ?? []
     if (user !== '' && !userNameIsValid(user)) throw invalidParameter('user')
-    if (path !== '' && !path.startsWith('/')) throw invalidParameter('path')
+    if (path !== '' && absolutePathValue(path) === undefined) throw invalidParameter('path')
+    if (args.some((a) => a.includes('\0'))) throw invalidParameter('args')
     if (!environmentIsValid(environment)) throw invalidParameter('environment')
     const machine = await get(call)
     const caller = callerOf(call)

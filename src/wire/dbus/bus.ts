@@ -156,6 +156,11 @@ export class BusConnection {
     return this.#closed
   }
 
+  /** Whether the peer agreed to pass fds ('h' values): without it, a call carrying one fails before it is sent. */
+  get unixFd(): boolean {
+    return this.#conn.unixFd
+  }
+
   #markClosed(err: Error): void {
     if (this.#closed) return
     this.#closed = true
