@@ -122,9 +122,12 @@ describe('D-Bus API through real busctl', () => {
   })
 
   it('KillMachine signals the leader or every process; GetMachineAddresses/OSRelease/UIDShift answer as systemd', async () => {
-    const leader = await sb.spawnLeader(['sh', '-c', 'sleep 1000 & wait'])
+    // The child is forked once the leader sits in its scope, so "all" reaches it (and nothing is left behind).
+    const { leader, release } = await sb.spawnGatedLeader('sleep 1000 & wait')
     const name = sb.name('kill')
     assert.equal((await createMachine(sb, { name, leader: leader.pid! })).ok, true)
+    release()
+    await eventually(async () => (await sb.exec(['pgrep', '-P', String(leader.pid), '-f', '^sleep 1000$'])).code === 0, 5000, 'the child')
     assert.equal((await callManager(sb, 'GetMachineUIDShift', 's', name)).reply, 'u 0')
     const os = await callManager(sb, 'GetMachineOSRelease', 's', name)
     assert.match(os.reply, /"ID" "debian"/)
