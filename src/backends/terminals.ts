@@ -306,7 +306,7 @@ export class MachineTerminals implements Terminals {
           log.debug('Session ended', { tty, status: code })
           return
         }
-        if (code === EXIT_NO_USER) reject(new NoSuchProcessError(NO_SUCH_USER))
+        if (code === EXIT_NO_USER) reject(new NoSuchProcessError(NO_SUCH_USER, { parameter: 'user' }))
         else if (timedOut) reject(new FailedError('Failed to start session: Connection timed out'))
         else reject(new FailedError(`Failed to start session: ${lastLine(stderr)}`))
       })

@@ -82,7 +82,8 @@ export class NotSupportedError extends MachinedError {
   constructor(message: string) { super('NOT_SUPPORTED', message) }
 }
 export class NoSuchProcessError extends MachinedError {
-  constructor(message: string) { super('NO_SUCH_PROCESS', message) }
+  /** `parameter` names what was not found where it is not a process: 'user' for a user the guest does not know. */
+  constructor(message: string, options: { parameter?: string } = {}) { super('NO_SUCH_PROCESS', message, options) }
 }
 /** ENOENT, e.g. a machine whose leader is gone has no root to look into. */
 export class FileNotFoundError extends MachinedError {

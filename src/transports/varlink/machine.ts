@@ -128,8 +128,11 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
       ? await manager.openPty(machine.name, caller)
       : mode === 'login'
         ? await manager.openLogin(machine.name, caller)
-        // A user the guest does not know (found out where we start the session ourselves): the interface's NoSuchUser.
-        : await renaming('NO_SUCH_PROCESS', MACHINE_ERRORS.NO_SUCH_USER, () => manager.openShell(machine.name, { user, path, args, environment }, caller))
+        // A user the guest does not know (found out where we start the session ourselves): the interface's NoSuchUser;
+        // a leader that died is NoSuchProcess's own mapping.
+        : await manager.openShell(machine.name, { user, path, args, environment }, caller).catch((err: unknown) => {
+          throw err instanceof MachinedError && err.code === 'NO_SUCH_PROCESS' && err.parameter === 'user' ? new VarlinkError(MACHINE_ERRORS.NO_SUCH_USER) : err
+        })
     return { ptyFileDescriptor: call.pushFd(pty.master), ptyPath: pty.path }
   }
 
