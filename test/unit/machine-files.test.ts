@@ -21,6 +21,7 @@ import { createFakePorts, type FakePorts } from '../../src/backends/fake/ports.t
 import { parseHelperFailure } from '../../src/backends/machine-files.ts'
 import { formatBytes, formatProgress } from '../../src/cli/progress.ts'
 import { guestPath, treeSize } from '../../src/cli/host/tree-size.ts'
+import { rejectsWith } from '../helpers/manager-fixtures.ts'
 
 const ROOT: Caller = { uid: 0, pid: 999 }
 const OWNER: Caller = { uid: 1000, pid: 5000 }
@@ -34,14 +35,6 @@ async function world(options: { maxOperations?: number; cls?: string } = {}): Pr
     netifs: undefined, allocateUnit: true, scopeProperties: [],
   }, OWNER)
   return { ports, manager }
-}
-
-async function rejectsWith(promise: Promise<unknown>, cls: abstract new (...args: never[]) => Error, message: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`)
-    assert.equal(err.message, message)
-    return true
-  })
 }
 
 const copy = (source: string, destination = '', flags = 0n, direction: 'from' | 'to' = 'to') => ({ direction, source, destination, flags })

@@ -18,11 +18,13 @@ import { MachineQuota } from '../../src/core/quota.ts'
 import { createFakePorts, type FakePorts } from '../../src/backends/fake/ports.ts'
 import type { Address } from '../../src/core/ports.ts'
 import { parseStatusUid } from '../../src/backends/procfs-stat.ts'
+import { LEADER, registerRequest, rejectsWith, settle } from '../helpers/manager-fixtures.ts'
+
+const request = (overrides: Partial<RegisterRequest> = {}): RegisterRequest => registerRequest({ rootDirectory: '/srv/golden', ...overrides })
 
 const ROOT: Caller = { uid: 0, pid: 999 }
 const ALICE: Caller = { uid: 1000, pid: 5000 }
 const BOB: Caller = { uid: 1001, pid: 5001 }
-const LEADER = 4605
 
 function world(options: { allowUserRegistration?: boolean; limits?: ManagerLimits } = {}): { ports: FakePorts; manager: Manager; removed: string[] } {
   const ports = createFakePorts({ allowUserRegistration: options.allowUserRegistration ?? false })
@@ -30,25 +32,6 @@ function world(options: { allowUserRegistration?: boolean; limits?: ManagerLimit
   const removed: string[] = []
   manager.on({ machineRemoved: (m) => removed.push(m.name) })
   return { ports, manager, removed }
-}
-
-function request(overrides: Partial<RegisterRequest> = {}): RegisterRequest {
-  return {
-    name: 'golden', id: new Uint8Array(0), service: 'svc', class: 'container', leader: LEADER, rootDirectory: '/srv/golden',
-    netifs: undefined, allocateUnit: true, scopeProperties: [], ...overrides,
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve))
-}
-
-async function rejectsWith(promise: Promise<unknown>, cls: abstract new (...args: never[]) => Error, message: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`)
-    assert.equal(err.message, message)
-    return true
-  })
 }
 
 const names = (manager: Manager): string[] => manager.list().map((m) => m.name).sort()

@@ -15,10 +15,10 @@ import { Manager, type ManagerLimits, type RegisterRequest } from '../../src/cor
 import type { Caller } from '../../src/core/authorization.ts'
 import type { Machine } from '../../src/core/machine.ts'
 import { FAKE_MACHINE_ID, createFakePorts, type FakePorts } from '../../src/backends/fake/ports.ts'
+import { LEADER, registerRequest, rejectsWith, settle } from '../helpers/manager-fixtures.ts'
 
 const ROOT: Caller = { uid: 0, pid: 999 }
 const USER: Caller = { uid: 1000, pid: 5000 }
-const LEADER = 4605
 const GOLDEN_ID = Uint8Array.from([0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01])
 
 interface World {
@@ -33,27 +33,6 @@ function world(options: { allowUserRegistration?: boolean; limits?: ManagerLimit
   const events = { added: [] as string[], removed: [] as string[] }
   manager.on({ machineNew: (m) => events.added.push(m.name), machineRemoved: (m) => events.removed.push(m.name) })
   return { ports, manager, events }
-}
-
-/** A CreateMachine call for a live leader, unless overridden. */
-function request(overrides: Partial<RegisterRequest> = {}): RegisterRequest {
-  return {
-    name: 'golden', id: new Uint8Array(0), service: 'svc', class: 'container', leader: LEADER, rootDirectory: '',
-    netifs: undefined, allocateUnit: true, scopeProperties: [], ...overrides,
-  }
-}
-
-/** Lets queued garbage collection (promise chains over the fakes) finish. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve))
-}
-
-async function rejectsWith(promise: Promise<unknown>, cls: abstract new (...args: never[]) => Error, message: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`)
-    assert.equal(err.message, message)
-    return true
-  })
 }
 
 function names(manager: Manager): string[] {
@@ -79,19 +58,19 @@ void describe('register: validation', () => {
     // Every fault at once, then fix them one by one: each time the next message shows.
     let bad: Partial<RegisterRequest> = Object.assign({}, ...steps.map(([o]) => o))
     for (const [fault, message] of steps) {
-      await rejectsWith(manager.register(request(bad), ROOT), InvalidArgsError, message)
+      await rejectsWith(manager.register(registerRequest(bad), ROOT), InvalidArgsError, message)
       bad = Object.fromEntries(Object.entries(bad).filter(([k]) => !(k in fault)))
     }
-    assert.equal((await manager.register(request(bad), ROOT)).name, 'golden')
+    assert.equal((await manager.register(registerRequest(bad), ROOT)).name, 'golden')
   })
 
   void test('names follow hostname rules; .host and 65 characters are refused', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
     for (const name of ['', '.host', 'a'.repeat(65), 'foo.', '-foo', '\u00fc', 'a b']) {
-      await rejectsWith(manager.register(request({ name }), ROOT), InvalidArgsError, 'Invalid machine name')
+      await rejectsWith(manager.register(registerRequest({ name }), ROOT), InvalidArgsError, 'Invalid machine name')
     }
-    assert.equal((await manager.register(request({ name: 'a'.repeat(64) }), ROOT)).name, 'a'.repeat(64))
+    assert.equal((await manager.register(registerRequest({ name: 'a'.repeat(64) }), ROOT)).name, 'a'.repeat(64))
   })
 
   void test('ids of 15 and 17 bytes are refused; 0 and 16 bytes are fine', async () => {
@@ -99,27 +78,27 @@ void describe('register: validation', () => {
     ports.processes.spawn(LEADER)
     ports.processes.spawn(LEADER + 1)
     for (const n of [1, 15, 17, 32]) {
-      await rejectsWith(manager.register(request({ id: new Uint8Array(n) }), ROOT), InvalidArgsError, 'Invalid machine ID parameter')
+      await rejectsWith(manager.register(registerRequest({ id: new Uint8Array(n) }), ROOT), InvalidArgsError, 'Invalid machine ID parameter')
     }
-    assert.equal((await manager.register(request({ name: 'noid' }), ROOT)).idString, '')
-    const m = await manager.register(request({ name: 'withid', id: GOLDEN_ID, leader: LEADER + 1 }), ROOT)
+    assert.equal((await manager.register(registerRequest({ name: 'noid' }), ROOT)).idString, '')
+    const m = await manager.register(registerRequest({ name: 'withid', id: GOLDEN_ID, leader: LEADER + 1 }), ROOT)
     assert.equal(m.idString, '112233445566778899aabbccddeeff01')
   })
 
   void test('the first ifindex that is not positive is named, as a signed number', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    await rejectsWith(manager.register(request({ netifs: [1, -1, 0] }), ROOT), InvalidArgsError, 'Invalid network interface index -1')
-    await rejectsWith(manager.register(request({ netifs: [0] }), ROOT), InvalidArgsError, 'Invalid network interface index 0')
+    await rejectsWith(manager.register(registerRequest({ netifs: [1, -1, 0] }), ROOT), InvalidArgsError, 'Invalid network interface index -1')
+    await rejectsWith(manager.register(registerRequest({ netifs: [0] }), ROOT), InvalidArgsError, 'Invalid network interface index 0')
     // Nonexistent and duplicate ifindices are stored as given.
-    assert.deepEqual((await manager.register(request({ netifs: [999, 1, 1] }), ROOT)).netifs, [999, 1, 1])
+    assert.deepEqual((await manager.register(registerRequest({ netifs: [999, 1, 1] }), ROOT)).netifs, [999, 1, 1])
   })
 
   void test('class "" passes validation and fails at start with NotSupported', async () => {
     const { ports, manager, events } = world()
     ports.processes.spawn(LEADER)
-    await rejectsWith(manager.register(request({ class: '' }), ROOT), NotSupportedError, 'Operation not supported')
-    await rejectsWith(manager.register(request({ class: '', allocateUnit: false }), ROOT), NotSupportedError, 'Operation not supported')
+    await rejectsWith(manager.register(registerRequest({ class: '' }), ROOT), NotSupportedError, 'Operation not supported')
+    await rejectsWith(manager.register(registerRequest({ class: '', allocateUnit: false }), ROOT), NotSupportedError, 'Operation not supported')
     assert.deepEqual(names(manager), ['.host'])
     assert.equal(ports.units.calls.length, 0)
     assert.equal(ports.state.files.size, 0)
@@ -129,55 +108,55 @@ void describe('register: validation', () => {
   void test('class "host" is refused as an invalid class, as Debian\'s systemd-machined 252 answers (golden capture 03)', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    await rejectsWith(manager.register(request({ class: 'host' }), ROOT), InvalidArgsError, 'Invalid machine class parameter')
-    await rejectsWith(manager.register(request({ class: 'host', leader: 1 }), ROOT), InvalidArgsError, 'Invalid machine class parameter')
+    await rejectsWith(manager.register(registerRequest({ class: 'host' }), ROOT), InvalidArgsError, 'Invalid machine class parameter')
+    await rejectsWith(manager.register(registerRequest({ class: 'host', leader: 1 }), ROOT), InvalidArgsError, 'Invalid machine class parameter')
   })
 
   void test('classes are case-sensitive', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    await rejectsWith(manager.register(request({ class: 'Container' }), ROOT), InvalidArgsError, 'Invalid machine class parameter')
+    await rejectsWith(manager.register(registerRequest({ class: 'Container' }), ROOT), InvalidArgsError, 'Invalid machine class parameter')
   })
 
   void test('a root directory is stored verbatim, not normalised', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    assert.equal((await manager.register(request({ rootDirectory: '/x/./y//z/' }), ROOT)).rootDirectory, '/x/./y//z/')
+    assert.equal((await manager.register(registerRequest({ rootDirectory: '/x/./y//z/' }), ROOT)).rootDirectory, '/x/./y//z/')
   })
 
   void test('a leader that does not exist: "Failed to determine unit of process N : No such process"', async () => {
     const { manager } = world()
-    await rejectsWith(manager.register(request({ leader: 4242 }), ROOT), NoSuchProcessError, 'Failed to determine unit of process 4242 : No such process')
-    await rejectsWith(manager.register(request({ leader: 4242, allocateUnit: false }), ROOT), NoSuchProcessError, 'Failed to determine unit of process 4242 : No such process')
+    await rejectsWith(manager.register(registerRequest({ leader: 4242 }), ROOT), NoSuchProcessError, 'Failed to determine unit of process 4242 : No such process')
+    await rejectsWith(manager.register(registerRequest({ leader: 4242, allocateUnit: false }), ROOT), NoSuchProcessError, 'Failed to determine unit of process 4242 : No such process')
   })
 
   void test('an existing name gives MachineExists', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
     ports.processes.spawn(LEADER + 1)
-    await manager.register(request(), ROOT)
-    await rejectsWith(manager.register(request({ leader: LEADER + 1 }), ROOT), MachineExistsError, "Machine 'golden' already exists")
+    await manager.register(registerRequest(), ROOT)
+    await rejectsWith(manager.register(registerRequest({ leader: LEADER + 1 }), ROOT), MachineExistsError, "Machine 'golden' already exists")
     // The existence check comes before the class is refused at start.
-    await rejectsWith(manager.register(request({ leader: LEADER + 1, class: '' }), ROOT), MachineExistsError, "Machine 'golden' already exists")
+    await rejectsWith(manager.register(registerRequest({ leader: LEADER + 1, class: '' }), ROOT), MachineExistsError, "Machine 'golden' already exists")
   })
 
   void test('MachineExists and NotSupported come before a bad scope property', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
     ports.processes.spawn(LEADER + 1)
-    await manager.register(request(), ROOT)
+    await manager.register(registerRequest(), ROOT)
     const bogus = [{ name: 'Bogus', signature: 's', value: 'x' }]
-    await rejectsWith(manager.register(request({ leader: LEADER + 1, scopeProperties: bogus }), ROOT), MachineExistsError, "Machine 'golden' already exists")
-    await rejectsWith(manager.register(request({ name: 'other', leader: LEADER + 1, class: '', scopeProperties: bogus }), ROOT), NotSupportedError, 'Operation not supported')
+    await rejectsWith(manager.register(registerRequest({ leader: LEADER + 1, scopeProperties: bogus }), ROOT), MachineExistsError, "Machine 'golden' already exists")
+    await rejectsWith(manager.register(registerRequest({ name: 'other', leader: LEADER + 1, class: '', scopeProperties: bogus }), ROOT), NotSupportedError, 'Operation not supported')
   })
 
   void test('a leader that already leads a live machine gives FileExists and leaves that machine alone', async () => {
     const { ports, manager, events } = world()
     ports.processes.spawn(LEADER)
-    const first = await manager.register(request(), ROOT)
+    const first = await manager.register(registerRequest(), ROOT)
     const callsBefore = ports.units.calls.length
-    await rejectsWith(manager.register(request({ name: 'second' }), ROOT), FileExistsError, 'File exists')
-    await rejectsWith(manager.register(request({ name: 'second', allocateUnit: false }), ROOT), FileExistsError, 'File exists')
+    await rejectsWith(manager.register(registerRequest({ name: 'second' }), ROOT), FileExistsError, 'File exists')
+    await rejectsWith(manager.register(registerRequest({ name: 'second', allocateUnit: false }), ROOT), FileExistsError, 'File exists')
     assert.deepEqual(names(manager), ['.host', 'golden'])
     assert.equal(ports.units.calls.length, callsBefore)
     assert.equal(ports.state.links.get(first.unit!.unit), 'golden')
@@ -189,17 +168,17 @@ void describe('register: validation', () => {
   void test('leader 0 means the caller', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    const m = await manager.register(request({ leader: 0 }), { uid: 0, pid: LEADER })
+    const m = await manager.register(registerRequest({ leader: 0 }), { uid: 0, pid: LEADER })
     assert.equal(m.leader.pid, LEADER)
-    await rejectsWith(manager.register(request({ name: 'nopid', leader: 0 }), { uid: 0, pid: undefined }), FailedError, 'Failed to determine the PID of the caller')
+    await rejectsWith(manager.register(registerRequest({ name: 'nopid', leader: 0 }), { uid: 0, pid: undefined }), FailedError, 'Failed to determine the PID of the caller')
   })
 
   void test('the machine limit counts registered machines, not .host', async () => {
     const { ports, manager } = world({ limits: { maxMachines: 1 } })
     ports.processes.spawn(LEADER)
     ports.processes.spawn(LEADER + 1)
-    await manager.register(request(), ROOT)
-    await assert.rejects(manager.register(request({ name: 'two', leader: LEADER + 1 }), ROOT), LimitsExceededError)
+    await manager.register(registerRequest(), ROOT)
+    await assert.rejects(manager.register(registerRequest({ name: 'two', leader: LEADER + 1 }), ROOT), LimitsExceededError)
   })
 })
 
@@ -207,7 +186,7 @@ void describe('register: units and state', () => {
   void test('Create* makes machine-<escaped>.scope with machined\'s defaults plus the caller\'s properties', async () => {
     const { ports, manager, events } = world()
     const leader = ports.processes.spawn(LEADER, { startTime: 777n })
-    const m = await manager.register(request({
+    const m = await manager.register(registerRequest({
       name: 'my-vm', scopeProperties: [{ name: 'KillSignal', signature: 'i', value: 37 }, { name: 'KillMode', signature: 's', value: 'mixed' }],
     }), ROOT)
     const [create, ...rest] = ports.units.calls
@@ -230,7 +209,7 @@ void describe('register: units and state', () => {
   void test('a vm\'s scope is described as a Virtual Machine', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    await manager.register(request({ name: 'v', class: 'vm' }), ROOT)
+    await manager.register(registerRequest({ name: 'v', class: 'vm' }), ROOT)
     const [create] = ports.units.callsOf('createScope')
     assert.equal(create?.request.description, 'Virtual Machine v')
   })
@@ -239,7 +218,7 @@ void describe('register: units and state', () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
     const svc = ports.units.place(LEADER, 'probe-svc2.service')
-    const m = await manager.register(request({ allocateUnit: false }), ROOT)
+    const m = await manager.register(registerRequest({ allocateUnit: false }), ROOT)
     assert.deepEqual(m.unit, svc)
     assert.equal(m.ownsUnit, false)
     assert.deepEqual(ports.units.callsOf('createScope'), [])
@@ -250,7 +229,7 @@ void describe('register: units and state', () => {
   void test('Register* makes a scope when the leader lives in no unit', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    const m = await manager.register(request({ allocateUnit: false }), ROOT)
+    const m = await manager.register(registerRequest({ allocateUnit: false }), ROOT)
     const [create] = ports.units.callsOf('createScope')
     assert.equal(create?.request.unit, 'machine-golden.scope')
     assert.equal(create?.request.settings.tasksMax, 16384n)
@@ -264,7 +243,7 @@ void describe('register: units and state', () => {
     ports.clock.monotonic = 1860524588n
     ports.processes.spawn(5188, { startTime: 4242n })
     ports.units.place(5188, 'machine-golden.scope', '/machine.slice/machine-golden.scope')
-    await manager.register(request({
+    await manager.register(registerRequest({
       id: GOLDEN_ID, service: 'golden-svc', leader: 5188, rootDirectory: '/srv/golden', netifs: [], allocateUnit: false,
     }), ROOT)
     assert.equal(ports.state.files.get('golden'), `${fixture('state-file-example')}LEADER_STARTTIME=4242\n`)
@@ -274,14 +253,14 @@ void describe('register: units and state', () => {
     const { ports, manager, events } = world()
     ports.processes.spawn(LEADER)
     ports.state.failWrite = new Error('disk full')
-    await assert.rejects(manager.register(request(), ROOT), { message: 'disk full' })
+    await assert.rejects(manager.register(registerRequest(), ROOT), { message: 'disk full' })
     assert.deepEqual(names(manager), ['.host'])
     assert.equal(ports.state.files.size, 0)
     assert.equal(ports.state.links.size, 0)
     assert.deepEqual(ports.units.callsOf('release').map((c) => c.unit), ['machine-golden.scope'])
     assert.deepEqual(events.added, [])
     await assert.rejects(manager.getByPid(LEADER, ROOT), NoMachineForPidError)
-    assert.equal((await manager.register(request(), ROOT)).name, 'golden')
+    assert.equal((await manager.register(registerRequest(), ROOT)).name, 'golden')
   })
 
   void test('a failed registration never releases a unit it adopted', async () => {
@@ -289,7 +268,7 @@ void describe('register: units and state', () => {
     ports.processes.spawn(LEADER)
     ports.units.place(LEADER, 'probe.service')
     ports.state.failWrite = new Error('disk full')
-    await assert.rejects(manager.register(request({ allocateUnit: false }), ROOT), { message: 'disk full' })
+    await assert.rejects(manager.register(registerRequest({ allocateUnit: false }), ROOT), { message: 'disk full' })
     assert.deepEqual(ports.units.callsOf('release'), [])
     assert.deepEqual(names(manager), ['.host'])
   })
@@ -298,7 +277,7 @@ void describe('register: units and state', () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
     ports.units.failCreateScope = new UnitExistsError('machine-golden.scope')
-    await rejectsWith(manager.register(request(), ROOT), UnitExistsError, 'Unit machine-golden.scope already exists.')
+    await rejectsWith(manager.register(registerRequest(), ROOT), UnitExistsError, 'Unit machine-golden.scope already exists.')
     assert.deepEqual(names(manager), ['.host'])
     assert.equal(ports.state.files.size, 0)
     assert.deepEqual(ports.units.callsOf('release'), [])
@@ -310,7 +289,7 @@ void describe('ending machines', () => {
     const w = world()
     w.ports.processes.spawn(LEADER)
     if (options.allocateUnit === false) w.ports.units.place(LEADER, 'probe.service')
-    const machine = await w.manager.register(request({ allocateUnit: options.allocateUnit ?? true }), ROOT)
+    const machine = await w.manager.register(registerRequest({ allocateUnit: options.allocateUnit ?? true }), ROOT)
     return { ...w, machine }
   }
 
@@ -426,7 +405,7 @@ void describe('garbage collection', () => {
   void test('a machine goes only when its leader is dead AND its unit is empty', async () => {
     const { ports, manager, events } = world()
     ports.processes.spawn(LEADER)
-    await manager.register(request(), ROOT)
+    await manager.register(registerRequest(), ROOT)
     const unit = 'machine-golden.scope'
 
     ports.units.fire(unit) // spurious
@@ -454,12 +433,12 @@ void describe('garbage collection', () => {
     const { ports, manager, events } = world()
     ports.processes.spawn(LEADER)
     ports.units.place(LEADER, 'old.service')
-    const old = await manager.register(request({ allocateUnit: false }), ROOT)
+    const old = await manager.register(registerRequest({ allocateUnit: false }), ROOT)
     ports.processes.exit(LEADER)
     ports.units.setPopulated('old.service', false) // no watch fired: still listed
     assert.equal(manager.find('golden'), old)
     ports.processes.spawn(LEADER + 1)
-    const fresh = await manager.register(request({ leader: LEADER + 1 }), ROOT)
+    const fresh = await manager.register(registerRequest({ leader: LEADER + 1 }), ROOT)
     assert.notEqual(fresh, old)
     assert.equal(manager.get('golden'), fresh)
     assert.deepEqual(events.added, ['golden', 'golden'])
@@ -469,10 +448,10 @@ void describe('garbage collection', () => {
   void test('a dead leader whose unit still has processes keeps the name taken', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    await manager.register(request(), ROOT)
+    await manager.register(registerRequest(), ROOT)
     ports.processes.exit(LEADER)
     ports.processes.spawn(LEADER + 1)
-    await rejectsWith(manager.register(request({ leader: LEADER + 1 }), ROOT), MachineExistsError, "Machine 'golden' already exists")
+    await rejectsWith(manager.register(registerRequest({ leader: LEADER + 1 }), ROOT), MachineExistsError, "Machine 'golden' already exists")
   })
 })
 
@@ -480,7 +459,7 @@ void describe('getByPid', () => {
   void test('finds a machine by its leader and by any process in its unit', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    const m = await manager.register(request(), ROOT)
+    const m = await manager.register(registerRequest(), ROOT)
     ports.processes.spawn(4607)
     ports.units.place(4607, 'machine-golden.scope', '/machine.slice/machine-golden.scope/payload')
     assert.equal(await manager.getByPid(LEADER, ROOT), m)
@@ -490,7 +469,7 @@ void describe('getByPid', () => {
   void test('0 means the caller', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    const m = await manager.register(request(), ROOT)
+    const m = await manager.register(registerRequest(), ROOT)
     assert.equal(await manager.getByPid(0, { uid: 1000, pid: LEADER }), m)
     ports.processes.spawn(5030)
     await rejectsWith(manager.getByPid(0, { uid: 1000, pid: 5030 }), NoMachineForPidError, 'PID 5030 does not belong to any known machine')
@@ -509,7 +488,7 @@ void describe('getByPid', () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
     ports.units.place(LEADER, 'probe.service')
-    await manager.register(request({ allocateUnit: false }), ROOT)
+    await manager.register(registerRequest({ allocateUnit: false }), ROOT)
     ports.processes.exit(LEADER)
     await rejectsWith(manager.getByPid(LEADER, ROOT), NoMachineForPidError, `PID ${LEADER} does not belong to any known machine`)
     ports.processes.spawn(LEADER, { startTime: 99999n })
@@ -608,15 +587,15 @@ void describe('authorisation', () => {
   async function rootMachine(options: { allowUserRegistration?: boolean } = {}): Promise<World> {
     const w = world(options)
     w.ports.processes.spawn(LEADER)
-    await w.manager.register(request(), ROOT)
+    await w.manager.register(registerRequest(), ROOT)
     return w
   }
 
   void test('a non-root caller may not register', async () => {
     const { ports, manager, events } = world()
     ports.processes.spawn(LEADER, { uid: USER.uid })
-    await assert.rejects(manager.register(request(), USER), AccessDeniedError)
-    await assert.rejects(manager.register(request({ allocateUnit: false }), USER), AccessDeniedError)
+    await assert.rejects(manager.register(registerRequest(), USER), AccessDeniedError)
+    await assert.rejects(manager.register(registerRequest({ allocateUnit: false }), USER), AccessDeniedError)
     assert.deepEqual(names(manager), ['.host'])
     assert.deepEqual(ports.units.calls, [])
     assert.deepEqual(events.added, [])
@@ -644,7 +623,7 @@ void describe('authorisation', () => {
   void test('with user registration on, a user may register a machine whose leader they own', async () => {
     const { ports, manager } = world({ allowUserRegistration: true })
     ports.processes.spawn(LEADER, { uid: USER.uid })
-    const m = await manager.register(request(), USER)
+    const m = await manager.register(registerRequest(), USER)
     assert.equal(m.ownerUid, USER.uid)
     await manager.unregister('golden', USER)
   })
