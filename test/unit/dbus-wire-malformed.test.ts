@@ -10,6 +10,7 @@ import { marshal } from '../../src/wire/dbus/marshal.ts'
 import { decodeMessage, encodeStandalone, methodCall, methodReturn, signal } from '../../src/wire/dbus/message.ts'
 import { unmarshal } from '../../src/wire/dbus/unmarshal.ts'
 import { Variant } from '../../src/wire/dbus/variant.ts'
+import { prng } from '../helpers/fuzz.ts'
 
 function rejects(code: MalformedCode, f: () => unknown): void {
   assert.throws(f, (e: unknown) => {
@@ -189,18 +190,6 @@ void describe('headers', () => {
 })
 
 void describe('fuzz', () => {
-  // A small deterministic PRNG, so a failure can be replayed.
-  function prng(seed: number): () => number {
-    let s = seed >>> 0
-    return () => {
-      s = (s + 0x6d2b79f5) >>> 0
-      let t = s
-      t = Math.imul(t ^ (t >>> 15), t | 1)
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    }
-  }
-
   const SEEDS = [
     encodeStandalone(methodCall({ path: '/org/freedesktop/machine1', interface: 'org.freedesktop.machine1.Manager', member: 'RegisterMachine', destination: 'org.freedesktop.machine1', signature: 'sayssus', body: ['m', Buffer.alloc(16, 1), 'svc', 'container', 42, '/'] }), 3).data,
     encodeStandalone(methodReturn({ serial: 9, sender: ':1.5' }, 'a(ssso)', [[['a', 'container', 'x', '/a'], ['b', 'vm', 'y', '/b']]]), 4).data,
