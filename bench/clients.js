@@ -11,16 +11,16 @@
 // Isolation, leaders and cleanup are bench/run.js's (bench/lib/). Run as
 // root: `node bench/clients.js` (--help). See bench/README.md.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BUS_ADDRESS } from './lib/bus.js'
 import { cgroupMounts, cleanupCgroups } from './lib/cgroups.js'
-import { BENCH_DIR, REAL_MACHINED, REPO, log, median, run, which } from './lib/common.js'
+import { BENCH_DIR, REAL_MACHINED, REPO, log, median } from './lib/common.js'
 import { DAEMONS, startDaemon, stopDaemon, VARLINK_SOCKET } from './lib/daemons.js'
 import { machineInfo } from './lib/host.js'
-import { cleanUpOnSignal, enterPrivateRun, innerContext, isInner, runIsolated } from './lib/isolation.js'
+import { cleanUpOnSignal, enterPrivateRun, innerContext, isInner, outerRun } from './lib/isolation.js'
 import { Agent, findPython } from './lib/processes.js'
 
 const HELP = `node bench/clients.js [OPTIONS]
@@ -71,34 +71,10 @@ function parseOptions(argv) {
   }
 }
 
-async function outer(argv) {
-  let opts
-  try {
-    opts = parseOptions(argv)
-  } catch (err) {
-    process.stderr.write(`bench: ${err.message}\n`)
-    return 2
-  }
-  if (opts.help) { process.stdout.write(HELP); return 0 }
-  if (process.getuid() !== 0) {
-    process.stderr.write('bench: must run as root (it makes cgroups, a mount namespace and a system bus)\n')
-    return 1
-  }
-  const missing = []
-  for (const cmd of ['unshare', 'mount', 'setpriv', 'dbus-daemon', 'machinectl']) if (which(cmd) === undefined) missing.push(cmd)
-  if (opts.daemons.includes('systemd') && !existsSync(REAL_MACHINED)) missing.push(`${REAL_MACHINED} (apt-get install systemd-container)`)
-  if (findPython() === undefined) missing.push('python3 with the dbus module (apt-get install python3-dbus)')
-  if (cgroupMounts().tracking.length === 0) missing.push('a mounted cgroup hierarchy')
-  if (missing.length > 0) {
-    process.stderr.write(`bench: missing: ${missing.join('; ')}\n`)
-    return 1
-  }
-  if (opts.build) {
-    log('building machined-ts (tsc -p tsconfig.build.json)')
-    const r = run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] })
-    if (r.status !== 0 && !existsSync(join(REPO, 'dist/cli/main.js'))) { process.stderr.write('bench: build failed and there is no dist/\n'); return 1 }
-  }
-  return runIsolated(fileURLToPath(import.meta.url), argv)
+function outer(argv) {
+  return outerRun(fileURLToPath(import.meta.url), argv, {
+    parseOptions, help: HELP, commands: ['machinectl'], build: (opts) => opts.build, builtFile: 'dist/cli/main.js',
+  })
 }
 
 // ── (a) Register+Unregister pairs ───────────────────────────────────────────

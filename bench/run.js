@@ -11,15 +11,15 @@
 //                   measurements, and a full stop. Prints the table and
 //                   writes bench/results/latest.json.
 //   bench/agent.py  the D-Bus client (python3-dbus) and keeper of leaders.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { cgroupMounts, cleanupCgroups, subdirs } from './lib/cgroups.js'
-import { BENCH_DIR, REAL_MACHINED, REPO, log, median, readText, run, sleep, which } from './lib/common.js'
+import { BENCH_DIR, REAL_MACHINED, log, median, readText, sleep } from './lib/common.js'
 import { DAEMONS, HEAP_DIR, startDaemon, stopDaemon } from './lib/daemons.js'
 import { machineInfo, memAvailableKiB } from './lib/host.js'
-import { cleanUpOnSignal, enterPrivateRun, innerContext, isInner, runIsolated } from './lib/isolation.js'
+import { cleanUpOnSignal, enterPrivateRun, innerContext, isInner, outerRun } from './lib/isolation.js'
 import { Agent, findPython } from './lib/processes.js'
 
 
@@ -118,39 +118,10 @@ function parseOptions(argv) {
   }
 }
 
-async function outer(argv) {
-  let opts
-  try {
-    opts = parseOptions(argv)
-  } catch (err) {
-    process.stderr.write(`bench: ${err.message}\n`)
-    return 2
-  }
-  if (opts.help) { process.stdout.write(HELP); return 0 }
-  if (process.getuid() !== 0) {
-    process.stderr.write('bench: must run as root (it makes cgroups, a mount namespace and a system bus)\n')
-    return 1
-  }
-  const missing = []
-  for (const cmd of ['unshare', 'mount', 'setpriv', 'dbus-daemon']) if (which(cmd) === undefined) missing.push(cmd)
-  if (opts.daemons.includes('systemd') && !existsSync(REAL_MACHINED)) missing.push(`${REAL_MACHINED} (apt-get install systemd-container)`)
-  if (findPython() === undefined) missing.push('python3 with the dbus module (apt-get install python3-dbus)')
-  const mounts = cgroupMounts()
-  if (mounts.tracking.length === 0) missing.push('a mounted cgroup hierarchy')
-  if (missing.length > 0) {
-    process.stderr.write(`bench: missing: ${missing.join('; ')}\n`)
-    return 1
-  }
-  if (opts.build && opts.daemons.includes('ts')) {
-    log('building machined-ts (tsc -p tsconfig.build.json)')
-    const r = run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] })
-    if (r.status !== 0) {
-      if (!existsSync(join(REPO, 'dist/daemon/main.js'))) { process.stderr.write('bench: build failed and there is no dist/\n'); return 1 }
-      log('build reported errors; measuring the dist/ it emitted')
-    }
-  }
-
-  return runIsolated(fileURLToPath(import.meta.url), argv)
+function outer(argv) {
+  return outerRun(fileURLToPath(import.meta.url), argv, {
+    parseOptions, help: HELP, commands: [], build: (opts) => opts.build && opts.daemons.includes('ts'), builtFile: 'dist/daemon/main.js',
+  })
 }
 
 // ── Inner process ──────────────────────────────────────────────────────────

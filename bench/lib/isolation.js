@@ -11,8 +11,8 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { DBUS_CONF, WORK } from './bus.js'
 import { cleanupCgroups, cgroupMounts, leftoverCgroups } from './cgroups.js'
-import { log, run, sleepSync } from './common.js'
-import { processesInNamespace } from './processes.js'
+import { log, REAL_MACHINED, REPO, run, sleepSync, which } from './common.js'
+import { findPython, processesInNamespace } from './processes.js'
 
 /** Whether this process is the inner half of a run. */
 export function isInner() {
@@ -93,4 +93,43 @@ export function cleanUpOnSignal(procs, tag, sliceExisted) {
   }
   process.on('SIGINT', () => onSignal('SIGINT'))
   process.on('SIGTERM', () => onSignal('SIGTERM'))
+}
+
+/**
+ * Outer half of a benchmark script: its options (help, errors), root, the
+ * programs it needs (`commands`, besides the bus and python3-dbus), a build
+ * of dist/ when `build` says so (`builtFile` must exist if tsc fails), then
+ * the script itself again inside a private mount namespace.
+ */
+export async function outerRun(script, argv, { parseOptions, help, commands, build, builtFile }) {
+  let opts
+  try {
+    opts = parseOptions(argv)
+  } catch (err) {
+    process.stderr.write(`bench: ${err.message}\n`)
+    return 2
+  }
+  if (opts.help) { process.stdout.write(help); return 0 }
+  if (process.getuid() !== 0) {
+    process.stderr.write('bench: must run as root (it makes cgroups, a mount namespace and a system bus)\n')
+    return 1
+  }
+  const missing = []
+  for (const cmd of ['unshare', 'mount', 'setpriv', 'dbus-daemon', ...commands]) if (which(cmd) === undefined) missing.push(cmd)
+  if (opts.daemons.includes('systemd') && !existsSync(REAL_MACHINED)) missing.push(`${REAL_MACHINED} (apt-get install systemd-container)`)
+  if (findPython() === undefined) missing.push('python3 with the dbus module (apt-get install python3-dbus)')
+  if (cgroupMounts().tracking.length === 0) missing.push('a mounted cgroup hierarchy')
+  if (missing.length > 0) {
+    process.stderr.write(`bench: missing: ${missing.join('; ')}\n`)
+    return 1
+  }
+  if (build(opts)) {
+    log('building machined-ts (tsc -p tsconfig.build.json)')
+    const r = run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] })
+    if (r.status !== 0) {
+      if (!existsSync(join(REPO, builtFile))) { process.stderr.write('bench: build failed and there is no dist/\n'); return 1 }
+      log('build reported errors; measuring the dist/ it emitted')
+    }
+  }
+  return runIsolated(script, argv)
 }
