@@ -168,19 +168,22 @@ class Agent:
         except dbus.exceptions.DBusException as e:
             raise CallFailed('%s: %s' % (e.get_dbus_name(), e.get_dbus_message()))
 
-    def op_pairs(self, names, leaders, warmup_names=(), warmup_leaders=()):
-        """Sequential RegisterMachine + UnregisterMachine pairs, one blocking
-        call after the other. leaders may hold one PID (reused) or one per name."""
+    def _dbus_pair(self, name, leader):
+        self._call(register_msg(name, leader))
+        self._call(unregister_msg(name))
+
+    def _timed_pairs(self, pair, names, leaders, warmup_names, warmup_leaders):
+        """Runs pair(name, leader) for the warm-up names untimed, then for
+        `names` timed one after the other. leaders may hold one PID (reused)
+        or one per name."""
         for i, name in enumerate(warmup_names):
-            self._call(register_msg(name, warmup_leaders[i % len(warmup_leaders)]))
-            self._call(unregister_msg(name))
+            pair(name, warmup_leaders[i % len(warmup_leaders)])
         per_pair = []
         c0 = cpu_s()
         t0 = time.perf_counter_ns()
         for i, name in enumerate(names):
             a = time.perf_counter_ns()
-            self._call(register_msg(name, leaders[i % len(leaders)]))
-            self._call(unregister_msg(name))
+            pair(name, leaders[i % len(leaders)])
             per_pair.append(time.perf_counter_ns() - a)
         elapsed = (time.perf_counter_ns() - t0) / 1e9
         return {
@@ -190,6 +193,11 @@ class Agent:
             'pair_latency': summary_ms(per_pair),
             'client_cpu_s': cpu_s() - c0,
         }
+
+    def op_pairs(self, names, leaders, warmup_names=(), warmup_leaders=()):
+        """Sequential RegisterMachine + UnregisterMachine pairs, one blocking
+        call after the other. leaders may hold one PID (reused) or one per name."""
+        return self._timed_pairs(self._dbus_pair, names, leaders, warmup_names, warmup_leaders)
 
     def _pipelined(self, msgs, window):
         """Keeps up to `window` calls in flight; counts error replies."""
@@ -263,23 +271,7 @@ class Agent:
 
     def op_varlink_pairs(self, names, leaders, warmup_names=(), warmup_leaders=()):
         """Register + Unregister pairs over Varlink, one blocking call after the other (as op_pairs over D-Bus)."""
-        for i, name in enumerate(warmup_names):
-            self._varlink_pair(name, warmup_leaders[i % len(warmup_leaders)])
-        per_pair = []
-        c0 = cpu_s()
-        t0 = time.perf_counter_ns()
-        for i, name in enumerate(names):
-            a = time.perf_counter_ns()
-            self._varlink_pair(name, leaders[i % len(leaders)])
-            per_pair.append(time.perf_counter_ns() - a)
-        elapsed = (time.perf_counter_ns() - t0) / 1e9
-        return {
-            'pairs': len(names),
-            'elapsed_s': elapsed,
-            'pairs_per_s': len(names) / elapsed,
-            'pair_latency': summary_ms(per_pair),
-            'client_cpu_s': cpu_s() - c0,
-        }
+        return self._timed_pairs(self._varlink_pair, names, leaders, warmup_names, warmup_leaders)
 
     def op_list(self, calls, warmup, expect):
         """ListMachines latency, one blocking call at a time. The first reply
