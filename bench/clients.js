@@ -11,17 +11,19 @@
 // Isolation, leaders and cleanup are bench/run.js's (bench/lib/). Run as
 // root: `node bench/clients.js` (--help). See bench/README.md.
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BUS_ADDRESS } from './lib/bus.js'
-import { cgroupMounts, cleanupCgroups } from './lib/cgroups.js'
+import { cgroupMounts } from './lib/cgroups.js'
 import { BENCH_DIR, REAL_MACHINED, REPO, log, median } from './lib/common.js'
 import { DAEMONS, startDaemon, stopDaemon, VARLINK_SOCKET } from './lib/daemons.js'
 import { machineInfo } from './lib/host.js'
-import { cleanUpOnSignal, enterPrivateRun, innerContext, isInner, outerRun } from './lib/isolation.js'
-import { Agent, findPython } from './lib/processes.js'
+import {
+  agentInPool, cleanUpOnSignal, enterPrivateRun, innerContext, isInner, outerRun, publishResults, stopAndClean,
+} from './lib/isolation.js'
+import { findPython } from './lib/processes.js'
 
 const HELP = `node bench/clients.js [OPTIONS]
 
@@ -187,10 +189,7 @@ async function inner(argv) {
   let code = 0
   try {
     enterPrivateRun()
-    const pool = `bench-${tag}-pool`
-    for (const root of roots) mkdirSync(join(root, 'machine.slice', pool), { recursive: true })
-    agent = new Agent(py.path)
-    await agent.call('join_pool', { dirs: roots.map((r) => join(r, 'machine.slice', pool)) })
+    agent = await agentInPool(py.path, roots, tag)
     // Leaders, each alone in its own pre-made scope that both daemons adopt (as in bench/run.js).
     const scopeRoots = roots.map((r) => join(r, 'machine.slice'))
     const spawned = await agent.call('spawn', {
@@ -217,17 +216,9 @@ async function inner(argv) {
     results.error = err.message
     code = 1
   } finally {
-    for (const p of procs) await p.stop(5000)
-    if (agent !== undefined) await agent.quit()
-    const report = cleanupCgroups(tag, sliceExisted)
-    if (report.failed.length > 0) { log(`could not remove ${report.failed.join(' ')}`); code = 1 }
+    if (!(await stopAndClean(procs, agent, tag, sliceExisted))) code = 1
   }
-  const table = formatTables(results)
-  results.table = table
-  process.stdout.write(`${table}\n`)
-  mkdirSync(dirname(opts.json), { recursive: true })
-  writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`)
-  log(`results written to ${opts.json}`)
+  publishResults(results, formatTables(results), opts.json)
   return code
 }
 

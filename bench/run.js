@@ -12,15 +12,17 @@
 //                   writes bench/results/latest.json.
 //   bench/agent.py  the D-Bus client (python3-dbus) and keeper of leaders.
 import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { cgroupMounts, cleanupCgroups, subdirs } from './lib/cgroups.js'
+import { cgroupMounts, subdirs } from './lib/cgroups.js'
 import { BENCH_DIR, REAL_MACHINED, log, median, readText, sleep } from './lib/common.js'
 import { DAEMONS, HEAP_DIR, startDaemon, stopDaemon } from './lib/daemons.js'
 import { machineInfo, memAvailableKiB } from './lib/host.js'
-import { cleanUpOnSignal, enterPrivateRun, innerContext, isInner, outerRun } from './lib/isolation.js'
-import { Agent, findPython } from './lib/processes.js'
+import {
+  agentInPool, cleanUpOnSignal, enterPrivateRun, innerContext, isInner, outerRun, publishResults, stopAndClean,
+} from './lib/isolation.js'
+import { findPython } from './lib/processes.js'
 
 
 const HELP = `node bench/run.js [OPTIONS]
@@ -267,10 +269,7 @@ async function inner(argv) {
     }
 
     // The pool every leader is born in (the agent moves itself there first).
-    const pool = `bench-${tag}-pool`
-    for (const root of roots) mkdirSync(join(root, 'machine.slice', pool), { recursive: true })
-    agent = new Agent(py.path)
-    await agent.call('join_pool', { dirs: roots.map((r) => join(r, 'machine.slice', pool)) })
+    agent = await agentInPool(py.path, roots, tag)
 
     // Leaders: one per machine, each alone in machine.slice/bench-<tag>-<i>.scope, in every tracking hierarchy.
     const max = machines.at(-1) ?? 0
@@ -297,20 +296,12 @@ async function inner(argv) {
     results.error = err.message
     code = 1
   } finally {
-    for (const p of procs) await p.stop(5000)
-    if (agent !== undefined) await agent.quit()
-    const report = cleanupCgroups(tag, sliceExisted)
-    if (report.failed.length > 0) { log(`could not remove ${report.failed.join(' ')}`); code = 1 }
+    if (!(await stopAndClean(procs, agent, tag, sliceExisted))) code = 1
     // Leave /run as it was (the tmpfs goes with the namespace anyway).
     rmSync('/run/systemd', { recursive: true, force: true })
   }
 
-  const table = formatTable(results)
-  results.table = table
-  process.stdout.write(`${table}\n`)
-  mkdirSync(dirname(opts.json), { recursive: true })
-  writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`)
-  log(`results written to ${opts.json}`)
+  publishResults(results, formatTable(results), opts.json)
   return code
 }
 

@@ -8,11 +8,11 @@
 import { spawn } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, readlinkSync, writeFileSync, writeSync } from 'node:fs'
 import os from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { DBUS_CONF, WORK } from './bus.js'
 import { cleanupCgroups, cgroupMounts, leftoverCgroups } from './cgroups.js'
 import { log, REAL_MACHINED, REPO, run, sleepSync, which } from './common.js'
-import { findPython, processesInNamespace } from './processes.js'
+import { Agent, findPython, processesInNamespace } from './processes.js'
 
 /** Whether this process is the inner half of a run. */
 export function isInner() {
@@ -132,4 +132,34 @@ export async function outerRun(script, argv, { parseOptions, help, commands, bui
     }
   }
   return runIsolated(script, argv)
+}
+
+/**
+ * Inner half: the Python agent, moved first into machine.slice/bench-<tag>-pool
+ * in every tracking hierarchy, so every leader it spawns is born there.
+ */
+export async function agentInPool(python, roots, tag) {
+  const pool = `bench-${tag}-pool`
+  for (const root of roots) mkdirSync(join(root, 'machine.slice', pool), { recursive: true })
+  const agent = new Agent(python)
+  await agent.call('join_pool', { dirs: roots.map((r) => join(r, 'machine.slice', pool)) })
+  return agent
+}
+
+/** Inner half, at the end: stops what the run started and removes its cgroups; false when some could not be removed. */
+export async function stopAndClean(procs, agent, tag, sliceExisted) {
+  for (const p of procs) await p.stop(5000)
+  if (agent !== undefined) await agent.quit()
+  const report = cleanupCgroups(tag, sliceExisted)
+  if (report.failed.length > 0) log(`could not remove ${report.failed.join(' ')}`)
+  return report.failed.length === 0
+}
+
+/** Prints the table and writes the results (with the table) as JSON. */
+export function publishResults(results, table, jsonPath) {
+  results.table = table
+  process.stdout.write(`${table}\n`)
+  mkdirSync(dirname(jsonPath), { recursive: true })
+  writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`)
+  log(`results written to ${jsonPath}`)
 }
