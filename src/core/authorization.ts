@@ -22,7 +22,7 @@ export interface Caller {
 export const ACTIONS = {
   createMachine: 'org.freedesktop.machine1.create-machine',
   manageMachines: 'org.freedesktop.machine1.manage-machines',
-  /** OpenShell, OpenRootDirectory, BindMount, Copy*: reaching into a machine. */
+  /** OpenShell: a program running in a machine. */
   enterMachine: 'org.freedesktop.machine1.shell',
   /** OpenPTY: a bare pty in a machine. */
   openPty: 'org.freedesktop.machine1.open-pty',

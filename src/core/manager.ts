@@ -499,20 +499,6 @@ export class Manager {
     if (old !== undefined && (await this.#mayGc(old))) await this.#finalize(old)
   }
 
-  // ── Access that is not built yet ────────────────────────────────────────
-
-  /**
-   * Open{PTY,Login,Shell}, OpenRootDirectory, BindMount, Copy*: the
-   * machine, once `caller` is found to be allowed into it (root, or its
-   * owner where user registration is on; systemd's polkit actions with the
-   * machine's UID as the user that needs no authentication).
-   */
-  checkEnter(name: string, caller: Caller): Machine {
-    const machine = this.get(name)
-    this.#ports.authorizer.check(caller, ACTIONS.enterMachine, machine.ownerUid)
-    return machine
-  }
-
   // ── Terminals ───────────────────────────────────────────────────────────
 
   /**

@@ -188,10 +188,10 @@ void describe('ownership and what others may see', () => {
     for (const act of [
       () => manager.unregister('golden', BOB), () => manager.terminate('golden', BOB), () => manager.kill('golden', 'all', 9, BOB),
     ]) await rejectsWith(act(), AccessDeniedError, 'Permission denied')
-    assert.throws(() => manager.checkEnter('golden', BOB), AccessDeniedError)
-    assert.equal(manager.checkEnter('golden', ALICE).name, 'golden')
-    assert.equal(manager.checkEnter('golden', ROOT).name, 'golden')
-    assert.throws(() => manager.checkEnter('.host', ALICE), AccessDeniedError)
+    await rejectsWith(manager.openRootDirectory('golden', BOB), AccessDeniedError, 'Permission denied')
+    assert.equal(typeof await manager.openRootDirectory('golden', ALICE), 'number')
+    assert.equal(typeof await manager.openRootDirectory('golden', ROOT), 'number')
+    await rejectsWith(manager.openRootDirectory('.host', ALICE), AccessDeniedError, 'Permission denied')
     assert.throws(() => manager.checkManageImages(ALICE), AccessDeniedError)
     manager.checkManageImages(ROOT)
     await manager.kill('golden', 'leader', 10, ALICE)
