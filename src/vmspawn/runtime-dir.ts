@@ -9,13 +9,12 @@
  * @module
  */
 
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  formatGuestRecord, GUEST_RECORD_FILE, parseGuestRecord, VMSPAWN_RUNTIME_ROOT, type GuestIdentity,
+  formatGuestRecord, GUEST_RECORD_FILE, VMSPAWN_RUNTIME_ROOT, type GuestIdentity,
 } from '../protocol/vm-guest-record.ts'
 
-export { describeGuestId } from '../protocol/vm-guest-record.ts'
 export const RUNTIME_ROOT = VMSPAWN_RUNTIME_ROOT
 
 /** /run for root; $XDG_RUNTIME_DIR for others, as vmspawn picks its runtime directory by scope. */
@@ -53,18 +52,5 @@ export class RuntimeDir {
 
   remove(): void {
     rmSync(this.path, { recursive: true, force: true })
-  }
-}
-
-/**
- * What a running machined-vmspawn learnt from its guest's console, found
- * by the machine's leader PID; undefined when there is no such launcher
- * (another manager, or nothing seen yet).
- */
-export function readGuestIdentity(leaderPid: number, root = RUNTIME_ROOT): GuestIdentity | undefined {
-  try {
-    return parseGuestRecord(readFileSync(join(root, String(leaderPid), GUEST_RECORD_FILE), 'utf8'))
-  } catch {
-    return undefined
   }
 }

@@ -12,7 +12,9 @@ import { join } from 'node:path'
 import { eventually, REPO, Sandbox } from '../helpers/sandbox.ts'
 import { registerMachine } from '../helpers/busctl.ts'
 import { launchVm, processesMentioning, vmImage, type VmImage } from '../helpers/vm.ts'
-import { describeGuestId, readGuestIdentity, RUNTIME_ROOT } from '../../src/vmspawn/runtime-dir.ts'
+import { RUNTIME_ROOT } from '../../src/vmspawn/runtime-dir.ts'
+import { vmGuestIdentity } from '../../src/cli/host/vm-guest.ts'
+import { describeGuestId } from '../../src/protocol/vm-guest-record.ts'
 
 const VM_TIMEOUT = { timeout: 240_000 }
 
@@ -91,7 +93,7 @@ describe('machined-vmspawn', () => {
       assert.equal(report[4], 'match')
 
       // The launcher recorded it where `mctl status` looks (by leader PID).
-      const identity = await eventually(() => { const i = readGuestIdentity(leader, sb.hostPath(RUNTIME_ROOT)); return i?.machineId === undefined ? undefined : i }, 5000, 'the guest record')
+      const identity = await eventually(() => { const i = vmGuestIdentity(leader, sb.hostPath(RUNTIME_ROOT)); return i?.machineId === undefined ? undefined : i }, 5000, 'the guest record')
       assert.deepEqual(identity, { machineIdSource: 'VM UUID', machineId, productUuid: uuid })
       assert.equal(describeGuestId(machineId, identity), 'taken by the guest (from VM UUID)')
       const status = await sb.exec([process.execPath, join(REPO, 'bin/mctl.js'), 'status', name])

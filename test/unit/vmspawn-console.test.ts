@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EscapeDetector } from '../../src/vmspawn/console.ts'
 import { GuestConsoleWatch, LineSplitter, parseConsoleLine } from '../../src/vmspawn/guest-console.ts'
-import { describeGuestId, readGuestIdentity, RuntimeDir } from '../../src/vmspawn/runtime-dir.ts'
+import { RuntimeDir } from '../../src/vmspawn/runtime-dir.ts'
+import { vmGuestIdentity } from '../../src/cli/host/vm-guest.ts'
+import { describeGuestId } from '../../src/protocol/vm-guest-record.ts'
 
 const ESC = Uint8Array.of(0x1d)
 
@@ -57,13 +59,13 @@ describe('the guest record by leader PID', () => {
     const root = mkdtempSync(join(tmpdir(), 'vmspawn-'))
     try {
       const dir = RuntimeDir.create(4242, root)
-      assert.equal(readGuestIdentity(4242, root), undefined, 'nothing seen yet')
+      assert.equal(vmGuestIdentity(4242, root), undefined, 'nothing seen yet')
       dir.writeGuestIdentity({ machineIdSource: 'VM UUID', machineId: '0123456789ab4def8123456789abcdef' })
       assert.equal(readFileSync(join(root, '4242', 'guest'), 'utf8'), 'MACHINE_ID_SOURCE=VM UUID\nMACHINE_ID=0123456789ab4def8123456789abcdef\n')
-      assert.deepEqual(readGuestIdentity(4242, root), { machineIdSource: 'VM UUID', machineId: '0123456789ab4def8123456789abcdef' })
+      assert.deepEqual(vmGuestIdentity(4242, root), { machineIdSource: 'VM UUID', machineId: '0123456789ab4def8123456789abcdef' })
       assert.equal(dir.qmpSocket, join(root, '4242', 'qmp.sock'))
       dir.remove()
-      assert.equal(readGuestIdentity(4242, root), undefined)
+      assert.equal(vmGuestIdentity(4242, root), undefined)
     } finally {
       rmSync(root, { recursive: true, force: true })
     }
