@@ -513,11 +513,11 @@ export class Manager {
    * would be a session as root, or as somebody else, on the host. systemd
    * leaves this to polkit rules; with no polkit, we refuse.
    */
-  #terminalTarget(name: string, caller: Caller, action: Action): ProcessRef | undefined {
+  #terminalTarget(name: string, caller: Caller, action: Action): Machine {
     const machine = this.get(name)
     this.#ports.authorizer.check(caller, action)
     if (machine !== this.host && machine.class !== 'container') throw new NotSupportedError('Operation not supported')
-    return this.#leaderOf(machine)
+    return machine
   }
 
   /**
@@ -537,10 +537,10 @@ export class Manager {
    * systemd).
    */
   async #liveTerminalTarget(name: string, caller: Caller, action: Action): Promise<ProcessRef | undefined> {
-    const leader = this.#terminalTarget(name, caller, action)
-    const machine = this.get(name)
-    if (leader !== undefined && !(await this.#leaders.isAlive(machine))) throw new NoSuchProcessError('No such process')
-    return leader
+    const machine = this.#terminalTarget(name, caller, action)
+    if (machine === this.host) return undefined
+    if (!(await this.#leaders.isAlive(machine))) throw new NoSuchProcessError('No such process')
+    return machine.leader
   }
 
   /** OpenMachinePTY: a pty in the machine, nothing started on it. */
