@@ -203,7 +203,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
       allowUserRegistration: options.allowUserRegistration, maxPendingPerSender: options.maxCallsPerSender,
     })
     // Leaders are held by pidfd where the kernel has them (Linux 5.3+), and named by pidfs inode numbers on 6.9+.
-    log.info('Leaders are tracked', { pidfd: pidfdsAvailable(), pidfs: pidfdsAvailable() && pidfsAvailable() })
+    log.info('Leaders are tracked', { pidfd: pidfdsAvailable(), pidfs: pidfsAvailable() })
     if (options.allowUserRegistration && (await busPolicyRestrictsUsers())) {
       log.warn('The installed D-Bus policy for org.freedesktop.machine1 lets only root call Create*/Register*: other users can register over Varlink only')
     }
