@@ -111,14 +111,6 @@ export class FailedError extends MachinedError {
   constructor(message: string, options: MachinedErrorOptions = {}) { super('FAILED', message, options) }
 }
 
-/**
- * An invariant was broken: a bug in machined-ts, never bad input. Never
- * mapped to a specific wire error (VS Code's BugIndicatingError).
- */
-export class BugIndicatingError extends Error {
-  constructor(message: string) { super(message); this.name = 'BugIndicatingError' }
-}
-
 type ErrorClass = abstract new (...args: never[]) => MachinedError
 
 /** The class each code is thrown as; codes without their own class are plain MachinedErrors. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatInterface, type VarlinkInterface } from './idl.ts'
+import type { VarlinkInterface } from './idl.ts'
 
 export const SERVICE_INTERFACE_NAME = 'org.varlink.service'
 
@@ -59,5 +59,3 @@ export const SERVICE_INTERFACE: VarlinkInterface = {
     { kind: 'error', name: 'ExpectedMore', comment: 'Method is expected to be called with \'more\' set to true, but wasn\'t', fields: [] },
   ],
 }
-
-export const SERVICE_INTERFACE_IDL = formatInterface(SERVICE_INTERFACE)
