@@ -1,7 +1,8 @@
 /**
  * Everything the core needs from the outside world, as interfaces. The
- * core imports no node:* module; backends/ implements these ports on Linux
- * and backends/fake/ in memory for unit tests.
+ * core imports no node:* module; backends/ implements these ports on Linux.
+ * The tests' in-memory fakes (test/fakes/) are kept to the same contract
+ * as the real ports by test/contract/.
  * @module
  */
 

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util'
 import { Authorizer } from '../core/authorization.ts'
 import { idToString } from '../core/machine.ts'
 import { DEFAULT_LIMITS, Manager } from '../core/manager.ts'
+import { loadMachines } from '../core/startup.ts'
 import { DEFAULT_VARLINK_LIMITS } from '../transports/varlink/server.ts'
 import type { Log, Units } from '../core/ports.ts'
 import { CgroupUnits } from '../backends/cgroup-units.ts'
@@ -208,7 +209,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
       log.warn('The installed D-Bus policy for org.freedesktop.machine1 lets only root call Create*/Register*: other users can register over Varlink only')
     }
     // Deserialize state; drop machines whose leader is gone.
-    await manager.load()
+    await loadMachines(manager)
     // Set up Varlink once the registry is loaded, so the first List sees every machine.
     const varlink = options.varlinkSocket === undefined ? undefined : await startVarlink({
       path: options.varlinkSocket, manager, log, version: version(),

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process'
 import { closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ProcfsInspector } from '../../src/backends/inspector.ts'
-import { FakeProcesses } from '../../src/backends/fake/ports.ts'
+import { FakeProcesses } from '../fakes/processes.ts'
 
 const PID = 4242
 

@@ -14,14 +14,17 @@ import {
 } from '../../src/protocol/errors.ts'
 import { errnoError } from '../../src/protocol/errno.ts'
 import { pathExtractDirectory, pathExtractFilename, pathIsNormalized, pathIsValid } from '../../src/protocol/path.ts'
-import { bindMountPaths, copyFileNames, copyFlagsReplace, copyPaths } from '../../src/core/machine-files.ts'
+import {
+  bindMountIntoMachine, bindMountPaths, copyFileNames, copyFlagsReplace, copyMachineFiles, copyPaths, openMachineRootDirectory,
+} from '../../src/core/machine-files.ts'
 import { Manager } from '../../src/core/manager.ts'
+import { registerMachine } from '../../src/core/register.ts'
 import type { Caller } from '../../src/core/authorization.ts'
-import { createFakePorts, type FakePorts } from '../../src/backends/fake/ports.ts'
+import { createFakePorts, type FakePorts } from '../fakes/ports.ts'
 import { parseHelperFailure } from '../../src/backends/machine-files.ts'
 import { formatBytes, formatProgress } from '../../src/cli/progress.ts'
 import { guestPath, treeSize } from '../../src/cli/host/tree-size.ts'
-import { rejectsWith } from '../helpers/manager-fixtures.ts'
+import { rejectsWith, throwsWith } from '../helpers/manager-fixtures.ts'
 
 const ROOT: Caller = { uid: 0, pid: 999 }
 const OWNER: Caller = { uid: 1000, pid: 5000 }
@@ -30,7 +33,7 @@ async function world(options: { maxOperations?: number; cls?: string } = {}): Pr
   const ports = createFakePorts({ allowUserRegistration: true })
   const manager = new Manager(ports, { maxMachines: 10, ...(options.maxOperations === undefined ? {} : { maxOperations: options.maxOperations }) })
   ports.processes.spawn(4605, { uid: 1000 })
-  await manager.register({
+  await registerMachine(manager, {
     name: 'c', id: new Uint8Array(0), service: 'svc', class: options.cls ?? 'container', leader: 4605, rootDirectory: '/srv/c',
     netifs: undefined, allocateUnit: true, scopeProperties: [],
   }, OWNER)
@@ -97,17 +100,17 @@ void describe('what a copy or bind mount asks for', () => {
 void describe('the Manager reaching into a container', () => {
   void test('copy: checks in systemd\'s order, then one operation with the UID shift', async () => {
     const { ports, manager } = await world()
-    await rejectsWith(manager.copy('nope', copy('/h/f'), ROOT), NoSuchMachineError, 'No machine \'nope\' known')
-    await rejectsWith(manager.copy('.host', copy('/h/f'), ROOT), NotSupportedError, 'Copying files is only supported on container machines.')
-    await rejectsWith(manager.copy('c', copy('/h/f', '', 4n), ROOT), InvalidArgsError, 'Invalid argument')
+    throwsWith(() => manager.get('nope'), NoSuchMachineError, 'No machine \'nope\' known')
+    await rejectsWith(copyMachineFiles(manager, manager.get('.host'), copy('/h/f'), ROOT), NotSupportedError, 'Copying files is only supported on container machines.')
+    await rejectsWith(copyMachineFiles(manager, manager.get('c'), copy('/h/f', '', 4n), ROOT), InvalidArgsError, 'Invalid argument')
     // Bad paths are refused before authorisation, as in systemd; the root directory as a target after it.
-    await rejectsWith(manager.copy('c', copy('h'), OWNER), InvalidArgsError, 'Source path must be absolute.')
-    await rejectsWith(manager.copy('c', copy('/h/f'), OWNER), AccessDeniedError, 'Permission denied')
-    await rejectsWith(manager.copy('c', copy('/h/f', '/'), ROOT), FailedError, 'Failed to extract file name of \'/\' path: Cannot assign requested address')
+    await rejectsWith(copyMachineFiles(manager, manager.get('c'), copy('h'), OWNER), InvalidArgsError, 'Source path must be absolute.')
+    await rejectsWith(copyMachineFiles(manager, manager.get('c'), copy('/h/f'), OWNER), AccessDeniedError, 'Permission denied')
+    await rejectsWith(copyMachineFiles(manager, manager.get('c'), copy('/h/f', '/'), ROOT), FailedError, 'Failed to extract file name of \'/\' path: Cannot assign requested address')
     assert.equal(ports.files.copies.length, 0)
 
     ports.inspector.maps = { uidMap: '0 100000 65536\n', gidMap: '0 100000 65536\n' }
-    await manager.copy('c', copy('/c/f/', '/h/g', 1n, 'from'), ROOT)
+    await copyMachineFiles(manager, manager.get('c'), copy('/c/f/', '/h/g', 1n, 'from'), ROOT)
     assert.deepEqual(ports.files.copies.map(({ leader, ...rest }) => ({ pid: leader.pid, ...rest })), [
       { pid: 4605, direction: 'from', hostPath: '/h/g', containerPath: '/c/f', uidShift: 100000, replace: true },
     ])
@@ -117,12 +120,12 @@ void describe('the Manager reaching into a container', () => {
     const { ports, manager } = await world({ maxOperations: 1 })
     let open: () => void = () => undefined
     ports.files.copy = () => new Promise<void>((resolve) => { open = resolve })
-    const first = manager.copy('c', copy('/h/f'), ROOT)
+    const first = copyMachineFiles(manager, manager.get('c'), copy('/h/f'), ROOT)
     await new Promise((r) => setImmediate(r))
     assert.equal(manager.operations, 1)
     assert.equal(manager.operationsFull, true)
     // Even before the class is looked at (bus_machine_method_copy checks n_operations first).
-    await rejectsWith(manager.copy('.host', copy('/h/f'), ROOT), TooManyOperationsError, 'Too many ongoing copies.')
+    await rejectsWith(copyMachineFiles(manager, manager.get('.host'), copy('/h/f'), ROOT), TooManyOperationsError, 'Too many ongoing copies.')
     open()
     await first
     assert.equal(manager.operations, 0)
@@ -131,45 +134,45 @@ void describe('the Manager reaching into a container', () => {
   void test('a failed copy is the helper\'s error, unchanged', async () => {
     const { ports, manager } = await world()
     ports.files.failWith = new FileExistsError()
-    await rejectsWith(manager.copy('c', copy('/h/f'), ROOT), FileExistsError, 'File exists')
+    await rejectsWith(copyMachineFiles(manager, manager.get('c'), copy('/h/f'), ROOT), FileExistsError, 'File exists')
   })
 
   void test('bind: class, paths, root only, no user namespace; failures are worded as systemd words them', async () => {
     const { ports, manager } = await world()
-    await rejectsWith(manager.bindMount('.host', { source: '/a', destination: '', readOnly: false, mkdir: false }, ROOT), NotSupportedError,
+    await rejectsWith(bindMountIntoMachine(manager, manager.get('.host'), { source: '/a', destination: '', readOnly: false, mkdir: false }, ROOT), NotSupportedError,
       'Bind mounting is only supported on container machines.')
-    await rejectsWith(manager.bindMount('c', { source: '/a', destination: '', readOnly: false, mkdir: false }, OWNER), AccessDeniedError, 'Permission denied')
+    await rejectsWith(bindMountIntoMachine(manager, manager.get('c'), { source: '/a', destination: '', readOnly: false, mkdir: false }, OWNER), AccessDeniedError, 'Permission denied')
     ports.files.failWith = errnoError('ENOENT', 'No such file or directory')
-    await rejectsWith(manager.bindMount('c', { source: '/a', destination: '/b', readOnly: true, mkdir: false }, ROOT), FileNotFoundError,
+    await rejectsWith(bindMountIntoMachine(manager, manager.get('c'), { source: '/a', destination: '/b', readOnly: true, mkdir: false }, ROOT), FileNotFoundError,
       'Failed to mount /a on /b in machine\'s namespace: No such file or directory')
     ports.files.failWith = undefined
-    await manager.bindMount('c', { source: '/a', destination: '/b', readOnly: true, mkdir: true }, ROOT)
+    await bindMountIntoMachine(manager, manager.get('c'), { source: '/a', destination: '/b', readOnly: true, mkdir: true }, ROOT)
     assert.deepEqual(ports.files.mounts.map(({ leader, ...rest }) => ({ pid: leader.pid, ...rest })), [{
       pid: 4605, source: '/a', destination: '/b', propagateDir: '/run/systemd/nspawn/propagate/c', incomingDir: '/run/host/incoming',
       readOnly: true, mkdir: true,
     }])
     ports.inspector.maps = { uidMap: '0 100000 65536\n', gidMap: '0 100000 65536\n' }
-    await rejectsWith(manager.bindMount('c', { source: '/a', destination: '', readOnly: false, mkdir: false }, ROOT), NotSupportedError,
+    await rejectsWith(bindMountIntoMachine(manager, manager.get('c'), { source: '/a', destination: '', readOnly: false, mkdir: false }, ROOT), NotSupportedError,
       'Can\'t bind mount on container with user namespacing applied.')
   })
 
   void test('root directory: the owner may open their container\'s; the host is "/"; a VM is not supported', async () => {
     const { ports, manager } = await world()
-    assert.equal(typeof (await manager.openRootDirectory('c', OWNER)), 'number')
-    await rejectsWith(manager.openRootDirectory('.host', OWNER), AccessDeniedError, 'Permission denied')
-    await manager.openRootDirectory('.host', ROOT)
+    assert.equal(typeof (await openMachineRootDirectory(manager, manager.get('c'), OWNER)), 'number')
+    await rejectsWith(openMachineRootDirectory(manager, manager.get('.host'), OWNER), AccessDeniedError, 'Permission denied')
+    await openMachineRootDirectory(manager, manager.get('.host'), ROOT)
     assert.deepEqual(ports.files.opened.map((l) => l?.pid), [4605, undefined])
     const vm = await world({ cls: 'vm' })
-    await rejectsWith(vm.manager.openRootDirectory('c', ROOT), NotSupportedError, 'Opening the root directory is only supported on container machines.')
+    await rejectsWith(openMachineRootDirectory(vm.manager, vm.manager.get('c'), ROOT), NotSupportedError, 'Opening the root directory is only supported on container machines.')
   })
 
   void test('root directory: not for the owner once the leader runs as somebody else (a setuid program it exec\'d)', async () => {
     const { ports, manager } = await world()
     // The same process (same start time) now runs as root: the kernel would no longer let its owner open /proc/4605/root.
-    ports.processes.spawn(4605, { uid: 0 })
-    await rejectsWith(manager.openRootDirectory('c', OWNER), AccessDeniedError, 'Permission denied')
+    ports.processes.setUid(4605, 0)
+    await rejectsWith(openMachineRootDirectory(manager, manager.get('c'), OWNER), AccessDeniedError, 'Permission denied')
     assert.deepEqual(ports.files.opened, [])
-    await manager.openRootDirectory('c', ROOT)
+    await openMachineRootDirectory(manager, manager.get('c'), ROOT)
   })
 })
 

@@ -11,11 +11,16 @@ import assert from 'node:assert/strict'
 import {
   AccessDeniedError, InvalidArgsError, LimitsExceededError, NoMachineForPidError, NoSuchProcessError, TooManyOperationsError,
 } from '../../src/protocol/errors.ts'
-import { Manager, type ManagerLimits, type RegisterRequest } from '../../src/core/manager.ts'
-import type { Caller } from '../../src/core/authorization.ts'
+import { Manager, type ManagerLimits } from '../../src/core/manager.ts'
+import { ACTIONS, type Caller } from '../../src/core/authorization.ts'
+import { killMachine, terminateMachine, unregisterMachine } from '../../src/core/machine-control.ts'
+import { openMachineRootDirectory } from '../../src/core/machine-files.ts'
+import { machineAddresses } from '../../src/core/machine-inspect.ts'
+import { registerMachine, type RegisterRequest } from '../../src/core/register.ts'
+import { loadMachines } from '../../src/core/startup.ts'
 import { OPERATIONS_MAX, Operations } from '../../src/core/operations.ts'
 import { MachineQuota } from '../../src/core/quota.ts'
-import { createFakePorts, type FakePorts } from '../../src/backends/fake/ports.ts'
+import { createFakePorts, type FakePorts } from '../fakes/ports.ts'
 import type { Address } from '../../src/core/ports.ts'
 import { parseStatusUid } from '../../src/backends/procfs-stat.ts'
 import { LEADER, registerRequest, rejectsWith, settle } from '../helpers/manager-fixtures.ts'
@@ -40,7 +45,7 @@ void describe('leaders held by pidfd', () => {
   void test('the leader\'s exit queues GC at once: a machine whose scope is empty goes without any scope event', async () => {
     const { ports, manager, removed } = world()
     ports.processes.spawn(LEADER)
-    await manager.register(request(), ROOT)
+    await registerMachine(manager, request(), ROOT)
     assert.equal(ports.processes.heldCount, 1)
     ports.units.setPopulated('machine-golden.scope', false) // emptied, but no cgroup event came
     ports.processes.exit(LEADER)
@@ -54,7 +59,7 @@ void describe('leaders held by pidfd', () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER, { startTime: 500n, pidfdId: 7001 })
     ports.units.place(LEADER, 'probe.service')
-    const m = await manager.register(request({ allocateUnit: false }), ROOT)
+    const m = await registerMachine(manager, request({ allocateUnit: false }), ROOT)
     assert.equal(m.leader.pidfdId, 7001)
     ports.processes.exit(LEADER)
     // The unit keeps other processes, so the machine stays listed while its leader is dead.
@@ -63,17 +68,17 @@ void describe('leaders held by pidfd', () => {
     await settle()
     assert.deepEqual(names(manager), ['.host', 'golden'])
     await rejectsWith(manager.getByPid(LEADER, ROOT), NoMachineForPidError, `PID ${LEADER} does not belong to any known machine`)
-    await rejectsWith(manager.kill('golden', 'leader', 9, ROOT), NoSuchProcessError, 'No such process')
+    await rejectsWith(killMachine(manager, manager.get('golden'), 'leader', 9, ROOT), NoSuchProcessError, 'No such process')
     assert.deepEqual(ports.processes.signals, [], 'the new process got no signal')
     // A new registration may take the PID: the old leader is dead.
-    const fresh = await manager.register(request({ name: 'fresh', allocateUnit: false }), ROOT)
+    const fresh = await registerMachine(manager, request({ name: 'fresh', allocateUnit: false }), ROOT)
     assert.equal(await manager.getByPid(LEADER, ROOT), fresh)
   })
 
   void test('a machine whose leader died answers no PID lookup, not even for a process left in its unit', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    await manager.register(request(), ROOT)
+    await registerMachine(manager, request(), ROOT)
     ports.processes.spawn(4700)
     ports.units.place(4700, 'machine-golden.scope', '/machine.slice/machine-golden.scope')
     assert.equal((await manager.getByPid(4700, ROOT)).name, 'golden')
@@ -86,15 +91,15 @@ void describe('leaders held by pidfd', () => {
   void test('kill leader goes through the held process', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    await manager.register(request(), ROOT)
-    await manager.kill('golden', 'leader', 15, ROOT)
+    await registerMachine(manager, request(), ROOT)
+    await killMachine(manager, manager.get('golden'), 'leader', 15, ROOT)
     assert.deepEqual(ports.processes.signals, [{ pid: LEADER, signal: 15 }])
   })
 
   void test('LEADER_PIDFDID= is written when known, and a reused PID is refused on reload', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER, { startTime: 500n, pidfdId: 7001 })
-    await manager.register(request(), ROOT)
+    await registerMachine(manager, request(), ROOT)
     const file = ports.state.files.get('golden') ?? ''
     assert.match(file, /\nLEADER=4605\n/)
     assert.match(file, /\nLEADER_PIDFDID=7001\nLEADER_STARTTIME=500\n$/)
@@ -106,7 +111,7 @@ void describe('leaders held by pidfd', () => {
     ports.processes.spawn(LEADER, { startTime: 500n, pidfdId: 7002 })
     ports.units.place(LEADER, 'machine-golden.scope', '/machine.slice/machine-golden.scope')
     const again = new Manager(ports)
-    await again.load()
+    await loadMachines(again)
     assert.deepEqual(names(again), ['.host'])
     assert.equal(ports.state.files.has('golden'), false)
     assert.ok(ports.log.messages().includes('PID of leader got recycled, ignoring'))
@@ -115,10 +120,10 @@ void describe('leaders held by pidfd', () => {
   void test('the right process on reload is held again', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER, { startTime: 500n, pidfdId: 7001 })
-    await manager.register(request(), ROOT)
+    await registerMachine(manager, request(), ROOT)
     manager.dispose()
     const again = new Manager(ports)
-    await again.load()
+    await loadMachines(again)
     assert.deepEqual(names(again), ['.host', 'golden'])
     assert.equal(ports.processes.heldCount, 1)
     assert.equal(again.get('golden').leader.pidfdId, 7001)
@@ -130,7 +135,7 @@ void describe('LeaderPIDFD and LeaderPIDFDID (newer systemd\'s texts)', () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER, { pidfdId: 9001 })
     const fd = ports.processes.openPidfd(LEADER)
-    const m = await manager.register(request({ leader: 0, leaderPidfd: fd }), ROOT)
+    const m = await registerMachine(manager, request({ leader: 0, leaderPidfd: fd }), ROOT)
     assert.equal(m.leader.pid, LEADER)
     assert.equal(m.leader.pidfdId, 9001)
   })
@@ -140,19 +145,19 @@ void describe('LeaderPIDFD and LeaderPIDFDID (newer systemd\'s texts)', () => {
     ports.processes.spawn(LEADER, { pidfdId: 9001 })
     ports.processes.spawn(LEADER + 1, { pidfdId: 9002 })
     const fd = ports.processes.openPidfd(LEADER)
-    await rejectsWith(manager.register(request({ leader: LEADER + 1, leaderPidfd: fd }), ROOT), InvalidArgsError, 'LeaderPID and LeaderPIDFD refer to different processes')
-    await rejectsWith(manager.register(request({ leader: 0, leaderPidfd: fd, leaderPidfdId: 9002 }), ROOT), InvalidArgsError, 'LeaderPIDFDID does not match the inode number of LeaderPIDFD')
-    await rejectsWith(manager.register(request({ leader: 0, leaderPidfdId: 9001 }), ROOT), InvalidArgsError, 'Both LeaderPID and LeaderPIDFDID must be specified to identify the leader process by PIDFDID')
-    await rejectsWith(manager.register(request({ leader: LEADER, leaderPidfdId: 9002 }), ROOT), NoSuchProcessError, `Failed to pin process ${LEADER} by PIDFDID 9002: No such process`)
-    await rejectsWith(manager.register(request({ leader: 0, leaderPidfd: 4 }), ROOT), InvalidArgsError, 'Failed to parse PIDFD 4: Inappropriate ioctl for device')
+    await rejectsWith(registerMachine(manager, request({ leader: LEADER + 1, leaderPidfd: fd }), ROOT), InvalidArgsError, 'LeaderPID and LeaderPIDFD refer to different processes')
+    await rejectsWith(registerMachine(manager, request({ leader: 0, leaderPidfd: fd, leaderPidfdId: 9002 }), ROOT), InvalidArgsError, 'LeaderPIDFDID does not match the inode number of LeaderPIDFD')
+    await rejectsWith(registerMachine(manager, request({ leader: 0, leaderPidfdId: 9001 }), ROOT), InvalidArgsError, 'Both LeaderPID and LeaderPIDFDID must be specified to identify the leader process by PIDFDID')
+    await rejectsWith(registerMachine(manager, request({ leader: LEADER, leaderPidfdId: 9002 }), ROOT), NoSuchProcessError, `Failed to pin process ${LEADER} by PIDFDID 9002: No such process`)
+    await rejectsWith(registerMachine(manager, request({ leader: 0, leaderPidfd: 4 }), ROOT), InvalidArgsError, 'Failed to parse PIDFD 4: Inappropriate ioctl for device')
     ports.processes.exit(LEADER)
-    await rejectsWith(manager.register(request({ leader: 0, leaderPidfd: fd }), ROOT), NoSuchProcessError, `Failed to parse PIDFD ${fd}: No such process`)
+    await rejectsWith(registerMachine(manager, request({ leader: 0, leaderPidfd: fd }), ROOT), NoSuchProcessError, `Failed to parse PIDFD ${fd}: No such process`)
     const init = ports.processes.openPidfd(1)
-    await rejectsWith(manager.register(request({ leader: 0, leaderPidfd: init }), ROOT), InvalidArgsError, 'Invalid leader PID')
+    await rejectsWith(registerMachine(manager, request({ leader: 0, leaderPidfd: init }), ROOT), InvalidArgsError, 'Invalid leader PID')
     assert.deepEqual(names(manager), ['.host'])
     assert.equal(ports.processes.heldCount, 0, 'no pidfd is kept by a failed registration')
     // LeaderPID with the right LEADER_PIDFDID works.
-    assert.equal((await manager.register(request({ leader: LEADER + 1, leaderPidfdId: 9002 }), ROOT)).leader.pid, LEADER + 1)
+    assert.equal((await registerMachine(manager, request({ leader: LEADER + 1, leaderPidfdId: 9002 }), ROOT)).leader.pid, LEADER + 1)
   })
 })
 
@@ -161,10 +166,10 @@ void describe('ownership and what others may see', () => {
     for (const allowUserRegistration of [false, true]) {
       const { ports, manager } = world({ allowUserRegistration })
       ports.processes.spawn(LEADER, { uid: BOB.uid })
-      await rejectsWith(manager.register(request(), ALICE), AccessDeniedError, 'Only root may register machines for other users')
+      await rejectsWith(registerMachine(manager, request(), ALICE), AccessDeniedError, 'Only root may register machines for other users')
       ports.processes.spawn(LEADER + 1, { uid: 0 })
-      await rejectsWith(manager.register(request({ leader: LEADER + 1 }), ALICE), AccessDeniedError, 'Only root may register machines for other users')
-      assert.equal((await manager.register(request(), ROOT)).ownerUid, 0, 'root may')
+      await rejectsWith(registerMachine(manager, request({ leader: LEADER + 1 }), ALICE), AccessDeniedError, 'Only root may register machines for other users')
+      assert.equal((await registerMachine(manager, request(), ROOT)).ownerUid, 0, 'root may')
     }
   })
 
@@ -178,23 +183,23 @@ void describe('ownership and what others may see', () => {
   void test('without user registration, a user\'s own leader is refused too (Permission denied)', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER, { uid: ALICE.uid })
-    await rejectsWith(manager.register(request(), ALICE), AccessDeniedError, 'Permission denied')
+    await rejectsWith(registerMachine(manager, request(), ALICE), AccessDeniedError, 'Permission denied')
   })
 
   void test('a user acts on their own machines only; reaching into one is refused to others', async () => {
     const { ports, manager } = world({ allowUserRegistration: true })
     ports.processes.spawn(LEADER, { uid: ALICE.uid })
-    await manager.register(request(), ALICE)
+    await registerMachine(manager, request(), ALICE)
     for (const act of [
-      () => manager.unregister('golden', BOB), () => manager.terminate('golden', BOB), () => manager.kill('golden', 'all', 9, BOB),
+      () => unregisterMachine(manager, manager.get('golden'), BOB), () => terminateMachine(manager, manager.get('golden'), BOB), () => killMachine(manager, manager.get('golden'), 'all', 9, BOB),
     ]) await rejectsWith(act(), AccessDeniedError, 'Permission denied')
-    await rejectsWith(manager.openRootDirectory('golden', BOB), AccessDeniedError, 'Permission denied')
-    assert.equal(typeof await manager.openRootDirectory('golden', ALICE), 'number')
-    assert.equal(typeof await manager.openRootDirectory('golden', ROOT), 'number')
-    await rejectsWith(manager.openRootDirectory('.host', ALICE), AccessDeniedError, 'Permission denied')
-    assert.throws(() => manager.checkManageImages(ALICE), AccessDeniedError)
-    manager.checkManageImages(ROOT)
-    await manager.kill('golden', 'leader', 10, ALICE)
+    await rejectsWith(openMachineRootDirectory(manager, manager.get('golden'), BOB), AccessDeniedError, 'Permission denied')
+    assert.equal(typeof await openMachineRootDirectory(manager, manager.get('golden'), ALICE), 'number')
+    assert.equal(typeof await openMachineRootDirectory(manager, manager.get('golden'), ROOT), 'number')
+    await rejectsWith(openMachineRootDirectory(manager, manager.get('.host'), ALICE), AccessDeniedError, 'Permission denied')
+    assert.throws(() => manager.ports.authorizer.check(ALICE, ACTIONS.manageImages), AccessDeniedError)
+    manager.ports.authorizer.check(ROOT, ACTIONS.manageImages)
+    await killMachine(manager, manager.get('golden'), 'leader', 10, ALICE)
     assert.deepEqual(ports.processes.signals, [{ pid: LEADER, signal: 10 }])
   })
 
@@ -203,21 +208,21 @@ void describe('ownership and what others may see', () => {
     ports.processes.spawn(LEADER, { uid: ALICE.uid })
     // A user's cron job runs in cron.service, next to the root-owned cron daemon.
     ports.units.place(LEADER, 'cron.service')
-    const m = await manager.register(request({ allocateUnit: false }), ALICE)
+    const m = await registerMachine(manager, request({ allocateUnit: false }), ALICE)
     assert.equal(m.unit?.unit, 'machine-golden.scope')
-    await manager.kill('golden', 'all', 9, ALICE)
-    await manager.terminate('golden', ALICE)
+    await killMachine(manager, manager.get('golden'), 'all', 9, ALICE)
+    await terminateMachine(manager, manager.get('golden'), ALICE)
     assert.deepEqual(ports.units.calls.filter((c) => c.op === 'kill' || c.op === 'stop').map((c) => c.unit), ['machine-golden.scope', 'machine-golden.scope'])
     // Root's RegisterMachine still adopts the leader's unit, as systemd's does.
     ports.processes.spawn(LEADER + 1, { uid: ALICE.uid })
     ports.units.place(LEADER + 1, 'cron.service')
-    assert.equal((await manager.register(request({ name: 'rooted', leader: LEADER + 1, allocateUnit: false }), ROOT)).unit?.unit, 'cron.service')
+    assert.equal((await registerMachine(manager, request({ name: 'rooted', leader: LEADER + 1, allocateUnit: false }), ROOT)).unit?.unit, 'cron.service')
   })
 
   void test('the root directory and SSH key path show to root and the owner only (CVE-2016-6349)', async () => {
     const { ports, manager } = world({ allowUserRegistration: true })
     ports.processes.spawn(LEADER, { uid: ALICE.uid })
-    const m = await manager.register(request({ sshPrivateKeyPath: '/home/alice/.ssh/id' }), ALICE)
+    const m = await registerMachine(manager, request({ sshPrivateKeyPath: '/home/alice/.ssh/id' }), ALICE)
     assert.deepEqual(manager.view(m, ROOT), { rootDirectory: '/srv/golden', sshPrivateKeyPath: '/home/alice/.ssh/id' })
     assert.deepEqual(manager.view(m, ALICE), { rootDirectory: '/srv/golden', sshPrivateKeyPath: '/home/alice/.ssh/id' })
     assert.deepEqual(manager.view(m, BOB), { rootDirectory: '', sshPrivateKeyPath: undefined })
@@ -230,27 +235,27 @@ void describe('limits', () => {
   void test('machines per UID: root is bounded by the total only; a failed registration takes no place', async () => {
     const { ports, manager } = world({ allowUserRegistration: true, limits: { maxMachines: 5, maxMachinesPerUid: 2 } })
     for (let i = 0; i < 5; i++) ports.processes.spawn(LEADER + i, { uid: ALICE.uid })
-    await manager.register(request({ name: 'a0', leader: LEADER }), ALICE)
-    await rejectsWith(manager.register(request({ name: 'a1', leader: 4242 }), ALICE), NoSuchProcessError, 'Failed to determine unit of process 4242 : No such process')
-    await manager.register(request({ name: 'a1', leader: LEADER + 1 }), ALICE)
-    await rejectsWith(manager.register(request({ name: 'a2', leader: LEADER + 2 }), ALICE), LimitsExceededError, 'Too many machines registered by UID 1000 (2)')
-    await manager.unregister('a0', ALICE)
-    await manager.register(request({ name: 'a2', leader: LEADER + 2 }), ALICE)
+    await registerMachine(manager, request({ name: 'a0', leader: LEADER }), ALICE)
+    await rejectsWith(registerMachine(manager, request({ name: 'a1', leader: 4242 }), ALICE), NoSuchProcessError, 'Failed to determine unit of process 4242 : No such process')
+    await registerMachine(manager, request({ name: 'a1', leader: LEADER + 1 }), ALICE)
+    await rejectsWith(registerMachine(manager, request({ name: 'a2', leader: LEADER + 2 }), ALICE), LimitsExceededError, 'Too many machines registered by UID 1000 (2)')
+    await unregisterMachine(manager, manager.get('a0'), ALICE)
+    await registerMachine(manager, request({ name: 'a2', leader: LEADER + 2 }), ALICE)
     ports.processes.spawn(6000)
     ports.processes.spawn(6001)
     ports.processes.spawn(6002)
-    await manager.register(request({ name: 'r0', leader: 6000 }), ROOT)
-    await manager.register(request({ name: 'r1', leader: 6001 }), ROOT)
-    await manager.register(request({ name: 'r2', leader: 6002 }), ROOT)
+    await registerMachine(manager, request({ name: 'r0', leader: 6000 }), ROOT)
+    await registerMachine(manager, request({ name: 'r1', leader: 6001 }), ROOT)
+    await registerMachine(manager, request({ name: 'r2', leader: 6002 }), ROOT)
     ports.processes.spawn(6003)
-    await rejectsWith(manager.register(request({ name: 'r3', leader: 6003 }), ROOT), LimitsExceededError, 'Too many machines registered (5)')
+    await rejectsWith(registerMachine(manager, request({ name: 'r3', leader: 6003 }), ROOT), LimitsExceededError, 'Too many machines registered (5)')
     assert.equal(manager.list().length, 6)
   })
 
   void test('concurrent registrations cannot overshoot the limit', async () => {
     const { ports, manager } = world({ limits: { maxMachines: 3 } })
     for (let i = 0; i < 10; i++) ports.processes.spawn(LEADER + i)
-    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => manager.register(request({ name: `m${i}`, leader: LEADER + i }), ROOT)))
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => registerMachine(manager, request({ name: `m${i}`, leader: LEADER + i }), ROOT)))
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3)
     assert.equal(manager.list().length, 4)
   })
@@ -285,11 +290,11 @@ void describe('limits', () => {
     const { ports, manager } = world({ limits: { maxMachines: 10, maxOperations: 2 } })
     const gates: (() => void)[] = []
     ports.inspector.addresses = () => new Promise<Address[] | undefined>((resolve) => gates.push(() => resolve([])))
-    const a = manager.addresses('.host')
-    const b = manager.addresses('.host')
+    const a = machineAddresses(manager, manager.get('.host'))
+    const b = machineAddresses(manager, manager.get('.host'))
     await settle()
     assert.equal(manager.operations, 2)
-    await rejectsWith(manager.addresses('.host'), TooManyOperationsError, 'Too many ongoing operations.')
+    await rejectsWith(machineAddresses(manager, manager.get('.host')), TooManyOperationsError, 'Too many ongoing operations.')
     for (const open of gates) open()
     assert.deepEqual(await Promise.all([a, b]), [[], []])
     assert.equal(manager.operations, 0)
@@ -300,15 +305,15 @@ void describe('clean-up after a crash', () => {
   void test('a termination answered before a crash is carried out after the restart (STOPPING=1)', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    await manager.register(request(), ROOT)
+    await registerMachine(manager, request(), ROOT)
     assert.doesNotMatch(ports.state.files.get('golden')!, /STOPPING/)
-    await manager.terminate('golden', ROOT)
+    await terminateMachine(manager, manager.get('golden'), ROOT)
     assert.match(ports.state.files.get('golden')!, /\nSTOPPING=1\n$/)
     assert.equal(manager.get('golden').state, 'closing')
     // The leader ignores SIGTERM, and the daemon dies before its stop timeout.
     manager.dispose()
     const again = new Manager(ports)
-    await again.load()
+    await loadMachines(again)
     assert.equal(again.get('golden').state, 'closing')
     assert.match(ports.state.files.get('golden')!, /\nSTOPPING=1\n$/)
     assert.deepEqual(ports.units.callsOf('stop').map((c) => c.unit), ['machine-golden.scope', 'machine-golden.scope'])
@@ -323,10 +328,10 @@ void describe('clean-up after a crash', () => {
   void test('a machine that is running is not stopped on reload', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    await manager.register(request(), ROOT)
+    await registerMachine(manager, request(), ROOT)
     manager.dispose()
     const again = new Manager(ports)
-    await again.load()
+    await loadMachines(again)
     assert.equal(again.get('golden').state, 'running')
     assert.deepEqual(ports.units.callsOf('stop'), [])
   })
@@ -340,7 +345,7 @@ void describe('clean-up after a crash', () => {
       { unit: 'machine-kept.scope', cgroup: '/machine.slice/machine-kept.scope' },
       { unit: 'machine-halfway.scope', cgroup: '/machine.slice/machine-halfway.scope' },
     ]
-    await manager.load()
+    await loadMachines(manager)
     assert.deepEqual(names(manager), ['.host', 'kept'])
     assert.deepEqual(ports.units.callsOf('release').map((c) => c.unit), ['machine-halfway.scope'])
   })
@@ -349,7 +354,7 @@ void describe('clean-up after a crash', () => {
     const { ports, manager } = world()
     ports.state.links.set('machine-gone.scope', 'gone')
     ports.state.links.set('other.service', 'nobody')
-    await manager.load()
+    await loadMachines(manager)
     assert.equal(ports.state.links.size, 0)
   })
 
@@ -365,7 +370,7 @@ void describe('clean-up after a crash', () => {
       if (writes++ === 0) throw new Error('EIO')
       return write(name, contents)
     }
-    await manager.load()
+    await loadMachines(manager)
     assert.deepEqual(names(manager), ['.host', 'good'])
     assert.ok(ports.log.messages('warn').includes('Failed to load machine state, ignoring'))
     assert.equal(ports.processes.heldCount, 1, 'the failed one let go of its leader')

@@ -1,4 +1,4 @@
-// The Manager against fake ports (src/backends/fake/ports.ts). Protects what
+// The Manager and what it does to machines, against fake ports (test/fakes/). Protects what
 // clients of systemd-machined 252 observe: validation order and messages of
 // Create*/Register* (golden capture 03), what is left behind (nothing, on
 // failure), how machines end (unregister keeps processes, terminate stops
@@ -11,11 +11,15 @@ import {
   AccessDeniedError, FailedError, FileExistsError, InvalidArgsError, LimitsExceededError, MachineExistsError,
   NoMachineForPidError, NoSuchMachineError, NoSuchProcessError, NotSupportedError, UnitExistsError,
 } from '../../src/protocol/errors.ts'
-import { Manager, type ManagerLimits, type RegisterRequest } from '../../src/core/manager.ts'
+import { Manager, type ManagerLimits } from '../../src/core/manager.ts'
+import { killMachine, terminateMachine, unregisterMachine } from '../../src/core/machine-control.ts'
+import { machineUidShift } from '../../src/core/machine-ids.ts'
+import { registerMachine, type RegisterRequest } from '../../src/core/register.ts'
+import { loadMachines } from '../../src/core/startup.ts'
 import type { Caller } from '../../src/core/authorization.ts'
 import type { Machine } from '../../src/core/machine.ts'
-import { FAKE_MACHINE_ID, createFakePorts, type FakePorts } from '../../src/backends/fake/ports.ts'
-import { LEADER, registerRequest, rejectsWith, settle } from '../helpers/manager-fixtures.ts'
+import { FAKE_MACHINE_ID, createFakePorts, type FakePorts } from '../fakes/ports.ts'
+import { LEADER, registerRequest, rejectsWith, settle, throwsWith } from '../helpers/manager-fixtures.ts'
 
 const ROOT: Caller = { uid: 0, pid: 999 }
 const USER: Caller = { uid: 1000, pid: 5000 }
@@ -58,19 +62,19 @@ void describe('register: validation', () => {
     // Every fault at once, then fix them one by one: each time the next message shows.
     let bad: Partial<RegisterRequest> = Object.assign({}, ...steps.map(([o]) => o))
     for (const [fault, message] of steps) {
-      await rejectsWith(manager.register(registerRequest(bad), ROOT), InvalidArgsError, message)
+      await rejectsWith(registerMachine(manager, registerRequest(bad), ROOT), InvalidArgsError, message)
       bad = Object.fromEntries(Object.entries(bad).filter(([k]) => !(k in fault)))
     }
-    assert.equal((await manager.register(registerRequest(bad), ROOT)).name, 'golden')
+    assert.equal((await registerMachine(manager, registerRequest(bad), ROOT)).name, 'golden')
   })
 
   void test('names follow hostname rules; .host and 65 characters are refused', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
     for (const name of ['', '.host', 'a'.repeat(65), 'foo.', '-foo', '\u00fc', 'a b']) {
-      await rejectsWith(manager.register(registerRequest({ name }), ROOT), InvalidArgsError, 'Invalid machine name')
+      await rejectsWith(registerMachine(manager, registerRequest({ name }), ROOT), InvalidArgsError, 'Invalid machine name')
     }
-    assert.equal((await manager.register(registerRequest({ name: 'a'.repeat(64) }), ROOT)).name, 'a'.repeat(64))
+    assert.equal((await registerMachine(manager, registerRequest({ name: 'a'.repeat(64) }), ROOT)).name, 'a'.repeat(64))
   })
 
   void test('ids of 15 and 17 bytes are refused; 0 and 16 bytes are fine', async () => {
@@ -78,27 +82,27 @@ void describe('register: validation', () => {
     ports.processes.spawn(LEADER)
     ports.processes.spawn(LEADER + 1)
     for (const n of [1, 15, 17, 32]) {
-      await rejectsWith(manager.register(registerRequest({ id: new Uint8Array(n) }), ROOT), InvalidArgsError, 'Invalid machine ID parameter')
+      await rejectsWith(registerMachine(manager, registerRequest({ id: new Uint8Array(n) }), ROOT), InvalidArgsError, 'Invalid machine ID parameter')
     }
-    assert.equal((await manager.register(registerRequest({ name: 'noid' }), ROOT)).idString, '')
-    const m = await manager.register(registerRequest({ name: 'withid', id: GOLDEN_ID, leader: LEADER + 1 }), ROOT)
+    assert.equal((await registerMachine(manager, registerRequest({ name: 'noid' }), ROOT)).idString, '')
+    const m = await registerMachine(manager, registerRequest({ name: 'withid', id: GOLDEN_ID, leader: LEADER + 1 }), ROOT)
     assert.equal(m.idString, '112233445566778899aabbccddeeff01')
   })
 
   void test('the first ifindex that is not positive is named, as a signed number', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    await rejectsWith(manager.register(registerRequest({ netifs: [1, -1, 0] }), ROOT), InvalidArgsError, 'Invalid network interface index -1')
-    await rejectsWith(manager.register(registerRequest({ netifs: [0] }), ROOT), InvalidArgsError, 'Invalid network interface index 0')
+    await rejectsWith(registerMachine(manager, registerRequest({ netifs: [1, -1, 0] }), ROOT), InvalidArgsError, 'Invalid network interface index -1')
+    await rejectsWith(registerMachine(manager, registerRequest({ netifs: [0] }), ROOT), InvalidArgsError, 'Invalid network interface index 0')
     // Nonexistent and duplicate ifindices are stored as given.
-    assert.deepEqual((await manager.register(registerRequest({ netifs: [999, 1, 1] }), ROOT)).netifs, [999, 1, 1])
+    assert.deepEqual((await registerMachine(manager, registerRequest({ netifs: [999, 1, 1] }), ROOT)).netifs, [999, 1, 1])
   })
 
   void test('class "" passes validation and fails at start with NotSupported', async () => {
     const { ports, manager, events } = world()
     ports.processes.spawn(LEADER)
-    await rejectsWith(manager.register(registerRequest({ class: '' }), ROOT), NotSupportedError, 'Operation not supported')
-    await rejectsWith(manager.register(registerRequest({ class: '', allocateUnit: false }), ROOT), NotSupportedError, 'Operation not supported')
+    await rejectsWith(registerMachine(manager, registerRequest({ class: '' }), ROOT), NotSupportedError, 'Operation not supported')
+    await rejectsWith(registerMachine(manager, registerRequest({ class: '', allocateUnit: false }), ROOT), NotSupportedError, 'Operation not supported')
     assert.deepEqual(names(manager), ['.host'])
     assert.equal(ports.units.calls.length, 0)
     assert.equal(ports.state.files.size, 0)
@@ -108,55 +112,55 @@ void describe('register: validation', () => {
   void test('class "host" is refused as an invalid class, as Debian\'s systemd-machined 252 answers (golden capture 03)', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    await rejectsWith(manager.register(registerRequest({ class: 'host' }), ROOT), InvalidArgsError, 'Invalid machine class parameter')
-    await rejectsWith(manager.register(registerRequest({ class: 'host', leader: 1 }), ROOT), InvalidArgsError, 'Invalid machine class parameter')
+    await rejectsWith(registerMachine(manager, registerRequest({ class: 'host' }), ROOT), InvalidArgsError, 'Invalid machine class parameter')
+    await rejectsWith(registerMachine(manager, registerRequest({ class: 'host', leader: 1 }), ROOT), InvalidArgsError, 'Invalid machine class parameter')
   })
 
   void test('classes are case-sensitive', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    await rejectsWith(manager.register(registerRequest({ class: 'Container' }), ROOT), InvalidArgsError, 'Invalid machine class parameter')
+    await rejectsWith(registerMachine(manager, registerRequest({ class: 'Container' }), ROOT), InvalidArgsError, 'Invalid machine class parameter')
   })
 
   void test('a root directory is stored verbatim, not normalised', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    assert.equal((await manager.register(registerRequest({ rootDirectory: '/x/./y//z/' }), ROOT)).rootDirectory, '/x/./y//z/')
+    assert.equal((await registerMachine(manager, registerRequest({ rootDirectory: '/x/./y//z/' }), ROOT)).rootDirectory, '/x/./y//z/')
   })
 
   void test('a leader that does not exist: "Failed to determine unit of process N : No such process"', async () => {
     const { manager } = world()
-    await rejectsWith(manager.register(registerRequest({ leader: 4242 }), ROOT), NoSuchProcessError, 'Failed to determine unit of process 4242 : No such process')
-    await rejectsWith(manager.register(registerRequest({ leader: 4242, allocateUnit: false }), ROOT), NoSuchProcessError, 'Failed to determine unit of process 4242 : No such process')
+    await rejectsWith(registerMachine(manager, registerRequest({ leader: 4242 }), ROOT), NoSuchProcessError, 'Failed to determine unit of process 4242 : No such process')
+    await rejectsWith(registerMachine(manager, registerRequest({ leader: 4242, allocateUnit: false }), ROOT), NoSuchProcessError, 'Failed to determine unit of process 4242 : No such process')
   })
 
   void test('an existing name gives MachineExists', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
     ports.processes.spawn(LEADER + 1)
-    await manager.register(registerRequest(), ROOT)
-    await rejectsWith(manager.register(registerRequest({ leader: LEADER + 1 }), ROOT), MachineExistsError, "Machine 'golden' already exists")
+    await registerMachine(manager, registerRequest(), ROOT)
+    await rejectsWith(registerMachine(manager, registerRequest({ leader: LEADER + 1 }), ROOT), MachineExistsError, "Machine 'golden' already exists")
     // The existence check comes before the class is refused at start.
-    await rejectsWith(manager.register(registerRequest({ leader: LEADER + 1, class: '' }), ROOT), MachineExistsError, "Machine 'golden' already exists")
+    await rejectsWith(registerMachine(manager, registerRequest({ leader: LEADER + 1, class: '' }), ROOT), MachineExistsError, "Machine 'golden' already exists")
   })
 
   void test('MachineExists and NotSupported come before a bad scope property', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
     ports.processes.spawn(LEADER + 1)
-    await manager.register(registerRequest(), ROOT)
+    await registerMachine(manager, registerRequest(), ROOT)
     const bogus = [{ name: 'Bogus', signature: 's', value: 'x' }]
-    await rejectsWith(manager.register(registerRequest({ leader: LEADER + 1, scopeProperties: bogus }), ROOT), MachineExistsError, "Machine 'golden' already exists")
-    await rejectsWith(manager.register(registerRequest({ name: 'other', leader: LEADER + 1, class: '', scopeProperties: bogus }), ROOT), NotSupportedError, 'Operation not supported')
+    await rejectsWith(registerMachine(manager, registerRequest({ leader: LEADER + 1, scopeProperties: bogus }), ROOT), MachineExistsError, "Machine 'golden' already exists")
+    await rejectsWith(registerMachine(manager, registerRequest({ name: 'other', leader: LEADER + 1, class: '', scopeProperties: bogus }), ROOT), NotSupportedError, 'Operation not supported')
   })
 
   void test('a leader that already leads a live machine gives FileExists and leaves that machine alone', async () => {
     const { ports, manager, events } = world()
     ports.processes.spawn(LEADER)
-    const first = await manager.register(registerRequest(), ROOT)
+    const first = await registerMachine(manager, registerRequest(), ROOT)
     const callsBefore = ports.units.calls.length
-    await rejectsWith(manager.register(registerRequest({ name: 'second' }), ROOT), FileExistsError, 'File exists')
-    await rejectsWith(manager.register(registerRequest({ name: 'second', allocateUnit: false }), ROOT), FileExistsError, 'File exists')
+    await rejectsWith(registerMachine(manager, registerRequest({ name: 'second' }), ROOT), FileExistsError, 'File exists')
+    await rejectsWith(registerMachine(manager, registerRequest({ name: 'second', allocateUnit: false }), ROOT), FileExistsError, 'File exists')
     assert.deepEqual(names(manager), ['.host', 'golden'])
     assert.equal(ports.units.calls.length, callsBefore)
     assert.equal(ports.state.links.get(first.unit!.unit), 'golden')
@@ -168,17 +172,17 @@ void describe('register: validation', () => {
   void test('leader 0 means the caller', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    const m = await manager.register(registerRequest({ leader: 0 }), { uid: 0, pid: LEADER })
+    const m = await registerMachine(manager, registerRequest({ leader: 0 }), { uid: 0, pid: LEADER })
     assert.equal(m.leader.pid, LEADER)
-    await rejectsWith(manager.register(registerRequest({ name: 'nopid', leader: 0 }), { uid: 0, pid: undefined }), FailedError, 'Failed to determine the PID of the caller')
+    await rejectsWith(registerMachine(manager, registerRequest({ name: 'nopid', leader: 0 }), { uid: 0, pid: undefined }), FailedError, 'Failed to determine the PID of the caller')
   })
 
   void test('the machine limit counts registered machines, not .host', async () => {
     const { ports, manager } = world({ limits: { maxMachines: 1 } })
     ports.processes.spawn(LEADER)
     ports.processes.spawn(LEADER + 1)
-    await manager.register(registerRequest(), ROOT)
-    await assert.rejects(manager.register(registerRequest({ name: 'two', leader: LEADER + 1 }), ROOT), LimitsExceededError)
+    await registerMachine(manager, registerRequest(), ROOT)
+    await assert.rejects(registerMachine(manager, registerRequest({ name: 'two', leader: LEADER + 1 }), ROOT), LimitsExceededError)
   })
 })
 
@@ -186,7 +190,7 @@ void describe('register: units and state', () => {
   void test('Create* makes machine-<escaped>.scope with machined\'s defaults plus the caller\'s properties', async () => {
     const { ports, manager, events } = world()
     const leader = ports.processes.spawn(LEADER, { startTime: 777n })
-    const m = await manager.register(registerRequest({
+    const m = await registerMachine(manager, registerRequest({
       name: 'my-vm', scopeProperties: [{ name: 'KillSignal', signature: 'i', value: 37 }, { name: 'KillMode', signature: 's', value: 'mixed' }],
     }), ROOT)
     const [create, ...rest] = ports.units.calls
@@ -209,7 +213,7 @@ void describe('register: units and state', () => {
   void test('a vm\'s scope is described as a Virtual Machine', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    await manager.register(registerRequest({ name: 'v', class: 'vm' }), ROOT)
+    await registerMachine(manager, registerRequest({ name: 'v', class: 'vm' }), ROOT)
     const [create] = ports.units.callsOf('createScope')
     assert.equal(create?.request.description, 'Virtual Machine v')
   })
@@ -218,7 +222,7 @@ void describe('register: units and state', () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
     const svc = ports.units.place(LEADER, 'probe-svc2.service')
-    const m = await manager.register(registerRequest({ allocateUnit: false }), ROOT)
+    const m = await registerMachine(manager, registerRequest({ allocateUnit: false }), ROOT)
     assert.deepEqual(m.unit, svc)
     assert.equal(m.ownsUnit, false)
     assert.deepEqual(ports.units.callsOf('createScope'), [])
@@ -229,7 +233,7 @@ void describe('register: units and state', () => {
   void test('Register* makes a scope when the leader lives in no unit', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    const m = await manager.register(registerRequest({ allocateUnit: false }), ROOT)
+    const m = await registerMachine(manager, registerRequest({ allocateUnit: false }), ROOT)
     const [create] = ports.units.callsOf('createScope')
     assert.equal(create?.request.unit, 'machine-golden.scope')
     assert.equal(create?.request.settings.tasksMax, 16384n)
@@ -243,7 +247,7 @@ void describe('register: units and state', () => {
     ports.clock.monotonic = 1860524588n
     ports.processes.spawn(5188, { startTime: 4242n })
     ports.units.place(5188, 'machine-golden.scope', '/machine.slice/machine-golden.scope')
-    await manager.register(registerRequest({
+    await registerMachine(manager, registerRequest({
       id: GOLDEN_ID, service: 'golden-svc', leader: 5188, rootDirectory: '/srv/golden', netifs: [], allocateUnit: false,
     }), ROOT)
     assert.equal(ports.state.files.get('golden'), `${fixture('state-file-example')}LEADER_STARTTIME=4242\n`)
@@ -253,14 +257,14 @@ void describe('register: units and state', () => {
     const { ports, manager, events } = world()
     ports.processes.spawn(LEADER)
     ports.state.failWrite = new Error('disk full')
-    await assert.rejects(manager.register(registerRequest(), ROOT), { message: 'disk full' })
+    await assert.rejects(registerMachine(manager, registerRequest(), ROOT), { message: 'disk full' })
     assert.deepEqual(names(manager), ['.host'])
     assert.equal(ports.state.files.size, 0)
     assert.equal(ports.state.links.size, 0)
     assert.deepEqual(ports.units.callsOf('release').map((c) => c.unit), ['machine-golden.scope'])
     assert.deepEqual(events.added, [])
     await assert.rejects(manager.getByPid(LEADER, ROOT), NoMachineForPidError)
-    assert.equal((await manager.register(registerRequest(), ROOT)).name, 'golden')
+    assert.equal((await registerMachine(manager, registerRequest(), ROOT)).name, 'golden')
   })
 
   void test('a failed registration never releases a unit it adopted', async () => {
@@ -268,7 +272,7 @@ void describe('register: units and state', () => {
     ports.processes.spawn(LEADER)
     ports.units.place(LEADER, 'probe.service')
     ports.state.failWrite = new Error('disk full')
-    await assert.rejects(manager.register(registerRequest({ allocateUnit: false }), ROOT), { message: 'disk full' })
+    await assert.rejects(registerMachine(manager, registerRequest({ allocateUnit: false }), ROOT), { message: 'disk full' })
     assert.deepEqual(ports.units.callsOf('release'), [])
     assert.deepEqual(names(manager), ['.host'])
   })
@@ -277,7 +281,7 @@ void describe('register: units and state', () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
     ports.units.failCreateScope = new UnitExistsError('machine-golden.scope')
-    await rejectsWith(manager.register(registerRequest(), ROOT), UnitExistsError, 'Unit machine-golden.scope already exists.')
+    await rejectsWith(registerMachine(manager, registerRequest(), ROOT), UnitExistsError, 'Unit machine-golden.scope already exists.')
     assert.deepEqual(names(manager), ['.host'])
     assert.equal(ports.state.files.size, 0)
     assert.deepEqual(ports.units.callsOf('release'), [])
@@ -289,13 +293,13 @@ void describe('ending machines', () => {
     const w = world()
     w.ports.processes.spawn(LEADER)
     if (options.allocateUnit === false) w.ports.units.place(LEADER, 'probe.service')
-    const machine = await w.manager.register(registerRequest({ allocateUnit: options.allocateUnit ?? true }), ROOT)
+    const machine = await registerMachine(w.manager, registerRequest({ allocateUnit: options.allocateUnit ?? true }), ROOT)
     return { ...w, machine }
   }
 
   void test('unregister forgets the machine, keeps its processes and releases the scope it made', async () => {
     const { ports, manager, events } = await registered()
-    await manager.unregister('golden', ROOT)
+    await unregisterMachine(manager, manager.get('golden'), ROOT)
     assert.deepEqual(names(manager), ['.host'])
     assert.deepEqual(ports.units.calls.map((c) => c.op), ['createScope', 'release'])
     assert.deepEqual(ports.processes.signals, [])
@@ -304,18 +308,18 @@ void describe('ending machines', () => {
     assert.equal(ports.state.links.size, 0)
     assert.deepEqual(events.removed, ['golden'])
     assert.equal(ports.units.watcherCount('machine-golden.scope'), 0)
-    await rejectsWith(manager.unregister('golden', ROOT), NoSuchMachineError, "No machine 'golden' known")
+    throwsWith(() => manager.get('golden'), NoSuchMachineError, "No machine 'golden' known")
   })
 
   void test('unregister does not release an adopted unit', async () => {
     const { ports, manager } = await registered({ allocateUnit: false })
-    await manager.unregister('golden', ROOT)
+    await unregisterMachine(manager, manager.get('golden'), ROOT)
     assert.deepEqual(ports.units.calls, [])
   })
 
   void test('terminate stops the unit and marks the machine closing; it goes once GC allows', async () => {
     const { ports, manager, events } = await registered()
-    await manager.terminate('golden', ROOT)
+    await terminateMachine(manager, manager.get('golden'), ROOT)
     await settle()
     assert.deepEqual(ports.units.callsOf('stop').map((c) => c.unit), ['machine-golden.scope'])
     assert.equal(manager.get('golden').state, 'closing')
@@ -329,25 +333,25 @@ void describe('ending machines', () => {
 
   void test('terminate also stops an adopted unit, as systemd 252 does', async () => {
     const { ports, manager } = await registered({ allocateUnit: false })
-    await manager.terminate('golden', ROOT)
+    await terminateMachine(manager, manager.get('golden'), ROOT)
     assert.deepEqual(ports.units.callsOf('stop').map((c) => c.unit), ['probe.service'])
   })
 
   void test('kill: unknown machine, then whom, then signal', async () => {
     const { manager } = await registered()
-    await rejectsWith(manager.kill('nosuch', 'bogus', 0, ROOT), NoSuchMachineError, "No machine 'nosuch' known")
-    await rejectsWith(manager.kill('golden', 'x', 65, ROOT), InvalidArgsError, "Invalid kill parameter 'x'")
-    await rejectsWith(manager.kill('golden', 'LEADER', 15, ROOT), InvalidArgsError, "Invalid kill parameter 'LEADER'")
+    throwsWith(() => manager.get('nosuch'), NoSuchMachineError, "No machine 'nosuch' known")
+    await rejectsWith(killMachine(manager, manager.get('golden'), 'x', 65, ROOT), InvalidArgsError, "Invalid kill parameter 'x'")
+    await rejectsWith(killMachine(manager, manager.get('golden'), 'LEADER', 15, ROOT), InvalidArgsError, "Invalid kill parameter 'LEADER'")
     for (const signal of [65, 0, -1]) {
-      await rejectsWith(manager.kill('golden', 'leader', signal, ROOT), InvalidArgsError, `Invalid signal ${signal}`)
+      await rejectsWith(killMachine(manager, manager.get('golden'), 'leader', signal, ROOT), InvalidArgsError, `Invalid signal ${signal}`)
     }
   })
 
   void test('kill: "" and "all" signal the unit, "leader" the leader only; 64 is a valid signal', async () => {
     const { ports, manager } = await registered()
-    await manager.kill('golden', '', 15, ROOT)
-    await manager.kill('golden', 'all', 64, ROOT)
-    await manager.kill('golden', 'leader', 9, ROOT)
+    await killMachine(manager, manager.get('golden'), '', 15, ROOT)
+    await killMachine(manager, manager.get('golden'), 'all', 64, ROOT)
+    await killMachine(manager, manager.get('golden'), 'leader', 9, ROOT)
     assert.deepEqual(ports.units.callsOf('kill').map((c) => [c.unit, c.signal]), [['machine-golden.scope', 15], ['machine-golden.scope', 64]])
     assert.deepEqual(ports.processes.signals, [{ pid: LEADER, signal: 9 }])
   })
@@ -355,7 +359,7 @@ void describe('ending machines', () => {
   void test('kill leader on a dead leader: No such process', async () => {
     const { ports, manager } = await registered()
     ports.processes.exit(LEADER)
-    await rejectsWith(manager.kill('golden', 'leader', 15, ROOT), NoSuchProcessError, 'No such process')
+    await rejectsWith(killMachine(manager, manager.get('golden'), 'leader', 15, ROOT), NoSuchProcessError, 'No such process')
   })
 })
 
@@ -374,16 +378,16 @@ void describe('.host', () => {
 
   void test('unregister answers success and keeps it', async () => {
     const { manager, events } = world()
-    await manager.unregister('.host', ROOT)
+    await unregisterMachine(manager, manager.get('.host'), ROOT)
     assert.deepEqual(names(manager), ['.host'])
     assert.deepEqual(events.removed, [])
   })
 
   void test('terminate and kill are not supported; kill still validates first', async () => {
     const { ports, manager } = world()
-    await rejectsWith(manager.terminate('.host', ROOT), NotSupportedError, 'Operation not supported')
-    await rejectsWith(manager.kill('.host', 'all', 15, ROOT), NotSupportedError, 'Operation not supported')
-    await rejectsWith(manager.kill('.host', 'bogus', 15, ROOT), InvalidArgsError, "Invalid kill parameter 'bogus'")
+    await rejectsWith(terminateMachine(manager, manager.get('.host'), ROOT), NotSupportedError, 'Operation not supported')
+    await rejectsWith(killMachine(manager, manager.get('.host'), 'all', 15, ROOT), NotSupportedError, 'Operation not supported')
+    await rejectsWith(killMachine(manager, manager.get('.host'), 'bogus', 15, ROOT), InvalidArgsError, "Invalid kill parameter 'bogus'")
     assert.deepEqual(ports.units.calls, [])
     assert.deepEqual(ports.processes.signals, [])
   })
@@ -391,7 +395,7 @@ void describe('.host', () => {
   void test('its UID shift is 0', async () => {
     const { ports, manager } = world()
     ports.inspector.maps = { uidMap: '0 100000 65536\n', gidMap: '0 100000 65536\n' }
-    assert.equal(await manager.uidShift('.host'), 0)
+    assert.equal(await machineUidShift(manager, manager.get('.host')), 0)
   })
 
   void test('PID 1 belongs to no machine, although .host\'s leader is 1', async () => {
@@ -405,7 +409,7 @@ void describe('garbage collection', () => {
   void test('a machine goes only when its leader is dead AND its unit is empty', async () => {
     const { ports, manager, events } = world()
     ports.processes.spawn(LEADER)
-    await manager.register(registerRequest(), ROOT)
+    await registerMachine(manager, registerRequest(), ROOT)
     const unit = 'machine-golden.scope'
 
     ports.units.fire(unit) // spurious
@@ -433,12 +437,12 @@ void describe('garbage collection', () => {
     const { ports, manager, events } = world()
     ports.processes.spawn(LEADER)
     ports.units.place(LEADER, 'old.service')
-    const old = await manager.register(registerRequest({ allocateUnit: false }), ROOT)
+    const old = await registerMachine(manager, registerRequest({ allocateUnit: false }), ROOT)
     ports.processes.exit(LEADER)
     ports.units.setPopulated('old.service', false) // no watch fired: still listed
     assert.equal(manager.find('golden'), old)
     ports.processes.spawn(LEADER + 1)
-    const fresh = await manager.register(registerRequest({ leader: LEADER + 1 }), ROOT)
+    const fresh = await registerMachine(manager, registerRequest({ leader: LEADER + 1 }), ROOT)
     assert.notEqual(fresh, old)
     assert.equal(manager.get('golden'), fresh)
     assert.deepEqual(events.added, ['golden', 'golden'])
@@ -448,10 +452,12 @@ void describe('garbage collection', () => {
   void test('a dead leader whose unit still has processes keeps the name taken', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    await manager.register(registerRequest(), ROOT)
+    await registerMachine(manager, registerRequest(), ROOT)
+    ports.processes.spawn(4700)
+    ports.units.place(4700, 'machine-golden.scope', '/machine.slice/machine-golden.scope')
     ports.processes.exit(LEADER)
     ports.processes.spawn(LEADER + 1)
-    await rejectsWith(manager.register(registerRequest({ leader: LEADER + 1 }), ROOT), MachineExistsError, "Machine 'golden' already exists")
+    await rejectsWith(registerMachine(manager, registerRequest({ leader: LEADER + 1 }), ROOT), MachineExistsError, "Machine 'golden' already exists")
   })
 })
 
@@ -459,7 +465,7 @@ void describe('getByPid', () => {
   void test('finds a machine by its leader and by any process in its unit', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    const m = await manager.register(registerRequest(), ROOT)
+    const m = await registerMachine(manager, registerRequest(), ROOT)
     ports.processes.spawn(4607)
     ports.units.place(4607, 'machine-golden.scope', '/machine.slice/machine-golden.scope/payload')
     assert.equal(await manager.getByPid(LEADER, ROOT), m)
@@ -469,7 +475,7 @@ void describe('getByPid', () => {
   void test('0 means the caller', async () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
-    const m = await manager.register(registerRequest(), ROOT)
+    const m = await registerMachine(manager, registerRequest(), ROOT)
     assert.equal(await manager.getByPid(0, { uid: 1000, pid: LEADER }), m)
     ports.processes.spawn(5030)
     await rejectsWith(manager.getByPid(0, { uid: 1000, pid: 5030 }), NoMachineForPidError, 'PID 5030 does not belong to any known machine')
@@ -488,7 +494,7 @@ void describe('getByPid', () => {
     const { ports, manager } = world()
     ports.processes.spawn(LEADER)
     ports.units.place(LEADER, 'probe.service')
-    await manager.register(registerRequest({ allocateUnit: false }), ROOT)
+    await registerMachine(manager, registerRequest({ allocateUnit: false }), ROOT)
     ports.processes.exit(LEADER)
     await rejectsWith(manager.getByPid(LEADER, ROOT), NoMachineForPidError, `PID ${LEADER} does not belong to any known machine`)
     ports.processes.spawn(LEADER, { startTime: 99999n })
@@ -507,7 +513,7 @@ void describe('load', () => {
     ports.state.files.set('golden', fixture('state-file-example'))
     ports.processes.spawn(5188, { startTime: 31337n })
     ports.units.place(5188, 'machine-golden.scope', '/machine.slice/machine-golden.scope')
-    await manager.load()
+    await loadMachines(manager)
     await settle()
     assert.ok(ports.state.initialised)
     const m = manager.get('golden')
@@ -531,7 +537,7 @@ void describe('load', () => {
     ports.state.links.set('machine-golden.scope', 'golden')
     ports.processes.spawn(5188, { startTime: 501n })
     ports.units.place(5188, 'machine-golden.scope', '/machine.slice/machine-golden.scope')
-    await manager.load()
+    await loadMachines(manager)
     assert.deepEqual(names(manager), ['.host'])
     assert.deepEqual(events.added, [])
     assert.equal(ports.state.files.has('golden'), false)
@@ -543,7 +549,7 @@ void describe('load', () => {
     const { ports, manager } = world()
     ports.state.files.set('gone', stateFile('gone', ['SCOPE=machine-gone.scope', 'LEADER=6000', 'CLASS=container']))
     ports.state.links.set('machine-gone.scope', 'gone')
-    await manager.load()
+    await loadMachines(manager)
     assert.deepEqual(names(manager), ['.host'])
     assert.equal(ports.state.files.size, 0)
     assert.equal(ports.state.links.size, 0)
@@ -555,7 +561,7 @@ void describe('load', () => {
     ports.state.files.set('moved', stateFile('moved', ['SCOPE=machine-moved.scope', 'LEADER=6001', 'CLASS=vm']))
     ports.processes.spawn(6001)
     ports.units.place(6001, 'something-else.service')
-    await manager.load()
+    await loadMachines(manager)
     assert.deepEqual(names(manager), ['.host'])
     assert.equal(ports.state.files.has('moved'), false)
   })
@@ -564,7 +570,7 @@ void describe('load', () => {
     const { ports, manager } = world()
     ports.state.files.set('nocls', stateFile('nocls', ['LEADER=6002']))
     ports.processes.spawn(6002)
-    await manager.load()
+    await loadMachines(manager)
     assert.deepEqual(names(manager), ['.host'])
   })
 
@@ -575,7 +581,7 @@ void describe('load', () => {
     ports.state.files.set('ok', stateFile('ok', ['LEADER=6004', 'CLASS=container']))
     ports.processes.spawn(6003)
     ports.processes.spawn(6004)
-    await manager.load()
+    await loadMachines(manager)
     await settle()
     assert.deepEqual(names(manager), ['.host', 'ok'])
     assert.ok(ports.log.messages('warn').includes('Failed to load machine state, ignoring'))
@@ -587,15 +593,15 @@ void describe('authorisation', () => {
   async function rootMachine(options: { allowUserRegistration?: boolean } = {}): Promise<World> {
     const w = world(options)
     w.ports.processes.spawn(LEADER)
-    await w.manager.register(registerRequest(), ROOT)
+    await registerMachine(w.manager, registerRequest(), ROOT)
     return w
   }
 
   void test('a non-root caller may not register', async () => {
     const { ports, manager, events } = world()
     ports.processes.spawn(LEADER, { uid: USER.uid })
-    await assert.rejects(manager.register(registerRequest(), USER), AccessDeniedError)
-    await assert.rejects(manager.register(registerRequest({ allocateUnit: false }), USER), AccessDeniedError)
+    await assert.rejects(registerMachine(manager, registerRequest(), USER), AccessDeniedError)
+    await assert.rejects(registerMachine(manager, registerRequest({ allocateUnit: false }), USER), AccessDeniedError)
     assert.deepEqual(names(manager), ['.host'])
     assert.deepEqual(ports.units.calls, [])
     assert.deepEqual(events.added, [])
@@ -604,10 +610,10 @@ void describe('authorisation', () => {
   void test('a non-root caller may not unregister, terminate or kill', async () => {
     for (const allowUserRegistration of [false, true]) {
       const { ports, manager } = await rootMachine({ allowUserRegistration })
-      await assert.rejects(manager.unregister('golden', USER), AccessDeniedError)
-      await assert.rejects(manager.terminate('golden', USER), AccessDeniedError)
-      await assert.rejects(manager.kill('golden', 'all', 15, USER), AccessDeniedError)
-      await assert.rejects(manager.kill('golden', 'leader', 15, USER), AccessDeniedError)
+      await assert.rejects(unregisterMachine(manager, manager.get('golden'), USER), AccessDeniedError)
+      await assert.rejects(terminateMachine(manager, manager.get('golden'), USER), AccessDeniedError)
+      await assert.rejects(killMachine(manager, manager.get('golden'), 'all', 15, USER), AccessDeniedError)
+      await assert.rejects(killMachine(manager, manager.get('golden'), 'leader', 15, USER), AccessDeniedError)
       assert.deepEqual(names(manager), ['.host', 'golden'])
       assert.equal(manager.get('golden').state, 'running')
       assert.deepEqual(ports.units.calls.map((c) => c.op), ['createScope'])
@@ -617,14 +623,14 @@ void describe('authorisation', () => {
 
   void test('bad kill arguments are reported before access is checked', async () => {
     const { manager } = await rootMachine()
-    await rejectsWith(manager.kill('golden', 'bogus', 15, USER), InvalidArgsError, "Invalid kill parameter 'bogus'")
+    await rejectsWith(killMachine(manager, manager.get('golden'), 'bogus', 15, USER), InvalidArgsError, "Invalid kill parameter 'bogus'")
   })
 
   void test('with user registration on, a user may register a machine whose leader they own', async () => {
     const { ports, manager } = world({ allowUserRegistration: true })
     ports.processes.spawn(LEADER, { uid: USER.uid })
-    const m = await manager.register(registerRequest(), USER)
+    const m = await registerMachine(manager, registerRequest(), USER)
     assert.equal(m.ownerUid, USER.uid)
-    await manager.unregister('golden', USER)
+    await unregisterMachine(manager, manager.get('golden'), USER)
   })
 })

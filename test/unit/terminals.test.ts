@@ -7,8 +7,10 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { AccessDeniedError, InvalidArgsError, NoSuchMachineError, NoSuchProcessError, NotSupportedError } from '../../src/protocol/errors.ts'
 import { Manager } from '../../src/core/manager.ts'
+import { checkTerminal, openMachineLogin, openMachinePty, openMachineShell } from '../../src/core/machine-terminals.ts'
+import { registerMachine } from '../../src/core/register.ts'
 import { defaultShellArgs, environmentIsValid, shellSpecFromRequest } from '../../src/core/shell-request.ts'
-import { createFakePorts } from '../../src/backends/fake/ports.ts'
+import { createFakePorts } from '../fakes/ports.ts'
 import { parseArguments, type CliOptions } from '../../src/cli/options.ts'
 import { parseMachineUser } from '../../src/cli/verbs/shell.ts'
 
@@ -55,16 +57,16 @@ void describe('Manager: open a pty, a login, a shell', () => {
     const manager = new Manager(ports)
     for (const [name, cls, pid] of [['c1', 'container', 4605], ['v1', 'vm', 4606]] as const) {
       ports.processes.spawn(pid)
-      await manager.register({ name, id: new Uint8Array(0), service: 's', class: cls, leader: pid, rootDirectory: '', netifs: undefined, allocateUnit: true, scopeProperties: [] }, ROOT)
+      await registerMachine(manager, { name, id: new Uint8Array(0), service: 's', class: cls, leader: pid, rootDirectory: '', netifs: undefined, allocateUnit: true, scopeProperties: [] }, ROOT)
     }
     return { manager, ports }
   }
 
   test('a container: the terminal is opened in its leader\'s namespaces; the host: in ours', async () => {
     const { manager, ports } = await world()
-    assert.deepEqual(await manager.openPty('c1', ROOT), { master: 1000, path: '/dev/pts/0' })
-    await manager.openLogin('.host', ROOT)
-    await manager.openShell('c1', { user: 'u', path: '/bin/id', args: [], environment: ['X=1'] }, ROOT)
+    assert.deepEqual(await openMachinePty(manager, manager.get('c1'), ROOT), { master: 1000, path: '/dev/pts/0' })
+    await openMachineLogin(manager, manager.get('.host'), ROOT)
+    await openMachineShell(manager, manager.get('c1'), { user: 'u', path: '/bin/id', args: [], environment: ['X=1'] }, ROOT)
     assert.deepEqual(ports.terminals.opened, [
       { kind: 'pty', leader: 4605 },
       { kind: 'login', leader: undefined },
@@ -77,14 +79,16 @@ void describe('Manager: open a pty, a login, a shell', () => {
     const manager = new Manager(ports)
     ports.processes.spawn(4605)
     ports.units.place(4605, 'probe.service')
-    await manager.register({
+    await registerMachine(manager, {
       name: 'orphan', id: new Uint8Array(0), service: 'svc', class: 'container', leader: 4605, rootDirectory: '',
       netifs: undefined, allocateUnit: false, scopeProperties: [],
     }, ROOT)
+    ports.processes.spawn(4700)
+    ports.units.place(4700, 'probe.service')
     ports.processes.exit(4605)
     ports.processes.spawn(4605, { startTime: 999n }) // reused
-    for (const open of [() => manager.openPty('orphan', ROOT), () => manager.openLogin('orphan', ROOT),
-      () => manager.openShell('orphan', { user: '', path: '', args: [], environment: [] }, ROOT)]) {
+    for (const open of [() => openMachinePty(manager, manager.get('orphan'), ROOT), () => openMachineLogin(manager, manager.get('orphan'), ROOT),
+      () => openMachineShell(manager, manager.get('orphan'), { user: '', path: '', args: [], environment: [] }, ROOT)]) {
       await assert.rejects(open(), new NoSuchProcessError('No such process'))
     }
     assert.deepEqual(ports.terminals.opened, [])
@@ -93,13 +97,13 @@ void describe('Manager: open a pty, a login, a shell', () => {
 
   test('unknown machine, then bad arguments, then the caller, then the class; nothing is opened', async () => {
     const { manager, ports } = await world()
-    await assert.rejects(manager.openShell('nope', { user: '', path: 'x', args: [], environment: [] }, USER), new NoSuchMachineError('nope'))
-    await assert.rejects(manager.openShell('v1', { user: '', path: 'x', args: [], environment: [] }, USER), new InvalidArgsError('Specified path \'x\' is not absolute'))
-    await assert.rejects(manager.openShell('v1', { user: '', path: '', args: [], environment: [] }, USER), new AccessDeniedError('Permission denied'))
-    await assert.rejects(manager.openLogin('.host', USER), new AccessDeniedError('Permission denied'))
-    await assert.rejects(manager.openShell('v1', { user: '', path: '', args: [], environment: [] }, ROOT), new NotSupportedError('Operation not supported'))
-    await assert.rejects(manager.openPty('v1', ROOT), new NotSupportedError('Operation not supported'))
-    assert.throws(() => manager.checkTerminal('v1', 'login', ROOT), new NotSupportedError('Operation not supported'))
+    assert.throws(() => manager.get('nope'), new NoSuchMachineError('nope'))
+    await assert.rejects(openMachineShell(manager, manager.get('v1'), { user: '', path: 'x', args: [], environment: [] }, USER), new InvalidArgsError('Specified path \'x\' is not absolute'))
+    await assert.rejects(openMachineShell(manager, manager.get('v1'), { user: '', path: '', args: [], environment: [] }, USER), new AccessDeniedError('Permission denied'))
+    await assert.rejects(openMachineLogin(manager, manager.get('.host'), USER), new AccessDeniedError('Permission denied'))
+    await assert.rejects(openMachineShell(manager, manager.get('v1'), { user: '', path: '', args: [], environment: [] }, ROOT), new NotSupportedError('Operation not supported'))
+    await assert.rejects(openMachinePty(manager, manager.get('v1'), ROOT), new NotSupportedError('Operation not supported'))
+    assert.throws(() => checkTerminal(manager, manager.get('v1'), 'login', ROOT), new NotSupportedError('Operation not supported'))
     assert.deepEqual(ports.terminals.opened, [])
   })
 })

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { VarlinkInterface } from '../../src/protocol/varlink/idl.ts'
 import { peerCredentialsOf } from '../../src/backends/native.ts'
-import { FakeLog } from '../../src/backends/fake/ports.ts'
+import { FakeLog } from '../fakes/log.ts'
 import { VarlinkServer, type VarlinkServerOptions } from '../../src/transports/varlink/server.ts'
 import { RawClient } from '../helpers/varlink-raw.ts'
 

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import type { VarlinkInterface } from '../../src/protocol/varlink/idl.ts'
 import { NoSuchMachineError } from '../../src/protocol/errors.ts'
 import { peerCredentialsOf } from '../../src/backends/native.ts'
-import { FakeLog } from '../../src/backends/fake/ports.ts'
+import { FakeLog } from '../fakes/log.ts'
 import { VarlinkServer, type PeerCredentials, type VarlinkServerLimits } from '../../src/transports/varlink/server.ts'
 import { RawClient } from '../helpers/varlink-raw.ts'
 

@@ -39,11 +39,11 @@ export interface InterfaceDescription {
   readonly signals: readonly SignalDescription[]
 }
 
+/** The names of an interface's methods, for handler tables that must cover exactly those (`satisfies Record<…>`). */
+export type MethodName<I extends InterfaceDescription> = I['methods'][number]['name']
+
 export function inSignature(method: MethodDescription): string {
   return method.args.filter((a) => a.direction === 'in').map((a) => a.type).join('')
-}
-export function outSignature(method: MethodDescription): string {
-  return method.args.filter((a) => a.direction === 'out').map((a) => a.type).join('')
 }
 
 export const MANAGER_INTERFACE = {

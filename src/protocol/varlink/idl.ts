@@ -62,6 +62,9 @@ export interface VarlinkInterface {
   readonly symbols: readonly VarlinkSymbol[]
 }
 
+/** The names of an interface's methods, for handler tables that must cover exactly those (`satisfies Record<…>`). */
+export type MethodName<I extends VarlinkInterface> = Extract<I['symbols'][number], { readonly kind: 'method' }>['name']
+
 export function findMethod(iface: VarlinkInterface, name: string): VarlinkMethod | undefined {
   return iface.symbols.find((s): s is VarlinkMethod => s.kind === 'method' && s.name === name)
 }

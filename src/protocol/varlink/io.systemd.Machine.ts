@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatInterface, type VarlinkField, type VarlinkInterface } from './idl.ts'
+import type { VarlinkField, VarlinkInterface } from './idl.ts'
 
 export const MACHINE_INTERFACE_NAME = 'io.systemd.Machine'
 export const MACHINE_SOCKET_PATH = '/run/systemd/machine/io.systemd.Machine'
@@ -40,7 +40,7 @@ const LOOKUP: readonly VarlinkField[] = [
   opt('allowInteractiveAuthentication', 'bool', 'Controls whether interactive authentication (via polkit) shall be allowed. If unspecified defaults to false.'),
 ]
 
-export const MACHINE_INTERFACE: VarlinkInterface = {
+export const MACHINE_INTERFACE = {
   name: MACHINE_INTERFACE_NAME,
   symbols: [
     {
@@ -188,7 +188,4 @@ export const MACHINE_INTERFACE: VarlinkInterface = {
     { kind: 'error', name: 'UserInHostRange', comment: 'User belongs to host UID range', fields: [] },
     { kind: 'error', name: 'GroupInHostRange', comment: 'Group belongs to host GID range', fields: [] },
   ],
-}
-
-/** What org.varlink.service.GetInterfaceDescription answers for io.systemd.Machine. */
-export const MACHINE_INTERFACE_IDL = formatInterface(MACHINE_INTERFACE)
+} as const satisfies VarlinkInterface

@@ -5,7 +5,7 @@
  */
 
 import { InvalidArgsError } from '../../protocol/errors.ts'
-import type { RegisterRequest } from '../../core/manager.ts'
+import type { RegisterRequest } from '../../core/register.ts'
 import type { ScopeProperty } from '../../core/scope-properties.ts'
 import type { Address } from '../../core/ports.ts'
 import { isVariant } from '../../wire/dbus/bus.ts'

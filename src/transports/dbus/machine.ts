@@ -1,76 +1,82 @@
 /**
  * org.freedesktop.machine1.Machine objects (systemd's machine-dbus.c), and
- * the per-machine operations the Manager's *Machine methods share with
- * them: decode → authorise (in the core) → core → encode.
+ * the per-machine methods the Manager's *Machine(name, …) methods share
+ * with them: each takes the machine already found (by object path, or by
+ * name on the Manager), decodes, calls the core (which authorises) and
+ * encodes.
  * @module
  */
 
-import { MACHINE_INTERFACE } from '../../protocol/dbus/org.freedesktop.machine1.ts'
+import { MACHINE_INTERFACE, type MethodName } from '../../protocol/dbus/org.freedesktop.machine1.ts'
 import type { Caller } from '../../core/authorization.ts'
 import type { Machine } from '../../core/machine.ts'
+import { killMachine, terminateMachine } from '../../core/machine-control.ts'
+import { bindMountIntoMachine, copyMachineFiles, openMachineRootDirectory } from '../../core/machine-files.ts'
+import { machineUidShift } from '../../core/machine-ids.ts'
+import { machineAddresses, machineOsRelease } from '../../core/machine-inspect.ts'
+import { openMachineLogin, openMachinePty, openMachineShell } from '../../core/machine-terminals.ts'
 import type { Manager, MachineView } from '../../core/manager.ts'
 import type { MachinePty } from '../../core/ports.ts'
 import type { IncomingCall } from '../../wire/dbus/bus.ts'
 import { encodeAddresses, encodeStringMap } from './decode.ts'
-import { EMPTY_REPLY, type ObjectInterface, type Reply } from './object-tree.ts'
+import { EMPTY_REPLY, type MethodHandler, type ObjectInterface, type Reply } from './object-tree.ts'
 
 export interface DbusContext {
   readonly manager: Manager
   callerOf(call: IncomingCall): Promise<Caller>
 }
 
+/**
+ * One per-machine method (bus_machine_method_*()): `args` are the call's
+ * arguments after the machine's name (all of them on a Machine object).
+ */
+export type MachineMethod = (ctx: DbusContext, call: IncomingCall, machine: Machine, args: readonly unknown[]) => Promise<Reply>
+
 function ptyReply(pty: MachinePty): Reply {
   return { signature: 'hs', body: [pty.master, pty.path] }
 }
 
-/** The operations both the Manager (by name) and a Machine object expose. */
-export const machineOperations = {
-  async terminate(ctx: DbusContext, call: IncomingCall, name: string): Promise<Reply> {
-    await ctx.manager.terminate(name, await ctx.callerOf(call))
-    return EMPTY_REPLY
-  },
-  async kill(ctx: DbusContext, call: IncomingCall, name: string, whom: string, signal: number): Promise<Reply> {
-    await ctx.manager.kill(name, whom, signal, await ctx.callerOf(call))
-    return EMPTY_REPLY
-  },
-  async addresses(ctx: DbusContext, name: string): Promise<Reply> {
-    return { signature: 'a(iay)', body: [encodeAddresses(await ctx.manager.addresses(name))] }
-  },
-  async osRelease(ctx: DbusContext, name: string): Promise<Reply> {
-    return { signature: 'a{ss}', body: [encodeStringMap(await ctx.manager.osRelease(name))] }
-  },
-  async uidShift(ctx: DbusContext, name: string): Promise<Reply> {
-    return { signature: 'u', body: [await ctx.manager.uidShift(name)] }
-  },
-  /** The fd goes out with the reply; the connection closes our copy once the kernel has it. */
-  async openRootDirectory(ctx: DbusContext, call: IncomingCall, name: string): Promise<Reply> {
-    return { signature: 'h', body: [await ctx.manager.openRootDirectory(name, await ctx.callerOf(call))] }
-  },
-  /** Copy{From,To}[WithFlags]: `args` is (source, destination[, flags]). */
-  async copy(ctx: DbusContext, call: IncomingCall, name: string, direction: 'from' | 'to', args: readonly unknown[]): Promise<Reply> {
+/** Copy{From,To}[WithFlags]: `args` is (source, destination[, flags]). */
+function copy(direction: 'from' | 'to'): MachineMethod {
+  return async (ctx, call, machine, args) => {
     const flags = args.length > 2 ? args[2] as bigint : 0n
-    await ctx.manager.copy(name, { direction, source: args[0] as string, destination: args[1] as string, flags }, await ctx.callerOf(call))
+    await copyMachineFiles(ctx.manager, machine, { direction, source: args[0] as string, destination: args[1] as string, flags }, await ctx.callerOf(call))
+    return EMPTY_REPLY
+  }
+}
+
+export const machineMethods = {
+  terminate: async (ctx, call, machine) => {
+    await terminateMachine(ctx.manager, machine, await ctx.callerOf(call))
     return EMPTY_REPLY
   },
-  /** BindMount: `args` is (source, destination, read_only, mkdir). */
-  async bindMount(ctx: DbusContext, call: IncomingCall, name: string, args: readonly unknown[]): Promise<Reply> {
+  /** Kill(who, signal). */
+  kill: async (ctx, call, machine, args) => {
+    await killMachine(ctx.manager, machine, args[0] as string, args[1] as number, await ctx.callerOf(call))
+    return EMPTY_REPLY
+  },
+  addresses: async (ctx, _call, machine) => ({ signature: 'a(iay)', body: [encodeAddresses(await machineAddresses(ctx.manager, machine))] }),
+  osRelease: async (ctx, _call, machine) => ({ signature: 'a{ss}', body: [encodeStringMap(await machineOsRelease(ctx.manager, machine))] }),
+  uidShift: async (ctx, _call, machine) => ({ signature: 'u', body: [await machineUidShift(ctx.manager, machine)] }),
+  /** The fd goes out with the reply; the connection closes our copy once the kernel has it. */
+  openRootDirectory: async (ctx, call, machine) => ({ signature: 'h', body: [await openMachineRootDirectory(ctx.manager, machine, await ctx.callerOf(call))] }),
+  copyFrom: copy('from'),
+  copyTo: copy('to'),
+  /** BindMount(source, destination, read_only, mkdir). */
+  bindMount: async (ctx, call, machine, args) => {
     const [source, destination, readOnly, mkdir] = args as [string, string, boolean, boolean]
-    await ctx.manager.bindMount(name, { source, destination, readOnly, mkdir }, await ctx.callerOf(call))
+    await bindMountIntoMachine(ctx.manager, machine, { source, destination, readOnly, mkdir }, await ctx.callerOf(call))
     return EMPTY_REPLY
   },
   /** The pty's master goes to the caller: the connection owns the fd once it is in the reply, and closes it once sent. */
-  async openPty(ctx: DbusContext, call: IncomingCall, name: string): Promise<Reply> {
-    return ptyReply(await ctx.manager.openPty(name, await ctx.callerOf(call)))
+  openPty: async (ctx, call, machine) => ptyReply(await openMachinePty(ctx.manager, machine, await ctx.callerOf(call))),
+  openLogin: async (ctx, call, machine) => ptyReply(await openMachineLogin(ctx.manager, machine, await ctx.callerOf(call))),
+  /** OpenShell(user, path, args, environment). */
+  openShell: async (ctx, call, machine, args) => {
+    const [user, path, argv, environment] = args as [string, string, string[], string[]]
+    return ptyReply(await openMachineShell(ctx.manager, machine, { user, path, args: argv, environment }, await ctx.callerOf(call)))
   },
-  async openLogin(ctx: DbusContext, call: IncomingCall, name: string): Promise<Reply> {
-    return ptyReply(await ctx.manager.openLogin(name, await ctx.callerOf(call)))
-  },
-  /** OpenShell(user, path, args, environment), the arguments starting at `at`. */
-  async openShell(ctx: DbusContext, call: IncomingCall, name: string, at: number): Promise<Reply> {
-    const [user, path, args, environment] = call.body.slice(at) as [string, string, string[], string[]]
-    return ptyReply(await ctx.manager.openShell(name, { user, path, args, environment }, await ctx.callerOf(call)))
-  },
-}
+} satisfies Record<string, MachineMethod>
 
 /**
  * Property values as `view` lets the caller see them: RootDirectory is
@@ -97,28 +103,28 @@ export function machineProperties(machine: Machine, view: MachineView): (name: s
   }
 }
 
-/** `view`: what the caller may see of the machine (only properties need it). */
+/** The object at /org/freedesktop/machine1/machine/NAME; `view`: what the caller may see of the machine (only properties need it). */
 export function machineObject(ctx: DbusContext, machine: Machine, view: MachineView): ObjectInterface {
-  const name = machine.name
-  const ops = machineOperations
+  const on = (method: MachineMethod): MethodHandler => (call) => method(ctx, call, machine, call.body)
+  const m = machineMethods
   return {
     description: MACHINE_INTERFACE,
     property: machineProperties(machine, view),
     methods: {
-      Terminate: (call) => ops.terminate(ctx, call, name),
-      Kill: (call) => ops.kill(ctx, call, name, call.body[0] as string, call.body[1] as number),
-      GetAddresses: () => ops.addresses(ctx, name),
-      GetOSRelease: () => ops.osRelease(ctx, name),
-      GetUIDShift: () => ops.uidShift(ctx, name),
-      BindMount: (call) => ops.bindMount(ctx, call, name, call.body),
-      CopyFrom: (call) => ops.copy(ctx, call, name, 'from', call.body),
-      CopyTo: (call) => ops.copy(ctx, call, name, 'to', call.body),
-      CopyFromWithFlags: (call) => ops.copy(ctx, call, name, 'from', call.body),
-      CopyToWithFlags: (call) => ops.copy(ctx, call, name, 'to', call.body),
-      OpenRootDirectory: (call) => ops.openRootDirectory(ctx, call, name),
-      OpenPTY: (call) => ops.openPty(ctx, call, name),
-      OpenLogin: (call) => ops.openLogin(ctx, call, name),
-      OpenShell: (call) => ops.openShell(ctx, call, name, 0),
-    },
+      Terminate: on(m.terminate),
+      Kill: on(m.kill),
+      GetAddresses: on(m.addresses),
+      GetOSRelease: on(m.osRelease),
+      GetUIDShift: on(m.uidShift),
+      OpenPTY: on(m.openPty),
+      OpenLogin: on(m.openLogin),
+      OpenShell: on(m.openShell),
+      BindMount: on(m.bindMount),
+      CopyFrom: on(m.copyFrom),
+      CopyTo: on(m.copyTo),
+      CopyFromWithFlags: on(m.copyFrom),
+      CopyToWithFlags: on(m.copyTo),
+      OpenRootDirectory: on(m.openRootDirectory),
+    } satisfies Record<MethodName<typeof MACHINE_INTERFACE>, MethodHandler>,
   }
 }

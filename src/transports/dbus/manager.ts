@@ -6,14 +6,18 @@
  * @module
  */
 
-import { MANAGER_INTERFACE } from '../../protocol/dbus/org.freedesktop.machine1.ts'
+import { MANAGER_INTERFACE, type MethodName } from '../../protocol/dbus/org.freedesktop.machine1.ts'
 import { machineObjectPath } from '../../protocol/bus-path.ts'
 import { InvalidArgsError, MachinedError, NotSupportedError } from '../../protocol/errors.ts'
+import { ACTIONS } from '../../core/authorization.ts'
 import type { Machine } from '../../core/machine.ts'
+import { unregisterMachine } from '../../core/machine-control.ts'
+import { checkId, mapFromMachine, mapToMachine, type IdKind } from '../../core/machine-ids.ts'
+import { registerMachine, type RegisterRequest } from '../../core/register.ts'
 import type { IncomingCall } from '../../wire/dbus/bus.ts'
 import { decodeRegister, decodeRegisterEx } from './decode.ts'
-import { machineOperations as ops, type DbusContext } from './machine.ts'
-import type { MethodHandler, ObjectInterface, Reply } from './object-tree.ts'
+import { machineMethods as m, type DbusContext, type MachineMethod } from './machine.ts'
+import { EMPTY_REPLY, type MethodHandler, type ObjectInterface, type Reply } from './object-tree.ts'
 
 const UINT64_MAX = 0xffff_ffff_ffff_ffffn
 export const POOL_PATH = '/var/lib/machines'
@@ -44,20 +48,33 @@ const num = (call: IncomingCall, i: number): number => call.body[i] as number
 export function managerObject(ctx: DbusContext): ObjectInterface {
   const { manager } = ctx
   const path = (name: string): Reply => ({ signature: 'o', body: [machineObjectPath(name)] })
-  const register = (decode: (call: IncomingCall) => ReturnType<typeof decodeRegister>): MethodHandler => async (call) => {
+  /**
+   * The Manager's *Machine(name, …) methods: look the machine up by name,
+   * then run the Machine object's method on it (method_*_machine() in
+   * machined-dbus.c, calling bus_machine_method_*()).
+   */
+  const byName = (method: MachineMethod): MethodHandler => async (call) => method(ctx, call, manager.get(str(call, 0)), call.body.slice(1))
+  const register = (decode: (call: IncomingCall) => RegisterRequest): MethodHandler => async (call) => {
     const request = decode(call)
-    const machine = await manager.register(request, await ctx.callerOf(call))
+    const machine = await registerMachine(manager, request, await ctx.callerOf(call))
     return path(machine.name)
   }
   const image: MethodHandler = async (call) => { throw noSuchImage(str(call, 0)) }
-  const mapFrom = (kind: 'user' | 'group'): MethodHandler => async (call) =>
-    ({ signature: 'u', body: [await manager.mapFromMachine(str(call, 0), num(call, 1), kind)] })
-  const mapTo = (kind: 'user' | 'group'): MethodHandler => async (call) => {
-    const { machine, inside } = await manager.mapToMachine(num(call, 0), kind)
+  /** systemd checks the ID before it looks the machine up. */
+  const mapFrom = (kind: IdKind): MethodHandler => async (call) => {
+    checkId(num(call, 1), kind)
+    return { signature: 'u', body: [await mapFromMachine(manager, manager.get(str(call, 0)), num(call, 1), kind)] }
+  }
+  const mapTo = (kind: IdKind): MethodHandler => async (call) => {
+    const { machine, inside } = await mapToMachine(manager, num(call, 0), kind)
     return { signature: 'sou', body: [machine.name, machineObjectPath(machine.name), inside] }
   }
+  /** SetPoolLimit, CleanPool: root only (polkit's manage-images), before anything else. */
+  const checkManageImages = async (call: IncomingCall): Promise<void> => {
+    manager.ports.authorizer.check(await ctx.callerOf(call), ACTIONS.manageImages)
+  }
 
-  const methods: Record<string, MethodHandler> = {
+  const methods = {
     GetMachine: async (call) => path(manager.get(str(call, 0)).name),
     GetImage: image,
     GetMachineByPID: async (call) => path((await manager.getByPid(num(call, 0), await ctx.callerOf(call))).name),
@@ -73,23 +90,23 @@ export function managerObject(ctx: DbusContext): ObjectInterface {
     CreateMachineEx: register((c) => decodeRegisterEx(c.body, { create: true })),
     RegisterMachineEx: register((c) => decodeRegisterEx(c.body, { create: false })),
     UnregisterMachine: async (call) => {
-      await manager.unregister(str(call, 0), await ctx.callerOf(call))
-      return { signature: '', body: [] }
+      await unregisterMachine(manager, manager.get(str(call, 0)), await ctx.callerOf(call))
+      return EMPTY_REPLY
     },
-    TerminateMachine: (call) => ops.terminate(ctx, call, str(call, 0)),
-    KillMachine: (call) => ops.kill(ctx, call, str(call, 0), str(call, 1), num(call, 2)),
-    GetMachineAddresses: (call) => ops.addresses(ctx, str(call, 0)),
-    GetMachineOSRelease: (call) => ops.osRelease(ctx, str(call, 0)),
-    GetMachineUIDShift: (call) => ops.uidShift(ctx, str(call, 0)),
-    OpenMachinePTY: (call) => ops.openPty(ctx, call, str(call, 0)),
-    OpenMachineLogin: (call) => ops.openLogin(ctx, call, str(call, 0)),
-    OpenMachineShell: (call) => ops.openShell(ctx, call, str(call, 0), 1),
-    BindMountMachine: (call) => ops.bindMount(ctx, call, str(call, 0), call.body.slice(1)),
-    CopyFromMachine: (call) => ops.copy(ctx, call, str(call, 0), 'from', call.body.slice(1)),
-    CopyToMachine: (call) => ops.copy(ctx, call, str(call, 0), 'to', call.body.slice(1)),
-    CopyFromMachineWithFlags: (call) => ops.copy(ctx, call, str(call, 0), 'from', call.body.slice(1)),
-    CopyToMachineWithFlags: (call) => ops.copy(ctx, call, str(call, 0), 'to', call.body.slice(1)),
-    OpenMachineRootDirectory: (call) => ops.openRootDirectory(ctx, call, str(call, 0)),
+    TerminateMachine: byName(m.terminate),
+    KillMachine: byName(m.kill),
+    GetMachineAddresses: byName(m.addresses),
+    GetMachineOSRelease: byName(m.osRelease),
+    OpenMachinePTY: byName(m.openPty),
+    OpenMachineLogin: byName(m.openLogin),
+    OpenMachineShell: byName(m.openShell),
+    BindMountMachine: byName(m.bindMount),
+    CopyFromMachine: byName(m.copyFrom),
+    CopyToMachine: byName(m.copyTo),
+    CopyFromMachineWithFlags: byName(m.copyFrom),
+    CopyToMachineWithFlags: byName(m.copyTo),
+    OpenMachineRootDirectory: byName(m.openRootDirectory),
+    GetMachineUIDShift: byName(m.uidShift),
     RemoveImage: image,
     RenameImage: image,
     CloneImage: image,
@@ -99,12 +116,12 @@ export function managerObject(ctx: DbusContext): ObjectInterface {
     GetImageMachineInfo: image,
     GetImageOSRelease: image,
     SetPoolLimit: async (call) => {
-      ctx.manager.checkManageImages(await ctx.callerOf(call))
+      await checkManageImages(call)
       throw new NotSupportedError('Quota is only supported on btrfs.')
     },
     SetImageLimit: image,
     CleanPool: async (call) => {
-      ctx.manager.checkManageImages(await ctx.callerOf(call))
+      await checkManageImages(call)
       const mode = str(call, 0)
       if (mode !== 'all' && mode !== 'hidden') throw new InvalidArgsError(`Unknown mode '${mode}'.`)
       return { signature: 'a(st)', body: [[]] }
@@ -113,7 +130,7 @@ export function managerObject(ctx: DbusContext): ObjectInterface {
     MapToMachineUser: mapTo('user'),
     MapFromMachineGroup: mapFrom('group'),
     MapToMachineGroup: mapTo('group'),
-  }
+  } satisfies Record<MethodName<typeof MANAGER_INTERFACE>, MethodHandler>
 
   return {
     description: MANAGER_INTERFACE,

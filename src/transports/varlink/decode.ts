@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { RegisterRequest } from '../../core/manager.ts'
+import type { RegisterRequest } from '../../core/register.ts'
 import type { ProcessRef } from '../../core/ports.ts'
 import { hostnameIsValid, machineNameIsValid } from '../../protocol/hostname.ts'
 import { machineClassFromString, signalIsValid } from '../../protocol/vocabulary.ts'

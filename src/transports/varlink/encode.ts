@@ -10,6 +10,8 @@
 
 import type { Caller } from '../../core/authorization.ts'
 import type { Machine } from '../../core/machine.ts'
+import { machineUidShift } from '../../core/machine-ids.ts'
+import { machineAddresses, machineOsRelease } from '../../core/machine-inspect.ts'
 import type { Manager } from '../../core/manager.ts'
 import { MachinedError } from '../../protocol/errors.ts'
 import { MACHINE_ERRORS } from '../../protocol/varlink/io.systemd.Machine.ts'
@@ -60,13 +62,13 @@ export async function encodeMachine(
   Object.assign(out, nonEmpty('sshAddress', extras.sshAddress), nonEmpty('sshPrivateKeyPath', view.sshPrivateKeyPath))
   if (mode === 'no') return out
 
-  const addresses = await metadata(mode, () => manager.addresses(m.name))
+  const addresses = await metadata(mode, () => machineAddresses(manager, m))
   if (addresses !== undefined && addresses.length > 0) {
     out.addresses = addresses.map((a) => ({ family: a.family, address: [...a.address] }))
   }
-  const osRelease = await metadata(mode, () => manager.osRelease(m.name))
+  const osRelease = await metadata(mode, () => machineOsRelease(manager, m))
   if (osRelease !== undefined && osRelease.size > 0) out.OSRelease = [...osRelease].map(([k, v]) => `${k}=${v}`)
-  const shift = await metadata(mode, () => manager.uidShift(m.name))
+  const shift = await metadata(mode, () => machineUidShift(manager, m))
   if (shift !== undefined) out.UIDShift = shift
   return out
 }

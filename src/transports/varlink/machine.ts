@@ -12,13 +12,18 @@
 
 import type { Caller } from '../../core/authorization.ts'
 import type { Machine } from '../../core/machine.ts'
+import { killMachine, terminateMachine, unregisterMachine } from '../../core/machine-control.ts'
+import { bindMountIntoMachine, copyMachineFiles, MACHINE_COPY_REPLACE, openMachineRootDirectory } from '../../core/machine-files.ts'
+import { mapFromMachine, mapToMachine } from '../../core/machine-ids.ts'
+import { checkTerminal, openMachineLogin, openMachinePty, openMachineShell } from '../../core/machine-terminals.ts'
 import type { Manager } from '../../core/manager.ts'
+import { registerMachine } from '../../core/register.ts'
+import { environmentIsValid } from '../../core/shell-request.ts'
 import { MachinedError } from '../../protocol/errors.ts'
+import type { MethodName } from '../../protocol/varlink/idl.ts'
 import { MACHINE_ERRORS, MACHINE_INTERFACE } from '../../protocol/varlink/io.systemd.Machine.ts'
 import { SERVICE_ERRORS } from '../../protocol/varlink/org.varlink.service.ts'
-import { environmentIsValid } from '../../core/shell-request.ts'
 import { killWhomFromString } from '../../protocol/vocabulary.ts'
-import { MACHINE_COPY_REPLACE } from '../../core/machine-files.ts'
 import { decodeId, decodeLookup, decodePaths, decodeRegister, decodeSignal, lookupNameIsValid, type ProcessIdentity } from './decode.ts'
 import { encodeMachine, type AcquireMetadata } from './encode.ts'
 import { invalidParameter, VarlinkError } from './errors.ts'
@@ -55,6 +60,9 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
   /**
    * lookup_machine_by_name_or_pidref(): by name, by PID (0: the caller's
    * machine), or both, which must agree. Undefined when neither is given.
+   * Every per-machine method decodes its own parameters, then finds its
+   * machine here once (lookUp(), systemd's lookup_machine_and_call_method())
+   * and calls the core with it.
    */
   const find = async (call: VarlinkCall): Promise<Machine | undefined> => {
     const { name, pid, foreign } = decodeLookup(call.parameters, identity)
@@ -72,7 +80,7 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
     if (byName !== undefined && byName !== byPid) throw noSuchMachine()
     return byPid
   }
-  const get = async (call: VarlinkCall): Promise<Machine> => {
+  const lookUp = async (call: VarlinkCall): Promise<Machine> => {
     const machine = await find(call)
     if (machine === undefined) throw noSuchMachine()
     return machine
@@ -84,19 +92,19 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
    * before anything is opened, as for Open.
    */
   const openRootDirectory: MethodHandler = async (call) => {
-    const machine = await get(call)
+    const machine = await lookUp(call)
     if (!call.canPassFds) throw new VarlinkError(SERVICE_ERRORS.PERMISSION_DENIED)
-    return { fileDescriptor: call.pushFd(await manager.openRootDirectory(machine.name, callerOf(call))) }
+    return { fileDescriptor: call.pushFd(await openMachineRootDirectory(manager, machine, callerOf(call))) }
   }
 
   /** vl_method_copy_internal(): the operation cap first, then the parameters, the machine, its class. */
   const copy = async (call: VarlinkCall, direction: 'from' | 'to'): Promise<Record<string, unknown>> => {
     if (manager.operationsFull) throw new VarlinkError(MACHINE_ERRORS.TOO_MANY_OPERATIONS)
     const { source, destination } = decodePaths(call.parameters)
-    const machine = await get(call)
+    const machine = await lookUp(call)
     if (machine.class !== 'container') throw new VarlinkError(MACHINE_ERRORS.NOT_SUPPORTED)
     const flags = call.parameters.replace === true ? MACHINE_COPY_REPLACE : 0n
-    await manager.copy(machine.name, { direction, source, destination, flags }, callerOf(call))
+    await copyMachineFiles(manager, machine, { direction, source, destination, flags }, callerOf(call))
     return {}
   }
 
@@ -120,27 +128,27 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
     if (path !== '' && absolutePathValue(path) === undefined) throw invalidParameter('path')
     if (args.some((a) => a.includes('\0'))) throw invalidParameter('args')
     if (!environmentIsValid(environment)) throw invalidParameter('environment')
-    const machine = await get(call)
+    const machine = await lookUp(call)
     const caller = callerOf(call)
-    manager.checkTerminal(machine.name, mode, caller)
+    checkTerminal(manager, machine, mode, caller)
     if (!call.canPassFds) throw new VarlinkError(SERVICE_ERRORS.PERMISSION_DENIED)
     const pty = mode === 'tty'
-      ? await manager.openPty(machine.name, caller)
+      ? await openMachinePty(manager, machine, caller)
       : mode === 'login'
-        ? await manager.openLogin(machine.name, caller)
+        ? await openMachineLogin(manager, machine, caller)
         // A user the guest does not know (found out where we start the session ourselves): the interface's NoSuchUser;
         // a leader that died is NoSuchProcess's own mapping.
-        : await manager.openShell(machine.name, { user, path, args, environment }, caller).catch((err: unknown) => {
+        : await openMachineShell(manager, machine, { user, path, args, environment }, caller).catch((err: unknown) => {
           throw err instanceof MachinedError && err.code === 'NO_SUCH_PROCESS' && err.parameter === 'user' ? new VarlinkError(MACHINE_ERRORS.NO_SUCH_USER) : err
         })
     return { ptyFileDescriptor: call.pushFd(pty.master), ptyPath: pty.path }
   }
 
-  const handlers: Record<string, MethodHandler> = {
+  const handlers = {
     Register: async (call) => {
       const { request, leaderField } = decodeRegister(call.parameters, identity)
       try {
-        await manager.register(request, callerOf(call))
+        await registerMachine(manager, request, callerOf(call))
       } catch (err) {
         // A leader named by the client that does not run fails its dispatch in systemd (SD_JSON_STRICT pins it).
         if (leaderField !== undefined && err instanceof MachinedError && (err.code === 'NO_SUCH_PROCESS' || err.parameter === 'leader')) {
@@ -151,19 +159,19 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
       return {}
     },
     Unregister: async (call) => {
-      await manager.unregister((await get(call)).name, callerOf(call))
+      await unregisterMachine(manager, await lookUp(call), callerOf(call))
       return {}
     },
     Terminate: async (call) => {
-      await manager.terminate((await get(call)).name, callerOf(call))
+      await terminateMachine(manager, await lookUp(call), callerOf(call))
       return {}
     },
     Kill: async (call) => {
       const signal = decodeSignal(call.parameters.signal)
-      const machine = await get(call)
+      const machine = await lookUp(call)
       const whom = (call.parameters.whom as string | null | undefined) ?? ''
       if (whom !== '' && killWhomFromString(whom) === undefined) throw invalidParameter('whom')
-      await manager.kill(machine.name, whom, signal, callerOf(call))
+      await killMachine(manager, machine, whom, signal, callerOf(call))
       return {}
     },
     List: async (call) => {
@@ -181,12 +189,12 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
     MapFrom: async (call) => {
       const uid = decodeId(call.parameters, 'uid')
       const gid = decodeId(call.parameters, 'gid')
-      const machine = await get(call)
+      const machine = await lookUp(call)
       if (machine.class !== 'container') throw new VarlinkError(MACHINE_ERRORS.NOT_SUPPORTED)
       const out: Record<string, number> = {}
-      if (uid !== undefined) out.uid = await renaming('NO_SUCH_USER_MAPPING', MACHINE_ERRORS.NO_SUCH_USER, () => manager.mapFromMachine(machine.name, uid, 'user'))
+      if (uid !== undefined) out.uid = await renaming('NO_SUCH_USER_MAPPING', MACHINE_ERRORS.NO_SUCH_USER, () => mapFromMachine(manager, machine, uid, 'user'))
       // The core (like systemd's D-Bus side) names a missing group mapping a user mapping; Varlink has NoSuchGroup.
-      if (gid !== undefined) out.gid = await renaming('NO_SUCH_USER_MAPPING', MACHINE_ERRORS.NO_SUCH_GROUP, () => manager.mapFromMachine(machine.name, gid, 'group'))
+      if (gid !== undefined) out.gid = await renaming('NO_SUCH_USER_MAPPING', MACHINE_ERRORS.NO_SUCH_GROUP, () => mapFromMachine(manager, machine, gid, 'group'))
       return out
     },
     MapTo: async (call) => {
@@ -194,8 +202,8 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
       const gid = decodeId(call.parameters, 'gid')
       if (uid !== undefined && uid < 0x10000) throw new VarlinkError(MACHINE_ERRORS.USER_IN_HOST_RANGE)
       if (gid !== undefined && gid < 0x10000) throw new VarlinkError(MACHINE_ERRORS.GROUP_IN_HOST_RANGE)
-      const byUid = uid === undefined ? undefined : await manager.mapToMachine(uid, 'user')
-      const byGid = gid === undefined ? undefined : await manager.mapToMachine(gid, 'group')
+      const byUid = uid === undefined ? undefined : await mapToMachine(manager, uid, 'user')
+      const byGid = gid === undefined ? undefined : await mapToMachine(manager, gid, 'group')
       if (byUid !== undefined && byGid !== undefined && byUid.machine !== byGid.machine) throw noSuchMachine()
       const machine = byUid?.machine ?? byGid?.machine
       if (machine === undefined) throw noSuchMachine()
@@ -209,15 +217,15 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
     OpenRootDirectory: openRootDirectory,
     BindMount: async (call) => {
       const { source, destination } = decodePaths(call.parameters)
-      const machine = await get(call)
+      const machine = await lookUp(call)
       if (machine.class !== 'container') throw new VarlinkError(MACHINE_ERRORS.NOT_SUPPORTED)
       const flag = (k: string): boolean => (call.parameters[k] as boolean | null | undefined) ?? false
-      await manager.bindMount(machine.name, { source, destination, readOnly: flag('readOnly'), mkdir: flag('mkdir') }, callerOf(call))
+      await bindMountIntoMachine(manager, machine, { source, destination, readOnly: flag('readOnly'), mkdir: flag('mkdir') }, callerOf(call))
       return {}
     },
     CopyFrom: (call) => copy(call, 'from'),
     CopyTo: (call) => copy(call, 'to'),
-  }
+  } satisfies Record<MethodName<typeof MACHINE_INTERFACE>, MethodHandler>
 
   return {
     description: MACHINE_INTERFACE,

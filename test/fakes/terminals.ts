@@ -1,0 +1,35 @@
+/**
+ * Terminals in memory (the Terminals port): records what was asked for;
+ * ptys are numbered from 0 and their master "fds" (no fds of this
+ * process) from 1000.
+ * @module
+ */
+
+import type { MachinePty, ProcessRef, ShellSpec, Terminals } from '../../src/core/ports.ts'
+
+export class FakeTerminals implements Terminals {
+  readonly opened: { kind: 'pty' | 'login' | 'shell'; leader: number | undefined; spec?: ShellSpec }[] = []
+  /** Thrown by the next open, once. */
+  failNext: Error | undefined = undefined
+
+  async openPty(leader: ProcessRef | undefined): Promise<MachinePty> {
+    return this.#open('pty', leader)
+  }
+
+  async openLogin(leader: ProcessRef | undefined): Promise<MachinePty> {
+    return this.#open('login', leader)
+  }
+
+  async openShell(leader: ProcessRef | undefined, spec: ShellSpec): Promise<MachinePty> {
+    return this.#open('shell', leader, spec)
+  }
+
+  #open(kind: 'pty' | 'login' | 'shell', leader: ProcessRef | undefined, spec?: ShellSpec): MachinePty {
+    const err = this.failNext
+    this.failNext = undefined
+    if (err !== undefined) throw err
+    const n = this.opened.length
+    this.opened.push({ kind, leader: leader?.pid, ...(spec === undefined ? {} : { spec }) })
+    return { master: 1000 + n, path: `/dev/pts/${n}` }
+  }
+}
