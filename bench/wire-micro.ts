@@ -5,7 +5,7 @@
  *   node --import tsx bench/wire-micro.ts [--machines=10000]
  */
 import { parseArgs } from 'node:util'
-import { Writer } from '../src/wire/dbus/marshal.ts'
+import { Writer } from '../src/wire/dbus/writer.ts'
 import { decodeMessage, encodeMessage, encodeStandalone, methodCall, methodReturn, signal } from '../src/wire/dbus/message.ts'
 
 const { values } = parseArgs({ options: { machines: { type: 'string', default: '10000' } } })

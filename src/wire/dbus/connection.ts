@@ -30,7 +30,7 @@ import { parseAddress } from './address.ts'
 import { SaslClient } from './auth.ts'
 import { AuthError, ConnectionClosedError, InvalidValueError, MalformedMessageError } from './errors.ts'
 import { MessageFramer } from './framer.ts'
-import { Writer } from './marshal.ts'
+import { Writer } from './writer.ts'
 import { decodeMessage, encodeMessage, type Message, type OutgoingMessage } from './message.ts'
 
 /** The part of usocket's USocket (a Duplex stream) we use. */

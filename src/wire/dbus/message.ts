@@ -9,7 +9,8 @@
 
 import { InvalidValueError, MalformedMessageError } from './errors.ts'
 import { MAX_MESSAGE_BYTES } from './limits.ts'
-import { encodersFor, Writer, writeBody } from './marshal.ts'
+import { encodersFor, writeBody } from './marshal.ts'
+import { Writer } from './writer.ts'
 import { isBusName, isErrorName, isInterfaceName, isMemberName, isObjectPath } from './names.ts'
 import { decodersFor, readBody, Reader } from './unmarshal.ts'
 import { parseSingleType } from './signature.ts'
