@@ -45,7 +45,7 @@ export function createFakePorts(policy: Partial<AuthorizationPolicy> = {}): Fake
     state: new FakeStateStore(),
     inspector: new FakeInspector(processes),
     files: new FakeMachineFiles(processes),
-    terminals: new FakeTerminals(),
+    terminals: new FakeTerminals(processes),
     clock: new FakeClock(),
     log: new FakeLog(),
     authorizer: new Authorizer({ allowUserRegistration: policy.allowUserRegistration ?? false }),

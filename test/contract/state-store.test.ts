@@ -1,0 +1,16 @@
+// The StateStore contract (state-store.case.ts) against FakeStateStore
+// and against StateDir on a fresh temporary directory.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { StateDir } from '../../src/backends/state-dir.ts'
+import { FakeStateStore } from '../fakes/state-store.ts'
+import { runContract } from './contract.ts'
+import { stateStoreCases } from './state-store.case.ts'
+
+runContract('StateStore: FakeStateStore', stateStoreCases, async () => ({ state: new FakeStateStore(), dispose: async () => undefined }))
+
+runContract('StateStore: StateDir', stateStoreCases, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'state-contract-'))
+  return { state: new StateDir(join(dir, 'machines')), dispose: async () => rmSync(dir, { recursive: true, force: true }) }
+})
