@@ -63,7 +63,7 @@ export interface LinkOptions {
   /** The leader's pidfd, which the registry holds from now on. */
   readonly leader: ProcessHandle | undefined
   /**
-   * "reserved": reserve() took the place for this registration.
+   * "reserved": takePlace() took the place for this registration.
    * "forced": a machine reloaded at start-up is kept even if the limits
    * have shrunk since it was registered.
    */
@@ -231,21 +231,25 @@ export class Manager {
 
   // ── Linking ─────────────────────────────────────────────────────────────
 
-  /**
-   * Takes the name and a place under the limits for a registration, before
-   * any work, so concurrent registrations cannot overshoot the limits or
-   * both win a name.
-   */
-  reserve(name: string, uid: number): void {
+  /** Takes the name for a registration before any work, so two concurrent registrations cannot both win it. */
+  reserveName(name: string): void {
     if (this.#machines.has(name) || this.#opening.has(name)) throw new MachineExistsError(name)
-    this.#quota.reserve(uid)
     this.#opening.add(name)
   }
 
-  /** Hands back what reserve() took: the registration failed. */
-  cancelReservation(name: string, uid: number): void {
+  /**
+   * Takes a place under the limits for a registration by `uid`. Called
+   * without an await between the check and the use, so concurrent
+   * registrations cannot overshoot the limits.
+   */
+  takePlace(uid: number): void {
+    this.#quota.reserve(uid)
+  }
+
+  /** Hands back what reserveName() and takePlace() (for `placeOf`, when it was called) took: the registration failed. */
+  cancelReservation(name: string, placeOf: number | undefined): void {
     this.#opening.delete(name)
-    this.#quota.release(uid)
+    if (placeOf !== undefined) this.#quota.release(placeOf)
   }
 
   /**

@@ -71,15 +71,20 @@ export async function registerMachine(manager: Manager, request: RegisterRequest
   if (!namedLeader && caller.pid === undefined) throw new FailedError('Failed to determine the PID of the caller')
 
   await collectIfDead(manager, name)
-  manager.reserve(name, caller.uid)
+  manager.reserveName(name)
 
   let machine: Machine | undefined
   let handle: ProcessHandle | undefined
+  let placed = false
   try {
     handle = await holdLeader(manager, request, caller)
     const leader = handle.ref
     // Root may register anything; others only leaders they own, where that is allowed.
     authorizer.checkRegister(caller, await processes.ownerUid(leader))
+    // A place under the limits only now: a registration refused above never held one, so a burst of refused
+    // registrations cannot make an allowed one look over the limit (nor turn their own AccessDenied into LimitsExceeded).
+    manager.takePlace(caller.uid)
+    placed = true
     // machine_start() refuses anything but containers and VMs.
     if (cls !== 'container' && cls !== 'vm') throw new NotSupportedError('Operation not supported')
     // Scope properties are applied when the machine starts, after the checks above (machine_start()).
@@ -100,7 +105,7 @@ export async function registerMachine(manager: Manager, request: RegisterRequest
   } catch (err) {
     if (machine !== undefined) await removeMachineTraces(manager, machine, 'clean up after a failed registration')
     handle?.dispose()
-    manager.cancelReservation(name, caller.uid)
+    manager.cancelReservation(name, placed ? caller.uid : undefined)
     throw err
   }
   manager.link(machine, { leader: handle, place: 'reserved' })

@@ -252,6 +252,17 @@ void describe('limits', () => {
     assert.equal(manager.list().length, 6)
   })
 
+  void test('registrations refused for the leader\'s owner hold no place: a burst of them is AccessDenied every one, never LimitsExceeded', async () => {
+    const { ports, manager } = world({ allowUserRegistration: true, limits: { maxMachines: 5, maxMachinesPerUid: 2 } })
+    ports.processes.spawn(LEADER, { uid: 0 })
+    const burst = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => registerMachine(manager, request({ name: `theirs${i}` }), ALICE)))
+    assert.deepEqual(burst.map((r) => r.status === 'rejected' ? (r.reason as Error).message : 'registered'), Array(6).fill('Only root may register machines for other users'))
+    ports.processes.spawn(LEADER + 1, { uid: ALICE.uid })
+    ports.processes.spawn(LEADER + 2, { uid: ALICE.uid })
+    await registerMachine(manager, request({ name: 'mine0', leader: LEADER + 1 }), ALICE)
+    await registerMachine(manager, request({ name: 'mine1', leader: LEADER + 2 }), ALICE)
+  })
+
   void test('concurrent registrations cannot overshoot the limit', async () => {
     const { ports, manager } = world({ limits: { maxMachines: 3 } })
     for (let i = 0; i < 10; i++) ports.processes.spawn(LEADER + i)
