@@ -35,6 +35,13 @@ function scopeRequest(unit: string, leader: ProcessRef): CreateScopeRequest {
   return { unit, description: `Container ${unit}`, leader, settings: defaultScopeSettings() }
 }
 
+/** A scope made for a process started for it. */
+async function scopeWithLeader(h: UnitsHarness, tag: string): Promise<{ leader: ProcessRef; unit: string; ref: UnitRef }> {
+  const leader = await h.start()
+  const unit = h.scopeName(tag)
+  return { leader, unit, ref: await h.units.createScope(scopeRequest(unit, leader)) }
+}
+
 async function listed(units: Units, unit: string): Promise<boolean> {
   return (await units.leftoverScopes()).some((ref) => ref.unit === unit)
 }
@@ -43,9 +50,7 @@ export const unitsCases: readonly ContractCase<UnitsHarness>[] = [
   {
     name: 'a scope is made in machine.slice with the leader in it; unitOfPid names it',
     async run(h) {
-      const leader = await h.start()
-      const unit = h.scopeName('made')
-      const ref = await h.units.createScope(scopeRequest(unit, leader))
+      const { leader, unit, ref } = await scopeWithLeader(h, 'made')
       assert.deepEqual(ref, { unit, cgroup: `/machine.slice/${unit}` })
       assert.deepEqual(await h.units.unitOfPid(leader.pid), ref)
       assert.equal(await h.units.isPopulated(ref), true)
@@ -55,8 +60,7 @@ export const unitsCases: readonly ContractCase<UnitsHarness>[] = [
   {
     name: 'a process in a cgroup below the scope belongs to the scope',
     async run(h) {
-      const leader = await h.start()
-      const ref = await h.units.createScope(scopeRequest(h.scopeName('below'), leader))
+      const { ref } = await scopeWithLeader(h, 'below')
       const payload = await h.start()
       await h.moveBelow(payload.pid, ref, 'payload')
       assert.deepEqual(await h.units.unitOfPid(payload.pid), ref)
@@ -74,8 +78,7 @@ export const unitsCases: readonly ContractCase<UnitsHarness>[] = [
   {
     name: 'the scope empties when its last process exits, and its watchers hear of it',
     async run(h) {
-      const leader = await h.start()
-      const ref = await h.units.createScope(scopeRequest(h.scopeName('empties'), leader))
+      const { leader, ref } = await scopeWithLeader(h, 'empties')
       let heard = false
       const watch = h.units.watch(ref, () => { heard = true })
       try {
@@ -89,8 +92,7 @@ export const unitsCases: readonly ContractCase<UnitsHarness>[] = [
   {
     name: 'kill signals every process in the scope, those below it too',
     async run(h) {
-      const leader = await h.start()
-      const ref = await h.units.createScope(scopeRequest(h.scopeName('kill'), leader))
+      const { leader, ref } = await scopeWithLeader(h, 'kill')
       const payload = await h.start()
       await h.moveBelow(payload.pid, ref, 'payload')
       await h.units.kill(ref, SIGKILL)
@@ -102,8 +104,7 @@ export const unitsCases: readonly ContractCase<UnitsHarness>[] = [
   {
     name: 'stop ends what ends on the scope\'s KillSignal (SIGTERM by default)',
     async run(h) {
-      const leader = await h.start()
-      const ref = await h.units.createScope(scopeRequest(h.scopeName('stop'), leader))
+      const { leader, ref } = await scopeWithLeader(h, 'stop')
       await h.units.stop(ref)
       await h.exited(leader.pid)
       await eventually('the scope is empty', async () => !(await h.units.isPopulated(ref)))
@@ -112,9 +113,7 @@ export const unitsCases: readonly ContractCase<UnitsHarness>[] = [
   {
     name: 'a released scope keeps its processes running, and goes once they have exited',
     async run(h) {
-      const leader = await h.start()
-      const unit = h.scopeName('released')
-      const ref = await h.units.createScope(scopeRequest(unit, leader))
+      const { leader, unit, ref } = await scopeWithLeader(h, 'released')
       await h.units.release(ref)
       assert.equal(h.isRunning(leader.pid), true)
       assert.equal(await h.units.isPopulated(ref), true)
