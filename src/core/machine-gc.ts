@@ -14,7 +14,7 @@ import type { Manager } from './manager.ts'
  * leader lives or its unit still holds processes, and goes when both are
  * over. The host never goes.
  */
-export async function machineMayGc(manager: Manager, machine: Machine): Promise<boolean> {
+async function machineMayGc(manager: Manager, machine: Machine): Promise<boolean> {
   if (machine === manager.host) return false
   if (await manager.leaders.isAlive(machine)) return false
   return machine.unit === undefined || !(await manager.ports.units.isPopulated(machine.unit))

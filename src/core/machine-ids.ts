@@ -14,7 +14,7 @@ import type { Manager } from './manager.ts'
 export type IdKind = 'user' | 'group'
 
 /** uid_is_valid(): not -1 and not the 16-bit -1 either. */
-export function idIsValid(id: number): boolean {
+function idIsValid(id: number): boolean {
   return Number.isInteger(id) && id >= 0 && id < 0xffffffff && id !== 0xffff
 }
 

@@ -11,7 +11,7 @@ import type { Manager } from './manager.ts'
 import type { Address, ProcessRef } from './ports.ts'
 
 /** The leader whose namespaces to look into; undefined for the host, which is looked at directly. */
-export function inspectedLeader(manager: Manager, machine: Machine): ProcessRef | undefined {
+function inspectedLeader(manager: Manager, machine: Machine): ProcessRef | undefined {
   return machine === manager.host ? undefined : machine.leader
 }
 

@@ -13,8 +13,6 @@ import type { Manager } from './manager.ts'
 import type { MachinePty, ProcessRef } from './ports.ts'
 import { shellSpecFromRequest, type ShellRequest } from './shell-request.ts'
 
-export type { ShellRequest } from './shell-request.ts'
-
 export type TerminalMode = 'tty' | 'login' | 'shell'
 
 const ACTION_OF: Readonly<Record<TerminalMode, Action>> = { tty: ACTIONS.openPty, login: ACTIONS.login, shell: ACTIONS.enterMachine }
