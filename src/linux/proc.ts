@@ -39,13 +39,19 @@ export function parseProcStat(text: string): ProcStat | undefined {
   return { state, ppid: Number(ppid), startTime: BigInt(start), comm: text.slice(open + 1, close) }
 }
 
-export function readProcStat(pid: number, procRoot = '/proc'): ProcStat | undefined {
-  if (!pidIsValid(pid)) return undefined
+/** One file of /proc/PID (or /proc/self); undefined when the process is gone or the PID cannot be one. */
+function readProcFile(pid: number | 'self', file: string, procRoot: string): Buffer | undefined {
+  if (pid !== 'self' && !pidIsValid(pid)) return undefined
   try {
-    return parseProcStat(readFileSync(`${procRoot}/${pid}/stat`, 'latin1'))
+    return readFileSync(`${procRoot}/${pid}/${file}`)
   } catch {
     return undefined
   }
+}
+
+export function readProcStat(pid: number, procRoot = '/proc'): ProcStat | undefined {
+  const text = readProcFile(pid, 'stat', procRoot)?.toString('utf8')
+  return text === undefined ? undefined : parseProcStat(text)
 }
 
 /** A zombie or a dead task has exited, whoever has yet to reap it (systemd's pidref_is_alive() says the same). */
@@ -66,22 +72,13 @@ export function parseStatusUid(text: string): number | undefined {
 }
 
 export function readStatusUid(pid: number, procRoot = '/proc'): number | undefined {
-  if (!pidIsValid(pid)) return undefined
-  try {
-    return parseStatusUid(readFileSync(`${procRoot}/${pid}/status`, 'latin1'))
-  } catch {
-    return undefined
-  }
+  const text = readProcFile(pid, 'status', procRoot)?.toString('latin1')
+  return text === undefined ? undefined : parseStatusUid(text)
 }
 
 /** /proc/PID/cgroup as it is (parse it with ./cgroup-paths.ts). */
 export function readProcCgroup(pid: number | 'self', procRoot = '/proc'): string | undefined {
-  if (pid !== 'self' && !pidIsValid(pid)) return undefined
-  try {
-    return readFileSync(`${procRoot}/${pid}/cgroup`, 'utf8')
-  } catch {
-    return undefined
-  }
+  return readProcFile(pid, 'cgroup', procRoot)?.toString('utf8')
 }
 
 /** This boot's ID, 32 lower-case hex digits (sd_id128_get_boot()). */
@@ -107,13 +104,8 @@ export function processComm(pid: number, procRoot = '/proc'): string | undefined
  * PROCESS_CMDLINE_COMM_FALLBACK, as systemd's GetUnitProcesses() reports it).
  */
 export function processCmdline(pid: number, procRoot = '/proc'): string | undefined {
-  if (!pidIsValid(pid)) return undefined
-  let raw: Buffer
-  try {
-    raw = readFileSync(`${procRoot}/${pid}/cmdline`)
-  } catch {
-    return undefined
-  }
+  const raw = readProcFile(pid, 'cmdline', procRoot)
+  if (raw === undefined) return undefined
   const text = raw.toString('utf8').replace(/\0/g, ' ').replace(/[ \t\n\r]+$/, '')
   if (text === '') {
     const comm = processComm(pid, procRoot)

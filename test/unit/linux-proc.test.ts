@@ -79,6 +79,8 @@ void describe('names for display', () => {
     assert.equal(processCmdline(401, procRoot), '[kworker/0:1]')
     assert.equal(processComm(402, procRoot), 'evil\\nname')
     assert.equal(processCmdline(402, procRoot), '[evil\\nname]')
+    fakeProcess(404, { stat: stat(404, 'näme', 'S', 1, 1), cmdline: '' })
+    assert.equal(processComm(404, procRoot), 'näme', 'UTF-8, as /proc/PID/comm shows it')
     assert.equal(processCmdline(403, procRoot), undefined)
     assert.equal(processComm(403, procRoot), undefined)
   })
