@@ -32,6 +32,7 @@ export default tseslint.config(
   layer('wire', [{ group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**'], message: 'wire/ is a protocol library: it knows no machines.' }]),
   layer('protocol', [nodeBuiltins, { group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**'], message: 'protocol/ imports nothing.' }]),
   layer('core', [nodeBuiltins, { group: ['**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**'], message: 'core/ imports only protocol/.' }]),
+  layer('linux', [{ group: ['**/wire/**', '**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**', '**/cli/**', '**/spawn/**', '**/vmspawn/**'], message: 'linux/ is the shared Linux plumbing: it imports only node:*, native/ and protocol/.' }]),
   layer('native', [{ group: ['**/protocol/**', '**/wire/**', '**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**', '**/cli/**', '**/spawn/**', '**/vmspawn/**'], message: 'native/ finds the native parts for every layer: it imports nothing of ours.' }]),
   layer('backends', [{ group: ['**/transports/**', '**/daemon/**', '**/client/**'], message: 'backends/ implement core ports; they do not know transports.' }]),
   layer('transports', [{ group: ['**/backends/**', '**/daemon/**', '**/client/**'], message: 'transports/ wrap the core only.' }]),

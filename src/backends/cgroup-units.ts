@@ -13,14 +13,16 @@
  * @module
  */
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { mkdir, readdir, readFile, writeFile, rm, rename } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { FailedError, NoSuchProcessError, UnitExistsError } from '../protocol/errors.ts'
-import { sliceCgroupPath, unitFromCgroupPath } from '../protocol/unit-name.ts'
 import type { CreateScopeRequest, Disposable, Log, ProcessRef, UnitRef, Units } from '../core/ports.ts'
 import type { ScopeSettings } from '../core/scope-properties.ts'
-import { trackingPathFromProcCgroup, type CgroupLayout } from './cgroup-layout.ts'
+import { allHierarchies, trackingHierarchies, trackingHierarchy, type CgroupLayout } from '../linux/cgroup-layout.ts'
+import { cgroupIn, parseProcCgroup, trackingCgroup, unitCgroupPath, unitOfCgroupPath } from '../linux/cgroup-paths.ts'
+import { cgroupPopulated, killCgroupTree, removeCgroupTree } from '../linux/cgroup-tree.ts'
+import { readProcCgroup, signalQuietly } from '../linux/proc.ts'
 import { deviceAllowLines } from './device-rules.ts'
 import { InotifyWatches } from './inotify.ts'
 
@@ -84,46 +86,41 @@ export class CgroupUnits implements Units {
 
   /** The hierarchy whose cgroup.procs and cgroup.events we read. */
   get #tracking(): string {
-    const root = this.#layout.unified ?? this.#layout.systemdV1
+    const root = trackingHierarchy(this.#layout)
     if (root === undefined) throw new FailedError('No cgroup hierarchy to track processes in')
     return root
   }
 
-  #trackingHierarchies(): string[] {
-    return [this.#layout.unified, this.#layout.systemdV1].filter((h): h is string => h !== undefined)
-  }
-
   async createScope(request: CreateScopeRequest): Promise<UnitRef> {
     const { unit, leader, settings } = request
-    const cgroup = `/${[sliceCgroupPath(settings.slice), unit].filter((p) => p !== '').join('/')}`
+    const cgroup = unitCgroupPath(settings.slice, unit)
     const devices = await deviceAllowLines(settings.devicePolicy, settings.deviceAllow)
-    const hierarchies = this.#trackingHierarchies()
+    const hierarchies = trackingHierarchies(this.#layout)
     if (settings.tasksMax !== undefined && this.#layout.pidsV1 !== undefined) hierarchies.push(this.#layout.pidsV1)
     if (devices !== undefined && this.#layout.devicesV1 !== undefined) hierarchies.push(this.#layout.devicesV1)
 
     if (this.#scopes.has(unit)) throw new UnitExistsError(unit)
-    if (hierarchies.some((h) => populated(join(h, cgroup)))) throw new UnitExistsError(unit)
+    if (hierarchies.some((h) => cgroupPopulated(join(h, cgroup)))) throw new UnitExistsError(unit)
 
     const record: ScopeRecord = {
       unit, cgroup, hierarchies,
       killSignal: settings.killSignal, killMode: settings.killMode, sendSigkill: settings.sendSigkill,
       timeoutStopUsec: settings.timeoutStopUsec, leaderPid: leader.pid, released: false,
     }
-    const before = await this.#readProcCgroup(leader.pid)
+    const before = this.#readProcCgroup(leader.pid)
     // The record first: whatever happens from here on, a restarted daemon knows this scope is ours.
     await this.#saveRecord(record)
     const created: string[] = []
     try {
       for (const h of hierarchies) {
-        const dir = join(h, cgroup)
-        removeTree(dir) // an empty leftover of an earlier run (systemd#2809)
-        mkdirSync(dir, { recursive: true })
-        created.push(dir)
+        removeCgroupTree(join(h, cgroup)) // an empty leftover of an earlier run (systemd#2809)
+        mkdirSync(join(h, cgroup), { recursive: true })
+        created.push(h)
       }
       this.#applySettings(cgroup, settings, devices)
-      for (const dir of created) writeFileSync(join(dir, 'cgroup.procs'), `${leader.pid}\n`)
+      for (const h of created) writeFileSync(join(h, cgroup, 'cgroup.procs'), `${leader.pid}\n`)
     } catch (err) {
-      this.#undoCreate(leader, before, created)
+      this.#undoCreate(leader, before, cgroup, created)
       await rm(this.#recordPath(unit), { force: true })
       if (isErrno(err, 'ESRCH')) throw new NoSuchProcessError(`Process ${leader.pid} has exited`)
       throw new FailedError(`Failed to create scope ${unit}: ${(err as Error).message}`, { cause: err })
@@ -158,54 +155,38 @@ export class CgroupUnits implements Units {
     for (const name of settings.unenforced) this.#log.debug('Scope property only a service manager can honour, ignoring', { property: name, cgroup })
   }
 
-  #undoCreate(leader: ProcessRef, before: string, created: string[]): void {
-    // Put the leader back where it was, then remove what we made.
-    for (const line of before.split('\n')) {
-      const m = /^(\d+):([^:]*):(.*)$/.exec(line)
-      if (m === null) continue
-      const mount = m[1] === '0' ? this.#layout.unified : this.#mountForControllers(m[2]!)
-      if (mount === undefined || !created.some((d) => d.startsWith(`${mount}/`))) continue
+  /** Puts the leader back where it was in each hierarchy we made the scope in, then removes what we made. */
+  #undoCreate(leader: ProcessRef, before: string, cgroup: string, created: string[]): void {
+    const lines = parseProcCgroup(before)
+    for (const h of created) {
+      const old = cgroupIn(lines, this.#layout, h)
+      if (old === undefined) continue
       try {
-        writeFileSync(join(mount, m[3]!, 'cgroup.procs'), `${leader.pid}\n`)
+        writeFileSync(join(h, old, 'cgroup.procs'), `${leader.pid}\n`)
       } catch {
         // The leader is gone, or its old cgroup is: nothing to put back.
       }
     }
-    for (const dir of created.reverse()) removeTree(dir)
+    for (const h of created.reverse()) removeCgroupTree(join(h, cgroup))
   }
 
-  #mountForControllers(controllers: string): string | undefined {
-    const list = controllers.split(',')
-    if (list.includes('name=systemd')) return this.#layout.systemdV1
-    if (list.includes('pids')) return this.#layout.pidsV1
-    if (list.includes('devices')) return this.#layout.devicesV1
-    return undefined
-  }
-
-  async #readProcCgroup(pid: number): Promise<string> {
-    try {
-      // Synchronous on purpose: procfs answers at once (see procfs.ts).
-      return readFileSync(`${this.#procRoot}/${pid}/cgroup`, 'utf8')
-    } catch {
-      throw new NoSuchProcessError(`Failed to determine unit of process ${pid} : No such process`)
-    }
+  #readProcCgroup(pid: number): string {
+    const text = readProcCgroup(pid, this.#procRoot)
+    if (text === undefined) throw new NoSuchProcessError(`Failed to determine unit of process ${pid} : No such process`)
+    return text
   }
 
   async unitOfPid(pid: number): Promise<UnitRef | undefined> {
-    const path = trackingPathFromProcCgroup(await this.#readProcCgroup(pid), this.#layout)
-    if (path === undefined) return undefined
-    const unit = unitFromCgroupPath(path)
-    if (unit === undefined) return undefined
-    const parts = path.split('/')
-    return { unit, cgroup: parts.slice(0, parts.indexOf(unit) + 1).join('/') }
+    const path = trackingCgroup(parseProcCgroup(this.#readProcCgroup(pid)), this.#layout)
+    return path === undefined ? undefined : unitOfCgroupPath(path)
   }
 
   async isPopulated(ref: UnitRef): Promise<boolean> {
-    return populated(join(this.#tracking, ref.cgroup))
+    return cgroupPopulated(join(this.#tracking, ref.cgroup))
   }
 
   async kill(ref: UnitRef, signal: number): Promise<void> {
-    await killTree(join(this.#tracking, ref.cgroup), signal)
+    killCgroupTree(join(this.#tracking, ref.cgroup), signal)
   }
 
   async stop(ref: UnitRef): Promise<void> {
@@ -214,8 +195,8 @@ export class CgroupUnits implements Units {
     const signal = record?.killSignal ?? 15
     const dir = join(this.#tracking, ref.cgroup)
     if (mode === 'control-group') {
-      await killTree(dir, signal)
-      await killTree(dir, SIGCONT)
+      killCgroupTree(dir, signal)
+      killCgroupTree(dir, SIGCONT)
     } else if ((mode === 'mixed' || mode === 'process') && record !== undefined) {
       signalQuietly(record.leaderPid, signal)
       signalQuietly(record.leaderPid, SIGCONT)
@@ -224,7 +205,7 @@ export class CgroupUnits implements Units {
       const ms = Math.min((record?.timeoutStopUsec ?? 90_000_000) / 1000, 2 ** 31 - 1)
       const timer = setTimeout(() => {
         this.#stopTimers.delete(ref.unit)
-        killTree(dir, SIGKILL).catch((err: unknown) => this.#log.warn('Failed to SIGKILL scope, ignoring', { unit: ref.unit, error: String(err) }))
+        killCgroupTree(dir, SIGKILL)
       }, ms)
       timer.unref()
       this.#stopTimers.set(ref.unit, timer)
@@ -256,7 +237,7 @@ export class CgroupUnits implements Units {
       return
     }
     // No settings saved (a scope of an older version, or a record lost): machined's defaults, in every hierarchy the scope exists in.
-    const hierarchies = this.#allHierarchies().filter((h) => existsSync(join(h, ref.cgroup)))
+    const hierarchies = allHierarchies(this.#layout).filter((h) => existsSync(join(h, ref.cgroup)))
     if (hierarchies.length === 0) return
     this.#log.debug('No saved settings for scope, using defaults', { unit: ref.unit })
     this.#scopes.set(ref.unit, {
@@ -272,10 +253,6 @@ export class CgroupUnits implements Units {
     } catch {
       return undefined
     }
-  }
-
-  #allHierarchies(): string[] {
-    return [this.#layout.unified, this.#layout.systemdV1, this.#layout.pidsV1, this.#layout.devicesV1].filter((h): h is string => h !== undefined)
   }
 
   /**
@@ -314,7 +291,7 @@ export class CgroupUnits implements Units {
     // The leader is moved into one hierarchy after another: a crash in between (kill -9 while a registration
     // made its scope) leaves copies it never reached. Empty ones go now (rmdir refuses a copy with processes or
     // sub-cgroups), the tracking one and the rest once the scope is empty.
-    for (const h of record.hierarchies) if (h !== this.#tracking) removeTree(join(h, record.cgroup), false)
+    for (const h of record.hierarchies) if (h !== this.#tracking) removeCgroupTree(join(h, record.cgroup), { recurse: false })
     const tryRemove = async (): Promise<void> => {
       if (await this.isPopulated(ref)) return
       this.#releaseWatchers.get(ref.unit)?.dispose()
@@ -331,9 +308,9 @@ export class CgroupUnits implements Units {
     this.#stopTimers.delete(record.unit)
     // The tracking hierarchies last, so a scope never looks gone while a controller copy remains.
     for (const h of [...record.hierarchies].reverse()) {
-      removeTree(join(h, record.cgroup))
+      removeCgroupTree(join(h, record.cgroup))
       // Slices exist for their scopes: an emptied machine.slice goes too (rmdir refuses a busy one).
-      for (let dir = dirname(record.cgroup); dir !== '/' && dir !== '.'; dir = dirname(dir)) removeTree(join(h, dir), false)
+      for (let dir = dirname(record.cgroup); dir !== '/' && dir !== '.'; dir = dirname(dir)) removeCgroupTree(join(h, dir), { recurse: false })
     }
     this.#scopes.delete(record.unit)
     await rm(this.#recordPath(record.unit), { force: true })
@@ -368,75 +345,5 @@ function writeIfPresent(path: string, value: string): boolean {
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return false
     throw err
-  }
-}
-
-function signalQuietly(pid: number, signal: number): void {
-  try {
-    process.kill(pid, signal)
-  } catch {
-    // Gone already: nothing to stop.
-  }
-}
-
-// cgroupfs is in-kernel like procfs: these reads are synchronous on purpose.
-function readPids(dir: string): number[] {
-  try {
-    return readFileSync(join(dir, 'cgroup.procs'), 'latin1').split('\n').filter((l) => l !== '').map(Number)
-  } catch {
-    return []
-  }
-}
-
-function subgroups(dir: string): string[] {
-  try {
-    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name))
-  } catch {
-    return []
-  }
-}
-
-/** Whether a cgroup (or any cgroup below it) holds a process. */
-function populated(dir: string): boolean {
-  try {
-    return readFileSync(join(dir, 'cgroup.events'), 'latin1').includes('populated 1')
-  } catch (err) {
-    if (!isErrno(err, 'ENOENT')) return false
-  }
-  // cgroup v1: walk the tree.
-  if (readPids(dir).length > 0) return true
-  return subgroups(dir).some(populated)
-}
-
-/**
- * Signals every process below a cgroup; loops while new PIDs keep showing
- * up (a fork racing the kill), like systemd's cg_kill_recursive().
- */
-async function killTree(dir: string, signal: number): Promise<void> {
-  const done = new Set<number>()
-  for (let round = 0; round < 16; round++) {
-    let fresh = false
-    const stack = [dir]
-    while (stack.length > 0) {
-      const d = stack.pop()!
-      for (const pid of readPids(d)) {
-        if (done.has(pid)) continue
-        done.add(pid)
-        fresh = true
-        signalQuietly(pid, signal)
-      }
-      stack.push(...subgroups(d))
-    }
-    if (!fresh) return
-  }
-}
-
-/** rmdir depth first; a cgroup that still has processes or children stays. */
-function removeTree(dir: string, recurse = true): void {
-  if (recurse) for (const sub of subgroups(dir)) removeTree(sub)
-  try {
-    rmdirSync(dir)
-  } catch (err) {
-    if (!isErrno(err, 'ENOENT') && !isErrno(err, 'EBUSY') && !isErrno(err, 'ENOTEMPTY')) throw err
   }
 }

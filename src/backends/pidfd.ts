@@ -13,9 +13,9 @@
 import { fstatSync, readFileSync } from 'node:fs'
 import { NoSuchProcessError } from '../protocol/errors.ts'
 import type { Disposable, ProcessHandle, ProcessRef } from '../core/ports.ts'
+import { hasExited, readProcStat } from '../linux/proc.ts'
 import type { FdPoller } from './fd-poller.ts'
 import { closeFd, pidfdOpen, pidfdSendSignal } from './native.ts'
-import { readProcStat } from './procfs-stat.ts'
 
 const NOTHING: Disposable = { dispose: () => undefined }
 
@@ -102,8 +102,8 @@ export function openPidfd(ref: ProcessRef, procRoot = '/proc'): { fd: number; re
   }
   let keep = false
   try {
-    const stat = readProcStat(procRoot, ref.pid)
-    if (stat === undefined || stat.state === 'Z' || stat.state === 'X' || stat.startTime !== ref.startTime) return undefined
+    const stat = readProcStat(ref.pid, procRoot)
+    if (stat === undefined || hasExited(stat) || stat.startTime !== ref.startTime) return undefined
     const pidfdId = pidfdInode(fd)
     if (ref.pidfdId !== undefined && pidfdId !== undefined && pidfdId !== ref.pidfdId) return undefined
     keep = true
@@ -158,8 +158,8 @@ export class PidfdHandle implements ProcessHandle {
       throw err
     }
     // Still ours (not reaped), so /proc/PID is this process: a zombie has exited all the same.
-    const stat = readProcStat(this.#procRoot, this.ref.pid)
-    return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X' && stat.startTime === this.ref.startTime
+    const stat = readProcStat(this.ref.pid, this.#procRoot)
+    return stat !== undefined && !hasExited(stat) && stat.startTime === this.ref.startTime
   }
 
   async signal(signal: number): Promise<void> {

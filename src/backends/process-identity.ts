@@ -7,11 +7,11 @@
  * @module
  */
 
-import { fstatSync, readFileSync } from 'node:fs'
+import { fstatSync } from 'node:fs'
 import type { ProcessRef } from '../core/ports.ts'
+import { readBootId, readProcStat } from '../linux/proc.ts'
 import { closeFd, pidfdOpen } from './native.ts'
 import { pidfsAvailable } from './pidfd.ts'
-import { readProcStat } from './procfs-stat.ts'
 
 export class PidfdProcessIdentity {
   readonly bootId: string
@@ -20,7 +20,7 @@ export class PidfdProcessIdentity {
 
   constructor(options: { procRoot?: string } = {}) {
     this.#procRoot = options.procRoot ?? '/proc'
-    this.bootId = readFileSync(`${this.#procRoot}/sys/kernel/random/boot_id`, 'utf8').trim().replace(/-/g, '').toLowerCase()
+    this.bootId = readBootId(this.#procRoot)
     // Two different processes with one inode number: no pidfs, the numbers mean nothing.
     this.#pidfs = pidfsAvailable()
   }
@@ -47,6 +47,6 @@ export class PidfdProcessIdentity {
   pidfdIdOf(ref: ProcessRef): number | undefined {
     if (!this.#pidfs) return undefined
     // The pidfd is opened first: if the start time still matches after that, the pidfd names the pinned process.
-    return this.#inode(ref.pid, () => readProcStat(this.#procRoot, ref.pid)?.startTime === ref.startTime)
+    return this.#inode(ref.pid, () => readProcStat(ref.pid, this.#procRoot)?.startTime === ref.startTime)
   }
 }

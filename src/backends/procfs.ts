@@ -6,14 +6,11 @@
  * @module
  */
 
-import { readFileSync } from 'node:fs'
 import { InvalidArgsError, NoSuchProcessError } from '../protocol/errors.ts'
 import type { ProcessHandle, ProcessRef, Processes } from '../core/ports.ts'
+import { hasExited, readProcStat, readStatusUid } from '../linux/proc.ts'
 import { FdPoller } from './fd-poller.ts'
 import { openPidfd, PidfdHandle, pidfdInode, PinnedHandle, pidOfPidfd } from './pidfd.ts'
-import { parseStatusUid, readProcStat } from './procfs-stat.ts'
-
-export { parseProcStat, parseStatusUid, pidIsValid, readProcStat, type ProcStat } from './procfs-stat.ts'
 
 export class ProcfsProcesses implements Processes {
   readonly #procRoot: string
@@ -28,9 +25,8 @@ export class ProcfsProcesses implements Processes {
   }
 
   async pin(pid: number): Promise<ProcessRef | undefined> {
-    const stat = readProcStat(this.#procRoot, pid)
-    // A zombie has exited already; systemd's pidref_is_alive() says the same.
-    if (stat === undefined || stat.state === 'Z' || stat.state === 'X') return undefined
+    const stat = readProcStat(pid, this.#procRoot)
+    if (stat === undefined || hasExited(stat)) return undefined
     return { pid, startTime: stat.startTime }
   }
 
@@ -66,13 +62,9 @@ export class ProcfsProcesses implements Processes {
   }
 
   async ownerUid(ref: ProcessRef): Promise<number | undefined> {
-    let text: string
-    try {
-      text = readFileSync(`${this.#procRoot}/${ref.pid}/status`, 'latin1')
-    } catch {
-      return undefined
-    }
-    return (await this.isAlive(ref)) ? parseStatusUid(text) : undefined
+    // Read before the check, so the UID is the pinned process's if it is still alive afterwards.
+    const uid = readStatusUid(ref.pid, this.#procRoot)
+    return (await this.isAlive(ref)) ? uid : undefined
   }
 
   async signal(ref: ProcessRef, signal: number): Promise<void> {

@@ -7,12 +7,12 @@
  * @module
  */
 
-import { readFile } from 'node:fs/promises'
 import { FailedError, NoSuchProcessError } from '../protocol/errors.ts'
-import { sliceCgroupPath } from '../protocol/unit-name.ts'
 import type { CreateScopeRequest, Disposable, Log, UnitRef, Units } from '../core/ports.ts'
 import { MACHINE_SCOPE_TASKS_MAX } from '../core/scope-properties.ts'
-import { detectCgroupLayout, type CgroupLayout } from './cgroup-layout.ts'
+import { detectCgroupLayout, type CgroupLayout } from '../linux/cgroup-layout.ts'
+import { unitCgroupPath } from '../linux/cgroup-paths.ts'
+import { readProcStat } from '../linux/proc.ts'
 import { CgroupUnits } from './cgroup-units.ts'
 
 const SYSTEMD = 'org.freedesktop.systemd1'
@@ -30,8 +30,7 @@ export type MakeVariant = (signature: string, value: unknown) => unknown
 
 /** sd_booted() and PID 1 answering on the bus: only then can systemd run our scopes. */
 export async function systemdIsInit(bus: SystemdBus): Promise<boolean> {
-  const comm = (await readFile('/proc/1/comm', 'utf8').catch(() => '')).trim()
-  if (comm !== 'systemd') return false
+  if (readProcStat(1)?.comm !== 'systemd') return false
   const [has] = await bus.callDriver('NameHasOwner', 's', [SYSTEMD]).catch(() => [false])
   return has === true
 }
@@ -41,16 +40,15 @@ export class SystemdUnits implements Units {
   readonly #variant: MakeVariant
   readonly #log: Log
   /** Reading and watching the tree works the same as without systemd. */
-  readonly #tree: Promise<CgroupUnits>
+  readonly #tree: CgroupUnits
 
   constructor(options: { bus: SystemdBus; variant: MakeVariant; log: Log; layout?: CgroupLayout }) {
     this.#bus = options.bus
     this.#variant = options.variant
     this.#log = options.log
-    this.#tree = (options.layout === undefined ? detectCgroupLayout() : Promise.resolve(options.layout)).then((layout) => {
-      if (layout === undefined) throw new FailedError('No cgroup hierarchy is mounted')
-      return new CgroupUnits({ layout, runtimeDir: '/dev/null', log: options.log })
-    })
+    const layout = options.layout ?? detectCgroupLayout()
+    if (layout === undefined) throw new FailedError('No cgroup hierarchy is mounted')
+    this.#tree = new CgroupUnits({ layout, runtimeDir: '/dev/null', log: options.log })
   }
 
   async createScope(request: CreateScopeRequest): Promise<UnitRef> {
@@ -78,15 +76,15 @@ export class SystemdUnits implements Units {
     } catch (err) {
       throw new FailedError(`Failed to start machine scope ${unit}: ${(err as Error).message}`, { cause: err })
     }
-    return { unit, cgroup: `/${[sliceCgroupPath(settings.slice), unit].filter((p) => p !== '').join('/')}` }
+    return { unit, cgroup: unitCgroupPath(settings.slice, unit) }
   }
 
   async unitOfPid(pid: number): Promise<UnitRef | undefined> {
-    return (await this.#tree).unitOfPid(pid)
+    return this.#tree.unitOfPid(pid)
   }
 
   async isPopulated(ref: UnitRef): Promise<boolean> {
-    return (await this.#tree).isPopulated(ref)
+    return this.#tree.isPopulated(ref)
   }
 
   async kill(ref: UnitRef, signal: number): Promise<void> {
@@ -109,10 +107,7 @@ export class SystemdUnits implements Units {
   }
 
   watch(ref: UnitRef, onChange: () => void): Disposable {
-    let inner: Disposable | undefined
-    let disposed = false
-    this.#tree.then((tree) => { if (!disposed) inner = tree.watch(ref, onChange) }, () => undefined)
-    return { dispose: () => { disposed = true; inner?.dispose() } }
+    return this.#tree.watch(ref, onChange)
   }
 
   async reattach(): Promise<void> {

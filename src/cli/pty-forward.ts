@@ -13,9 +13,8 @@
  * @module
  */
 
-import { read, write } from 'node:fs'
-import { EscapeDetector } from '../spawn/console.ts'
-import { ptySetWindowSize } from '../spawn/native.ts'
+import { read } from 'node:fs'
+import { attachInput, forwardWindowSize, PtyWriter } from '../linux/pty.ts'
 
 /** How long to wait before reading again after a hangup in a login session. */
 const HANGUP_RETRY_MS = 50
@@ -48,7 +47,7 @@ export class PtyForward {
     this.#options = options
     this.#done = new Promise((resolve) => { this.#finish = resolve })
     this.#startInput()
-    this.#startResize()
+    this.#cleanups.push(forwardWindowSize(options.output, options.master))
     this.#readLoop()
   }
 
@@ -95,41 +94,13 @@ export class PtyForward {
   }
 
   #startInput(): void {
-    const { input, master } = this.#options
-    const escape = new EscapeDetector()
-    if (input.isTTY) {
-      input.setRawMode(true)
-      this.#cleanups.push(() => { try { input.setRawMode(false) } catch { /* gone */ } })
-    }
-    const pending: Buffer[] = []
-    let writing = false
-    const flush = (): void => {
-      const head = pending[0]
-      if (head === undefined || this.#ended) { writing = false; return }
-      writing = true
-      write(master, head, (err, written) => {
-        if (err !== null) { pending.length = 0; writing = false; return }
-        if (written < head.length) pending[0] = head.subarray(written)
-        else pending.shift()
-        flush()
-      })
-    }
-    const onData = (chunk: Buffer): void => {
-      if (escape.feed(chunk, Date.now())) { this.#end(true); return }
-      pending.push(chunk)
-      if (!writing) flush()
-    }
-    input.on('data', onData)
-    input.resume()
-    this.#cleanups.push(() => { input.off('data', onData); input.pause() })
-  }
-
-  #startResize(): void {
-    const { output, master } = this.#options
-    if (output.isTTY !== true) return
-    const resize = (): void => { try { ptySetWindowSize(master, output.columns, output.rows) } catch { /* closed */ } }
-    resize()
-    output.on('resize', resize)
-    this.#cleanups.push(() => output.off('resize', resize))
+    const writer = new PtyWriter(this.#options.master)
+    this.#cleanups.push(() => writer.close())
+    this.#cleanups.push(attachInput(this.#options.input, {
+      raw: true,
+      escape: true,
+      onData: (chunk) => writer.write(chunk),
+      onEscape: () => this.#end(true),
+    }))
   }
 }

@@ -14,7 +14,6 @@ import { loadMachines } from '../core/startup.ts'
 import { DEFAULT_VARLINK_LIMITS } from '../transports/varlink/server.ts'
 import type { Log, Units } from '../core/ports.ts'
 import { CgroupUnits } from '../backends/cgroup-units.ts'
-import { detectCgroupLayout } from '../backends/cgroup-layout.ts'
 import { SystemClock } from '../backends/clock.ts'
 import { startHeapTrim } from '../backends/heap-trim.ts'
 import { readHostInfo } from '../backends/host-info.ts'
@@ -25,6 +24,7 @@ import { ProcfsProcesses } from '../backends/procfs.ts'
 import { pidfdsAvailable, pidfsAvailable } from '../backends/pidfd.ts'
 import { StateDir } from '../backends/state-dir.ts'
 import { SystemdUnits, systemdIsInit } from '../backends/systemd-units.ts'
+import { detectCgroupLayout } from '../linux/cgroup-layout.ts'
 import { variant } from '../wire/dbus/bus.ts'
 import { DbusServer } from '../transports/dbus/server.ts'
 import { MACHINE_SOCKET_PATH } from '../protocol/varlink/io.systemd.Machine.ts'
@@ -176,7 +176,7 @@ async function chooseUnits(options: DaemonOptions, systemBus: SystemBus, log: Lo
     log.info('Scopes are managed by systemd (StartTransientUnit)')
     return new SystemdUnits({ bus: systemBus.bus, variant, log })
   }
-  const layout = await detectCgroupLayout()
+  const layout = detectCgroupLayout()
   if (layout === undefined) throw new Error('No cgroup hierarchy is mounted')
   log.info('Scopes are managed by machined-ts in the cgroup tree', { layout: layout.kind, unified: layout.unified, systemd: layout.systemdV1 })
   return new CgroupUnits({ layout, runtimeDir: `${options.runtimeDir}/scopes`, log })

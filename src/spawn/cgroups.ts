@@ -9,60 +9,34 @@
  * ours, as nspawn's create_subcgroup() does. Either way we remove what we
  * made, depth first (the guest's systemd makes cgroups below it).
  *
- * Hosts are hybrid (cgroup2 at /sys/fs/cgroup/unified plus name=systemd)
- * or pure cgroup2 (at /sys/fs/cgroup); we handle both.
+ * Every layout works: hybrid (cgroup2 at /sys/fs/cgroup/unified plus
+ * name=systemd), pure cgroup2 (at /sys/fs/cgroup) and legacy v1
+ * (src/linux/cgroup-layout.ts).
  * @module
  */
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { machineScopeName } from '../protocol/unit-name.ts'
+import { MACHINE_SLICE, machineScopeName } from '../protocol/unit-name.ts'
+import { detectCgroupLayout, trackingHierarchies, type CgroupLayout } from '../linux/cgroup-layout.ts'
+import { cgroupIn, parseProcCgroup } from '../linux/cgroup-paths.ts'
+import { cgroupPopulated, killCgroupTree, removeCgroupTree } from '../linux/cgroup-tree.ts'
+import { readProcCgroup } from '../linux/proc.ts'
 
-export interface CgroupMounts {
-  /** Where cgroup2 is mounted (/sys/fs/cgroup or /sys/fs/cgroup/unified). */
-  readonly unified: string | undefined
-  /** Where the name=systemd v1 hierarchy is mounted, on hybrid hosts. */
-  readonly systemd: string | undefined
+const SIGKILL = 9
+
+function hostLayout(): CgroupLayout {
+  const layout = detectCgroupLayout()
+  if (layout === undefined) throw new Error('No cgroup hierarchy is mounted')
+  return layout
 }
 
-/** Reads /proc/self/mountinfo's "… - cgroup2 …" and "… - cgroup … name=systemd" lines. */
-export function parseCgroupMounts(mountinfo: string): CgroupMounts {
-  let unified: string | undefined
-  let systemd: string | undefined
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ')
-    if (sep < 0) continue
-    const mountPoint = unescapeMountinfo(line.slice(0, sep).split(' ')[4] ?? '')
-    const [fstype, , superOptions = ''] = line.slice(sep + 3).split(' ')
-    if (fstype === 'cgroup2') unified ??= mountPoint
-    else if (fstype === 'cgroup' && superOptions.split(',').includes('name=systemd')) systemd ??= mountPoint
-  }
-  return { unified, systemd }
-}
-
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)))
-}
-
-/** A process's paths in the cgroup2 ("0::") and name=systemd hierarchies, from /proc/PID/cgroup. */
-export function parseProcCgroup(text: string): { unified: string | undefined; systemd: string | undefined } {
-  let unified: string | undefined
-  let systemd: string | undefined
-  for (const line of text.split('\n')) {
-    const m = /^(\d+):([^:]*):(.*)$/.exec(line)
-    if (m === null) continue
-    if (m[1] === '0' && m[2] === '') unified = m[3]
-    else if (m[2]!.split(',').includes('name=systemd')) systemd = m[3]
-  }
-  return { unified, systemd }
-}
-
-export function hostCgroupMounts(): CgroupMounts {
-  return parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'))
-}
-
-function procCgroup(pid: number | 'self'): { unified: string | undefined; systemd: string | undefined } {
-  return parseProcCgroup(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))
+/** A process's cgroup in each hierarchy that tracks processes (tracking one first), as [mount, path] pairs. */
+function cgroupsOf(pid: number | 'self', layout: CgroupLayout): [string, string | undefined][] {
+  const text = readProcCgroup(pid)
+  if (text === undefined) throw new Error(`Failed to read the cgroup of process ${pid}: No such process`)
+  const lines = parseProcCgroup(text)
+  return trackingHierarchies(layout).map((mount) => [mount, cgroupIn(lines, layout, mount)])
 }
 
 /** One cgroup in each hierarchy the host tracks processes in. */
@@ -78,11 +52,8 @@ export class ContainerCgroup {
   }
 
   /** The cgroup `pid` sits in now (machined's scope, after CreateMachine). */
-  static of(pid: number, mounts: CgroupMounts = hostCgroupMounts()): ContainerCgroup {
-    const paths = procCgroup(pid)
-    const dirs: string[] = []
-    if (mounts.unified !== undefined && paths.unified !== undefined) dirs.push(join(mounts.unified, paths.unified))
-    if (mounts.systemd !== undefined && paths.systemd !== undefined) dirs.push(join(mounts.systemd, paths.systemd))
+  static of(pid: number, layout: CgroupLayout = hostLayout()): ContainerCgroup {
+    const dirs = cgroupsOf(pid, layout).flatMap(([mount, path]) => (path === undefined ? [] : [join(mount, path)]))
     return new ContainerCgroup(dirs, [])
   }
 
@@ -90,26 +61,24 @@ export class ContainerCgroup {
    * Makes machine.slice/machine-NAME.scope (--register=no) or a "payload"
    * cgroup below our own (--keep-unit) and moves `pid` there.
    */
-  static create(pid: number, placement: { kind: 'scope'; machine: string } | { kind: 'payload' }, mounts: CgroupMounts = hostCgroupMounts()): ContainerCgroup {
-    const ours = procCgroup('self')
+  static create(pid: number, placement: { kind: 'scope'; machine: string } | { kind: 'payload' }, layout: CgroupLayout = hostLayout()): ContainerCgroup {
     const dirs: string[] = []
     const owned: string[] = []
-    const hierarchies: [string | undefined, string | undefined][] = [[mounts.unified, ours.unified], [mounts.systemd, ours.systemd]]
     try {
-      for (const [mount, own] of hierarchies) {
-        if (mount === undefined || own === undefined) continue
+      for (const [mount, own] of cgroupsOf('self', layout)) {
+        if (own === undefined) continue
         let rel: string
         if (placement.kind === 'scope') {
-          rel = `machine.slice/${machineScopeName(placement.machine)}`
-          if (!existsSync(join(mount, 'machine.slice'))) owned.push(join(mount, 'machine.slice'))
+          rel = `${MACHINE_SLICE}/${machineScopeName(placement.machine)}`
+          if (!existsSync(join(mount, MACHINE_SLICE))) owned.push(join(mount, MACHINE_SLICE))
         } else {
           // A container must not manage the host's root cgroup (Container Interface: no top-level cgroups).
           if (own === '/') throw new Error('--keep-unit needs machined-spawn to run in a cgroup of its own, not the root cgroup')
           rel = join(own.slice(1), 'payload')
         }
         const dir = join(mount, rel)
-        if (existsSync(join(dir, 'cgroup.procs')) && populated(dir)) throw new Error(`Cgroup ${dir} is in use already`)
-        removeTree(dir) // an empty leftover of an earlier run
+        if (existsSync(join(dir, 'cgroup.procs')) && cgroupPopulated(dir)) throw new Error(`Cgroup ${dir} is in use already`)
+        removeCgroupTree(dir) // an empty leftover of an earlier run
         mkdirSync(dir, { recursive: true })
         owned.push(dir)
         writeFileSync(join(dir, 'cgroup.procs'), `${pid}\n`)
@@ -126,62 +95,20 @@ export class ContainerCgroup {
   /** Whether any process is left in the cgroup or below it. */
   populated(): boolean {
     const tracking = this.dirs[0]
-    return tracking !== undefined && populated(tracking)
+    return tracking !== undefined && cgroupPopulated(tracking)
   }
 
   /** Waits until the cgroup is empty; after `graceMs` whatever is left is killed (the PID namespace is gone by then anyway). */
   async waitEmpty(graceMs = 5000): Promise<void> {
     const deadline = Date.now() + graceMs
     while (this.populated()) {
-      if (Date.now() > deadline) for (const dir of this.dirs) killTree(dir)
+      if (Date.now() > deadline) for (const dir of this.dirs) killCgroupTree(dir, SIGKILL)
       await new Promise((r) => setTimeout(r, 10))
     }
   }
 
   /** Removes the cgroups we made, sub-cgroups of the guest first. */
   remove(): void {
-    for (const dir of [...this.#owned].reverse()) removeTree(dir, !dir.endsWith('/machine.slice'))
-  }
-}
-
-function populated(dir: string): boolean {
-  try {
-    const events = readFileSync(join(dir, 'cgroup.events'), 'utf8')
-    return /^populated 1$/m.test(events)
-  } catch {
-    // cgroup v1 has no cgroup.events: look for processes anywhere below.
-    return pids(dir).length > 0 || subdirs(dir).some(populated)
-  }
-}
-
-function pids(dir: string): number[] {
-  try {
-    return readFileSync(join(dir, 'cgroup.procs'), 'latin1').split('\n').filter((l) => l !== '').map(Number)
-  } catch {
-    return []
-  }
-}
-
-function subdirs(dir: string): string[] {
-  try {
-    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name))
-  } catch {
-    return []
-  }
-}
-
-function killTree(dir: string): void {
-  for (const pid of pids(dir)) {
-    try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
-  }
-  for (const sub of subdirs(dir)) killTree(sub)
-}
-
-function removeTree(dir: string, recurse = true): void {
-  if (recurse) for (const sub of subdirs(dir)) removeTree(sub)
-  try {
-    rmdirSync(dir)
-  } catch {
-    // Gone already, or still busy (someone else's machine in machine.slice): leave it.
+    for (const dir of [...this.#owned].reverse()) removeCgroupTree(dir, { recurse: !dir.endsWith(`/${MACHINE_SLICE}`) })
   }
 }

@@ -9,26 +9,8 @@
  */
 
 import type { ChildProcess } from 'node:child_process'
+import { attachInput } from '../linux/pty.ts'
 import type { ConsoleMode } from './options.ts'
-
-const ESCAPE_BYTE = 0x1d // Ctrl-]
-const ESCAPE_COUNT = 3
-const ESCAPE_WINDOW_MS = 1000
-
-/** Counts Ctrl-] presses: true once three fell within one second. */
-export class EscapeDetector {
-  #times: number[] = []
-
-  feed(bytes: Uint8Array, now: number): boolean {
-    for (const b of bytes) {
-      if (b !== ESCAPE_BYTE) { this.#times = []; continue }
-      this.#times.push(now)
-      this.#times = this.#times.filter((t) => now - t < ESCAPE_WINDOW_MS)
-      if (this.#times.length >= ESCAPE_COUNT) { this.#times = []; return true }
-    }
-    return false
-  }
-}
 
 export interface ConsoleHooks {
   /** Every chunk the guest writes to its console. */
@@ -58,21 +40,13 @@ export function attachConsole(mode: ConsoleMode, qemu: ChildProcess, hooks: Cons
     return { raw: false, detach: () => { process.stdout.off('error', onStdoutError) } }
   }
 
+  // Pipe mode passes every byte on, Ctrl-] included.
   const raw = mode === 'interactive' && stdin.isTTY
-  if (raw) stdin.setRawMode(true)
-  const escape = new EscapeDetector()
-  const onInput = (chunk: Buffer): void => {
-    if (raw && escape.feed(chunk, Date.now())) { hooks.onEscape(); return }
-    qemu.stdin?.write(chunk)
-  }
-  stdin.on('data', onInput)
-  stdin.resume()
+  const detachInput = attachInput(stdin, { raw, escape: raw, onData: (chunk) => { qemu.stdin?.write(chunk) }, onEscape: () => hooks.onEscape() })
   return {
     raw,
     detach: () => {
-      stdin.off('data', onInput)
-      if (raw) stdin.setRawMode(false)
-      stdin.pause()
+      detachInput()
       process.stdout.off('error', onStdoutError)
     },
   }

@@ -11,7 +11,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { ENTER_PROGRAM } from '../../src/native/addon.ts'
-import { ptyOpen } from '../../src/spawn/native.ts'
+import { ptyOpen } from '../../src/linux/pty.ts'
 
 const run = promisify(execFile)
 

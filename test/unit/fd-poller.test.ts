@@ -13,7 +13,7 @@ import { FdPoller } from '../../src/backends/fd-poller.ts'
 import { InotifyWatches } from '../../src/backends/inotify.ts'
 import { closeFd, pidfdOpen } from '../../src/backends/native.ts'
 import { CgroupUnits } from '../../src/backends/cgroup-units.ts'
-import { detectCgroupLayout } from '../../src/backends/cgroup-layout.ts'
+import { detectCgroupLayout } from '../../src/linux/cgroup-layout.ts'
 
 async function child(): Promise<ChildProcess> {
   const c = spawn('sleep', ['100'], { stdio: 'ignore' })
@@ -137,7 +137,7 @@ describe('InotifyWatches: many files behind one inotify fd', () => {
   })
 
   it('CgroupUnits.watch hears a scope empty through cgroup.events', async () => {
-    const layout = await detectCgroupLayout()
+    const layout = detectCgroupLayout()
     // Hybrid or pure cgroup2, as on every host this runs on (../shared/spec/this-machine.md).
     assert.ok(layout?.unified !== undefined, 'no cgroup2 hierarchy')
     const cgroup = `/mem-watch-${process.pid}.scope`

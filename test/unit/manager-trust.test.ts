@@ -22,7 +22,7 @@ import { OPERATIONS_MAX, Operations } from '../../src/core/operations.ts'
 import { MachineQuota } from '../../src/core/quota.ts'
 import { createFakePorts, type FakePorts } from '../fakes/ports.ts'
 import type { Address } from '../../src/core/ports.ts'
-import { parseStatusUid } from '../../src/backends/procfs-stat.ts'
+import { parseStatusUid } from '../../src/linux/proc.ts'
 import { LEADER, registerRequest, rejectsWith, settle } from '../helpers/manager-fixtures.ts'
 
 const request = (overrides: Partial<RegisterRequest> = {}): RegisterRequest => registerRequest({ rootDirectory: '/srv/golden', ...overrides })

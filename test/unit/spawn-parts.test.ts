@@ -1,6 +1,6 @@
 // The small pure parts of machined-spawn: the container's ID (A1.9), PID 1's
-// environment (A1.1), the capability set (A1.4), os-release, cgroup and
-// notify parsing, time zone links, exit statuses, and the console escape.
+// environment (A1.1), the capability set (A1.4), os-release and notify
+// parsing, time zone links and exit statuses.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -10,12 +10,10 @@ import { chooseContainerId, idBytes, parseId128, parseMachineIdFile, uuidFromId 
 import { containerEnvironment } from '../../src/spawn/environment.ts'
 import { CAP, capabilityMask } from '../../src/spawn/capabilities.ts'
 import { containerHostEnvironment, parseOsRelease } from '../../src/spawn/os-release.ts'
-import { parseCgroupMounts, parseProcCgroup } from '../../src/spawn/cgroups.ts'
 import { parseNotify, unescapeNotify } from '../../src/spawn/helper.ts'
 import { syncTimezone, zoneFromLink } from '../../src/spawn/timezone.ts'
 import { checkCommand, findInit, resolveInRoot } from '../../src/spawn/tree.ts'
 import { GuestState, interpretExit } from '../../src/spawn/main.ts'
-import { EscapeDetector } from '../../src/spawn/console.ts'
 
 const ID = '0123456789abcdef0123456789abcdef'
 
@@ -87,25 +85,7 @@ void describe('capabilities', () => {
   })
 })
 
-void describe('cgroups', () => {
-  test('hybrid and pure cgroup2 mount tables', () => {
-    const hybrid = [
-      '30 25 0:26 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755',
-      '31 30 0:27 / /sys/fs/cgroup/unified rw shared:10 - cgroup2 cgroup2 rw,nsdelegate',
-      '32 30 0:28 / /sys/fs/cgroup/systemd rw shared:11 - cgroup cgroup rw,xattr,name=systemd',
-      '33 30 0:29 / /sys/fs/cgroup/pids rw shared:12 - cgroup cgroup rw,pids',
-    ].join('\n')
-    assert.deepEqual(parseCgroupMounts(hybrid), { unified: '/sys/fs/cgroup/unified', systemd: '/sys/fs/cgroup/systemd' })
-    assert.deepEqual(parseCgroupMounts('31 25 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw'), { unified: '/sys/fs/cgroup', systemd: undefined })
-  })
-
-  test('/proc/PID/cgroup', () => {
-    assert.deepEqual(parseProcCgroup('9:name=systemd:/machine.slice/a.scope\n8:pids:/x\n0::/machine.slice/a.scope/init.scope\n'),
-      { unified: '/machine.slice/a.scope/init.scope', systemd: '/machine.slice/a.scope' })
-  })
-})
-
-void describe('notify, exit, console', () => {
+void describe('notify, exit', () => {
   test('sd_notify datagrams as the helper escapes them', () => {
     assert.equal(unescapeNotify('READY=1\\nSTATUS=a\\\\b'), 'READY=1\nSTATUS=a\\b')
     assert.deepEqual([...parseNotify('READY=1\nSTATUS=Ready.\nX_SYSTEMD_UNIT_ACTIVE=multi-user.target')],
@@ -134,18 +114,6 @@ void describe('notify, exit, console', () => {
     assert.equal(g.status, 'Ready.')
     g.update(new Map([['EXIT_STATUS', '0'], ['X_SYSTEMD_SHUTDOWN', 'poweroff']]))
     assert.equal(g.shutdown, 'poweroff')
-  })
-
-  test('Ctrl-] three times within a second', () => {
-    const d = new EscapeDetector()
-    const esc = Uint8Array.of(0x1d)
-    assert.equal(d.feed(esc, 0), false)
-    assert.equal(d.feed(esc, 100), false)
-    assert.equal(d.feed(esc, 1500), false, 'the first was too long ago')
-    assert.equal(d.feed(esc, 1600), false)
-    assert.equal(d.feed(esc, 1700), true)
-    assert.equal(d.feed(Uint8Array.of(0x1d, 0x61, 0x1d, 0x1d), 5000), false, 'another key in between starts over')
-    assert.equal(d.feed(Uint8Array.of(0x1d, 0x1d, 0x1d), 9000), true)
   })
 })
 

@@ -1,34 +1,15 @@
-// The console side of the launcher: vmspawn's Ctrl-] escape, reading the
-// guest's identity off its console, and the record `mctl status` reads.
+// The console side of the launcher: reading the guest's identity off its
+// console, and the record `mctl status` reads (the Ctrl-] escape is in
+// linux-pty.test.ts).
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EscapeDetector } from '../../src/vmspawn/console.ts'
 import { GuestConsoleWatch, LineSplitter, parseConsoleLine } from '../../src/vmspawn/guest-console.ts'
 import { RuntimeDir } from '../../src/vmspawn/runtime-dir.ts'
 import { vmGuestIdentity } from '../../src/cli/host/vm-guest.ts'
 import { describeGuestId } from '../../src/protocol/vm-guest-record.ts'
-
-const ESC = Uint8Array.of(0x1d)
-
-describe('Ctrl-] three times within a second', () => {
-  test('fires on the third press in time', () => {
-    const d = new EscapeDetector()
-    assert.equal(d.feed(ESC, 0), false)
-    assert.equal(d.feed(ESC, 400), false)
-    assert.equal(d.feed(ESC, 900), true)
-    assert.equal(d.feed(Uint8Array.of(0x1d, 0x1d, 0x1d), 5000), true, 'all in one read')
-  })
-  test('not when too slow, or when other keys come between', () => {
-    const d = new EscapeDetector()
-    d.feed(ESC, 0); d.feed(ESC, 600)
-    assert.equal(d.feed(ESC, 1200), false, 'the first press is more than 1s old')
-    const e = new EscapeDetector()
-    assert.equal(e.feed(Uint8Array.of(0x1d, 0x1d, 0x61, 0x1d), 0), false)
-  })
-})
 
 describe("the guest's console", () => {
   test('lines without colours or carriage returns, split across chunks', () => {

@@ -15,10 +15,10 @@
 
 import type { MachinedClient, MachineAddress } from '../../client/types.ts'
 import { describeGuestId } from '../../protocol/vm-guest-record.ts'
+import { processComm } from '../../linux/proc.ts'
 import { CliError } from '../errors.ts'
 import { unitProcesses } from '../host/cgroup.ts'
 import { interfaceNames } from '../host/netif.ts'
-import { processComm } from '../host/proc.ts'
 import { vmGuestIdentity } from '../host/vm-guest.ts'
 import { formatProcessTree } from '../output/cgroup-tree.ts'
 import type { TypedProperty } from '../output/properties.ts'

@@ -1,0 +1,125 @@
+/**
+ * Reading processes from /proc: stat (state, parent, start time, name),
+ * status (user IDs), cmdline and cgroup, each file read once per question.
+ * procfs files are read synchronously: the kernel makes them up on the
+ * spot and never blocks, and a trip through libuv's thread pool costs more
+ * than the read (bench/README.md). Every reader answers undefined for a
+ * process that is gone; `procRoot` lets tests read a /proc of their own.
+ * @module
+ */
+
+import { readFileSync } from 'node:fs'
+
+export interface ProcStat {
+  /** One letter: R, S, D, Z (zombie), X (dead), … */
+  readonly state: string
+  readonly ppid: number
+  /** Clock ticks after boot: with the PID, it names one process for the whole boot. */
+  readonly startTime: bigint
+  /** The name the kernel keeps (TASK_COMM_LEN, 15 bytes), as /proc/PID/comm shows it. */
+  readonly comm: string
+}
+
+/** Whether a number can be a PID (pid_is_valid(); PID_MAX_LIMIT is 2^22, the field 2^30). */
+export function pidIsValid(pid: number): boolean {
+  return Number.isInteger(pid) && pid > 0 && pid <= 0x3fffffff
+}
+
+/** Parses /proc/PID/stat; the name in parentheses may itself hold spaces and parentheses. */
+export function parseProcStat(text: string): ProcStat | undefined {
+  const open = text.indexOf('(')
+  const close = text.lastIndexOf(')')
+  if (open < 0 || close < open) return undefined
+  const fields = text.slice(close + 2).split(' ')
+  // fields[0] is field 3 (state), so field N is fields[N - 3].
+  const state = fields[0]
+  const ppid = fields[1]
+  const start = fields[19]
+  if (state === undefined || ppid === undefined || start === undefined || !/^\d+$/.test(start)) return undefined
+  return { state, ppid: Number(ppid), startTime: BigInt(start), comm: text.slice(open + 1, close) }
+}
+
+/** One file of /proc/PID (or /proc/self); undefined when the process is gone or the PID cannot be one. */
+function readProcFile(pid: number | 'self', file: string, procRoot: string): Buffer | undefined {
+  if (pid !== 'self' && !pidIsValid(pid)) return undefined
+  try {
+    return readFileSync(`${procRoot}/${pid}/${file}`)
+  } catch {
+    return undefined
+  }
+}
+
+export function readProcStat(pid: number, procRoot = '/proc'): ProcStat | undefined {
+  const text = readProcFile(pid, 'stat', procRoot)?.toString('utf8')
+  return text === undefined ? undefined : parseProcStat(text)
+}
+
+/** A zombie or a dead task has exited, whoever has yet to reap it (systemd's pidref_is_alive() says the same). */
+export function hasExited(stat: ProcStat): boolean {
+  return stat.state === 'Z' || stat.state === 'X'
+}
+
+/**
+ * The UID from /proc/PID/status ("Uid:\treal\teffective\tsaved\tfs") when
+ * all four agree; undefined for a process with mixed IDs (a setuid program
+ * its real user started), which the kernel lets no one but root inspect
+ * either (ptrace_may_access()): it belongs to no user.
+ */
+export function parseStatusUid(text: string): number | undefined {
+  const m = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(text)
+  if (m === null || m[1] !== m[2] || m[1] !== m[3] || m[1] !== m[4]) return undefined
+  return Number(m[1])
+}
+
+export function readStatusUid(pid: number, procRoot = '/proc'): number | undefined {
+  const text = readProcFile(pid, 'status', procRoot)?.toString('latin1')
+  return text === undefined ? undefined : parseStatusUid(text)
+}
+
+/** /proc/PID/cgroup as it is (parse it with ./cgroup-paths.ts). */
+export function readProcCgroup(pid: number | 'self', procRoot = '/proc'): string | undefined {
+  return readProcFile(pid, 'cgroup', procRoot)?.toString('utf8')
+}
+
+/** This boot's ID, 32 lower-case hex digits (sd_id128_get_boot()). */
+export function readBootId(procRoot = '/proc'): string {
+  return readFileSync(`${procRoot}/sys/kernel/random/boot_id`, 'utf8').trim().replace(/-/g, '').toLowerCase()
+}
+
+/** Control bytes as C escapes (cescape_char()), so a name cannot break a line. */
+function escapeControls(s: string): string {
+  const named: Record<string, string> = { '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' }
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => named[c] ?? `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)
+}
+
+/** The process's name for display (get_process_comm(), control bytes escaped). */
+export function processComm(pid: number, procRoot = '/proc'): string | undefined {
+  const comm = readProcStat(pid, procRoot)?.comm
+  return comm === undefined ? undefined : escapeControls(comm)
+}
+
+/**
+ * The command line for display, arguments joined by spaces, or "[comm]"
+ * for a kernel thread or a zombie (get_process_cmdline() with
+ * PROCESS_CMDLINE_COMM_FALLBACK, as systemd's GetUnitProcesses() reports it).
+ */
+export function processCmdline(pid: number, procRoot = '/proc'): string | undefined {
+  const raw = readProcFile(pid, 'cmdline', procRoot)
+  if (raw === undefined) return undefined
+  const text = raw.toString('utf8').replace(/\0/g, ' ').replace(/[ \t\n\r]+$/, '')
+  if (text === '') {
+    const comm = processComm(pid, procRoot)
+    return comm === undefined ? undefined : `[${comm}]`
+  }
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
+/** kill(2) that treats a process already gone as done: false then. */
+export function signalQuietly(pid: number, signal: number): boolean {
+  try {
+    process.kill(pid, signal)
+    return true
+  } catch {
+    return false
+  }
+}
