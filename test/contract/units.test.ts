@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Log } from '../../src/core/ports.ts'
-import { detectCgroupLayout } from '../../src/backends/cgroup-layout.ts'
+import { detectCgroupLayout } from '../../src/linux/cgroup-layout.ts'
 import { CgroupUnits } from '../../src/backends/cgroup-units.ts'
 import { ProcfsProcesses } from '../../src/backends/procfs.ts'
 import { FakeProcesses } from '../fakes/processes.ts'
@@ -38,7 +38,7 @@ runContract('Units: FakeUnits', unitsCases, async (): Promise<UnitsHarness> => {
 const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} }
 
 runContract('Units: CgroupUnits', unitsCases, async (): Promise<UnitsHarness> => {
-  const layout = await detectCgroupLayout()
+  const layout = detectCgroupLayout()
   if (layout === undefined) throw new Error('No cgroup hierarchy is mounted')
   const tracking = layout.unified ?? layout.systemdV1!
   const runtimeDir = mkdtempSync(join(tmpdir(), 'units-contract-'))
