@@ -1,6 +1,6 @@
 /**
  * The native pieces machined-spawn uses: the pty calls of the package's
- * N-API module (native/machined_native.c; the pidfd calls are shared with
+ * N-API module (native/addon/; the pidfd calls are shared with
  * the daemon in src/native/pidfd.ts). The daemon's typed wrapper lives in
  * src/backends/native.ts, which this layer may not import (eslint layer
  * rules), hence this small second view of the same module.
