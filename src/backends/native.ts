@@ -13,6 +13,7 @@ import { loadAddon } from '../native/addon.ts'
 import { sendAllWithFds } from '../native/fd-writer.ts'
 
 export { pidfdOpen, pidfdSendSignal } from '../native/pidfd.ts'
+export { pollSetOpen, type PollSet as NativePollSet } from '../native/poll-set.ts'
 
 export interface PeerCred {
   readonly uid: number
@@ -20,18 +21,10 @@ export interface PeerCred {
   readonly pid: number
 }
 
-/** An epoll set behind one uv_poll (pollSetOpen()); remove an fd before closing it. */
-export interface NativePollSet {
-  add(fd: number, token: number, once: boolean): void
-  remove(fd: number): void
-  close(): void
-}
-
 interface Addon {
   getPeerCred(fd: number): PeerCred
   socketPair(): [number, number]
   receiveFds(fd: number): { data: Buffer; fds: number[] }
-  pollSetOpen(callback: (tokens: number[]) => void): NativePollSet
   inotifyInit(): number
   inotifyAddWatch(fd: number, path: string, mask: number): number
   inotifyRmWatch(fd: number, wd: number): void
@@ -87,16 +80,6 @@ export function sendWithFds(socket: Socket, data: Buffer, fds: readonly number[]
   const onClose = (): void => stop?.()
   socket.once('close', onClose)
   return sendAllWithFds(fd, data, fds, (s) => { stop = s }).finally(() => socket.off('close', onClose))
-}
-
-/**
- * An epoll set watched by a single uv_poll: `callback` gets the tokens of
- * the fds that became readable. An fd added with `once` reports one time
- * (a pidfd stays readable after its process exits); others report while
- * readable, so their owner drains them. Does not keep the event loop alive.
- */
-export function pollSetOpen(callback: (tokens: number[]) => void): NativePollSet {
-  return load().pollSetOpen(callback)
 }
 
 /** inotify_init1(IN_NONBLOCK | IN_CLOEXEC). */

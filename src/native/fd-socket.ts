@@ -21,18 +21,11 @@
 import { closeSync } from 'node:fs'
 import { loadAddon } from './addon.ts'
 import { FdWriter, type FdWriterOptions } from './fd-writer.ts'
-
-interface PollSet {
-  add(fd: number, token: number, once: boolean, writable: boolean): void
-  remove(fd: number): void
-  ref(keep: boolean): void
-  close(): void
-}
+import { pollSetOpen, type PollSet } from './poll-set.ts'
 
 interface Addon {
   unixConnect(path: Buffer): number
   receiveFds(fd: number): { data: Buffer; fds: number[] }
-  pollSetOpen(callback: (tokens: number[]) => void): PollSet
 }
 
 /** receiveFds() reads at most this much at a time. */
@@ -90,7 +83,7 @@ export class FdSocket {
     if (this.#destroyed) return
     this.#handlers = handlers
     if (this.#reader !== undefined) return
-    this.#reader = loadAddon<Addon>().pollSetOpen(() => this.#readable())
+    this.#reader = pollSetOpen(() => this.#readable())
     this.#reader.ref(true)
     if (!this.#paused) this.#reader.add(this.#fd, 1, false, false)
   }

@@ -16,20 +16,13 @@
  */
 
 import { loadAddon } from './addon.ts'
+import { pollSetOpen, type PollSet } from './poll-set.ts'
 
 /** How long a peer may take no byte while we have some for it (sd-bus's method call timeout is 25 s). */
 export const WRITE_STALL_TIMEOUT_MS = 30_000
 
-interface PollSet {
-  add(fd: number, token: number, once: boolean, writable: boolean): void
-  remove(fd: number): void
-  ref(keep: boolean): void
-  close(): void
-}
-
 interface Addon {
   sendFds(fd: number, data: Buffer, fds: readonly number[]): number
-  pollSetOpen(callback: (tokens: number[]) => void): PollSet
 }
 
 interface Chunk {
@@ -137,7 +130,7 @@ export class FdWriter {
   }
 
   #waitWritable(): void {
-    const watch = this.#watch ?? (this.#watch = loadAddon<Addon>().pollSetOpen(() => this.#writable()))
+    const watch = this.#watch ?? (this.#watch = pollSetOpen(() => this.#writable()))
     try {
       // EPOLLOUT, once: the kernel tells us when the peer has made room.
       watch.add(this.#fd, 1, true, true)

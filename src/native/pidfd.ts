@@ -8,21 +8,16 @@
  */
 
 import { loadAddon } from './addon.ts'
+import { pollSetOpen, type PollSet } from './poll-set.ts'
 
 /** Stops a pidfdWatch; safe to call more than once. */
 export interface PidfdWatch {
   close(): void
 }
 
-interface PollSet {
-  add(fd: number, token: number, once: boolean): void
-  close(): void
-}
-
 interface Addon {
   pidfdOpen(pid: number): number
   pidfdSendSignal(fd: number, signal: number): void
-  pollSetOpen(callback: (tokens: number[]) => void): PollSet
 }
 
 /** pidfd_open(2): an fd that keeps naming this process even after its PID is reused. Throws ESRCH when it is gone. */
@@ -46,7 +41,7 @@ export function pidfdWatch(fd: number, callback: () => void): PidfdWatch {
     set?.close()
     set = undefined
   }
-  set = loadAddon<Addon>().pollSetOpen(() => {
+  set = pollSetOpen(() => {
     if (set === undefined) return
     close()
     callback()
