@@ -7,7 +7,7 @@
 import { after, before, describe, mock, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -44,6 +44,10 @@ async function fakeBus(dir: string, script: (sock: Socket, data: Buffer) => void
   })
   await new Promise<void>((resolve) => server.listen(path, resolve))
   return { address: `unix:path=${path}`, close: () => server.close() }
+}
+
+function isOpen(fd: number): boolean {
+  try { fstatSync(fd); return true } catch { return false }
 }
 
 function openFds(): number {
@@ -118,6 +122,22 @@ void describe('against a fake bus', () => {
       const conn = await BusConnection.connect(bus.address).catch((e: unknown) => e)
       assert.ok(conn instanceof Error)
       assert.equal((conn as { code?: string }).code, 'CONNECTION_CLOSED')
+    } finally {
+      bus.close()
+    }
+  })
+
+  void test('fds of a message still queued (the bus stopped reading) are closed when the connection closes', async () => {
+    const bus = await fakeBus(dir, (sock) => { sock.pause() })
+    try {
+      const conn = await Connection.open(bus.address)
+      assert.equal(conn.unixFd, true)
+      conn.send({ type: 1, path: '/', member: 'Big', signature: 'ay', body: [Buffer.alloc(8 * 1024 * 1024)] })
+      const fd = openSync('/dev/null', 'r')
+      conn.send({ type: 1, path: '/', member: 'Take', signature: 'h', body: [fd] })
+      assert.equal(isOpen(fd), true)
+      conn.close()
+      assert.equal(isOpen(fd), false)
     } finally {
       bus.close()
     }

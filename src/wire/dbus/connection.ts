@@ -323,9 +323,10 @@ export class Connection {
     this.#backlog = []
     closeFds(this.#fdQueue)
     this.#fdQueue = []
+    // Writes still queued end with the socket, and close their fds as they do; any left are closed here.
+    this.#socket.destroy()
     closeFds([...this.#sendingFds])
     this.#sendingFds.clear()
-    this.#socket.destroy()
   }
 
   #fail(err: Error | undefined): void {
