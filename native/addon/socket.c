@@ -91,8 +91,8 @@ napi_value js_unix_connect(napi_env env, napi_callback_info info) {
  * What waits on a Unix socket, without blocking: up to 64 KiB and the fds
  * that came with them (close-on-exec, the caller's). An empty `data` is
  * the end of the stream; throws EAGAIN when nothing waits. The kernel
- * hands out fds with the bytes they were sent with and stops a read right
- * after them, so the fds belong to the last message that starts here.
+ * hands fds out with the read that holds the first byte they were sent
+ * with, and ends that read no later than the end of that send.
  */
 napi_value js_receive_fds(napi_env env, napi_callback_info info) {
         napi_value result, value, array;
