@@ -70,11 +70,6 @@ export class FdSocket {
     return this.#destroyed
   }
 
-  /** Bytes written and not yet with the kernel. */
-  get writableLength(): number {
-    return this.#writer.pendingBytes
-  }
-
   /**
    * Where what is read goes from now on; reading starts with the first
    * call. An open socket keeps the event loop alive, as node:net's do.

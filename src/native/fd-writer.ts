@@ -19,7 +19,7 @@ import { loadAddon } from './addon.ts'
 import { pollSetOpen, type PollSet } from './poll-set.ts'
 
 /** How long a peer may take no byte while we have some for it (sd-bus's method call timeout is 25 s). */
-export const WRITE_STALL_TIMEOUT_MS = 30_000
+const WRITE_STALL_TIMEOUT_MS = 30_000
 
 interface Addon {
   sendFds(fd: number, data: Buffer, fds: readonly number[]): number
@@ -34,7 +34,7 @@ interface Chunk {
 }
 
 /** A Node-style system error, as the addon throws them. */
-export function systemError(code: string, errno: number, syscall: string, message: string): NodeJS.ErrnoException {
+function systemError(code: string, errno: number, syscall: string, message: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${syscall}: ${message}`), { code, errno: -errno, syscall })
 }
 
