@@ -1,37 +1,52 @@
 # The native parts, built by `npm ci` through the package's install script:
-#  - machined_native: the daemon's N-API module, what Node cannot do by itself
-#    on a Unix socket, a process or a pty (SO_PEERCRED, pidfd_open,
-#    pidfd_send_signal, an epoll set of pidfds, openpt, TIOCSWINSZ), loaded
-#    by src/native/addon.ts; typed views in src/backends/native.ts (daemon),
-#    src/native/pidfd.ts (both) and src/spawn/native.ts (launcher).
-#  - machined-spawn-helper: a small program machined-spawn runs to clone the
-#    container and carry out its mount plan (Node cannot fork or clone).
-#  - machined-enter: a small program the daemon runs to act inside a
-#    machine's namespaces (ptys, login and shell sessions, sockets,
+#  - machined_native (addon/): the daemon's N-API module, what Node cannot
+#    do by itself on a Unix socket, a process or a pty (SO_PEERCRED,
+#    SCM_RIGHTS, pidfd_open, pidfd_send_signal, an epoll set of fds,
+#    openpt, TIOCSWINSZ), loaded by src/native/addon.ts; typed views in
+#    src/backends/native.ts (daemon), src/native/pidfd.ts (both),
+#    src/native/fd-socket.ts (fd passing, both transports) and
+#    src/linux/pty.ts (ptys, for mctl and the launchers).
+#  - machined-spawn-helper (spawn_helper/): a small program machined-spawn
+#    runs to clone the container and carry out its mount plan (Node cannot
+#    fork or clone).
+#  - machined-enter (enter/): a small program the daemon runs to act inside
+#    a machine's namespaces (ptys, login and shell sessions, sockets,
 #    Copy*Machine and BindMountMachine): a multithreaded process such as
 #    Node cannot join a mount namespace. src/backends/terminals.ts and
 #    src/backends/machine-files.ts run it.
+# common/ holds what they share: passing fds over a Unix socket.
 {
+  'target_defaults': {
+    'defines': ['_GNU_SOURCE'],
+    'include_dirs': ['common'],
+    'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
+  },
   'targets': [
     {
       'target_name': 'machined_native',
-      'sources': ['machined_native.c'],
-      'defines': ['NAPI_VERSION=8', '_GNU_SOURCE'],
-      'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
+      'sources': [
+        'addon/main.c', 'addon/errors.c', 'addon/process.c', 'addon/pty.c', 'addon/socket.c',
+        'addon/poll_set.c', 'addon/inotify.c', 'common/fdpass.c',
+      ],
+      'defines': ['NAPI_VERSION=8'],
+      # Only the module's entry point is visible: nothing of ours can take the place of the C library's.
+      'cflags': ['-fvisibility=hidden'],
     },
     {
       'target_name': 'machined-spawn-helper',
       'type': 'executable',
-      'sources': ['machined_spawn_helper.c'],
-      'defines': ['_GNU_SOURCE'],
-      'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
+      'sources': [
+        'spawn_helper/main.c', 'spawn_helper/plan.c', 'spawn_helper/steps.c', 'spawn_helper/fs.c',
+        'spawn_helper/host.c', 'common/fdpass.c',
+      ],
     },
     {
       'target_name': 'machined-enter',
       'type': 'executable',
-      'sources': ['machined_enter.c', 'machined_enter_files.c'],
-      'defines': ['_GNU_SOURCE'],
-      'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
+      'sources': [
+        'enter/main.c', 'enter/report.c', 'enter/namespaces.c', 'enter/exec.c', 'enter/copy.c',
+        'enter/copy_tree.c', 'enter/bind.c', 'common/fdpass.c',
+      ],
     },
   ],
 }

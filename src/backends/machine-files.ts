@@ -1,7 +1,7 @@
 /**
  * A container's files, reached as systemd-machined reaches them: the root
  * directory through /proc/<leader>/root, copies and bind mounts through
- * machined-enter copy and bind (native/machined_enter_files.c), a small
+ * machined-enter copy and bind (native/enter/copy.c, bind.c), a small
  * program that joins the leader's mount namespace (Node cannot: setns()
  * wants a single-threaded process).
  * One helper process per request, like machined's forked children.

@@ -1,5 +1,5 @@
 /**
- * Typed access to native/machined_native.c, the one native module: what
+ * Typed access to native/addon/, the one native module: what
  * Node cannot do itself on a Unix socket or a process. It is built by
  * `npm ci` (the package's install script runs node-gyp in native/) and
  * loaded lazily (src/native/addon.ts), so code that never needs it runs
@@ -10,8 +10,10 @@
 import { closeSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import { loadAddon } from '../native/addon.ts'
+import { sendAllWithFds } from '../native/fd-writer.ts'
 
 export { pidfdOpen, pidfdSendSignal } from '../native/pidfd.ts'
+export { pollSetOpen, type PollSet as NativePollSet } from '../native/poll-set.ts'
 
 export interface PeerCred {
   readonly uid: number
@@ -19,19 +21,10 @@ export interface PeerCred {
   readonly pid: number
 }
 
-/** An epoll set behind one uv_poll (pollSetOpen()); remove an fd before closing it. */
-export interface NativePollSet {
-  add(fd: number, token: number, once: boolean): void
-  remove(fd: number): void
-  close(): void
-}
-
 interface Addon {
   getPeerCred(fd: number): PeerCred
   socketPair(): [number, number]
   receiveFds(fd: number): { data: Buffer; fds: number[] }
-  sendFds(fd: number, data: Buffer, fds: number[]): number
-  pollSetOpen(callback: (tokens: number[]) => void): NativePollSet
   inotifyInit(): number
   inotifyAddWatch(fd: number, path: string, mask: number): number
   inotifyRmWatch(fd: number, wd: number): void
@@ -73,21 +66,20 @@ export function receiveFds(fd: number): { data: Buffer; fds: number[] } {
 }
 
 /**
- * sendmsg(2) with SCM_RIGHTS, without blocking: the bytes sent (the fds go
- * with the first); throws EAGAIN when the socket takes nothing now.
+ * Sends `data` with `fds` on its first byte over a node:net Unix socket,
+ * which cannot pass fds itself: through the addon on the socket's fd
+ * (FdWriter, src/native/fd-writer.ts: the one way fds are sent, waiting
+ * for writability when the socket is full). node:net must have nothing of
+ * its own queued there meanwhile. Resolves once all is sent; rejects when
+ * the socket closes first or the peer stops reading. The fds stay ours.
  */
-export function sendFds(fd: number, data: Buffer, fds: number[]): number {
-  return load().sendFds(fd, data, fds)
-}
-
-/**
- * An epoll set watched by a single uv_poll: `callback` gets the tokens of
- * the fds that became readable. An fd added with `once` reports one time
- * (a pidfd stays readable after its process exits); others report while
- * readable, so their owner drains them. Does not keep the event loop alive.
- */
-export function pollSetOpen(callback: (tokens: number[]) => void): NativePollSet {
-  return load().pollSetOpen(callback)
+export function sendWithFds(socket: Socket, data: Buffer, fds: readonly number[]): Promise<void> {
+  const fd = socketFd(socket)
+  let stop: (() => void) | undefined
+  // node:net closes the fd with the socket: no write may outlive it.
+  const onClose = (): void => stop?.()
+  socket.once('close', onClose)
+  return sendAllWithFds(fd, data, fds, (s) => { stop = s }).finally(() => socket.off('close', onClose))
 }
 
 /** inotify_init1(IN_NONBLOCK | IN_CLOEXEC). */

@@ -1,5 +1,5 @@
 /**
- * Processes held through pidfds (native/machined_native.c), the way newer
+ * Processes held through pidfds (native/addon/process.c), the way newer
  * systemd holds a PidRef: the pidfd keeps naming one process after its PID
  * has been reused, becomes readable when that process exits (every
  * leader's pidfd sits in one epoll set behind one uv_poll, ./fd-poller.ts,

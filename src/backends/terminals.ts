@@ -11,7 +11,7 @@
  * instead: machined-enter joins the machine's namespaces and cgroups and
  * runs login(1) or the program on the pty as the user the guest's
  * /etc/passwd names (docs/compat.md). Namespace work happens in that
- * helper program (native/machined_enter.c): Node cannot join a mount
+ * helper program (native/enter/): Node cannot join a mount
  * namespace.
  * @module
  */
@@ -45,7 +45,7 @@ function withTimeout<T>(work: Promise<T>, bus: BusConnection): Promise<T> {
   return Promise.race([work, expired]).finally(() => clearTimeout(timer))
 }
 
-/** machined-enter's exit statuses (native/machined_enter.c). */
+/** machined-enter's exit statuses (native/enter/enter.h). */
 const EXIT_NO_USER = 2
 
 /** systemd's answer when User= names nobody: get_user_creds() fails with ESRCH. */

@@ -7,7 +7,7 @@
 
 import type { Log } from '../core/ports.ts'
 import type { Manager } from '../core/manager.ts'
-import { peerCredentialsOf, sendFds, socketFd } from '../backends/native.ts'
+import { peerCredentialsOf, sendWithFds } from '../backends/native.ts'
 import { PidfdProcessIdentity } from '../backends/process-identity.ts'
 import { machineBinding } from '../transports/varlink/machine.ts'
 import { VarlinkServer, type VarlinkServerLimits } from '../transports/varlink/server.ts'
@@ -26,7 +26,7 @@ export async function startVarlink(options: VarlinkServiceOptions): Promise<Varl
     log: options.log,
     peerCredentials: peerCredentialsOf,
     limits: options.limits ?? {},
-    fdSender: (socket, data, fds) => sendFds(socketFd(socket), data, [...fds]),
+    fdSender: sendWithFds,
   })
   server.addInterface(machineBinding({ manager: options.manager, identity: new PidfdProcessIdentity() }))
   await server.listen(options.path, { mode: 0o666 })

@@ -1,7 +1,7 @@
 /**
  * What every front end that puts the user's terminal on a pty or a serial
  * console shares (systemd's ptyfwd.c serves machinectl, nspawn and vmspawn
- * alike): allocating a pty (native/machined_native.c), our terminal in raw
+ * alike): allocating a pty (native/addon/pty.c), our terminal in raw
  * mode while attached, the escape — Ctrl-] three times within a second —
  * that leaves the session, the terminal's size passed on, and writing what
  * the user types to a pty master in order.

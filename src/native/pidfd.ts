@@ -1,6 +1,6 @@
 /**
  * pidfds, for the daemon (src/backends/native.ts) and machined-spawn
- * (src/spawn/native.ts) alike: open one, signal through it, and learn of
+ * (src/spawn/) alike: open one, signal through it, and learn of
  * its process's exit. A single watch is a poll set of its own (native
  * pollSetOpen(), the epoll set behind one uv_poll that the daemon keeps
  * for all leaders in src/backends/fd-poller.ts) holding just this pidfd.
@@ -8,21 +8,16 @@
  */
 
 import { loadAddon } from './addon.ts'
+import { pollSetOpen, type PollSet } from './poll-set.ts'
 
 /** Stops a pidfdWatch; safe to call more than once. */
 export interface PidfdWatch {
   close(): void
 }
 
-interface PollSet {
-  add(fd: number, token: number, once: boolean): void
-  close(): void
-}
-
 interface Addon {
   pidfdOpen(pid: number): number
   pidfdSendSignal(fd: number, signal: number): void
-  pollSetOpen(callback: (tokens: number[]) => void): PollSet
 }
 
 /** pidfd_open(2): an fd that keeps naming this process even after its PID is reused. Throws ESRCH when it is gone. */
@@ -46,7 +41,7 @@ export function pidfdWatch(fd: number, callback: () => void): PidfdWatch {
     set?.close()
     set = undefined
   }
-  set = loadAddon<Addon>().pollSetOpen(() => {
+  set = pollSetOpen(() => {
     if (set === undefined) return
     close()
     callback()

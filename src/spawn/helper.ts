@@ -1,5 +1,5 @@
 /**
- * The helper program (native/machined_spawn_helper.c) as Node sees it: it
+ * The helper program (native/spawn_helper/) as Node sees it: it
  * is given the plan, reports the container's host PID, waits for "go",
  * passes on sd_notify messages and finally the container's exit status.
  * It runs in a session of its own, so terminal signals meant for us never

@@ -2,7 +2,7 @@
  * The plan as the helper reads it: one line per step, fields separated by
  * a space, each field percent-encoded (so spaces, newlines and any byte of
  * a path survive), "-" for none, and a line "." at the end
- * (native/machined_spawn_helper.c, decode_field()).
+ * (native/spawn_helper/plan.c, decode_field()).
  * @module
  */
 

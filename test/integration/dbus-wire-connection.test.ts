@@ -2,64 +2,52 @@
 // message closes the connection through onClose and never throws out of
 // the socket's handlers; messages sent in one tick leave in one write.
 // Against a private dbus-daemon: calls, errors, signals, a 10-MB message,
-// and fds in both directions, with no fd left open that nobody took.
-import { after, before, describe, test } from 'node:test'
+// and fds in both directions, with no fd left open that nobody took, also
+// when the socket is full while a message with fds goes out.
+import { after, before, describe, mock, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { closeSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { FdSocket } from '../../src/native/fd-socket.ts'
 import { BusConnection, type IncomingCall } from '../../src/wire/dbus/bus.ts'
 import { Connection } from '../../src/wire/dbus/connection.ts'
 import { DBusError, MalformedMessageError } from '../../src/wire/dbus/errors.ts'
 import { encodeStandalone, methodReturn, signal } from '../../src/wire/dbus/message.ts'
 import { Variant } from '../../src/wire/dbus/variant.ts'
 
-interface FakeSocket {
-  on(event: 'readable', listener: () => void): unknown
-  read(size: null, fds: null): { data: Buffer | null; fds: number[] } | null
-  write(chunk: Buffer): boolean
-  destroy(): void
-}
-interface FakeServer {
-  listen(path: string, cb: () => void): void
-  on(event: 'connection', listener: (s: FakeSocket) => void): unknown
-  close(): void
-}
-const require = createRequire(import.meta.url)
-const usocket = require('usocket') as { UServer: new () => FakeServer; USocket: { prototype: { write: (...args: unknown[]) => unknown } } }
-
 const GUID = '0123456789abcdef0123456789abcdef'
 
-/** A bus that authenticates anyone, then runs `script` with every message-stream byte it gets. */
-async function fakeBus(dir: string, script: (sock: FakeSocket, data: Buffer) => void): Promise<{ address: string; close(): void }> {
+/** A bus that authenticates anyone (and agrees to pass fds, which it never does), then runs `script` with every message-stream byte it gets. */
+async function fakeBus(dir: string, script: (sock: Socket, data: Buffer) => void): Promise<{ address: string; close(): void }> {
   const path = join(dir, `fake-${Math.random().toString(36).slice(2)}`)
-  const server = new usocket.UServer()
-  server.on('connection', (sock) => {
+  const server = createServer((sock) => {
     let authed = false
     let pending = ''
-    sock.on('readable', () => {
-      for (;;) {
-        const r = sock.read(null, null)
-        if (r === null || r.data === null) return
-        if (authed) { script(sock, r.data); continue }
-        pending += r.data.toString('latin1')
-        for (let nl = pending.indexOf('\r\n'); nl !== -1; nl = pending.indexOf('\r\n')) {
-          const line = pending.slice(0, nl).replace(/^\0/, '')
-          pending = pending.slice(nl + 2)
-          if (line.startsWith('AUTH EXTERNAL')) sock.write(Buffer.from(`OK ${GUID}\r\n`))
-          else if (line === 'NEGOTIATE_UNIX_FD') sock.write(Buffer.from('AGREE_UNIX_FD\r\n'))
-          else if (line === 'BEGIN') {
-            authed = true
-            if (pending !== '') script(sock, Buffer.from(pending, 'latin1'))
-          }
+    sock.on('error', () => undefined)
+    sock.on('data', (data: Buffer) => {
+      if (authed) { script(sock, data); return }
+      pending += data.toString('latin1')
+      for (let nl = pending.indexOf('\r\n'); nl !== -1 && !authed; nl = pending.indexOf('\r\n')) {
+        const line = pending.slice(0, nl).replace(/^\0/, '')
+        pending = pending.slice(nl + 2)
+        if (line.startsWith('AUTH EXTERNAL')) sock.write(Buffer.from(`OK ${GUID}\r\n`))
+        else if (line === 'NEGOTIATE_UNIX_FD') sock.write(Buffer.from('AGREE_UNIX_FD\r\n'))
+        else if (line === 'BEGIN') {
+          authed = true
+          if (pending !== '') script(sock, Buffer.from(pending, 'latin1'))
         }
       }
     })
   })
   await new Promise<void>((resolve) => server.listen(path, resolve))
   return { address: `unix:path=${path}`, close: () => server.close() }
+}
+
+function isOpen(fd: number): boolean {
+  try { fstatSync(fd); return true } catch { return false }
 }
 
 function openFds(): number {
@@ -139,23 +127,36 @@ void describe('against a fake bus', () => {
     }
   })
 
+  void test('fds of a message still queued (the bus stopped reading) are closed when the connection closes', async () => {
+    const bus = await fakeBus(dir, (sock) => { sock.pause() })
+    try {
+      const conn = await Connection.open(bus.address)
+      assert.equal(conn.unixFd, true)
+      conn.send({ type: 1, path: '/', member: 'Big', signature: 'ay', body: [Buffer.alloc(8 * 1024 * 1024)] })
+      const fd = openSync('/dev/null', 'r')
+      conn.send({ type: 1, path: '/', member: 'Take', signature: 'h', body: [fd] })
+      assert.equal(isOpen(fd), true)
+      conn.close()
+      assert.equal(isOpen(fd), false)
+    } finally {
+      bus.close()
+    }
+  })
+
   void test('messages sent in one tick leave in one write', async () => {
     const received: Buffer[] = []
     const bus = await fakeBus(dir, (_sock, data) => { received.push(data) })
-    const proto = usocket.USocket.prototype
-    const original = proto.write
-    let writes = 0
-    proto.write = function (this: unknown, ...args: unknown[]) { writes++; return original.apply(this, args) }
+    const writes = mock.method(FdSocket.prototype, 'write')
     try {
       const conn = await Connection.open(bus.address)
-      writes = 0
+      writes.mock.resetCalls()
       for (let i = 0; i < 5; i++) conn.send({ type: 4, path: '/a', interface: 'a.b', member: 'S', signature: 'u', body: [i] })
       await new Promise((r) => setTimeout(r, 50))
-      assert.equal(writes, 1)
+      assert.equal(writes.mock.callCount(), 1)
       assert.equal(Buffer.concat(received).length, 5 * encodeStandalone(signal('/a', 'a.b', 'S', 'u', [0]), 1).data.length)
       conn.close()
     } finally {
-      proto.write = original
+      writes.mock.restore()
       bus.close()
     }
   })
@@ -164,6 +165,7 @@ void describe('against a fake bus', () => {
 void describe('against dbus-daemon', () => {
   let daemon: ChildProcess
   let address: string
+  const abstractName = `machined-ts-wire-test-${process.pid}`
 
   before(async () => {
     // A real component the suite needs (.ci/run installs it): missing is a failure, never a skip.
@@ -174,6 +176,7 @@ void describe('against dbus-daemon', () => {
 <busconfig>
   <type>session</type>
   <listen>unix:path=${join(dir, 'bus')}</listen>
+  <listen>unix:abstract=${abstractName}</listen>
   <auth>EXTERNAL</auth>
   <policy context="default"><allow send_destination="*"/><allow receive_sender="*"/><allow own="*"/></policy>
 </busconfig>
@@ -252,6 +255,40 @@ void describe('against dbus-daemon', () => {
     await assert.rejects(BusConnection.connect(`unix:path=${join(dir, 'nobody')}`, { unixFd: false }), { code: 'ENOENT' })
     server.close()
     client.close()
+  })
+
+  void test('pipelined 2-MB messages with fds while the socket is full: each fd arrives once, with its own message', async () => {
+    // Poll sets of connections closed before are let go of on a later turn of the loop.
+    await new Promise((r) => setTimeout(r, 50))
+    const before = openFds()
+    const [server, client] = await pair()
+    await server.requestName('org.example.Pipe')
+    const seen: { fds: number; text: string; bytes: number; fill: number | undefined }[] = []
+    server.onCall((call: IncomingCall) => {
+      const [, blob] = call.body as [number, Buffer]
+      seen.push({ fds: call.fds.length, text: readFileSync(call.fds[0]!, 'utf8'), bytes: blob.length, fill: blob[blob.length - 1] })
+      server.reply(call, 'u', [call.fds.length])
+    })
+    // Eight calls at once: 16 MB where the socket holds a few hundred KB, so writes stop half way and wait for room.
+    const calls = Array.from({ length: 8 }, (_, i) => {
+      const file = join(dir, `pipe-${i}`)
+      writeFileSync(file, `file ${i}`)
+      return client.call('org.example.Pipe', '/', 'org.example.T', 'Take', 'hay', [openSync(file, 'r'), Buffer.alloc(2 * 1024 * 1024, i + 1)])
+    })
+    assert.deepEqual(await Promise.all(calls), Array.from({ length: 8 }, () => [1]))
+    assert.deepEqual(seen, Array.from({ length: 8 }, (_, i) => ({ fds: 1, text: `file ${i}`, bytes: 2 * 1024 * 1024, fill: i + 1 })))
+    server.close()
+    client.close()
+    // Sent fds were closed once the kernel had them, the server's after each reply; the sockets and their poll sets with the connections.
+    await new Promise((r) => setTimeout(r, 50))
+    assert.equal(openFds(), before)
+  })
+
+  void test('an abstract socket address (its name at its exact length, as dbus-daemon binds it)', async () => {
+    const bus = await BusConnection.connect(`unix:abstract=${abstractName}`)
+    assert.equal(bus.unixFd, true)
+    assert.match(bus.uniqueName, /^:1\.\d+$/)
+    bus.close()
   })
 
   void test('fds in both directions; fds nobody takes are closed', async () => {

@@ -1,5 +1,6 @@
 // The native module as the daemon uses it: SO_PEERCRED on an accepted
-// Unix socket (reached through socket._handle.fd), and pidfds that open,
+// Unix socket (reached through socket._handle.fd), fds passed with
+// SCM_RIGHTS (up to the kernel's 253 a message), and pidfds that open,
 // signal and report the exit of exactly one process. Errors carry Node's
 // usual code/errno/syscall.
 import { describe, it } from 'node:test'
@@ -9,7 +10,8 @@ import { fstatSync, mkdtempSync, rmSync } from 'node:fs'
 import { connect, createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { closeFd, getPeerCred, peerCredentialsOf, pidfdOpen, pidfdSendSignal, socketFd } from '../../src/backends/native.ts'
+import { closeFd, getPeerCred, peerCredentialsOf, pidfdOpen, pidfdSendSignal, receiveFds, socketFd, socketPair } from '../../src/backends/native.ts'
+import { loadAddon } from '../../src/native/addon.ts'
 import { pidfdWatch } from '../../src/native/pidfd.ts'
 import { PidfdProcessIdentity } from '../../src/backends/process-identity.ts'
 import { ProcfsProcesses } from '../../src/backends/procfs.ts'
@@ -53,6 +55,24 @@ describe('native module', () => {
     // The process is gone: its pidfd can no longer signal anybody, whoever gets the PID next.
     assert.throws(() => pidfdSendSignal(fd, 15), { code: 'ESRCH', syscall: 'pidfd_send_signal' })
     closeFd(fd)
+  })
+
+  it('passes fds only as asked: bad arguments are refused, a gone peer is EPIPE (no SIGPIPE), its end an empty read', () => {
+    const { sendFds } = loadAddon<{ sendFds(fd: number, data: Buffer, fds: number[]): number }>()
+    const [a, b] = socketPair()
+    assert.throws(() => sendFds(a, Buffer.alloc(0), []), { code: 'ERR_INVALID_ARG_TYPE' })
+    assert.throws(() => sendFds(a, Buffer.from('x'), new Array<number>(254).fill(a)), { code: 'ERR_INVALID_ARG_TYPE' })
+    assert.throws(() => sendFds(a, Buffer.from('x'), [-1]), { code: 'ERR_INVALID_ARG_TYPE' })
+    assert.throws(() => receiveFds(a), { code: 'EAGAIN', syscall: 'recvmsg' })
+    assert.equal(sendFds(a, Buffer.from('x'), new Array<number>(253).fill(a)), 1)
+    const r = receiveFds(b)
+    assert.equal(r.data.toString(), 'x')
+    assert.equal(r.fds.length, 253)
+    for (const fd of r.fds) closeFd(fd)
+    closeFd(b)
+    assert.throws(() => sendFds(a, Buffer.from('x'), []), { code: 'EPIPE', syscall: 'sendmsg' })
+    assert.equal(receiveFds(a).data.length, 0)
+    closeFd(a)
   })
 
   it('refuses a PID that does not exist', () => {

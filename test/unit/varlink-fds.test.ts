@@ -2,8 +2,9 @@
 // pty's master): the reply goes through the fd sender with its fds, after
 // every earlier reply, and the fds are closed once sent, or when the call
 // fails; a server without a sender answers PermissionDenied, as sd-varlink
-// does on a connection that may not pass fds. The real sendmsg() is run
-// end to end by test/e2e/shell-login.test.ts.
+// does on a connection that may not pass fds. The real sender (sendWithFds)
+// is run by test/unit/fd-passing.test.ts and end to end by
+// test/e2e/shell-login.test.ts.
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { closeSync, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs'
@@ -55,10 +56,9 @@ async function serve(fdSender: VarlinkServerOptions['fdSender']): Promise<{ serv
 void describe('Varlink replies with fds', () => {
   it('go through the fd sender with their fds, in order with the other replies; the fds are closed once sent', async () => {
     const sent: { text: string; fds: readonly number[]; open: boolean[] }[] = []
-    const sender = (socket: Socket, data: Buffer, fds: readonly number[]): number => {
+    const sender = async (socket: Socket, data: Buffer, fds: readonly number[]): Promise<void> => {
       sent.push({ text: data.toString('utf8'), fds: [...fds], open: fds.map(isOpen) })
       socket.write(data) // stands in for sendmsg(): the bytes reach the client
-      return data.length
     }
     const { server, client, opened } = await serve(sender)
     client.send({ method: 'org.example.fds.Echo', parameters: { text: 'first' } })
@@ -78,7 +78,7 @@ void describe('Varlink replies with fds', () => {
 
   it('a call that fails after pushing an fd closes it and sends none', async () => {
     let calls = 0
-    const { server, client, opened } = await serve(() => { calls++; return 0 })
+    const { server, client, opened } = await serve(async () => { calls++ })
     const r = await client.call('org.example.fds.Open', { fail: true })
     assert.equal(typeof r.error, 'string')
     assert.equal((r.parameters as Record<string, unknown> | undefined)?.fd, undefined)

@@ -35,10 +35,13 @@ export interface ConnectionLimits {
 }
 
 /**
- * Sends `data` with `fds` attached to its first byte on the socket, without
- * blocking: the bytes sent; throws an EAGAIN error when none could go.
+ * Sends all of `data` with `fds` attached to its first byte on the socket
+ * (node:net cannot pass fds), once node:net has nothing of its own left
+ * to write there; resolves once all is with the kernel, rejects when the
+ * socket closes first or the client stops reading. The fds stay the
+ * caller's.
  */
-export type FdSender = (socket: Socket, data: Buffer, fds: readonly number[]) => number
+export type FdSender = (socket: Socket, data: Buffer, fds: readonly number[]) => Promise<void>
 
 /** Closes fds a reply was to pass (errors ignored: they are gone either way). */
 export function closeFds(fds: readonly number[]): void {
@@ -221,9 +224,8 @@ export class VarlinkConnection {
   /**
    * A reply that passes fds (node:net cannot): once node:net has handed
    * every earlier byte to the kernel, so the fds arrive with this reply,
-   * the reply goes out through the fd sender, its fds on the first byte;
-   * whatever the kernel did not take at once follows through node:net.
-   * The fds are closed once sent, or when the client is gone.
+   * the whole reply goes out through the fd sender, its fds on the first
+   * byte. The fds are closed once sent, or when the client is gone.
    */
   async #writeWithFds(message: Record<string, unknown>, fds: readonly number[]): Promise<void> {
     const socket = this.#socket
@@ -236,20 +238,11 @@ export class VarlinkConnection {
           socket.on('close', done)
         })
       }
-      for (;;) {
-        if (socket.destroyed || !socket.writable || this.#fdSender === undefined) return
-        let sent: number
-        try {
-          sent = this.#fdSender(socket, bytes, fds)
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EAGAIN') { await new Promise((r) => setTimeout(r, 10)); continue }
-          this.#log.debug('Failed to pass fds on a Varlink connection, closing it', { pid: this.peer.pid, error: String(err) })
-          socket.destroy()
-          return
-        }
-        if (sent < bytes.length) socket.write(bytes.subarray(sent))
-        return
-      }
+      if (socket.destroyed || !socket.writable || this.#fdSender === undefined) return
+      await this.#fdSender(socket, bytes, fds)
+    } catch (err) {
+      this.#log.debug('Failed to pass fds on a Varlink connection, closing it', { pid: this.peer.pid, error: String(err) })
+      socket.destroy()
     } finally {
       closeFds(fds)
       this.#fdWrite = undefined

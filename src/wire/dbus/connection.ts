@@ -1,11 +1,11 @@
 /**
  * One D-Bus connection over a unix socket, at message level: connect,
  * authenticate, then cut the incoming stream into messages and send ours
- * in batches. The socket is usocket's (a native unix socket that passes
- * fds with SCM_RIGHTS), used through its documented stream API; a
- * connection that does not negotiate fd passing (a client such as mctl)
- * uses node:net instead and never loads the native module, which is most
- * of a short-lived client's start-up.
+ * in batches. A connection that negotiates fd passing runs on FdSocket
+ * (src/native/fd-socket.ts: the project's own addon, recvmsg/sendmsg with
+ * SCM_RIGHTS, waiting for writability when the socket is full); one that
+ * does not (a client such as mctl) uses node:net instead and never loads
+ * the native module, which is most of a short-lived client's start-up.
  *
  * Messages sent in one tick of the event loop leave in one socket write
  * (a reply and the signals its call caused go out together). A message
@@ -23,9 +23,8 @@
  */
 
 import { closeSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { Socket } from 'node:net'
-import { types } from 'node:util'
+import { createConnection, type Socket } from 'node:net'
+import { FdSocket, type FdSocketHandlers } from '../../native/fd-socket.ts'
 import { parseAddress } from './address.ts'
 import { SaslClient } from './auth.ts'
 import { AuthError, ConnectionClosedError, InvalidValueError, MalformedMessageError } from './errors.ts'
@@ -33,64 +32,51 @@ import { MessageFramer } from './framer.ts'
 import { Writer } from './writer.ts'
 import { decodeMessage, encodeMessage, type Message, type OutgoingMessage } from './message.ts'
 
-/** The part of usocket's USocket (a Duplex stream) we use. */
-interface USocket {
-  /** A path to connect to, or (usocket only) an fd already connected to adopt. */
-  connect(target: string | { fd: number }): void
-  on(event: 'connected' | 'readable' | 'end' | 'close', listener: () => void): unknown
-  on(event: 'error', listener: (err: Error) => void): unknown
-  once(event: 'connected', listener: () => void): unknown
-  once(event: 'error', listener: (err: Error) => void): unknown
-  removeAllListeners(event: string): unknown
-  read(size: null, fdCount: null): { data: Buffer | null; fds: number[] } | null
-  write(chunk: { data: Buffer; fds?: number[] }, callback: (err?: Error | null) => void): boolean
-  write(chunk: Buffer): boolean
-  destroy(): void
-}
+/** The socket a connection runs on: FdSocket, or node:net's behind the same few methods. */
+type Stream = Pick<FdSocket, 'listen' | 'pause' | 'resume' | 'write' | 'destroy'>
 
-const require = createRequire(import.meta.url)
-let USocketClass: (new () => USocket) | undefined
+/** node:net's socket as a Stream, for connections that pass no fds. */
+class NetStream implements Stream {
+  readonly #socket: Socket
+  #handlers: FdSocketHandlers | undefined
 
-/** node:net's socket behind the part of usocket's interface we use: for connections that pass no fds. */
-class NetSocket implements USocket {
-  readonly #s = new Socket()
-  static #event(event: string): string {
-    return event === 'connected' ? 'connect' : event
+  constructor(socket: Socket) {
+    this.#socket = socket
   }
 
-  connect(target: string | { fd: number }): void {
-    if (typeof target !== 'string') throw new Error('A plain socket cannot adopt an fd')
-    this.#s.connect(target)
+  static connect(path: string): Promise<NetStream> {
+    return new Promise((resolve, reject) => {
+      const socket = createConnection(path)
+      socket.once('connect', () => { socket.off('error', reject); resolve(new NetStream(socket)) })
+      socket.once('error', reject)
+    })
   }
 
-  on(event: string, listener: (err: Error) => void): this {
-    this.#s.on(NetSocket.#event(event), listener)
-    return this
+  listen(handlers: FdSocketHandlers): void {
+    const first = this.#handlers === undefined
+    this.#handlers = handlers
+    if (!first) return
+    this.#socket.on('data', (data: Buffer) => this.#handlers?.data(data, []))
+    this.#socket.on('end', () => this.#handlers?.end())
+    this.#socket.on('error', (err) => this.#handlers?.error(err))
   }
 
-  once(event: string, listener: (err: Error) => void): this {
-    this.#s.once(NetSocket.#event(event), listener)
-    return this
+  pause(): void {
+    this.#socket.pause()
   }
 
-  removeAllListeners(event: string): this {
-    this.#s.removeAllListeners(NetSocket.#event(event))
-    return this
+  resume(): void {
+    this.#socket.resume()
   }
 
-  read(): { data: Buffer | null; fds: number[] } | null {
-    const data = this.#s.read() as Buffer | null
-    return data === null ? null : { data, fds: [] }
-  }
-
-  write(chunk: Buffer | { data: Buffer; fds?: number[] }, callback?: (err?: Error | null) => void): boolean {
-    if (Buffer.isBuffer(chunk)) return this.#s.write(chunk)
-    // Connection never sends fds without having negotiated them.
-    return this.#s.write(chunk.data, callback)
+  write(data: Buffer, fds: readonly number[] = [], done?: (err?: Error) => void): void {
+    // Connection never sends fds without having negotiated them, and then it runs on FdSocket.
+    if (fds.length > 0) throw new InvalidValueError('Cannot pass fds on this connection')
+    this.#socket.write(data, done === undefined ? undefined : (err) => done(err ?? undefined))
   }
 
   destroy(): void {
-    this.#s.destroy()
+    this.#socket.destroy()
   }
 }
 
@@ -122,138 +108,46 @@ export function closeFds(fds: readonly number[]): void {
   }
 }
 
-/** What fdSafeUSocket needs of usocket's internals (usocket 1.1.0, pinned in package.json). */
-interface USocketInternals {
-  _wrap: { write(data: Buffer | undefined, fds: number[] | undefined): unknown; drain: (() => void) | null } | null
-  _write(chunk: unknown, encoding: unknown, callback: (err?: Error) => void): void
+async function connectStream(path: string, passFds: boolean): Promise<Stream> {
+  return passFds ? FdSocket.connect(path) : NetStream.connect(path)
 }
 
-/**
- * usocket 1.1.0 with one bug fixed: when the kernel takes none of a
- * message's bytes (EAGAIN, the socket buffer is full while calls are
- * pipelined), its retry sends the rest without the fds, so the bus gets a
- * message that announces fds and carries none, and drops the connection.
- * This _write is usocket's own, except that a retry keeps the fds until
- * they are sent (the kernel takes SCM_RIGHTS with the first byte it takes).
- */
-function fdSafeUSocket(module: { USocket: new () => USocket }): new () => USocket {
-  const Base = module.USocket as unknown as new () => USocketInternals
-  class FdSafeUSocket extends Base {
-    override _write(chunk: unknown, encoding: unknown, callback: (err?: Error) => void): void {
-      const wrap = this._wrap
-      if (wrap === null) return callback(new Error('USocket not connected'))
-      const c = (Buffer.isBuffer(chunk) ? { data: chunk } : chunk) as { data?: Buffer; fds?: number[]; callback?: (chunk: unknown) => void }
-      const sent = wrap.write(c.data, c.fds)
-      if (types.isNativeError(sent)) return callback(sent)
-      const n = sent as number
-      if (c.data === undefined || n === c.data.length) {
-        c.callback?.(chunk)
-        return callback()
-      }
-      const rest = { data: c.data.subarray(n), fds: n === 0 ? c.fds : undefined, callback: c.callback }
-      wrap.drain = () => this._write(rest, encoding, callback)
-    }
-  }
-  return FdSafeUSocket as unknown as new () => USocket
-}
-
-/**
- * usocket 1.1.0 stops its uv_poll_t with uv_close(), which libuv finishes
- * on a later turn of the event loop; but the handle lives inside usocket's
- * native wrapper, which the garbage collector may free as soon as the
- * socket lets go of it (destroy(), or usocket's own close after an error).
- * libuv then finishes closing freed memory and aborts the process
- * ("uv__finish_close: Assertion `handle->flags & UV_HANDLE_CLOSING'
- * failed"). So every wrapper stays reachable from here until a moment
- * after its socket is done with it.
- */
-const nativeWrappers = new Set<object>()
-const releaseWrapper = new WeakMap<USocket, () => void>()
-const WRAPPER_GRACE_MS = 1000
-
-function retainNativeWrapper(socket: USocket): void {
-  const wrap = (socket as unknown as { _wrap?: unknown })._wrap
-  if (typeof wrap !== 'object' || wrap === null) return
-  nativeWrappers.add(wrap)
-  let released = false
-  const release = (): void => {
-    if (released) return
-    released = true
-    setTimeout(() => nativeWrappers.delete(wrap), WRAPPER_GRACE_MS).unref()
-  }
-  releaseWrapper.set(socket, release)
-  // usocket closes the wrapper itself on an error, and says so with 'close'.
-  socket.on('close', release)
-}
-
-/** Destroys a socket; its native wrapper is let go of only after libuv has surely closed it. */
-function destroySocket(socket: USocket): void {
-  socket.destroy()
-  releaseWrapper.get(socket)?.()
-}
-
-function connectSocket(path: string, passFds: boolean): Promise<USocket> {
+/** Runs the SASL handshake; resolves with the result and any message bytes that followed it (the stream is paused then). */
+function authenticate(socket: Stream, sasl: SaslClient): Promise<{ unixFd: boolean; rest: Buffer | undefined }> {
   return new Promise((resolve, reject) => {
-    let socket: USocket
-    if (passFds) {
-      USocketClass ??= fdSafeUSocket(require('usocket') as { USocket: new () => USocket })
-      socket = new USocketClass()
-    } else socket = new NetSocket()
-    socket.once('connected', () => { socket.removeAllListeners('error'); resolve(socket) })
-    socket.once('error', (err) => reject(err))
-    socket.connect(path)
-    retainNativeWrapper(socket)
-  })
-}
-
-/** An already connected Unix socket fd as a socket that passes fds (usocket adopts it; it is the socket's from then on). */
-function adoptSocket(fd: number): USocket {
-  USocketClass ??= fdSafeUSocket(require('usocket') as { USocket: new () => USocket })
-  const socket = new USocketClass()
-  socket.connect({ fd })
-  retainNativeWrapper(socket)
-  return socket
-}
-
-/** Runs the SASL handshake; resolves with the result and any message bytes that followed it. */
-function authenticate(socket: USocket, sasl: SaslClient): Promise<{ unixFd: boolean; rest: Buffer | undefined }> {
-  return new Promise((resolve, reject) => {
+    let finished = false
     const done = (err: Error | undefined, value?: { unixFd: boolean; rest: Buffer | undefined }): void => {
+      if (finished) return
+      finished = true
       clearTimeout(timer)
-      socket.removeAllListeners('readable')
-      socket.removeAllListeners('end')
-      socket.removeAllListeners('error')
+      // What follows waits in the kernel for the connection's own handlers.
+      socket.pause()
       if (err !== undefined) reject(err)
       else resolve(value!)
     }
     const timer = setTimeout(() => done(new AuthError(`No answer to SASL authentication within ${AUTH_TIMEOUT_MS / 1000} s`)), AUTH_TIMEOUT_MS)
-    socket.on('error', (err) => done(err))
-    socket.on('end', () => done(new AuthError('The bus closed the connection during authentication')))
-    socket.on('readable', () => {
-      try {
-        for (;;) {
-          const r = socket.read(null, null)
-          if (r === null || (r.data === null && r.fds.length === 0)) return
-          // Nobody sends fds before BEGIN.
-          closeFds(r.fds)
-          if (r.data === null) continue
-          const step = sasl.feed(r.data)
+    socket.listen({
+      data: (data, fds) => {
+        // Nobody sends fds before BEGIN.
+        closeFds(fds)
+        if (finished) return
+        try {
+          const step = sasl.feed(data)
           if (step.send !== '') socket.write(Buffer.from(step.send, 'latin1'))
-          if (step.result !== undefined) {
-            done(undefined, { unixFd: step.result.unixFd, rest: step.rest })
-            return
-          }
+          if (step.result !== undefined) done(undefined, { unixFd: step.result.unixFd, rest: step.rest })
+        } catch (err) {
+          done(err instanceof Error ? err : new AuthError(String(err)))
         }
-      } catch (err) {
-        done(err instanceof Error ? err : new AuthError(String(err)))
-      }
+      },
+      end: () => done(new AuthError('The bus closed the connection during authentication')),
+      error: (err) => done(err),
     })
     socket.write(Buffer.from(sasl.start(), 'latin1'))
   })
 }
 
 export class Connection {
-  readonly #socket: USocket
+  readonly #socket: Stream
   /** Whether the peer agreed to pass fds. */
   readonly unixFd: boolean
   readonly #framer = new MessageFramer()
@@ -269,7 +163,7 @@ export class Connection {
   #backlog: Message[] = []
   readonly #closeHandlers: ((err: Error | undefined) => void)[] = []
 
-  private constructor(socket: USocket, unixFd: boolean) {
+  private constructor(socket: Stream, unixFd: boolean) {
     this.#socket = socket
     this.unixFd = unixFd
   }
@@ -278,9 +172,9 @@ export class Connection {
   static async open(address: string, options: ConnectOptions = {}): Promise<Connection> {
     let lastError: unknown
     for (const entry of parseAddress(address)) {
-      let socket: USocket
+      let socket: Stream
       try {
-        socket = await connectSocket(entry.socketPath, options.negotiateUnixFd ?? true)
+        socket = await connectStream(entry.socketPath, options.negotiateUnixFd ?? true)
       } catch (err) {
         lastError = err
         continue
@@ -296,10 +190,10 @@ export class Connection {
    * does); the fd is the connection's from then on, also on failure.
    */
   static async adopt(fd: number, options: ConnectOptions = {}): Promise<Connection> {
-    return Connection.#handshake(adoptSocket(fd), options)
+    return Connection.#handshake(new FdSocket(fd), options)
   }
 
-  static async #handshake(socket: USocket, options: ConnectOptions): Promise<Connection> {
+  static async #handshake(socket: Stream, options: ConnectOptions): Promise<Connection> {
     const uid = options.uid ?? process.getuid?.() ?? 0
     try {
       const { unixFd, rest } = await authenticate(socket, new SaslClient({ uid, negotiateUnixFd: options.negotiateUnixFd ?? true }))
@@ -307,23 +201,24 @@ export class Connection {
       conn.#start(rest)
       return conn
     } catch (err) {
-      socket.on('error', () => undefined)
-      destroySocket(socket)
+      socket.destroy()
       throw err
     }
   }
 
   #start(rest: Buffer | undefined): void {
-    const socket = this.#socket
-    // Errors after close (a queued write meeting a destroyed socket) are expected; the handler stays.
-    socket.on('error', (err) => this.#fail(err))
-    socket.on('end', () => this.#fail(new ConnectionClosedError('The bus closed the connection')))
-    socket.on('readable', () => this.#onReadable())
+    // Errors after close (a queued write meeting a destroyed socket) are expected: #fail ignores them.
+    this.#socket.listen({
+      data: (data, fds) => this.#onData(data, fds),
+      end: () => this.#fail(new ConnectionClosedError('The bus closed the connection')),
+      error: (err) => this.#fail(err),
+    })
     // Messages right behind the handshake wait in the backlog for onMessage().
     if (rest !== undefined) {
       this.#framer.push(rest)
       this.#drain()
     }
+    if (!this.#closed) this.#socket.resume()
   }
 
   get closed(): boolean {
@@ -343,17 +238,16 @@ export class Connection {
     this.#closeHandlers.push(handler)
   }
 
-  #onReadable(): void {
-    if (this.#closed) return
-    for (;;) {
-      const r = this.#socket.read(null, null)
-      if (r === null || (r.data === null && r.fds.length === 0)) break
-      if (r.fds.length > 0) {
-        if (!this.unixFd) closeFds(r.fds)
-        else this.#fdQueue.push(...r.fds)
-      }
-      if (r.data !== null) this.#framer.push(r.data)
+  #onData(data: Buffer, fds: number[]): void {
+    if (this.#closed) {
+      closeFds(fds)
+      return
     }
+    if (fds.length > 0) {
+      if (!this.unixFd) closeFds(fds)
+      else this.#fdQueue.push(...fds)
+    }
+    this.#framer.push(data)
     if (this.#fdQueue.length > MAX_QUEUED_FDS) {
       this.#fail(new MalformedMessageError('BAD_FD', `More than ${MAX_QUEUED_FDS} fds received that no message claims`))
       return
@@ -410,7 +304,7 @@ export class Connection {
     encodeMessage(w, m, serial)
     const { data } = w.take()
     for (const fd of fds) this.#sendingFds.add(fd)
-    this.#socket.write({ data, fds }, () => {
+    this.#socket.write(data, fds, () => {
       for (const fd of fds) this.#sendingFds.delete(fd)
       closeFds(fds)
     })
@@ -429,9 +323,10 @@ export class Connection {
     this.#backlog = []
     closeFds(this.#fdQueue)
     this.#fdQueue = []
+    // Writes still queued end with the socket, and close their fds as they do; any left are closed here.
+    this.#socket.destroy()
     closeFds([...this.#sendingFds])
     this.#sendingFds.clear()
-    destroySocket(this.#socket)
   }
 
   #fail(err: Error | undefined): void {

@@ -1,0 +1,46 @@
+/*
+ * What the parts of the N-API module share: Node-style errors, argument
+ * reading, and the functions each part defines (main.c exports them).
+ */
+
+#ifndef MACHINED_ADDON_H
+#define MACHINED_ADDON_H
+
+#include <node_api.h>
+#include <stdint.h>
+
+/* Throws a Node-style system error (code 'ESRCH', negative errno, syscall) for `err`, a positive errno. */
+napi_value throw_errno(napi_env env, int err, const char *syscall_name);
+
+/* Reads argv[i] as a non-negative int32; throws TypeError naming `what` and returns -1 otherwise. */
+int get_int_arg(napi_env env, napi_value *argv, size_t argc, size_t i, const char *what, int32_t *ret);
+
+/* Reads the first `n` (at most 4) arguments of a call as non-negative int32s, named by `names` in errors. */
+int get_int_args(napi_env env, napi_callback_info info, size_t n, const char *const names[], int32_t *ret);
+
+void set_int32(napi_env env, napi_value object, const char *key, int32_t v);
+void set_uint32(napi_env env, napi_value object, const char *key, uint32_t v);
+
+/* The module's functions, by file (main.c exports them under their JavaScript names); js_ keeps them
+ * apart from the C library's own (glibc has a pidfd_open()). */
+/* process.c */
+napi_value js_pidfd_open(napi_env env, napi_callback_info info);
+napi_value js_pidfd_send_signal(napi_env env, napi_callback_info info);
+napi_value js_signal_pipe(napi_env env, napi_callback_info info);
+/* pty.c */
+napi_value js_pty_open(napi_env env, napi_callback_info info);
+napi_value js_pty_set_window_size(napi_env env, napi_callback_info info);
+/* socket.c */
+napi_value js_get_peer_cred(napi_env env, napi_callback_info info);
+napi_value js_socket_pair(napi_env env, napi_callback_info info);
+napi_value js_unix_connect(napi_env env, napi_callback_info info);
+napi_value js_receive_fds(napi_env env, napi_callback_info info);
+napi_value js_send_fds(napi_env env, napi_callback_info info);
+/* poll_set.c */
+napi_value js_poll_set_open(napi_env env, napi_callback_info info);
+/* inotify.c */
+napi_value js_inotify_open(napi_env env, napi_callback_info info);
+napi_value js_inotify_watch_add(napi_env env, napi_callback_info info);
+napi_value js_inotify_watch_rm(napi_env env, napi_callback_info info);
+
+#endif

@@ -1,0 +1,59 @@
+/* Errors and arguments for every part of the module (addon.h). */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "addon.h"
+
+napi_value throw_errno(napi_env env, int err, const char *syscall_name) {
+        const char *name = strerrorname_np(err);
+        char message[256];
+        napi_value code, msg, error, value;
+
+        snprintf(message, sizeof message, "%s: %s", syscall_name, strerror(err));
+        napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+        napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+        napi_create_error(env, code, msg, &error);
+        napi_create_int32(env, -err, &value);
+        napi_set_named_property(env, error, "errno", value);
+        napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &value);
+        napi_set_named_property(env, error, "syscall", value);
+        napi_throw(env, error);
+        return NULL;
+}
+
+int get_int_arg(napi_env env, napi_value *argv, size_t argc, size_t i, const char *what, int32_t *ret) {
+        napi_valuetype type;
+
+        if (i >= argc || napi_typeof(env, argv[i], &type) != napi_ok || type != napi_number ||
+            napi_get_value_int32(env, argv[i], ret) != napi_ok || *ret < 0) {
+                char message[128];
+                snprintf(message, sizeof message, "%s must be a non-negative integer", what);
+                napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+                return -1;
+        }
+        return 0;
+}
+
+int get_int_args(napi_env env, napi_callback_info info, size_t n, const char *const names[], int32_t *ret) {
+        napi_value argv[4];
+        size_t argc = 4;
+
+        napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+        for (size_t i = 0; i < n && i < 4; i++)
+                if (get_int_arg(env, argv, argc, i, names[i], &ret[i]) < 0)
+                        return -1;
+        return 0;
+}
+
+void set_int32(napi_env env, napi_value object, const char *key, int32_t v) {
+        napi_value value;
+        napi_create_int32(env, v, &value);
+        napi_set_named_property(env, object, key, value);
+}
+
+void set_uint32(napi_env env, napi_value object, const char *key, uint32_t v) {
+        napi_value value;
+        napi_create_uint32(env, v, &value);
+        napi_set_named_property(env, object, key, value);
+}

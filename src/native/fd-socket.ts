@@ -1,0 +1,144 @@
+/**
+ * A connected Unix stream socket that passes fds both ways, on the
+ * project's own addon: bytes and fds are read with receiveFds()
+ * (recvmsg(2) with SCM_RIGHTS) when a poll set of the addon reports the
+ * socket readable, and written through FdWriter (src/native/fd-writer.ts),
+ * which waits for writability when the socket is full. node:net cannot
+ * do this: libuv reads a Unix stream with read(2), and the kernel closes
+ * whatever fds came along.
+ *
+ * The D-Bus connection (src/wire/dbus/connection.ts) runs on it when fd
+ * passing is negotiated, and the SDK's Varlink client for calls that
+ * return fds.
+ *
+ * fds read are handed to the data handler with the bytes they came with
+ * and are its to close. The kernel hands fds out with the read that holds
+ * the first byte they were sent with, and ends that read no later than
+ * the end of that send.
+ * @module
+ */
+
+import { closeSync } from 'node:fs'
+import { loadAddon } from './addon.ts'
+import { FdWriter, type FdWriterOptions } from './fd-writer.ts'
+import { pollSetOpen, type PollSet } from './poll-set.ts'
+
+interface Addon {
+  unixConnect(path: Buffer): number
+  receiveFds(fd: number): { data: Buffer; fds: number[] }
+}
+
+/** receiveFds() reads at most this much at a time. */
+const RECEIVE_MAX_BYTES = 65536
+/** Reads per readiness report, so one busy socket cannot hold the event loop; the poll set reports again while data waits. */
+const READS_PER_TURN = 16
+
+export interface FdSocketHandlers {
+  /** Bytes read, and the fds that came with them (the handler's to close). */
+  readonly data: (data: Buffer, fds: number[]) => void
+  /** The peer closed its end. */
+  readonly end: () => void
+  /** Reading or writing failed; the socket reads no more. */
+  readonly error: (err: Error) => void
+}
+
+export class FdSocket {
+  readonly #fd: number
+  readonly #writer: FdWriter
+  #reader: PollSet | undefined
+  #handlers: FdSocketHandlers | undefined
+  #paused = false
+  #destroyed = false
+
+  /** Adopts a connected Unix stream socket: the fd is the socket's from then on (destroy() closes it). */
+  constructor(fd: number, options: Pick<FdWriterOptions, 'stallTimeoutMs'> = {}) {
+    this.#fd = fd
+    this.#writer = new FdWriter(fd, { ...options, onError: (err) => this.#fail(err) })
+  }
+
+  /**
+   * Connects to a Unix socket path (a leading NUL names an abstract
+   * socket). A Unix connect() completes at once or fails: throws
+   * Node-style system errors (ENOENT, ECONNREFUSED, EAGAIN for a full
+   * backlog), as node:net reports them.
+   */
+  static connect(path: string, options: Pick<FdWriterOptions, 'stallTimeoutMs'> = {}): FdSocket {
+    return new FdSocket(loadAddon<Addon>().unixConnect(Buffer.from(path, 'utf8')), options)
+  }
+
+  get destroyed(): boolean {
+    return this.#destroyed
+  }
+
+  /**
+   * Where what is read goes from now on; reading starts with the first
+   * call. An open socket keeps the event loop alive, as node:net's do.
+   */
+  listen(handlers: FdSocketHandlers): void {
+    if (this.#destroyed) return
+    this.#handlers = handlers
+    if (this.#reader !== undefined) return
+    this.#reader = pollSetOpen(() => this.#readable())
+    this.#reader.ref(true)
+    if (!this.#paused) this.#reader.add(this.#fd, 1, false, false)
+  }
+
+  /** Reads nothing until resume(): what arrives waits in the kernel (a handshake is done, its successor not yet listening). */
+  pause(): void {
+    if (this.#paused) return
+    this.#paused = true
+    this.#reader?.remove(this.#fd)
+  }
+
+  resume(): void {
+    if (!this.#paused) return
+    this.#paused = false
+    this.#reader?.add(this.#fd, 1, false, false)
+  }
+
+  /** Queues `data` with `fds` on its first byte (see FdWriter.write); `done` once all is sent, or with the error. */
+  write(data: Buffer, fds: readonly number[] = [], done?: (err?: Error) => void): void {
+    this.#writer.write(data, fds, done)
+  }
+
+  /** Closes the socket at once; what is not written yet is dropped. */
+  destroy(): void {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    this.#stopReading()
+    this.#writer.close()
+    closeSync(this.#fd)
+  }
+
+  #readable(): void {
+    const addon = loadAddon<Addon>()
+    for (let i = 0; i < READS_PER_TURN && this.#reader !== undefined && !this.#paused; i++) {
+      let r: { data: Buffer; fds: number[] }
+      try {
+        r = addon.receiveFds(this.#fd)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') this.#fail(err as Error)
+        return
+      }
+      if (r.data.length === 0) {
+        this.#stopReading()
+        this.#handlers?.end()
+        return
+      }
+      this.#handlers?.data(r.data, r.fds)
+      // A short read has most likely emptied the socket; if not, the poll set reports again.
+      if (r.data.length < RECEIVE_MAX_BYTES && r.fds.length === 0) return
+    }
+  }
+
+  #stopReading(): void {
+    this.#reader?.close()
+    this.#reader = undefined
+  }
+
+  #fail(err: Error): void {
+    if (this.#destroyed) return
+    this.#stopReading()
+    this.#handlers?.error(err)
+  }
+}
