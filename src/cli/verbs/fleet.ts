@@ -15,7 +15,7 @@ import type { Etcd3 } from 'etcd3'
 import { etcdConfigFrom, FleetConfigError, openEtcd, settingsFromEnv } from '../../fleet/etcd.ts'
 import { FLEET_PREFIX } from '../../fleet/layout.ts'
 import { readFleet } from '../../fleet/reader.ts'
-import type { FleetMachine, FleetView } from '../../fleet/view.ts'
+import type { FleetHost, FleetMachine, FleetView } from '../../fleet/view.ts'
 import { CliError, describeError } from '../errors.ts'
 import { isJsonMode, type CliOptions } from '../options.ts'
 import { formatJson, type JsonValue } from '../output/json.ts'
@@ -53,7 +53,9 @@ function warnRefused(view: FleetView, io: Io): void {
   const refused = view.refused
   if (refused.size === 0) return
   const [key, reason] = refused.entries().next().value!
-  io.err(`Ignored ${refused.size} invalid ${refused.size === 1 ? 'entry' : 'entries'} under ${FLEET_PREFIX} in etcd (${JSON.stringify(key)}: ${reason}).\n`)
+  // The key is anybody's bytes: no control character of it reaches the terminal.
+  const shown = key.slice(0, 200).replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  io.err(`Ignored ${refused.size} invalid ${refused.size === 1 ? 'entry' : 'entries'} under ${FLEET_PREFIX} in etcd ("${shown}": ${reason}).\n`)
 }
 
 /** --host=: a hostname, or a host ID (machine ID). */
@@ -62,14 +64,14 @@ function onHost(m: FleetMachine, host: string | undefined): boolean {
 }
 
 /** One stderr line per machine ID found on more than one host, and per host ID used by more than one host. */
-function warnDuplicates(rows: readonly FleetMachine[], io: Io): void {
+function warnDuplicates(rows: readonly FleetMachine[], hosts: readonly FleetHost[], io: Io): void {
   const byId = new Map<string, FleetMachine[]>()
   for (const r of rows) if (r.duplicateId) byId.set(r.machine.id, [...(byId.get(r.machine.id) ?? []), r])
   for (const [id, list] of byId) {
     io.err(`Warning: machine ID ${id} is used on more than one host: ${list.map((r) => `${r.machine.name} on ${r.host.record.hostname}`).join(', ')} (a cloned machine?).\n`)
   }
   const hostIds = new Map<string, Set<string>>()
-  for (const r of rows) if (r.host.duplicateHostId) hostIds.set(r.host.hostId, (hostIds.get(r.host.hostId) ?? new Set()).add(r.host.record.hostname))
+  for (const h of hosts) if (h.duplicateHostId) hostIds.set(h.hostId, (hostIds.get(h.hostId) ?? new Set()).add(h.record.hostname))
   for (const [id, names] of hostIds) {
     io.err(`Warning: host ID ${id} is published by more than one host (${[...names].join(', ')}): a cloned /etc/machine-id?\n`)
   }
@@ -110,7 +112,7 @@ export async function listFleet(ctx: VerbContext, endpoints: string): Promise<nu
     const hosts = options.host === undefined ? view.hosts().length : new Set(rows.map((r) => r.host)).size
     io.out(rows.length > 0 ? `\n${rows.length} machines listed on ${hosts} ${hosts === 1 ? 'host' : 'hosts'}.\n` : 'No machines.\n')
   }
-  warnDuplicates(rows, io)
+  warnDuplicates(rows, view.hosts().filter((h) => options.host === undefined || h.record.hostname === options.host || h.hostId === options.host), io)
   return 0
 }
 
