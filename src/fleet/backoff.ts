@@ -71,7 +71,8 @@ export class OutageLog {
   failed(err: unknown, fields: Record<string, unknown> = {}): void {
     const now = this.#now()
     this.#failures++
-    const error = err instanceof Error ? err.message : String(err)
+    // grpc-js words some failures over several lines.
+    const error = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ').trim()
     if (this.#since === undefined) {
       this.#since = now
       this.#lastLine = now

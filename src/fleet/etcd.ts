@@ -115,6 +115,34 @@ export function etcdConfigFrom(s: EtcdSettings, env: NodeJS.ProcessEnv, optionNa
   return { endpoints, tls, auth }
 }
 
+/**
+ * An etcd or gRPC failure in one line: grpc-js words a failed connection
+ * over several lines and ends it with an empty "Resolution note".
+ */
+export function etcdErrorText(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err)
+  return text.replace(/\s*\n\s*/g, ' ').replace(/\s*Resolution note:\s*$/, '').replace(/\.$/, '').trim()
+}
+
+let ipServernameQuiet = false
+
+/**
+ * grpc-js names the server it connects to by its address, also when that
+ * is an IP address, for which Node warns (DEP0123) on every connection.
+ * The certificate is still checked against the address; only that one
+ * warning is dropped.
+ */
+function quietIpServernameWarning(): void {
+  if (ipServernameQuiet) return
+  ipServernameQuiet = true
+  const emit = process.emitWarning.bind(process)
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1]
+    if (code === 'DEP0123') return
+    ;(emit as (w: string | Error, ...r: unknown[]) => void)(warning, ...rest)
+  }) as typeof process.emitWarning
+}
+
 /** Unary calls give up after this long; streams set their own deadlines. */
 export const CALL_DEADLINE_MS = 5000
 
@@ -138,6 +166,7 @@ export function openEtcd(config: EtcdConfig, options: { callDeadlineMs?: number 
       'grpc.keepalive_timeout_ms': 5000,
     },
   }
+  if (config.endpoints.some((e) => e.startsWith('https:'))) quietIpServernameWarning()
   if (tls !== undefined) {
     o.credentials = {
       // grpc-js takes null for "the system's roots".

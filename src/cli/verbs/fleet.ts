@@ -12,11 +12,11 @@
  */
 
 import type { Etcd3 } from 'etcd3'
-import { etcdConfigFrom, FleetConfigError, openEtcd, settingsFromEnv } from '../../fleet/etcd.ts'
+import { etcdConfigFrom, etcdErrorText, FleetConfigError, openEtcd, settingsFromEnv } from '../../fleet/etcd.ts'
 import { FLEET_PREFIX } from '../../fleet/layout.ts'
 import { readFleet } from '../../fleet/reader.ts'
 import type { FleetHost, FleetMachine, FleetView } from '../../fleet/view.ts'
-import { CliError, describeError } from '../errors.ts'
+import { CliError } from '../errors.ts'
 import { isJsonMode, type CliOptions } from '../options.ts'
 import { formatJson, type JsonValue } from '../output/json.ts'
 import { Table } from '../output/table.ts'
@@ -43,7 +43,7 @@ async function read(ctx: VerbContext, endpoints: string): Promise<FleetView> {
     warnRefused(view, ctx.io)
     return view
   } catch (err) {
-    throw new CliError(`Could not read the fleet from etcd (${endpoints}): ${describeError(err)}`)
+    throw new CliError(`Could not read the fleet from etcd (${endpoints}): ${etcdErrorText(err)}`)
   } finally {
     etcd.close()
   }
