@@ -26,7 +26,7 @@ import type { IRequestOp } from 'etcd3'
 import { Backoff, OutageLog, type BackoffOptions, type FleetLog } from './backoff.ts'
 import { hostIdPrefix, hostKey, instancePrefix, leaseFromHex, leaseToHex, machineKey, prefixEnd, type HostInstance } from './layout.ts'
 import { encodeHostRecord, encodeMachineRecord, type HostRecord, type MachineRecord } from './records.ts'
-import { commit, isLeaseGone, keepAliveOnce, LeaseGoneError, rangePrefix, type EtcdClients } from './store.ts'
+import { commitInParts, isLeaseGone, keepAliveOnce, LeaseGoneError, rangePrefix, type EtcdClients } from './store.ts'
 
 /** Where the publisher gets the host's machines: it never waits on them, and they never wait on it. */
 export interface FleetSource {
@@ -288,16 +288,19 @@ export class FleetPublisher {
     for (const key of there.keys()) if (!wanted.has(key)) ops.push({ request_delete_range: { key: Buffer.from(key) } })
     // Only we write under our instance: if anything there changed since the read, read again.
     const compare = [{ key: Buffer.from(ours), range_end: prefixEnd(ours), target: 'Mod' as const, result: 'Less' as const, mod_revision: (BigInt(read.revision) + 1n).toString() }]
-    const res = await commit(this.#o.etcd, ops, { compare, deadlineMs: this.#deadline })
+    const res = await commitInParts(this.#o.etcd, ops, { compare, deadlineMs: this.#deadline })
     this.#noteRevision(res.header)
     if (!res.succeeded) {
       this.#needResync = true
       throw new Error('keys under this host changed during the resync')
     }
+    if (res.transactions > 1) {
+      this.#o.log.warn('This host\'s machines are too many for one etcd transaction: the resync took several (readers may have seen it half done)', { transactions: res.transactions, operations: ops.length })
+    }
     this.#published = new Map([...wanted].filter(([key]) => key !== hostKey(instance)))
     this.#hostname = host.hostname
     this.#leaseLosses = 0
-    this.stats.transactions++
+    this.stats.transactions += res.transactions
     this.stats.resyncs++
     this.stats.puts += puts
     this.stats.deletes += ops.length - puts
@@ -325,7 +328,9 @@ export class FleetPublisher {
     }
     if (ops.length === 0) return
     try {
-      this.#noteRevision((await commit(this.#o.etcd, ops, { deadlineMs: this.#deadline })).header)
+      const res = await commitInParts(this.#o.etcd, ops, { deadlineMs: this.#deadline })
+      this.#noteRevision(res.header)
+      this.stats.transactions += res.transactions - 1
     } catch (err) {
       if (isLeaseGone(err)) throw new LeaseGoneError(lease)
       throw err // the resync that follows covers these names

@@ -148,7 +148,8 @@ function osReleaseOf(v: unknown): Record<string, string> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Refused('osRelease is not an object')
   const entries = Object.entries(v as Record<string, unknown>)
   if (entries.length > MAX_OS_FIELDS) throw new Refused(`osRelease has more than ${MAX_OS_FIELDS} fields`)
-  const out: Record<string, string> = Object.create(null) as Record<string, string>
+  // Names are checked before use, so "__proto__" and friends never become keys.
+  const out: Record<string, string> = {}
   for (const [key] of entries) {
     // os-release(5): variable names are upper-case letters, digits and underscores.
     if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(key)) throw new Refused('osRelease has an invalid field name')

@@ -51,6 +51,38 @@ export async function commit(clients: EtcdClients, ops: readonly IRequestOp[], o
   return clients.kv.txn({ compare, success, failure: [] }, callOptions)
 }
 
+/** etcd's default --max-request-bytes is 1.5 MiB; a transaction stays well below it. */
+export const MAX_TXN_BYTES = 1024 * 1024
+
+function opBytes(op: IRequestOp): number {
+  const put = op.request_put
+  return 64 + (put?.key?.length ?? op.request_delete_range?.key?.length ?? 0) + (put?.value?.length ?? 0)
+}
+
+/**
+ * `ops` in as few transactions as etcd's limits allow: one (the normal
+ * case, atomic) unless they exceed 4,096 operations or MAX_TXN_BYTES. The
+ * first carries `compare`; resolves to whether it held, and how many
+ * transactions it took.
+ */
+export async function commitInParts(clients: EtcdClients, ops: readonly IRequestOp[], options: { compare?: ICompare[]; deadlineMs?: number } = {}): Promise<{ succeeded: boolean; header: IResponseHeader | undefined; transactions: number }> {
+  const parts: IRequestOp[][] = [[]]
+  let bytes = 0
+  for (const op of ops) {
+    const size = opBytes(op)
+    if (parts.at(-1)!.length > 0 && (parts.at(-1)!.length >= 64 * 64 || bytes + size > MAX_TXN_BYTES)) { parts.push([]); bytes = 0 }
+    parts.at(-1)!.push(op)
+    bytes += size
+  }
+  let header: IResponseHeader | undefined
+  for (const [i, part] of parts.entries()) {
+    const res = await commit(clients, part, { ...(i === 0 ? { compare: options.compare ?? [] } : {}), ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }) })
+    header = res.header
+    if (!res.succeeded) return { succeeded: false, header, transactions: i + 1 }
+  }
+  return { succeeded: true, header, transactions: parts.length }
+}
+
 /** One LeaseKeepAlive round trip: the lease's TTL and the reply's header; LeaseGoneError when etcd has no such lease. */
 export async function keepAliveOnce(clients: EtcdClients, lease: string, deadlineMs: number): Promise<IResponseHeader> {
   const stream = await clients.leaseClient.leaseKeepAlive({ deadline: Date.now() + deadlineMs })
