@@ -114,7 +114,7 @@ export interface RangeResult {
  */
 export async function rangePrefix(clients: EtcdClients, prefix: string, options: { pageSize?: number; keysOnly?: boolean } = {}): Promise<RangeResult> {
   const end = prefixEnd(prefix)
-  let pageSize = options.pageSize ?? 5000
+  let pageSize = options.pageSize ?? 20_000
   let key = Buffer.from(prefix)
   let revision: string | undefined
   let header: IResponseHeader | undefined
