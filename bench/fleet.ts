@@ -16,7 +16,7 @@
 //   5. the same with etcd's data wiped (a new lease and a full resync each).
 // Run: `node --import tsx bench/fleet.ts` (--help). Results:
 // bench/results/fleet.json. See bench/README.md.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -140,19 +140,29 @@ async function main(): Promise<void> {
 
     // ── 1. mctl list --fleet ────────────────────────────────────────────────
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', TZ: 'UTC' }
-    const mctl = (extra: string[]): number => {
+    // Asynchronously: the publishers live in this process and must keep their leases alive meanwhile.
+    const timedRun = (argv: string[]): Promise<{ ms: number; stdout: string; stderr: string; code: number | null }> => new Promise((resolve, reject) => {
       const start = process.hrtime.bigint()
-      const r = spawnSync(process.execPath, [join(REPO, 'bin/mctl.js'), 'list', `--fleet=${etcd.url}`, ...extra], { env, encoding: 'utf8', maxBuffer: 64 << 20 })
-      const ms = Number(process.hrtime.bigint() - start) / 1e6
-      if (r.status !== 0 || !r.stdout.includes(`${total} machines listed on ${nHosts} hosts.`) && extra.length === 0) throw new Error(`mctl failed (${r.status}, ${r.error?.message}): ${r.stderr} ${r.stdout.slice(-300)}`)
-      return ms
+      const child = spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      const out: Buffer[] = []
+      const err: Buffer[] = []
+      child.stdout.on('data', (c: Buffer) => out.push(c))
+      child.stderr.on('data', (c: Buffer) => err.push(c))
+      child.on('error', reject)
+      child.on('close', (code) => resolve({ ms: Number(process.hrtime.bigint() - start) / 1e6, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code }))
+    })
+    const mctl = async (extra: string[]): Promise<number> => {
+      const r = await timedRun([join(REPO, 'bin/mctl.js'), 'list', `--fleet=${etcd.url}`, ...extra])
+      const ok = extra.length > 0 ? (JSON.parse(r.stdout) as unknown[]).length === total : r.stdout.includes(`${total} machines listed on ${nHosts} hosts.`)
+      if (r.code !== 0 || !ok) throw new Error(`mctl failed (${r.code}): ${r.stderr} ${r.stdout.slice(-300)}`)
+      return r.ms
     }
-    mctl([]) // warm the page cache
+    await mctl([]) // warm the page cache
     const text: number[] = []
     const json: number[] = []
-    for (let i = 0; i < Number(values.runs); i++) { text.push(mctl([])); json.push(mctl(['--output=json'])) }
+    for (let i = 0; i < Number(values.runs); i++) { text.push(await mctl([])); json.push(await mctl(['--output=json'])) }
     const nodeStart: number[] = []
-    for (let i = 0; i < 5; i++) { const s = process.hrtime.bigint(); spawnSync(process.execPath, ['-e', '0'], { env }); nodeStart.push(Number(process.hrtime.bigint() - s) / 1e6) }
+    for (let i = 0; i < 5; i++) nodeStart.push((await timedRun(['-e', '0'])).ms)
     results.mctlList = { medianMs: round(percentile(text, 50)), p95Ms: round(percentile(text, 95)), jsonMedianMs: round(percentile(json, 50)), nodeStartMs: round(percentile(nodeStart, 50)) }
     log(`mctl list --fleet (${total} machines): ${JSON.stringify(results.mctlList)}`)
 
