@@ -37,6 +37,8 @@ export default tseslint.config(
   layer('backends', [{ group: ['**/transports/**', '**/daemon/**', '**/client/**'], message: 'backends/ implement core ports; they do not know transports.' }]),
   layer('transports', [{ group: ['**/backends/**', '**/daemon/**', '**/client/**'], message: 'transports/ wrap the core only.' }]),
   layer('client', [{ group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**'], message: 'client/ talks to the daemon over the wire only.' }]),
+  // fleet/ (etcd publisher and reader) serves machined and mctl alike: it is given machines, it never reaches for them.
+  layer('fleet', [{ group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**', '**/cli/**'], message: 'fleet/ knows etcd, protocol/ and client/ only.' }]),
   ...['cli', 'spawn', 'vmspawn'].map((dir) =>
     layer(dir, [{ group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**'], message: 'Reach the daemon through client/ and protocol/ only.' }]),
   ),

@@ -19,7 +19,7 @@ _mctl() {
 
     local verbs='list status show terminate poweroff reboot stop kill login shell copy-to copy-from bind help'
     local opts_standalone='-h --help --version --no-pager --no-legend -q --quiet -a --all --value -l --full --no-ask-password --force --read-only --mkdir'
-    local opts_arg='-p --property --kill-whom -s --signal -o --output --max-addresses --transport -n --lines --uid -E --setenv'
+    local opts_arg='-p --property --kill-whom -s --signal -o --output --max-addresses --transport -n --lines --uid -E --setenv -H --host --fleet --fleet-etcd-ca --fleet-etcd-cert --fleet-etcd-key --fleet-etcd-user --fleet-etcd-password-file'
     local props='Name Id Timestamp TimestampMonotonic Service Unit Leader Class RootDirectory NetworkInterfaces State PoolPath PoolUsage PoolLimit'
 
     case $prev in
@@ -29,7 +29,8 @@ _mctl() {
         --transport) COMPREPLY=($(compgen -W 'auto dbus varlink' -- "$cur")); return ;;
         -p|--property) COMPREPLY=($(compgen -W "$props" -- "$cur")); return ;;
         --max-addresses) COMPREPLY=($(compgen -W '0 1 2 all' -- "$cur")); return ;;
-        -n|--lines|--uid|-E|--setenv) return ;;
+        -n|--lines|--uid|-E|--setenv|-H|--host|--fleet|--fleet-etcd-user) return ;;
+        --fleet-etcd-ca|--fleet-etcd-cert|--fleet-etcd-key|--fleet-etcd-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
 
     if [[ $cur == -* ]]; then
@@ -41,7 +42,7 @@ _mctl() {
     local i verb= n=0
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            -p|--property|--kill-whom|-s|--signal|-o|--output|--max-addresses|--transport|-n|--lines|--uid|-E|--setenv) ((i++)) ;;
+            -p|--property|--kill-whom|-s|--signal|-o|--output|--max-addresses|--transport|-n|--lines|--uid|-E|--setenv|-H|--host|--fleet|--fleet-etcd-*) ((i++)) ;;
             -*) ;;
             *) if [[ -z $verb ]]; then verb=${words[i]}; else ((n++)); fi ;;
         esac

@@ -54,6 +54,16 @@ Options:
                               json-sse, json-seq
      --transport=TRANSPORT    auto (D-Bus if machined is on the system bus,
                               else Varlink), dbus or varlink
+     --fleet=URL[,URL...]     list and status show every host's machines,
+                              read from etcd (default: $MACHINED_FLEET_ETCD;
+                              empty: the local machined)
+  -H --host=HOST              With --fleet, only this host (hostname or
+                              machine ID)
+     --fleet-etcd-ca=FILE     CA certificate of the etcd servers (PEM)
+     --fleet-etcd-cert=FILE   Client certificate for etcd, and its key:
+     --fleet-etcd-key=FILE
+     --fleet-etcd-user=NAME   etcd user; password from
+     --fleet-etcd-password-file=FILE or $MACHINED_FLEET_ETCD_PASSWORD
 
 Other machinectl options are accepted and ignored. Exit status is 0 on
 success and 1 on failure, as machinectl's.

@@ -98,6 +98,10 @@ export async function main(argv: readonly string[], io: Io = processIo(), argv0 
   let client: Promise<MachinedClient> | undefined
   try {
     const { verb, args } = findVerb(parsed.words)
+    // $MACHINED_FLEET_ETCD changes list and status only; --fleet= asks for the fleet explicitly.
+    if (parsed.options.fleet !== undefined && parsed.options.fleet !== '' && verb.name !== 'list' && verb.name !== 'status') {
+      throw new CliError(`--fleet= works with list and status only.`)
+    }
     const handler = await verb.load()
     const ctx: VerbContext = {
       args, options: parsed.options, io,

@@ -48,6 +48,29 @@ export interface CliOptions {
   readonly uid: string | undefined
   /** -E/--setenv: KEY=VALUE for `shell`, each name once, the last given winning. */
   readonly setenv: readonly string[]
+  /**
+   * --fleet=URL,…: `list` and `status` read every host's machines from etcd
+   * (without it, $MACHINED_FLEET_ETCD does the same; '' turns both off).
+   */
+  readonly fleet: string | undefined
+  /** --fleet-etcd-ca/-cert/-key/-user/-password-file (else $MACHINED_FLEET_ETCD_*). */
+  readonly fleetEtcd: FleetEtcdFiles
+  /** -H/--host: with the fleet, the one host to look at (hostname or machine ID). */
+  readonly host: string | undefined
+}
+
+export interface FleetEtcdFiles {
+  readonly ca?: string
+  readonly cert?: string
+  readonly key?: string
+  readonly user?: string
+  readonly passwordFile?: string
+}
+
+/** The fleet `list` and `status` read: --fleet, else $MACHINED_FLEET_ETCD; undefined for the local machined. */
+export function fleetEndpoints(options: CliOptions, env: NodeJS.ProcessEnv): string | undefined {
+  const endpoints = options.fleet ?? env.MACHINED_FLEET_ETCD
+  return endpoints === undefined || endpoints === '' ? undefined : endpoints
 }
 
 export type ParseResult =
@@ -74,6 +97,9 @@ const SPECS: readonly OptionSpec[] = [
   o('force', 'force', undefined, false), o('format', 'format', undefined, true), o('uid', 'uid', undefined, true),
   o('setenv', 'setenv', 'E', true), o('max-addresses', 'max-addresses', undefined, true),
   o('transport', 'transport', undefined, true),
+  o('fleet', 'fleet', undefined, true), o('fleet-etcd-ca', 'fleet-etcd-ca', undefined, true),
+  o('fleet-etcd-cert', 'fleet-etcd-cert', undefined, true), o('fleet-etcd-key', 'fleet-etcd-key', undefined, true),
+  o('fleet-etcd-user', 'fleet-etcd-user', undefined, true), o('fleet-etcd-password-file', 'fleet-etcd-password-file', undefined, true),
 ]
 
 /** safe_atou(): like safe_atoi() (so "0x10" is 16), but never negative. */
@@ -131,6 +157,9 @@ export function parseArguments(argv: readonly string[], program: string, actions
   let mkdir = false
   let uid: string | undefined
   let setenv: string[] = []
+  let fleet: string | undefined
+  let host: string | undefined
+  const fleetEtcd: { -readonly [K in keyof FleetEtcdFiles]: string } = {}
   const words: string[] = []
   const done = (stdout: string): ParseResult => ({ kind: 'exit', code: 0, stdout, stderr: '' })
   const fail = (message: string): ParseResult => ({ kind: 'exit', code: 1, stdout: '', stderr: `${message}\n` })
@@ -161,7 +190,8 @@ export function parseArguments(argv: readonly string[], program: string, actions
           signal = n
           break
         }
-        case 'host': case 'machine': remote = key; break
+        case 'host': host = v; break
+        case 'machine': remote = key; break
         case 'read-only': readOnly = true; break
         case 'mkdir': mkdir = true; break
         case 'force': force = true; break
@@ -200,6 +230,12 @@ export function parseArguments(argv: readonly string[], program: string, actions
           if (!(TRANSPORTS as readonly string[]).includes(v)) return fail(`Unknown transport '${v}' (auto, dbus or varlink).`)
           transport = v as Transport
           break
+        case 'fleet': fleet = v; break
+        case 'fleet-etcd-ca': fleetEtcd.ca = v; break
+        case 'fleet-etcd-cert': fleetEtcd.cert = v; break
+        case 'fleet-etcd-key': fleetEtcd.key = v; break
+        case 'fleet-etcd-user': fleetEtcd.user = v; break
+        case 'fleet-etcd-password-file': fleetEtcd.passwordFile = v; break
         default: throw new Error(`option table and switch disagree on ${key}`)
       }
     }
@@ -207,12 +243,13 @@ export function parseArguments(argv: readonly string[], program: string, actions
     if (err instanceof UsageError) return fail(err.message)
     throw err
   }
-  // machinectl reaches other hosts and containers over its bus transports; mctl talks to the local machined only.
-  if (remote !== undefined) return fail(`--${remote}= is not supported by ${program}: it talks to the local machined only.`)
-  return {
-    kind: 'run', words,
-    options: {
-      properties, all, showEmpty, onlyValue, full, legend, killWhom, signal, quiet, output, maxAddresses, transport, force, readOnly, mkdir, uid, setenv,
-    },
+  // machinectl reaches other hosts and containers over its bus transports; mctl talks to the local machined,
+  // or reads the fleet, where --host picks a host.
+  const options: CliOptions = {
+    properties, all, showEmpty, onlyValue, full, legend, killWhom, signal, quiet, output, maxAddresses, transport, force, readOnly, mkdir, uid, setenv,
+    fleet, fleetEtcd, host,
   }
+  if (remote !== undefined) return fail(`--${remote}= is not supported by ${program}: it talks to the local machined only.`)
+  if (host !== undefined && fleetEndpoints(options, env) === undefined) return fail(`--host= is for the fleet (--fleet=): ${program} talks to the local machined only otherwise.`)
+  return { kind: 'run', words, options }
 }

@@ -28,6 +28,7 @@ import { detectCgroupLayout } from '../linux/cgroup-layout.ts'
 import { variant } from '../wire/dbus/bus.ts'
 import { DbusServer } from '../transports/dbus/server.ts'
 import { MACHINE_SOCKET_PATH } from '../protocol/varlink/io.systemd.Machine.ts'
+import { FLEET_ARGS, FLEET_HELP, fleetOptionsFrom, startFleet, type FleetOptions } from './fleet.ts'
 import { keepYoungGenerationSmall } from './heap.ts'
 import { LOG_LEVELS, StderrLog, type LogLevel } from './log.ts'
 import { busPolicyRestrictsUsers, connectSystemBus, type SystemBus } from './system-bus.ts'
@@ -74,7 +75,7 @@ Options:
                                 /run/systemd/machine/io.systemd.Machine; empty:
                                 no Varlink)
      --log-level=LEVEL          debug, info, warn or error (default info)
-`
+${FLEET_HELP}`
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -97,11 +98,13 @@ export interface DaemonOptions {
   readonly logLevel: LogLevel
   /** undefined: no Varlink server. */
   readonly varlinkSocket: string | undefined
+  /** undefined: not part of a fleet. */
+  readonly fleet?: FleetOptions | undefined
 }
 
 type Parsed = { help: true } | { version: true } | { options: DaemonOptions }
 
-export function parseDaemonArgs(argv: string[]): Parsed {
+export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Parsed {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -122,6 +125,7 @@ export function parseDaemonArgs(argv: string[]): Parsed {
       'max-varlink-connections-per-uid': { type: 'string' },
       'log-level': { type: 'string' },
       'varlink-socket': { type: 'string' },
+      ...FLEET_ARGS,
     },
   })
   if (values.help === true) return { help: true }
@@ -160,6 +164,7 @@ export function parseDaemonArgs(argv: string[]): Parsed {
       maxVarlinkConnectionsPerUid,
       logLevel: logLevel as LogLevel,
       varlinkSocket: values['varlink-socket'] === '' ? undefined : values['varlink-socket'] ?? MACHINE_SOCKET_PATH,
+      fleet: fleetOptionsFrom(values, env),
     },
   }
 }
@@ -218,6 +223,8 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
     if (varlink !== undefined) log.info('Serving io.systemd.Machine', { socket: options.varlinkSocket })
     await server.requestName()
     const heapTrim = startHeapTrim(log)
+    // Publish to the fleet last: etcd never holds up serving, and sees the loaded registry.
+    const fleet = options.fleet === undefined ? undefined : startFleet(options.fleet, { manager, log, runtimeDir: options.runtimeDir, version: version() })
     log.info('Serving org.freedesktop.machine1', { bus: systemBus.address, unique: systemBus.bus.uniqueName, machines: manager.list().length - 1 })
 
     return {
@@ -225,6 +232,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
       stop: () => {
         varlink?.close().catch((err: unknown) => log.warn('Failed to close the Varlink socket, ignoring', { error: String(err) }))
         heapTrim.dispose()
+        fleet?.dispose()
         server.dispose()
         manager.dispose()
         if ('dispose' in units && typeof units.dispose === 'function') (units.dispose as () => void)()

@@ -15,6 +15,7 @@ export const machineClassFromString = lookup(MACHINE_CLASSES)
 
 export const MACHINE_STATES = ['opening', 'running', 'closing'] as const
 export type MachineState = (typeof MACHINE_STATES)[number]
+export const machineStateFromString = lookup(MACHINE_STATES)
 
 export const KILL_WHOM = ['leader', 'all'] as const
 export type KillWhom = (typeof KILL_WHOM)[number]

@@ -76,11 +76,13 @@ export class Sandbox {
   readonly #prefix: string
   readonly #sliceExisted: Map<string, boolean>
   readonly #pidns: boolean
+  readonly #uts: boolean
   readonly daemonArgs: string[]
 
-  private constructor(holder: ChildProcess, daemonArgs: string[], pidns: boolean) {
+  private constructor(holder: ChildProcess, daemonArgs: string[], pidns: boolean, uts: boolean) {
     this.#holder = holder
     this.#pidns = pidns
+    this.#uts = uts
     this.daemonArgs = daemonArgs
     this.#prefix = `t${process.pid.toString(36)}${(counter++).toString(36)}`
     this.#sliceExisted = new Map(CGROUP_ROOTS.map((r) => [r, existsSync(join(r, 'machine.slice'))]))
@@ -95,19 +97,28 @@ export class Sandbox {
    * daemon and everything run through exec() join, so a test can pick the
    * PIDs of new processes (/proc/sys/kernel/ns_last_pid); its PID 1 reaps
    * every orphan, so a dead process's PID is free again at once.
+   * `host` makes the sandbox a host of its own, as the fleet tests need: a
+   * private UTS namespace with that hostname, and that machine ID bind-mounted
+   * over /etc/machine-id (from the private /run).
    */
-  static async start(options: { daemon?: boolean; daemonArgs?: string[]; bus?: boolean; hidePolicies?: boolean; pidns?: boolean } = {}): Promise<Sandbox> {
+  static async start(options: {
+    daemon?: boolean; daemonArgs?: string[]; bus?: boolean; hidePolicies?: boolean; pidns?: boolean; host?: { hostname: string; machineId: string }
+  } = {}): Promise<Sandbox> {
     const hide = options.hidePolicies === true
       ? ' && mount -t tmpfs tmpfs /usr/share/dbus-1/system.d && mkdir -p /etc/dbus-1/system.d && mount -t tmpfs tmpfs /etc/dbus-1/system.d'
       : ''
     const pidns = options.pidns === true
+    const host = options.host === undefined
+      ? ''
+      : ` && hostname ${options.host.hostname} && echo ${options.host.machineId} >/run/machine-id && mount --bind /run/machine-id /etc/machine-id`
     // REAPER has newlines and no single quote: one sh word as it stands.
     const init = pidns ? `exec python3 -c '${REAPER}'` : 'exec sleep 100000'
-    const holder = spawn('unshare', ['-m', '--propagation', 'private', ...(pidns ? ['--pid', '--fork', '--kill-child', '--mount-proc'] : []), '--', 'sh', '-c',
-      `mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/systemd/system /run/dbus${hide} && echo ready && ${init}`],
+    const holder = spawn('unshare', ['-m', '--propagation', 'private', ...(pidns ? ['--pid', '--fork', '--kill-child', '--mount-proc'] : []),
+      ...(options.host === undefined ? [] : ['--uts']), '--', 'sh', '-c',
+      `mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/systemd/system /run/dbus${hide}${host} && echo ready && ${init}`],
       { stdio: ['ignore', 'pipe', 'inherit'] })
     await waitForLine(holder, 'stdout', /ready/, 10_000)
-    const sb = new Sandbox(holder, options.daemonArgs ?? [], pidns)
+    const sb = new Sandbox(holder, options.daemonArgs ?? [], pidns, options.host !== undefined)
     if (options.bus !== false) {
       const bus = sb.execSync(['dbus-daemon', '--system', '--fork'])
       if (bus.code !== 0) throw new Error(`dbus-daemon failed: ${bus.stderr}`)
@@ -138,8 +149,8 @@ export class Sandbox {
 
   /** nsenter's options to join the sandbox's namespaces (the PID namespace's for new processes). */
   get #namespaces(): string[] {
-    const mnt = `--mount=/proc/${this.#holder.pid}/ns/mnt`
-    return this.#pidns ? [mnt, `--pid=/proc/${this.#holder.pid}/ns/pid_for_children`] : [mnt]
+    const ns = (name: string, file = name): string => `--${name}=/proc/${this.#holder.pid}/ns/${file}`
+    return [ns('mount', 'mnt'), ...(this.#pidns ? [ns('pid', 'pid_for_children')] : []), ...(this.#uts ? [ns('uts')] : [])]
   }
 
   get env(): NodeJS.ProcessEnv {

@@ -70,7 +70,8 @@ void describe('parseArguments', () => {
     assert.equal(failure('--output=foo'), "Unknown output 'foo'.\n")
     assert.equal(failure('--max-addresses=-1'), 'Invalid number of addresses: -1\n')
     assert.equal(failure('-n', 'x'), "Failed to parse lines 'x'\n")
-    assert.equal(failure('-H', 'host'), '--host= is not supported by mctl: it talks to the local machined only.\n')
+    assert.equal(failure('-M', 'box'), '--machine= is not supported by mctl: it talks to the local machined only.\n')
+    assert.equal(failure('-H', 'host'), '--host= is for the fleet (--fleet=): mctl talks to the local machined only otherwise.\n')
   })
 
   void test('--help and listings act when reached, before later errors', () => {

@@ -37,8 +37,12 @@ export interface TableLayout {
   readonly cellHeightMax?: number | undefined
 }
 
-/** strcmp() on UTF-8 bytes, which is what TABLE_STRING cells sort by. */
+/** Below the surrogates, UTF-16 code units sort as UTF-8 bytes do. */
+const BELOW_SURROGATES = /^[\u0000-\ud7ff]*$/
+
+/** strcmp() on UTF-8 bytes, which is what TABLE_STRING cells sort by (without encoding them, when that sorts the same). */
 function byteCompare(a: string, b: string): number {
+  if (BELOW_SURROGATES.test(a) && BELOW_SURROGATES.test(b)) return a < b ? -1 : a > b ? 1 : 0
   return Buffer.compare(Buffer.from(a), Buffer.from(b))
 }
 

@@ -32,8 +32,12 @@ export function isWide(codePoint: number): boolean {
   return false
 }
 
+const NARROW_ONLY = /^[\u0000-\u10ff]*$/
+
 /** utf8_console_width(): every code point one cell, wide ones two. */
 export function consoleWidth(s: string): number {
+  // Every code unit below U+1100 is one code point of one cell: the usual case, without walking the string.
+  if (NARROW_ONLY.test(s)) return s.length
   let n = 0
   for (const ch of s) {
     const cp = ch.codePointAt(0)!

@@ -10,7 +10,7 @@
 import type { MachineAddress, MachinedClient, MachineSummary } from '../../client/types.ts'
 import type { VarlinkMachinedClient } from '../../client/varlink.ts'
 import { CliError, describeError } from '../errors.ts'
-import { isJsonMode, type CliOptions } from '../options.ts'
+import { fleetEndpoints, isJsonMode, type CliOptions } from '../options.ts'
 import { formatJson } from '../output/json.ts'
 import { Table, type Cell } from '../output/table.ts'
 import type { Io } from '../io.ts'
@@ -18,7 +18,8 @@ import type { VerbContext } from '../verb.ts'
 
 const emptyToNull = (s: string | undefined): Cell => (s === undefined || s === '' ? null : s)
 
-function cells(m: MachineSummary, os: Readonly<Record<string, string>> | undefined, addresses: readonly MachineAddress[] | undefined, maxAddresses: number): Cell[] {
+/** One machinectl row; the fleet's list (fleet.ts) builds its rows with it too. */
+export function cells(m: MachineSummary, os: Readonly<Record<string, string>> | undefined, addresses: readonly MachineAddress[] | undefined, maxAddresses: number): Cell[] {
   const row = [emptyToNull(m.name), emptyToNull(m.class), emptyToNull(m.service), emptyToNull(os?.ID), emptyToNull(os?.VERSION_ID)]
   if (maxAddresses > 0) row.push(emptyToNull(addresses?.map((a) => a.address).join('\n')))
   return row
@@ -72,6 +73,8 @@ export function showTable(table: Table, word: string, options: CliOptions, io: I
 
 export async function listMachines(ctx: VerbContext): Promise<number> {
   const { options } = ctx
+  const fleet = fleetEndpoints(options, ctx.io.env)
+  if (fleet !== undefined) return (await import('./fleet.ts')).listFleet(ctx, fleet)
   const client = await ctx.connect()
   const columns = ['machine', 'class', 'service', 'os', 'version']
   if (options.maxAddresses > 0) columns.push('addresses')

@@ -9,6 +9,7 @@
 
 import { CliError, describeError } from '../errors.ts'
 import { findMachine, managerProperties } from '../machine-properties.ts'
+import { fleetEndpoints } from '../options.ts'
 import { formatProperties, type TypedProperty } from '../output/properties.ts'
 import type { VerbContext } from '../verb.ts'
 import { printStatus } from './status.ts'
@@ -17,6 +18,8 @@ export async function showMachine(ctx: VerbContext): Promise<number> {
   const { args, options, io } = ctx
   // machinectl tells the two verbs apart by the name they were called with.
   const properties = !args[0]!.includes('status')
+  const fleet = properties ? undefined : fleetEndpoints(options, io.env)
+  if (fleet !== undefined) return (await import('./fleet.ts')).statusFleet(ctx, fleet)
   const client = await ctx.connect()
   const flags = { showEmpty: options.showEmpty, onlyValue: options.onlyValue }
   let newLine = false

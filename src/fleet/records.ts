@@ -1,0 +1,189 @@
+/**
+ * The values under the fleet's keys (docs/fleet.md): a host record and one
+ * record per machine, JSON, with machined's own field names. Encoding is
+ * ours; decoding treats the bytes as untrusted input, since anybody with
+ * write access to the prefix (or a corrupt store) can put anything there:
+ * sizes and counts are bounded, every field is type- and range-checked,
+ * strings carry no control characters (they end up on terminals), and a
+ * value that fails is refused whole with a reason, never half-read.
+ * Unknown fields are ignored, so newer publishers can add some.
+ * @module
+ */
+
+import { isUtf8 } from 'node:buffer'
+import { isIP } from 'node:net'
+import { hostnameIsValid } from '../protocol/hostname.ts'
+import { isValidMachineId } from '../protocol/machine-id.ts'
+import { machineClassFromString, machineStateFromString, type MachineClass, type MachineState } from '../protocol/vocabulary.ts'
+
+export interface HostRecord {
+  /** The host's name as its kernel reports it (uname -n). */
+  readonly hostname: string
+  /** /proc/sys/kernel/random/boot_id without dashes; '' when unknown. */
+  readonly bootId: string
+  /** Who publishes, e.g. "machined-ts 0.1.0". */
+  readonly software: string
+}
+
+export interface FleetAddress {
+  readonly family: 2 | 10
+  readonly address: string
+}
+
+export interface MachineRecord {
+  readonly name: string
+  /** 32 lower-case hex digits, '' for none. */
+  readonly id: string
+  readonly class: MachineClass | undefined
+  readonly service: string
+  readonly state: MachineState
+  /** The leader's PID on its host (0: unknown). */
+  readonly leader: number
+  readonly rootDirectory: string
+  readonly unit: string
+  /** CLOCK_REALTIME of the registration in µs, decimal (0: unknown). Shown, never used for liveness. */
+  readonly timestamp: string
+  readonly networkInterfaces: readonly number[]
+  readonly vSockCid: number | undefined
+  readonly sshAddress: string | undefined
+  /** The machine's os-release fields (ID, VERSION_ID, PRETTY_NAME, …); empty when unknown. */
+  readonly osRelease: Readonly<Record<string, string>>
+  readonly addresses: readonly FleetAddress[]
+}
+
+/** A value larger than this is refused unread (ours are a few hundred bytes). */
+export const MAX_VALUE_BYTES = 64 * 1024
+const MAX_STRING = 4096
+const MAX_LIST = 256
+const MAX_OS_FIELDS = 64
+
+export function encodeHostRecord(r: HostRecord): Buffer {
+  return Buffer.from(JSON.stringify({ hostname: r.hostname, bootId: r.bootId, software: r.software }))
+}
+
+export function encodeMachineRecord(r: MachineRecord): Buffer {
+  return Buffer.from(JSON.stringify({
+    name: r.name, id: r.id, class: r.class ?? '', service: r.service, state: r.state, leader: r.leader,
+    rootDirectory: r.rootDirectory, unit: r.unit, timestamp: r.timestamp, networkInterfaces: r.networkInterfaces,
+    ...(r.vSockCid === undefined ? {} : { vSockCid: r.vSockCid }),
+    ...(r.sshAddress === undefined ? {} : { sshAddress: r.sshAddress }),
+    osRelease: r.osRelease, addresses: r.addresses,
+  }))
+}
+
+export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string }
+
+class Refused extends Error {}
+
+function parseObject(bytes: Uint8Array): Record<string, unknown> {
+  if (bytes.length > MAX_VALUE_BYTES) throw new Refused(`value of ${bytes.length} bytes (limit ${MAX_VALUE_BYTES})`)
+  // isUtf8() and toString() cost a tenth of a fatal TextDecoder's decode() on values this small.
+  if (!isUtf8(bytes)) throw new Refused('value is not UTF-8')
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8')
+  let v: unknown
+  try { v = JSON.parse(text) } catch { throw new Refused('value is not JSON') }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Refused('value is not a JSON object')
+  return v as Record<string, unknown>
+}
+
+// C0 and C1 controls and DEL: nothing a terminal would act on gets through.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+
+function str(o: Record<string, unknown>, field: string, fallback = ''): string {
+  const v = o[field]
+  if (v === undefined) return fallback
+  if (typeof v !== 'string') throw new Refused(`${field} is not a string`)
+  if (v.length > MAX_STRING) throw new Refused(`${field} is too long`)
+  if (CONTROL.test(v)) throw new Refused(`${field} has control characters`)
+  return v
+}
+
+function int(o: Record<string, unknown>, field: string, min: number, max: number): number | undefined {
+  const v = o[field]
+  if (v === undefined) return undefined
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new Refused(`${field} is not an integer in ${min}…${max}`)
+  return v
+}
+
+function list(o: Record<string, unknown>, field: string): unknown[] {
+  const v = o[field]
+  if (v === undefined) return []
+  if (!Array.isArray(v)) throw new Refused(`${field} is not a list`)
+  if (v.length > MAX_LIST) throw new Refused(`${field} has more than ${MAX_LIST} entries`)
+  return v
+}
+
+function decode<T>(parse: () => T): Decoded<T> {
+  try {
+    return { ok: true, value: parse() }
+  } catch (err) {
+    if (err instanceof Refused) return { ok: false, reason: err.message }
+    throw err
+  }
+}
+
+export function decodeHostRecord(bytes: Uint8Array): Decoded<HostRecord> {
+  return decode(() => {
+    const o = parseObject(bytes)
+    const hostname = str(o, 'hostname')
+    // The kernel's name may be anything sethostname() took, but ours is shown in a table: ask for a sane one.
+    if (!hostnameIsValid(hostname)) throw new Refused('hostname is not a valid host name')
+    const bootId = str(o, 'bootId')
+    if (bootId !== '' && !isValidMachineId(bootId)) throw new Refused('bootId is not an ID')
+    return { hostname, bootId, software: str(o, 'software') }
+  })
+}
+
+function addressOf(v: unknown): FleetAddress {
+  if (typeof v !== 'object' || v === null) throw new Refused('an address is not an object')
+  const o = v as Record<string, unknown>
+  const family = int(o, 'family', 0, 255)
+  const address = str(o, 'address')
+  if ((family === 2 && isIP(address) === 4) || (family === 10 && isIP(address) === 6)) return { family, address }
+  throw new Refused('an address is not an IPv4 or IPv6 address of its family')
+}
+
+function osReleaseOf(v: unknown): Record<string, string> {
+  if (v === undefined) return {}
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Refused('osRelease is not an object')
+  const entries = Object.entries(v as Record<string, unknown>)
+  if (entries.length > MAX_OS_FIELDS) throw new Refused(`osRelease has more than ${MAX_OS_FIELDS} fields`)
+  // Names are checked before use, so "__proto__" and friends never become keys.
+  const out: Record<string, string> = {}
+  for (const [key] of entries) {
+    // os-release(5): variable names are upper-case letters, digits and underscores.
+    if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(key)) throw new Refused('osRelease has an invalid field name')
+    out[key] = str(v as Record<string, unknown>, key)
+  }
+  return out
+}
+
+/** A machine record, which must name the machine its key names. */
+export function decodeMachineRecord(bytes: Uint8Array, keyName: string): Decoded<MachineRecord> {
+  return decode(() => {
+    const o = parseObject(bytes)
+    const name = str(o, 'name')
+    if (name !== keyName) throw new Refused('name differs from the key')
+    const id = str(o, 'id')
+    if (id !== '' && !/^[0-9a-f]{32}$/.test(id)) throw new Refused('id is not 32 hex digits')
+    const classText = str(o, 'class')
+    const cls = classText === '' ? undefined : machineClassFromString(classText)
+    if (classText !== '' && cls === undefined) throw new Refused('class is unknown')
+    const state = machineStateFromString(str(o, 'state', 'running'))
+    if (state === undefined) throw new Refused('state is unknown')
+    const timestamp = str(o, 'timestamp', '0')
+    if (!/^(0|[1-9][0-9]{0,19})$/.test(timestamp) || BigInt(timestamp) > 0xffffffffffffffffn) throw new Refused('timestamp is not a number of µs')
+    const networkInterfaces = list(o, 'networkInterfaces').map((n) => {
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 0x7fffffff) throw new Refused('networkInterfaces has an invalid index')
+      return n
+    })
+    const sshAddress = o.sshAddress === undefined ? undefined : str(o, 'sshAddress')
+    return {
+      name, id, class: cls, service: str(o, 'service'), state,
+      leader: int(o, 'leader', 0, 0x7fffffff) ?? 0,
+      rootDirectory: str(o, 'rootDirectory'), unit: str(o, 'unit'), timestamp, networkInterfaces,
+      vSockCid: int(o, 'vSockCid', 0, 0xffffffff), sshAddress,
+      osRelease: osReleaseOf(o.osRelease), addresses: list(o, 'addresses').map(addressOf),
+    }
+  })
+}
