@@ -11,6 +11,8 @@
 #    Copy*Machine and BindMountMachine): a multithreaded process such as
 #    Node cannot join a mount namespace. src/backends/terminals.ts and
 #    src/backends/machine-files.ts run it.
+#  - machined_vsock: AF_VSOCK and /dev/vhost-vsock for machined-vmspawn's
+#    guest notify channel (src/vmspawn/vsock-native.ts), a module of its own.
 {
   'targets': [
     {
@@ -31,6 +33,12 @@
       'type': 'executable',
       'sources': ['machined_enter.c', 'machined_enter_files.c'],
       'defines': ['_GNU_SOURCE'],
+      'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
+    },
+    {
+      'target_name': 'machined_vsock',
+      'sources': ['machined_vsock.c'],
+      'defines': ['NAPI_VERSION=8', '_GNU_SOURCE'],
       'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
     },
   ],

@@ -34,3 +34,22 @@ export function loadAddon<Addon>(): Addon {
   }
   return addon as Addon
 }
+
+const modules = new Map<string, unknown>()
+
+/**
+ * Another N-API module of native/, by its binding.gyp target name (e.g.
+ * machined_vsock), typed as the caller's view of it; loaded once.
+ */
+export function loadNativeModule<Module>(target: string): Module {
+  let module = modules.get(target)
+  if (module === undefined) {
+    try {
+      module = createRequire(import.meta.url)(fileURLToPath(new URL(`${target}.node`, BUILD_DIR)))
+    } catch (err) {
+      throw new Error(`The native module ${target} is missing (${(err as Error).message}); run \`npm ci\` or \`npx node-gyp rebuild --directory=native\``, { cause: err })
+    }
+    modules.set(target, module)
+  }
+  return module as Module
+}
