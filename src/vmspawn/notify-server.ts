@@ -29,6 +29,8 @@ export const MAX_CONNECTIONS = 16
 export const IDLE_TIMEOUT_MS = 5000
 /** Connections accepted per readiness of the listener, so one burst cannot starve the event loop. */
 const ACCEPTS_PER_WAKEUP = 64
+/** After an accept that failed for want of resources (EMFILE, ENOBUFS, …), the listener rests this long: it stays readable, and would spin. */
+const ACCEPT_BACKOFF_MS = 1000
 
 export interface NotifyPeer {
   readonly cid: number
@@ -83,7 +85,14 @@ export class NotifyServer {
     this.#guestCid = options.guestCid
     this.#maxConnections = options.maxConnections ?? MAX_CONNECTIONS
     this.#idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS
-    this.#set = openPollSet((tokens) => { for (const t of tokens) this.#ready(t) })
+    this.#set = openPollSet((tokens) => {
+      // An exception here would be fatal to the launcher, and with it to the VM: a guest's channel is never worth that.
+      try {
+        for (const t of tokens) this.#ready(t)
+      } catch (err) {
+        this.#hooks.onRefused(`internal error: ${(err as Error).message}`)
+      }
+    })
     if (listenFd !== undefined) {
       this.#listenFd = listenFd
       this.#set.add(listenFd, LISTENER, false)
@@ -130,13 +139,19 @@ export class NotifyServer {
       try {
         accepted = vsockAccept(this.#listenFd)
       } catch (err) {
-        // ECONNABORTED and the like: that one peer is gone, the listener is fine.
         this.#hooks.onRefused(`accept failed: ${(err as Error).message}`)
-        continue
+        // ECONNABORTED: that one peer is gone, the listener is fine. Anything else: let it rest.
+        if ((err as NodeJS.ErrnoException).code !== 'ECONNABORTED') this.#rest(this.#listenFd)
+        return
       }
       if (accepted === undefined) return
       this.serve(accepted.fd, { cid: accepted.cid, port: accepted.port })
     }
+  }
+
+  #rest(listenFd: number): void {
+    this.#set.remove(listenFd)
+    setTimeout(() => { if (!this.#closed && this.#listenFd === listenFd) this.#set.add(listenFd, LISTENER, false) }, ACCEPT_BACKOFF_MS).unref()
   }
 
   #read(c: Connection): void {
