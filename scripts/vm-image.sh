@@ -8,7 +8,7 @@
 #
 # The image: Debian's cloud kernel (apt-get download + dpkg-deb -x) and a
 # debootstrap tree packed as an uncompressed newc cpio initrd, booted with
-# rdinit=/lib/systemd/systemd (../shared/spec/this-machine.md, VMs). The tree
+# rdinit=/lib/systemd/systemd. The tree
 # has an empty /etc/machine-id, so its systemd takes the SMBIOS product UUID
 # as machine ID on every boot ("Initializing machine ID from VM UUID.").
 # It includes udev (without it serial-getty@ttyS0 waits 90 s for its
@@ -16,10 +16,18 @@
 # kernel's button and evdev modules, depmod'ed and named in modules-load.d,
 # so that QMP system_powerdown powers the guest off through logind.
 #
-# The cache directory's name carries a hash of this script: changing the
-# recipe rebuilds it, and older builds are removed. Needs root, apt-get,
-# debootstrap, dpkg-deb, cpio and the Debian mirror; a missing one is an
-# error (CI installs them all; tests never skip for lack of one).
+# The guest report (data/guest/, docs/vm-guest-protocol.md) is installed
+# as any guest would install it: the script as
+# /usr/libexec/machined-guest-report, its unit enabled. Debian 12's
+# systemd (252) predates the vsock notify channel, so this report is how
+# the launcher learns that the guest is ready and which machine ID it took.
+#
+# The cache directory's name carries a hash of the recipe (this script and
+# data/guest/): changing it rebuilds the image. Other recipes' images (other
+# checkouts sharing the cache) are removed once unused for a day. Needs
+# root, apt-get, debootstrap, dpkg-deb, cpio and the Debian mirror; a
+# missing one is an error (CI installs them all; tests never skip for lack
+# of one).
 set -euo pipefail
 
 CACHE_ROOT=${MACHINED_TS_CACHE:-/var/tmp/machined-ts}
@@ -27,7 +35,8 @@ SUITE=bookworm
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Contents only: the same recipe hashes the same from any path.
-RECIPE_HASH=$(cat "$HERE/vm-image.sh" "$HERE/vm-guest-report.sh" | sha256sum | cut -c1-12)
+GUEST_DIR="$HERE/../data/guest"
+RECIPE_HASH=$(cat "$HERE/vm-image.sh" "$GUEST_DIR/machined-guest-report" "$GUEST_DIR/machined-guest-report.service" | sha256sum | cut -c1-12)
 OUT="$CACHE_ROOT/vm-image-$RECIPE_HASH"
 # What the image needs on the kernel command line; machined-vmspawn puts
 # console=ttyS0 (its serial console) in front, a hand-written qemu command
@@ -40,7 +49,8 @@ report() {
   echo "APPEND=$APPEND"
 }
 
-if [[ -f "$OUT/done" ]]; then report; exit 0; fi
+# A cache hit marks the image as used (see the clean-up at the end).
+if [[ -f "$OUT/done" ]]; then touch "$OUT/done"; report; exit 0; fi
 
 for tool in apt-get apt-cache debootstrap dpkg-deb cpio chroot flock; do
   command -v "$tool" >/dev/null || { echo "vm-image: $tool is missing (apt-get install debootstrap cpio)" >&2; exit 1; }
@@ -89,23 +99,10 @@ done
 chroot "$TREE" depmod "$KVER"
 printf 'button\nevdev\n' >"$TREE/etc/modules-load.d/acpi-power-button.conf"
 
-# The guest-side half of the machine-id check (see the script).
-install -D -m 0755 "$HERE/vm-guest-report.sh" "$TREE/usr/local/sbin/machined-ts-report"
-cat >"$TREE/etc/systemd/system/machined-ts-report.service" <<'EOF'
-[Unit]
-Description=Report the product UUID and machine ID on the console
-After=systemd-machine-id-commit.service systemd-logind.service
-
-[Service]
-Type=oneshot
-ExecStart=/usr/local/sbin/machined-ts-report
-StandardOutput=tty
-TTYPath=/dev/ttyS0
-
-[Install]
-WantedBy=multi-user.target
-EOF
-chroot "$TREE" systemctl enable machined-ts-report.service >/dev/null 2>&1
+# The guest report, installed as docs/vm-guest-protocol.md says.
+install -D -m 0755 "$GUEST_DIR/machined-guest-report" "$TREE/usr/libexec/machined-guest-report"
+install -D -m 0644 "$GUEST_DIR/machined-guest-report.service" "$TREE/etc/systemd/system/machined-guest-report.service"
+chroot "$TREE" systemctl enable machined-guest-report.service >/dev/null 2>&1
 # Timers and units that only cost boot time in a throwaway VM.
 chroot "$TREE" systemctl disable apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer fstrim.timer \
   e2scrub_reap.service systemd-pstore.service >/dev/null 2>&1 || true
@@ -120,7 +117,11 @@ echo "$KVER" >"$WORK/out/kernel-version"
 touch "$WORK/out/done"
 rm -rf "$OUT"
 mv "$WORK/out" "$OUT"
-# Earlier recipes' images are dead weight.
-for old in "$CACHE_ROOT"/vm-image-*; do [[ "$old" == "$OUT" ]] || rm -rf "$old"; done
+# Other recipes' images unused for a day are dead weight (a checkout that
+# still uses one touches its done file on every hit).
+for old in "$CACHE_ROOT"/vm-image-*; do
+  [[ "$old" == "$OUT" ]] && continue
+  [[ -f "$old/done" && -z $(find "$old/done" -mmin +1440) ]] || rm -rf "$old"
+done
 log "built $OUT ($(du -sh "$OUT" | cut -f1))"
 report

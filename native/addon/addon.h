@@ -42,5 +42,10 @@ napi_value js_poll_set_open(napi_env env, napi_callback_info info);
 napi_value js_inotify_open(napi_env env, napi_callback_info info);
 napi_value js_inotify_watch_add(napi_env env, napi_callback_info info);
 napi_value js_inotify_watch_rm(napi_env env, napi_callback_info info);
+/* vsock.c */
+napi_value js_vsock_listen(napi_env env, napi_callback_info info);
+napi_value js_vsock_local_port(napi_env env, napi_callback_info info);
+napi_value js_vsock_accept(napi_env env, napi_callback_info info);
+napi_value js_vhost_vsock_set_guest_cid(napi_env env, napi_callback_info info);
 
 #endif

@@ -10,6 +10,8 @@
  *              fds passed with SCM_RIGHTS
  *   poll_set.c pollSetOpen(callback): many fds behind one uv_poll
  *   inotify.c  inotifyInit(), inotifyAddWatch(fd, path, mask), inotifyRmWatch(fd, wd)
+ *   vsock.c    vsockListen(), vsockLocalPort(fd), vsockAccept(fd), vhostVsockSetGuestCid(fd, cid)
+ *              (these return negative errno values instead of throwing)
  *   here       mallocTrim() -> boolean
  *
  * Failures throw an Error shaped like Node's own system errors: `code`
@@ -17,7 +19,8 @@
  * it; the typed views are src/backends/native.ts (the daemon),
  * src/native/pidfd.ts (pidfds, for the daemon and machined-spawn),
  * src/native/fd-socket.ts (the sockets both transports pass fds on),
- * src/linux/pty.ts (ptys) and src/vmspawn/signals.ts (signalPipe).
+ * src/linux/pty.ts (ptys), src/vmspawn/signals.ts (signalPipe) and
+ * src/vmspawn/vsock-native.ts (AF_VSOCK).
  */
 
 #include <malloc.h>
@@ -55,6 +58,10 @@ static napi_value init(napi_env env, napi_value exports) {
                 ADDON_FUNCTION("inotifyInit", js_inotify_open),
                 ADDON_FUNCTION("inotifyAddWatch", js_inotify_watch_add),
                 ADDON_FUNCTION("inotifyRmWatch", js_inotify_watch_rm),
+                ADDON_FUNCTION("vsockListen", js_vsock_listen),
+                ADDON_FUNCTION("vsockLocalPort", js_vsock_local_port),
+                ADDON_FUNCTION("vsockAccept", js_vsock_accept),
+                ADDON_FUNCTION("vhostVsockSetGuestCid", js_vhost_vsock_set_guest_cid),
                 ADDON_FUNCTION("mallocTrim", malloc_trim_all),
         };
 

@@ -5,7 +5,8 @@
  * never needs it runs without it, and the helper programs. Each user
  * declares the functions it calls in its own typed wrapper
  * (src/backends/native.ts, src/native/pidfd.ts, src/native/fd-writer.ts,
- * src/native/fd-socket.ts, src/linux/pty.ts, src/vmspawn/signals.ts);
+ * src/native/fd-socket.ts, src/linux/pty.ts, src/vmspawn/signals.ts,
+ * src/vmspawn/vsock-native.ts);
  * this module imports nothing of ours, so any layer may import it.
  * @module
  */

@@ -1,23 +1,27 @@
 /**
- * What the guest's console tells about its identity. A systemd guest
- * logs how it chose its machine ID ("Initializing machine ID from VM
- * UUID." — machine_id_setup() — shown on the serial console through the
- * kernel log); our test image's report unit prints one line with the
- * product UUID and the machine ID it ended up with (scripts/vm-guest-report.sh):
+ * What the guest's serial console tells about the guest, line by line:
  *
- *   machined-ts-report: product_uuid=<uuid> machine_id=<id> expected=<id> verdict=match|mismatch|no-uuid
+ *  - the guest report (src/protocol/guest-report.ts): one line a guest
+ *    prints when it has booted, carrying sd_notify fields — the fallback
+ *    for guests whose systemd cannot use the vsock notify channel;
+ *  - systemd's own message on how it chose its machine ID ("Initializing
+ *    machine ID from VM UUID." — machine_id_setup(), shown on the console
+ *    through the kernel log);
+ *  - the kernel's banner ("Linux version …"): a new boot has begun.
  *
- * Nothing here is trusted for anything but display and tests.
+ * Everything on the console comes from the guest: nothing here is
+ * trusted for anything but display.
  * @module
  */
 
-import { isValidMachineId, machineIdFromProductUuid } from '../protocol/machine-id.ts'
-import type { GuestIdentity } from '../protocol/vm-guest-record.ts'
-
-export type { GuestIdentity } from '../protocol/vm-guest-record.ts'
+import { parseGuestReportLine } from '../protocol/guest-report.ts'
+import { interpretNotifyFields, type InterpretedFields } from '../protocol/sd-notify.ts'
 
 // CSI sequences (colours, cursor moves) and other ESC x pairs systemd and agetty print.
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|\x1bc/g
+
+/** A line never grows beyond this: the rest of an endless line is dropped. */
+export const CONSOLE_LINE_MAX = 4096
 
 /** Splits console output into lines without terminal escapes or carriage returns. */
 export class LineSplitter {
@@ -26,49 +30,31 @@ export class LineSplitter {
   push(chunk: string): string[] {
     const text = this.#partial + chunk
     const parts = text.split('\n')
-    this.#partial = (parts.pop() ?? '').slice(-4096) // a line never ends: do not grow for ever
+    this.#partial = (parts.pop() ?? '').slice(-CONSOLE_LINE_MAX)
     return parts.map((l) => l.replace(ANSI, '').replace(/\r/g, ''))
   }
 }
 
-/** The identity facts in one console line, or undefined when it has none. */
-export function parseConsoleLine(line: string): GuestIdentity | undefined {
-  const init = /Initializing machine ID from ([^.]+)\./.exec(line)
-  if (init !== null) return { machineIdSource: init[1]!.trim() }
-  const report = /machined-ts-report: (.*)$/.exec(line)
-  if (report === null) return undefined
-  const fields = Object.fromEntries(report[1]!.trim().split(/\s+/).map((kv) => {
-    const eq = kv.indexOf('=')
-    return eq < 0 ? [kv, ''] : [kv.slice(0, eq), kv.slice(eq + 1)]
-  }))
-  const machineId = fields.machine_id ?? ''
-  const productUuid = fields.product_uuid ?? ''
-  return {
-    ...(isValidMachineId(machineId) ? { machineId } : {}),
-    ...(machineIdFromProductUuid(productUuid) !== undefined ? { productUuid: productUuid.toLowerCase() } : {}),
-  }
-}
+export type ConsoleFact =
+  | { readonly kind: 'machine-id-source'; readonly source: string }
+  | { readonly kind: 'report'; readonly fields: InterpretedFields }
+  | { readonly kind: 'unsupported-report'; readonly version: number }
+  | { readonly kind: 'boot' }
 
-/** Folds console output into what is known about the guest; `onChange` gets the new whole. */
-export class GuestConsoleWatch {
-  readonly #lines = new LineSplitter()
-  readonly #onChange: (identity: GuestIdentity) => void
-  #identity: GuestIdentity = {}
+// systemd's sources are short phrases ("VM UUID", "random generator", "container UUID"); anything else is not systemd's.
+const MACHINE_ID_SOURCE = /Initializing machine ID from ([A-Za-z0-9 _-]{1,40})\./
+const KERNEL_BANNER = /(?:^|\] )Linux version \S+ \(/
 
-  constructor(onChange: (identity: GuestIdentity) => void) {
-    this.#onChange = onChange
+/** The fact one console line tells, or undefined for most lines. */
+export function parseConsoleLine(line: string): ConsoleFact | undefined {
+  const report = parseGuestReportLine(line)
+  if (report !== undefined) {
+    return report.assignments === undefined
+      ? { kind: 'unsupported-report', version: report.version }
+      : { kind: 'report', fields: interpretNotifyFields(report.assignments) }
   }
-
-  get identity(): GuestIdentity {
-    return this.#identity
-  }
-
-  push(chunk: Buffer): void {
-    for (const line of this.#lines.push(chunk.toString('latin1'))) {
-      const facts = parseConsoleLine(line)
-      if (facts === undefined) continue
-      this.#identity = { ...this.#identity, ...facts }
-      this.#onChange(this.#identity)
-    }
-  }
+  const init = MACHINE_ID_SOURCE.exec(line)
+  if (init !== null) return { kind: 'machine-id-source', source: init[1]!.trim() }
+  if (KERNEL_BANNER.test(line)) return { kind: 'boot' }
+  return undefined
 }

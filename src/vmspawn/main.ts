@@ -8,19 +8,22 @@
  */
 
 import { randomUUID } from 'node:crypto'
+import { closeSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { chooseAccel } from './accel.ts'
 import { attachConsole, type AttachedConsole } from './console.ts'
-import { GuestConsoleWatch } from './guest-console.ts'
+import { GuestWatch } from './guest-watch.ts'
 import { Lifetime } from './lifetime.ts'
 import { HELP, parseCommandLine, UsageError, type ConsoleMode, type VmspawnOptions } from './options.ts'
-import { checkReadableFile, checkVsockDevice, detectDiskFormat, findQemu, PreflightError } from './preflight.ts'
+import { NotifyServer } from './notify-server.ts'
+import { checkReadableFile, detectDiskFormat, findQemu, PreflightError } from './preflight.ts'
 import { buildQemuArgv, type DiskFormat } from './qemu-argv.ts'
-import { closed, spawnQemu, terminatingSignal, type QemuExit } from './qemu-process.ts'
+import { closed, QEMU_PASSED_FD_FIRST, spawnQemu, terminatingSignal, type QemuExit } from './qemu-process.ts'
 import { QmpListener } from './qmp.ts'
 import { Registered, RegistrationError } from './registration.ts'
 import { RuntimeDir } from './runtime-dir.ts'
 import { watchSignals, type LauncherSignal, type SignalWatch } from './signals.ts'
+import { openVsockChannel } from './vsock-channel.ts'
 
 const PROGRAM = 'machined-vmspawn'
 
@@ -62,7 +65,6 @@ function preflight(o: VmspawnOptions): Checked {
   if (o.kernel !== undefined) checkReadableFile('kernel', o.kernel)
   if (o.initrd !== undefined) checkReadableFile('initrd', o.initrd)
   if (o.image !== undefined) checkReadableFile('image', o.image, { allowBlockDevice: true })
-  if (o.vsockCid !== undefined) checkVsockDevice()
   return { qemu, image: o.image === undefined ? undefined : { path: o.image, format: detectDiskFormat(o.image) } }
 }
 
@@ -101,8 +103,13 @@ async function run(o: VmspawnOptions, log: Log): Promise<number> {
   const consoleMode = o.console ?? defaultConsole()
   const accel = await chooseAccel(o.accel, checked.qemu, o.kernel)
   if (accel.fallback !== undefined) log.warn(accel.fallback)
+  // Before registering: the guest's CID is registered with the machine.
+  const vsock = openVsockChannel(o.vsock, o.vsockCid, o.machine)
+  const channel = vsock.kind === 'on' ? vsock.channel : undefined
 
   // Everything from here on is undone in the finally block, in reverse.
+  let vhostFd = channel?.vhostFd
+  let notify: NotifyServer | undefined
   let runtime: RuntimeDir | undefined
   let qmp: QmpListener | undefined
   let signals: SignalWatch | undefined
@@ -111,13 +118,28 @@ async function run(o: VmspawnOptions, log: Log): Promise<number> {
   let qemuPid: number | undefined
   try {
     runtime = RuntimeDir.create()
+    const dir = runtime
+    const guest = new GuestWatch(uuid.replace(/-/g, ''), {
+      onChange: (record) => { try { dir.writeGuestRecord(record) } catch { /* display only */ } },
+      log: (m) => log.info(m),
+    })
+    if (channel !== undefined) {
+      let refusedBefore = false
+      notify = new NotifyServer(channel.listenFd, { guestCid: channel.cid }, {
+        onMessage: (message) => guest.notify(message),
+        onRefused: (reason) => {
+          if (!refusedBefore) log.info(`Ignoring a vsock notify connection: ${reason} (further ones are not reported).`)
+          refusedBefore = true
+        },
+      })
+    }
     qmp = await QmpListener.listen(runtime.qmpSocket)
     const qmpReady = qmp.connection
     // Signals first: once registered, machinectl may send them at any moment.
     const early: LauncherSignal[] = []
     signals = watchSignals((s) => { if (lifetime === undefined) early.push(s); else lifetime.onSignal(s) })
 
-    if (o.register) registered = await Registered.register({ name: o.machine, uuid, vsockCid: o.vsockCid })
+    if (o.register) registered = await Registered.register({ name: o.machine, uuid, vsockCid: channel?.cid })
 
     // Told to stop while registering: there is no VM to power off yet, so none is started.
     if (early.includes('poweroff') || early.includes('terminate')) {
@@ -127,11 +149,19 @@ async function run(o: VmspawnOptions, log: Log): Promise<number> {
 
     const argv = buildQemuArgv({
       binary: checked.qemu, accel: accel.accel, uuid, cpus: o.cpus, ramMiB: o.ramMiB,
-      kernel: o.kernel, initrd: o.initrd, append: o.append, image: checked.image, vsockCid: o.vsockCid,
+      kernel: o.kernel, initrd: o.initrd, append: o.append, image: checked.image,
+      vsock: channel === undefined ? undefined : { cid: channel.cid, vhostFd: QEMU_PASSED_FD_FIRST, notifySocket: channel.notifySocket },
       qmpSocket: runtime.qmpSocket,
     })
-    log.info(`Spawning VM ${o.machine} (UUID ${uuid}) with ${accel.accel === 'kvm' ? 'KVM' : 'TCG'}.`)
-    const qemu = spawnQemu(argv)
+    // Said here, not when found: bad input stays one line on stderr.
+    if (vsock.kind === 'off' && vsock.reason !== undefined) {
+      log.info(`No vsock notify channel (${vsock.reason}): the guest is followed on its console only.`)
+    }
+    const vsockNote = channel === undefined ? '' : `, vsock CID ${channel.cid}, notify port ${channel.port}`
+    log.info(`Spawning VM ${o.machine} (UUID ${uuid}${vsockNote}) with ${accel.accel === 'kvm' ? 'KVM' : 'TCG'}.`)
+    const qemu = spawnQemu(argv, vhostFd === undefined ? [] : [vhostFd])
+    // qemu has its own copy of the vhost fd now (spawn() returns after the exec).
+    if (vhostFd !== undefined) { closeSync(vhostFd); vhostFd = undefined }
     qemuPid = qemu.pid
     const done = closed(qemu)
     const spawnFailed = new Promise<QemuExit>((resolve) => qemu.once('error', (err) => {
@@ -144,11 +174,7 @@ async function run(o: VmspawnOptions, log: Log): Promise<number> {
       qemuStderr = (qemuStderr + c.toString()).slice(-4096)
     })
 
-    const dir = runtime
-    const guest = new GuestConsoleWatch((identity) => {
-      try { dir.writeGuestIdentity(identity) } catch { /* display only */ }
-    })
-    log.console = attachConsole(consoleMode, qemu, { onOutput: (c) => guest.push(c), onEscape: () => lifetime?.onEscape() })
+    log.console = attachConsole(consoleMode, qemu, { onOutput: (c) => guest.console(c), onEscape: () => lifetime?.onEscape() })
     if (consoleMode === 'interactive' && log.console.raw) log.info('Press Ctrl-] three times within 1s to kill the VM.')
 
     lifetime = new Lifetime({
@@ -163,11 +189,15 @@ async function run(o: VmspawnOptions, log: Log): Promise<number> {
     const raw = await Promise.race([done, spawnFailed])
     const exit = { ...raw, terminatedBy: terminatingSignal(qemuStderr) }
     const status = lifetime.onQemuExit(exit)
+    qemuPid = undefined
     if (exit.signal !== null) log.warn(`qemu died of ${exit.signal}.`)
     else if (exit.code === 0 && exit.terminatedBy !== undefined) log.warn(`qemu was stopped by signal ${exit.terminatedBy}.`)
     else if (status !== 0) log.warn(`qemu exited with status ${status}.`)
-    else log.info('The guest powered off.')
-    qemuPid = undefined
+    else if (guest.exitStatus !== undefined && guest.exitStatus !== 0) {
+      // systemd-vmspawn exits with the EXIT_STATUS= its guest sent.
+      log.warn(`The guest powered off with exit status ${guest.exitStatus}.`)
+      return guest.exitStatus
+    } else log.info('The guest powered off.')
     return status
   } finally {
     signals?.dispose()
@@ -180,6 +210,9 @@ async function run(o: VmspawnOptions, log: Log): Promise<number> {
       if (failure !== undefined) log.warn(`Failed to unregister machine ${o.machine}, ignoring: ${failure}`)
     }
     qmp?.close()
+    if (notify !== undefined) notify.close()
+    else if (channel !== undefined) closeSync(channel.listenFd)
+    if (vhostFd !== undefined) closeSync(vhostFd)
     runtime?.remove()
   }
 }

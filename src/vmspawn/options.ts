@@ -2,7 +2,7 @@
  * machined-vmspawn's command line: parsing and validation, no I/O. Option
  * names, defaults and checks follow systemd-vmspawn's parse_argv() and
  * verify_arguments() where they overlap (`-M`, `--uuid`, `--initrd` only
- * with a kernel, `--cpus` 1, `--ram` 2G, `--register`, `--vsock-cid`);
+ * with a kernel, `--cpus` 1, `--ram` 2G, `--register`, `--vsock`, `--vsock-cid`);
  * `--kernel` is our name for vmspawn's `--linux` (both are accepted).
  * @module
  */
@@ -17,6 +17,9 @@ export type AccelMode = (typeof ACCEL_MODES)[number]
 
 export const CONSOLE_MODES = ['interactive', 'read-only', 'pipe'] as const
 export type ConsoleMode = (typeof CONSOLE_MODES)[number]
+
+/** --vsock=: vmspawn's tristate; auto uses vsock when the host has it. */
+export type VsockMode = 'auto' | 'yes' | 'no'
 
 export interface VmspawnOptions {
   readonly machine: string
@@ -33,6 +36,7 @@ export interface VmspawnOptions {
   /** undefined: interactive when stdin and stdout are terminals, else read-only (as vmspawn). */
   readonly console: ConsoleMode | undefined
   readonly register: boolean
+  readonly vsock: VsockMode
   readonly vsockCid: number | undefined
   /** How long SIGTERM waits for the guest to power off before qemu is killed. */
   readonly shutdownTimeoutMs: number
@@ -77,7 +81,11 @@ Host configuration:
      --ram=BYTES            Guest RAM, K/M/G suffixes (default 2G)
      --accel=auto|kvm|tcg   auto: KVM only when a probe boot shows a KVM guest
                             makes progress, else TCG (default auto)
-     --vsock-cid=CID        Add a vhost-vsock device with this guest CID
+     --vsock=BOOL           A vhost-vsock device and the guest's notify channel
+                            (READY=1 from systemd >= 254); default: when the
+                            host has /dev/vhost-vsock
+     --vsock-cid=CID        The guest's vsock CID (default: derived from the
+                            machine name)
 
 System identity:
   -M --machine=NAME         Machine name (default: the image's file name)
@@ -150,6 +158,7 @@ const OPTIONS = {
   accel: { type: 'string' },
   console: { type: 'string' },
   register: { type: 'string' },
+  vsock: { type: 'string' },
   'vsock-cid': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
 } as const
@@ -190,6 +199,9 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     if (uuid === undefined) throw new UsageError(`Invalid UUID: ${v.uuid} (expected 8-4-4-4-12 or 32 hex digits, not all zeros or all ones)`)
   }
 
+  const vsock: VsockMode = v.vsock === undefined ? 'auto' : parseBoolean('vsock', v.vsock) ? 'yes' : 'no'
+  if (vsock === 'no' && v['vsock-cid'] !== undefined) throw new UsageError('Option --vsock-cid= cannot be used with --vsock=no')
+
   const timeoutS = v['shutdown-timeout'] === undefined ? undefined : Number(v['shutdown-timeout'])
   if (timeoutS !== undefined && !(Number.isFinite(timeoutS) && timeoutS > 0 && timeoutS <= 3600)) {
     throw new UsageError(`Failed to parse --shutdown-timeout=${v['shutdown-timeout']!}: expected seconds from 0 to 3600`)
@@ -209,6 +221,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
       accel: v.accel === undefined ? 'auto' : oneOf('accel', v.accel, ACCEL_MODES),
       console: v.console === undefined ? undefined : oneOf('console', v.console, CONSOLE_MODES),
       register: v.register === undefined ? true : parseBoolean('register', v.register),
+      vsock,
       // VMADDR_CID_HOST is 2 and U32_MAX is "any": regular guest CIDs are 3…2³²−2 (vmspawn's VSOCK_CID_IS_REGULAR).
       vsockCid: v['vsock-cid'] === undefined ? undefined : parseIntegerIn('vsock-cid', v['vsock-cid'], 3, 0xfffffffe),
       shutdownTimeoutMs: timeoutS === undefined ? DEFAULT_SHUTDOWN_TIMEOUT_MS : Math.round(timeoutS * 1000),

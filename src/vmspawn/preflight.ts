@@ -2,8 +2,8 @@
  * Checks made before anything is registered or started, so that bad input
  * fails with one line and leaves nothing behind: the qemu binary (looked
  * up in $PATH as vmspawn's find_qemu_binary() does), the kernel, initrd and
- * disk image, the disk's format, and /dev/vhost-vsock when a vsock device
- * is asked for.
+ * disk image, and the disk's format. (/dev/vhost-vsock is checked where
+ * the vsock channel is set up: ./vsock-channel.ts.)
  * @module
  */
 
@@ -71,14 +71,5 @@ export function detectDiskFormat(path: string): DiskFormat {
     return n === 4 && magic.equals(Buffer.from([0x51, 0x46, 0x49, 0xfb])) ? 'qcow2' : 'raw'
   } finally {
     closeSync(fd)
-  }
-}
-
-/** vhost-vsock-pci needs /dev/vhost-vsock (module vhost_vsock); qemu would fail only after we registered. */
-export function checkVsockDevice(path = '/dev/vhost-vsock'): void {
-  try {
-    closeSync(openSync(path, constants.O_RDWR))
-  } catch (err) {
-    throw new PreflightError(`--vsock-cid needs ${path}: ${describe(err)} (modprobe vhost_vsock)`)
   }
 }

@@ -7,7 +7,8 @@
  * differ: the SMBIOS UUID is always set (`-smbios type=1,uuid=`), the
  * serial console is qemu's stdio (the launcher forwards it), and QMP is a
  * socket the launcher listens on before qemu starts (vmspawn passes a
- * socketpair fd, which Node cannot make).
+ * socketpair fd, which Node cannot make). The vsock device and the
+ * `vmm.notify_socket` credential are vmspawn's (./vsock-channel.ts).
  * @module
  */
 
@@ -28,7 +29,8 @@ export interface QemuConfig {
   readonly initrd?: string | undefined
   readonly append?: string | undefined
   readonly image?: { readonly path: string; readonly format: DiskFormat } | undefined
-  readonly vsockCid?: number | undefined
+  /** The guest's vsock device (its /dev/vhost-vsock fd as qemu sees it) and the notify credential's value. */
+  readonly vsock?: { readonly cid: number; readonly vhostFd: number; readonly notifySocket: string } | undefined
   /** A Unix socket the launcher listens on; qemu connects to it as its QMP monitor. */
   readonly qmpSocket: string
 }
@@ -64,7 +66,13 @@ export function buildQemuArgv(c: QemuConfig): string[] {
     '-chardev', `socket,id=qmp,path=${qemuEscape(c.qmpSocket)}`,
     '-mon', 'chardev=qmp,mode=control',
   ]
-  if (c.vsockCid !== undefined) argv.push('-device', `vhost-vsock-pci,guest-cid=${c.vsockCid}`)
+  if (c.vsock !== undefined) {
+    argv.push(
+      '-device', `vhost-vsock-pci,guest-cid=${c.vsock.cid},vhostfd=${c.vsock.vhostFd}`,
+      // SMBIOS type 11 "OEM strings": systemd imports io.systemd.credential:NAME=VALUE as a system credential.
+      '-smbios', `type=11,value=io.systemd.credential:vmm.notify_socket=${qemuEscape(c.vsock.notifySocket)}`,
+    )
+  }
   if (c.image !== undefined) {
     argv.push(
       '-drive', `if=none,id=disk0,file=${qemuEscape(c.image.path)},format=${c.image.format},discard=unmap`,

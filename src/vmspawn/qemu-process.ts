@@ -13,6 +13,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
 
+/** The first fd number passFds get in qemu. */
+export const QEMU_PASSED_FD_FIRST = 3
+
 function findSetpriv(): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (dir === '') continue
@@ -24,13 +27,17 @@ function findSetpriv(): string | undefined {
   return undefined
 }
 
-/** The qemu process with piped stdio: stdin and stdout are the serial console, stderr qemu's messages. */
-export function spawnQemu(argv: readonly string[]): ChildProcess {
+/**
+ * The qemu process with piped stdio: stdin and stdout are the serial
+ * console, stderr qemu's messages. `passFds` become qemu's fds 3, 4, …
+ * (QEMU_PASSED_FD_FIRST and on), in order.
+ */
+export function spawnQemu(argv: readonly string[], passFds: readonly number[] = []): ChildProcess {
   const setpriv = findSetpriv()
   // Without setpriv (not on a Debian system, where util-linux is essential) qemu still runs, only without the death signal.
   const full = setpriv === undefined ? [...argv] : [setpriv, '--pdeathsig', 'KILL', '--', ...argv]
   return spawn(full[0]!, full.slice(1), {
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe', ...passFds],
     detached: true,
     // vmspawn sets these for qemu when missing.
     env: { TERM: 'vt220', LANG: 'C.UTF-8', ...process.env },

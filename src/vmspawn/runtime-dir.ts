@@ -1,18 +1,18 @@
 /**
  * The launcher's runtime directory, /run/machined-vmspawn/<launcher PID>/
  * ($XDG_RUNTIME_DIR/machined-vmspawn/… when not root):
- * the QMP socket, and `guest`, what the guest's console said about its
- * identity (GuestIdentity as KEY=VALUE lines). Keyed by the launcher's PID
- * because that is the machine's leader: anyone who has the machine from
- * machined (`mctl status`) finds the file from its Leader. Removed when
- * the launcher exits.
+ * the QMP socket, and `guest`, what the guest said about itself over the
+ * vsock notify channel or its console (GuestRecord as KEY=VALUE lines).
+ * Keyed by the launcher's PID because that is the machine's leader:
+ * anyone who has the machine from machined (`mctl status`) finds the file
+ * from its Leader. Removed when the launcher exits.
  * @module
  */
 
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  formatGuestRecord, GUEST_RECORD_FILE, VMSPAWN_RUNTIME_ROOT, type GuestIdentity,
+  formatGuestRecord, GUEST_RECORD_FILE, VMSPAWN_RUNTIME_ROOT, type GuestRecord,
 } from '../protocol/vm-guest-record.ts'
 
 export const RUNTIME_ROOT = VMSPAWN_RUNTIME_ROOT
@@ -44,9 +44,9 @@ export class RuntimeDir {
   }
 
   /** Atomically replaces the guest record. */
-  writeGuestIdentity(identity: GuestIdentity): void {
+  writeGuestRecord(record: GuestRecord): void {
     const tmp = join(this.path, '.guest.tmp')
-    writeFileSync(tmp, formatGuestRecord(identity), { mode: 0o644 })
+    writeFileSync(tmp, formatGuestRecord(record), { mode: 0o644 })
     renameSync(tmp, join(this.path, GUEST_RECORD_FILE))
   }
 

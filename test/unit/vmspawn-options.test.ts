@@ -23,18 +23,26 @@ describe('machined-vmspawn options', () => {
   test('defaults: 1 CPU, 2G, auto accel, console by terminal, registered, 30 s SIGTERM timeout, random UUID', () => {
     assert.deepEqual(run('-M', 'vm1', '--kernel', '/k'), {
       machine: 'vm1', uuid: undefined, kernel: '/k', initrd: undefined, append: undefined, image: undefined,
-      cpus: 1, ramMiB: 2048, accel: 'auto', console: undefined, register: true, vsockCid: undefined,
+      cpus: 1, ramMiB: 2048, accel: 'auto', console: undefined, register: true, vsock: 'auto', vsockCid: undefined,
       shutdownTimeoutMs: 30_000, quiet: false,
     })
   })
 
   test('everything given, in both --opt=value and --opt value forms', () => {
     assert.deepEqual(run('--machine=vm1', '--uuid', '0123456789AB4DEF8123456789ABCDEF', '--linux=/k', '--initrd', '/i', '--append=rdinit=/x quiet',
-      '--image', '/d.qcow2', '--cpus=4', '--ram', '512M', '--accel=tcg', '--console=pipe', '--register=no', '--vsock-cid=42',
-      '--shutdown-timeout=2.5', '-q'), {
+      '--image', '/d.qcow2', '--cpus=4', '--ram', '512M', '--accel=tcg', '--console=pipe', '--register=no', '--vsock=yes',
+      '--vsock-cid=42', '--shutdown-timeout=2.5', '-q'), {
       machine: 'vm1', uuid: '01234567-89ab-4def-8123-456789abcdef', kernel: '/k', initrd: '/i', append: 'rdinit=/x quiet', image: '/d.qcow2',
-      cpus: 4, ramMiB: 512, accel: 'tcg', console: 'pipe', register: false, vsockCid: 42, shutdownTimeoutMs: 2500, quiet: true,
+      cpus: 4, ramMiB: 512, accel: 'tcg', console: 'pipe', register: false, vsock: 'yes', vsockCid: 42, shutdownTimeoutMs: 2500, quiet: true,
     })
+  })
+
+  test('--vsock is a boolean (absent: auto); --vsock=no takes no CID', () => {
+    assert.equal(run('-M', 'x', '--kernel=/k', '--vsock=no').vsock, 'no')
+    assert.equal(run('-M', 'x', '--kernel=/k', '--vsock=1').vsock, 'yes')
+    assert.equal(run('-M', 'x', '--kernel=/k', '--vsock-cid=3').vsock, 'auto')
+    fails(['-M', 'x', '--kernel=/k', '--vsock=perhaps'], /--vsock=perhaps: not a boolean/)
+    fails(['-M', 'x', '--kernel=/k', '--vsock=no', '--vsock-cid=7'], /^Option --vsock-cid= cannot be used with --vsock=no$/)
   })
 
   test('the name comes from the image file when -M is not given (as vmspawn)', () => {

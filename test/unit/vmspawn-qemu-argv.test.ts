@@ -39,9 +39,13 @@ describe('qemu argv', () => {
     assert.equal(argv.includes('-append'), false)
   })
 
-  test('a vsock device with the guest CID when one is given', () => {
-    assert.ok(values(buildQemuArgv({ ...BASE, kernel: '/k', vsockCid: 42 }), '-device').includes('vhost-vsock-pci,guest-cid=42'))
-    assert.equal(values(buildQemuArgv({ ...BASE, kernel: '/k' }), '-device').some((d) => d.startsWith('vhost-vsock')), false)
+  test('with a vsock channel: the vhost-vsock device on the passed fd, and the notify credential over SMBIOS type 11', () => {
+    const argv = buildQemuArgv({ ...BASE, kernel: '/k', vsock: { cid: 42, vhostFd: 3, notifySocket: 'vsock-stream:2:1234' } })
+    assert.ok(values(argv, '-device').includes('vhost-vsock-pci,guest-cid=42,vhostfd=3'))
+    assert.deepEqual(values(argv, '-smbios'), [`type=1,uuid=${BASE.uuid}`, 'type=11,value=io.systemd.credential:vmm.notify_socket=vsock-stream:2:1234'])
+    const none = buildQemuArgv({ ...BASE, kernel: '/k' })
+    assert.equal(values(none, '-device').some((d) => d.startsWith('vhost-vsock')), false)
+    assert.deepEqual(values(none, '-smbios'), [`type=1,uuid=${BASE.uuid}`])
   })
 
   test('the SMBIOS UUID is always there, exactly once, and the machine type always has SMBIOS', () => {

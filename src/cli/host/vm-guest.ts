@@ -8,10 +8,10 @@
 
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { GUEST_RECORD_FILE, parseGuestRecord, VMSPAWN_RUNTIME_ROOT, type GuestIdentity } from '../../protocol/vm-guest-record.ts'
+import { GUEST_RECORD_FILE, parseGuestRecord, VMSPAWN_RUNTIME_ROOT, type GuestRecord } from '../../protocol/vm-guest-record.ts'
 
 /** undefined when the leader is no machined-vmspawn launcher (or its guest said nothing yet). */
-export function vmGuestIdentity(leaderPid: number, root = VMSPAWN_RUNTIME_ROOT): GuestIdentity | undefined {
+export function vmGuestRecord(leaderPid: number, root = VMSPAWN_RUNTIME_ROOT): GuestRecord | undefined {
   if (!Number.isSafeInteger(leaderPid) || leaderPid <= 0) return undefined
   try {
     return parseGuestRecord(readFileSync(join(root, String(leaderPid), GUEST_RECORD_FILE), 'utf8'))

@@ -6,20 +6,21 @@
  * unit control group path: …" instead. mctl reads the unit's processes from
  * the cgroup file system and prints them in the same tree form, and prints
  * nothing when it cannot find the cgroup. The journal lines machinectl adds
- * on systemd hosts are not shown. For a VM run by machined-vmspawn, one
- * line machinectl does not have, "Guest ID:", says whether the guest took
- * the machine's Id as its machine ID (what the launcher saw on its
- * console); it is left out for every other machine.
+ * on systemd hosts are not shown. For a VM run by machined-vmspawn, two
+ * lines machinectl does not have, from what the launcher learnt of its
+ * guest (docs/vm-guest-protocol.md): "Guest:" says whether the guest is
+ * ready or shutting down, "Guest ID:" whether it took the machine's Id as
+ * its machine ID; both are left out for every other machine.
  * @module
  */
 
 import type { MachinedClient, MachineAddress } from '../../client/types.ts'
-import { describeGuestId } from '../../protocol/vm-guest-record.ts'
+import { describeGuestId, describeGuestState } from '../../protocol/vm-guest-record.ts'
 import { processComm } from '../../linux/proc.ts'
 import { CliError } from '../errors.ts'
 import { unitProcesses } from '../host/cgroup.ts'
 import { interfaceNames } from '../host/netif.ts'
-import { vmGuestIdentity } from '../host/vm-guest.ts'
+import { vmGuestRecord } from '../host/vm-guest.ts'
 import { formatProcessTree } from '../output/cgroup-tree.ts'
 import type { TypedProperty } from '../output/properties.ts'
 import { formatTimestamp, formatTimestampRelative } from '../output/timestamp.ts'
@@ -107,7 +108,10 @@ export async function printStatus(client: MachinedClient, list: readonly TypedPr
   if (addresses !== undefined && addresses.length > 0) out += `\t Address: ${addressLines(addresses, ifindex)}\n`
   if (os?.PRETTY_NAME !== undefined) out += `\t      OS: ${os.PRETTY_NAME}\n`
   if (shift !== undefined && shift !== 0) out += `  UID Shift: ${shift}\n`
-  const guestId = i.class === 'vm' && i.leader > 0 ? describeGuestId(i.id ?? '', vmGuestIdentity(i.leader)) : undefined
+  const guest = i.class === 'vm' && i.leader > 0 ? vmGuestRecord(i.leader) : undefined
+  const guestState = describeGuestState(guest)
+  if (guestState !== undefined) out += `\t   Guest: ${guestState}\n`
+  const guestId = describeGuestId(i.id ?? '', guest)
   if (guestId !== undefined) out += `\tGuest ID: ${guestId}\n`
   if (i.unit !== undefined) {
     out += `\t    Unit: ${i.unit}\n`
