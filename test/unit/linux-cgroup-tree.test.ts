@@ -98,8 +98,10 @@ void describe('the host\'s hierarchies that track processes (root)', () => {
       mkdirSync(sub, { recursive: true })
       // Each shell moves itself into the sub-cgroup before it starts forking, so every child is born there.
       // Several of them, so that some fork while the kill is under way (one alone is killed too soon).
+      // Each keeps at most 64 children (a batch of short sleeps, then a wait): an unbounded loop makes
+      // tens of thousands of processes within seconds and stalls the whole machine, this test included.
       const forkers = Array.from({ length: FORKERS }, () =>
-        spawn('sh', ['-c', `echo $$ > ${join(sub, 'cgroup.procs')} && while :; do sleep 30 & done`], { stdio: 'ignore' }))
+        spawn('sh', ['-c', `echo $$ > ${join(sub, 'cgroup.procs')} && while :; do i=0; while [ $i -lt 64 ]; do sleep 0.1 & i=$((i+1)); done; wait; done`], { stdio: 'ignore' }))
       const inside = (): boolean => forkers.every((f) => cgroupPids(sub).includes(f.pid!)) && cgroupPids(sub).length >= 200
       try {
         for (let i = 0; i < 500 && !inside(); i++) await sleep(10)
