@@ -11,6 +11,9 @@
 #    Copy*Machine and BindMountMachine): a multithreaded process such as
 #    Node cannot join a mount namespace. src/backends/terminals.ts and
 #    src/backends/machine-files.ts run it.
+#  - machined_images: the image pool's N-API module (OFD locks, file
+#    attributes, btrfs subvolume and block device ioctls), loaded by
+#    src/native/images.ts.
 {
   'targets': [
     {
@@ -31,6 +34,12 @@
       'type': 'executable',
       'sources': ['machined_enter.c', 'machined_enter_files.c'],
       'defines': ['_GNU_SOURCE'],
+      'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
+    },
+    {
+      'target_name': 'machined_images',
+      'sources': ['machined_images.c'],
+      'defines': ['NAPI_VERSION=8', '_GNU_SOURCE'],
       'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
     },
   ],

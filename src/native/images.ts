@@ -1,0 +1,87 @@
+/**
+ * The image pool's native module (native/machined_images.c): OFD locks,
+ * file attributes (chattr), and the btrfs subvolume and block device
+ * ioctls Node does not offer. Loaded on first use; like addon.ts it
+ * imports nothing of ours, so every layer may use it (the daemon's
+ * backends, and launchers through image-lock.ts).
+ * @module
+ */
+
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+
+/** FS_IMMUTABLE_FL of linux/fs.h: what makes a directory image read-only. */
+export const FS_IMMUTABLE_FL = 0x10
+/** FS_NOCOW_FL: systemd sets it on raw images it copies (no copy-on-write fragmentation on btrfs). */
+export const FS_NOCOW_FL = 0x800000
+
+export interface BtrfsSubvolumeInfo {
+  readonly id: bigint
+  readonly readOnly: boolean
+  /** When the subvolume was created, CLOCK_REALTIME µs. */
+  readonly otimeUsec: bigint
+}
+
+export interface BlockDeviceInfo {
+  readonly readOnly: boolean
+  readonly size: bigint
+}
+
+interface ImagesAddon {
+  ofdLock(fd: number, exclusive: boolean): boolean
+  fileAttributes(fd: number): number
+  setFileAttributes(fd: number, value: number, mask: number): number
+  btrfsSubvolumeInfo(fd: number): BtrfsSubvolumeInfo
+  btrfsSetReadOnly(fd: number, readOnly: boolean): void
+  blockDeviceInfo(fd: number): BlockDeviceInfo
+  blockDeviceSetReadOnly(fd: number, readOnly: boolean): void
+}
+
+let addon: ImagesAddon | undefined
+
+function load(): ImagesAddon {
+  if (addon === undefined) {
+    const path = fileURLToPath(new URL('../../native/build/Release/machined_images.node', import.meta.url))
+    try {
+      addon = createRequire(import.meta.url)(path) as ImagesAddon
+    } catch (err) {
+      throw new Error(`The native module is missing (${(err as Error).message}); run \`npm ci\` or \`npx node-gyp rebuild --directory=native\``, { cause: err })
+    }
+  }
+  return addon
+}
+
+/** fcntl(F_OFD_SETLK): true once the lock is ours, false while another open file holds a conflicting one. */
+export function ofdLock(fd: number, exclusive: boolean): boolean {
+  return load().ofdLock(fd, exclusive)
+}
+
+/** FS_IOC_GETFLAGS; throws ENOTTY (and the like) where the file system has no attributes. */
+export function fileAttributes(fd: number): number {
+  return load().fileAttributes(fd)
+}
+
+/** chattr_fd(): sets the bits of `mask` to those of `value`; returns the attributes before. */
+export function setFileAttributes(fd: number, value: number, mask: number): number {
+  return load().setFileAttributes(fd, value, mask)
+}
+
+/** BTRFS_IOC_GET_SUBVOL_INFO on a subvolume's top directory. */
+export function btrfsSubvolumeInfo(fd: number): BtrfsSubvolumeInfo {
+  return load().btrfsSubvolumeInfo(fd)
+}
+
+/** The subvolume's read-only flag (BTRFS_SUBVOL_RDONLY). */
+export function btrfsSetReadOnly(fd: number, readOnly: boolean): void {
+  load().btrfsSetReadOnly(fd, readOnly)
+}
+
+/** BLKROGET and BLKGETSIZE64 on an open block device. */
+export function blockDeviceInfo(fd: number): BlockDeviceInfo {
+  return load().blockDeviceInfo(fd)
+}
+
+/** BLKROSET. */
+export function blockDeviceSetReadOnly(fd: number, readOnly: boolean): void {
+  load().blockDeviceSetReadOnly(fd, readOnly)
+}
