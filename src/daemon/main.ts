@@ -20,6 +20,7 @@ import { startHeapTrim } from '../backends/heap-trim.ts'
 import { readHostInfo } from '../backends/host-info.ts'
 import { ProcfsInspector } from '../backends/inspector.ts'
 import { HelperMachineFiles } from '../backends/machine-files.ts'
+import { LocalImagePool } from '../backends/image-pool.ts'
 import { MachineTerminals } from '../backends/terminals.ts'
 import { ProcfsProcesses } from '../backends/procfs.ts'
 import { pidfdsAvailable, pidfsAvailable } from '../backends/pidfd.ts'
@@ -73,6 +74,10 @@ Options:
      --varlink-socket=PATH      Serve io.systemd.Machine on this socket (default
                                 /run/systemd/machine/io.systemd.Machine; empty:
                                 no Varlink)
+     --measure-image-usage=yes|no
+                                Measure the disk usage of directory images
+                                (du, in the background; default yes). no:
+                                report none, as systemd-machined does
      --log-level=LEVEL          debug, info, warn or error (default info)
 `
 
@@ -95,6 +100,7 @@ export interface DaemonOptions {
   readonly maxVarlinkConnections: number
   readonly maxVarlinkConnectionsPerUid: number
   readonly logLevel: LogLevel
+  readonly measureImageUsage: boolean
   /** undefined: no Varlink server. */
   readonly varlinkSocket: string | undefined
 }
@@ -121,6 +127,7 @@ export function parseDaemonArgs(argv: string[]): Parsed {
       'max-varlink-connections': { type: 'string' },
       'max-varlink-connections-per-uid': { type: 'string' },
       'log-level': { type: 'string' },
+      'measure-image-usage': { type: 'string' },
       'varlink-socket': { type: 'string' },
     },
   })
@@ -131,6 +138,8 @@ export function parseDaemonArgs(argv: string[]): Parsed {
   if (units !== 'auto' && units !== 'cgroup' && units !== 'systemd') throw new Error(`Invalid --units=${units}`)
   const logLevel = values['log-level'] ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new Error(`Invalid --log-level=${logLevel}`)
+  const measure = values['measure-image-usage'] ?? 'yes'
+  if (measure !== 'yes' && measure !== 'no') throw new Error(`Invalid --measure-image-usage=${measure}`)
   type LimitOption = 'max-machines' | 'max-machines-per-uid' | 'max-calls-per-sender' | 'max-operations' | 'max-varlink-connections' | 'max-varlink-connections-per-uid'
   const limit = (option: LimitOption, fallback: number): number => {
     const text = values[option]
@@ -159,6 +168,7 @@ export function parseDaemonArgs(argv: string[]): Parsed {
       maxVarlinkConnections,
       maxVarlinkConnectionsPerUid,
       logLevel: logLevel as LogLevel,
+      measureImageUsage: measure === 'yes',
       varlinkSocket: values['varlink-socket'] === '' ? undefined : values['varlink-socket'] ?? MACHINE_SOCKET_PATH,
     },
   }
@@ -195,6 +205,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
       inspector: new ProcfsInspector({ processes }),
       files: new HelperMachineFiles({ processes, log }),
       terminals: new MachineTerminals({ hostBusAddress: systemBus.address, log }),
+      images: new LocalImagePool({ mountDir: `${options.runtimeDir}/image-mounts`, measureUsage: options.measureImageUsage }),
       clock: new SystemClock(),
       authorizer: new Authorizer({ allowUserRegistration: options.allowUserRegistration }),
     }, { maxMachines: options.maxMachines, maxMachinesPerUid: options.maxMachinesPerUid, maxOperations: options.maxOperations })
