@@ -57,6 +57,40 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
 
 let counter = 0
 
+/**
+ * `images`: a machine image pool for the sandbox. `pool` (a directory of
+ * the host) is bind-mounted over /var/lib/machines, so the host's pool is
+ * never touched; `writable` directories (e.g. /etc, /usr/lib) get an
+ * overlay whose changes live in the sandbox's /run, so a test can put
+ * images in /etc/machines or /usr/lib/machines, or settings in
+ * /etc/systemd/nspawn, without changing the host.
+ */
+export interface SandboxImages {
+  readonly pool: string
+  readonly writable?: readonly string[]
+}
+
+export interface SandboxOptions {
+  readonly daemon?: boolean
+  readonly daemonArgs?: string[]
+  readonly bus?: boolean
+  readonly hidePolicies?: boolean
+  readonly pidns?: boolean
+  readonly images?: SandboxImages
+}
+
+/** The shell commands that set up `images` inside the namespace (after /run is ours). */
+function imagesSetup(images: SandboxImages): string {
+  const overlay = (dir: string, n: number): string =>
+    `mkdir -p /run/.overlay/${n}/upper /run/.overlay/${n}/work && mount -t overlay overlay -o lowerdir=${dir},upperdir=/run/.overlay/${n}/upper,workdir=/run/.overlay/${n}/work ${dir}`
+  const writable = [...(images.writable ?? [])]
+  // Without /var/lib/machines on the host there is nothing to bind over: /var/lib is made writable to make it.
+  const steps = writable.map(overlay)
+  steps.push(`{ [ -d /var/lib/machines ] || { ${overlay('/var/lib', writable.length)} && mkdir /var/lib/machines; }; }`)
+  steps.push(`mount --bind ${images.pool} /var/lib/machines`)
+  return steps.join(' && ')
+}
+
 /** PID 1 of a sandbox's PID namespace: reaps every orphan, so PIDs come free at once. */
 const REAPER = [
   'import os, time',
@@ -96,15 +130,16 @@ export class Sandbox {
    * PIDs of new processes (/proc/sys/kernel/ns_last_pid); its PID 1 reaps
    * every orphan, so a dead process's PID is free again at once.
    */
-  static async start(options: { daemon?: boolean; daemonArgs?: string[]; bus?: boolean; hidePolicies?: boolean; pidns?: boolean } = {}): Promise<Sandbox> {
+  static async start(options: SandboxOptions = {}): Promise<Sandbox> {
     const hide = options.hidePolicies === true
       ? ' && mount -t tmpfs tmpfs /usr/share/dbus-1/system.d && mkdir -p /etc/dbus-1/system.d && mount -t tmpfs tmpfs /etc/dbus-1/system.d'
       : ''
+    const images = options.images === undefined ? '' : ` && ${imagesSetup(options.images)}`
     const pidns = options.pidns === true
     // REAPER has newlines and no single quote: one sh word as it stands.
     const init = pidns ? `exec python3 -c '${REAPER}'` : 'exec sleep 100000'
     const holder = spawn('unshare', ['-m', '--propagation', 'private', ...(pidns ? ['--pid', '--fork', '--kill-child', '--mount-proc'] : []), '--', 'sh', '-c',
-      `mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/systemd/system /run/dbus${hide} && echo ready && ${init}`],
+      `mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/systemd/system /run/dbus${hide}${images} && echo ready && ${init}`],
       { stdio: ['ignore', 'pipe', 'inherit'] })
     await waitForLine(holder, 'stdout', /ready/, 10_000)
     const sb = new Sandbox(holder, options.daemonArgs ?? [], pidns)
