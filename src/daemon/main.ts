@@ -29,6 +29,7 @@ import { SystemdUnits, systemdIsInit } from '../backends/systemd-units.ts'
 import { variant } from '../wire/dbus/bus.ts'
 import { DbusServer } from '../transports/dbus/server.ts'
 import { MACHINE_SOCKET_PATH } from '../protocol/varlink/io.systemd.Machine.ts'
+import { MACHINE_IMAGE_SOCKET_PATH } from '../protocol/varlink/io.systemd.MachineImage.ts'
 import { keepYoungGenerationSmall } from './heap.ts'
 import { LOG_LEVELS, StderrLog, type LogLevel } from './log.ts'
 import { busPolicyRestrictsUsers, connectSystemBus, type SystemBus } from './system-bus.ts'
@@ -224,6 +225,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
     // Set up Varlink once the registry is loaded, so the first List sees every machine.
     const varlink = options.varlinkSocket === undefined ? undefined : await startVarlink({
       path: options.varlinkSocket, manager, log, version: version(),
+      imagePath: options.varlinkSocket === MACHINE_SOCKET_PATH ? MACHINE_IMAGE_SOCKET_PATH : undefined,
       limits: { maxConnections: options.maxVarlinkConnections, maxConnectionsPerUid: options.maxVarlinkConnectionsPerUid },
     })
     if (varlink !== undefined) log.info('Serving io.systemd.Machine', { socket: options.varlinkSocket })
