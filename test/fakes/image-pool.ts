@@ -16,9 +16,10 @@ export interface FakeImage {
   metadata: ImageMetadata
   /** Bytes in the tree, what scanUsage answers for directories. */
   bytes: bigint
-  /** Auxiliary files next to the image (".nspawn", ".roothash") by suffix. */
-  aux: Set<string>
 }
+
+/** The files that go with an image in its directory. */
+const AUX = ['.nspawn', '.roothash']
 
 interface FakeDir {
   readonly path: string
@@ -37,6 +38,8 @@ export class FakeImagePool implements ImagePool {
   readonly locks = new Map<string, number>()
   /** Files in the runtime settings directory (NAME.nspawn). */
   readonly runSettings = new Set<string>()
+  /** Files next to the images in the pool's directory that are no images (NAME.nspawn, NAME.roothash). */
+  readonly poolFiles = new Set<string>()
   readonly host: Image = {
     name: HOST_IMAGE_NAME, path: '/', type: 'directory', vendor: false, readOnly: false, crtime: 0n, mtime: 0n,
     usage: UINT64_MAX, usageExclusive: UINT64_MAX, limit: UINT64_MAX, limitExclusive: UINT64_MAX,
@@ -66,7 +69,6 @@ export class FakeImagePool implements ImagePool {
       },
       metadata: { ...NO_METADATA, ...options.metadata },
       bytes,
-      aux: new Set(),
     }
     d.entries.set(file, entry)
     return entry
@@ -113,6 +115,7 @@ export class FakeImagePool implements ImagePool {
     if (at === undefined) throw errnoFailure('ENOENT', '')
     at.dir.entries.delete(at.file)
     this.runSettings.delete(`${image.name}.nspawn`)
+    for (const suffix of AUX) this.poolFiles.delete(`${image.name}${suffix}`)
   }
 
   async rename(image: Image, newName: string): Promise<void> {
@@ -126,6 +129,7 @@ export class FakeImagePool implements ImagePool {
     at.dir.entries.delete(at.file)
     at.dir.entries.set(file, { ...at.entry, image: { ...at.entry.image, name: newName, path: `${at.dir.path}/${file}` } })
     if (this.runSettings.delete(`${image.name}.nspawn`)) this.runSettings.add(`${newName}.nspawn`)
+    for (const suffix of AUX) if (this.poolFiles.delete(`${image.name}${suffix}`)) this.poolFiles.add(`${newName}${suffix}`)
   }
 
   async clone(image: Image, newName: string, readOnly: boolean): Promise<void> {
@@ -136,7 +140,8 @@ export class FakeImagePool implements ImagePool {
     const source = this.#lookup(image.name)?.entry
     const copy = this.add(newName, { type: image.type === 'raw' ? 'raw' : 'directory', readOnly, ...(source === undefined ? {} : { metadata: source.metadata, bytes: source.bytes }) })
     if (this.runSettings.has(`${image.name}.nspawn`)) this.runSettings.add(`${newName}.nspawn`)
-    copy.aux = new Set(source?.aux)
+    for (const suffix of AUX) if (this.poolFiles.has(`${image.name}${suffix}`)) this.poolFiles.add(`${newName}${suffix}`)
+    copy.bytes = source?.bytes ?? copy.bytes
   }
 
   async setReadOnly(image: Image, readOnly: boolean): Promise<void> {
