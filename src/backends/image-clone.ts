@@ -17,13 +17,17 @@ import { spawn } from 'node:child_process'
 import { constants } from 'node:fs'
 import { chmod, lstat, mkdir, open, rename, rmdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { errnoError } from '../protocol/errno.ts'
+import { errnoError, errnoFailure, errnoOfMessage } from '../protocol/errno.ts'
 import type { Image } from '../core/ports.ts'
 import { btrfsSetReadOnly, FS_IMMUTABLE_FL, setFileAttributes } from '../native/images.ts'
 import { createSubvolume, onBtrfs, snapshotSubvolume } from './btrfs.ts'
 import { renameNoReplace } from './image-aux.ts'
 
-/** Runs a tool as a child process; a failure says what the tool said last. */
+/**
+ * Runs a tool as a child process; a failure says what the tool said last,
+ * as the errno that text names when it ends in one (so ENOSPC reaches the
+ * caller as systemd would report it).
+ */
 export function runTool(command: string, args: readonly string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -32,7 +36,11 @@ export function runTool(command: string, args: readonly string[]): Promise<void>
     child.once('error', (err) => reject(errnoError('EIO', `${command}: ${err.message}`)))
     child.once('close', (code, signal) => {
       if (code === 0) resolve()
-      else reject(errnoError('EIO', stderr.trim().split('\n').at(-1) ?? `${command} failed (${code ?? signal})`))
+      else {
+        const said = stderr.trim().split('\n').at(-1) ?? `${command} failed (${code ?? signal})`
+        const errno = errnoOfMessage(said)
+        reject(errno === undefined ? errnoError('EIO', said) : errnoFailure(errno, said))
+      }
     })
   })
 }

@@ -67,6 +67,12 @@ export function strerror(errnoName: string): string | undefined {
   return ERRNO[errnoName]?.[1]
 }
 
+/** The errno name whose strerror() `text` ends with ("cp: error writing 'x': No space left on device" → ENOSPC). */
+export function errnoOfMessage(text: string): string | undefined {
+  for (const [name, [, message]] of Object.entries(ERRNO)) if (text.endsWith(`: ${message}`)) return name
+  return undefined
+}
+
 /** The errno's number; undefined for a name not in the table. */
 export function errnoNumber(errnoName: string): number | undefined {
   return ERRNO[errnoName]?.[0]
