@@ -38,7 +38,7 @@
     },
     {
       'target_name': 'machined_images',
-      'sources': ['machined_images.c'],
+      'sources': ['machined_images.c', 'machined_images_scan.c'],
       'defines': ['NAPI_VERSION=8', '_GNU_SOURCE'],
       'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'],
     },

@@ -11,6 +11,7 @@
  *   btrfsSetReadOnly(fd, readOnly)  -> undefined      ioctl(BTRFS_IOC_SUBVOL_GETFLAGS/SETFLAGS)
  *   blockDeviceInfo(fd)             -> { readOnly, size }   ioctl(BLKROGET, BLKGETSIZE64)
  *   blockDeviceSetReadOnly(fd, ro)  -> undefined      ioctl(BLKROSET)
+ *   scanSearchPath(dirs, names, cb) -> (see machined_images_scan.c) the search path's images, off the JS thread
  *
  * Every call is one non-blocking system call on an fd the caller opened.
  * Failures throw an Error shaped like Node's own system errors: `code`
@@ -32,7 +33,9 @@
 
 #include <node_api.h>
 
-static napi_value throw_errno(napi_env env, int err, const char *syscall_name) {
+#include "machined_images.h"
+
+napi_value images_errno_error(napi_env env, int err, const char *syscall_name) {
         const char *name = strerrorname_np(err);
         char message[256];
         napi_value code, msg, error, value;
@@ -45,7 +48,11 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall_name) {
         napi_set_named_property(env, error, "errno", value);
         napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &value);
         napi_set_named_property(env, error, "syscall", value);
-        napi_throw(env, error);
+        return error;
+}
+
+napi_value images_throw_errno(napi_env env, int err, const char *syscall_name) {
+        napi_throw(env, images_errno_error(env, err, syscall_name));
         return NULL;
 }
 
@@ -93,7 +100,7 @@ static napi_value ofd_lock(napi_env env, napi_callback_info info) {
                 return boolean(env, true);
         if (errno == EAGAIN || errno == EACCES || errno == EWOULDBLOCK)
                 return boolean(env, false);
-        return throw_errno(env, errno, "fcntl");
+        return images_throw_errno(env, errno, "fcntl");
 }
 
 static napi_value file_attributes(napi_env env, napi_callback_info info) {
@@ -104,7 +111,7 @@ static napi_value file_attributes(napi_env env, napi_callback_info info) {
         if (fd < 0)
                 return NULL;
         if (ioctl(fd, FS_IOC_GETFLAGS, &attr) < 0)
-                return throw_errno(env, errno, "ioctl");
+                return images_throw_errno(env, errno, "ioctl");
         napi_create_uint32(env, attr, &result);
         return result;
 }
@@ -121,10 +128,10 @@ static napi_value set_file_attributes(napi_env env, napi_callback_info info) {
         napi_get_value_uint32(env, argv[1], &value);
         napi_get_value_uint32(env, argv[2], &mask);
         if (ioctl(fd, FS_IOC_GETFLAGS, &old) < 0)
-                return throw_errno(env, errno, "ioctl");
+                return images_throw_errno(env, errno, "ioctl");
         new = (old & ~mask) | (value & mask);
         if (new != old && ioctl(fd, FS_IOC_SETFLAGS, &new) < 0)
-                return throw_errno(env, errno, "ioctl");
+                return images_throw_errno(env, errno, "ioctl");
         napi_create_uint32(env, old, &result);
         return result;
 }
@@ -138,11 +145,11 @@ static napi_value btrfs_subvolume_info(napi_env env, napi_callback_info info) {
                 return NULL;
         memset(&args, 0, sizeof args);
         if (ioctl(fd, BTRFS_IOC_GET_SUBVOL_INFO, &args) < 0)
-                return throw_errno(env, errno, "ioctl");
+                return images_throw_errno(env, errno, "ioctl");
         napi_create_object(env, &result);
         napi_create_bigint_uint64(env, args.treeid, &value);
         napi_set_named_property(env, result, "id", value);
-        napi_set_named_property(env, result, "readOnly", boolean(env, (args.flags & BTRFS_SUBVOL_RDONLY) != 0));
+        napi_set_named_property(env, result, "readOnly", boolean(env, (args.flags & ROOT_SUBVOL_RDONLY) != 0));
         napi_create_bigint_uint64(env, (uint64_t) args.otime.sec * 1000000 + args.otime.nsec / 1000, &value);
         napi_set_named_property(env, result, "otimeUsec", value);
         return result;
@@ -156,10 +163,10 @@ static napi_value btrfs_set_read_only(napi_env env, napi_callback_info info) {
         if (fd < 0)
                 return NULL;
         if (ioctl(fd, BTRFS_IOC_SUBVOL_GETFLAGS, &flags) < 0)
-                return throw_errno(env, errno, "ioctl");
+                return images_throw_errno(env, errno, "ioctl");
         nflags = get_bool(env, argv[1]) ? flags | BTRFS_SUBVOL_RDONLY : flags & ~BTRFS_SUBVOL_RDONLY;
         if (nflags != flags && ioctl(fd, BTRFS_IOC_SUBVOL_SETFLAGS, &nflags) < 0)
-                return throw_errno(env, errno, "ioctl");
+                return images_throw_errno(env, errno, "ioctl");
         return NULL;
 }
 
@@ -172,9 +179,9 @@ static napi_value block_device_info(napi_env env, napi_callback_info info) {
         if (fd < 0)
                 return NULL;
         if (ioctl(fd, BLKROGET, &ro) < 0)
-                return throw_errno(env, errno, "ioctl");
+                return images_throw_errno(env, errno, "ioctl");
         if (ioctl(fd, BLKGETSIZE64, &size) < 0)
-                return throw_errno(env, errno, "ioctl");
+                return images_throw_errno(env, errno, "ioctl");
         napi_create_object(env, &result);
         napi_set_named_property(env, result, "readOnly", boolean(env, ro != 0));
         napi_create_bigint_uint64(env, size, &value);
@@ -191,7 +198,7 @@ static napi_value block_device_set_read_only(napi_env env, napi_callback_info in
                 return NULL;
         state = get_bool(env, argv[1]);
         if (ioctl(fd, BLKROSET, &state) < 0)
-                return throw_errno(env, errno, "ioctl");
+                return images_throw_errno(env, errno, "ioctl");
         return NULL;
 }
 
@@ -204,6 +211,7 @@ static napi_value init(napi_env env, napi_value exports) {
                 { "btrfsSetReadOnly", NULL, btrfs_set_read_only, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "blockDeviceInfo", NULL, block_device_info, NULL, NULL, NULL, napi_enumerable, NULL },
                 { "blockDeviceSetReadOnly", NULL, block_device_set_read_only, NULL, NULL, NULL, napi_enumerable, NULL },
+                { "scanSearchPath", NULL, images_scan_search_path, NULL, NULL, NULL, napi_enumerable, NULL },
         };
 
         napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

@@ -10,24 +10,23 @@
  *
  * What an image is read-only by: being under /usr (a vendor image), a
  * read-only mount (EROFS), the btrfs read-only flag, FS_IMMUTABLE_FL on a
- * directory, a raw file or device without write bits, or BLKROGET.
+ * directory, a raw file or device without write bits, or BLKROGET. The
+ * looking is done in one native call per listing, off the JavaScript
+ * thread (native/machined_images_scan.c).
  * @module
  */
 
 import { constants } from 'node:fs'
-import { access, open, readdir, realpath, stat, statfs } from 'node:fs/promises'
+import { access, open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { BigIntStats } from 'node:fs'
-import { HOST_IMAGE_NAME, imageNameIsValid, UINT64_MAX, type ImageType } from '../protocol/image.ts'
+import { HOST_IMAGE_NAME, imageNameIsValid, UINT64_MAX } from '../protocol/image.ts'
 import type { Image } from '../core/ports.ts'
-import { blockDeviceInfo, btrfsSubvolumeInfo, fileAttributes, FS_IMMUTABLE_FL } from '../native/images.ts'
+import { fileAttributes, FS_IMMUTABLE_FL, scanSearchPath, type ScannedEntry } from '../native/images.ts'
 
 /** systemd 252's search path for machine images, in order. */
 export const MACHINE_SEARCH_PATH = ['/etc/machines', '/run/machines', '/var/lib/machines', '/var/lib/container', '/usr/local/lib/machines', '/usr/lib/machines'] as const
 
 export const BTRFS_SUPER_MAGIC = 0x9123683e
-/** BTRFS_FIRST_FREE_OBJECTID: the inode number of every subvolume's top directory. */
-const BTRFS_SUBVOLUME_INODE = 256n
 
 export interface DiscoveryConfig {
   readonly searchPath: readonly string[]
@@ -41,37 +40,7 @@ function under(path: string, roots: readonly string[]): boolean {
   return roots.some((r) => path === r || path.startsWith(r.endsWith('/') ? r : `${r}/`))
 }
 
-const usec = (ns: bigint): bigint => ns / 1000n
-
-/** ENOENT and friends: the entry went away, or is nothing we know (systemd skips -ENOENT and -EMEDIUMTYPE). */
-function gone(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code
-  return code === 'ENOENT' || code === 'ENOTDIR'
-}
-
-/** faccessat(W_OK) failing with EROFS: on a read-only mount. */
-async function onReadOnlyMount(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.W_OK)
-    return false
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EROFS'
-  }
-}
-
-/** Runs `f` on an fd of `path` opened with `flags`; undefined when the call fails (systemd ignores such failures). */
-async function withFd<T>(path: string, flags: number, f: (fd: number) => T): Promise<T | undefined> {
-  const file = await open(path, flags | constants.O_NOCTTY)
-  try {
-    return f(file.fd)
-  } catch {
-    return undefined
-  } finally {
-    await file.close()
-  }
-}
-
-function record(name: string, path: string, type: ImageType, vendor: boolean, fields: Partial<Image>): Image {
+function record(name: string, path: string, type: Image['type'], vendor: boolean, fields: Partial<Image>): Image {
   return {
     name, path, type, vendor, readOnly: false, crtime: 0n, mtime: 0n,
     usage: UINT64_MAX, usageExclusive: UINT64_MAX, limit: UINT64_MAX, limitExclusive: UINT64_MAX,
@@ -79,110 +48,79 @@ function record(name: string, path: string, type: ImageType, vendor: boolean, fi
   }
 }
 
-/**
- * image_make(): what the entry `fileName` of directory `dir` (undefined
- * for the host's root) is, as image `name`; undefined when it is no image.
- */
-export async function makeImage(name: string, dir: string | undefined, fileName: string, st: BigIntStats, config: DiscoveryConfig): Promise<Image | undefined> {
-  const path = dir === undefined ? fileName : join(dir, fileName)
-  const vendor = dir !== undefined && under(path, config.vendorRoots)
-  const readOnly = vendor || (await onReadOnlyMount(path))
-  if (st.isDirectory()) {
-    if (st.ino === BTRFS_SUBVOLUME_INODE && (await statfs(path)).type === BTRFS_SUPER_MAGIC) {
-      const info = await withFd(path, constants.O_RDONLY | constants.O_DIRECTORY, btrfsSubvolumeInfo)
-      if (info !== undefined) return record(name, path, 'subvolume', vendor, { readOnly: readOnly || info.readOnly, crtime: info.otimeUsec })
-    }
-    const attributes = await withFd(path, constants.O_RDONLY | constants.O_DIRECTORY, fileAttributes)
+/** image_make() from what the scan saw of the entry; undefined for an entry that is no image. */
+function imageOf(name: string, e: ScannedEntry, config: DiscoveryConfig): Image | undefined {
+  const path = join(e.dir, e.file)
+  const vendor = under(path, config.vendorRoots)
+  const readOnly = vendor || e.erofs || e.readOnly
+  switch (e.type) {
     // The directory's mtime says nothing about the tree below it: no modification time (as systemd).
-    return record(name, path, 'directory', vendor, { readOnly: readOnly || ((attributes ?? 0) & FS_IMMUTABLE_FL) !== 0, crtime: usec(st.birthtimeNs) })
-  }
-  if (st.isFile() && fileName.endsWith('.raw')) {
-    const used = st.blocks * 512n
-    return record(name, path, 'raw', vendor, {
-      readOnly: readOnly || (st.mode & 0o222n) === 0n, crtime: usec(st.birthtimeNs), mtime: usec(st.mtimeNs),
-      usage: used, usageExclusive: used, limit: st.size, limitExclusive: st.size,
+    case 'directory': return record(name, path, 'directory', vendor, { readOnly, crtime: e.crtime })
+    case 'subvolume': return record(name, path, 'subvolume', vendor, { readOnly, crtime: e.crtime })
+    case 'raw': return record(name, path, 'raw', vendor, {
+      readOnly, crtime: e.crtime, mtime: e.mtime, usage: e.used, usageExclusive: e.used, limit: e.size, limitExclusive: e.size,
     })
+    case 'block': {
+      const size = e.size === 0n ? UINT64_MAX : e.size
+      return record(name, path, 'block', vendor, { readOnly, usage: size, usageExclusive: size, limit: size, limitExclusive: size })
+    }
+    case 'other': return undefined
   }
-  if (st.isBlockDevice()) {
-    const info = await withFd(path, constants.O_RDONLY | constants.O_NONBLOCK, blockDeviceInfo).catch(() => undefined)
-    const size = info === undefined || info.size === 0n ? UINT64_MAX : info.size
-    return record(name, path, 'block', vendor, {
-      readOnly: readOnly || info?.readOnly === true || (st.mode & 0o222n) === 0n,
-      usage: size, usageExclusive: size, limit: size, limitExclusive: size,
-    })
-  }
-  return undefined
 }
 
-/** The search directories that exist, resolved (chase_symlinks_and_opendir()). */
-async function searchDirs(config: DiscoveryConfig): Promise<string[]> {
-  const dirs = await Promise.all(config.searchPath.map((d) => realpath(d).catch((err: unknown) => {
-    if (gone(err)) return undefined
-    throw err
-  })))
-  return dirs.filter((d): d is string => d !== undefined)
+/** The image name an entry stands for: NAME.raw for raw files, the entry itself for directories and devices. */
+function nameOf(e: ScannedEntry): string | undefined {
+  if (e.type === 'raw') return e.file.slice(0, -4)
+  return e.type === 'other' ? undefined : e.file
 }
 
-/** The ".host" image: the host's root directory. */
+/** The ".host" image: the host's root directory, as image_make(".host", …, "/") sees it. */
 export async function hostImage(config: DiscoveryConfig): Promise<Image> {
-  const image = await makeImage(HOST_IMAGE_NAME, undefined, config.hostRoot, await stat(config.hostRoot, { bigint: true }), config)
-  if (image === undefined) throw new Error(`${config.hostRoot} is not a directory`)
-  return image
-}
-
-/** The image name an entry stands for, from its type: NAME.raw for regular files, the entry itself for directories and devices. */
-function nameOf(entry: string, st: BigIntStats): string | undefined {
-  if (st.isFile()) return entry.endsWith('.raw') ? entry.slice(0, -4) : undefined
-  return st.isDirectory() || st.isBlockDevice() ? entry : undefined
+  const st = await stat(config.hostRoot, { bigint: true })
+  const erofs = await access(config.hostRoot, constants.W_OK).then(() => false, (err: NodeJS.ErrnoException) => err.code === 'EROFS')
+  const file = await open(config.hostRoot, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOCTTY)
+  let attributes = 0
+  try {
+    attributes = fileAttributes(file.fd)
+  } catch {
+    // No attributes on this file system: not immutable, as systemd ignores the failure.
+  } finally {
+    await file.close()
+  }
+  return record(HOST_IMAGE_NAME, config.hostRoot, 'directory', false, { readOnly: erofs || (attributes & FS_IMMUTABLE_FL) !== 0, crtime: st.birthtimeNs / 1000n })
 }
 
 /** image_discover(): every image, first of its name winning, ".host" added. */
 export async function discoverImages(config: DiscoveryConfig): Promise<Image[]> {
   const found = new Map<string, Image>()
-  for (const dir of await searchDirs(config)) {
-    const entries = await readdir(dir).catch((err: unknown) => {
-      if (gone(err)) return []
-      throw err
-    })
-    const images = await Promise.all(entries.map(async (entry) => {
-      try {
-        const st = await stat(join(dir, entry), { bigint: true })
-        const name = nameOf(entry, st)
-        if (name === undefined || !imageNameIsValid(name) || found.has(name)) return undefined
-        return await makeImage(name, dir, entry, st, config)
-      } catch (err) {
-        if (gone(err)) return undefined
-        throw err
-      }
-    }))
-    for (const image of images) if (image !== undefined && !found.has(image.name)) found.set(image.name, image)
+  for (const e of await scanSearchPath(config.searchPath, null)) {
+    const name = nameOf(e)
+    if (name === undefined || !imageNameIsValid(name) || found.has(name)) continue
+    const image = imageOf(name, e, config)
+    if (image !== undefined) found.set(name, image)
   }
   if (!found.has(HOST_IMAGE_NAME)) found.set(HOST_IMAGE_NAME, await hostImage(config))
   return [...found.values()]
 }
 
-/** image_find(): the first directory of the search path that has NAME (a directory or device) or NAME.raw. */
+/**
+ * image_find(): the first directory of the search path that has NAME (a
+ * directory or device: anything else there ends the look in that
+ * directory) or NAME.raw.
+ */
 export async function findImage(config: DiscoveryConfig, name: string): Promise<Image | undefined> {
   if (!imageNameIsValid(name)) return undefined
-  for (const dir of await searchDirs(config)) {
-    for (const entry of [name, `${name}.raw`]) {
-      let st: BigIntStats
-      try {
-        st = await stat(join(dir, entry), { bigint: true })
-      } catch (err) {
-        if (gone(err)) continue
-        throw err
-      }
-      // A NAME that is neither directory nor device ends the look in this directory (NAME.raw is not tried).
-      if (nameOf(entry, st) !== name) break
-      try {
-        const image = await makeImage(name, dir, entry, st, config)
-        if (image !== undefined) return image
-      } catch (err) {
-        if (!gone(err)) throw err
-      }
-      break
+  const entries = await scanSearchPath(config.searchPath, [name, `${name}.raw`])
+  const dirs = [...new Set(entries.map((e) => e.dir))]
+  for (const dir of dirs) {
+    const here = entries.filter((e) => e.dir === dir)
+    const plain = here.find((e) => e.file === name)
+    if (plain !== undefined) {
+      if (plain.type === 'directory' || plain.type === 'subvolume' || plain.type === 'block') return imageOf(name, plain, config)
+      continue
     }
+    const raw = here.find((e) => e.file === `${name}.raw` && e.type === 'raw')
+    if (raw !== undefined) return imageOf(name, raw, config)
   }
   return name === HOST_IMAGE_NAME ? hostImage(config) : undefined
 }

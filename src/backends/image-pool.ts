@@ -116,7 +116,9 @@ export class LocalImagePool implements ImagePool {
 
   async discover(): Promise<Image[]> {
     try {
-      return await Promise.all((await discoverImages(this.#discovery)).map((i) => this.#withQuota(i)))
+      const images = await discoverImages(this.#discovery)
+      // Only subvolumes have a quota to look up: no promise per image otherwise.
+      return images.some((i) => i.type === 'subvolume') ? await Promise.all(images.map((i) => this.#withQuota(i))) : images
     } catch (err) {
       throw asMachinedError(err)
     }

@@ -35,6 +35,7 @@ interface ImagesAddon {
   btrfsSetReadOnly(fd: number, readOnly: boolean): void
   blockDeviceInfo(fd: number): BlockDeviceInfo
   blockDeviceSetReadOnly(fd: number, readOnly: boolean): void
+  scanSearchPath(dirs: readonly string[], names: readonly string[] | null, callback: (err: Error | undefined, result: RawScan) => void): void
 }
 
 let addon: ImagesAddon | undefined
@@ -84,4 +85,55 @@ export function blockDeviceInfo(fd: number): BlockDeviceInfo {
 /** BLKROSET. */
 export function blockDeviceSetReadOnly(fd: number, readOnly: boolean): void {
   load().blockDeviceSetReadOnly(fd, readOnly)
+}
+
+/** What scanSearchPath() found: one entry per image candidate, in search path order, then directory order. */
+export interface ScannedEntry {
+  /** The search directory it is in, symlinks resolved. */
+  readonly dir: string
+  readonly file: string
+  readonly type: 'directory' | 'subvolume' | 'raw' | 'block' | 'other'
+  /** What the entry says itself: FS_IMMUTABLE_FL, the btrfs read-only flag, no write bits, BLKROGET. */
+  readonly readOnly: boolean
+  /** On a read-only mount (faccessat(W_OK) fails with EROFS). */
+  readonly erofs: boolean
+  /** Birth time (a subvolume's creation time), µs; 0 when not known. */
+  readonly crtime: bigint
+  readonly mtime: bigint
+  readonly size: bigint
+  /** Blocks in use, in bytes. */
+  readonly used: bigint
+}
+
+const SCAN_TYPES = ['directory', 'subvolume', 'raw', 'block', 'other'] as const
+const FIELDS = 8
+
+interface RawScan {
+  readonly names: string
+  readonly dirs: readonly (string | null)[]
+  readonly facts: Float64Array
+}
+
+/**
+ * image_discover()'s look at every directory of `dirs` (missing ones
+ * skipped), or image_find()'s at the entries `names` only (which then also
+ * reports entries that exist but are no image, as "other"), in one piece
+ * of work off the JavaScript thread.
+ */
+export function scanSearchPath(dirs: readonly string[], names: readonly string[] | null): Promise<ScannedEntry[]> {
+  return new Promise((resolve, reject) => {
+    load().scanSearchPath(dirs, names, (err, r) => {
+      if (err !== undefined) { reject(err); return }
+      const files = r.names.split('\0')
+      const out: ScannedEntry[] = []
+      for (let i = 0, k = 0; k + FIELDS <= r.facts.length; i++, k += FIELDS) {
+        const f = r.facts
+        out.push({
+          dir: r.dirs[f[k]!] ?? '', file: files[i]!, type: SCAN_TYPES[f[k + 1]!]!, readOnly: f[k + 2] === 1, erofs: f[k + 3] === 1,
+          crtime: BigInt(f[k + 4]!), mtime: BigInt(f[k + 5]!), size: BigInt(f[k + 6]!), used: BigInt(f[k + 7]!),
+        })
+      }
+      resolve(out)
+    })
+  })
 }

@@ -18,9 +18,29 @@ import { EMPTY_REPLY, type MethodHandler } from './object-tree.ts'
 
 const str = (call: IncomingCall, i: number): string => call.body[i] as string
 
+/**
+ * Image object paths by name, remembered: a listing needs every image's
+ * path each time, and escaping them is most of its cost after the file
+ * system's. Names come from the file system; past this many the cache
+ * starts over (useless then, never wrong).
+ */
+function pathCache(): (name: string) => string {
+  const paths = new Map<string, string>()
+  return (name) => {
+    let path = paths.get(name)
+    if (path === undefined) {
+      if (paths.size >= 65_536) paths.clear()
+      path = imageObjectPath(name)
+      paths.set(name, path)
+    }
+    return path
+  }
+}
+
 /** The handlers, by method name, for managerObject()'s table. */
 export function managerImageMethods(ctx: DbusContext) {
   const { manager } = ctx
+  const pathOf = pathCache()
   const byName = (method: ImageMethod): MethodHandler => async (call) => method(ctx, call, await imageToChange(manager, str(call, 0)), call.body.slice(1))
   return {
     // image_find() finds nothing for an invalid name: NoSuchImage, not InvalidArgs.
@@ -31,7 +51,7 @@ export function managerImageMethods(ctx: DbusContext) {
     },
     ListImages: async () => ({
       signature: 'a(ssbttto)',
-      body: [(await listImages(manager)).map((i) => [i.name, i.type, i.readOnly, i.crtime, i.mtime, i.usage, imageObjectPath(i.name)])],
+      body: [(await listImages(manager)).map((i) => [i.name, i.type, i.readOnly, i.crtime, i.mtime, i.usage, pathOf(i.name)])],
     }),
     RemoveImage: byName(m.remove),
     RenameImage: byName(m.rename),
