@@ -72,9 +72,10 @@ Options:
      --max-varlink-connections-per-uid=N
                                 Limit on Varlink connections of one user
                                 (default 1024)
-     --varlink-socket=PATH      Serve io.systemd.Machine on this socket (default
-                                /run/systemd/machine/io.systemd.Machine; empty:
-                                no Varlink)
+     --varlink-socket=PATH      Serve io.systemd.Machine and io.systemd.MachineImage
+                                on this socket (default
+                                /run/systemd/machine/io.systemd.Machine, and then
+                                also .../io.systemd.MachineImage; empty: no Varlink)
      --measure-image-usage=yes|no
                                 Measure the disk usage of directory images
                                 (du, in the background; default yes). no:

@@ -9,7 +9,7 @@
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync, type Dirent } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, type Dirent } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -79,6 +79,13 @@ export interface SandboxOptions {
   readonly images?: SandboxImages
 }
 
+/**
+ * Image directories of the host that are not under /usr (whose images are
+ * read-only): a sandbox always hides them, so no daemon under test can
+ * change or remove the host's images (a fuzzer's CleanPool would).
+ */
+const HOST_IMAGE_DIRS = ['/etc/machines', '/var/lib/container']
+
 /** The shell commands that set up `images` inside the namespace (after /run is ours). */
 function imagesSetup(images: SandboxImages): string {
   const overlay = (dir: string, n: number): string =>
@@ -88,6 +95,7 @@ function imagesSetup(images: SandboxImages): string {
   const steps = writable.map(overlay)
   steps.push(`{ [ -d /var/lib/machines ] || { ${overlay('/var/lib', writable.length)} && mkdir /var/lib/machines; }; }`)
   steps.push(`mount --bind ${images.pool} /var/lib/machines`)
+  for (const dir of HOST_IMAGE_DIRS) steps.push(`{ [ ! -d ${dir} ] || mount -t tmpfs -o mode=700 tmpfs ${dir}; }`)
   return steps.join(' && ')
 }
 
@@ -110,10 +118,13 @@ export class Sandbox {
   readonly #prefix: string
   readonly #sliceExisted: Map<string, boolean>
   readonly #pidns: boolean
+  /** The empty pool a sandbox without one of its own gets, removed at the end. */
+  readonly #ownPool: string | undefined
   readonly daemonArgs: string[]
 
-  private constructor(holder: ChildProcess, daemonArgs: string[], pidns: boolean) {
+  private constructor(holder: ChildProcess, daemonArgs: string[], pidns: boolean, ownPool: string | undefined) {
     this.#holder = holder
+    this.#ownPool = ownPool
     this.#pidns = pidns
     this.daemonArgs = daemonArgs
     this.#prefix = `t${process.pid.toString(36)}${(counter++).toString(36)}`
@@ -134,7 +145,9 @@ export class Sandbox {
     const hide = options.hidePolicies === true
       ? ' && mount -t tmpfs tmpfs /usr/share/dbus-1/system.d && mkdir -p /etc/dbus-1/system.d && mount -t tmpfs tmpfs /etc/dbus-1/system.d'
       : ''
-    const images = options.images === undefined ? '' : ` && ${imagesSetup(options.images)}`
+    // Without a pool of its own, a sandbox gets an empty one: the host's pool is never the daemon's.
+    const ownPool = options.images === undefined ? mkdtempSync('/var/tmp/machined-ts-sandbox-pool-') : undefined
+    const images = ` && ${imagesSetup(options.images ?? { pool: ownPool! })}`
     const pidns = options.pidns === true
     // REAPER has newlines and no single quote: one sh word as it stands.
     const init = pidns ? `exec python3 -c '${REAPER}'` : 'exec sleep 100000'
@@ -142,7 +155,7 @@ export class Sandbox {
       `mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/systemd/system /run/dbus${hide}${images} && echo ready && ${init}`],
       { stdio: ['ignore', 'pipe', 'inherit'] })
     await waitForLine(holder, 'stdout', /ready/, 10_000)
-    const sb = new Sandbox(holder, options.daemonArgs ?? [], pidns)
+    const sb = new Sandbox(holder, options.daemonArgs ?? [], pidns, ownPool)
     if (options.bus !== false) {
       const bus = sb.execSync(['dbus-daemon', '--system', '--fork'])
       if (bus.code !== 0) throw new Error(`dbus-daemon failed: ${bus.stderr}`)
@@ -290,6 +303,7 @@ export class Sandbox {
     this.#holder.kill('SIGKILL')
     await sleep(100)
     this.removeCgroups()
+    if (this.#ownPool !== undefined) rmSync(this.#ownPool, { recursive: true, force: true })
   }
 
   /** Removes the scopes of this sandbox's machines (depth first), and machine.slice if we made it. */
