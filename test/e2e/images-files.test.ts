@@ -11,9 +11,9 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { asUser, busctl, callManager, DEST, MANAGER_IFACE, MANAGER_PATH } from '../helpers/busctl.ts'
 import { busyboxTree } from '../helpers/busybox-tree.ts'
-import { makeTestPool, writableImages, type TestPool } from '../helpers/image-pool.ts'
+import { imageSandbox, type ImageWorld, type TestPool } from '../helpers/image-pool.ts'
 import { NspawnRun } from '../helpers/nspawn.ts'
-import { eventually, REPO, Sandbox } from '../helpers/sandbox.ts'
+import { eventually, REPO, type Sandbox } from '../helpers/sandbox.ts'
 
 const MANIFEST = join(REPO, 'test/helpers/tree-manifest.py')
 
@@ -24,16 +24,14 @@ void describe('images: files', () => {
   const exists = (path: string): boolean => sb.execSync(['test', '-e', path]).code === 0
   const ok = (r: { code: number; stderr: string }): void => assert.equal(r.code, 0, r.stderr)
 
+  let world: ImageWorld
+
   before(async () => {
-    pool = makeTestPool()
-    sb = await Sandbox.start({ images: { pool: pool.dir, writable: ['/etc', '/usr/lib'] } })
-    writableImages(sb)
+    world = await imageSandbox()
+    ;({ pool, sb } = world)
   })
 
-  after(async () => {
-    await sb.stop()
-    pool.dispose()
-  })
+  after(async () => { await world.stop() })
 
   test('settings: those next to the image and in /run follow rename and clone and go with remove; /etc/systemd/nspawn is never touched', async () => {
     ok(sb.execSync(['sh', '-c', 'mkdir -p /run/systemd/nspawn && for d in /etc/systemd/nspawn /run/systemd/nspawn /var/lib/machines; do echo "[Exec]" > $d/alpha.nspawn; done && echo 00 > /var/lib/machines/alpha.roothash']))

@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
-import { makeTestPool, writableImages, type TestPool } from '../helpers/image-pool.ts'
+import { imageSandbox, type ImageWorld, type TestPool } from '../helpers/image-pool.ts'
 import { runImageScenario, Scenario, type Step } from '../helpers/image-scenario.ts'
-import { Sandbox } from '../helpers/sandbox.ts'
+import type { Sandbox } from '../helpers/sandbox.ts'
 
 const GOLDEN = new URL('../fixtures/machined-252-images/', import.meta.url)
 const golden = (file: string): string => readFileSync(new URL(file, GOLDEN), 'utf8')
@@ -19,16 +19,14 @@ void describe('images: byte for byte as systemd-machined 252', () => {
   let pool: TestPool
   let sb: Sandbox
 
+  let world: ImageWorld
+
   before(async () => {
-    pool = makeTestPool()
-    sb = await Sandbox.start({ daemonArgs: ['--measure-image-usage=no'], images: { pool: pool.dir, writable: ['/etc', '/usr/lib'] } })
-    writableImages(sb)
+    world = await imageSandbox(['--measure-image-usage=no'])
+    ;({ pool, sb } = world)
   })
 
-  after(async () => {
-    await sb.stop()
-    pool.dispose()
-  })
+  after(async () => { await world.stop() })
 
   // The Manager's own introspection is compared with 252's in unit/introspect.test.ts.
   test('introspection of an image object and of the image node', async () => {

@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { asUser, callManager } from '../helpers/busctl.ts'
-import { makeTestPool, writableImages, type TestPool } from '../helpers/image-pool.ts'
-import { Sandbox } from '../helpers/sandbox.ts'
+import { imageSandbox, type ImageWorld, type TestPool } from '../helpers/image-pool.ts'
+import type { Sandbox } from '../helpers/sandbox.ts'
 import { calls, SOCKET, type Reply } from '../helpers/varlink-py.ts'
 
 const IMAGE_SOCKET = '/run/systemd/machine/io.systemd.MachineImage'
@@ -29,16 +29,14 @@ void describe('images over Varlink', () => {
   const error = (name: string, parameters: Record<string, unknown> = {}): Reply => ({ error: name, parameters })
   const errno = (errnoName: string, n: number): Reply => error('io.systemd.System', { origin: 'linux', errno: n, errnoName })
 
+  let world: ImageWorld
+
   before(async () => {
-    pool = makeTestPool()
-    sb = await Sandbox.start({ daemonArgs: ['--measure-image-usage=no'], images: { pool: pool.dir, writable: ['/etc', '/usr/lib'] } })
-    writableImages(sb)
+    world = await imageSandbox(['--measure-image-usage=no'])
+    ;({ pool, sb } = world)
   })
 
-  after(async () => {
-    await sb.stop()
-    pool.dispose()
-  })
+  after(async () => { await world.stop() })
 
   test('List streams every image on both sockets, fields as systemd leaves them out', async () => {
     for (const socket of [IMAGE_SOCKET, SOCKET]) {

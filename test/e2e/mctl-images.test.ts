@@ -8,9 +8,9 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { makeTestPool, writableImages, type TestPool } from '../helpers/image-pool.ts'
+import { imageSandbox, type ImageWorld, type TestPool } from '../helpers/image-pool.ts'
 import { normalise } from '../helpers/image-scenario.ts'
-import { REPO, Sandbox, type ExecResult } from '../helpers/sandbox.ts'
+import { REPO, type ExecResult, type Sandbox } from '../helpers/sandbox.ts'
 
 const MCTL = [process.execPath, join(REPO, 'bin/mctl.js')]
 const relative = (s: string): string => s.replace(/; [^;\n]*\bago$/gm, '; AGO')
@@ -31,17 +31,15 @@ void describe('mctl image verbs next to real machinectl', () => {
     return real
   }
 
+  let world: ImageWorld
+
   before(async () => {
-    pool = makeTestPool()
-    sb = await Sandbox.start({ images: { pool: pool.dir, writable: ['/etc', '/usr/lib'] } })
-    writableImages(sb)
+    world = await imageSandbox()
+    ;({ pool, sb } = world)
     // Measured before the comparisons start, so both tools see the same sizes.
     await machinectl('image-status', 'alpha', 'beta', 'frozen', '.hidden', 'etcimg', 'vendor1')
   })
-  after(async () => {
-    await sb.stop()
-    pool.dispose()
-  })
+  after(async () => { await world.stop() })
 
   const reading = [
     ['list-images'], ['list-images', '--all'], ['list-images', '--no-legend'], ['list-images', '-a', '--full'], ['list-images', '--output=json'],

@@ -14,7 +14,7 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Sandbox } from './sandbox.ts'
+import { Sandbox } from './sandbox.ts'
 
 export const ALPHA_MACHINE_ID = '0123456789abcdef0123456789abcdef'
 export const OS_RAW_MACHINE_ID = 'fedcba9876543210fedcba9876543210'
@@ -81,4 +81,24 @@ export function removePool(dir: string): void {
 export function writableImages(sb: Sandbox): void {
   const r = sb.execSync(['sh', '-c', 'mkdir -p /usr/lib/machines/vendor1 /etc/machines/etcimg && mkdir -p /etc/systemd/nspawn'])
   if (r.code !== 0) throw new Error(`setting up images in the sandbox failed: ${r.stderr}`)
+}
+
+export interface ImageWorld {
+  readonly pool: TestPool
+  readonly sb: Sandbox
+  stop(): Promise<void>
+}
+
+/** A sandbox over a fresh test pool, with the images outside it (writableImages()); stop() removes both. */
+export async function imageSandbox(daemonArgs: string[] = []): Promise<ImageWorld> {
+  const pool = makeTestPool()
+  const sb = await Sandbox.start({ daemonArgs, images: { pool: pool.dir, writable: ['/etc', '/usr/lib'] } })
+  writableImages(sb)
+  return {
+    pool, sb,
+    stop: async () => {
+      await sb.stop()
+      pool.dispose()
+    },
+  }
 }

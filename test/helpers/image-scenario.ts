@@ -95,26 +95,20 @@ export class Scenario {
   }
 }
 
+/** machinectl with each of these argument lists, in turn. */
+async function each(s: Scenario, list: readonly (readonly string[])[]): Promise<void> {
+  for (const args of list) await s.machinectl(...args)
+}
+
 /** Every step, in order. The pool is changed as it goes (clones, renames, removals, the clean at the end). */
 export async function runImageScenario(s: Scenario): Promise<void> {
-  await s.machinectl('list-images')
-  await s.machinectl('list-images', '--all')
-  await s.machinectl('list-images', '--no-legend')
-  await s.machinectl('list-images', '--output=json')
-  await s.machinectl('list-images', '--all', '--output=json-pretty')
+  await each(s, [['list-images'], ['list-images', '--all'], ['list-images', '--no-legend'], ['list-images', '--output=json'], ['list-images', '--all', '--output=json-pretty']])
   await s.listImagesRows()
-  await s.machinectl('image-status', 'alpha', 'os')
-  await s.machinectl('image-status', 'beta', 'frozen', 'rodisk', 'vendor1', 'etcimg', '.hidden')
-  await s.machinectl('image-status')
-  await s.machinectl('image-status', 'nope')
-  await s.machinectl('show-image', 'alpha')
-  await s.machinectl('show-image', 'os', 'rodisk')
-  await s.machinectl('show-image', 'alpha', '-p', 'Type', '--value')
-  await s.machinectl('show-image')
-  await s.machinectl('show-image', 'nope')
-  await s.call('GetImage', 's', 'alpha')
-  await s.call('GetImage', 's', 'os')
-  for (const bad of ['nope', 'a/b', '', '.#partial', 'notes']) await s.call('GetImage', 's', bad)
+  await each(s, [
+    ['image-status', 'alpha', 'os'], ['image-status', 'beta', 'frozen', 'rodisk', 'vendor1', 'etcimg', '.hidden'], ['image-status'], ['image-status', 'nope'],
+    ['show-image', 'alpha'], ['show-image', 'os', 'rodisk'], ['show-image', 'alpha', '-p', 'Type', '--value'], ['show-image'], ['show-image', 'nope'],
+  ])
+  for (const name of ['alpha', 'os', 'nope', 'a/b', '', '.#partial', 'notes']) await s.call('GetImage', 's', name)
   for (const method of ['GetImageHostname', 'GetImageMachineID', 'GetImageMachineInfo', 'GetImageOSRelease']) {
     for (const name of ['alpha', 'beta', 'os', 'rodisk', 'a/b', 'nope']) await s.call(method, 's', name)
   }
@@ -122,58 +116,22 @@ export async function runImageScenario(s: Scenario): Promise<void> {
   await s.busctl('GetAll os', ['call', DEST, '/org/freedesktop/machine1/image/os', 'org.freedesktop.DBus.Properties', 'GetAll', 's', 'org.freedesktop.machine1.Image'])
   await s.busctl('Image.GetOSRelease os', ['call', DEST, '/org/freedesktop/machine1/image/os', 'org.freedesktop.machine1.Image', 'GetOSRelease'])
   await s.busctl('Image object of nope', ['call', DEST, '/org/freedesktop/machine1/image/nope', 'org.freedesktop.machine1.Image', 'GetHostname'])
-  await s.call('RemoveImage', 's', 'a/b')
-  await s.call('RemoveImage', 's', 'nope')
-  await s.call('RemoveImage', 's', '')
-  await s.call('RenameImage', 'ss', 'alpha', 'x/y')
-  await s.call('RenameImage', 'ss', 'alpha', '')
-  await s.call('CloneImage', 'ssb', 'alpha', '.#tmp', 'false')
-  await s.call('SetImageLimit', 'st', 'alpha', '18446744073709551614')
-  await s.call('SetImageLimit', 'st', 'os', '1000000')
-  await s.call('SetPoolLimit', 't', '18446744073709551614')
-  await s.call('CleanPool', 's', 'some')
+  for (const [method, signature, ...args] of [
+    ['RemoveImage', 's', 'a/b'], ['RemoveImage', 's', 'nope'], ['RemoveImage', 's', ''], ['RenameImage', 'ss', 'alpha', 'x/y'], ['RenameImage', 'ss', 'alpha', ''],
+    ['CloneImage', 'ssb', 'alpha', '.#tmp', 'false'], ['SetImageLimit', 'st', 'alpha', '18446744073709551614'], ['SetImageLimit', 'st', 'os', '1000000'],
+    ['SetPoolLimit', 't', '18446744073709551614'], ['CleanPool', 's', 'some'],
+  ] as const) await s.call(method, signature, ...args)
   // Changes, each followed by what the pool looks like.
-  await s.machinectl('clone', 'alpha', 'alpha2')
-  await s.machinectl('clone', '--read-only', 'os', 'os2')
-  await s.machinectl('clone', 'alpha', 'beta')
-  await s.machinectl('clone', 'alpha', '.host')
-  await s.machinectl('clone', 'nope', 'x')
-  await s.machinectl('clone', 'alpha', 'bad/name')
-  await s.machinectl('list-images', '--all')
-  await s.machinectl('image-status', 'alpha2', 'os2')
-  await s.machinectl('rename', 'alpha2', 'alpha4')
-  await s.machinectl('rename', 'alpha4', 'beta')
-  await s.machinectl('rename', 'alpha4', 'alpha4')
-  await s.machinectl('rename', '.host', 'x')
-  await s.machinectl('rename', 'alpha4', '.host')
-  await s.machinectl('rename', 'vendor1', 'vendor2')
-  await s.machinectl('rename', 'frozen', 'frozen2')
-  await s.machinectl('read-only', 'alpha4')
-  await s.machinectl('read-only', 'os2', 'false')
-  await s.machinectl('read-only', 'alpha4', 'maybe')
-  await s.machinectl('read-only', 'vendor1')
-  await s.machinectl('read-only', '.host', 'no')
-  await s.machinectl('list-images', '--all')
-  await s.machinectl('set-limit', '1G')
-  await s.machinectl('set-limit', 'alpha4', '1G')
-  await s.machinectl('set-limit', 'alpha4', 'lots')
-  await s.machinectl('remove', 'vendor1')
-  await s.machinectl('remove', '.host')
-  await s.machinectl('remove', 'nope')
-  await s.whileLocked('beta', 'shared', async () => {
-    await s.machinectl('remove', 'beta')
-    await s.machinectl('rename', 'beta', 'beta2')
-    await s.machinectl('read-only', 'beta')
-    await s.machinectl('image-status', 'beta')
-    await s.machinectl('clone', 'beta', 'beta3')
-  })
-  await s.whileLocked('alpha', 'exclusive', async () => {
-    await s.call('GetImageOSRelease', 's', 'alpha')
-  })
-  await s.machinectl('remove', 'alpha4', 'os2', 'frozen2')
-  await s.machinectl('list-images', '--all')
-  await s.machinectl('clean')
-  await s.machinectl('list-images', '--all')
-  await s.machinectl('clean', '--all')
-  await s.machinectl('list-images', '--all')
+  await each(s, [
+    ['clone', 'alpha', 'alpha2'], ['clone', '--read-only', 'os', 'os2'], ['clone', 'alpha', 'beta'], ['clone', 'alpha', '.host'], ['clone', 'nope', 'x'],
+    ['clone', 'alpha', 'bad/name'], ['list-images', '--all'], ['image-status', 'alpha2', 'os2'],
+    ['rename', 'alpha2', 'alpha4'], ['rename', 'alpha4', 'beta'], ['rename', 'alpha4', 'alpha4'], ['rename', '.host', 'x'], ['rename', 'alpha4', '.host'],
+    ['rename', 'vendor1', 'vendor2'], ['rename', 'frozen', 'frozen2'],
+    ['read-only', 'alpha4'], ['read-only', 'os2', 'false'], ['read-only', 'alpha4', 'maybe'], ['read-only', 'vendor1'], ['read-only', '.host', 'no'],
+    ['list-images', '--all'], ['set-limit', '1G'], ['set-limit', 'alpha4', '1G'], ['set-limit', 'alpha4', 'lots'],
+    ['remove', 'vendor1'], ['remove', '.host'], ['remove', 'nope'],
+  ])
+  await s.whileLocked('beta', 'shared', () => each(s, [['remove', 'beta'], ['rename', 'beta', 'beta2'], ['read-only', 'beta'], ['image-status', 'beta'], ['clone', 'beta', 'beta3']]))
+  await s.whileLocked('alpha', 'exclusive', () => s.call('GetImageOSRelease', 's', 'alpha'))
+  await each(s, [['remove', 'alpha4', 'os2', 'frozen2'], ['list-images', '--all'], ['clean'], ['list-images', '--all'], ['clean', '--all'], ['list-images', '--all']])
 }
