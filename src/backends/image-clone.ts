@@ -86,8 +86,13 @@ async function copyTree(image: Image, temp: string, readOnly: boolean, poolOnBtr
   return 'directory'
 }
 
-/** Moves the finished tree to its name; fails with EEXIST rather than replace a directory someone made meanwhile. */
-async function publishTree(temp: string, target: string): Promise<void> {
+/**
+ * Moves a finished tree to its name; fails with EEXIST rather than replace
+ * a directory someone made meanwhile (rename_noreplace() for directories).
+ * Whatever makes an image in the pool (clones, and imports later) builds it
+ * under a temporary name and publishes it with this.
+ */
+export async function publishTree(temp: string, target: string): Promise<void> {
   await mkdir(target)
   try {
     await rename(temp, target)
