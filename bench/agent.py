@@ -273,19 +273,27 @@ class Agent:
         """Register + Unregister pairs over Varlink, one blocking call after the other (as op_pairs over D-Bus)."""
         return self._timed_pairs(self._varlink_pair, names, leaders, warmup_names, warmup_leaders)
 
-    def op_list(self, calls, warmup, expect):
-        """ListMachines latency, one blocking call at a time. The first reply
-        is checked (outside the timed calls) to hold `expect` entries."""
-        first = self._call(call_msg('ListMachines'))
+    def op_clone_image(self, name, new_name):
+        """One CloneImage call, timed as the client sees it (ms)."""
+        msg = call_msg('CloneImage', 'ssb', name, new_name, False)
+        a = time.perf_counter_ns()
+        self._call(msg)
+        return {'ms': (time.perf_counter_ns() - a) / 1e6}
+
+    def op_list(self, calls, warmup, expect, method='ListMachines'):
+        """ListMachines (or ListImages) latency, one blocking call at a time.
+        The first reply is checked (outside the timed calls) to hold `expect`
+        entries."""
+        first = self._call(call_msg(method))
         got = len(first.get_args_list()[0])
         if got != expect:
-            raise CallFailed('ListMachines returned %d machines, expected %d' % (got, expect))
+            raise CallFailed('%s returned %d entries, expected %d' % (method, got, expect))
         for _ in range(warmup):
-            self._call(call_msg('ListMachines'))
+            self._call(call_msg(method))
         lat = []
         c0 = cpu_s()
         for _ in range(calls):
-            msg = call_msg('ListMachines')
+            msg = call_msg(method)
             a = time.perf_counter_ns()
             self._call(msg)
             lat.append(time.perf_counter_ns() - a)

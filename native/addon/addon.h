@@ -9,6 +9,8 @@
 #include <node_api.h>
 #include <stdint.h>
 
+/* A Node-style system error (code 'ESRCH', negative errno, syscall) for `err`, a positive errno, not thrown. */
+napi_value errno_error(napi_env env, int err, const char *syscall_name);
 /* Throws a Node-style system error (code 'ESRCH', negative errno, syscall) for `err`, a positive errno. */
 napi_value throw_errno(napi_env env, int err, const char *syscall_name);
 
@@ -42,6 +44,15 @@ napi_value js_poll_set_open(napi_env env, napi_callback_info info);
 napi_value js_inotify_open(napi_env env, napi_callback_info info);
 napi_value js_inotify_watch_add(napi_env env, napi_callback_info info);
 napi_value js_inotify_watch_rm(napi_env env, napi_callback_info info);
+/* images.c, images_scan.c */
+napi_value js_ofd_lock(napi_env env, napi_callback_info info);
+napi_value js_file_attributes(napi_env env, napi_callback_info info);
+napi_value js_set_file_attributes(napi_env env, napi_callback_info info);
+napi_value js_btrfs_subvolume_info(napi_env env, napi_callback_info info);
+napi_value js_btrfs_set_read_only(napi_env env, napi_callback_info info);
+napi_value js_block_device_info(napi_env env, napi_callback_info info);
+napi_value js_block_device_set_read_only(napi_env env, napi_callback_info info);
+napi_value js_scan_search_path(napi_env env, napi_callback_info info);
 /* vsock.c */
 napi_value js_vsock_listen(napi_env env, napi_callback_info info);
 napi_value js_vsock_local_port(napi_env env, napi_callback_info info);

@@ -5,7 +5,7 @@
 
 #include "addon.h"
 
-napi_value throw_errno(napi_env env, int err, const char *syscall_name) {
+napi_value errno_error(napi_env env, int err, const char *syscall_name) {
         const char *name = strerrorname_np(err);
         char message[256];
         napi_value code, msg, error, value;
@@ -18,7 +18,11 @@ napi_value throw_errno(napi_env env, int err, const char *syscall_name) {
         napi_set_named_property(env, error, "errno", value);
         napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &value);
         napi_set_named_property(env, error, "syscall", value);
-        napi_throw(env, error);
+        return error;
+}
+
+napi_value throw_errno(napi_env env, int err, const char *syscall_name) {
+        napi_throw(env, errno_error(env, err, syscall_name));
         return NULL;
 }
 

@@ -10,6 +10,9 @@
  *              fds passed with SCM_RIGHTS
  *   poll_set.c pollSetOpen(callback): many fds behind one uv_poll
  *   inotify.c  inotifyInit(), inotifyAddWatch(fd, path, mask), inotifyRmWatch(fd, wd)
+ *   images.c   ofdLock, fileAttributes, setFileAttributes, btrfsSubvolumeInfo,
+ *              btrfsSetReadOnly, blockDeviceInfo, blockDeviceSetReadOnly: the image
+ *              pool's locks and ioctls; images_scan.c scanSearchPath (off the JS thread)
  *   vsock.c    vsockListen(), vsockLocalPort(fd), vsockAccept(fd), vhostVsockSetGuestCid(fd, cid)
  *              (these return negative errno values instead of throwing)
  *   here       mallocTrim() -> boolean
@@ -20,7 +23,7 @@
  * src/native/pidfd.ts (pidfds, for the daemon and machined-spawn),
  * src/native/fd-socket.ts (the sockets both transports pass fds on),
  * src/linux/pty.ts (ptys), src/vmspawn/signals.ts (signalPipe) and
- * src/vmspawn/vsock-native.ts (AF_VSOCK).
+ * src/vmspawn/vsock-native.ts (AF_VSOCK) and src/native/images.ts (images).
  */
 
 #include <malloc.h>
@@ -58,6 +61,14 @@ static napi_value init(napi_env env, napi_value exports) {
                 ADDON_FUNCTION("inotifyInit", js_inotify_open),
                 ADDON_FUNCTION("inotifyAddWatch", js_inotify_watch_add),
                 ADDON_FUNCTION("inotifyRmWatch", js_inotify_watch_rm),
+                ADDON_FUNCTION("ofdLock", js_ofd_lock),
+                ADDON_FUNCTION("fileAttributes", js_file_attributes),
+                ADDON_FUNCTION("setFileAttributes", js_set_file_attributes),
+                ADDON_FUNCTION("btrfsSubvolumeInfo", js_btrfs_subvolume_info),
+                ADDON_FUNCTION("btrfsSetReadOnly", js_btrfs_set_read_only),
+                ADDON_FUNCTION("blockDeviceInfo", js_block_device_info),
+                ADDON_FUNCTION("blockDeviceSetReadOnly", js_block_device_set_read_only),
+                ADDON_FUNCTION("scanSearchPath", js_scan_search_path),
                 ADDON_FUNCTION("vsockListen", js_vsock_listen),
                 ADDON_FUNCTION("vsockLocalPort", js_vsock_local_port),
                 ADDON_FUNCTION("vsockAccept", js_vsock_accept),

@@ -104,6 +104,25 @@ export async function readGuestFile(path: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * The os-release of the tree at `root` ("" for the host's own), as that
+ * tree resolves it (os-release(5): /etc/os-release first, then
+ * /usr/lib/os-release); undefined when it has neither.
+ */
+export async function osReleaseIn(root: string): Promise<Map<string, string> | undefined> {
+  for (const candidate of ['/etc/os-release', '/usr/lib/os-release']) {
+    let path: string
+    try {
+      path = await chaseInRoot(root, candidate)
+    } catch {
+      continue
+    }
+    const text = await readGuestFile(path).catch(() => undefined)
+    if (text !== undefined) return parseEnvFile(text)
+  }
+  return undefined
+}
+
 export class ProcfsInspector implements Inspector {
   readonly #processes: Processes
   readonly #procRoot: string
@@ -148,19 +167,7 @@ export class ProcfsInspector implements Inspector {
 
   async osRelease(leader: ProcessRef | undefined): Promise<Map<string, string> | undefined> {
     return this.#whileAlive(leader, async () => {
-      const root = leader === undefined ? '' : `${this.#procRoot}/${leader.pid}/root`
-      // os-release(5): /etc/os-release first, then /usr/lib/os-release.
-      for (const candidate of ['/etc/os-release', '/usr/lib/os-release']) {
-        let path: string
-        try {
-          path = await chaseInRoot(root, candidate)
-        } catch {
-          continue
-        }
-        const text = await readGuestFile(path).catch(() => undefined)
-        if (text !== undefined) return parseEnvFile(text)
-      }
-      return undefined
+      return osReleaseIn(leader === undefined ? '' : `${this.#procRoot}/${leader.pid}/root`)
     })
   }
 

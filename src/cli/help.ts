@@ -30,6 +30,17 @@ Machine Commands:
   copy-from NAME PATH [PATH]  Copy files from a container to the host
   bind NAME PATH [PATH]       Bind mount a path from the host into a container
 
+Image Commands:
+  list-images                 Show available container and VM images
+  image-status [NAME...]      Show image details
+  show-image [NAME...]        Show properties of image
+  clone NAME NAME             Clone an image
+  rename NAME NAME            Rename an image
+  read-only NAME [BOOL]       Mark or unmark image read-only
+  remove NAME...              Remove an image
+  set-limit [NAME] BYTES      Set image or pool size limit (disk quota)
+  clean                       Remove hidden (or all) images
+
 Options:
   -h --help                   Show this help
      --version                Show package version
@@ -38,7 +49,8 @@ Options:
   -p --property=NAME          Show only properties by this name (repeatable,
                               or a comma-separated list)
   -q --quiet                  Suppress output
-  -a --all                    Show all properties, including empty ones
+  -a --all                    Show all properties, including empty ones;
+                              with list-images and clean, hidden images too
      --value                  When showing properties, only print the value
   -l --full                   Do not ellipsize output
      --kill-whom=WHOM         Whom to send signal to (leader or all)
@@ -47,7 +59,7 @@ Options:
      --uid=USER               Specify user ID to invoke shell as
   -E --setenv=VAR[=VALUE]     Add an environment variable for shell
      --max-addresses=INTEGER  Number of internet addresses to show at most
-     --read-only              Create read-only bind mount
+     --read-only              Create read-only bind mount or clone
      --mkdir                  Create directory before bind mounting, if missing
      --force                  Replace files in the way when copying
   -o --output=STRING          Output mode for list: short, json, json-pretty,

@@ -32,6 +32,8 @@ interface Verb {
 const show = async (): Promise<VerbHandler> => (await import('./verbs/show.ts')).showMachine
 const kill = (): Promise<typeof import('./verbs/kill.ts')> => import('./verbs/kill.ts')
 const files = (): Promise<typeof import('./verbs/files.ts')> => import('./verbs/files.ts')
+const images = (): Promise<typeof import('./verbs/images.ts')> => import('./verbs/images.ts')
+const showImage = async (): Promise<VerbHandler> => (await import('./verbs/image-status.ts')).showImage
 
 /** machinectl's verb table, for the verbs mctl has. */
 const VERBS: readonly Verb[] = [
@@ -49,13 +51,21 @@ const VERBS: readonly Verb[] = [
   { name: 'bind', min: 3, max: 4, load: async () => (await files()).bindMount },
   { name: 'copy-to', min: 3, max: 4, load: async () => (await files()).copyFiles },
   { name: 'copy-from', min: 3, max: 4, load: async () => (await files()).copyFiles },
+  { name: 'list-images', min: 0, max: 1, load: async () => (await images()).listImages },
+  { name: 'image-status', min: 0, max: ANY, load: showImage },
+  { name: 'show-image', min: 0, max: ANY, load: showImage },
+  { name: 'remove', min: 2, max: ANY, load: async () => (await images()).removeImages },
+  { name: 'rename', min: 3, max: 3, load: async () => (await images()).renameImage },
+  { name: 'clone', min: 3, max: 3, load: async () => (await images()).cloneImage },
+  { name: 'read-only', min: 2, max: 3, load: async () => (await images()).markReadOnly },
+  { name: 'set-limit', min: 2, max: 3, load: async () => (await images()).setLimit },
+  { name: 'clean', min: 0, max: 1, load: async () => (await images()).cleanImages },
 ]
 
 /** machinectl verbs mctl does not have (yet): named as such rather than "unknown". */
 const NOT_HERE = new Set([
-  'list-images', 'image-status', 'show-image', 'remove', 'rename', 'clone',
-  'read-only', 'start', 'enable', 'disable', 'import-tar', 'import-raw', 'import-fs', 'export-tar', 'export-raw', 'pull-tar',
-  'pull-raw', 'list-transfers', 'cancel-transfer', 'set-limit', 'clean',
+  'start', 'enable', 'disable', 'import-tar', 'import-raw', 'import-fs', 'export-tar', 'export-raw', 'pull-tar',
+  'pull-raw', 'list-transfers', 'cancel-transfer',
 ])
 
 /** How we were called, for glibc-style messages ("mctl: invalid option -- 'x'"), as program_invocation_short_name. */

@@ -7,17 +7,51 @@
  * @module
  */
 
-const UNITS = ['B', 'K', 'M', 'G', 'T'] as const
+import { formatBytes as formatBytesOf } from './output/bytes.ts'
+import type { VerbContext } from './verb.ts'
 
-/** format_bytes(): 1023B, 1.5K, 12.3M, … */
-export function formatBytes(n: number): string {
-  let v = n
-  let i = 0
-  while (v >= 1024 && i < UNITS.length - 1) {
-    v /= 1024
-    i++
+/** Work shorter than this prints no bar at all. */
+const PROGRESS_DELAY_MS = 500
+const PROGRESS_TICK_MS = 250
+
+/** Where a bar's figures come from, looked at from outside: the size to reach (when known) and how far it got. */
+export interface ProgressSource {
+  total(): Promise<number | undefined>
+  done(): Promise<number>
+}
+
+/**
+ * Draws a progress bar on stderr, when it is a terminal and not --quiet,
+ * once the work has run for a moment; the returned function stops it and
+ * clears the line.
+ */
+export function startProgressBar(ctx: VerbContext, label: string, source: ProgressSource): () => void {
+  const columns = ctx.io.errTerminalColumns
+  if (columns === undefined || ctx.options.quiet) return () => undefined
+  const started = Date.now()
+  let drawn = false
+  let stopped = false
+  let timer: NodeJS.Timeout | undefined
+  const tick = async (total: number | undefined): Promise<void> => {
+    const done = await source.done().catch(() => 0)
+    if (stopped) return
+    ctx.io.err(`\r${formatProgress(label, done, total, Date.now() - started, columns - 1)}\x1b[K`)
+    drawn = true
+    timer = setTimeout(() => { void tick(total) }, PROGRESS_TICK_MS)
   }
-  return i === 0 ? `${v}B` : `${v.toFixed(1)}${UNITS[i]}`
+  timer = setTimeout(() => {
+    void source.total().catch(() => undefined).then(async (total) => { if (!stopped) await tick(total) })
+  }, PROGRESS_DELAY_MS)
+  return () => {
+    stopped = true
+    clearTimeout(timer)
+    if (drawn) ctx.io.err('\r\x1b[K')
+  }
+}
+
+/** format_bytes() of a count of bytes. */
+export function formatBytes(n: number): string {
+  return formatBytesOf(BigInt(Math.max(0, Math.floor(n)))) ?? '-'
 }
 
 /**

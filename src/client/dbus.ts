@@ -9,6 +9,7 @@ import { BUS_NAME, MACHINE_INTERFACE_NAME, MANAGER_INTERFACE_NAME } from '../pro
 import type { MachineClass, MachineState } from '../protocol/vocabulary.ts'
 import { BusConnection, DBusError, variant, type Variant } from '../wire/dbus/bus.ts'
 import { fromDbusError, MachinedUnavailableError } from './errors.ts'
+import { DbusImageClient } from './images-dbus.ts'
 import type {
   BindOptions, BusProperty, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachinePty, MachineSummary, MachinedClient,
   RegisterOptions, ShellOptions,
@@ -26,6 +27,7 @@ export class DbusMachinedClient implements MachinedClient {
   readonly #address: string
   /** A second connection that passes fds (the native socket), opened by the first call that answers one (ptys, the root directory). */
   #fdBus: Promise<BusConnection> | undefined
+  #images: DbusImageClient | undefined
 
   private constructor(bus: BusConnection, address: string) {
     this.#bus = bus
@@ -35,6 +37,11 @@ export class DbusMachinedClient implements MachinedClient {
   static async connect(address: string): Promise<DbusMachinedClient> {
     // Only the calls that answer fds use one, a connection of their own (#fdCall): a plain socket, without the native one, starts faster.
     return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false, unixFd: false }), address)
+  }
+
+  get images(): DbusImageClient {
+    this.#images ??= new DbusImageClient((member, signature, body, options) => this.#call(member, signature, body, options))
+    return this.#images
   }
 
   /** Calls a Manager method (or another interface on `path`), turning D-Bus errors into ours. */

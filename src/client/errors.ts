@@ -6,6 +6,7 @@
  */
 
 import { DBUS_ERROR_NAME } from '../protocol/dbus/errors.ts'
+import { strerror } from '../protocol/errno.ts'
 import { errorFromCode, ERROR_CODES, MachinedError, type ErrorCode } from '../protocol/errors.ts'
 import { VARLINK_ERROR } from '../protocol/varlink/errors.ts'
 import { SERVICE_ERRORS } from '../protocol/varlink/org.varlink.service.ts'
@@ -33,12 +34,17 @@ function reverse(table: (code: ErrorCode) => string | undefined): Map<string, Er
 
 const FROM_DBUS = reverse((code) => DBUS_ERROR_NAME[code])
 const FROM_VARLINK = reverse((code) => { const w = VARLINK_ERROR[code]; return 'name' in w ? w.name : undefined })
+// io.systemd.MachineImage's own names for errors io.systemd.Machine names too.
+FROM_VARLINK.set('io.systemd.MachineImage.TooManyOperations', 'TOO_MANY_OPERATIONS')
+FROM_VARLINK.set('io.systemd.MachineImage.NotSupported', 'NOT_SUPPORTED')
 const FROM_ERRNO = reverse((code) => { const w = VARLINK_ERROR[code]; return 'errnoName' in w ? w.errnoName : undefined })
 
 /** A D-Bus ERROR reply (name and text) as the daemon's error. */
 export function fromDbusError(name: string, message: string): MachinedError {
   const code = FROM_DBUS.get(name)
-  return errorFromCode(code ?? 'FAILED', message)
+  // sd-bus's name for an errno it has none for: System.Error.ENOPKG.
+  const errnoName = code === undefined && name.startsWith('System.Error.') ? name.slice('System.Error.'.length) : undefined
+  return errorFromCode(code ?? 'FAILED', message, errnoName === undefined ? {} : { errnoName })
 }
 
 /**
@@ -52,6 +58,8 @@ export function fromVarlinkError(error: string, parameters: Record<string, unkno
   }
   const errnoName = typeof parameters.errnoName === 'string' ? parameters.errnoName : undefined
   const code = (errnoName === undefined ? undefined : FROM_ERRNO.get(errnoName)) ?? FROM_VARLINK.get(error) ?? 'FAILED'
-  const message = code === 'FAILED' ? `${error}${errnoName === undefined ? '' : ` (${errnoName})`}` : describe(code)
-  return errorFromCode(code, message)
+  // A bare errno reads as strerror(), as the D-Bus reply's text would.
+  const text = errnoName === undefined ? undefined : strerror(errnoName)
+  const message = code === 'FAILED' ? text ?? `${error}${errnoName === undefined ? '' : ` (${errnoName})`}` : describe(code)
+  return errorFromCode(code, message, errnoName === undefined ? {} : { errnoName })
 }

@@ -23,5 +23,7 @@ export {
   AccessDeniedError, ERROR_CODES, FailedError, FileExistsError, FileNotFoundError, InvalidArgsError, LimitsExceededError,
   MachineExistsError, MachinedError, NoMachineForPidError, NoOsReleaseInformationError, NoPrivateNetworkingError,
   NoSuchMachineError, NoSuchProcessError, NotSupportedError, NoUidShiftError, UnitExistsError, type ErrorCode,
+  BusyError, NoSuchImageError, ReadOnlyFileSystemError,
 } from '../protocol/errors.ts'
 export type { KillWhom, MachineClass, MachineState } from '../protocol/vocabulary.ts'
+export type { CleanedImage, ImageClient, ImageInside, ImageRecord, ImageType, PoolInfo } from './image-types.ts'

@@ -5,6 +5,7 @@
  */
 
 import type { KillWhom, MachineClass, MachineState } from '../protocol/vocabulary.ts'
+import type { ImageClient } from './image-types.ts'
 
 export interface RegisterOptions {
   /** A valid hostname: letters, digits, '-' and '.', at most 64 characters. */
@@ -138,6 +139,8 @@ export interface MachineEvent {
 export interface MachinedClient {
   /** Which wire this client talks. */
   readonly transport: 'varlink' | 'dbus'
+  /** The machine image pool (client/image-types.ts). */
+  readonly images: ImageClient
   register(options: RegisterOptions): Promise<void>
   unregister(name: string): Promise<void>
   terminate(name: string): Promise<void>

@@ -14,6 +14,7 @@ import type {
   RegisterOptions, ShellOptions,
 } from './types.ts'
 import { formatAddress, idBytes, idHex } from './values.ts'
+import { VarlinkImageClient } from './images-varlink.ts'
 import { VarlinkConnection, VarlinkReplyError } from './varlink-connection.ts'
 
 const IFACE = 'io.systemd.Machine'
@@ -57,6 +58,7 @@ export class VarlinkMachinedClient implements MachinedClient {
   readonly #conn: VarlinkConnection
   readonly #busAddress: string
   #bus: Promise<DbusMachinedClient> | undefined
+  #images: VarlinkImageClient | undefined
 
   private constructor(conn: VarlinkConnection, busAddress: string) {
     this.#conn = conn
@@ -65,6 +67,12 @@ export class VarlinkMachinedClient implements MachinedClient {
 
   static async connect(socket: string, busAddress: string): Promise<VarlinkMachinedClient> {
     return new VarlinkMachinedClient(await VarlinkConnection.connect(socket), busAddress)
+  }
+
+  /** io.systemd.MachineImage, on the same connection (newer systemd serves it on the Machine socket too). */
+  get images(): VarlinkImageClient {
+    this.#images ??= new VarlinkImageClient(this.#conn)
+    return this.#images
   }
 
   async #call(method: string, parameters: Record<string, unknown>, name?: string): Promise<Record<string, unknown>> {

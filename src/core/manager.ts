@@ -10,7 +10,9 @@
  * (kill, terminate, unregister), machine-terminals.ts, machine-files.ts,
  * machine-inspect.ts, machine-ids.ts, machine-gc.ts; startup.ts loads the
  * registry from disk. A transport finds the machine once, then calls one
- * of those.
+ * of those. Images work the same way: image-control.ts and
+ * image-inspect.ts take the image the ImagePool port found; the Manager
+ * keeps what is known of their disk usage (image-usage.ts).
  * @module
  */
 
@@ -20,9 +22,10 @@ import { Leaders } from './leaders.ts'
 import { Machine } from './machine.ts'
 import { collectIfGone } from './machine-gc.ts'
 import { NO_EXTRAS, type MachineExtras } from './machine-record.ts'
+import { ImageUsage } from './image-usage.ts'
 import { Operations } from './operations.ts'
 import type {
-  Clock, Disposable, HostInfo, Inspector, Log, MachineFiles, ProcessHandle, Processes, StateStore, Terminals, UnitRef, Units,
+  Clock, Disposable, HostInfo, ImagePool, Inspector, Log, MachineFiles, ProcessHandle, Processes, StateStore, Terminals, UnitRef, Units,
 } from './ports.ts'
 import { DEFAULT_LIMITS, MachineQuota, type ManagerLimits } from './quota.ts'
 
@@ -47,6 +50,7 @@ export interface ManagerPorts {
   readonly inspector: Inspector
   readonly files: MachineFiles
   readonly terminals: Terminals
+  readonly images: ImagePool
   readonly clock: Clock
   readonly log: Log
   readonly authorizer: Authorizer
@@ -78,6 +82,8 @@ export class Manager {
   /** The leaders' pidfds: whether a leader lives, and signals to it. */
   readonly leaders: Leaders
   readonly host: Machine
+  /** What is known of images' disk usage where their file system reports none. */
+  readonly imageUsage: ImageUsage
   readonly #quota: MachineQuota
   readonly #operations: Operations
   readonly #machines = new Map<string, Machine>()
@@ -97,6 +103,14 @@ export class Manager {
     this.#quota = new MachineQuota(limits)
     this.leaders = new Leaders(ports.processes)
     this.#operations = new Operations(limits.maxOperations ?? DEFAULT_LIMITS.maxOperations)
+    this.imageUsage = new ImageUsage({
+      enabled: ports.images.measuresUsage,
+      scan: (image) => ports.images.scanUsage(image),
+      run: (work) => this.runOperation(work),
+      hasRoom: () => !this.#operations.full,
+      clock: ports.clock,
+      log: ports.log,
+    })
     // The host is always listed as ".host" (manager_add_host_machine()): it
     // cannot be registered, stopped or collected, and no PID maps to it.
     this.host = new Machine({

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { ImageMetadata, ImageRecord } from '../protocol/image.ts'
 import type { ScopeSettings } from './scope-properties.ts'
 
 /**
@@ -236,6 +237,52 @@ export interface Terminals {
    * such user and we look it up ourselves (guests without systemd).
    */
   openShell(leader: ProcessRef | undefined, spec: ShellSpec): Promise<MachinePty>
+}
+
+/** An image as the pool found it (ImageRecord), and whether it is a vendor image. */
+export interface Image extends ImageRecord {
+  /** IMAGE_IS_VENDOR(): under /usr (read-only, never changed, never cleaned). */
+  readonly vendor: boolean
+}
+
+/**
+ * The machine image pool (systemd's discover-image.c): images found in the
+ * search path (/etc/machines, /run/machines, /var/lib/machines, …), and
+ * the file-system work on them. Every change takes nspawn's locks (an
+ * image in use is EBUSY) and fails with a MachinedError whose message is
+ * strerror() unless noted; the core checks names, rights and the
+ * read-only rules (vendor images, .host) before it calls.
+ */
+export interface ImagePool {
+  /** Where new images go (/var/lib/machines): the Manager's PoolPath. */
+  readonly poolPath: string
+  /** image_discover(): every image, the first of a name in the search path winning, .host last. */
+  discover(): Promise<Image[]>
+  /** image_find(): undefined when there is no image of that (valid) name. */
+  find(name: string): Promise<Image | undefined>
+  /** image_remove(): the image and its .roothash, and settings files but the admin's in /etc. */
+  remove(image: Image): Promise<void>
+  /** image_rename(): EEXIST when the name is taken (or ".host": EBUSY); settings files follow. */
+  rename(image: Image, newName: string): Promise<void>
+  /**
+   * image_clone() into the pool: a btrfs snapshot where it can, else a
+   * reflinked or full copy; nothing is left behind when it fails.
+   */
+  clone(image: Image, newName: string, readOnly: boolean): Promise<void>
+  /** image_read_only(). */
+  setReadOnly(image: Image, readOnly: boolean): Promise<void>
+  /** image_set_limit(): btrfs subvolumes with quota only (NotSupported elsewhere). */
+  setLimit(image: Image, limit: bigint): Promise<void>
+  /** The pool's quota (SetPoolLimit): NotSupported where it is not a btrfs subvolume with quota. */
+  setPoolLimit(limit: bigint): Promise<void>
+  /** PoolUsage and PoolLimit: UINT64_MAX each when not known. */
+  poolQuota(): Promise<{ usage: bigint; limit: bigint }>
+  /** image_read_metadata(): hostname, machine ID, machine-info and os-release (raw images through a loop device). */
+  metadata(image: Image): Promise<ImageMetadata>
+  /** Whether scanUsage() measures at all (the admin may not want trees walked). */
+  readonly measuresUsage: boolean
+  /** Disk usage of a directory tree (hard links once), for images whose file system reports none. */
+  scanUsage(image: Image): Promise<bigint>
 }
 
 /** Facts about the host, for the ".host" machine systemd-machined always lists. */

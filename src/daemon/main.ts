@@ -19,6 +19,7 @@ import { startHeapTrim } from '../backends/heap-trim.ts'
 import { readHostInfo } from '../backends/host-info.ts'
 import { ProcfsInspector } from '../backends/inspector.ts'
 import { HelperMachineFiles } from '../backends/machine-files.ts'
+import { LocalImagePool } from '../backends/image-pool.ts'
 import { MachineTerminals } from '../backends/terminals.ts'
 import { ProcfsProcesses } from '../backends/procfs.ts'
 import { pidfdsAvailable, pidfsAvailable } from '../backends/pidfd.ts'
@@ -29,6 +30,7 @@ import { variant } from '../wire/dbus/bus.ts'
 import { DbusServer } from '../transports/dbus/server.ts'
 import { MACHINE_SOCKET_PATH } from '../protocol/varlink/io.systemd.Machine.ts'
 import { FLEET_ARGS, FLEET_HELP, fleetOptionsFrom, startFleet, type FleetOptions } from './fleet.ts'
+import { MACHINE_IMAGE_SOCKET_PATH } from '../protocol/varlink/io.systemd.MachineImage.ts'
 import { keepYoungGenerationSmall } from './heap.ts'
 import { LOG_LEVELS, StderrLog, type LogLevel } from './log.ts'
 import { busPolicyRestrictsUsers, connectSystemBus, type SystemBus } from './system-bus.ts'
@@ -71,9 +73,14 @@ Options:
      --max-varlink-connections-per-uid=N
                                 Limit on Varlink connections of one user
                                 (default 1024)
-     --varlink-socket=PATH      Serve io.systemd.Machine on this socket (default
-                                /run/systemd/machine/io.systemd.Machine; empty:
-                                no Varlink)
+     --varlink-socket=PATH      Serve io.systemd.Machine and io.systemd.MachineImage
+                                on this socket (default
+                                /run/systemd/machine/io.systemd.Machine, and then
+                                also .../io.systemd.MachineImage; empty: no Varlink)
+     --measure-image-usage=yes|no
+                                Measure the disk usage of directory images
+                                (du, in the background; default yes). no:
+                                report none, as systemd-machined does
      --log-level=LEVEL          debug, info, warn or error (default info)
 ${FLEET_HELP}`
 
@@ -96,6 +103,7 @@ export interface DaemonOptions {
   readonly maxVarlinkConnections: number
   readonly maxVarlinkConnectionsPerUid: number
   readonly logLevel: LogLevel
+  readonly measureImageUsage: boolean
   /** undefined: no Varlink server. */
   readonly varlinkSocket: string | undefined
   /** undefined: not part of a fleet. */
@@ -124,6 +132,7 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'max-varlink-connections': { type: 'string' },
       'max-varlink-connections-per-uid': { type: 'string' },
       'log-level': { type: 'string' },
+      'measure-image-usage': { type: 'string' },
       'varlink-socket': { type: 'string' },
       ...FLEET_ARGS,
     },
@@ -135,6 +144,8 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (units !== 'auto' && units !== 'cgroup' && units !== 'systemd') throw new Error(`Invalid --units=${units}`)
   const logLevel = values['log-level'] ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new Error(`Invalid --log-level=${logLevel}`)
+  const measure = values['measure-image-usage'] ?? 'yes'
+  if (measure !== 'yes' && measure !== 'no') throw new Error(`Invalid --measure-image-usage=${measure}`)
   type LimitOption = 'max-machines' | 'max-machines-per-uid' | 'max-calls-per-sender' | 'max-operations' | 'max-varlink-connections' | 'max-varlink-connections-per-uid'
   const limit = (option: LimitOption, fallback: number): number => {
     const text = values[option]
@@ -163,6 +174,7 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
       maxVarlinkConnections,
       maxVarlinkConnectionsPerUid,
       logLevel: logLevel as LogLevel,
+      measureImageUsage: measure === 'yes',
       varlinkSocket: values['varlink-socket'] === '' ? undefined : values['varlink-socket'] ?? MACHINE_SOCKET_PATH,
       fleet: fleetOptionsFrom(values, env),
     },
@@ -200,6 +212,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
       inspector: new ProcfsInspector({ processes }),
       files: new HelperMachineFiles({ processes, log }),
       terminals: new MachineTerminals({ hostBusAddress: systemBus.address, log }),
+      images: new LocalImagePool({ mountDir: `${options.runtimeDir}/image-mounts`, measureUsage: options.measureImageUsage }),
       clock: new SystemClock(),
       authorizer: new Authorizer({ allowUserRegistration: options.allowUserRegistration }),
     }, { maxMachines: options.maxMachines, maxMachinesPerUid: options.maxMachinesPerUid, maxOperations: options.maxOperations })
@@ -218,6 +231,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
     // Set up Varlink once the registry is loaded, so the first List sees every machine.
     const varlink = options.varlinkSocket === undefined ? undefined : await startVarlink({
       path: options.varlinkSocket, manager, log, version: version(),
+      imagePath: options.varlinkSocket === MACHINE_SOCKET_PATH ? MACHINE_IMAGE_SOCKET_PATH : undefined,
       limits: { maxConnections: options.maxVarlinkConnections, maxConnectionsPerUid: options.maxVarlinkConnectionsPerUid },
     })
     if (varlink !== undefined) log.info('Serving io.systemd.Machine', { socket: options.varlinkSocket })

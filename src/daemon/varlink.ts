@@ -1,7 +1,8 @@
 /**
- * Serving io.systemd.Machine over Varlink (the Varlink half of systemd's
- * manager_startup()): one server on the given socket path, bound to the
- * same Manager as D-Bus, with callers known by SO_PEERCRED.
+ * Serving io.systemd.Machine and io.systemd.MachineImage over Varlink (the
+ * Varlink half of systemd's manager_startup()): one server on the Machine
+ * socket and the MachineImage socket, bound to the same Manager as D-Bus,
+ * with callers known by SO_PEERCRED.
  * @module
  */
 
@@ -9,11 +10,14 @@ import type { Log } from '../core/ports.ts'
 import type { Manager } from '../core/manager.ts'
 import { peerCredentialsOf, sendWithFds } from '../backends/native.ts'
 import { PidfdProcessIdentity } from '../backends/process-identity.ts'
+import { machineImageBinding } from '../transports/varlink/image.ts'
 import { machineBinding } from '../transports/varlink/machine.ts'
 import { VarlinkServer, type VarlinkServerLimits } from '../transports/varlink/server.ts'
 
 export interface VarlinkServiceOptions {
   readonly path: string
+  /** Also serve the same interfaces here (io.systemd.MachineImage's own socket); undefined: only on `path`. */
+  readonly imagePath?: string | undefined
   readonly manager: Manager
   readonly log: Log
   readonly version: string
@@ -29,6 +33,9 @@ export async function startVarlink(options: VarlinkServiceOptions): Promise<Varl
     fdSender: sendWithFds,
   })
   server.addInterface(machineBinding({ manager: options.manager, identity: new PidfdProcessIdentity() }))
+  // As systemd-machined: one server with io.systemd.Machine and io.systemd.MachineImage, on both sockets.
+  server.addInterface(machineImageBinding({ manager: options.manager }))
   await server.listen(options.path, { mode: 0o666 })
+  if (options.imagePath !== undefined) await server.listen(options.imagePath, { mode: 0o666 })
   return server
 }

@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'NO_SUCH_USER_MAPPING',
   'NO_SUCH_GROUP_MAPPING',
   'NO_SUCH_IMAGE',
+  'BUSY',
+  'READ_ONLY_FILE_SYSTEM',
   'NOT_SUPPORTED',
   'NO_SUCH_PROCESS',
   'FILE_NOT_FOUND',
@@ -35,12 +37,18 @@ const kMachinedError = Symbol.for('machined-ts.error')
 export interface MachinedErrorOptions extends ErrorOptions {
   /** Name of the offending input field, for Varlink's InvalidParameter. */
   parameter?: string
+  /**
+   * The errno behind a FAILED error ("ENOPKG"), which sd-bus names
+   * System.Error.ENOPKG and sd-varlink sends as io.systemd.System.
+   */
+  errnoName?: string
 }
 
 /** Base class of every expected error; callers should match on `code`. */
 export class MachinedError extends Error {
   readonly code: ErrorCode
   readonly parameter: string | undefined
+  readonly errnoName: string | undefined
   readonly [kMachinedError] = true
 
   constructor(code: ErrorCode, message: string, options: MachinedErrorOptions = {}) {
@@ -48,6 +56,7 @@ export class MachinedError extends Error {
     this.name = new.target.name
     this.code = code
     this.parameter = options.parameter
+    this.errnoName = options.errnoName
   }
 
   // instanceof keeps working when two copies of the package are loaded.
@@ -77,6 +86,17 @@ export class NoOsReleaseInformationError extends MachinedError {
 }
 export class NoUidShiftError extends MachinedError {
   constructor(message: string) { super('NO_UID_SHIFT', message) }
+}
+export class NoSuchImageError extends MachinedError {
+  constructor(name: string) { super('NO_SUCH_IMAGE', `No image '${name}' known`) }
+}
+/** EBUSY: in use, e.g. an image whose lock another process holds (a container runs from it), or a name being taken. */
+export class BusyError extends MachinedError {
+  constructor(message = 'Device or resource busy') { super('BUSY', message) }
+}
+/** EROFS: the image cannot be changed where it is (the host's root, a vendor image under /usr). */
+export class ReadOnlyFileSystemError extends MachinedError {
+  constructor(message = 'Read-only file system') { super('READ_ONLY_FILE_SYSTEM', message) }
 }
 export class NotSupportedError extends MachinedError {
   constructor(message: string) { super('NOT_SUPPORTED', message) }
@@ -124,7 +144,9 @@ const CLASS_OF: Readonly<Record<ErrorCode, ErrorClass>> = {
   NO_UID_SHIFT: NoUidShiftError,
   NO_SUCH_USER_MAPPING: MachinedError,
   NO_SUCH_GROUP_MAPPING: MachinedError,
-  NO_SUCH_IMAGE: MachinedError,
+  NO_SUCH_IMAGE: NoSuchImageError,
+  BUSY: BusyError,
+  READ_ONLY_FILE_SYSTEM: ReadOnlyFileSystemError,
   NOT_SUPPORTED: NotSupportedError,
   NO_SUCH_PROCESS: NoSuchProcessError,
   FILE_NOT_FOUND: FileNotFoundError,

@@ -149,7 +149,7 @@ describe('D-Bus API through real busctl', () => {
     await callManager(sb, 'UnregisterMachine', 's', name)
   })
 
-  it('the other Manager methods answer as systemd does on a host without an image pool', async () => {
+  it('the other Manager methods answer as systemd does, with an empty image pool', async () => {
     const leader = await sb.spawnLeader()
     const name = sb.name('map')
     assert.equal((await registerMachine(sb, { name, leader: leader.pid! })).ok, true)
@@ -160,7 +160,8 @@ describe('D-Bus API through real busctl', () => {
     assert.deepEqual([to.errorName, to.errorMessage], ['org.freedesktop.machine1.NoSuchUserMapping', 'User 1000 belongs to host UID range'])
     const toBig = await callManager(sb, 'MapToMachineGroup', 'u', 200000)
     assert.deepEqual([toBig.errorName, toBig.errorMessage], ['org.freedesktop.machine1.NoSuchGroupMapping', 'No matching group mapping for 200000.'])
-    assert.equal((await callManager(sb, 'ListImages')).reply, 'a(ssbttto) 0')
+    // Only the host's own root, which systemd always lists.
+    assert.match((await callManager(sb, 'ListImages')).reply, /^a\(ssbttto\) 1 "\.host" "directory" (true|false) \d+ 0 18446744073709551615 "\/org\/freedesktop\/machine1\/image\/_2ehost"$/)
     const image = await callManager(sb, 'GetImage', 's', 'nosuch')
     assert.deepEqual([image.errorName, image.errorMessage], ['org.freedesktop.machine1.NoSuchImage', "No image 'nosuch' known"])
     const pool = await callManager(sb, 'SetPoolLimit', 't', 1000)

@@ -9,6 +9,7 @@ import { Authorizer, type AuthorizationPolicy } from '../../src/core/authorizati
 import type { ManagerPorts } from '../../src/core/manager.ts'
 import type { HostInfo } from '../../src/core/ports.ts'
 import { FakeClock } from './clock.ts'
+import { FakeImagePool } from './image-pool.ts'
 import { FakeInspector } from './inspector.ts'
 import { FakeLog } from './log.ts'
 import { FakeMachineFiles } from './machine-files.ts'
@@ -27,6 +28,7 @@ export interface FakePorts extends ManagerPorts {
   readonly inspector: FakeInspector
   readonly files: FakeMachineFiles
   readonly terminals: FakeTerminals
+  readonly images: FakeImagePool
   readonly clock: FakeClock
   readonly log: FakeLog
   readonly authorizer: Authorizer
@@ -46,6 +48,7 @@ export function createFakePorts(policy: Partial<AuthorizationPolicy> = {}): Fake
     inspector: new FakeInspector(processes),
     files: new FakeMachineFiles(processes),
     terminals: new FakeTerminals(processes),
+    images: new FakeImagePool(),
     clock: new FakeClock(),
     log: new FakeLog(),
     authorizer: new Authorizer({ allowUserRegistration: policy.allowUserRegistration ?? false }),

@@ -71,15 +71,20 @@ export class NspawnRun {
     this.exited = new Promise((r) => child.once('exit', (code) => r(code)))
   }
 
-  /** `systemd-nspawn -D TREE -M NAME -b --register=no --keep-unit`, started in machine.slice/<name>-nspawn.scope. */
-  static start(sb: Sandbox, tree: string, name: string): NspawnRun {
+  /**
+   * `systemd-nspawn -D TREE -M NAME -b --register=no --keep-unit` (or
+   * `-q -- COMMAND…` instead of -b), started in machine.slice/<name>-nspawn.scope.
+   */
+  static start(sb: Sandbox, tree: string, name: string, options: { command?: readonly string[] } = {}): NspawnRun {
     const cgroup = `machine.slice/${name}-nspawn.scope`
     const moves: string[] = []
     for (const root of cgroupRoots()) {
       mkdirSync(join(root, cgroup), { recursive: true })
       moves.push(`echo $$ > ${join(root, cgroup, 'cgroup.procs')}`)
     }
-    const child = spawn(sb.nsenter[0]!, [...sb.nsenter.slice(1), 'sh', '-c', `${moves.join(' && ')} && exec systemd-nspawn -D "$0" -M "$1" -b --register=no --keep-unit`, tree, name], {
+    const what = options.command === undefined ? '-b' : '-q -- "$@"'
+    const script = `${moves.join(' && ')} && tree="$0" name="$1" && shift && exec systemd-nspawn -D "$tree" -M "$name" --register=no --keep-unit ${what}`
+    const child = spawn(sb.nsenter[0]!, [...sb.nsenter.slice(1), 'sh', '-c', script, tree, name, ...(options.command ?? [])], {
       env: sb.env, stdio: ['ignore', 'pipe', 'pipe'],
     })
     return new NspawnRun(child, cgroup)

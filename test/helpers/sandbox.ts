@@ -9,7 +9,7 @@
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync, type Dirent } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, type Dirent } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -57,6 +57,50 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
 
 let counter = 0
 
+/**
+ * `images`: a machine image pool for the sandbox. `pool` (a directory of
+ * the host) is bind-mounted over /var/lib/machines, so the host's pool is
+ * never touched; `writable` directories (e.g. /etc, /usr/lib) get an
+ * overlay whose changes live in the sandbox's /run, so a test can put
+ * images in /etc/machines or /usr/lib/machines, or settings in
+ * /etc/systemd/nspawn, without changing the host.
+ */
+export interface SandboxImages {
+  readonly pool: string
+  readonly writable?: readonly string[]
+}
+
+export interface SandboxOptions {
+  readonly daemon?: boolean
+  readonly daemonArgs?: string[]
+  readonly bus?: boolean
+  readonly hidePolicies?: boolean
+  readonly pidns?: boolean
+  readonly images?: SandboxImages
+  /** A host of its own (the fleet tests): a private UTS namespace with this hostname, this machine ID over /etc/machine-id. */
+  readonly host?: { hostname: string; machineId: string }
+}
+
+/**
+ * Image directories of the host that are not under /usr (whose images are
+ * read-only): a sandbox always hides them, so no daemon under test can
+ * change or remove the host's images (a fuzzer's CleanPool would).
+ */
+const HOST_IMAGE_DIRS = ['/etc/machines', '/var/lib/container']
+
+/** The shell commands that set up `images` inside the namespace (after /run is ours). */
+function imagesSetup(images: SandboxImages): string {
+  const overlay = (dir: string, n: number): string =>
+    `mkdir -p /run/.overlay/${n}/upper /run/.overlay/${n}/work && mount -t overlay overlay -o lowerdir=${dir},upperdir=/run/.overlay/${n}/upper,workdir=/run/.overlay/${n}/work ${dir}`
+  const writable = [...(images.writable ?? [])]
+  // Without /var/lib/machines on the host there is nothing to bind over: /var/lib is made writable to make it.
+  const steps = writable.map(overlay)
+  steps.push(`{ [ -d /var/lib/machines ] || { ${overlay('/var/lib', writable.length)} && mkdir /var/lib/machines; }; }`)
+  steps.push(`mount --bind ${images.pool} /var/lib/machines`)
+  for (const dir of HOST_IMAGE_DIRS) steps.push(`{ [ ! -d ${dir} ] || mount -t tmpfs -o mode=700 tmpfs ${dir}; }`)
+  return steps.join(' && ')
+}
+
 /** PID 1 of a sandbox's PID namespace: reaps every orphan, so PIDs come free at once. */
 const REAPER = [
   'import os, time',
@@ -77,10 +121,13 @@ export class Sandbox {
   readonly #sliceExisted: Map<string, boolean>
   readonly #pidns: boolean
   readonly #uts: boolean
+  /** The empty pool a sandbox without one of its own gets, removed at the end. */
+  readonly #ownPool: string | undefined
   readonly daemonArgs: string[]
 
-  private constructor(holder: ChildProcess, daemonArgs: string[], pidns: boolean, uts: boolean) {
+  private constructor(holder: ChildProcess, daemonArgs: string[], pidns: boolean, uts: boolean, ownPool: string | undefined) {
     this.#holder = holder
+    this.#ownPool = ownPool
     this.#pidns = pidns
     this.#uts = uts
     this.daemonArgs = daemonArgs
@@ -101,12 +148,13 @@ export class Sandbox {
    * private UTS namespace with that hostname, and that machine ID bind-mounted
    * over /etc/machine-id (from the private /run).
    */
-  static async start(options: {
-    daemon?: boolean; daemonArgs?: string[]; bus?: boolean; hidePolicies?: boolean; pidns?: boolean; host?: { hostname: string; machineId: string }
-  } = {}): Promise<Sandbox> {
+  static async start(options: SandboxOptions = {}): Promise<Sandbox> {
     const hide = options.hidePolicies === true
       ? ' && mount -t tmpfs tmpfs /usr/share/dbus-1/system.d && mkdir -p /etc/dbus-1/system.d && mount -t tmpfs tmpfs /etc/dbus-1/system.d'
       : ''
+    // Without a pool of its own, a sandbox gets an empty one: the host's pool is never the daemon's.
+    const ownPool = options.images === undefined ? mkdtempSync('/var/tmp/machined-ts-sandbox-pool-') : undefined
+    const images = ` && ${imagesSetup(options.images ?? { pool: ownPool! })}`
     const pidns = options.pidns === true
     const host = options.host === undefined
       ? ''
@@ -115,10 +163,10 @@ export class Sandbox {
     const init = pidns ? `exec python3 -c '${REAPER}'` : 'exec sleep 100000'
     const holder = spawn('unshare', ['-m', '--propagation', 'private', ...(pidns ? ['--pid', '--fork', '--kill-child', '--mount-proc'] : []),
       ...(options.host === undefined ? [] : ['--uts']), '--', 'sh', '-c',
-      `mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/systemd/system /run/dbus${hide}${host} && echo ready && ${init}`],
+      `mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/systemd/system /run/dbus${hide}${images}${host} && echo ready && ${init}`],
       { stdio: ['ignore', 'pipe', 'inherit'] })
     await waitForLine(holder, 'stdout', /ready/, 10_000)
-    const sb = new Sandbox(holder, options.daemonArgs ?? [], pidns, options.host !== undefined)
+    const sb = new Sandbox(holder, options.daemonArgs ?? [], pidns, options.host !== undefined, ownPool)
     if (options.bus !== false) {
       const bus = sb.execSync(['dbus-daemon', '--system', '--fork'])
       if (bus.code !== 0) throw new Error(`dbus-daemon failed: ${bus.stderr}`)
@@ -266,6 +314,7 @@ export class Sandbox {
     this.#holder.kill('SIGKILL')
     await sleep(100)
     this.removeCgroups()
+    if (this.#ownPool !== undefined) rmSync(this.#ownPool, { recursive: true, force: true })
   }
 
   /** Removes the scopes of this sandbox's machines (depth first), and machine.slice if we made it. */

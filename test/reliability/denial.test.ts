@@ -55,6 +55,12 @@ function dbusCases(name: string, leader: number, fresh: (i: number) => string): 
     m('OpenMachineRootDirectory', 's', name),
     m('SetPoolLimit', 't', 1 << 30),
     m('CleanPool', 's', 'all'),
+    // Images: .host is always there, and a refusal comes before its being read-only.
+    m('RemoveImage', 's', '.host'),
+    m('RenameImage', 'ss', '.host', 'rl-image'),
+    m('CloneImage', 'ssb', '.host', 'rl-image', 'false'),
+    m('MarkImageReadOnly', 'sb', '.host', 'true'),
+    m('SetImageLimit', 'st', '.host', 1 << 30),
     o('Terminate'),
     o('Kill', 'si', 'all', 9),
     o('OpenPTY'),
@@ -86,6 +92,11 @@ function varlinkCases(name: string, leader: number, fresh: (i: number) => string
     c('CopyFrom', { name, source: '/etc/hostname', destination: '/tmp/rl-copy' }),
     c('CopyTo', { name, source: '/etc/hostname', destination: '/tmp/rl-copy' }),
     c('OpenRootDirectory', { name }),
+    ...[
+      ['Remove', { name: '.host' }], ['Update', { name: '.host', readOnly: true }], ['Clone', { name: '.host', newName: 'rl-image' }],
+      ['SetPoolLimit', { limit: 1 << 30 }],
+    ].map(([method, parameters]) => ({ method: `io.systemd.MachineImage.${method as string}`, parameters: parameters as Record<string, unknown> })),
+    { method: 'io.systemd.MachineImage.CleanPool', parameters: { mode: 'all' }, more: true },
   ]
 }
 
@@ -187,7 +198,7 @@ describe('authorisation of unprivileged callers, in the daemon itself', () => {
     // Everything aimed at root's machines, and registrations of root's leader, are still refused.
     let denied = 0
     for (const target of [rootDbus, rootVarlink]) {
-      const cases = dbusCases(target, rootLeaders[0]!, (i) => sb.name(`rl-theirs${i}`)).filter((c) => !['SetPoolLimit', 'CleanPool'].includes(c[2]))
+      const cases = dbusCases(target, rootLeaders[0]!, (i) => sb.name(`rl-theirs${i}`)).filter((c) => !['SetPoolLimit', 'CleanPool'].includes(c[2]) && !c[2].includes('Image'))
       for (const [i, r] of (await runDbus(sb, cases, NOBODY)).entries()) {
         assert.equal(r.errorName, expectedDbus(cases[i]!, target === rootVarlink), `${label(cases[i]!)} on ${target}: ${r.stderr}`)
         denied++

@@ -41,3 +41,13 @@ describe('daemon limits', () => {
     }
   })
 })
+
+describe('image usage measurement', () => {
+  test('on by default, off with --measure-image-usage=no, nothing else accepted', () => {
+    assert.equal(options().measureImageUsage, true)
+    assert.equal(options('--measure-image-usage=yes').measureImageUsage, true)
+    assert.equal(options('--measure-image-usage=no').measureImageUsage, false)
+    assert.throws(() => parseDaemonArgs(['--measure-image-usage=maybe']), /^Error: Invalid --measure-image-usage=maybe/)
+    assert.match(HELP, /--measure-image-usage=yes\|no/)
+  })
+})

@@ -6,9 +6,12 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Manager } from '../../src/core/manager.ts'
-import { MACHINE_INTERFACE, MANAGER_INTERFACE, type MethodName } from '../../src/protocol/dbus/org.freedesktop.machine1.ts'
+import { IMAGE_INTERFACE, MACHINE_INTERFACE, MANAGER_INTERFACE, type MethodName } from '../../src/protocol/dbus/org.freedesktop.machine1.ts'
 import type { MethodName as VarlinkMethodName } from '../../src/protocol/varlink/idl.ts'
 import { MACHINE_INTERFACE as VARLINK_MACHINE_INTERFACE } from '../../src/protocol/varlink/io.systemd.Machine.ts'
+import { MACHINE_IMAGE_INTERFACE } from '../../src/protocol/varlink/io.systemd.MachineImage.ts'
+import { imageObject } from '../../src/transports/dbus/image.ts'
+import { machineImageBinding } from '../../src/transports/varlink/image.ts'
 import { machineObject } from '../../src/transports/dbus/machine.ts'
 import { managerObject } from '../../src/transports/dbus/manager.ts'
 import { machineBinding } from '../../src/transports/varlink/machine.ts'
@@ -29,15 +32,18 @@ function sorted(names: Iterable<string>): string[] {
 }
 
 void describe('handler tables', () => {
-  const manager = new Manager(createFakePorts())
+  const ports = createFakePorts()
+  const manager = new Manager(ports)
   const ctx = { manager, callerOf: async () => ({ uid: 0, pid: 1 }) }
 
-  void test('D-Bus: the Manager and Machine objects handle exactly the methods their interfaces declare', () => {
+  void test('D-Bus: the Manager, Machine and Image objects handle exactly the methods their interfaces declare', () => {
     const managerMethods = MANAGER_INTERFACE.methods.map((m): string => m.name)
     const machineMethods = MACHINE_INTERFACE.methods.map((m): string => m.name)
     assert.deepEqual(sorted(Object.keys(managerObject(ctx).methods)), sorted(managerMethods))
     const machine = machineObject(ctx, manager.host, manager.view(manager.host, undefined))
     assert.deepEqual(sorted(Object.keys(machine.methods)), sorted(machineMethods))
+    const image = imageObject(ctx, ports.images.host)
+    assert.deepEqual(sorted(Object.keys(image.methods)), sorted(IMAGE_INTERFACE.methods.map((m): string => m.name)))
     assert.ok(!managerMethods.includes(MISSPELT.manager))
     assert.ok(!machineMethods.includes(MISSPELT.machine))
   })
@@ -47,5 +53,10 @@ void describe('handler tables', () => {
     const declared = VARLINK_MACHINE_INTERFACE.symbols.filter((s) => s.kind === 'method').map((s): string => s.name)
     assert.deepEqual(sorted(Object.keys(binding.handlers)), sorted(declared))
     assert.ok(!declared.includes(MISSPELT.varlink))
+  })
+
+  void test('Varlink: io.systemd.MachineImage handles exactly the methods its IDL declares', () => {
+    const declared = MACHINE_IMAGE_INTERFACE.symbols.filter((s) => s.kind === 'method').map((s): string => s.name)
+    assert.deepEqual(sorted(Object.keys(machineImageBinding({ manager }).handlers)), sorted(declared))
   })
 })

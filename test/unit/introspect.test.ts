@@ -7,7 +7,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { introspectXml } from '../../src/transports/dbus/introspect.ts'
-import { MACHINE_INTERFACE, MANAGER_INTERFACE } from '../../src/protocol/dbus/org.freedesktop.machine1.ts'
+import { IMAGE_INTERFACE, MACHINE_INTERFACE, MANAGER_INTERFACE } from '../../src/protocol/dbus/org.freedesktop.machine1.ts'
 
 function golden(path: string): string {
   return readFileSync(new URL(`../fixtures/machined-252/introspect-raw-withgolden-${path}.xml`, import.meta.url), 'utf8')
@@ -26,6 +26,11 @@ function withoutMethod(xml: string, name: string): string {
 void describe('introspectXml', () => {
   void test('a machine object equals systemd\'s byte for byte', () => {
     assert.equal(introspectXml([MACHINE_INTERFACE], []), golden('org_freedesktop_machine1_machine_golden'))
+  })
+
+  void test('an image object equals systemd\'s byte for byte: arguments without names', () => {
+    const xml = readFileSync(new URL('../fixtures/machined-252-images/introspect-image.xml', import.meta.url), 'utf8')
+    assert.equal(introspectXml([IMAGE_INTERFACE], []), xml)
   })
 
   void test('the manager equals systemd\'s once our two added methods are taken out', () => {

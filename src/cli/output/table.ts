@@ -13,8 +13,17 @@
 import type { JsonValue } from './json.ts'
 import { consoleWidth, ellipsize, ellipsisGlyph } from './text-width.ts'
 
-/** A cell: text (possibly several lines), or null for "no value" (TABLE_EMPTY). */
-export type Cell = string | null
+/**
+ * A typed cell (TABLE_BOOLEAN, TABLE_SIZE, TABLE_TIMESTAMP…): how it reads
+ * in the table (null: the ersatz string) and what it is in JSON.
+ */
+export interface TypedCell {
+  readonly text: string | null
+  readonly json: JsonValue
+}
+
+/** A cell: text (possibly several lines), null for "no value" (TABLE_EMPTY), or a typed value. */
+export type Cell = string | null | TypedCell
 
 /** Every cell gets format-table's defaults: minimum width 1, weight 100, left-aligned, ellipsized at the end. */
 const MINIMUM_WIDTH = 1
@@ -96,14 +105,24 @@ function widthHeight(s: string): { width: number; height: number } {
   return { width, height }
 }
 
+/** What a cell reads as; undefined for none (the ersatz string then). */
+function cellText(cell: Cell): string | undefined {
+  if (cell === null) return undefined
+  if (typeof cell === 'string') return cell
+  return cell.text ?? undefined
+}
+
 export class Table {
   readonly #columns: readonly string[]
   readonly #rows: Cell[][] = []
+  /** Columns padded on the left (table_set_align_percent(…, 100) on the header, which every cell below inherits). */
+  readonly #right: ReadonlySet<number>
   #sortBy: readonly number[] = []
 
   /** `columns` are the header cells as JSON field names; the header row shows them upper-cased. */
-  constructor(columns: readonly string[]) {
+  constructor(columns: readonly string[], options: { rightAligned?: readonly number[] } = {}) {
     this.#columns = columns
+    this.#right = new Set(options.rightAligned ?? [])
   }
 
   addRow(cells: readonly Cell[]): void {
@@ -143,7 +162,7 @@ export class Table {
     const header = this.#columns.map((c) => c.toUpperCase())
     const body = this.#sorted()
     const shown = layout.header ? [header, ...body] : body
-    const text = (cell: Cell): string => cell ?? ersatz
+    const text = (cell: Cell): string => cellText(cell) ?? ersatz
     const n = this.#columns.length
     const heightMax = layout.cellHeightMax
 
@@ -190,7 +209,8 @@ export class Table {
               l = consoleWidth(field)
             }
             if (l < width) {
-              field += ' '.repeat(width - l)
+              if (this.#right.has(j)) field = ' '.repeat(width - l) + field
+              else field += ' '.repeat(width - l)
               // The last column is never padded (no colours, so nothing to keep).
               if (j === n - 1) field = field.replace(/[ \t\n\r]+$/, '')
             }
@@ -205,7 +225,8 @@ export class Table {
 
   /** table_to_json(): an array of objects keyed by the (lower-case) column names; empty cells are null. */
   toJson(): JsonValue {
-    return this.#sorted().map((row) => Object.fromEntries(this.#columns.map((c, j) => [c.replace(/\s/g, '_'), row[j] ?? null])))
+    const json = (cell: Cell | undefined): JsonValue => (cell === undefined || cell === null || typeof cell === 'string' ? cell ?? null : cell.json)
+    return this.#sorted().map((row) => Object.fromEntries(this.#columns.map((c, j) => [c.replace(/\s/g, '_'), json(row[j])])))
   }
 }
 

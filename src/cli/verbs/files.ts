@@ -11,12 +11,8 @@
 import type { MachinedClient } from '../../client/types.ts'
 import { CliError, describeError } from '../errors.ts'
 import { guestPath, treeSize } from '../host/tree-size.ts'
-import { formatProgress } from '../progress.ts'
+import { startProgressBar } from '../progress.ts'
 import type { VerbContext } from '../verb.ts'
-
-/** Copies shorter than this print no bar at all. */
-const PROGRESS_DELAY_MS = 500
-const PROGRESS_TICK_MS = 250
 
 /**
  * The error's text; Varlink names a bad path parameter only, so it is
@@ -46,39 +42,25 @@ interface Sides {
 }
 
 /**
- * Draws the bar until stopped; sizes are looked at from outside
+ * The bar of a copy; sizes are looked at from outside
  * (../host/tree-size.ts). The leader is asked for before the copy starts:
  * a Varlink connection answers one call at a time.
  */
 async function startProgress(ctx: VerbContext, client: MachinedClient, sides: Sides): Promise<() => void> {
-  const columns = ctx.io.errTerminalColumns
-  if (columns === undefined || ctx.options.quiet) return () => undefined
+  if (ctx.io.errTerminalColumns === undefined || ctx.options.quiet) return () => undefined
   const leader = await client.get(sides.name).then((m) => m.leader, () => undefined)
-  const started = Date.now()
-  let drawn = false
-  let stopped = false
-  let timer: NodeJS.Timeout | undefined
-  const tick = async (total: number | undefined, guest: string | undefined): Promise<void> => {
-    const destination = sides.copyFrom ? sides.hostPath : guest
-    const done = destination === undefined ? 0 : (await treeSize(destination)) ?? 0
-    if (stopped) return
-    ctx.io.err(`\r${formatProgress('Copying', done, total, Date.now() - started, columns - 1)}\x1b[K`)
-    drawn = true
-    timer = setTimeout(() => { void tick(total, guest) }, PROGRESS_TICK_MS)
-  }
-  timer = setTimeout(() => {
-    void (async () => {
-      const guest = leader === undefined ? undefined : await guestPath(leader, sides.containerPath)
-      const source = sides.copyFrom ? guest : sides.hostPath
-      const total = source === undefined ? undefined : await treeSize(source)
-      if (!stopped) await tick(total, guest)
-    })()
-  }, PROGRESS_DELAY_MS)
-  return () => {
-    stopped = true
-    clearTimeout(timer)
-    if (drawn) ctx.io.err('\r\x1b[K')
-  }
+  let guest: Promise<string | undefined> | undefined
+  const guestSide = (): Promise<string | undefined> => (guest ??= leader === undefined ? Promise.resolve(undefined) : guestPath(leader, sides.containerPath))
+  return startProgressBar(ctx, 'Copying', {
+    total: async () => {
+      const source = sides.copyFrom ? await guestSide() : sides.hostPath
+      return source === undefined ? undefined : treeSize(source)
+    },
+    done: async () => {
+      const destination = sides.copyFrom ? sides.hostPath : await guestSide()
+      return destination === undefined ? 0 : (await treeSize(destination)) ?? 0
+    },
+  })
 }
 
 export async function copyFiles(ctx: VerbContext): Promise<number> {

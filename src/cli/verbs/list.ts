@@ -51,8 +51,12 @@ async function listRows(client: MachinedClient, options: CliOptions): Promise<Ce
   }
 }
 
-/** show_table(): the table (or its JSON), then "N machines listed." or "No machines." with the legend. */
-export function showTable(table: Table, word: string, options: CliOptions, io: Io): void {
+/**
+ * show_table(): the table (or its JSON), then "N machines listed." or "No
+ * machines." with the legend. `ersatz`: what empty cells read as ("-",
+ * TABLE_ERSATZ_DASH, unless the table says otherwise).
+ */
+export function showTable(table: Table, word: string, options: CliOptions, io: Io, layout: { ersatz?: string } = {}): void {
   if (table.rowCount > 0 || isJsonMode(options.output)) {
     table.sortBy(0)
     if (isJsonMode(options.output)) {
@@ -61,7 +65,7 @@ export function showTable(table: Table, word: string, options: CliOptions, io: I
       const limit = options.maxAddresses
       io.out(table.format({
         header: options.legend,
-        ersatz: '-',
+        ersatz: layout.ersatz ?? '-',
         width: options.full ? 'full' : 'auto',
         terminalColumns: io.terminalColumns,
         cellHeightMax: !options.full && limit > 0 && limit !== Infinity ? limit : undefined,

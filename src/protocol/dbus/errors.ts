@@ -19,6 +19,9 @@ export const DBUS_ERROR_NAME = {
   NO_SUCH_USER_MAPPING: 'org.freedesktop.machine1.NoSuchUserMapping',
   NO_SUCH_GROUP_MAPPING: 'org.freedesktop.machine1.NoSuchGroupMapping',
   NO_SUCH_IMAGE: 'org.freedesktop.machine1.NoSuchImage',
+  // sd-bus names errnos it has no name for itself "System.Error.<ERRNO>" (errno_to_bus_error_name_new()).
+  BUSY: 'System.Error.EBUSY',
+  READ_ONLY_FILE_SYSTEM: 'System.Error.EROFS',
   NOT_SUPPORTED: 'org.freedesktop.DBus.Error.NotSupported',
   NO_SUCH_PROCESS: 'org.freedesktop.DBus.Error.UnixProcessIdUnknown',
   FILE_NOT_FOUND: 'org.freedesktop.DBus.Error.FileNotFound',

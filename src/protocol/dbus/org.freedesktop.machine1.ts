@@ -10,9 +10,11 @@
 export const BUS_NAME = 'org.freedesktop.machine1'
 export const MANAGER_INTERFACE_NAME = 'org.freedesktop.machine1.Manager'
 export const MACHINE_INTERFACE_NAME = 'org.freedesktop.machine1.Machine'
+export const IMAGE_INTERFACE_NAME = 'org.freedesktop.machine1.Image'
 
 export interface ArgDescription {
-  readonly name: string
+  /** The Image interface's methods name no arguments (SD_BUS_METHOD without names): no name attribute then. */
+  readonly name?: string
   readonly type: string
   readonly direction: 'in' | 'out'
 }
@@ -136,4 +138,33 @@ export const MACHINE_INTERFACE = {
   ],
   signals: [
   ],
+} as const satisfies InterfaceDescription
+
+/** org.freedesktop.machine1.Image (image-dbus.c): its properties emit no change signals, its methods name no arguments. */
+export const IMAGE_INTERFACE = {
+  name: IMAGE_INTERFACE_NAME,
+  methods: [
+    { name: 'Remove', args: [] },
+    { name: 'Rename', args: [{ type: 's', direction: 'in' }] },
+    { name: 'Clone', args: [{ type: 's', direction: 'in' }, { type: 'b', direction: 'in' }] },
+    { name: 'MarkReadOnly', args: [{ type: 'b', direction: 'in' }] },
+    { name: 'SetLimit', args: [{ type: 't', direction: 'in' }] },
+    { name: 'GetHostname', args: [{ type: 's', direction: 'out' }] },
+    { name: 'GetMachineID', args: [{ type: 'ay', direction: 'out' }] },
+    { name: 'GetMachineInfo', args: [{ type: 'a{ss}', direction: 'out' }] },
+    { name: 'GetOSRelease', args: [{ type: 'a{ss}', direction: 'out' }] },
+  ],
+  properties: [
+    { name: 'Name', type: 's', emitsChange: 'false' },
+    { name: 'Path', type: 's', emitsChange: 'false' },
+    { name: 'Type', type: 's', emitsChange: 'false' },
+    { name: 'ReadOnly', type: 'b', emitsChange: 'false' },
+    { name: 'CreationTimestamp', type: 't', emitsChange: 'false' },
+    { name: 'ModificationTimestamp', type: 't', emitsChange: 'false' },
+    { name: 'Usage', type: 't', emitsChange: 'false' },
+    { name: 'Limit', type: 't', emitsChange: 'false' },
+    { name: 'UsageExclusive', type: 't', emitsChange: 'false' },
+    { name: 'LimitExclusive', type: 't', emitsChange: 'false' },
+  ],
+  signals: [],
 } as const satisfies InterfaceDescription

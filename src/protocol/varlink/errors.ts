@@ -27,6 +27,8 @@ export const VARLINK_ERROR = {
   NO_SUCH_USER_MAPPING: { name: MACHINE_ERRORS.NO_SUCH_USER },
   NO_SUCH_GROUP_MAPPING: { name: MACHINE_ERRORS.NO_SUCH_GROUP },
   NO_SUCH_IMAGE: { name: 'io.systemd.MachineImage.NoSuchImage' },
+  BUSY: { errnoName: 'EBUSY', errno: 16 },
+  READ_ONLY_FILE_SYSTEM: { errnoName: 'EROFS', errno: 30 },
   NOT_SUPPORTED: { name: MACHINE_ERRORS.NOT_SUPPORTED },
   NO_SUCH_PROCESS: { errnoName: 'ESRCH', errno: 3 },
   FILE_NOT_FOUND: { errnoName: 'ENOENT', errno: 2 },

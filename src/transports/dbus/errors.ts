@@ -41,6 +41,10 @@ export interface WireError {
 
 export function toWireError(err: unknown): WireError {
   if (err instanceof DbusProtocolError) return { name: err.dbusName, message: err.message, unexpected: false }
-  if (err instanceof MachinedError) return { name: DBUS_ERROR_NAME[err.code], message: err.message, unexpected: false }
+  if (err instanceof MachinedError) {
+    // An errno sd-bus has no name for: errno_to_bus_error_name_new() makes one.
+    const name = err.code === 'FAILED' && err.errnoName !== undefined ? `System.Error.${err.errnoName}` : DBUS_ERROR_NAME[err.code]
+    return { name, message: err.message, unexpected: false }
+  }
   return { name: SD_BUS_ERROR.FAILED, message: 'Internal error', unexpected: true }
 }

@@ -55,7 +55,7 @@ function interfaceXml(iface: InterfaceDescription): string {
   }
   for (const m of iface.methods) {
     out += `  <method name="${m.name}">\n`
-    for (const a of m.args) out += `   <arg type="${a.type}" name="${a.name}" direction="${a.direction}"/>\n`
+    for (const a of m.args) out += `   <arg type="${a.type}"${a.name === undefined ? '' : ` name="${a.name}"`} direction="${a.direction}"/>\n`
     if (m.privileged === true) out += '   <annotation name="org.freedesktop.systemd1.Privileged" value="true"/>\n'
     out += '  </method>\n'
   }

@@ -1,15 +1,13 @@
 /**
  * The org.freedesktop.machine1.Manager object (systemd's machined-dbus.c):
  * each method decodes its arguments, calls the core (which authorises)
- * and encodes the answer. Images are not managed by machined-ts: the pool
- * reads as empty, as on a host without /var/lib/machines.
+ * and encodes the answer. The image methods and pool properties are in
+ * manager-images.ts.
  * @module
  */
 
 import { MANAGER_INTERFACE, type MethodName } from '../../protocol/dbus/org.freedesktop.machine1.ts'
 import { machineObjectPath } from '../../protocol/bus-path.ts'
-import { InvalidArgsError, MachinedError, NotSupportedError } from '../../protocol/errors.ts'
-import { ACTIONS } from '../../core/authorization.ts'
 import type { Machine } from '../../core/machine.ts'
 import { unregisterMachine } from '../../core/machine-control.ts'
 import { checkId, mapFromMachine, mapToMachine, type IdKind } from '../../core/machine-ids.ts'
@@ -17,14 +15,8 @@ import { registerMachine, type RegisterRequest } from '../../core/register.ts'
 import type { IncomingCall } from '../../wire/dbus/bus.ts'
 import { decodeRegister, decodeRegisterEx } from './decode.ts'
 import { machineMethods as m, type DbusContext, type MachineMethod } from './machine.ts'
+import { managerImageMethods, poolProperties } from './manager-images.ts'
 import { EMPTY_REPLY, type MethodHandler, type ObjectInterface, type Reply } from './object-tree.ts'
-
-const UINT64_MAX = 0xffff_ffff_ffff_ffffn
-export const POOL_PATH = '/var/lib/machines'
-
-function noSuchImage(name: string): MachinedError {
-  return new MachinedError('NO_SUCH_IMAGE', `No image '${name}' known`)
-}
 
 /**
  * ListMachines rows, built once per machine (name, class, service and
@@ -59,7 +51,6 @@ export function managerObject(ctx: DbusContext): ObjectInterface {
     const machine = await registerMachine(manager, request, await ctx.callerOf(call))
     return path(machine.name)
   }
-  const image: MethodHandler = async (call) => { throw noSuchImage(str(call, 0)) }
   /** systemd checks the ID before it looks the machine up. */
   const mapFrom = (kind: IdKind): MethodHandler => async (call) => {
     checkId(num(call, 1), kind)
@@ -69,20 +60,18 @@ export function managerObject(ctx: DbusContext): ObjectInterface {
     const { machine, inside } = await mapToMachine(manager, num(call, 0), kind)
     return { signature: 'sou', body: [machine.name, machineObjectPath(machine.name), inside] }
   }
-  /** SetPoolLimit, CleanPool: root only (polkit's manage-images), before anything else. */
-  const checkManageImages = async (call: IncomingCall): Promise<void> => {
-    manager.ports.authorizer.check(await ctx.callerOf(call), ACTIONS.manageImages)
-  }
+  const images = managerImageMethods(ctx)
+  const pool = poolProperties(ctx)
 
   const methods = {
     GetMachine: async (call) => path(manager.get(str(call, 0)).name),
-    GetImage: image,
+    GetImage: images.GetImage,
     GetMachineByPID: async (call) => path((await manager.getByPid(num(call, 0), await ctx.callerOf(call))).name),
     ListMachines: async () => ({
       signature: 'a(ssso)',
       body: [manager.list().map(listRow)],
     }),
-    ListImages: async () => ({ signature: 'a(ssbttto)', body: [[]] }),
+    ListImages: images.ListImages,
     CreateMachine: register((c) => decodeRegister(c.body, { network: false, create: true })),
     CreateMachineWithNetwork: register((c) => decodeRegister(c.body, { network: true, create: true })),
     RegisterMachine: register((c) => decodeRegister(c.body, { network: false, create: false })),
@@ -107,25 +96,17 @@ export function managerObject(ctx: DbusContext): ObjectInterface {
     CopyToMachineWithFlags: byName(m.copyTo),
     OpenMachineRootDirectory: byName(m.openRootDirectory),
     GetMachineUIDShift: byName(m.uidShift),
-    RemoveImage: image,
-    RenameImage: image,
-    CloneImage: image,
-    MarkImageReadOnly: image,
-    GetImageHostname: image,
-    GetImageMachineID: image,
-    GetImageMachineInfo: image,
-    GetImageOSRelease: image,
-    SetPoolLimit: async (call) => {
-      await checkManageImages(call)
-      throw new NotSupportedError('Quota is only supported on btrfs.')
-    },
-    SetImageLimit: image,
-    CleanPool: async (call) => {
-      await checkManageImages(call)
-      const mode = str(call, 0)
-      if (mode !== 'all' && mode !== 'hidden') throw new InvalidArgsError(`Unknown mode '${mode}'.`)
-      return { signature: 'a(st)', body: [[]] }
-    },
+    RemoveImage: images.RemoveImage,
+    RenameImage: images.RenameImage,
+    CloneImage: images.CloneImage,
+    MarkImageReadOnly: images.MarkImageReadOnly,
+    GetImageHostname: images.GetImageHostname,
+    GetImageMachineID: images.GetImageMachineID,
+    GetImageMachineInfo: images.GetImageMachineInfo,
+    GetImageOSRelease: images.GetImageOSRelease,
+    SetPoolLimit: images.SetPoolLimit,
+    SetImageLimit: images.SetImageLimit,
+    CleanPool: images.CleanPool,
     MapFromMachineUser: mapFrom('user'),
     MapToMachineUser: mapTo('user'),
     MapFromMachineGroup: mapFrom('group'),
@@ -134,15 +115,8 @@ export function managerObject(ctx: DbusContext): ObjectInterface {
 
   return {
     description: MANAGER_INTERFACE,
-    property: (name) => {
-      switch (name) {
-        case 'PoolPath': return POOL_PATH
-        // UINT64_MAX: what systemd reports when the pool is not a btrfs subvolume with quota.
-        case 'PoolUsage': return UINT64_MAX
-        case 'PoolLimit': return UINT64_MAX
-        default: return undefined
-      }
-    },
+    prepare: pool.prepare,
+    property: pool.property,
     methods,
   }
 }

@@ -24,6 +24,8 @@ export type MethodHandler = (call: IncomingCall) => Promise<Reply>
 
 export interface ObjectInterface {
   readonly description: InterfaceDescription
+  /** Fetches what the properties show (asynchronous work, e.g. an image's disk usage) before any of them is read. */
+  prepare?(): Promise<void>
   /** Current value of a property, as the marshaller wants it for its signature. */
   property(name: string): unknown
   readonly methods: Readonly<Record<string, MethodHandler>>
@@ -103,7 +105,11 @@ export class ObjectTree {
       return { signature: 's', body: [introspectXml(interfaces, target.children)] }
     }
     if (target.kind === 'node') throw unknownObject(call.path)
-    if (iface === PROPERTIES) return this.#properties(call, target.kind === 'object' ? target.interfaces : [])
+    if (iface === PROPERTIES) {
+      const interfaces = target.kind === 'object' ? target.interfaces : []
+      if (call.member !== 'Set') for (const i of interfaces) await i.prepare?.()
+      return this.#properties(call, interfaces)
+    }
     const found = target.kind === 'object' ? target.interfaces.find((i) => i.description.name === iface) : undefined
     const method = found?.description.methods.find((m) => m.name === call.member)
     const handler = method === undefined ? undefined : found?.methods[method.name]

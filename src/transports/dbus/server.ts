@@ -9,6 +9,8 @@
 import { BUS_NAME, MANAGER_INTERFACE_NAME } from '../../protocol/dbus/org.freedesktop.machine1.ts'
 import { busLabelEscape, busLabelUnescape, MACHINE1_PATH, MACHINE_PATH_PREFIX, machineObjectPath } from '../../protocol/bus-path.ts'
 import { LimitsExceededError } from '../../protocol/errors.ts'
+import { IMAGE_PATH_PREFIX } from '../../protocol/image.ts'
+import { findImage } from '../../core/image-control.ts'
 import type { Caller } from '../../core/authorization.ts'
 import type { Manager } from '../../core/manager.ts'
 import type { Disposable, Log } from '../../core/ports.ts'
@@ -16,10 +18,10 @@ import type { BusConnection, IncomingCall } from '../../wire/dbus/bus.ts'
 import { CredentialsCache } from './credentials.ts'
 import { DbusProtocolError, toWireError } from './errors.ts'
 import { machineObject, type DbusContext } from './machine.ts'
+import { imageObject } from './image.ts'
 import { managerObject } from './manager.ts'
 import { ObjectTree, type ObjectInterface, type Resolved } from './object-tree.ts'
 
-const IMAGE_PATH_PREFIX = `${MACHINE1_PATH}/image`
 const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties'
 
 export interface DbusServerOptions {
@@ -130,7 +132,12 @@ export class DbusServer implements Disposable {
     if (path === MACHINE_PATH_PREFIX) {
       return { kind: 'fallback', children: this.#manager.list().map((m) => busLabelEscape(m.name)) }
     }
-    if (path === IMAGE_PATH_PREFIX) return { kind: 'fallback', children: [] }
+    if (path === IMAGE_PATH_PREFIX) {
+      // image_node_enumerator(): every image there is, looked for only when asked.
+      const children = call.interface === 'org.freedesktop.DBus.Introspectable' ? (await this.#manager.ports.images.discover()).map((i) => busLabelEscape(i.name)) : []
+      return { kind: 'fallback', children }
+    }
+    if (path.startsWith(`${IMAGE_PATH_PREFIX}/`)) return this.#resolveImage(path.slice(IMAGE_PATH_PREFIX.length + 1))
     if (!path.startsWith(`${MACHINE_PATH_PREFIX}/`)) return undefined
     const label = path.slice(MACHINE_PATH_PREFIX.length + 1)
     if (label.includes('/')) return undefined
@@ -146,6 +153,13 @@ export class DbusServer implements Disposable {
     // Only property reads show fields; the caller is asked for only then (fail closed if the bus cannot say).
     const caller = call.interface === PROPERTIES_INTERFACE ? await this.#callerOf(call).catch(() => undefined) : undefined
     return { kind: 'object', interfaces: [machineObject(this.#ctx, machine, this.#manager.view(machine, caller))], children: [] }
+  }
+
+  /** image_object_find(): the image a label names, found afresh for every call (as systemd's per-iteration image cache). */
+  async #resolveImage(label: string): Promise<Resolved | undefined> {
+    const name = label.includes('/') ? undefined : busLabelUnescape(label)
+    const image = name === undefined ? undefined : await findImage(this.#manager, name)
+    return image === undefined ? undefined : { kind: 'object', interfaces: [imageObject(this.#ctx, image)], children: [] }
   }
 
   dispose(): void {

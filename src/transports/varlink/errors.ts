@@ -9,6 +9,7 @@
  * @module
  */
 
+import { errnoNumber } from '../../protocol/errno.ts'
 import { MachinedError } from '../../protocol/errors.ts'
 import { VARLINK_ERROR, type VarlinkWireError } from '../../protocol/varlink/errors.ts'
 import { SERVICE_ERRORS, SYSTEM_ERROR } from '../../protocol/varlink/org.varlink.service.ts'
@@ -47,6 +48,8 @@ export function toVarlinkError(err: unknown): WireReplyError {
   if (err instanceof VarlinkError) return { error: err, unexpected: false }
   if (err instanceof MachinedError) {
     if (err.code === 'INVALID_ARGS' && err.parameter !== undefined) return { error: invalidParameter(err.parameter), unexpected: false }
+    const errno = err.code === 'FAILED' && err.errnoName !== undefined ? errnoNumber(err.errnoName) : undefined
+    if (errno !== undefined) return { error: systemError(err.errnoName!, errno), unexpected: false }
     const wire: VarlinkWireError = VARLINK_ERROR[err.code]
     const error = 'name' in wire ? new VarlinkError(wire.name) : systemError(wire.errnoName, wire.errno)
     return { error, unexpected: false }

@@ -114,8 +114,8 @@ export class VarlinkServer {
   readonly #perUid = new Map<number, number>()
   /** A limit was hit and logged; said again only once connections have dropped below it. */
   #refusing = false
-  #server: Server | undefined
-  #path: string | undefined
+  /** Every socket listened on, with its path (systemd serves one server on several sockets). */
+  readonly #listeners: { server: Server; path: string }[] = []
 
   constructor(options: VarlinkServerOptions) {
     this.#info = options.info
@@ -149,6 +149,8 @@ export class VarlinkServer {
    * Listens on `path` (its directory is made; a socket left there by an
    * earlier run is removed first, as sd_varlink_server_listen_address()
    * does) and sets its mode: 0666 lets anyone connect, the methods decide.
+   * Called again, it listens on one more socket: connections on every one
+   * share the interfaces and the limits.
    */
   async listen(path: string, options: { mode?: number } = {}): Promise<void> {
     await mkdir(dirname(path), { recursive: true, mode: 0o755 })
@@ -163,8 +165,7 @@ export class VarlinkServer {
       server.listen(path, () => { server.off('error', reject); resolve() })
     })
     server.on('error', (err) => this.#log.error('Varlink server failed', { path, error: err.message }))
-    this.#server = server
-    this.#path = path
+    this.#listeners.push({ server, path })
     await chmod(path, options.mode ?? 0o666)
   }
 
@@ -247,14 +248,14 @@ export class VarlinkServer {
     return handler({ method: call.method, parameters, more: call.more, oneway: call.oneway, peer, notify: (p) => out.notify(p), canPassFds, pushFd })
   }
 
-  /** Stops listening, ends every connection and removes the socket file. */
+  /** Stops listening, ends every connection and removes the socket files. */
   async close(): Promise<void> {
-    const server = this.#server
-    this.#server = undefined
+    const listeners = this.#listeners.splice(0)
     for (const c of this.#connections) c.destroy()
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()))
-    if (this.#path !== undefined) await unlink(this.#path).catch(() => undefined)
-    this.#path = undefined
+    for (const { server, path } of listeners) {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await unlink(path).catch(() => undefined)
+    }
   }
 }
 
