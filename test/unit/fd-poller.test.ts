@@ -139,7 +139,7 @@ describe('InotifyWatches: many files behind one inotify fd', () => {
 
   it('CgroupUnits.watch hears a scope empty through cgroup.events', needsRoot, async () => {
     const layout = detectCgroupLayout()
-    // Hybrid or pure cgroup2, as on every host this runs on (../shared/spec/this-machine.md).
+    // Hybrid or pure cgroup2: every layout with a cgroup2 hierarchy has cgroup.events.
     assert.ok(layout?.unified !== undefined, 'no cgroup2 hierarchy')
     const cgroup = `/mem-watch-${process.pid}.scope`
     const dir = join(layout.unified, cgroup)
