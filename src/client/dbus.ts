@@ -14,7 +14,8 @@ import type {
   BindOptions, BusProperty, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachinePty, MachineSummary, MachinedClient,
   RegisterOptions, ShellOptions,
 } from './types.ts'
-import { EventQueue, formatAddress, idBytes, idHex } from './values.ts'
+import { formatAddress } from '../protocol/address.ts'
+import { EventQueue, idBytes, idHex } from './values.ts'
 
 const PROPERTIES = 'org.freedesktop.DBus.Properties'
 

@@ -13,7 +13,8 @@ import type {
   BindOptions, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachinePty, MachineSummary, MachinedClient,
   RegisterOptions, ShellOptions,
 } from './types.ts'
-import { formatAddress, idBytes, idHex } from './values.ts'
+import { formatAddress } from '../protocol/address.ts'
+import { idBytes, idHex } from './values.ts'
 import { VarlinkImageClient } from './images-varlink.ts'
 import { VarlinkConnection, VarlinkReplyError } from './varlink-connection.ts'
 

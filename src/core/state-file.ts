@@ -1,6 +1,6 @@
 /**
  * The state file codec: /run/systemd/machines/<name> exactly as
- * machine_save() writes it (spec/machined-252/state-file-example), and a
+ * machine_save() writes it (test/fixtures/machined-252/state-file-example), and a
  * tolerant reader in the spirit of machine_load(): unknown keys are
  * ignored, unparsable values are skipped with a warning, a file naming a
  * different machine is refused.

@@ -1,6 +1,6 @@
 /**
  * The container's setup as data: every mount, node and file PID 1 needs
- * (../shared/spec/guest-integration.md §A1), in the order the helper
+ * (the Container Interface, docs/container-interface.md), in the order the helper
  * (native/spawn_helper/, its step table in steps.c) carries them out. Pure: unit tests read
  * the plan instead of a mount table.
  *

@@ -13,6 +13,7 @@ import { debianTree, OverlayTree } from '../helpers/debian-tree.ts'
 import { busyboxTree, BUSYBOX_USER, type BusyboxTree } from '../helpers/busybox-tree.ts'
 import { machineLeader, SpawnRun, waitBooted } from '../helpers/spawn.ts'
 import { callManager } from '../helpers/busctl.ts'
+import { mctlForAnyUser } from '../helpers/staged.ts'
 
 const MCTL = ['node', `${REPO}/bin/mctl.js`]
 
@@ -292,7 +293,7 @@ void describe('shell on the host, and errors that need no guest', { timeout: 60_
 
   it('another user may not: "Access denied"', async () => {
     const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
-    for (const [argv, what] of [[['machinectl', 'shell', '.host', '/bin/true'], 'shell'], [['machinectl', 'login', '.host'], 'login'], [[...MCTL, 'shell', '.host', '/bin/true'], 'shell']] as const) {
+    for (const [argv, what] of [[['machinectl', 'shell', '.host', '/bin/true'], 'shell'], [['machinectl', 'login', '.host'], 'login'], [[...mctlForAnyUser(), 'shell', '.host', '/bin/true'], 'shell']] as const) {
       const r = await sb.exec([...nobody, ...argv])
       assert.deepEqual([r.code, r.stderr], [1, `Failed to get ${what} PTY: Access denied\n`], argv.join(' '))
     }

@@ -6,6 +6,7 @@
 
 import { join } from 'node:path'
 import { REPO, type Sandbox } from './sandbox.ts'
+import { varlinkClientForAnyUser } from './staged.ts'
 
 export const SOCKET = '/run/systemd/machine/io.systemd.Machine'
 const CLIENT = join(REPO, 'test/helpers/varlink-client.py')
@@ -26,9 +27,10 @@ export interface Reply {
 
 /** `as`: a command prefix to run the client under, e.g. asUser() from busctl.ts. */
 async function run<T>(sb: Sandbox, spec: Record<string, unknown>, socket = SOCKET, as: readonly string[] = []): Promise<T> {
-  // Another user may not reach root's python3 (a pyenv shim under /root): the system's then.
-  const python = as.length === 0 ? 'python3' : '/usr/bin/python3'
-  const r = await sb.exec([...as, python, CLIENT, socket], { input: JSON.stringify(spec), timeoutMs: 60_000 })
+  // Another user may reach neither root's python3 (a pyenv shim under /root) nor the checkout: the
+  // system's python3 then, and the client from a copy anyone can read.
+  const argv = as.length === 0 ? ['python3', CLIENT] : ['/usr/bin/python3', varlinkClientForAnyUser()]
+  const r = await sb.exec([...as, ...argv, socket], { input: JSON.stringify(spec), timeoutMs: 60_000 })
   if (r.code !== 0) throw new Error(`varlink-client.py failed (${r.code}): ${r.stderr}`)
   return JSON.parse(r.stdout) as T
 }

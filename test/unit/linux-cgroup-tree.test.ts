@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { detectCgroupLayout, trackingHierarchies } from '../../src/linux/cgroup-layout.ts'
 import { cgroupChildren, cgroupPids, cgroupPopulated, cgroupTree, killCgroupTree, removeCgroupTree } from '../../src/linux/cgroup-tree.ts'
+import { needsRoot } from '../helpers/privilege.ts'
 
 const SIGKILL = 9
 const SIGTERM = 15
@@ -86,7 +87,7 @@ void describe('a cgroup-shaped tree', () => {
   })
 })
 
-void describe('the host\'s hierarchies that track processes (root)', () => {
+void describe('the host\'s hierarchies that track processes (root)', needsRoot, () => {
   const layout = detectCgroupLayout()
   assert.ok(layout !== undefined, 'no cgroup hierarchy tracks processes here')
 

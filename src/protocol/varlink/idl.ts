@@ -1,6 +1,6 @@
 /**
  * Varlink interface descriptions as data (what systemd declares with
- * SD_VARLINK_DEFINE_* in src/shared/varlink-io.*.c), and the IDL text
+ * SD_VARLINK_DEFINE_* in systemd's src/shared/varlink-io.*.c), and the IDL text
  * org.varlink.service.GetInterfaceDescription returns, generated from that
  * data so the two can never disagree.
  * @module

@@ -1,6 +1,6 @@
 /**
  * The io.systemd.Machine Varlink contract, as newest systemd declares it in
- * src/shared/varlink-io.systemd.Machine.c: every type, method and error in
+ * its src/shared/varlink-io.systemd.Machine.c: every type, method and error in
  * declaration order, with systemd's field comments. The server validates
  * calls against these descriptors and serves their IDL text; the socket
  * lives at /run/systemd/machine/io.systemd.Machine.
