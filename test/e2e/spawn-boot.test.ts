@@ -6,10 +6,10 @@
 // machine.slice, /run/systemd/machines or the mount table.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { Sandbox } from '../helpers/sandbox.ts'
 import { debianTree, OverlayTree } from '../helpers/debian-tree.ts'
-import { guestExec, machineLeader, SpawnRun, waitBooted } from '../helpers/spawn.ts'
+import { guestExec, helperPids, machineLeader, SpawnRun, waitBooted } from '../helpers/spawn.ts'
 import { busctl, DEST } from '../helpers/busctl.ts'
 import { runConformance, resultTable } from '../conformance/runner.ts'
 import { describeFailures } from '../conformance/container-interface.ts'
@@ -118,9 +118,6 @@ void describe('machined-spawn -b boots Debian bookworm', { timeout: 600_000 }, (
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(tree.path), 'the host\'s mount table')
     assert.equal(sb.execSync(['test', '-e', '/run/machined-spawn']).code, 1, '/run/machined-spawn')
     assert.ok(!existsSync(`/proc/${leader}`), 'the container\'s PID 1')
-    const leftovers = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('machined-spawn-helper') } catch { return false }
-    })
-    assert.deepEqual(leftovers, [], 'helper processes')
+    assert.deepEqual(helperPids(), [], 'helper processes')
   })
 })

@@ -4,11 +4,11 @@
 // cgroup, registration, mount or directory.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Sandbox } from '../helpers/sandbox.ts'
 import { debianTree, OverlayTree } from '../helpers/debian-tree.ts'
-import { machineLeader, SpawnRun } from '../helpers/spawn.ts'
+import { helperPids, machineLeader, SpawnRun } from '../helpers/spawn.ts'
 
 void describe('machined-spawn refuses bad input', { timeout: 600_000 }, () => {
   let sb: Sandbox
@@ -35,9 +35,7 @@ void describe('machined-spawn refuses bad input', { timeout: 600_000 }, () => {
   })
 
   function snapshot(): { mounts: string; machines: string; runtime: string; slice: string[]; helpers: string[] } {
-    const helpers = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('machined-spawn-helper') } catch { return false }
-    })
+    const helpers = helperPids()
     return {
       mounts: sb.execSync(['cat', '/proc/self/mountinfo']).stdout.split('\n').map((l) => l.split(' ')[4]).sort().join('\n'),
       machines: sb.execSync(['ls', '-A', '/run/systemd/machines']).stdout,
