@@ -215,6 +215,25 @@ export class SystemdGuest {
     return [NODE, join(REPO, 'bin/machined.js')]
   }
 
+  /**
+   * Installs machined-ts in the guest as an admin would after a global npm
+   * install (`machined install-service`: the checkout's shipped units, the
+   * D-Bus activation file), then starts it with `systemctl start` unless
+   * `start: false`. Returns install-service's output.
+   */
+  async installMachined(options: { start?: boolean } = {}): Promise<string> {
+    const install = await this.enter([...this.machinedCommand, 'install-service'])
+    if (install.code !== 0) throw new Error(`machined install-service failed in the guest (${install.code}):\n${install.stdout}${install.stderr}`)
+    if (options.start !== false) {
+      const start = await this.enter(['systemctl', 'start', 'machined-ts.service'])
+      if (start.code !== 0) {
+        const status = await this.enter(['systemctl', 'status', '--no-pager', '-n', '30', 'machined-ts.service'])
+        throw new Error(`systemctl start machined-ts.service failed in the guest:\n${start.stderr}\n${status.stdout}`)
+      }
+    }
+    return install.stdout
+  }
+
   /** Powers the guest off (SIGTERM to nspawn: the guest halts), then removes every cgroup, mount and file it used. */
   async stop(): Promise<number | null> {
     const nspawn = this.#nspawnPid()
