@@ -10,14 +10,15 @@
  */
 
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import {
-  detectInit, isOurs, OPENRC_SERVICE, renderTemplate, serviceFiles, SERVICE_UNIT, SOCKET_UNIT, type InitKind, type RenderContext, type ServiceFile,
+  detectInit, isOurs, OPENRC_SERVICE, renderTemplate, serviceFiles, SERVICE_UNIT, SOCKET_UNIT, SYSTEMD_UNIT_DIR, type InitKind, type RenderContext, type ServiceFile,
 } from './service-files.ts'
-import { OUR_POLICY, POLICY_DIRS, POLICY_NAME } from './system-bus.ts'
+import { DEFAULT_SYSTEM_BUS_ADDRESS, OUR_POLICY, POLICY_DIRS, POLICY_NAME } from './system-bus.ts'
+import { BusConnection } from '../wire/dbus/bus.ts'
 
 export const SERVICE_COMMANDS = ['install-service', 'uninstall-service'] as const
 
@@ -30,7 +31,8 @@ machined uninstall-service [--init=systemd|openrc|other]
 
 Install (or remove) what runs machined-ts as this host's service: on a host
 whose PID 1 is systemd, machined-ts.service and .socket (enabled; they take
-the place of systemd-machined.service), the machined-spawn@ and
+the place of systemd-machined.service, which is masked until
+uninstall-service unmasks it), the machined-spawn@ and
 machined-vmspawn@ template units and D-Bus activation; under OpenRC, the
 init script (added to the default runlevel) and D-Bus activation; elsewhere
 D-Bus activation alone. Files go under /etc and /usr/local; the bus policy
@@ -39,6 +41,23 @@ for org.freedesktop.machine1 is added when the host has none. Needs root.
   --now        Also start the service (install-service)
   --init=KIND  Install for this init instead of the one detected
 `
+
+/**
+ * systemd-machined.service claims the same BusName=: systemd refuses to load
+ * a second unit with a bus name another loaded unit has ("Two services
+ * allocated for the same bus name"), and our Conflicts= loads it, so it is
+ * masked while machined-ts is installed, and unmasked again on uninstall.
+ */
+const MACHINED_UNIT = 'systemd-machined.service'
+const MACHINED_MASK = `${SYSTEMD_UNIT_DIR}/${MACHINED_UNIT}`
+
+function machinedShipped(): boolean {
+  return ['/lib/systemd/system', '/usr/lib/systemd/system'].some((d) => existsSync(join(d, MACHINED_UNIT)))
+}
+
+function machinedMasked(): boolean {
+  try { return readlinkSync(MACHINED_MASK) === '/dev/null' } catch { return false }
+}
 
 /** One line per action, on stdout. */
 type Say = (line: string) => void
@@ -113,11 +132,13 @@ function install(kind: InitKind, now: boolean, say: Say): void {
   for (const file of serviceFiles(kind)) installFile(file, ctx, say)
   installPolicy(say)
   if (kind === 'systemd') {
+    if (machinedMasked()) say(`Kept ${MACHINED_UNIT} masked`)
+    else if (machinedShipped()) runCommand(['systemctl', 'mask', ...(now ? ['--now'] : []), MACHINED_UNIT], say, { required: true })
     runCommand(['systemctl', 'daemon-reload'], say, { required: true })
     // Enabling makes dbus-org.freedesktop.machine1.service point at us (Alias=), and enables the socket (Also=).
     runCommand(['systemctl', 'enable', SERVICE_UNIT], say, { required: true })
     if (now) runCommand(['systemctl', 'start', SOCKET_UNIT, SERVICE_UNIT], say, { required: true })
-    else say(`Start it with: systemctl start ${SERVICE_UNIT} (this stops systemd-machined.service, which conflicts with it), or let the first call start it`)
+    else say(`Start it with: systemctl start ${SERVICE_UNIT} (this stops a running ${MACHINED_UNIT}, which conflicts with it), or let the first call start it`)
   } else if (kind === 'openrc') {
     runCommand(['rc-update', 'add', OPENRC_SERVICE, 'default'], say, { required: true })
     if (now) runCommand(['rc-service', OPENRC_SERVICE, 'start'], say, { required: true })
@@ -142,11 +163,34 @@ function uninstall(kind: InitKind, say: Say): void {
     rmSync(POLICY_PATH)
     say(`Removed ${POLICY_PATH}`)
   }
-  if (kind === 'systemd') runCommand(['systemctl', 'daemon-reload'], say, { required: true })
+  if (kind === 'systemd') {
+    if (machinedMasked() && machinedShipped()) runCommand(['systemctl', 'unmask', MACHINED_UNIT], say, { required: false })
+    runCommand(['systemctl', 'daemon-reload'], say, { required: true })
+  }
+}
+
+/**
+ * Asks the running system bus to read its configuration and service
+ * directories again, so a new activation file or policy counts at once (a
+ * bus that was started before /usr/local/share/dbus-1/system-services
+ * existed does not watch it). No bus running is fine: it reads them when it starts.
+ */
+async function reloadBus(say: Say): Promise<void> {
+  const address = process.env.DBUS_SYSTEM_BUS_ADDRESS ?? DEFAULT_SYSTEM_BUS_ADDRESS
+  let bus: BusConnection | undefined
+  try {
+    bus = await BusConnection.connect(address, { watchNameOwners: false, unixFd: false })
+    await bus.callDriver('ReloadConfig', '', [])
+    say('Asked the system bus to reload its configuration')
+  } catch (err) {
+    say(`Could not ask the system bus to reload its configuration, ignoring: ${(err as Error).message}`)
+  } finally {
+    bus?.close()
+  }
 }
 
 /** `machined install-service|uninstall-service [OPTIONS]`; resolves to the exit code. */
-export function runServiceCommand(argv: readonly string[]): number {
+export async function runServiceCommand(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv
   let values: { now?: boolean; init?: string; help?: boolean }
   try {
@@ -171,6 +215,7 @@ export function runServiceCommand(argv: readonly string[]): number {
   try {
     if (command === 'install-service') install(kind, values.now === true, say)
     else uninstall(kind, say)
+    await reloadBus(say)
     return 0
   } catch (err) {
     process.stderr.write(`machined ${command}: ${(err as Error).message}\n`)

@@ -33,7 +33,7 @@ import { keepYoungGenerationSmall } from './heap.ts'
 import { LOG_LEVELS, StderrLog, type LogLevel } from './log.ts'
 import { busPolicyRestrictsUsers, connectSystemBus, type SystemBus } from './system-bus.ts'
 import { startVarlink } from './varlink.ts'
-import { nameTakenError } from './name-owner.ts'
+import { nameTakenError, refuseIfNameTaken } from './name-owner.ts'
 import { ServiceManagerLink } from './service-manager.ts'
 import { runServiceCommand, SERVICE_COMMANDS } from './install-service.ts'
 
@@ -196,6 +196,8 @@ export async function startDaemon(options: DaemonOptions, log: Log, passed: { va
   // Connect to the bus
   const systemBus = await connectSystemBus({ address: options.busAddress, embedded: options.embeddedBus, log })
   try {
+    // Somebody serves already (systemd-machined, another of us): say who, before touching its state or its Varlink socket.
+    await refuseIfNameTaken(systemBus.bus)
     const processes = new ProcfsProcesses()
     const host = await readHostInfo({ processes })
     const units = await chooseUnits(options, systemBus, log)

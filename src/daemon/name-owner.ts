@@ -39,6 +39,16 @@ export function describeNameTaken(owner: NameOwner): string {
 }
 
 /**
+ * Refuses at once when the name has an owner already, before anything of
+ * the running owner's is touched (its Varlink socket above all, which
+ * listen() would otherwise replace).
+ */
+export async function refuseIfNameTaken(bus: BusConnection): Promise<void> {
+  const owner = await findNameOwner(bus, BUS_NAME)
+  if (owner !== undefined && owner.unique !== bus.uniqueName) throw new Error(describeNameTaken(owner))
+}
+
+/**
  * The error to fail with when RequestName did not give us the name: the
  * owner's description when there is one, else the original error.
  */
