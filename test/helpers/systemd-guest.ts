@@ -238,7 +238,9 @@ export class SystemdGuest {
   async stop(): Promise<number | null> {
     const nspawn = this.#nspawnPid()
     try { process.kill(nspawn, 'SIGTERM') } catch { /* gone */ }
-    const code = await Promise.race([this.#exited, sleep(30_000).then(() => null)])
+    let timer: NodeJS.Timeout | undefined
+    const code = await Promise.race([this.#exited, new Promise<null>((r) => { timer = setTimeout(() => r(null), 30_000) })])
+    clearTimeout(timer)
     if (code === null && this.#nspawn.exitCode === null) this.#nspawn.kill('SIGKILL')
     // nspawn does not take its container along when it dies: whatever is left goes.
     for (const root of cgroupRoots()) killTree(join(root, this.#cgroup))
