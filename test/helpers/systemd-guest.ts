@@ -56,8 +56,31 @@ const NODE = process.execPath
 
 const CGROUP_HIERARCHIES = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd', '/sys/fs/cgroup']
 
-function cgroupRoots(): string[] {
-  return CGROUP_HIERARCHIES.filter((h) => existsSync(join(h, 'cgroup.procs')))
+/** The host's v1 controller hierarchies (/sys/fs/cgroup/memory, …): none on a pure cgroup2 host. */
+function controllerHierarchies(): string[] {
+  if (existsSync('/sys/fs/cgroup/cgroup.procs')) return []
+  return readdirSync('/sys/fs/cgroup', { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !['unified', 'systemd'].includes(e.name) && existsSync(join('/sys/fs/cgroup', e.name, 'cgroup.procs')))
+    .map((e) => join('/sys/fs/cgroup', e.name))
+}
+
+/** Where the guest's cgroup is made: the tracking hierarchies, and with `hybrid` every v1 controller too. */
+function cgroupRoots(hybrid: boolean): string[] {
+  return [...CGROUP_HIERARCHIES.filter((h) => existsSync(join(h, 'cgroup.procs'))), ...(hybrid ? controllerHierarchies() : [])]
+}
+
+/** mkdir -p in a cgroup hierarchy; a new v1 cpuset takes its parent's CPUs and memory nodes (it is empty, so unusable, otherwise). */
+function makeCgroup(root: string, path: string): void {
+  let dir = root
+  for (const part of path.split('/')) {
+    const parent = dir
+    dir = join(dir, part)
+    if (existsSync(dir)) continue
+    mkdirSync(dir)
+    for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+      if (existsSync(join(dir, f))) writeFileSync(join(dir, f), readFileSync(join(parent, f)))
+    }
+  }
 }
 
 function killTree(dir: string): void {
@@ -79,6 +102,15 @@ let counter = 0
 export interface GuestOptions {
   /** Machine name of the guest (default: a unique one). */
   readonly name?: string
+  /**
+   * `unified` (default): pure cgroup2. `hybrid`: the host's layout (name=systemd
+   * and cgroup2, plus the v1 controllers), with each controller's subtree of
+   * the guest bound writable over nspawn's read-only mount, as a host's
+   * systemd has them; for what needs controllers the host binds to v1
+   * (libvirt's LXC driver needs memory, cpuacct and devices). Where the host
+   * is pure cgroup2 there are no v1 controllers, and `hybrid` is `unified`.
+   */
+  readonly cgroups?: 'unified' | 'hybrid'
   /** More systemd-nspawn options (e.g. another --bind-ro). */
   readonly nspawnArgs?: readonly string[]
 }
@@ -90,10 +122,12 @@ export class SystemdGuest {
   readonly #nspawn: ChildProcess
   readonly #tree: OverlayTree
   readonly #cgroup: string
+  readonly #hybrid: boolean
   readonly #exited: Promise<number | null>
   readonly #output: () => string
 
-  private constructor(parts: { sandbox: Sandbox; name: string; leader: () => number; nspawn: ChildProcess; tree: OverlayTree; cgroup: string; exited: Promise<number | null>; output: () => string }) {
+  private constructor(parts: { sandbox: Sandbox; name: string; leader: () => number; nspawn: ChildProcess; tree: OverlayTree; cgroup: string; hybrid: boolean; exited: Promise<number | null>; output: () => string }) {
+    this.#hybrid = parts.hybrid
     this.sandbox = parts.sandbox
     this.name = parts.name
     this.#leader = parts.leader
@@ -128,17 +162,21 @@ export class SystemdGuest {
       await sandbox.stop()
       throw err
     }
+    const hybrid = options.cgroups === 'hybrid' && controllerHierarchies().length > 0
     const moves: string[] = []
-    for (const root of cgroupRoots()) {
-      mkdirSync(join(root, cgroup), { recursive: true })
+    for (const root of cgroupRoots(hybrid)) {
+      makeCgroup(root, cgroup)
       moves.push(`echo $$ > ${join(root, cgroup, 'cgroup.procs')}`)
     }
     const args = [
       '-D', tree.path, '-M', name, '-b', '--register=no', '--keep-unit', '--capability=all', '--private-network',
-      `--bind-ro=${REPO.replace(/\/$/, '')}`, `--bind-ro=${NODE}`, '--console=read-only', ...(options.nspawnArgs ?? []),
+      `--bind-ro=${REPO.replace(/\/$/, '')}`, `--bind-ro=${NODE}`, '--console=read-only',
+      // A host has /dev/fuse (libvirt's LXC driver serves the container's /proc/meminfo through it).
+      ...(existsSync('/dev/fuse') ? ['--bind=/dev/fuse'] : []), ...(options.nspawnArgs ?? []),
     ]
     const child = spawn(sandbox.nsenter[0]!, [...sandbox.nsenter.slice(1), 'sh', '-c', `${moves.join(' && ')} && exec systemd-nspawn "$@"`, 'sh', ...args], {
-      env: { ...sandbox.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1', SYSTEMD_SECCOMP: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+      // Unset, nspawn gives the guest the host's layout (hybrid here).
+      env: { ...sandbox.env, SYSTEMD_SECCOMP: '0', ...(hybrid ? {} : { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' }) }, stdio: ['ignore', 'pipe', 'pipe'],
     })
     let out = ''
     child.stdout?.on('data', (c: Buffer) => { out += c.toString() })
@@ -146,7 +184,7 @@ export class SystemdGuest {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
     // From here on stop() cleans up whatever happens.
     let leader = 0
-    const guest = new SystemdGuest({ sandbox, name, leader: () => leader, nspawn: child, tree, cgroup, exited, output: () => out })
+    const guest = new SystemdGuest({ sandbox, name, leader: () => leader, nspawn: child, tree, cgroup, hybrid, exited, output: () => out })
     try {
       leader = await eventually(() => {
         if (child.exitCode !== null) throw new Error(`systemd-nspawn exited (${child.exitCode}):\n${out}`)
@@ -154,7 +192,8 @@ export class SystemdGuest {
         if (pid === undefined) return undefined
         try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'systemd' ? pid : undefined } catch { return undefined }
       }, 20_000, 'the guest\'s systemd to start')
-      const state = await waitBooted(sandbox, leader, 60_000)
+      let state = await waitBooted(sandbox, leader, 60_000)
+      if (hybrid && (state === 'running' || state === 'degraded')) state = await guest.#delegateControllers()
       if (state === 'running' || state === 'degraded') return guest
       const failed = await guest.enter(['systemctl', '--failed', '--no-legend'])
       throw new Error(`the guest did not boot (${state}); failed units: ${failed.stdout}\n${out.slice(-3000)}`)
@@ -162,6 +201,18 @@ export class SystemdGuest {
       await guest.stop()
       throw err
     }
+  }
+
+  /**
+   * nspawn mounts the v1 controllers read-only in the guest, whose cgroup
+   * namespace is rooted at our cgroup: remounted writable, they are the
+   * guest's subtrees alone, and a re-executed systemd takes them over as a
+   * host's systemd has its controllers. Returns the state after that.
+   */
+  async #delegateControllers(): Promise<string> {
+    const r = await this.enter(['sh', '-c', 'for c in /sys/fs/cgroup/*; do case "$c" in */unified|*/systemd) ;; *) mount -o remount,bind,rw "$c" || exit 1 ;; esac; done && systemctl daemon-reexec'])
+    if (r.code !== 0) throw new Error(`delegating the v1 controllers to the guest failed: ${r.stderr}`)
+    return waitBooted(this.sandbox, this.leader, 60_000)
   }
 
   /**
@@ -243,9 +294,9 @@ export class SystemdGuest {
     clearTimeout(timer)
     if (code === null && this.#nspawn.exitCode === null) this.#nspawn.kill('SIGKILL')
     // nspawn does not take its container along when it dies: whatever is left goes.
-    for (const root of cgroupRoots()) killTree(join(root, this.#cgroup))
+    for (const root of cgroupRoots(this.#hybrid)) killTree(join(root, this.#cgroup))
     await sleep(200)
-    for (const root of cgroupRoots()) removeTree(join(root, this.#cgroup))
+    for (const root of cgroupRoots(this.#hybrid)) removeTree(join(root, this.#cgroup))
     this.#tree.remove()
     await this.sandbox.stop()
     return code
