@@ -4,7 +4,7 @@
  * and ./openrc-guest.ts (openrc-init as PID 1) are built on it. The tree is
  * a cached Debian variant (./debian-tree.ts) booted through a fresh overlay;
  * the guest keeps every capability and no seccomp filter, as a host would,
- * gets a private network namespace with only `lo`, /dev/fuse, and this
+ * gets a private network namespace with only `lo` (unless told otherwise), /dev/fuse, and this
  * checkout and the host's `node` bind-mounted read-only at the same paths.
  * nspawn runs with --keep-unit in a cgroup of its own under machine.slice
  * (in every hierarchy the host tracks processes in; with `hybrid`, in every
@@ -78,6 +78,8 @@ export interface BootOptions {
   readonly hybrid?: boolean
   /** Environment for systemd-nspawn (e.g. SYSTEMD_NSPAWN_UNIFIED_HIERARCHY). */
   readonly env?: NodeJS.ProcessEnv
+  /** A network namespace of the guest's own, with only `lo` (default true). */
+  readonly privateNetwork?: boolean
   /** More systemd-nspawn options. */
   readonly nspawnArgs?: readonly string[]
 }
@@ -153,7 +155,7 @@ export class NspawnGuest {
       moves.push(`echo $$ > ${join(root, cgroup, 'cgroup.procs')}`)
     }
     const args = [
-      '-D', tree.path, '-M', name, '-b', '--register=no', '--keep-unit', '--capability=all', '--private-network',
+      '-D', tree.path, '-M', name, '-b', '--register=no', '--keep-unit', '--capability=all', ...(options.privateNetwork === false ? [] : ['--private-network']),
       `--bind-ro=${REPO.replace(/\/$/, '')}`, `--bind-ro=${NODE}`, '--console=read-only',
       // A host has /dev/fuse (libvirt's LXC driver serves the container's /proc/meminfo through it).
       ...(existsSync('/dev/fuse') ? ['--bind=/dev/fuse'] : []), ...(options.nspawnArgs ?? []),
