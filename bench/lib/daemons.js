@@ -18,9 +18,11 @@ export const VARLINK_SOCKET = '/run/systemd/machine/io.systemd.Machine'
 /** Where --heap-snapshot puts machined-ts's heap snapshots. */
 export const HEAP_DIR = join(BENCH_DIR, 'results', 'heap')
 
-function daemonArgv(kind, { profile = false, heapSnapshot = false, extraArgs = [] } = {}) {
+function daemonArgv(kind, { profile = false, perfMap = false, heapSnapshot = false, extraArgs = [] } = {}) {
   if (kind === 'systemd') return [REAL_MACHINED]
   const prof = profile ? ['--cpu-prof', `--cpu-prof-dir=${join(BENCH_DIR, 'results', 'profiles')}`] : []
+  // /tmp/perf-PID.map names JIT-compiled JavaScript for perf report (bench/lib/instrument.js).
+  if (perfMap) prof.push('--perf-basic-prof')
   // SIGUSR2 makes V8 write a snapshot (after a full GC) into HEAP_DIR.
   const heap = heapSnapshot ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_DIR}`] : []
   return [process.execPath, ...prof, ...heap, join(REPO, 'bin/machined.js'), `--bus-address=${BUS_ADDRESS}`, '--log-level=warn', ...extraArgs]
@@ -31,7 +33,7 @@ function daemonArgv(kind, { profile = false, heapSnapshot = false, extraArgs = [
  * handler can kill them), and the agent connected once the daemon has its
  * name. Resolves to what stopDaemon() needs.
  */
-export async function startDaemon(kind, { agent, procs, profile = false, heapSnapshot = false, extraArgs = [] }) {
+export async function startDaemon(kind, { agent, procs, profile = false, perfMap = false, heapSnapshot = false, extraArgs = [] }) {
   const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: BUS_ADDRESS, SYSTEMD_LOG_LEVEL: 'warning', SYSTEMD_LOG_TARGET: 'console' }
   delete env.BENCH_INNER
   rmSync('/run/systemd', { recursive: true, force: true })
@@ -40,7 +42,7 @@ export async function startDaemon(kind, { agent, procs, profile = false, heapSna
   const bus = new Proc('dbus-daemon', ['dbus-daemon', `--config-file=${WORK}/dbus.conf`, '--nofork', '--print-address=1'], env)
   procs.add(bus)
   await bus.waitStdout(/unix:path=/, 10_000)
-  const daemon = new Proc(DAEMONS[kind].label, daemonArgv(kind, { profile, heapSnapshot, extraArgs }), env)
+  const daemon = new Proc(DAEMONS[kind].label, daemonArgv(kind, { profile, perfMap, heapSnapshot, extraArgs }), env)
   procs.add(daemon)
   const started = { kind, bus, daemon, agent, procs }
   try {
