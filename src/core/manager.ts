@@ -269,20 +269,36 @@ export class Manager {
   /**
    * machine_link(): the machine is registered from now on. The leader's
    * exit and the unit's emptying queue a GC check (machine_start() watches
-   * the pidfd); the rule stays machine_may_gc()'s.
+   * the pidfd); the rule stays machine_may_gc()'s. A machine stays while
+   * its leader lives, so where the leader's exit is announced the unit is
+   * watched only from then on: no watch is made and dropped for a machine
+   * registered and unregistered while its leader runs.
    */
   link(machine: Machine, options: LinkOptions): void {
     if (options.place === 'reserved') this.#opening.delete(machine.name)
     else this.#quota.force(machine.ownerUid)
     this.#machines.set(machine.name, machine)
-    if (options.leader !== undefined) this.leaders.hold(machine, options.leader, () => this.queueGc(machine))
+    const leader = options.leader
+    if (leader !== undefined) this.leaders.hold(machine, leader, () => this.#leaderExited(machine))
     if (machine.unit !== undefined) {
       const sharing = this.#byUnit.get(machine.unit.unit)
       if (sharing === undefined) this.#byUnit.set(machine.unit.unit, [machine])
       else sharing.push(machine)
-      this.#watchers.set(machine, this.ports.units.watch(machine.unit, () => this.queueGc(machine)))
+      if (leader?.announcesExit !== true) this.#watchUnit(machine)
     }
     this.#byLeader.set(machine.leader.pid, machine)
+  }
+
+  #leaderExited(machine: Machine): void {
+    // Watched before the check, so an emptying after it is not missed.
+    this.#watchUnit(machine)
+    this.queueGc(machine)
+  }
+
+  #watchUnit(machine: Machine): void {
+    const unit = machine.unit
+    if (unit === undefined || this.#watchers.has(machine) || !this.isLinked(machine)) return
+    this.#watchers.set(machine, this.ports.units.watch(unit, () => this.queueGc(machine)))
   }
 
   /** The machine is registered no more; its place under the limits is free. */

@@ -40,10 +40,11 @@ async function loadMachine(manager: Manager, name: string, contents: string): Pr
   const parsed = parseMachineState(contents, name)
   for (const w of parsed.warnings) log.warn(w, { machine: name })
   const s = parsed.state
-  const pinned = s.leader === undefined ? undefined : await processes.pin(s.leader)
+  const held = s.leader === undefined ? undefined : await processes.holdPid(s.leader)
   // machine_load(): the PID must still name the recorded process (LEADER_PIDFDID=, and our LEADER_STARTTIME=).
-  const handle = pinned === undefined ? undefined : await processes.hold(recordedLeader(pinned, s))
-  const recycled = pinned !== undefined && handle === undefined
+  const recycled = held !== undefined && !isRecordedLeader(held.ref, s)
+  const handle = recycled ? undefined : held
+  if (recycled) held.dispose()
   let unit: UnitRef | undefined
   let live = handle !== undefined && (s.class === 'container' || s.class === 'vm') && manager.find(s.name) === undefined
   if (live && handle !== undefined) {
@@ -117,7 +118,8 @@ async function sweepLeftovers(manager: Manager): Promise<void> {
   }
 }
 
-/** What the state file says the leader was: its start time and pidfd inode number where recorded. */
-function recordedLeader(pinned: ProcessRef, s: MachineStateRecord): ProcessRef {
-  return { pid: pinned.pid, startTime: s.leaderStartTime ?? pinned.startTime, pidfdId: s.leaderPidfdId }
+/** Whether the process is the one the state file recorded: its start time and pidfd inode number, where recorded. */
+function isRecordedLeader(ref: ProcessRef, s: MachineStateRecord): boolean {
+  if (s.leaderStartTime !== undefined && s.leaderStartTime !== ref.startTime) return false
+  return s.leaderPidfdId === undefined || ref.pidfdId === undefined || s.leaderPidfdId === ref.pidfdId
 }

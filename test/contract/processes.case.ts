@@ -66,6 +66,37 @@ export const processesCases: readonly ContractCase<ProcessesHarness>[] = [
     },
   },
   {
+    name: 'holdPid pins and holds the process a PID names now, as pin then hold do; nothing once it has exited',
+    async run(h) {
+      const pid = await h.start()
+      const ref = (await h.processes.pin(pid))!
+      const handle = (await h.processes.holdPid(pid))!
+      assert.equal(handle.ref.pid, pid)
+      assert.equal(handle.ref.startTime, ref.startTime)
+      assert.equal(await handle.isAlive(), true)
+      const exit = exitOf(handle)
+      await h.end(pid)
+      await exit
+      assert.equal(await handle.isAlive(), false)
+      assert.equal(await h.processes.holdPid(pid), undefined)
+      handle.dispose()
+    },
+  },
+  {
+    name: 'a handle tells the UID its process runs as, and undefined once it has exited',
+    realNeedsRoot: true,
+    async run(h) {
+      const nobody = await h.start({ uid: 65534 })
+      const handle = (await h.processes.holdPid(nobody))!
+      assert.equal(await handle.ownerUid(), 65534)
+      const exit = exitOf(handle)
+      await h.end(nobody)
+      await exit
+      assert.equal(await handle.ownerUid(), undefined)
+      handle.dispose()
+    },
+  },
+  {
     name: 'a signal through the handle reaches the process: SIGKILL ends it',
     async run(h) {
       const pid = await h.start()

@@ -129,6 +129,11 @@ export class FakeProcesses implements Processes {
     return refOf(p)
   }
 
+  async holdPid(pid: number): Promise<ProcessHandle | undefined> {
+    const ref = await this.pin(pid)
+    return ref === undefined ? undefined : this.hold(ref)
+  }
+
   async hold(ref: ProcessRef): Promise<ProcessHandle | undefined> {
     const p = this.#live.get(ref.pid)
     if (p === undefined || p.startTime !== ref.startTime) return undefined
@@ -138,6 +143,8 @@ export class FakeProcesses implements Processes {
     return {
       ref: refOf(p),
       isAlive: async () => !disposed && p.alive,
+      ownerUid: async () => (!disposed && p.alive ? p.uid : undefined),
+      announcesExit: true,
       signal: async (signal) => {
         if (disposed || !p.alive) throw new NoSuchProcessError('No such process')
         this.signals.push({ pid: p.pid, signal })
