@@ -185,11 +185,15 @@ class Agent:
             a = time.perf_counter_ns()
             pair(name, leaders[i % len(leaders)])
             per_pair.append(time.perf_counter_ns() - a)
-        elapsed = (time.perf_counter_ns() - t0) / 1e9
+        t1 = time.perf_counter_ns()
+        elapsed = (t1 - t0) / 1e9
         return {
             'pairs': len(names),
+            # CLOCK_MONOTONIC, the same in every process: concurrent clients' windows are compared.
+            'start_ns': t0,
+            'end_ns': t1,
             'elapsed_s': elapsed,
-            'pairs_per_s': len(names) / elapsed,
+            'pairs_per_s': len(names) / elapsed if elapsed > 0 else None,
             'pair_latency': summary_ms(per_pair),
             'client_cpu_s': cpu_s() - c0,
         }

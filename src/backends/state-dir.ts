@@ -98,7 +98,16 @@ export class StateDir implements StateStore {
   }
 
   async linkUnit(unit: string, name: string): Promise<void> {
-    this.#replace(join(this.path, `unit:${unit}`), name, (tmp) => symlinkSync(name, tmp))
+    const link = join(this.path, `unit:${unit}`)
+    try {
+      // Usually there is no link yet: one symlink(2) makes it whole, as systemd makes it.
+      symlinkSync(name, link)
+      if (this.#durable) fsyncPath(this.path)
+      return
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+    this.#replace(link, name, (tmp) => symlinkSync(name, tmp))
   }
 
   async unlinkUnit(unit: string, name: string): Promise<void> {

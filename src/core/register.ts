@@ -77,10 +77,11 @@ export async function registerMachine(manager: Manager, request: RegisterRequest
   let handle: ProcessHandle | undefined
   let placed = false
   try {
-    handle = await holdLeader(manager, request, caller)
-    const leader = handle.ref
+    const held = await holdLeader(manager, request, caller)
+    handle = held
+    const leader = held.ref
     // Root may register anything; others only leaders they own, where that is allowed.
-    authorizer.checkRegister(caller, await handle.ownerUid())
+    await authorizer.checkRegister(caller, () => held.ownerUid())
     // A place under the limits only now: a registration refused above never held one, so a burst of refused
     // registrations cannot make an allowed one look over the limit (nor turn their own AccessDenied into LimitsExceeded).
     manager.takePlace(caller.uid)
