@@ -140,6 +140,9 @@ async function measureDaemon(kind, opts, world, agent, procs) {
   const out = { daemon: DAEMONS[kind].label }
   const started = await startDaemon(kind, { agent, procs, profile: opts.profile, perfMap: opts.perfRecord, heapSnapshot: kind === 'ts' && opts.heapSnapshot })
   const { bus, daemon } = started
+  // Before any machine, for the per-machine increment: measured as the idle row below is, after 3 s without calls.
+  await sleep(3000)
+  out.memoryAtStart = daemon.memory()
   try {
     // Machine names: bench<tag><letters><i>, e.g. bench4242m17.
     const n = (prefix, from, count) => Array.from({ length: count }, (_, i) => `bench${world.tag}${prefix}${from + i}`)
@@ -201,6 +204,9 @@ async function measureDaemon(kind, opts, world, agent, procs) {
       log(`${out.daemon}: ListMachines with ${count}: median ${l.median_ms.toFixed(3)} ms, p95 ${l.p95_ms.toFixed(3)} ms`)
     }
     out.memoryWithMachines = { machines: registered, ...daemon.memory() }
+    // And once the daemon has been left alone for a moment (idle-time work, such as machined-ts's heap trim, has run).
+    await sleep(3000)
+    out.memoryIdleWithMachines = { machines: registered, ...daemon.memory() }
     if (kind === 'ts' && opts.heapSnapshot) {
       out.memoryWithMachines.heapSnapshot = await heapSnapshot(daemon)
       log(`${out.daemon}: heap snapshot ${out.memoryWithMachines.heapSnapshot}`)
@@ -377,7 +383,13 @@ function formatTable(results) {
     row(`RegisterMachine calls/s in bulk (window ${results.options?.window}), up to ${c.toLocaleString('en-US')}`, 'higher', sd.register?.[c]?.calls_per_s, ts.register?.[c]?.calls_per_s, 0)
   }
   row('UnregisterMachine calls/s in bulk, all machines', 'higher', sd.unregister?.calls_per_s, ts.unregister?.calls_per_s, 0)
-  row(`daemon RSS MiB with ${(sd.memoryWithMachines?.machines ?? ts.memoryWithMachines?.machines ?? 0).toLocaleString('en-US')} machines`, 'lower', sd.memoryWithMachines?.rssMiB, ts.memoryWithMachines?.rssMiB, 1)
+  const held = sd.memoryWithMachines?.machines ?? ts.memoryWithMachines?.machines ?? 0
+  row(`daemon RSS MiB with ${held.toLocaleString('en-US')} machines`, 'lower', sd.memoryWithMachines?.rssMiB, ts.memoryWithMachines?.rssMiB, 1)
+  row(`daemon RSS MiB with ${held.toLocaleString('en-US')} machines, after 3 s without calls`, 'lower', sd.memoryIdleWithMachines?.rssMiB, ts.memoryIdleWithMachines?.rssMiB, 1)
+  row('   of which anonymous (heaps), after 3 s without calls', 'lower', sd.memoryIdleWithMachines?.rssAnonMiB, ts.memoryIdleWithMachines?.rssAnonMiB, 1)
+  row('daemon RSS MiB at start, no machine', 'lower', sd.memoryAtStart?.rssMiB, ts.memoryAtStart?.rssMiB, 1)
+  const increment = (d) => (d.memoryIdleWithMachines && d.memoryAtStart && held > 0 ? ((d.memoryIdleWithMachines.rssMiB - d.memoryAtStart.rssMiB) * 1024) / held : undefined)
+  row('daemon RSS increment per machine, KiB (idle)', 'lower', increment(sd), increment(ts), 2)
   if (ts.pairsOwnScopes) rows.push(['machined-ts pairs/s, leader in no scope (it makes the scope)', 'n/a', fmt(ts.pairsOwnScopes.pairs_per_s, 0), '—', 'higher'])
 
   const head = ['metric', 'systemd-machined', 'machined-ts', 'ratio ts/systemd', 'better']

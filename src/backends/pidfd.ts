@@ -138,8 +138,8 @@ export class PidfdHandle implements ProcessHandle {
   #fd: number | undefined
   #watch: Disposable | undefined
   #exited = false
-  /** Usually one (the machine's GC check): an array of exactly that size, not a Set, to stay small with 10,000 leaders. */
-  #callbacks: ReadonlyArray<() => void> = []
+  /** Usually one (the machine's GC check), kept as it is; an array only for more: small with 10,000 leaders. */
+  #callbacks: (() => void) | ReadonlyArray<() => void> | undefined = undefined
 
   /**
    * The exit is watched through `poller`, shared by all handles. If the
@@ -151,18 +151,20 @@ export class PidfdHandle implements ProcessHandle {
     this.#procRoot = procRoot
     this.#fd = fd
     try {
-      this.#watch = poller.add(fd, true, () => this.#fire())
+      this.#watch = poller.add(fd, true, this)
     } catch {
       this.#watch = undefined
     }
   }
 
-  #fire(): void {
+  /** The FdPoller's call: the pidfd is readable, so the process has exited. */
+  pollReady(): void {
     this.#exited = true
     this.#watch = undefined
     const callbacks = this.#callbacks
-    this.#callbacks = []
-    for (const cb of callbacks) cb()
+    this.#callbacks = undefined
+    if (typeof callbacks === 'function') callbacks()
+    else for (const cb of callbacks ?? []) cb()
   }
 
   async isAlive(): Promise<boolean> {
@@ -205,15 +207,22 @@ export class PidfdHandle implements ProcessHandle {
       setImmediate(callback)
       return NOTHING
     }
-    this.#callbacks = [...this.#callbacks, callback]
-    return { dispose: () => { this.#callbacks = this.#callbacks.filter((cb) => cb !== callback) } }
+    const now = this.#callbacks
+    this.#callbacks = now === undefined ? callback : typeof now === 'function' ? [now, callback] : [...now, callback]
+    return {
+      dispose: () => {
+        const left = this.#callbacks
+        if (left === callback) this.#callbacks = undefined
+        else if (Array.isArray(left)) this.#callbacks = left.filter((cb) => cb !== callback)
+      },
+    }
   }
 
   dispose(): void {
     const fd = this.#fd
     if (fd === undefined) return
     this.#fd = undefined
-    this.#callbacks = []
+    this.#callbacks = undefined
     // Out of the epoll set before the fd is closed, so the set never sees a reused fd number.
     this.#watch?.dispose()
     this.#watch = undefined

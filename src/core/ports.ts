@@ -29,7 +29,7 @@ export interface ProcessRef {
  * A process held open through a pidfd, as newer systemd holds every leader
  * (PidRef): it keeps naming the same process after its PID is reused, says
  * when the process exits, and signals that process and no other. Disposing
- * of it lets go of the pidfd.
+ * of it lets go of the pidfd, and no exit callback comes after that.
  */
 export interface ProcessHandle extends Disposable {
   /** The process, with its pidfd inode number where the kernel has one. */

@@ -12,7 +12,7 @@ import { machineNameIsValid } from '../protocol/hostname.ts'
 import { machineScopeName } from '../protocol/unit-name.ts'
 import { machineClassFromString, type MachineClass } from '../protocol/vocabulary.ts'
 import type { Caller } from './authorization.ts'
-import { Machine, NULL_ID } from './machine.ts'
+import { Machine, NO_NETIFS, NULL_ID } from './machine.ts'
 import { collectIfDead } from './machine-gc.ts'
 import { removeMachineTraces, saveMachine } from './machine-save.ts'
 import type { Manager } from './manager.ts'
@@ -93,7 +93,7 @@ export async function registerMachine(manager: Manager, request: RegisterRequest
     if ((await manager.liveMachineLedBy(leader.pid)) !== undefined) throw new FileExistsError()
     machine = new Machine({
       name, id, service: request.service, class: cls, leader,
-      rootDirectory: request.rootDirectory, netifs: [...(request.netifs ?? [])],
+      rootDirectory: request.rootDirectory, netifs: request.netifs === undefined || request.netifs.length === 0 ? NO_NETIFS : [...request.netifs],
       timestamp: { realtime: clock.realtimeUsec(), monotonic: clock.monotonicUsec() },
       ownerUid: caller.uid,
     })

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { ownString } from '../protocol/own-string.ts'
 import { sliceCgroupPath, unitFromCgroupPath } from '../protocol/unit-name.ts'
 import { hierarchyKey, trackingHierarchy, type CgroupLayout, type HierarchyKey } from './cgroup-layout.ts'
 
@@ -68,7 +69,8 @@ export function unitOfCgroupPath(path: string): { unit: string; cgroup: string }
   const unit = unitFromCgroupPath(path)
   if (unit === undefined) return undefined
   const cgroup = unitCgroupIn(path, unit)
-  return cgroup === undefined ? undefined : { unit, cgroup }
+  // Kept with a machine: own copies, not views into the /proc/PID/cgroup text they were cut from.
+  return cgroup === undefined ? undefined : { unit: ownString(unit), cgroup: ownString(cgroup) }
 }
 
 /** `path` cut after the component naming `unit`; undefined when the unit is not on it. */

@@ -140,6 +140,7 @@ export class FakeProcesses implements Processes {
     if (ref.pidfdId !== undefined && p.pidfdId !== undefined && ref.pidfdId !== p.pidfdId) return undefined
     this.heldCount++
     let disposed = false
+    const mine = new Set<() => void>()
     return {
       ref: refOf(p),
       isAlive: async () => !disposed && p.alive,
@@ -156,12 +157,15 @@ export class FakeProcesses implements Processes {
           return { dispose: () => undefined }
         }
         p.exitCallbacks.add(callback)
+        mine.add(callback)
         return { dispose: () => { p.exitCallbacks.delete(callback) } }
       },
       dispose: () => {
         if (disposed) return
         disposed = true
         this.heldCount--
+        // No exit callback after the handle is let go of, as a closed pidfd says nothing more.
+        for (const cb of mine) p.exitCallbacks.delete(cb)
       },
     }
   }
