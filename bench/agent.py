@@ -162,6 +162,38 @@ class Agent:
             time.sleep(0.02)
         raise CallFailed('%s did not appear on the bus within %ss' % (DEST, timeout_s))
 
+    def op_wait_serving(self, varlink_path, timeout_s=60, poll_s=0.002):
+        """Polls until the daemon serves both transports: org.freedesktop.machine1
+        has an owner on the bus and the Varlink socket answers a call. Returns
+        CLOCK_MONOTONIC (ns) of the first poll that saw both."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.conn.name_has_owner(DEST) and self._varlink_answers(varlink_path):
+                return {'serving_ns': time.perf_counter_ns()}
+            time.sleep(poll_s)
+        raise CallFailed('%s was not served on both transports within %ss' % (DEST, timeout_s))
+
+    def _varlink_answers(self, path):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            s.sendall(json.dumps({'method': 'org.varlink.service.GetInfo', 'parameters': {}}).encode() + b'\0')
+            buf = b''
+            while b'\0' not in buf:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return False
+                buf += chunk
+            return 'error' not in json.loads(buf.partition(b'\0')[0])
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def op_count_machines(self):
+        reply = self._call(call_msg('ListMachines'))
+        return {'machines': len(reply.get_args_list()[0])}
+
     def _call(self, msg):
         try:
             return self.conn.send_message_with_reply_and_block(msg, TIMEOUT_S)

@@ -29,13 +29,25 @@ function daemonArgv(kind, { profile = false, perfMap = false, heapSnapshot = fal
 }
 
 /**
+ * The environment both daemons run with: the caller's, with the private
+ * bus, less NODE_EXTRA_CA_CERTS (a caller's setting that makes every Node
+ * process read a CA bundle first, about 35 ms and 3 MiB here; a service
+ * manager starts the daemon without it).
+ */
+function daemonEnv() {
+  const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: BUS_ADDRESS, SYSTEMD_LOG_LEVEL: 'warning', SYSTEMD_LOG_TARGET: 'console' }
+  delete env.BENCH_INNER
+  delete env.NODE_EXTRA_CA_CERTS
+  return env
+}
+
+/**
  * A fresh bus and the daemon `kind` on it, both in `procs` (so a signal
  * handler can kill them), and the agent connected once the daemon has its
  * name. Resolves to what stopDaemon() needs.
  */
 export async function startDaemon(kind, { agent, procs, profile = false, perfMap = false, heapSnapshot = false, extraArgs = [] }) {
-  const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: BUS_ADDRESS, SYSTEMD_LOG_LEVEL: 'warning', SYSTEMD_LOG_TARGET: 'console' }
-  delete env.BENCH_INNER
+  const env = daemonEnv()
   rmSync('/run/systemd', { recursive: true, force: true })
   rmSync('/run/machined-ts', { recursive: true, force: true })
 
@@ -44,7 +56,8 @@ export async function startDaemon(kind, { agent, procs, profile = false, perfMap
   await bus.waitStdout(/unix:path=/, 10_000)
   const daemon = new Proc(DAEMONS[kind].label, daemonArgv(kind, { profile, perfMap, heapSnapshot, extraArgs }), env)
   procs.add(daemon)
-  const started = { kind, bus, daemon, agent, procs }
+  const argvOptions = { profile, perfMap, heapSnapshot, extraArgs }
+  const started = { kind, bus, daemon, agent, procs, argvOptions }
   try {
     await agent.call('connect', { address: BUS_ADDRESS })
     await agent.call('wait_name', { timeout_s: 30 })
@@ -54,6 +67,29 @@ export async function startDaemon(kind, { agent, procs, profile = false, perfMap
   }
   log(`${DAEMONS[kind].label}: up (pid ${daemon.pid})`)
   return started
+}
+
+/**
+ * kill -9 of the daemon `started` runs, and the same daemon started again
+ * on the same bus with everything it left in /run. Resolves, once the new
+ * one serves both transports (bench/agent.py wait_serving), to the
+ * milliseconds from spawning it to then (`ms`) and the CPU time it used
+ * (`cpuMs`); `started.daemon` is the new one.
+ */
+export async function restartDaemon(started, { beforeStart = () => undefined, varlinkPath = VARLINK_SOCKET } = {}) {
+  const old = started.daemon
+  old.child.kill('SIGKILL')
+  await old.exited
+  started.procs.delete(old)
+  await beforeStart()
+  const env = daemonEnv()
+  const t0 = process.hrtime.bigint()
+  const daemon = new Proc(DAEMONS[started.kind].label, daemonArgv(started.kind, started.argvOptions), env)
+  started.procs.add(daemon)
+  started.daemon = daemon
+  const { serving_ns: servingNs } = await started.agent.call('wait_serving', { varlink_path: varlinkPath, timeout_s: 120 })
+  // Its CPU time until then too (all threads): less at the mercy of the machine's load than the wall clock.
+  return { ms: Number(BigInt(servingNs) - t0) / 1e6, cpuMs: daemon.cpu() * 1000 }
 }
 
 /** Disconnects the agent and stops daemon and bus; resolves to how the daemon ended and the tail of its stderr. */

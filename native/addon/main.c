@@ -2,7 +2,8 @@
  * machined-ts native helpers: the few system calls Node does not offer.
  * One file a job:
  *
- *   process.c  pidfdOpen(pid) -> fd, pidfdSendSignal(fd, sig),
+ *   process.c  pidfdOpen(pid) -> fd, pidfdOpenOrErrno(pid) -> fd or -errno,
+ *              pidfdSendSignal(fd, sig), pidfdHasExited(fd),
  *              signalPipe([signo, ...]) -> fd (signals Node cannot handle)
  *   pty.c      ptyOpen() -> { master, slave, path }, ptySetWindowSize(fd, columns, rows)
  *   socket.c   getPeerCred(fd), socketPair(), unixConnect(path),
@@ -115,6 +116,8 @@ static napi_value init(napi_env env, napi_value exports) {
         napi_property_descriptor functions[] = {
                 ADDON_FUNCTION("pidfdOpen", js_pidfd_open),
                 ADDON_FUNCTION("pidfdSendSignal", js_pidfd_send_signal),
+                ADDON_FUNCTION("pidfdHasExited", js_pidfd_has_exited),
+                ADDON_FUNCTION("pidfdOpenOrErrno", js_pidfd_open_or_errno),
                 ADDON_FUNCTION("signalPipe", js_signal_pipe),
                 ADDON_FUNCTION("ptyOpen", js_pty_open),
                 ADDON_FUNCTION("ptySetWindowSize", js_pty_set_window_size),

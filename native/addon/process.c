@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -32,6 +33,23 @@ napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
         return result;
 }
 
+/*
+ * pidfdOpen() that answers -errno instead of throwing: a restart over
+ * thousands of dead leaders' state files meets ESRCH for each, and a
+ * thrown Error (with its stack) cost several times the system call.
+ */
+napi_value js_pidfd_open_or_errno(napi_env env, napi_callback_info info) {
+        napi_value result;
+        int32_t pid;
+        long fd;
+
+        if (get_int_args(env, info, 1, (const char *const[]) { "pid" }, &pid) < 0)
+                return NULL;
+        fd = syscall(SYS_pidfd_open, (pid_t) pid, 0);
+        napi_create_int32(env, fd < 0 ? -errno : (int32_t) fd, &result);
+        return result;
+}
+
 napi_value js_pidfd_send_signal(napi_env env, napi_callback_info info) {
         int32_t args[2];
 
@@ -40,6 +58,26 @@ napi_value js_pidfd_send_signal(napi_env env, napi_callback_info info) {
         if (syscall(SYS_pidfd_send_signal, args[0], args[1], NULL, 0) < 0)
                 return throw_errno(env, errno, "pidfd_send_signal");
         return NULL;
+}
+
+/*
+ * Whether the process behind a pidfd has exited (a zombie has), without
+ * reading /proc: the kernel makes the pidfd readable when it exits.
+ */
+napi_value js_pidfd_has_exited(napi_env env, napi_callback_info info) {
+        struct pollfd p = { .events = POLLIN };
+        napi_value result;
+        int32_t fd;
+        int r;
+
+        if (get_int_args(env, info, 1, (const char *const[]) { "fd" }, &fd) < 0)
+                return NULL;
+        p.fd = fd;
+        r = poll(&p, 1, 0);
+        if (r < 0)
+                return throw_errno(env, errno, "poll");
+        napi_get_boolean(env, r > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0, &result);
+        return result;
 }
 
 /*

@@ -15,7 +15,10 @@ import { NoSuchProcessError } from '../protocol/errors.ts'
 import type { Disposable, ProcessHandle, ProcessRef, Processes } from '../core/ports.ts'
 import { hasExited, readProcStat, readStatusOwner } from '../linux/proc.ts'
 import type { FdPoller } from './fd-poller.ts'
-import { closeFd, pidfdOpen, pidfdSendSignal } from './native.ts'
+import { closeFd, pidfdHasExited, pidfdOpen, pidfdOpenOrErrno, pidfdSendSignal } from './native.ts'
+
+const ESRCH = 3
+const EINVAL = 22
 
 const NOTHING: Disposable = { dispose: () => undefined }
 
@@ -108,15 +111,22 @@ function unreaped(fd: number): boolean {
  * no fd left).
  */
 export function openPidfd(pid: number, expected?: ProcessRef, procRoot = '/proc'): { fd: number; ref: ProcessRef } | undefined | 'unavailable' {
-  let fd: number
-  try {
-    fd = pidfdOpen(pid)
-  } catch (err) {
-    if (errnoOf(err) === 'ESRCH' || errnoOf(err) === 'EINVAL') return undefined
-    return 'unavailable'
-  }
+  const fd = pidfdOpenOrErrno(pid)
+  if (fd === -ESRCH || fd === -EINVAL) return undefined
+  if (fd < 0) return 'unavailable'
   let keep = false
   try {
+    // A pidfd inode number names one process for the whole boot: where the pinned process's matches, the pidfd
+    // is that process, and the kernel says without /proc whether it has exited (a restart adopting 10,000 leaders
+    // reads no /proc/PID/stat).
+    if (expected?.pidfdId !== undefined) {
+      const pidfdId = pidfdInode(fd)
+      if (pidfdId !== undefined) {
+        if (pidfdId !== expected.pidfdId || pidfdHasExited(fd)) return undefined
+        keep = true
+        return { fd, ref: { pid, startTime: expected.startTime, pidfdId } }
+      }
+    }
     const stat = readProcStat(pid, procRoot)
     if (stat === undefined || hasExited(stat)) return undefined
     if (expected !== undefined && stat.startTime !== expected.startTime) return undefined

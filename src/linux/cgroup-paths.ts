@@ -49,6 +49,19 @@ export function trackingCgroup(lines: readonly ProcCgroupLine[], layout: CgroupL
   return tracking === undefined ? undefined : cgroupIn(lines, layout, tracking)
 }
 
+/**
+ * trackingCgroup(parseProcCgroup(text), layout), found in the text at
+ * once where cgroup2 tracks: its line is the one that starts with "0::"
+ * (asked on every registration, and for every machine a restart adopts).
+ */
+export function trackingCgroupOfText(text: string, layout: CgroupLayout): string | undefined {
+  if (layout.unified === undefined) return trackingCgroup(parseProcCgroup(text), layout)
+  const at = text.startsWith('0::') ? 0 : text.indexOf('\n0::') + 1
+  if (at <= 0 && !text.startsWith('0::')) return undefined
+  const end = text.indexOf('\n', at)
+  return text.slice(at + 3, end < 0 ? text.length : end)
+}
+
 /** The cgroup of a slice ("a-b.slice" → "/a.slice/a-b.slice"; "-.slice" → "/"). */
 export function sliceCgroup(slice: string): string {
   return `/${sliceCgroupPath(slice)}`

@@ -25,18 +25,33 @@ export function pidIsValid(pid: number): boolean {
   return Number.isInteger(pid) && pid > 0 && pid <= 0x3fffffff
 }
 
-/** Parses /proc/PID/stat; the name in parentheses may itself hold spaces and parentheses. */
+/**
+ * Parses /proc/PID/stat; the name in parentheses may itself hold spaces
+ * and parentheses. Only fields 3, 4 and 22 are wanted: found by counting
+ * spaces, not by splitting all 52 (this runs on every registration).
+ */
 export function parseProcStat(text: string): ProcStat | undefined {
   const open = text.indexOf('(')
   const close = text.lastIndexOf(')')
   if (open < 0 || close < open) return undefined
-  const fields = text.slice(close + 2).split(' ')
-  // fields[0] is field 3 (state), so field N is fields[N - 3].
-  const state = fields[0]
-  const ppid = fields[1]
-  const start = fields[19]
-  if (state === undefined || ppid === undefined || start === undefined || !/^\d+$/.test(start)) return undefined
-  return { state, ppid: Number(ppid), startTime: BigInt(start), comm: text.slice(open + 1, close) }
+  // Field N (N ≥ 3) starts after the (N - 2)th space from the ")".
+  const fieldAt = (from: number, skip: number): number => {
+    let at = from
+    for (let i = 0; i < skip && at >= 0; i++) at = text.indexOf(' ', at + 1)
+    return at < 0 ? -1 : at + 1
+  }
+  const stateAt = fieldAt(close, 1)
+  const ppidAt = fieldAt(stateAt - 1, 1)
+  const startAt = fieldAt(ppidAt - 1, 18)
+  if (stateAt <= 0 || ppidAt <= 0 || startAt <= 0) return undefined
+  const field = (at: number): string => {
+    const end = text.indexOf(' ', at)
+    return text.slice(at, end < 0 ? text.length : end).trimEnd()
+  }
+  const state = field(stateAt)
+  const start = field(startAt)
+  if (state === '' || !/^\d+$/.test(start)) return undefined
+  return { state, ppid: Number(field(ppidAt)), startTime: BigInt(start), comm: text.slice(open + 1, close) }
 }
 
 /** One file of /proc/PID (or /proc/self); undefined when the process is gone or the PID cannot be one. */
