@@ -3,7 +3,7 @@
  * One file a job:
  *
  *   process.c  pidfdOpen(pid) -> fd, pidfdOpenOrErrno(pid) -> fd or -errno,
- *              pidfdSendSignal(fd, sig), pidfdHasExited(fd),
+ *              pidfdSendSignal(fd, sig), pidfdHasExited(fd), fdInode(fd),
  *              signalPipe([signo, ...]) -> fd (signals Node cannot handle)
  *   pty.c      ptyOpen() -> { master, slave, path }, ptySetWindowSize(fd, columns, rows)
  *   socket.c   getPeerCred(fd), socketPair(), unixConnect(path),
@@ -118,6 +118,7 @@ static napi_value init(napi_env env, napi_value exports) {
                 ADDON_FUNCTION("pidfdSendSignal", js_pidfd_send_signal),
                 ADDON_FUNCTION("pidfdHasExited", js_pidfd_has_exited),
                 ADDON_FUNCTION("pidfdOpenOrErrno", js_pidfd_open_or_errno),
+                ADDON_FUNCTION("fdInode", js_fd_inode),
                 ADDON_FUNCTION("signalPipe", js_signal_pipe),
                 ADDON_FUNCTION("ptyOpen", js_pty_open),
                 ADDON_FUNCTION("ptySetWindowSize", js_pty_set_window_size),

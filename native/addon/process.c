@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -47,6 +48,25 @@ napi_value js_pidfd_open_or_errno(napi_env env, napi_callback_info info) {
                 return NULL;
         fd = syscall(SYS_pidfd_open, (pid_t) pid, 0);
         napi_create_int32(env, fd < 0 ? -errno : (int32_t) fd, &result);
+        return result;
+}
+
+/*
+ * The inode number of an fd (a pidfd's, on pidfs, names its process for
+ * the whole boot), or -1 when it is beyond 2^53 and a JavaScript number
+ * cannot hold it: fstatSync(fd, { bigint: true }) made some twenty BigInts
+ * on every registration.
+ */
+napi_value js_fd_inode(napi_env env, napi_callback_info info) {
+        napi_value result;
+        struct stat st;
+        int32_t fd;
+
+        if (get_int_args(env, info, 1, (const char *const[]) { "fd" }, &fd) < 0)
+                return NULL;
+        if (fstat(fd, &st) < 0)
+                return throw_errno(env, errno, "fstat");
+        napi_create_double(env, st.st_ino <= (1ULL << 53) ? (double) st.st_ino : -1, &result);
         return result;
 }
 

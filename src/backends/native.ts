@@ -12,7 +12,7 @@ import type { Socket } from 'node:net'
 import { loadAddon } from '../native/addon.ts'
 import { sendAllWithFds } from '../native/fd-writer.ts'
 
-export { pidfdHasExited, pidfdOpen, pidfdOpenOrErrno, pidfdSendSignal } from '../native/pidfd.ts'
+export { fdInode, pidfdHasExited, pidfdOpen, pidfdOpenOrErrno, pidfdSendSignal } from '../native/pidfd.ts'
 export { pollSetOpen, type PollSet as NativePollSet } from '../native/poll-set.ts'
 
 export interface PeerCred {

@@ -15,7 +15,7 @@ import { NoSuchProcessError } from '../protocol/errors.ts'
 import type { Disposable, ProcessHandle, ProcessRef, Processes } from '../core/ports.ts'
 import { hasExited, readProcStat, readStatusOwner } from '../linux/proc.ts'
 import type { FdPoller } from './fd-poller.ts'
-import { closeFd, pidfdHasExited, pidfdOpen, pidfdOpenOrErrno, pidfdSendSignal } from './native.ts'
+import { closeFd, fdInode, pidfdHasExited, pidfdOpen, pidfdOpenOrErrno, pidfdSendSignal } from './native.ts'
 
 const ESRCH = 3
 const EINVAL = 22
@@ -85,8 +85,8 @@ export function pidfsAvailable(): boolean {
 /** The inode number of a pidfd, where it identifies the process (pidfs); else undefined. */
 export function pidfdInode(fd: number): number | undefined {
   if (!pidfsAvailable()) return undefined
-  const ino = fstatSync(fd, { bigint: true }).ino
-  return ino <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ino) : undefined
+  const ino = fdInode(fd)
+  return ino >= 0 && ino <= Number.MAX_SAFE_INTEGER ? ino : undefined
 }
 
 /** Whether the process behind our pidfd has not been reaped yet (signal 0 through it); a zombie has not. */
