@@ -16,15 +16,14 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BUS_ADDRESS } from './lib/bus.js'
-import { cgroupMounts } from './lib/cgroups.js'
-import { BENCH_DIR, REAL_MACHINED, REPO, log, median } from './lib/common.js'
+import { BENCH_DIR, REAL_MACHINED, REPO, log, median, wholeNumber } from './lib/common.js'
 import { DAEMONS, startDaemon, stopDaemon, VARLINK_SOCKET } from './lib/daemons.js'
 import { machineInfo } from './lib/host.js'
 import { CpuSamples, perfDataFile } from './lib/instrument.js'
 import {
-  agentInPool, cleanUpOnSignal, enterPrivateRun, innerContext, isInner, outerRun, publishResults, stopAndClean,
+  agentInPool, beginInner, enterPrivateRun, isInner, outerRun, publishResults, stopAndClean,
 } from './lib/isolation.js'
-import { Agent, findPython } from './lib/processes.js'
+import { Agent } from './lib/processes.js'
 
 const HELP = `node bench/clients.js [OPTIONS]
 
@@ -71,11 +70,7 @@ function parseOptions(argv) {
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
-  const int = (name, min) => {
-    const n = Number(values[name])
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} wants a whole number ≥ ${min}, got ${values[name]}`)
-    return n
-  }
+  const int = (name, min) => wholeNumber(values, name, min)
   if (!['systemd', 'ts', 'both'].includes(values.only)) throw new Error('--only is systemd, ts or both')
   return {
     help: values.help, pairs: int('pairs', 1), rounds: int('rounds', 1), warmup: int('warmup', 0), machines: int('machines', 1), clients: int('clients', 0), perfRecord: values['perf-record'],
@@ -239,14 +234,9 @@ async function coldStarts(kind, opts, world, agent) {
 // ── Inner process ───────────────────────────────────────────────────────────
 
 async function inner(argv) {
-  const { tag, sliceExisted } = innerContext()
-  const opts = parseOptions(argv)
-  const roots = cgroupMounts().tracking
-  const py = findPython()
-  const procs = new Set()
+  const { tag, sliceExisted, opts, roots, py, procs } = beginInner(argv, parseOptions)
   let agent
   let workers = []
-  cleanUpOnSignal(procs, tag, sliceExisted)
 
   const results = {
     machine: machineInfo(),

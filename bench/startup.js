@@ -15,14 +15,12 @@ import { cpSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { cgroupMounts } from './lib/cgroups.js'
-import { BENCH_DIR, log, median } from './lib/common.js'
+import { BENCH_DIR, log, median, wholeNumber } from './lib/common.js'
 import { restartDaemon, startDaemon, stopDaemon } from './lib/daemons.js'
 import { machineInfo } from './lib/host.js'
 import {
-  agentInPool, cleanUpOnSignal, enterPrivateRun, innerContext, isInner, outerRun, publishResults, stopAndClean,
+  agentInPool, beginInner, enterPrivateRun, isInner, outerRun, publishResults, stopAndClean,
 } from './lib/isolation.js'
-import { findPython } from './lib/processes.js'
 
 const HELP = `node bench/startup.js [OPTIONS]
 
@@ -58,11 +56,7 @@ function parseOptions(argv) {
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
-  const int = (name, min) => {
-    const n = Number(values[name])
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} wants a whole number ≥ ${min}, got ${values[name]}`)
-    return n
-  }
+  const int = (name, min) => wholeNumber(values, name, min)
   return { help: values.help, machines: int('machines', 1), runs: int('runs', 1), profile: values.profile, daemons: ['ts'], build: !values['no-build'], json: values.json }
 }
 
@@ -80,13 +74,8 @@ function restoreState() {
 const stateFiles = () => readdirSync(STATE_DIR).filter((f) => !f.startsWith('unit:') && !f.startsWith('.'))
 
 async function inner(argv) {
-  const { tag, sliceExisted } = innerContext()
-  const opts = parseOptions(argv)
-  const roots = cgroupMounts().tracking
-  const py = findPython()
-  const procs = new Set()
+  const { tag, sliceExisted, opts, roots, py, procs } = beginInner(argv, parseOptions)
   let agent
-  cleanUpOnSignal(procs, tag, sliceExisted)
   const results = { machine: machineInfo(), options: { ...opts, help: undefined, json: undefined }, runs: { empty: [], live: [], stale: [] } }
   let code = 0
   let started

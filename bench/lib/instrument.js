@@ -12,30 +12,40 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { BENCH_DIR, sleep } from './common.js'
 
-/** `perf trace -s` on a process (all its threads) until stop(), which resolves to { total, byCall }. */
-export class SyscallCount {
+/** A `perf` command attached to a process until stop(); perf needs a moment to attach to every thread. */
+class Attached {
   #child
-  #out = ''
   #done
+  output = ''
 
-  constructor(pid) {
-    this.#child = spawn('perf', ['trace', '-s', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
-    this.#child.stderr.on('data', (c) => { this.#out += c.toString() })
+  constructor(args) {
+    this.#child = spawn('perf', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    this.#child.stderr.on('data', (c) => { this.output += c.toString() })
     this.#done = new Promise((resolve) => this.#child.once('exit', resolve))
   }
 
-  /** perf needs a moment to attach to every thread. */
   async ready() {
     await sleep(300)
   }
 
-  async stop() {
+  async detach() {
     this.#child.kill('SIGINT')
     await this.#done
+  }
+}
+
+/** `perf trace -s` on a process (all its threads) until stop(), which resolves to { total, byCall }. */
+export class SyscallCount extends Attached {
+  constructor(pid) {
+    super(['trace', '-s', '-p', String(pid)])
+  }
+
+  async stop() {
+    await this.detach()
     const byCall = {}
     let total = 0
     // One table per thread: "   syscall   calls  errors  total  min  avg  max  stddev".
-    for (const line of this.#out.split('\n')) {
+    for (const line of this.output.split('\n')) {
       const m = /^\s+([a-z_0-9]+)\s+(\d+)\s+(\d+)\s+[\d.]+/.exec(line)
       if (m === null) continue
       byCall[m[1]] = (byCall[m[1]] ?? 0) + Number(m[2])
@@ -51,25 +61,16 @@ export class SyscallCount {
  * (which samples wall time, and counts the time the daemon waits to be
  * scheduled again after waking the bus) it shows where its CPU time goes.
  * Node needs --perf-basic-prof for JavaScript frames to have names.
+ * bench/perf-summary.js sums the samples up.
  */
-export class CpuSamples {
-  #child
-  #done
-
-
+export class CpuSamples extends Attached {
   constructor(pid, file) {
+    super(['record', '-q', '-e', 'cpu-clock', '-F', '4000', '-g', '-p', String(pid), '-o', file])
     this.file = file
-    this.#child = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '4000', '-g', '-p', String(pid), '-o', file], { stdio: 'ignore' })
-    this.#done = new Promise((resolve) => this.#child.once('exit', resolve))
-  }
-
-  async ready() {
-    await sleep(300)
   }
 
   async stop() {
-    this.#child.kill('SIGINT')
-    await this.#done
+    await this.detach()
     return this.file
   }
 }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -18,7 +19,8 @@
 #define SYS_pidfd_send_signal 424
 #endif
 
-napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
+/* pidfd_open(2) of the PID argument; a failure is thrown (`throwing`) or answered as -errno. */
+static napi_value pidfd_open_arg(napi_env env, napi_callback_info info, bool throwing) {
         napi_value result;
         int32_t pid;
         long fd;
@@ -27,11 +29,14 @@ napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
                 return NULL;
         /* pidfds are always close-on-exec. */
         fd = syscall(SYS_pidfd_open, (pid_t) pid, 0);
-        if (fd < 0)
+        if (fd < 0 && throwing)
                 return throw_errno(env, errno, "pidfd_open");
-
-        napi_create_int32(env, (int32_t) fd, &result);
+        napi_create_int32(env, fd < 0 ? -errno : (int32_t) fd, &result);
         return result;
+}
+
+napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
+        return pidfd_open_arg(env, info, true);
 }
 
 /*
@@ -40,14 +45,26 @@ napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
  * thrown Error (with its stack) cost several times the system call.
  */
 napi_value js_pidfd_open_or_errno(napi_env env, napi_callback_info info) {
-        napi_value result;
-        int32_t pid;
-        long fd;
+        return pidfd_open_arg(env, info, false);
+}
 
-        if (get_int_args(env, info, 1, (const char *const[]) { "pid" }, &pid) < 0)
+/*
+ * Whether the process behind a pidfd has exited (a zombie has), without
+ * reading /proc: the kernel makes the pidfd readable when it exits.
+ */
+napi_value js_pidfd_has_exited(napi_env env, napi_callback_info info) {
+        struct pollfd p = { .events = POLLIN };
+        napi_value result;
+        int32_t fd;
+        int r;
+
+        if (get_int_args(env, info, 1, (const char *const[]) { "fd" }, &fd) < 0)
                 return NULL;
-        fd = syscall(SYS_pidfd_open, (pid_t) pid, 0);
-        napi_create_int32(env, fd < 0 ? -errno : (int32_t) fd, &result);
+        p.fd = fd;
+        r = poll(&p, 1, 0);
+        if (r < 0)
+                return throw_errno(env, errno, "poll");
+        napi_get_boolean(env, r > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0, &result);
         return result;
 }
 
@@ -78,26 +95,6 @@ napi_value js_pidfd_send_signal(napi_env env, napi_callback_info info) {
         if (syscall(SYS_pidfd_send_signal, args[0], args[1], NULL, 0) < 0)
                 return throw_errno(env, errno, "pidfd_send_signal");
         return NULL;
-}
-
-/*
- * Whether the process behind a pidfd has exited (a zombie has), without
- * reading /proc: the kernel makes the pidfd readable when it exits.
- */
-napi_value js_pidfd_has_exited(napi_env env, napi_callback_info info) {
-        struct pollfd p = { .events = POLLIN };
-        napi_value result;
-        int32_t fd;
-        int r;
-
-        if (get_int_args(env, info, 1, (const char *const[]) { "fd" }, &fd) < 0)
-                return NULL;
-        p.fd = fd;
-        r = poll(&p, 1, 0);
-        if (r < 0)
-                return throw_errno(env, errno, "poll");
-        napi_get_boolean(env, r > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0, &result);
-        return result;
 }
 
 /*
