@@ -5,10 +5,12 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { machineScopeName } from '../../src/protocol/unit-name.ts'
 import { eventually, Sandbox } from '../helpers/sandbox.ts'
+import { machineScopeCgroup, trackingCgroupsOf } from '../helpers/cgroups.ts'
 import { callManager, listMachineNames } from '../helpers/busctl.ts'
 
 /** A tiny tree systemd-nspawn accepts: busybox, /usr, an os-release. */
@@ -37,11 +39,12 @@ describe('attribution of processes to machines', () => {
     assert.equal(ps.code, 0, ps.stderr)
     const rows = ps.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/))
     assert.deepEqual(rows.map((r) => r[1]), [name, name])
-    const scope = `machine-${name.replace(/-/g, '\\x2d')}.scope`
+    const scope = machineScopeName(name)
+    const layout = sb.cgroupLayout
     for (const pid of [leader.pid!, Number(child)]) {
+      // In every hierarchy the sandbox tracks processes in: cgroup2, and name=systemd on a hybrid layout.
       const cgroup = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
-      assert.ok(cgroup.includes(`0::/machine.slice/${scope}\n`), cgroup)
-      assert.ok(cgroup.includes(`:name=systemd:/machine.slice/${scope}\n`), cgroup)
+      assert.deepEqual(trackingCgroupsOf(layout, cgroup), sb.scopeDirs(name).map(() => machineScopeCgroup(name)), cgroup)
     }
     assert.equal(sb.execSync(['readlink', `/run/systemd/machines/unit:${scope}`]).stdout.trim(), name)
     // systemd-cgls reads the name=systemd tree.
@@ -51,9 +54,7 @@ describe('attribution of processes to machines', () => {
     await eventually(async () => !(await listMachineNames(sb)).includes(name), 5000, 'the machine to go')
     // Nothing is left: no state file, no link, no scope.
     assert.equal(sb.execSync(['ls', '-A', '/run/systemd/machines']).stdout.includes(name), false)
-    for (const root of ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd']) {
-      assert.equal(sb.execSync(['test', '-e', `${root}/machine.slice/${scope}`]).code, 1, `${root} still has ${scope}`)
-    }
+    for (const dir of sb.scopeDirs(name)) assert.equal(existsSync(dir), false, `${dir} is left`)
   })
 
   it('systemd-nspawn --register=yes registers through us, shows in machinectl list, and is gone after it exits', async () => {

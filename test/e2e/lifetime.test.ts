@@ -72,8 +72,7 @@ describe('machine lifetime', () => {
     const path = props.reply.replace(/^o "|"$/g, '')
     const p = await busctl(sb, ['get-property', 'org.freedesktop.machine1', path, 'org.freedesktop.machine1.Machine', 'Leader', 'Service', 'RootDirectory', 'Id'])
     assert.equal(p.reply.split('\n').slice(0, 3).join('\n'), `u ${alive.pid}\ns "keep-svc"\ns "/srv/keep"`)
-    const scope = `machine-${lose.replace(/-/g, '\\x2d')}.scope`
-    await eventually(() => !existsSync(`/sys/fs/cgroup/unified/machine.slice/${scope}`), 3000, 'the dead machine\'s scope to be removed')
+    await eventually(() => !sb.scopeDirs(lose).some((d) => existsSync(d)), 3000, 'the dead machine\'s scope to be removed')
     assert.equal((await callManager(sb, 'UnregisterMachine', 's', keep)).ok, true)
   })
 })
