@@ -86,6 +86,19 @@ export function pidsMaxFile(layout: CgroupLayout, cgroup: string, root = ''): st
   return undefined
 }
 
+/**
+ * Where a scope's MemoryMax= shows in `layout`: cgroup2's memory.max where
+ * its root offers the memory controller, else the v1 memory controller's
+ * memory.limit_in_bytes where one is mounted (as systemd picks on hybrid
+ * hosts: the controller lives in one hierarchy only); undefined where
+ * neither is there.
+ */
+export function memoryMaxFile(layout: CgroupLayout, cgroup: string, root = ''): string | undefined {
+  if (layout.unified !== undefined && rootControllers(layout, root).includes('memory')) return `${root}${join(layout.unified, cgroup, 'memory.max')}`
+  if (layout.memoryV1 !== undefined) return `${root}${join(layout.memoryV1, cgroup, 'memory.limit_in_bytes')}`
+  return undefined
+}
+
 /** The controllers cgroup2's root offers (cgroup.controllers): none but those no v1 hierarchy has bound. */
 export function rootControllers(layout: CgroupLayout, root = ''): string[] {
   if (layout.unified === undefined) return []

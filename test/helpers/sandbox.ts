@@ -26,6 +26,11 @@ export interface ExecResult {
   readonly stderr: string
 }
 
+/** Somewhere real clients run (a sandbox, a guest): all the client helpers need of it. */
+export interface Exec {
+  exec(argv: string[], options?: { timeoutMs?: number; input?: string }): Promise<ExecResult>
+}
+
 /**
  * Where the sandboxes' cgroups are cleaned up from: every hierarchy of the
  * host's layout. Cgroups are not namespaced, and a sandbox with a pure
