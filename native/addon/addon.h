@@ -42,6 +42,10 @@ napi_value js_poll_set_open(napi_env env, napi_callback_info info);
 napi_value js_inotify_open(napi_env env, napi_callback_info info);
 napi_value js_inotify_watch_add(napi_env env, napi_callback_info info);
 napi_value js_inotify_watch_rm(napi_env env, napi_callback_info info);
+/* service.c */
+napi_value js_unix_send_datagram(napi_env env, napi_callback_info info);
+napi_value js_fd_set_cloexec(napi_env env, napi_callback_info info);
+napi_value js_is_listening_unix_stream(napi_env env, napi_callback_info info);
 /* vsock.c */
 napi_value js_vsock_listen(napi_env env, napi_callback_info info);
 napi_value js_vsock_local_port(napi_env env, napi_callback_info info);

@@ -10,6 +10,8 @@
  *              fds passed with SCM_RIGHTS
  *   poll_set.c pollSetOpen(callback): many fds behind one uv_poll
  *   inotify.c  inotifyInit(), inotifyAddWatch(fd, path, mask), inotifyRmWatch(fd, wd)
+ *   service.c  unixSendDatagram(address, data) (sd_notify), fdSetCloexec(fd),
+ *              isListeningUnixStream(fd) (socket activation)
  *   vsock.c    vsockListen(), vsockLocalPort(fd), vsockAccept(fd), vhostVsockSetGuestCid(fd, cid)
  *              (these return negative errno values instead of throwing)
  *   here       mallocTrim() -> boolean
@@ -20,7 +22,8 @@
  * src/native/pidfd.ts (pidfds, for the daemon and machined-spawn),
  * src/native/fd-socket.ts (the sockets both transports pass fds on),
  * src/linux/pty.ts (ptys), src/vmspawn/signals.ts (signalPipe) and
- * src/vmspawn/vsock-native.ts (AF_VSOCK).
+ * src/vmspawn/vsock-native.ts (AF_VSOCK) and src/native/service.ts
+ * (sd_notify and socket activation).
  */
 
 #include <malloc.h>
@@ -58,6 +61,9 @@ static napi_value init(napi_env env, napi_value exports) {
                 ADDON_FUNCTION("inotifyInit", js_inotify_open),
                 ADDON_FUNCTION("inotifyAddWatch", js_inotify_watch_add),
                 ADDON_FUNCTION("inotifyRmWatch", js_inotify_watch_rm),
+                ADDON_FUNCTION("unixSendDatagram", js_unix_send_datagram),
+                ADDON_FUNCTION("fdSetCloexec", js_fd_set_cloexec),
+                ADDON_FUNCTION("isListeningUnixStream", js_is_listening_unix_stream),
                 ADDON_FUNCTION("vsockListen", js_vsock_listen),
                 ADDON_FUNCTION("vsockLocalPort", js_vsock_local_port),
                 ADDON_FUNCTION("vsockAccept", js_vsock_accept),

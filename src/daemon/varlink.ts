@@ -14,6 +14,8 @@ import { VarlinkServer, type VarlinkServerLimits } from '../transports/varlink/s
 
 export interface VarlinkServiceOptions {
   readonly path: string
+  /** A listening socket passed by socket activation: served instead of binding `path`. */
+  readonly fd?: number | undefined
   readonly manager: Manager
   readonly log: Log
   readonly version: string
@@ -29,6 +31,7 @@ export async function startVarlink(options: VarlinkServiceOptions): Promise<Varl
     fdSender: sendWithFds,
   })
   server.addInterface(machineBinding({ manager: options.manager, identity: new PidfdProcessIdentity() }))
-  await server.listen(options.path, { mode: 0o666 })
+  if (options.fd !== undefined) await server.listenFd(options.fd)
+  else await server.listen(options.path, { mode: 0o666 })
   return server
 }

@@ -168,6 +168,21 @@ export class VarlinkServer {
     await chmod(path, options.mode ?? 0o666)
   }
 
+  /**
+   * Serves on a listening socket someone else made and owns (socket
+   * activation: the service manager's, whose socket file stays when we
+   * close, as sd-varlink leaves a passed socket's file alone).
+   */
+  async listenFd(fd: number): Promise<void> {
+    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({ fd }, () => { server.off('error', reject); resolve() })
+    })
+    server.on('error', (err) => this.#log.error('Varlink server failed', { fd, error: err.message }))
+    this.#server = server
+  }
+
   /** Serves one connected socket (the listener's, or any other, e.g. in tests). */
   accept(socket: Socket): void {
     let peer: PeerCredentials
