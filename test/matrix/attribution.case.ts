@@ -70,6 +70,8 @@ export const attributionCases: MatrixCase[] = [
       assert.ok(leader > 0)
       // nspawn moves its payload into a cgroup of its own below the scope.
       await assertIn(w, leader, machineScopeCgroup(name), { below: true })
+      // Where systemd is PID 1, machined-ts had it make the scope: a unit of its own.
+      if (w.unitProperties !== undefined) assert.deepEqual(await w.unitProperties(machineScopeName(name), ['ActiveState', 'Slice']), { ActiveState: 'active', Slice: 'machine.slice' })
       const done = await nspawn
       assert.equal(done.code, 0, done.stdout + done.stderr)
       await eventually(async () => !(await listMachineNames(w)).includes(name), 5000, 'the machine to go')

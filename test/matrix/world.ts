@@ -67,6 +67,8 @@ export interface World extends Exec {
   startDaemon(): Promise<void>
   /** What the daemon has logged so far. */
   daemonLog(): Promise<string>
+  /** Where systemd is PID 1: a unit's properties as it holds them (systemctl show). */
+  unitProperties?(unit: string, names: readonly string[]): Promise<Record<string, string>>
   /** Boots a Debian guest with machined-spawn (`-b`), registered with the daemon. */
   bootContainer(name: string): Promise<WorldContainer>
   /** Everything the world started goes: processes, scopes, mounts, files. */
