@@ -327,7 +327,8 @@ export class CgroupUnits implements Units {
     // sub-cgroups), the tracking one and the rest once the scope is empty.
     for (const h of record.hierarchies) if (h !== this.#tracking) removeCgroupTree(join(h, record.cgroup), { recurse: false })
     const tryRemove = async (): Promise<void> => {
-      if (await this.isPopulated(ref)) return
+      // Its processes, not whether a stop is over: what a stop left running keeps the scope (and its record) until it ends.
+      if (cgroupPopulated(join(this.#tracking, ref.cgroup))) return
       this.#releaseWatchers.get(ref.unit)?.dispose()
       this.#releaseWatchers.delete(ref.unit)
       await this.#remove(record)

@@ -132,7 +132,14 @@ void describe('stopping a scope without systemd', () => {
     assert.deepEqual(seen(), ['leader USR1'])
     // The core hears of the leader's end from its pidfd, and then finds the unit inactive.
     assert.equal(await s.units.isPopulated(s.ref), false, 'the stop is over with the leader gone')
-    assert.ok(cgroupPids(join(HOST.unified ?? HOST.systemdV1!, s.ref.cgroup)).includes(s.child()), 'the child stays in the scope\'s cgroup')
+    const tracking = join(HOST.unified ?? HOST.systemdV1!, s.ref.cgroup)
+    assert.ok(cgroupPids(tracking).includes(s.child()), 'the child stays in the scope\'s cgroup')
+    // Released (its machine gone), the scope waits for what the stop left running, then goes.
+    await s.units.release(s.ref)
+    await sleep(200)
+    assert.ok(existsSync(tracking), 'kept while the child runs')
+    process.kill(s.child(), 'SIGKILL')
+    await eventually(() => !existsSync(tracking), 5000, 'the scope to go once empty')
   })
 
   void it('KillMode=none: nothing is signalled; the stop is over at once, and the unit\'s watchers hear of it', async () => {
