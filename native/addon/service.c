@@ -18,8 +18,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stddef.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -30,7 +28,7 @@ napi_value js_unix_send_datagram(napi_env env, napi_callback_info info) {
         size_t argc = 2, address_length, length;
         napi_value argv[2], result;
         void *address, *data;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa;
         socklen_t sa_len;
         ssize_t n;
         int fd;
@@ -41,11 +39,8 @@ napi_value js_unix_send_datagram(napi_env env, napi_callback_info info) {
                 napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "address must be a non-empty Buffer, data a Buffer");
                 return NULL;
         }
-        /* A path needs room for its NUL; an abstract name has none and is exactly as long as given. */
-        if (address_length > sizeof sa.sun_path - (((const char *) address)[0] == 0 ? 0 : 1))
+        if (unix_address(address, address_length, &sa, &sa_len) < 0)
                 return throw_errno(env, ENAMETOOLONG, "sendmsg");
-        memcpy(sa.sun_path, address, address_length);
-        sa_len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + address_length + (sa.sun_path[0] == 0 ? 0 : 1));
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return throw_errno(env, errno, "socket");

@@ -6,8 +6,7 @@
 // ("libvirt") lists them.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import { busyboxTree } from '../helpers/busybox-tree.ts'
+import { installBusyboxTree } from '../helpers/busybox-tree.ts'
 import { cgroupLayoutOf } from '../helpers/cgroups.ts'
 import { eventually } from '../helpers/sandbox.ts'
 import { SystemdGuest } from '../helpers/systemd-guest.ts'
@@ -78,13 +77,7 @@ void describe('libvirt on a systemd host served by machined-ts', { timeout: 600_
   })
 
   it('LXC: the domain registers with its init in the scope; where the host has no cgroup2 controllers libvirt 9 then gives up on its own controller process, and the machine goes', async (t) => {
-    const tree = busyboxTree()
-    try {
-      const copy = spawnSync('cp', ['-a', tree.path, guest.hostPath('/var/lib/machines/bb')], { encoding: 'utf8' })
-      assert.equal(copy.status, 0, copy.stderr)
-    } finally {
-      tree.remove()
-    }
+    installBusyboxTree(guest.hostPath('/var/lib/machines/bb'))
     guest.writeFile('/root/bb.xml', "<domain type='lxc'><name>bb</name><memory unit='MiB'>64</memory><os><type>exe</type><init>/sbin/init</init></os><devices><filesystem type='mount'><source dir='/var/lib/machines/bb'/><target dir='/'/></filesystem><console type='pty'/></devices></domain>\n")
     const before = calls().length
     const start = await sh('virsh -c lxc:/// define /root/bb.xml && virsh -c lxc:/// start bb')

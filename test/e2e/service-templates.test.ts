@@ -5,9 +5,8 @@
 // runs from its own unit, and go away with `systemctl stop`.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { busyboxTree } from '../helpers/busybox-tree.ts'
+import { installBusyboxTree } from '../helpers/busybox-tree.ts'
 import { eventually } from '../helpers/sandbox.ts'
 import { SystemdGuest } from '../helpers/systemd-guest.ts'
 import { vmImage } from '../helpers/vm.ts'
@@ -31,13 +30,7 @@ void describe('machined-spawn@ and machined-vmspawn@ on a systemd host', { timeo
   })
 
   it('boots a pool container as machined-spawn@NAME.service, registered and in the unit\'s cgroup, until systemctl stop', async () => {
-    const tree = busyboxTree()
-    try {
-      const copy = spawnSync('cp', ['-a', tree.path, guest.hostPath('/var/lib/machines/bb')], { encoding: 'utf8' })
-      assert.equal(copy.status, 0, copy.stderr)
-    } finally {
-      tree.remove()
-    }
+    installBusyboxTree(guest.hostPath('/var/lib/machines/bb'))
     const start = await guest.enter(['systemctl', 'start', 'machined-spawn@bb.service'])
     assert.equal(start.code, 0, `${start.stderr}\n${(await guest.enter(['journalctl', '--no-pager', '-u', 'machined-spawn@bb.service'])).stdout}`)
     // Type=notify: started means READY=1 came, once the container ran.
