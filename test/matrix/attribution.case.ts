@@ -12,10 +12,10 @@ import assert from 'node:assert/strict'
 import { chmodSync, copyFileSync, mkdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { machineScopeName } from '../../src/protocol/unit-name.ts'
-import { callManager, createMachine, listMachineNames } from '../helpers/busctl.ts'
+import { callManager, listMachineNames } from '../helpers/busctl.ts'
 import { machineScopeCgroup } from '../helpers/cgroups.ts'
 import { eventually } from '../helpers/sandbox.ts'
-import { assertGone, assertIn, childOf } from './core.case.ts'
+import { assertGone, assertIn, machineWithChild } from './core.case.ts'
 import type { MatrixCase } from './matrix.ts'
 import type { World } from './world.ts'
 
@@ -34,22 +34,18 @@ export const attributionCases: MatrixCase[] = [
   {
     name: 'ps -o machine names the machine for its leader and the leader\'s children; systemd-cgls shows the scope; nothing is left after TerminateMachine',
     run: async ({ w }) => {
-      const leader = await w.spawnLeader('sleep 1000 & wait')
-      const name = w.name('ps')
-      assert.equal((await createMachine(w, { name, leader: leader.pid })).ok, true)
-      await leader.release()
-      const child = await childOf(w, leader.pid, 'sleep 1000')
-      const ps = await w.exec(['ps', '-o', 'pid=,machine=', '-p', `${leader.pid},${child}`])
+      const { name, leader, child } = await machineWithChild(w, 'ps')
+      const ps = await w.exec(['ps', '-o', 'pid=,machine=', '-p', `${leader},${child}`])
       assert.equal(ps.code, 0, ps.stderr)
       assert.deepEqual(ps.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)[1]), [name, name], ps.stdout)
-      for (const pid of [leader.pid, child]) await assertIn(w, pid, machineScopeCgroup(name))
+      for (const pid of [leader, child]) await assertIn(w, pid, machineScopeCgroup(name))
       assert.equal(readlinkSync(w.path(`/run/systemd/machines/unit:${machineScopeName(name)}`)), name)
       // systemd-cgls picks its tree as libsystemd detects the layout: name=systemd on hybrid hosts, cgroup2 on pure ones.
       const cgls = await w.exec(['systemd-cgls', '--no-pager', '/machine.slice'])
       assert.ok(cgls.stdout.includes(machineScopeName(name)), cgls.stdout + cgls.stderr)
       assert.match(cgls.stdout, new RegExp(`\\b${child} sleep 1000\\b`))
       assert.equal((await callManager(w, 'TerminateMachine', 's', name)).ok, true)
-      await assertGone(w, name, [leader.pid, child])
+      await assertGone(w, name, [leader, child])
       assert.equal((await w.exec(['ls', '-A', '/run/systemd/machines'])).stdout.includes(name), false, 'no state file or link left')
     },
   },

@@ -43,6 +43,20 @@ export function scopeDirs(w: World, name: string): string[] {
   return trackingDirs(w.cgroups, machineScopeCgroup(name), w.path(''))
 }
 
+/**
+ * A machine made with CreateMachine (`service` its service) for a leader
+ * that, once in its scope, runs `script` (by default: fork `sleep 1000`
+ * and wait): its name, its leader's PID and that sleep's.
+ */
+export async function machineWithChild(w: World, base: string, options: { script?: string; service?: string } = {}): Promise<{ name: string; leader: number; child: number }> {
+  const leader = await w.spawnLeader(options.script ?? 'sleep 1000 & wait')
+  const name = w.name(base)
+  const r = await createMachine(w, { name, leader: leader.pid, ...(options.service === undefined ? {} : { service: options.service }) })
+  assert.equal(r.ok, true, r.stderr)
+  await leader.release()
+  return { name, leader: leader.pid, child: await childOf(w, leader.pid, 'sleep 1000') }
+}
+
 export async function assertGone(w: World, name: string, pids: readonly number[]): Promise<void> {
   await eventually(async () => !(await listMachineNames(w)).includes(name), 5000, `${name} to leave the list`)
   await eventually(() => pids.every((p) => !w.isRunning(p)), 5000, 'its processes to end')
@@ -54,23 +68,18 @@ export const coreCases: MatrixCase[] = [
   {
     name: 'CreateMachine puts the leader and its children in machine-NAME.scope everywhere the layout tracks processes; machinectl shows it; TerminateMachine ends it',
     run: async ({ w }) => {
-      const leader = await w.spawnLeader('sleep 1000 & wait')
-      const name = w.name('create')
-      const r = await createMachine(w, { name, leader: leader.pid, service: 'matrix' })
-      assert.equal(r.ok, true, r.stderr)
-      await leader.release()
-      const child = await childOf(w, leader.pid, 'sleep 1000')
+      const { name, leader, child } = await machineWithChild(w, 'create', { service: 'matrix' })
       const scope = machineScopeCgroup(name)
-      for (const pid of [leader.pid, child]) await assertIn(w, pid, scope)
+      for (const pid of [leader, child]) await assertIn(w, pid, scope)
       for (const dir of scopeDirs(w, name)) assert.ok(existsSync(dir), `${dir} missing`)
       const list = await w.exec(['machinectl', 'list', '--no-legend'])
       assert.match(list.stdout, new RegExp(`^${name} +container +matrix `, 'm'), list.stdout + list.stderr)
       const status = await w.exec(['machinectl', 'status', name])
       assert.equal(status.code, 0, status.stderr)
       assert.match(status.stdout, new RegExp(`Unit: ${scope.split('/').at(-1)!.replace(/\\/g, '\\\\').replace(/\./g, '\\.')}`))
-      assert.match(status.stdout, new RegExp(`Leader: ${leader.pid} `))
+      assert.match(status.stdout, new RegExp(`Leader: ${leader} `))
       assert.equal((await callManager(w, 'TerminateMachine', 's', name)).ok, true)
-      await assertGone(w, name, [leader.pid, child])
+      await assertGone(w, name, [leader, child])
     },
   },
   {
@@ -96,14 +105,10 @@ export const coreCases: MatrixCase[] = [
   {
     name: 'KillMachine: "leader" reaches the leader only, "all" every process in the scope; the machine goes once its scope is empty',
     run: async ({ w }) => {
-      const leader = await w.spawnLeader('sleep 1000 & wait')
-      const name = w.name('kill')
-      assert.equal((await createMachine(w, { name, leader: leader.pid })).ok, true)
-      await leader.release()
-      const child = await childOf(w, leader.pid, 'sleep 1000')
+      const { name, leader, child } = await machineWithChild(w, 'kill')
       const k = await w.exec(['machinectl', 'kill', '--kill-whom=leader', '--signal=SIGTERM', name])
       assert.equal(k.code, 0, k.stderr)
-      await eventually(() => !w.isRunning(leader.pid), 5000, 'the leader to end')
+      await eventually(() => !w.isRunning(leader), 5000, 'the leader to end')
       await sleep(500)
       assert.ok(w.isRunning(child), 'the leader\'s child got no signal')
       assert.ok((await listMachineNames(w)).includes(name), 'the machine stays while its scope has a process')

@@ -9,9 +9,9 @@
 
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
-import { busctl, callManager, createMachine, DEST, listMachineNames, registerMachine } from '../helpers/busctl.ts'
+import { busctl, callManager, DEST, listMachineNames, registerMachine } from '../helpers/busctl.ts'
 import { eventually, sleep } from '../helpers/sandbox.ts'
-import { assertGone, childOf, scopeDirs } from './core.case.ts'
+import { assertGone, machineWithChild, scopeDirs } from './core.case.ts'
 import type { MatrixCase } from './matrix.ts'
 
 export const lifecycleCases: MatrixCase[] = [
@@ -39,12 +39,8 @@ export const lifecycleCases: MatrixCase[] = [
   {
     name: 'a machine stays while its scope still holds processes after the leader left',
     run: async ({ w }) => {
-      const leader = await w.spawnLeader('sleep 1000 & sleep 0.5; exit 0')
-      const name = w.name('orphans')
-      assert.equal((await createMachine(w, { name, leader: leader.pid })).ok, true)
-      await leader.release()
-      const child = await childOf(w, leader.pid, 'sleep 1000')
-      await eventually(() => !w.isRunning(leader.pid), 5000, 'the leader to exit')
+      const { name, leader, child } = await machineWithChild(w, 'orphans', { script: 'sleep 1000 & sleep 0.5; exit 0' })
+      await eventually(() => !w.isRunning(leader), 5000, 'the leader to exit')
       await sleep(500)
       assert.ok((await listMachineNames(w)).includes(name), 'kept while its scope is populated')
       assert.ok(scopeDirs(w, name).every((d) => existsSync(d)))
