@@ -14,7 +14,7 @@ import { helpText, versionText } from './help.ts'
 import { processIo, type Io } from './io.ts'
 import { parseArguments } from './options.ts'
 import { Table } from './output/table.ts'
-import { signalList, signalNames } from './signals.ts'
+import { signalList, signalNames } from '../protocol/signals.ts'
 import type { VerbContext, VerbHandler } from './verb.ts'
 
 /** VERB_ANY: no upper bound on the words a verb takes. */

@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { installBusyboxTree } from '../helpers/busybox-tree.ts'
+import { cgroupLayoutOf } from '../helpers/cgroups.ts'
 import { eventually } from '../helpers/sandbox.ts'
 import { SystemdGuest } from '../helpers/systemd-guest.ts'
 
@@ -93,7 +94,8 @@ void describe('libvirt on a systemd host served by machined-ts', { timeout: 600_
     // libvirtd then looks the machine up by its controller's PID (libvirt_lxc), which libvirt 9 moves
     // into the scope's nested "libvirt" cgroup only in the hierarchies its cgroup backends handle.
     assert.ok(lxc.some((c) => c.member === 'org.freedesktop.machine1.Manager.GetMachineByPID' && c.args.includes(`uint32 ${controller}`)))
-    const cgroup2Controllers = (await guest.enter(['cat', '/sys/fs/cgroup/unified/cgroup.controllers'])).stdout.trim()
+    const guestCgroup2 = cgroupLayoutOf(`/proc/${guest.leader}/mountinfo`).unified
+    const cgroup2Controllers = (await guest.enter(['cat', `${guestCgroup2}/cgroup.controllers`])).stdout.trim()
     if (start.code === 0) {
       t.diagnostic(`libvirt-lxc started the domain (cgroup2 controllers here: "${cgroup2Controllers}")`)
       assert.deepEqual(await machines(), [`${name} container libvirt-lxc`])
