@@ -36,6 +36,7 @@ export default tseslint.config(
   layer('backends', [{ group: ['**/transports/**', '**/daemon/**', '**/client/**'], message: 'backends/ implement core ports; they do not know transports.' }]),
   layer('transports', [{ group: ['**/backends/**', '**/daemon/**', '**/client/**'], message: 'transports/ wrap the core only.' }]),
   layer('client', [{ group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**'], message: 'client/ talks to the daemon over the wire only.' }]),
+  layer('web', [{ group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**', '**/cli/**', '**/spawn/**', '**/vmspawn/**'], message: 'web/ reaches the daemon through client/ and protocol/ only.' }]),
   ...['cli', 'spawn', 'vmspawn'].map((dir) =>
     layer(dir, [{ group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**'], message: 'Reach the daemon through client/ and protocol/ only.' }]),
   ),
