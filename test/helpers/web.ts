@@ -108,3 +108,22 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: false })
   return path
 }
+
+/**
+ * Controls without an accessible name (aria-label, a <label>, or their
+ * text). A string, not a function: tsx would wrap a function's inner
+ * functions in a helper the page does not have.
+ */
+const UNNAMED_CONTROLS = `(() => {
+  const named = (e) => {
+    const label = e.getAttribute('aria-label') ?? (e.id === '' ? null : document.querySelector('label[for="' + e.id + '"]')?.textContent ?? null)
+    return (label ?? e.textContent ?? '').trim() !== '' || e.closest('label') !== null
+  }
+  return [...document.querySelectorAll('button, a, input, select, textarea, [role=button]')]
+    .filter((e) => !e.hidden && e.offsetParent !== null && !named(e))
+    .map((e) => e.outerHTML.slice(0, 120))
+})()`
+
+export function unnamedControls(page: Page): Promise<string[]> {
+  return page.evaluate(UNNAMED_CONTROLS) as Promise<string[]>
+}

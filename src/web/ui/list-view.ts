@@ -120,8 +120,9 @@ export class ListView {
   }
 
   #render(): void {
-    const top = this.#viewport.scrollTop
     const height = this.#viewport.clientHeight || window.innerHeight
+    // The browser clamps scrollTop to a shorter list only at its next frame.
+    const top = Math.min(this.#viewport.scrollTop, Math.max(0, this.#sorted.length * ROW_HEIGHT - height))
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN)
     const last = Math.min(this.#sorted.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN)
     const wanted = new Map<string, number>()
