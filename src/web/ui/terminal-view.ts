@@ -55,8 +55,9 @@ export class TerminalView {
     this.#term.textarea?.setAttribute('aria-label', `Terminal input for ${name}`)
     this.#term.attachCustomKeyEventHandler((e) => {
       if (e.type !== 'keydown' || !e.ctrlKey || !e.shiftKey) return true
-      if (e.code === 'KeyC') { void this.copy(); return false }
-      if (e.code === 'KeyV') { void this.paste(); return false }
+      if (e.code === 'KeyC') { e.preventDefault(); void this.copy(); return false }
+      // The browser pastes on Ctrl+Shift+V by itself (a paste event xterm.js takes): only keep the key from the machine.
+      if (e.code === 'KeyV') return false
       return true
     })
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
