@@ -1,6 +1,6 @@
 /**
  * The terminal's WebSocket (`ws`): GET /api/machines/NAME/terminal?mode=
- * shell|login upgraded, after the same checks as any state-changing
+ * shell|login[&columns=C&rows=R] upgraded, after the same checks as any state-changing
  * request (a login or the token, and the console's own Origin). Bytes go
  * both ways in binary frames; text frames carry control messages (the
  * window size). When the socket closes, for whatever reason (the tab went,
@@ -98,15 +98,18 @@ export class TerminalSockets {
       return
     }
     const host = url.searchParams.get('host') ?? ''
-    this.#wss.handleUpgrade(req, socket, head, (ws) => { void this.#open(ws, host, name, mode as TerminalMode) })
+    // The page's size, to set before the shell draws its first prompt.
+    const size = parseControl(JSON.stringify({ type: 'resize', columns: Number(url.searchParams.get('columns')), rows: Number(url.searchParams.get('rows')) }))
+    this.#wss.handleUpgrade(req, socket, head, (ws) => { void this.#open(ws, host, name, mode as TerminalMode, size) })
   }
 
-  async #open(ws: WebSocket, host: string, name: string, mode: TerminalMode): Promise<void> {
+  async #open(ws: WebSocket, host: string, name: string, mode: TerminalMode, size: TerminalControl | undefined): Promise<void> {
     let closed = false
     ws.once('close', () => { closed = true })
     let session: TerminalSession
     try {
       session = await this.#hub.source(host).openTerminal(name, mode)
+      if (size !== undefined) session.resize(size.columns, size.rows)
     } catch (err) {
       const e = apiError(err)
       notice(ws, { type: 'error', message: `${e.body.error}: ${e.body.message}` })

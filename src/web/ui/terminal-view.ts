@@ -60,8 +60,10 @@ export class TerminalView {
       if (e.code === 'KeyV') return false
       return true
     })
+    this.#fit.fit()
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
-    const query = new URLSearchParams({ mode, ...(host === '' ? {} : { host }) })
+    const size = { columns: String(this.#term.cols), rows: String(this.#term.rows) }
+    const query = new URLSearchParams({ mode, ...size, ...(host === '' ? {} : { host }) })
     this.#socket = new WebSocket(`${scheme}://${location.host}/api/machines/${encodeURIComponent(name)}/terminal?${query.toString()}`)
     this.#socket.binaryType = 'arraybuffer'
     const encoder = new TextEncoder()
@@ -83,7 +85,6 @@ export class TerminalView {
     this.#term.onResize(() => this.#sendSize())
     this.#observer = new ResizeObserver(() => { if (!this.#closed) this.#fit.fit() })
     this.#observer.observe(screen)
-    this.#fit.fit()
   }
 
   #send(bytes: Uint8Array<ArrayBuffer>): void {
