@@ -14,7 +14,7 @@ import WebSocket from 'ws'
 import { REPO, Sandbox, eventually, sleep } from '../helpers/sandbox.ts'
 import { registerMachine } from '../helpers/busctl.ts'
 import { busyboxTree, type BusyboxTree } from '../helpers/busybox-tree.ts'
-import { machineLeader, SpawnRun } from '../helpers/spawn.ts'
+import { machineLeader, SpawnRun, stopGuest } from '../helpers/spawn.ts'
 import { launchBrowser, logIn, WebRun } from '../helpers/web.ts'
 import { WebServer } from '../../src/web/server.ts'
 import { newSecret } from '../../src/web/access.ts'
@@ -189,10 +189,7 @@ void describe('machined-web: hostile strings are shown as text', { timeout: 120_
   })
 
   after(async () => {
-    if (run !== undefined && run.child.exitCode === null) {
-      try { process.kill(run.managerPid(), 'SIGTERM') } catch { /* gone */ }
-      await run.exited
-    }
+    await stopGuest(run)
     tree?.remove()
     await web?.stop()
     await sb?.stop()

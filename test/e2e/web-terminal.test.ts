@@ -12,8 +12,8 @@ import { spawnSync } from 'node:child_process'
 import type { BrowserContext, Page } from 'playwright-core'
 import { Sandbox, eventually } from '../helpers/sandbox.ts'
 import { debianTree, OverlayTree } from '../helpers/debian-tree.ts'
-import { busyboxTree, type BusyboxTree } from '../helpers/busybox-tree.ts'
-import { machineLeader, SpawnRun, waitBooted } from '../helpers/spawn.ts'
+import { busyboxTree } from '../helpers/busybox-tree.ts'
+import { machineLeader, SpawnRun, stopGuest, waitBooted } from '../helpers/spawn.ts'
 import { launchBrowser, logIn, screenshot, unnamedControls, WebRun } from '../helpers/web.ts'
 
 /** What the terminal shows (xterm.js renders its rows as DOM text, spaces as no-break spaces), each line's end trimmed. */
@@ -54,13 +54,6 @@ async function openShell(context: BrowserContext, web: WebRun, name: string, pro
   return page
 }
 
-/** Stops machined-spawn (a clean guest shutdown) unless the guest ended already. */
-async function stopGuest(run: SpawnRun | undefined): Promise<void> {
-  if (run === undefined || run.child.exitCode !== null) return
-  try { process.kill(run.managerPid(), 'SIGTERM') } catch { /* gone */ }
-  await run.exited
-}
-
 /**
  * Types a foreground `sleep MARK` into the page's shell, closes the tab, and
  * checks that the sleep and the shell that ran it are gone.
@@ -74,37 +67,80 @@ async function closeTabLeavesNothing(page: Page, mark: string): Promise<void> {
   await eventually(() => pids(`^sleep ${mark}$`).length === 0 && spawnSync('kill', ['-0', String(shell)]).status !== 0, 10_000, 'the session\'s processes to end')
 }
 
+/**
+ * A guest booted by machined-spawn in a sandbox, machined-web beside it,
+ * and a browser logged in to it (allowed to use the clipboard).
+ */
+class GuestConsole {
+  readonly sb: Sandbox
+  readonly run: SpawnRun
+  readonly name: string
+  readonly web: WebRun
+  readonly browser: Awaited<ReturnType<typeof launchBrowser>>
+  readonly #removeTree: () => void
+
+  private constructor(o: { sb: Sandbox; run: SpawnRun; name: string; web: WebRun; browser: Awaited<ReturnType<typeof launchBrowser>>; removeTree: () => void }) {
+    this.sb = o.sb
+    this.run = o.run
+    this.name = o.name
+    this.web = o.web
+    this.browser = o.browser
+    this.#removeTree = o.removeTree
+  }
+
+  static async start(kind: 'debian' | 'busybox', base: string): Promise<GuestConsole> {
+    const cached = kind === 'debian' ? await debianTree() : undefined
+    const sb = await Sandbox.start()
+    let tree: { path: string; remove(): void } | undefined
+    let run: SpawnRun | undefined
+    let web: WebRun | undefined
+    let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined
+    try {
+      tree = cached === undefined ? busyboxTree() : await OverlayTree.create(sb, cached)
+      const name = sb.name(base)
+      run = SpawnRun.start(sb, ['-D', tree.path, '-M', name, '-b'])
+      const leader = await machineLeader(sb, name)
+      if (kind === 'debian') assert.equal(await waitBooted(sb, leader), 'running')
+      web = await WebRun.start(sb)
+      browser = await launchBrowser()
+      await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: web.origin })
+      const page = await browser.context.newPage()
+      await logIn(page, web)
+      await page.close()
+      const removeTree = tree.remove.bind(tree)
+      return new GuestConsole({ sb, run, name, web, browser, removeTree })
+    } catch (err) {
+      await browser?.close()
+      await web?.stop()
+      await stopGuest(run)
+      tree?.remove()
+      await sb.stop()
+      throw err
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.browser.close()
+    await this.web.stop()
+    await stopGuest(this.run)
+    this.#removeTree()
+    await this.sb.stop()
+  }
+}
+
 void describe('machined-web: a terminal into a Debian guest (systemd inside)', { timeout: 300_000 }, () => {
-  let sb: Sandbox
-  let tree: OverlayTree
+  let g: GuestConsole
   let run: SpawnRun
   let name: string
   let web: WebRun
   let browser: Awaited<ReturnType<typeof launchBrowser>>
 
   before(async () => {
-    const cached = await debianTree()
-    sb = await Sandbox.start()
-    tree = await OverlayTree.create(sb, cached)
-    name = sb.name('web-deb')
-    run = SpawnRun.start(sb, ['-D', tree.path, '-M', name, '-b'])
-    const leader = await machineLeader(sb, name)
-    assert.equal(await waitBooted(sb, leader), 'running')
-    web = await WebRun.start(sb)
-    browser = await launchBrowser()
-    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: web.origin })
-    const page = await browser.context.newPage()
-    await logIn(page, web)
-    await page.close()
+    g = await GuestConsole.start('debian', 'web-deb')
+    ;({ run, name, web, browser } = g)
   })
 
-  after(async () => {
-    await browser?.close()
-    await web?.stop()
-    await stopGuest(run)
-    tree?.remove()
-    await sb?.stop()
-  })
+  after(async () => { await g?.stop() })
 
   it('a shell typed into the page runs in the machine', async () => {
     const page = await openShell(browser.context, web, name, /#$/m)
@@ -190,33 +226,17 @@ void describe('machined-web: a terminal into a Debian guest (systemd inside)', {
 })
 
 void describe('machined-web: a terminal into a busybox guest (no systemd)', { timeout: 120_000 }, () => {
-  let sb: Sandbox
-  let tree: BusyboxTree
-  let run: SpawnRun
+  let g: GuestConsole
   let name: string
   let web: WebRun
   let browser: Awaited<ReturnType<typeof launchBrowser>>
 
   before(async () => {
-    tree = busyboxTree()
-    sb = await Sandbox.start()
-    name = sb.name('web-bb')
-    run = SpawnRun.start(sb, ['-D', tree.path, '-M', name, '-b'])
-    await machineLeader(sb, name)
-    web = await WebRun.start(sb)
-    browser = await launchBrowser()
-    const page = await browser.context.newPage()
-    await logIn(page, web)
-    await page.close()
+    g = await GuestConsole.start('busybox', 'web-bb')
+    ;({ name, web, browser } = g)
   })
 
-  after(async () => {
-    await browser?.close()
-    await web?.stop()
-    await stopGuest(run)
-    tree?.remove()
-    await sb?.stop()
-  })
+  after(async () => { await g?.stop() })
 
   it('a shell typed into the page runs in the machine', async () => {
     const page = await openShell(browser.context, web, name, /~ #$/m)
