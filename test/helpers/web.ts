@@ -5,8 +5,8 @@
  * a fresh profile per browser, nothing downloaded.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
@@ -72,12 +72,31 @@ export class WebRun {
     return fetch(`${this.origin}${path}`, { ...init, headers })
   }
 
+  /**
+   * SIGTERM to machined-web itself (npx runs it as a child, maybe through a
+   * shell that would not pass the signal on), as `kill $(pidof …)` would;
+   * resolves once npx has exited.
+   */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return
     const exited = new Promise((r) => this.child.once('exit', r))
-    // npx passes SIGTERM on to machined-web.
-    this.child.kill('SIGTERM')
+    try { process.kill(this.#serverPid(), 'SIGTERM') } catch { /* gone */ }
     await exited
+  }
+
+  /** The node process running bin/machined-web.js below npx. */
+  #serverPid(): number {
+    const stack = [this.child.pid!]
+    while (stack.length > 0) {
+      const p = stack.pop()!
+      let cmdline = ''
+      try { cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8') } catch { /* gone */ }
+      const [argv0 = '', argv1 = ''] = cmdline.split('\0')
+      if (/(^|\/)node$/.test(argv0) && /\/machined-web(\.js)?$/.test(argv1)) return p
+      const r = spawnSync('pgrep', ['-P', String(p)], { encoding: 'utf8' })
+      stack.push(...r.stdout.split('\n').filter((l) => l.trim() !== '').map(Number))
+    }
+    return this.child.pid!
   }
 }
 
