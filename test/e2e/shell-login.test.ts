@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs'
 import { REPO, Sandbox, eventually, type ExecResult } from '../helpers/sandbox.ts'
 import { debianTree, OverlayTree } from '../helpers/debian-tree.ts'
 import { busyboxTree, BUSYBOX_USER, type BusyboxTree } from '../helpers/busybox-tree.ts'
-import { machineLeader, SpawnRun, waitBooted } from '../helpers/spawn.ts'
+import { machineLeader, SpawnRun, stopGuest, waitBooted } from '../helpers/spawn.ts'
 import { callManager } from '../helpers/busctl.ts'
 import { mctlForAnyUser } from '../helpers/staged.ts'
 
@@ -85,13 +85,6 @@ function scopePids(sb: Sandbox, name: string): string[] {
     try { return readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter((l) => l !== '') } catch { return [] }
   }
   return [...read(scope), ...read(`${scope}/init.scope`)].sort()
-}
-
-/** Stops machined-spawn (a clean guest shutdown) unless the guest ended already. */
-async function stopGuest(run: SpawnRun | undefined): Promise<void> {
-  if (run === undefined || run.child.exitCode !== null) return
-  try { process.kill(run.managerPid(), 'SIGTERM') } catch { /* gone */ }
-  await run.exited
 }
 
 function assertSession(r: ExecResult, name: string, stdout: string): void {
