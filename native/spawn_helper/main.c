@@ -123,8 +123,11 @@ static void on_command(Watch *w) {
                         kill(w->pid, SIGKILL);
                 close(w->go);
                 w->go = -1;
-        } else if (!line || strcmp(line, "abort") == 0)
+        } else if (!line || strcmp(line, "abort") == 0) {
+                if (!line && w->rd->eof)
+                        host_manager_gone();
                 kill(w->pid, SIGKILL);
+        }
         free(line);
 }
 

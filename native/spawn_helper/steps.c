@@ -110,8 +110,14 @@ static int step_attach(const Step *st, Plan *p) {
         return -1;
 }
 
+/* pivot-root ROOT [ro]: "ro" makes the root and every mount below it read-only first (nspawn's --read-only). */
 static int step_pivot_root(const Step *st, Plan *p) {
-        return pivot_into(arg(st, 1));
+        return pivot_into(arg(st, 1), arg(st, 2) && strcmp(arg(st, 2), "ro") == 0);
+}
+
+/* loop-mount IMAGE OFFSET SIZE FSTYPE TARGET FLAGS [DATA] (loop.c). */
+static int step_loop_mount(const Step *st, Plan *p) {
+        return loop_mount(arg(st, 1), arg(st, 2), arg(st, 3), arg(st, 4), arg(st, 5), arg(st, 6), arg(st, 7));
 }
 
 static int step_mount(const Step *st, Plan *p) {
@@ -258,12 +264,14 @@ static const StepKind STEPS[] = {
         { "clone", 0, IN_HELPER, step_clone },
         { "host-shared-dir", 1, IN_HELPER, step_host_shared_dir },
         { "host-dir", 1, IN_HELPER, step_host_dir },
+        { "host-orphan-dir", 1, IN_HELPER, step_host_orphan_dir },
         /* The container's, in the order the plan gives. */
         { "wait-go", 0, IN_CONTAINER, step_wait_go },
         { "unshare-cgroup", 0, IN_CONTAINER, step_unshare_cgroup },
         { "clone-tree", 2, IN_CONTAINER, step_clone_tree },
         { "attach", 2, IN_CONTAINER, step_attach },
         { "pivot-root", 1, IN_CONTAINER, step_pivot_root },
+        { "loop-mount", 6, IN_CONTAINER, step_loop_mount },
         { "mount", 4, IN_CONTAINER, step_mount },
         { "remount-ro", 1, IN_CONTAINER, step_remount_ro },
         { "remount-ro-tree", 1, IN_CONTAINER, step_remount_ro_tree },
