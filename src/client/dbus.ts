@@ -88,21 +88,31 @@ export class DbusMachinedClient implements MachinedClient {
     const leader = o.leader ?? 0 // 0: the caller, which is us
     const extras = o.vsockCid !== undefined || o.sshAddress !== undefined || o.sshPrivateKeyPath !== undefined
     const scope = (o.scopeProperties ?? []).map((p) => [p.name, variant(p.signature, p.value)])
-    if (extras) {
-      // Only the property-dictionary methods of newer systemd carry these.
-      const props: [string, unknown][] = [['Id', variant('ay', id)], ['Class', variant('s', o.class)], ['Service', variant('s', o.service ?? '')],
-        ['RootDirectory', variant('s', o.rootDirectory ?? '')], ['NetworkInterfaces', variant('ai', [...(o.networkInterfaces ?? [])])]]
-      if (leader !== 0) props.push(['LeaderPID', variant('u', leader)])
-      if (o.vsockCid !== undefined) props.push(['VSockCID', variant('u', o.vsockCid)])
-      if (o.sshAddress !== undefined) props.push(['SSHAddress', variant('s', o.sshAddress)])
-      if (o.sshPrivateKeyPath !== undefined) props.push(['SSHPrivateKeyPath', variant('s', o.sshPrivateKeyPath)])
-      if (create) await this.#call('CreateMachineEx', 'sa(sv)a(sv)', [o.name, props, scope])
-      else await this.#call('RegisterMachineEx', 'sa(sv)', [o.name, props])
-      return
-    }
     const args = [o.name, id, o.service ?? '', o.class, leader, o.rootDirectory ?? '', [...(o.networkInterfaces ?? [])]]
-    if (create) await this.#call('CreateMachineWithNetwork', 'sayssusaia(sv)', [...args, scope])
-    else await this.#call('RegisterMachineWithNetwork', 'sayssusai', args)
+    const classic = async (): Promise<void> => {
+      if (create) await this.#call('CreateMachineWithNetwork', 'sayssusaia(sv)', [...args, scope])
+      else await this.#call('RegisterMachineWithNetwork', 'sayssusai', args)
+    }
+    if (!extras && o.image === undefined) return classic()
+    // Only the property-dictionary methods of newer systemd carry these.
+    const props: [string, unknown][] = [['Id', variant('ay', id)], ['Class', variant('s', o.class)], ['Service', variant('s', o.service ?? '')],
+      ['RootDirectory', variant('s', o.rootDirectory ?? '')], ['NetworkInterfaces', variant('ai', [...(o.networkInterfaces ?? [])])]]
+    if (leader !== 0) props.push(['LeaderPID', variant('u', leader)])
+    if (o.vsockCid !== undefined) props.push(['VSockCID', variant('u', o.vsockCid)])
+    if (o.sshAddress !== undefined) props.push(['SSHAddress', variant('s', o.sshAddress)])
+    if (o.sshPrivateKeyPath !== undefined) props.push(['SSHPrivateKeyPath', variant('s', o.sshPrivateKeyPath)])
+    if (o.image !== undefined) props.push(['ImageName', variant('s', o.image.name)], ['ImagePath', variant('s', o.image.path)])
+    const [member, signature, body] = create ? ['CreateMachineEx', 'sa(sv)a(sv)', [o.name, props, scope]] : ['RegisterMachineEx', 'sa(sv)', [o.name, props]]
+    try {
+      await this.#bus.call(BUS_NAME, MACHINE1_PATH, MANAGER_INTERFACE_NAME, member, signature, body)
+    } catch (err) {
+      if (!(err instanceof DBusError)) throw err
+      // The image is machined-ts's alone: systemd-machined 252 has no *Ex methods, newer ones refuse the property.
+      // Registering without it is what such a machined can do.
+      const unknown = err.type === 'org.freedesktop.DBus.Error.UnknownMethod' || (err.type === 'org.freedesktop.DBus.Error.InvalidArgs' && /\bImage(Name|Path)\b/.test(err.message))
+      if (extras || !unknown) throw fromDbusError(err.type, err.message)
+      await classic()
+    }
   }
 
   async unregister(name: string): Promise<void> {

@@ -37,6 +37,13 @@ export interface RegisterOptions {
   readonly vsockCid?: number
   readonly sshAddress?: string
   readonly sshPrivateKeyPath?: string
+  /**
+   * The pool image the machine runs from (machined-ts's ImageName and
+   * ImagePath, docs/images.md). D-Bus only, through CreateMachineEx or
+   * RegisterMachineEx; a machined that does not know them (systemd's)
+   * registers the machine without them.
+   */
+  readonly image?: { readonly name: string; readonly path: string }
 }
 
 /** One unit property for CreateMachine, e.g. { name: 'KillSignal', signature: 'i', value: 37 }. */
