@@ -7,8 +7,7 @@
  * @module
  */
 
-import { constants, accessSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs'
-import { isAbsolute, resolve } from 'node:path'
+import { constants, accessSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 
 const MAX_SYMLINKS = 40
 
@@ -37,19 +36,6 @@ export function resolveInRoot(root: string, path: string): string | undefined {
     todo.unshift(...target.split('/').filter((p) => p !== ''))
   }
   return `${root}${done.length === 0 ? '' : `/${done.join('/')}`}`
-}
-
-/** The container's root: absolute, symlinks resolved, a directory, not the host's own root. Throws a one-line Error. */
-export function checkRootDirectory(directory: string): string {
-  let root: string
-  try {
-    root = realpathSync(isAbsolute(directory) ? directory : resolve(directory))
-  } catch (err) {
-    throw new Error(`Failed to open directory ${directory}: ${describeErrno(err)}`, { cause: err })
-  }
-  if (!statSync(root).isDirectory()) throw new Error(`${directory} is not a directory`)
-  if (root === '/') throw new Error('Spawning a container on the root directory is not supported')
-  return root
 }
 
 function isExecutableFile(hostPath: string): boolean {
