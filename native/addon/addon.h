@@ -53,6 +53,10 @@ napi_value js_btrfs_set_read_only(napi_env env, napi_callback_info info);
 napi_value js_block_device_info(napi_env env, napi_callback_info info);
 napi_value js_block_device_set_read_only(napi_env env, napi_callback_info info);
 napi_value js_scan_search_path(napi_env env, napi_callback_info info);
+/* service.c */
+napi_value js_unix_send_datagram(napi_env env, napi_callback_info info);
+napi_value js_fd_set_cloexec(napi_env env, napi_callback_info info);
+napi_value js_is_listening_unix_stream(napi_env env, napi_callback_info info);
 /* vsock.c */
 napi_value js_vsock_listen(napi_env env, napi_callback_info info);
 napi_value js_vsock_local_port(napi_env env, napi_callback_info info);

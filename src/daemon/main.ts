@@ -35,11 +35,15 @@ import { keepYoungGenerationSmall } from './heap.ts'
 import { LOG_LEVELS, StderrLog, type LogLevel } from './log.ts'
 import { busPolicyRestrictsUsers, connectSystemBus, type SystemBus } from './system-bus.ts'
 import { startVarlink } from './varlink.ts'
+import { nameTakenError, refuseIfNameTaken } from './name-owner.ts'
+import { ServiceManagerLink } from './service-manager.ts'
+import { runServiceCommand, SERVICE_COMMANDS } from './install-service.ts'
 
 /** dbus-daemon's own max_replies_per_connection for the system bus; sd-bus has no such cap. */
 const DEFAULT_MAX_CALLS_PER_SENDER = 128
 
 export const HELP = `machined [OPTIONS...]
+machined install-service|uninstall-service [--help]
 
 A machine registry and manager speaking systemd-machined's wire protocols
 (org.freedesktop.machine1 on the system bus).
@@ -199,10 +203,13 @@ async function chooseUnits(options: DaemonOptions, systemBus: SystemBus, log: Lo
   return new CgroupUnits({ layout, runtimeDir: `${options.runtimeDir}/scopes`, log })
 }
 
-export async function startDaemon(options: DaemonOptions, log: Log): Promise<RunningDaemon> {
+/** `varlinkFd`: a listening socket passed by socket activation, served instead of binding options.varlinkSocket. */
+export async function startDaemon(options: DaemonOptions, log: Log, passed: { varlinkFd?: number | undefined } = {}): Promise<RunningDaemon> {
   // Connect to the bus
   const systemBus = await connectSystemBus({ address: options.busAddress, embedded: options.embeddedBus, log })
   try {
+    // Somebody serves already (systemd-machined, another of us): say who, before touching its state or its Varlink socket.
+    await refuseIfNameTaken(systemBus.bus)
     const processes = new ProcfsProcesses()
     const host = await readHostInfo({ processes })
     const units = await chooseUnits(options, systemBus, log)
@@ -230,12 +237,12 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
     await loadMachines(manager)
     // Set up Varlink once the registry is loaded, so the first List sees every machine.
     const varlink = options.varlinkSocket === undefined ? undefined : await startVarlink({
-      path: options.varlinkSocket, manager, log, version: version(),
+      path: options.varlinkSocket, fd: passed.varlinkFd, manager, log, version: version(),
       imagePath: options.varlinkSocket === MACHINE_SOCKET_PATH ? MACHINE_IMAGE_SOCKET_PATH : undefined,
       limits: { maxConnections: options.maxVarlinkConnections, maxConnectionsPerUid: options.maxVarlinkConnectionsPerUid },
     })
     if (varlink !== undefined) log.info('Serving io.systemd.Machine', { socket: options.varlinkSocket })
-    await server.requestName()
+    await server.requestName().catch(async (err: unknown) => { throw await nameTakenError(systemBus.bus, err) })
     const heapTrim = startHeapTrim(log)
     // Publish to the fleet last: etcd never holds up serving, and sees the loaded registry.
     const fleet = options.fleet === undefined ? undefined : startFleet(options.fleet, { manager, log, runtimeDir: options.runtimeDir, version: version() })
@@ -262,6 +269,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
 
 /** Runs the daemon until SIGTERM/SIGINT; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] !== undefined && (SERVICE_COMMANDS as readonly string[]).includes(argv[0])) return runServiceCommand(argv)
   let parsed: Parsed
   try {
     parsed = parseDaemonArgs(argv)
@@ -274,17 +282,22 @@ export async function main(argv: string[]): Promise<number> {
   const log = new StderrLog(parsed.options.logLevel)
   keepYoungGenerationSmall()
   let daemon: RunningDaemon
+  let service: ServiceManagerLink | undefined
   try {
-    daemon = await startDaemon(parsed.options, log)
+    service = ServiceManagerLink.fromEnvironment(log)
+    daemon = await startDaemon(parsed.options, log, { varlinkFd: service.varlinkFd })
   } catch (err) {
+    service?.dispose()
     log.error('Failed to start', { error: (err as Error).message })
     return 1
   }
+  service.ready({ machines: daemon.manager.list().length - 1, varlink: parsed.options.varlinkSocket !== undefined })
   return new Promise<number>((resolve) => {
     let done = false
     const finish = (code: number): void => {
       if (done) return
       done = true
+      service.stopping()
       daemon.stop()
       resolve(code)
     }

@@ -14,9 +14,9 @@ import type { Log } from '../core/ports.ts'
 import { BusConnection } from '../wire/dbus/bus.ts'
 
 export const DEFAULT_SYSTEM_BUS_ADDRESS = 'unix:path=/run/dbus/system_bus_socket'
-const POLICY_NAME = 'org.freedesktop.machine1.conf'
-const POLICY_DIRS = ['/usr/share/dbus-1/system.d', '/etc/dbus-1/system.d']
-const OUR_POLICY = fileURLToPath(new URL(`../../data/${POLICY_NAME}`, import.meta.url))
+export const POLICY_NAME = 'org.freedesktop.machine1.conf'
+export const POLICY_DIRS = ['/usr/share/dbus-1/system.d', '/etc/dbus-1/system.d']
+export const OUR_POLICY = fileURLToPath(new URL(`../../data/${POLICY_NAME}`, import.meta.url))
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false)

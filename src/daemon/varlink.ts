@@ -18,6 +18,8 @@ export interface VarlinkServiceOptions {
   readonly path: string
   /** Also serve the same interfaces here (io.systemd.MachineImage's own socket); undefined: only on `path`. */
   readonly imagePath?: string | undefined
+  /** A listening socket passed by socket activation: served instead of binding `path`. */
+  readonly fd?: number | undefined
   readonly manager: Manager
   readonly log: Log
   readonly version: string
@@ -35,7 +37,8 @@ export async function startVarlink(options: VarlinkServiceOptions): Promise<Varl
   server.addInterface(machineBinding({ manager: options.manager, identity: new PidfdProcessIdentity() }))
   // As systemd-machined: one server with io.systemd.Machine and io.systemd.MachineImage, on both sockets.
   server.addInterface(machineImageBinding({ manager: options.manager }))
-  await server.listen(options.path, { mode: 0o666 })
+  if (options.fd !== undefined) await server.listenFd(options.fd)
+  else await server.listen(options.path, { mode: 0o666 })
   if (options.imagePath !== undefined) await server.listen(options.imagePath, { mode: 0o666 })
   return server
 }

@@ -23,6 +23,7 @@ import { HELP, parseCommandLine, resolveConsoleMode, UsageError, type SpawnOptio
 import { containerHostEnvironment, parseOsRelease } from './os-release.ts'
 import { connectMachined, machineExists, SIGKILL, SIGRTMIN } from './register.ts'
 import { syncTimezone } from './timezone.ts'
+import { ServiceNotifier } from '../linux/sd-notify.ts'
 import { checkCommand, defaultShell, findInit, readMachineId } from './tree.ts'
 
 const SIGHUP = 1
@@ -170,6 +171,8 @@ export async function main(argv: string[]): Promise<number> {
 
 async function run(options: SpawnOptions, prepared: Prepared, consoleMode: ReturnType<typeof resolveConsoleMode>, machined: MachinedClient | undefined, scratch: string | undefined): Promise<number> {
   const name = options.machine
+  // Run from a unit (machined-spawn@.service, Type=notify): READY=1 once the container runs, as nspawn sends it.
+  const manager = ServiceNotifier.fromEnvironment()
   let current: Container | undefined
   let guest = new GuestState()
   let stopping = false
@@ -183,6 +186,7 @@ async function run(options: SpawnOptions, prepared: Prepared, consoleMode: Retur
   const requestStop = (): void => {
     if (stopping) { current?.signal(SIGKILL); return } // asked twice: no more waiting
     stopping = true
+    manager.notify({ STOPPING: '1' })
     repeatStop()
   }
   const handlers = (['SIGTERM', 'SIGINT', 'SIGHUP'] as const).map((s) => [s, requestStop] as const)
@@ -204,6 +208,10 @@ async function run(options: SpawnOptions, prepared: Prepared, consoleMode: Retur
         onNotify: (fields) => guest.update(fields),
       })
       if (stopping) current.signal(stopSignal) // the request came while it was starting
+      else {
+        manager.notify({ READY: '1', STATUS: 'Container running.' })
+        manager.startWatchdog()
+      }
       const result = interpretExit(name, await current.finish(), guest.shutdown)
       current = undefined
       say(options, result.message)
@@ -211,6 +219,7 @@ async function run(options: SpawnOptions, prepared: Prepared, consoleMode: Retur
     }
   } finally {
     if (resend !== undefined) clearTimeout(resend)
+    manager.dispose()
     for (const [s, h] of handlers) process.off(s, h)
   }
 }
