@@ -14,7 +14,7 @@
 
 import { execFile } from 'node:child_process'
 import { existsSync, realpathSync, statSync } from 'node:fs'
-import { mkdir, mkdtemp, rename, rm, rmdir } from 'node:fs/promises'
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { findImageEntry, entryIsReadOnly, MACHINE_SEARCH_PATH } from '../linux/image-search.ts'
@@ -26,8 +26,12 @@ import { describeErrno } from './tree.ts'
 
 const execFileAsync = promisify(execFile)
 
-/** Where ephemeral runs keep their overlay's upper layer: on disk, so a busy guest does not fill memory. */
-export const SCRATCH_DIR = '/var/tmp/machined-spawn'
+/**
+ * Where ephemeral runs keep their overlay's upper layer: on disk, so a busy
+ * guest does not fill memory; one directory per run, SCRATCH_PREFIX-NAME.XXXXXX,
+ * right in /var/tmp so that removing it leaves nothing.
+ */
+export const SCRATCH_PREFIX = '/var/tmp/machined-spawn'
 
 /** The pool image a container runs from, as it is registered (ImageName, ImagePath). */
 export interface ImageRef {
@@ -155,8 +159,7 @@ export async function populateFromTemplate(directory: string, template: string, 
 
 /** An ephemeral run's scratch directory (upper/ and work/ of its overlay); the caller removes it. */
 export async function makeScratch(name: string): Promise<string> {
-  await mkdir(SCRATCH_DIR, { recursive: true, mode: 0o700 })
-  const dir = await mkdtemp(join(SCRATCH_DIR, `${name}.`))
+  const dir = await mkdtemp(`${SCRATCH_PREFIX}-${name}.`)
   await mkdir(join(dir, 'upper'), { mode: 0o755 })
   await mkdir(join(dir, 'work'), { mode: 0o700 })
   return dir
@@ -164,7 +167,6 @@ export async function makeScratch(name: string): Promise<string> {
 
 export async function removeScratch(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
-  await rmdir(SCRATCH_DIR).catch(() => undefined)
 }
 
 /**
