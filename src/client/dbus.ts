@@ -10,8 +10,10 @@ import type { MachineClass, MachineState } from '../protocol/vocabulary.ts'
 import { BusConnection, DBusError, variant, type Variant } from '../wire/dbus/bus.ts'
 import { fromDbusError, MachinedUnavailableError } from './errors.ts'
 import { DbusImageClient } from './images-dbus.ts'
+import { MachinesClient } from './machines.ts'
+import { MACHINE_SOCKET_PATH } from '../protocol/varlink/io.systemd.Machine.ts'
 import type {
-  BindOptions, BusProperty, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachinePty, MachineSummary, MachinedClient,
+  BindOptions, BusProperty, CopyOptions, KillOptions, MachineAddress, MachineDescription, MachineDetails, MachineEvent, MachinePty, MachineSummary, MachinedClient,
   RegisterOptions, ShellOptions,
 } from './types.ts'
 import { EventQueue, formatAddress, idBytes, idHex } from './values.ts'
@@ -29,14 +31,34 @@ export class DbusMachinedClient implements MachinedClient {
   #fdBus: Promise<BusConnection> | undefined
   #images: DbusImageClient | undefined
 
-  private constructor(bus: BusConnection, address: string) {
+  private constructor(bus: BusConnection, address: string, varlinkSocket: string) {
     this.#bus = bus
     this.#address = address
+    this.#machines = new MachinesClient(varlinkSocket)
   }
 
-  static async connect(address: string): Promise<DbusMachinedClient> {
+  /** `varlinkSocket`: where machined-ts's own calls (start, enable, disable, describe) go, Varlink only. */
+  static async connect(address: string, varlinkSocket: string = MACHINE_SOCKET_PATH): Promise<DbusMachinedClient> {
     // Only the calls that answer fds use one, a connection of their own (#fdCall): a plain socket, without the native one, starts faster.
-    return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false, unixFd: false }), address)
+    return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false, unixFd: false }), address, varlinkSocket)
+  }
+
+  readonly #machines: MachinesClient
+
+  start(name: string): Promise<void> {
+    return this.#machines.start(name)
+  }
+
+  enable(name: string): Promise<void> {
+    return this.#machines.enable(name)
+  }
+
+  disable(name: string): Promise<void> {
+    return this.#machines.disable(name)
+  }
+
+  describe(name: string): Promise<MachineDescription> {
+    return this.#machines.describe(name)
   }
 
   get images(): DbusImageClient {
@@ -265,6 +287,7 @@ export class DbusMachinedClient implements MachinedClient {
   }
 
   close(): void {
+    this.#machines.close()
     this.#bus.close()
     void this.#fdBus?.then((b) => b.close(), () => undefined)
   }
