@@ -10,9 +10,8 @@
  * @module
  */
 
-import { FailedError, InvalidArgsError, MachineExistsError, NoSuchImageError, NotSupportedError } from '../protocol/errors.ts'
+import { FailedError, InvalidArgsError, MachineExistsError, NoSuchImageError } from '../protocol/errors.ts'
 import { machineNameIsValid } from '../protocol/hostname.ts'
-import { HOST_IMAGE_NAME } from '../protocol/image.ts'
 import { ACTIONS, type Caller } from './authorization.ts'
 import type { Manager } from './manager.ts'
 import type { Image, MachineServices } from './ports.ts'
@@ -20,12 +19,11 @@ import type { Image, MachineServices } from './ports.ts'
 /** How long Start waits for the machine to register: systemd's DefaultTimeoutStartSec=. */
 export const START_TIMEOUT_MS = 90_000
 
-/** The image a service runs: its name must be a machine's name too, and `.host` is no machine to boot. */
+/** The image a service runs: its name must be a machine's name too (which also keeps out `.host` and hidden images). */
 async function serviceImage(manager: Manager, name: string): Promise<Image> {
   if (!machineNameIsValid(name)) throw new InvalidArgsError(`Invalid machine name ${name}.`, { parameter: 'name' })
   const image = await manager.ports.images.find(name)
   if (image === undefined) throw new NoSuchImageError(name)
-  if (image.name === HOST_IMAGE_NAME) throw new NotSupportedError('The host cannot be started as a machine.')
   return image
 }
 

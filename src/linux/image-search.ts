@@ -8,7 +8,8 @@
  * @module
  */
 
-import { readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { imageNameIsValid } from '../protocol/image.ts'
 import { scanSearchPath, type ScannedEntry } from '../native/images.ts'
 
@@ -45,6 +46,20 @@ export async function findImageEntry(searchPath: readonly string[], name: string
     if (raw !== undefined) return raw
   }
   return undefined
+}
+
+/**
+ * The image of the search path that `path` (absolute, symlinks resolved)
+ * is, if it is one: image_find() must find NAME (a tree) or NAME.raw (a
+ * raw image) at that very place. What a launcher run with -D, -i or
+ * --image registers as the image it runs from.
+ */
+export async function imageAtPath(path: string, raw: boolean): Promise<{ readonly name: string; readonly path: string } | undefined> {
+  const name = raw ? basename(path).replace(/\.raw$/, '') : basename(path)
+  const entry = await findImageEntry(MACHINE_SEARCH_PATH, name).catch(() => undefined)
+  if (entry === undefined) return undefined
+  const found = join(entry.dir, entry.file)
+  return existsSync(found) && realpathSync(found) === path ? { name, path: found } : undefined
 }
 
 /** What makes an entry read-only in systemd's eyes: a vendor image, a read-only mount, or the entry's own flag or mode. */

@@ -17,7 +17,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs'
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
-import { findImageEntry, entryIsReadOnly, MACHINE_SEARCH_PATH } from '../linux/image-search.ts'
+import { findImageEntry, entryIsReadOnly, imageAtPath, MACHINE_SEARCH_PATH } from '../linux/image-search.ts'
 import { findRawRoot, withMounted } from '../linux/raw-image.ts'
 import { lockImagePath, type ImageLock } from '../native/image-lock.ts'
 import type { RootSetup } from './plan-root.ts'
@@ -62,15 +62,6 @@ function realpathOf(path: string, what: string): string {
   }
 }
 
-/** The image of the search path at `path`, if it is one: NAME for a tree, NAME.raw for a raw image (image_find() must find it there). */
-async function imageAt(path: string, raw: boolean): Promise<ImageRef | undefined> {
-  const name = raw ? basename(path).replace(/\.raw$/, '') : basename(path)
-  const entry = await findImageEntry(MACHINE_SEARCH_PATH, name).catch(() => undefined)
-  if (entry === undefined) return undefined
-  const found = join(entry.dir, entry.file)
-  return existsSync(found) && realpathSync(found) === path ? { name, path: found } : undefined
-}
-
 async function rawSetup(image: string): Promise<RootSetup> {
   try {
     const root = await findRawRoot(image)
@@ -91,11 +82,11 @@ export async function resolveRoot(options: SpawnOptions): Promise<ContainerRoot>
     const path = options.template !== undefined && !existsSync(options.directory) ? resolve(options.directory) : realpathOf(options.directory, 'directory')
     if (existsSync(path) && !statSync(path).isDirectory()) throw fail(`${options.directory} is not a directory`)
     if (path === '/' && !options.ephemeral) throw fail('Spawning a container on the root directory is not supported. Consider using --ephemeral.')
-    return { ...base, setup: { kind: 'directory', path }, path, image: await imageAt(path, false) }
+    return { ...base, setup: { kind: 'directory', path }, path, image: await imageAtPath(path, false) }
   }
   if (options.image !== undefined) {
     const path = realpathOf(options.image, 'image')
-    return { ...base, setup: await rawSetup(path), path, image: await imageAt(path, true) }
+    return { ...base, setup: await rawSetup(path), path, image: await imageAtPath(path, true) }
   }
   const name = options.machine
   const entry = await findImageEntry(MACHINE_SEARCH_PATH, name).catch((err: unknown) => {

@@ -28,9 +28,8 @@ export interface SpawnOptions {
   readonly directory: string | undefined
   /** -i: a raw disk image (or block device) whose root file system is the container's root. */
   readonly image: string | undefined
+  /** -M, else derived from -D or -i; with neither -D nor -i, the pool image of this name is the root. */
   readonly machine: string
-  /** -M was given (not derived from -D or -i): with neither -D nor -i, the image of that name in the pool. */
-  readonly machineGiven: boolean
   /** -x: run on a throw-away copy-on-write layer over the tree, gone when the container ends. */
   readonly ephemeral: boolean
   /** --read-only: the container's root file system is mounted read-only (images that are read-only run so too). */
@@ -353,7 +352,6 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
     options: {
       directory, image, template, uuid, hostname, binds, setenv, console, register, ephemeral,
       machine: machineName(machine, directory, image, ephemeral, random),
-      machineGiven: machine !== undefined,
       readOnly: flags.has('readOnly'),
       boot: flags.has('boot'),
       args: rest,

@@ -7,11 +7,12 @@
 // daemon. Real machinectl sees the machines as any others.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { eventually, REPO, sleep } from '../helpers/sandbox.ts'
 import { poolWorld, type PoolWorld } from '../helpers/pool-machines.ts'
 import { machineLeader, waitBooted } from '../helpers/spawn.ts'
+import { vmImage } from '../helpers/vm.ts'
 
 const RUNTIME = '/run/machined-ts/launchers'
 
@@ -171,6 +172,23 @@ void describe('mctl start/enable: machines from the pool, supervised by machined
     const nobody = await w.sb.exec(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(REPO, 'bin/mctl.js'), 'start', w.bb])
     assert.deepEqual(nobody, { code: 1, stdout: '', stderr: `Failed to start machine ${w.bb}: Access denied\n` })
     assert.ok(!registered(w.bb))
+  })
+
+  it('a raw image with a kernel beside it starts as a VM in machined-vmspawn; terminate ends it for good', async () => {
+    const name = w.sb.name('vm')
+    const image = vmImage()
+    writeFileSync(join(w.pool, `${name}.raw`), Buffer.alloc(1 << 20))
+    symlinkSync(image.kernel, join(w.pool, `${name}.vmlinuz`))
+    // No initrd and no root: the kernel runs until it is stopped, which is all a registration needs.
+    assert.deepEqual(await mctl('start', name), { code: 0, stdout: '', stderr: '' })
+    assert.match((await w.sb.exec(['machinectl', 'list', '--no-legend'])).stdout, new RegExp(`^${name} +vm +machined-vmspawn `, 'm'))
+    assert.match((await mctl('status', name)).stdout, new RegExp(`\\t   Image: ${name} \\(/var/lib/machines/${name}\\.raw\\)\\n`))
+    assert.match(w.sb.execSync(['cat', `/var/log/machined-ts/${name}.log`]).stdout, /Spawning VM/)
+    assert.equal((await w.sb.exec(['machinectl', 'terminate', name])).code, 0)
+    await eventually(() => !registered(name), 60_000, 'the VM to go')
+    await eventually(() => w.sb.execSync(['test', '-e', join(RUNTIME, name)]).code === 1, 10_000, 'its launcher to end')
+    await sleep(1000)
+    assert.ok(!registered(name), 'not restarted')
   })
 
   it('a start that fails before the machine registers says why, and is not retried', async () => {
