@@ -6,9 +6,8 @@
 // them, and `mctl poweroff` stops the unit's container.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { busyboxTree } from '../helpers/busybox-tree.ts'
+import { copyBusyboxTree } from '../helpers/busybox-tree.ts'
 import { eventually, REPO } from '../helpers/sandbox.ts'
 import { NODE } from '../helpers/nspawn-guest.ts'
 import { SystemdGuest } from '../helpers/systemd-guest.ts'
@@ -21,13 +20,7 @@ void describe('mctl start/enable on a systemd host: machined-spawn@NAME.service'
   before(async () => {
     guest = await SystemdGuest.start()
     await guest.installMachined()
-    const tree = busyboxTree()
-    try {
-      const copy = spawnSync('cp', ['-a', tree.path, guest.hostPath('/var/lib/machines/bb')], { encoding: 'utf8' })
-      assert.equal(copy.status, 0, copy.stderr)
-    } finally {
-      tree.remove()
-    }
+    copyBusyboxTree(guest.hostPath('/var/lib/machines/bb'))
   })
 
   after(async () => {

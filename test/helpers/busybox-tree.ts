@@ -58,3 +58,14 @@ export function busyboxTree(): BusyboxTree {
   chmodSync(join(path, 'tmp'), 0o1777)
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
 }
+
+/** A fresh busybox tree copied to `dest` (`cp -a`, so owners, modes and links stay), e.g. into a guest's pool. */
+export function copyBusyboxTree(dest: string): void {
+  const tree = busyboxTree()
+  try {
+    const copy = spawnSync('cp', ['-a', tree.path, dest], { encoding: 'utf8' })
+    if (copy.status !== 0) throw new Error(`copying the busybox tree to ${dest} failed: ${copy.stderr}`)
+  } finally {
+    tree.remove()
+  }
+}
