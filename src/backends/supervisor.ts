@@ -242,7 +242,8 @@ export class Supervisor implements MachineServices {
 
   /** The launcher ended: `status` is undefined when nobody knows how (an adopted one that wrote nothing). */
   async #ended(run: Run, status: { code: number } | { signal: string } | undefined): Promise<void> {
-    if (this.#runs.get(run.name) !== run) return
+    // A daemon on its way out leaves the record to the next one, which finds the launcher gone and reads its status.
+    if (this.#disposed || this.#runs.get(run.name) !== run) return
     this.#runs.delete(run.name)
     run.watch?.dispose()
     await this.#records.remove(run.name)
@@ -251,7 +252,7 @@ export class Supervisor implements MachineServices {
     const how = status === undefined ? `${what} ended; how is not known` : 'code' in status ? `${what} exited with status ${status.code}` : `${what} was killed by signal ${status.signal}`
     const tail = await this.#logs.tail(run.name)
     run.resolveEnded(tail.length === 0 ? `${how}.` : `${how}; the end of ${this.#logs.path(run.name)}: ${tail.join(' | ')}`)
-    const restart = failed && run.registered && !run.stopping && !this.#disposed
+    const restart = failed && run.registered && !run.stopping
     this.#options.log.info('Machine launcher ended', { machine: run.name, status: how, restart })
     if (restart) this.#scheduleRestart(run)
   }
