@@ -148,12 +148,15 @@ export async function main(argv: string[]): Promise<number> {
       await populateFromTemplate(resolve(options.directory), options.template, (m) => say(options, m))
     }
     const root = await resolveRoot(options)
-    lock = await lockRoot(root)
+    // nspawn's lock: for a tree once the input is known good (bad input leaves nothing behind, not even the lock
+    // directory), before anything changes it; a raw image before it is mounted for a look, as nobody may be writing it.
+    if (root.setup.kind === 'raw') lock = await lockRoot(root)
     const prepared = await prepare(options, root, consoleMode !== 'pipe')
     if (options.register) {
       machined = await connectMachined()
       if (await machineExists(machined, options.machine)) throw new Error(`Machine '${options.machine}' already exists`)
     }
+    lock ??= await lockRoot(root)
     // Only now that every check passed may the tree change (nspawn's --timezone=auto); never an image's, or a tree only read.
     if (root.setup.kind === 'directory' && !root.readOnly && !root.ephemeral) syncTimezone(root.setup.path)
     if (root.ephemeral) scratch = await makeScratch(options.machine)
