@@ -59,10 +59,14 @@ static int room_for(size_t count, size_t max, int err) {
         return -1;
 }
 
-/* Everything before this ran while machined placed us in the machine's scope; what follows (the cgroup namespace, the payload) needs us in it. EOF means: abort. */
+/* Everything before this ran before machined placed us in the machine's scope; what follows (the cgroup namespace, the payload) needs us in it. EOF means: abort. */
 static int step_wait_go(const Step *st, Plan *p) {
-        char c;
+        char c = 'w';
 
+        /* Every node and mount is made: the manager may have us moved into the machine's scope now (its device
+         * policy would refuse the mknods made before this point, as nspawn's outer child is done before it registers). */
+        if (fdpass_send(p->fdpass, &c, 1, NULL, 0, 0) < 0)
+                return -1;
         for (;;) {
                 ssize_t k = read(p->go_fd, &c, 1);
                 if (k == 1)

@@ -131,8 +131,10 @@ export class Container {
       const pid = await helper.pid
       if (pid === 0) throw new Error(helper.error ?? 'The helper failed to start the container')
       pidfd = pidfdOpen(pid)
-      // Placement before the payload runs: the helper's child makes its mounts meanwhile, then waits at "wait-go".
+      // Placement before the payload runs, once PID 1 has made its mounts and nodes (the scope's device policy
+      // would refuse its mknods): it waits at "wait-go" meanwhile.
       const veth = options.networkVeth ? await createVeth(name, pid) : undefined
+      if (!(await helper.waiting)) throw new Error(helper.error ?? 'The container exited before it started')
       const request = {
         name, id: config.id, leader: pid, rootDirectory: config.rootDirectory, boot: options.boot,
         networkInterfaces: veth === undefined ? [] : [veth.ifindex], image: config.image,

@@ -162,7 +162,7 @@ void describe('machined-spawn -M NAME: containers from the pool', { timeout: 600
     assert.ok(!existsSync(join(w.pool, name, 'ephemeral-file')), 'the image itself is untouched')
     assert.ok(existsSync(join('/var/tmp', scratch, 'upper/ephemeral-file')))
     // Shared lock: a read-only look at the image is fine, a writer is refused.
-    const writer = await SpawnRun.run(w.sb, ['-M', name, '/bin/true'])
+    const writer = await SpawnRun.run(w.sb, ['-D', `/var/lib/machines/${name}`, '-M', w.sb.name('writer'), '/bin/true'])
     assert.match(writer.stderr, /is currently busy\./)
     await poweroff(name)
     assert.deepEqual(await run.exited, { code: 0, signal: null }, run.stderr)
