@@ -39,6 +39,11 @@ export async function systemdIsInit(bus: SystemdBus): Promise<boolean> {
   return has === true
 }
 
+/** USEC_INFINITY for the timeouts we hold as "for ever" (scope-properties.ts clamps them to Number.MAX_SAFE_INTEGER). */
+function timeoutStopUsec(usec: number): bigint {
+  return usec >= Number.MAX_SAFE_INTEGER ? 0xffff_ffff_ffff_ffffn : BigInt(usec)
+}
+
 export class SystemdUnits implements Units {
   readonly #bus: SystemdBus
   readonly #variant: MakeVariant
@@ -71,12 +76,16 @@ export class SystemdUnits implements Units {
       ['KillSignal', v('i', settings.killSignal)],
       ['KillMode', v('s', settings.killMode)],
       ['SendSIGKILL', v('b', settings.sendSigkill)],
-      ['TimeoutStopUSec', v('t', BigInt(settings.timeoutStopUsec))],
+      ['SendSIGHUP', v('b', settings.sendSighup)],
+      ['FinalKillSignal', v('i', settings.finalKillSignal)],
+      ['TimeoutStopUSec', v('t', timeoutStopUsec(settings.timeoutStopUsec))],
     ]
     if (settings.devicePolicy !== 'auto') properties.push(['DevicePolicy', v('s', settings.devicePolicy)])
     if (settings.deviceAllow.length > 0) properties.push(['DeviceAllow', v('a(ss)', settings.deviceAllow.map((r) => [r.specifier, r.access]))])
     if (settings.memoryMax !== undefined) properties.push(['MemoryMax', v('t', settings.memoryMax)])
     if (settings.controller !== undefined) properties.push(['Controller', v('s', settings.controller)])
+    // What only a service manager honours goes to it as the caller sent it, in order, as machined forwards the caller's properties.
+    for (const p of settings.unenforced) properties.push([p.name, v(p.signature, p.value)])
     let job: unknown
     try {
       await this.#jobs.ready()

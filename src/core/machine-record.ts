@@ -15,13 +15,19 @@ export interface MachineExtras {
   readonly vsockCid: number | undefined
   readonly sshAddress: string | undefined
   readonly sshPrivateKeyPath: string | undefined
+  /** The pool image it runs from (ImageName, ImagePath: ours; systemd#10360). */
+  readonly imageName?: string | undefined
+  readonly imagePath?: string | undefined
 }
 
 export const NO_EXTRAS: MachineExtras = { vsockCid: undefined, sshAddress: undefined, sshPrivateKeyPath: undefined }
 
 /** `extras`, or the one shared NO_EXTRAS when it carries nothing (most machines: no object of their own). */
 export function extrasOf(extras: MachineExtras): MachineExtras {
-  return extras.vsockCid === undefined && extras.sshAddress === undefined && extras.sshPrivateKeyPath === undefined ? NO_EXTRAS : extras
+  return extras.vsockCid === undefined && extras.sshAddress === undefined && extras.sshPrivateKeyPath === undefined &&
+    extras.imageName === undefined && extras.imagePath === undefined
+    ? NO_EXTRAS
+    : extras
 }
 
 export function machineToRecord(machine: Machine, extras: MachineExtras): MachineStateRecord {
@@ -40,6 +46,8 @@ export function machineToRecord(machine: Machine, extras: MachineExtras): Machin
     vsockCid: extras.vsockCid,
     sshAddress: extras.sshAddress,
     sshPrivateKeyPath: extras.sshPrivateKeyPath,
+    ...(extras.imageName === undefined ? {} : { imageName: extras.imageName }),
+    ...(extras.imagePath === undefined ? {} : { imagePath: extras.imagePath }),
     leaderStartTime: machine.leader.startTime,
     uid: machine.ownerUid,
     ...(machine.state === 'closing' ? { stopping: true } : {}),
@@ -55,5 +63,11 @@ export function machineFromRecord(s: MachineStateRecord, leader: ProcessRef): { 
     class: s.class, leader, rootDirectory: own(s.rootDirectory) ?? '', netifs: s.netifs,
     timestamp: { realtime: s.realtime ?? 0n, monotonic: s.monotonic ?? 0n }, ownerUid: s.uid ?? 0,
   })
-  return { machine, extras: { vsockCid: s.vsockCid, sshAddress: own(s.sshAddress), sshPrivateKeyPath: own(s.sshPrivateKeyPath) } }
+  return {
+    machine,
+    extras: {
+      vsockCid: s.vsockCid, sshAddress: own(s.sshAddress), sshPrivateKeyPath: own(s.sshPrivateKeyPath),
+      imageName: own(s.imageName), imagePath: own(s.imagePath),
+    },
+  }
 }

@@ -16,6 +16,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { trackingHierarchies } from '../../src/linux/cgroup-layout.ts'
+import { MountTable } from '../../src/linux/mountinfo.ts'
+import { cgroupLayoutOf } from './cgroups.ts'
 import { cachedTree, OverlayTree, type TreeRecipe } from './debian-tree.ts'
 import { containerInit } from './nspawn.ts'
 import { eventually, REPO, Sandbox, sleep, type ExecResult } from './sandbox.ts'
@@ -23,19 +26,16 @@ import { eventually, REPO, Sandbox, sleep, type ExecResult } from './sandbox.ts'
 /** The host's node binary: bound read-only at the same path in the guest. */
 export const NODE = process.execPath
 
-const CGROUP_HIERARCHIES = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd', '/sys/fs/cgroup']
-
-/** The host's v1 controller hierarchies (/sys/fs/cgroup/memory, …): none on a pure cgroup2 host. */
+/** The host's v1 controller hierarchies (/sys/fs/cgroup/memory, …), from its mount table: none on a pure cgroup2 host. */
 function controllerHierarchies(): string[] {
-  if (existsSync('/sys/fs/cgroup/cgroup.procs')) return []
-  return readdirSync('/sys/fs/cgroup', { withFileTypes: true })
-    .filter((e) => e.isDirectory() && !['unified', 'systemd'].includes(e.name) && existsSync(join('/sys/fs/cgroup', e.name, 'cgroup.procs')))
-    .map((e) => join('/sys/fs/cgroup', e.name))
+  const table = MountTable.read()
+  const v1 = table.mounts.filter((m) => m.fsType === 'cgroup' && !m.superOptions.includes('name=systemd') && table.isReachable(m))
+  return [...new Set(v1.map((m) => m.mountPoint))]
 }
 
-/** Where the guest's cgroup is made: the tracking hierarchies, and with `hybrid` every v1 controller too. */
+/** Where the guest's cgroup is made: the host's hierarchies that track processes (its layout), and with `hybrid` every v1 controller too. */
 function cgroupRoots(hybrid: boolean): string[] {
-  return [...CGROUP_HIERARCHIES.filter((h) => existsSync(join(h, 'cgroup.procs'))), ...(hybrid ? controllerHierarchies() : [])]
+  return [...trackingHierarchies(cgroupLayoutOf()), ...(hybrid ? controllerHierarchies() : [])]
 }
 
 /** mkdir -p in a cgroup hierarchy; a new v1 cpuset takes its parent's CPUs and memory nodes (it is empty, so unusable, otherwise). */

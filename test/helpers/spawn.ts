@@ -71,6 +71,13 @@ export class SpawnRun {
   }
 }
 
+/** Stops machined-spawn (a clean guest shutdown) unless the guest ended already. */
+export async function stopGuest(run: SpawnRun | undefined): Promise<void> {
+  if (run === undefined || run.child.exitCode !== null) return
+  try { process.kill(run.managerPid(), 'SIGTERM') } catch { /* gone */ }
+  await run.exited
+}
+
 /** The leader machined has for NAME (PID 1 of the container as the host sees it). */
 export async function machineLeader(sb: Sandbox, name: string, timeoutMs = 10_000): Promise<number> {
   return eventually(() => {

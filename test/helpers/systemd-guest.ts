@@ -91,7 +91,8 @@ export class SystemdGuest extends NspawnGuest {
    * host's systemd has its controllers. Returns the state after that.
    */
   async #delegateControllers(): Promise<string> {
-    const r = await this.enter(['sh', '-c', 'for c in /sys/fs/cgroup/*; do case "$c" in */unified|*/systemd) ;; *) mount -o remount,bind,rw "$c" || exit 1 ;; esac; done && systemctl daemon-reexec'])
+    // The guest's v1 controller mounts, from its own mount table (every cgroup v1 mount but name=systemd).
+    const r = await this.enter(['sh', '-c', 'for c in $(findmnt -rn -t cgroup -o TARGET,FS-OPTIONS | awk \'$2 !~ /name=systemd/ { print $1 }\'); do mount -o remount,bind,rw "$c" || exit 1; done && systemctl daemon-reexec'])
     if (r.code !== 0) throw new Error(`delegating the v1 controllers to the guest failed: ${r.stderr}`)
     return waitBooted(this.sandbox, this.leader, 60_000)
   }

@@ -113,7 +113,7 @@ describe('InotifyWatches: many files behind one inotify fd', () => {
   })
 
   it('CgroupUnits.watch polls when no watch can be had, and looks at once when cgroup.events is gone', async () => {
-    const layout = { kind: 'unified' as const, unified: '/nonexistent/cgroup', systemdV1: undefined, pidsV1: undefined, devicesV1: undefined }
+    const layout = { kind: 'unified' as const, unified: '/nonexistent/cgroup', systemdV1: undefined, pidsV1: undefined, devicesV1: undefined, memoryV1: undefined }
     const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined }
     const failing = (code: string) => ({
       watch: () => { throw Object.assign(new Error(`inotify_add_watch: ${code}`), { code }) },

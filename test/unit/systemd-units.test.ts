@@ -50,7 +50,7 @@ function fakeBus(fail: Partial<Record<string, { type: string; message: string }>
 }
 
 const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} }
-const layout = { kind: 'unified', unified: '/nonexistent-cgroup', systemdV1: undefined, pidsV1: undefined, devicesV1: undefined } as const
+const layout = { kind: 'unified', unified: '/nonexistent-cgroup', systemdV1: undefined, pidsV1: undefined, devicesV1: undefined, memoryV1: undefined } as const
 const variant = (signature: string, value: unknown): unknown => ({ signature, value })
 
 void describe('SystemdUnits', () => {

@@ -20,6 +20,13 @@ export interface VarlinkField {
   /** `[string]T` */
   readonly map?: boolean
   readonly comment?: string
+  /**
+   * Another type the server's dispatcher takes for this field although the
+   * IDL does not say so (json_dispatch_pidref() takes a PID as a plain
+   * integer where the IDL declares a ProcessId). Checked by the call
+   * validator, never printed in the IDL text.
+   */
+  readonly alsoAccepts?: VarlinkBaseType
 }
 
 export interface VarlinkStructType {
