@@ -68,6 +68,19 @@ export function innerContext() {
   return { tag: process.env.BENCH_TAG, sliceExisted: JSON.parse(process.env.BENCH_SLICE_EXISTED ?? '{}') }
 }
 
+/**
+ * Inner half, first thing: the run's tag and options, the hierarchies
+ * that track processes, python3-dbus, and the set of processes a signal
+ * kills before the run's cgroups are removed (cleanUpOnSignal()).
+ */
+export function beginInner(argv, parseOptions) {
+  const { tag, sliceExisted } = innerContext()
+  const opts = parseOptions(argv)
+  const procs = new Set()
+  cleanUpOnSignal(procs, tag, sliceExisted)
+  return { tag, sliceExisted, opts, roots: cgroupMounts().tracking, py: findPython(), procs }
+}
+
 /** Inner half: a private tmpfs on /run holding the bus socket, both daemons' state and our files. */
 export function enterPrivateRun() {
   const m = run('mount', ['-t', 'tmpfs', '-o', 'mode=755,size=512m', 'tmpfs', '/run'])
