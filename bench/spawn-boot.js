@@ -76,6 +76,7 @@ async function outer(argv) {
   if (!values['no-build']) {
     log('building (tsc -p tsconfig.build.json)')
     sh(['npx', 'tsc', '-p', 'tsconfig.build.json'], { cwd: REPO })
+    sh([process.execPath, 'scripts/build-bins.js'], { cwd: REPO })
   }
   log('the Debian tree (debootstrap once, then cached)')
   const tree = sh([process.execPath, '--import', 'tsx', '-e', "const m = await import('./test/helpers/debian-tree.ts'); console.log(await m.debianTree())"], { cwd: REPO }).trim()

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The machined daemon; see `machined --help`.
-import { main } from '../dist/daemon/main.js'
+'use strict'
+const { main } = require('./load-bundle.js').loadBundle('dist/daemon/machined.bundle.cjs').exports
 
-const code = await main(process.argv.slice(2))
-process.exitCode = code
-// Connections and timers are closed by then; anything left would keep us alive.
-process.exit(code)
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code
+  // Connections and timers are closed by then; anything left would keep us alive.
+  process.exit(code)
+})
