@@ -123,6 +123,18 @@ async function prepare(options: SpawnOptions, root: ContainerRoot, consolePty: b
   return { root, id, argv, environment, hostOsRelease, devices: hostDeviceNodes() }
 }
 
+/** A connection to machined, once it has said that no machine of this name exists. */
+async function reachMachined(name: string): Promise<MachinedClient> {
+  const machined = await connectMachined()
+  try {
+    if (await machineExists(machined, name)) throw new Error(`Machine '${name}' already exists`)
+    return machined
+  } catch (err) {
+    machined.close()
+    throw err
+  }
+}
+
 /** Runs machined-spawn; resolves to the exit code. Only bin/ calls process.exit. */
 export async function main(argv: string[]): Promise<number> {
   let options: SpawnOptions
@@ -151,11 +163,16 @@ export async function main(argv: string[]): Promise<number> {
     // nspawn's lock: for a tree once the input is known good (bad input leaves nothing behind, not even the lock
     // directory), before anything changes it; a raw image before it is mounted for a look, as nobody may be writing it.
     if (root.setup.kind === 'raw') lock = await lockRoot(root)
-    const prepared = await prepare(options, root, consoleMode !== 'pipe')
-    if (options.register) {
-      machined = await connectMachined()
-      if (await machineExists(machined, options.machine)) throw new Error(`Machine '${options.machine}' already exists`)
+    // Reaching machined (Node's socket code, the bus's handshake, one call) overlaps the look into the tree.
+    const reaching = options.register ? reachMachined(options.machine) : undefined
+    let prepared: Prepared
+    try {
+      prepared = await prepare(options, root, consoleMode !== 'pipe')
+    } catch (err) {
+      void reaching?.then((client) => { client.close() }, () => undefined)
+      throw err
     }
+    if (reaching !== undefined) machined = await reaching
     lock ??= await lockRoot(root)
     // Only now that every check passed may the tree change (nspawn's --timezone=auto); never an image's, or a tree only read.
     if (root.setup.kind === 'directory' && !root.readOnly && !root.ephemeral) syncTimezone(root.setup.path)
