@@ -36,16 +36,21 @@ const GOALS = [
     ratio: (c) => c.daemons.ts.pairs.dbus.median_pairs_per_s / c.daemons.systemd.pairs.dbus.median_pairs_per_s },
   { name: 'Varlink pairs/s, machined-ts / systemd-machined D-Bus', goal: 3.0, higher: true, band: 0.25,
     ratio: (c) => c.daemons.ts.pairs.varlink.median_pairs_per_s / c.daemons.systemd.pairs.dbus.median_pairs_per_s },
-  { name: '`mctl list` (10 machines) / `node -e 0`', goal: 1.3, higher: false, band: 0.2,
+  { name: '`mctl list` (10 machines) / `node -e 0`, fastest runs', goal: 1.3, higher: false, band: 0.2,
     ratio: (c) => cold(c, 'mctl list') / cold(c, 'node -e 0') },
-  { name: '`mctl --version` / `node -e 0`', goal: 1.1, higher: false, band: 0.15,
+  { name: '`mctl --version` / `node -e 0`, fastest runs', goal: 1.1, higher: false, band: 0.15,
     ratio: (c) => cold(c, 'mctl --version (no daemon calls)') / cold(c, 'node -e 0') },
   { name: '`machined-spawn -b` / systemd-nspawn, to multi-user.target', goal: 1.0, higher: false, band: 0.15, spawn: true,
     ratio: (_c, s) => median(s.times['machined-spawn'].multiUser) / median(s.times.nspawn.multiUser) },
 ]
 
+/**
+ * A cold start's fastest run: on a shared machine every disturbance makes a
+ * short process slower, never faster, so the minimum of a few runs is what
+ * varies least between quick runs (the full bench reports medians).
+ */
 function cold(clients, label) {
-  return clients.daemons.ts.coldStart.commands[label].median_ms
+  return clients.daemons.ts.coldStart.commands[label].min_ms
 }
 
 function median(xs) {
