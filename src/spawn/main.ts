@@ -8,7 +8,6 @@
  * @module
  */
 
-import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { MachinedClient } from '../client/index.ts'
 import { resolve } from 'node:path'
@@ -23,6 +22,7 @@ import { HELP, parseCommandLine, resolveConsoleMode, UsageError, type SpawnOptio
 import { containerHostEnvironment, parseOsRelease } from './os-release.ts'
 import { connectMachined, machineExists, SIGKILL, SIGRTMIN } from './register.ts'
 import { syncTimezone } from './timezone.ts'
+import { randomUuid } from '../linux/random.ts'
 import { ServiceNotifier } from '../linux/sd-notify.ts'
 import { checkCommand, defaultShell, findInit, readMachineId } from './tree.ts'
 
@@ -113,7 +113,7 @@ async function prepare(options: SpawnOptions, root: ContainerRoot, consolePty: b
     if (!options.boot) checkCommand(tree, argv[0]!, pathOf(options.setenv))
     return { argv, machineId: readMachineId(tree) }
   })
-  const { id } = chooseContainerId(parseMachineIdFile(machineId), options.uuid, randomUUID)
+  const { id } = chooseContainerId(parseMachineIdFile(machineId), options.uuid, randomUuid)
   const hostOsRelease = hostOsReleasePath()
   const environment = containerEnvironment({
     id, boot: options.boot, pty: consolePty, callerEnv: process.env,
