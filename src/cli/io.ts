@@ -5,7 +5,6 @@
  */
 
 import { fstatSync, writeSync } from 'node:fs'
-import { createRequire } from 'node:module'
 
 export interface Io {
   out(text: string): void
@@ -18,12 +17,12 @@ export interface Io {
 }
 
 /**
- * isatty(): node:tty loads node:net and the streams (about 5 ms of every
- * start), so it is asked only about a character device other than the
- * memory devices (major 1: /dev/null, /dev/zero, ...): pipes, files and
- * /dev/null are no terminal.
+ * isatty(): Node's stream for the fd (and node:tty, which loads node:net
+ * and the streams: about 5 ms of every start) is asked only about a
+ * character device other than the memory devices (major 1: /dev/null,
+ * /dev/zero, ...): pipes, files and /dev/null are no terminal.
  */
-function isTerminal(fd: 1 | 2): boolean {
+function isTerminal(fd: 1 | 2, stream: () => NodeJS.WriteStream): boolean {
   let stat
   try {
     stat = fstatSync(fd)
@@ -31,13 +30,12 @@ function isTerminal(fd: 1 | 2): boolean {
     return false // closed
   }
   if (!stat.isCharacterDevice() || ((stat.rdev >> 8) & 0xfff) === 1) return false
-  const { isatty } = createRequire(import.meta.url)('node:tty') as typeof import('node:tty')
-  return isatty(fd)
+  return stream().isTTY === true
 }
 
 /** columns(): $COLUMNS if it is a sane number, else the terminal's width, else 80. */
 function terminalColumnsOf(fd: 1 | 2, stream: () => NodeJS.WriteStream, env: NodeJS.ProcessEnv): number | undefined {
-  if (!isTerminal(fd)) return undefined
+  if (!isTerminal(fd, stream)) return undefined
   const fromEnv = Number(env.COLUMNS)
   if (Number.isInteger(fromEnv) && fromEnv > 0 && fromEnv <= 0xffff) return fromEnv
   const { columns } = stream()
