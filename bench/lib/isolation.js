@@ -137,8 +137,12 @@ export async function outerRun(script, argv, { parseOptions, help, commands, bui
     return 1
   }
   if (build(opts)) {
-    log('building machined-ts (tsc -p tsconfig.build.json)')
+    log('building machined-ts (tsc -p tsconfig.build.json, then the bins\' bundles)')
     const r = run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] })
+    if (run(process.execPath, ['scripts/build-bins.js'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] }).status !== 0) {
+      process.stderr.write('bench: the bins\' bundles were not built\n')
+      return 1
+    }
     if (r.status !== 0) {
       if (!existsSync(join(REPO, builtFile))) { process.stderr.write('bench: build failed and there is no dist/\n'); return 1 }
       log('build reported errors; measuring the dist/ it emitted')
