@@ -14,11 +14,14 @@ import { findImage } from '../../core/image-control.ts'
 import type { Caller } from '../../core/authorization.ts'
 import type { Manager } from '../../core/manager.ts'
 import type { Disposable, Log } from '../../core/ports.ts'
+import type { TransferContext } from '../../core/transfer-control.ts'
+import { IMPORT1_BUS_NAME } from '../../protocol/transfer.ts'
 import type { BusConnection, IncomingCall } from '../../wire/dbus/bus.ts'
 import { CredentialsCache } from './credentials.ts'
 import { DbusProtocolError, toWireError } from './errors.ts'
 import { machineObject, type DbusContext } from './machine.ts'
 import { imageObject } from './image.ts'
+import { Import1Objects } from './import1.ts'
 import { managerObject } from './manager.ts'
 import { ObjectTree, type ObjectInterface, type Resolved } from './object-tree.ts'
 
@@ -38,6 +41,8 @@ export interface DbusServerOptions {
    * LimitsExceeded at once, without being looked at.
    */
   readonly maxPendingPerSender: number
+  /** Transfers to serve as org.freedesktop.import1 (the same connection owns both names); undefined: none. */
+  readonly transfers?: TransferContext | undefined
 }
 
 /** Parent nodes sd-bus introspects on the way down to our objects. */
@@ -58,6 +63,7 @@ export class DbusServer implements Disposable {
   readonly #pending = new Map<string, number>()
   readonly #maxPending: number
   readonly #subscription: Disposable
+  readonly #import1: Import1Objects | undefined
 
   constructor(options: DbusServerOptions) {
     this.#bus = options.bus
@@ -76,6 +82,15 @@ export class DbusServer implements Disposable {
         throw new DbusProtocolError('org.freedesktop.DBus.Error.AccessDenied', `Access to ${iface}.${member}() not permitted.`)
       },
     })
+    this.#import1 = options.transfers === undefined ? undefined : new Import1Objects({
+      transfers: options.transfers,
+      callerOf: (call) => this.#callerOf(call),
+      takeFd: (call, fd) => {
+        for (const other of this.#bus.takeFds(call)) if (other !== fd) options.transfers?.closeFd(other)
+        return fd
+      },
+      emitSignal: (...args) => this.#bus.emitSignal(...args),
+    })
     this.#bus.onCall((call) => this.#onCall(call))
     this.#subscription = this.#manager.on({
       // Sent before the reply to the call that caused them, as systemd does.
@@ -84,11 +99,13 @@ export class DbusServer implements Disposable {
     })
   }
 
-  /** Claims org.freedesktop.machine1; throws when someone else has it. */
+  /** Claims org.freedesktop.machine1 (and org.freedesktop.import1 when serving transfers); throws when someone else has one. */
   async requestName(): Promise<void> {
-    const code = await this.#bus.requestName(BUS_NAME)
-    // 1 = primary owner, 4 = already owner.
-    if (code !== 1 && code !== 4) throw new Error(`${BUS_NAME} is owned by another process (RequestName answered ${code})`)
+    for (const name of this.#import1 === undefined ? [BUS_NAME] : [BUS_NAME, IMPORT1_BUS_NAME]) {
+      const code = await this.#bus.requestName(name)
+      // 1 = primary owner, 4 = already owner.
+      if (code !== 1 && code !== 4) throw new Error(`${name} is owned by another process (RequestName answered ${code})`)
+    }
   }
 
   #signal(member: string, name: string): void {
@@ -126,8 +143,18 @@ export class DbusServer implements Disposable {
   }
 
   async #resolve(path: string, call: IncomingCall): Promise<Resolved | undefined> {
+    // Each name shows its own tree, as two daemons would; our unique name shows both.
+    const forImport = this.#import1 !== undefined && call.destination !== BUS_NAME
+    const forMachine = call.destination !== IMPORT1_BUS_NAME
     const parent = PARENT_NODES[path]
-    if (parent !== undefined) return { kind: 'node', children: [parent] }
+    if (parent !== undefined) {
+      const children = parent === 'machine1' ? [...(forImport ? ['import1'] : []), ...(forMachine ? [parent] : [])] : [parent]
+      return { kind: 'node', children }
+    }
+    if (forImport) {
+      const found = this.#import1?.resolve(path, call.interface === 'org.freedesktop.DBus.Introspectable')
+      if (found !== undefined || !forMachine) return found
+    }
     if (path === MACHINE1_PATH) return { kind: 'object', interfaces: [this.#managerObject], children: ['image', 'machine'] }
     if (path === MACHINE_PATH_PREFIX) {
       return { kind: 'fallback', children: this.#manager.list().map((m) => busLabelEscape(m.name)) }
@@ -164,5 +191,6 @@ export class DbusServer implements Disposable {
 
   dispose(): void {
     this.#subscription.dispose()
+    this.#import1?.dispose()
   }
 }

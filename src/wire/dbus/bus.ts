@@ -48,6 +48,8 @@ export { DBusError } from './errors.ts'
 
 export interface IncomingCall {
   readonly sender: string
+  /** The name the caller addressed (a well-known name, or our unique name); undefined when it named none. */
+  readonly destination?: string | undefined
   readonly path: string
   readonly interface: string | undefined
   readonly member: string
@@ -193,6 +195,7 @@ export class BusConnection {
   #dispatchCall(msg: Message): void {
     const call: IncomingCall = {
       sender: msg.sender ?? '',
+      destination: msg.destination,
       path: msg.path!,
       interface: msg.interface,
       member: msg.member!,
