@@ -1,0 +1,72 @@
+/**
+ * Transfers in the daemon (what systemd-importd is next to
+ * systemd-machined): the registry with its runner, handed to the D-Bus
+ * server as org.freedesktop.import1, and io.systemd.Import served on its
+ * own Varlink socket, /run/systemd/io.systemd.Import.
+ * @module
+ */
+
+import type { Authorizer } from '../core/authorization.ts'
+import type { ImagePool, Log } from '../core/ports.ts'
+import type { TransferContext } from '../core/transfer-control.ts'
+import { Transfers } from '../core/transfers.ts'
+import { closeFd, fdKind, LocalTransferer } from '../backends/transfer-runner.ts'
+import { peerCredentialsOf } from '../backends/native.ts'
+import { TRANSFERS_MAX } from '../protocol/transfer.ts'
+import { IMPORT_SOCKET_PATH } from '../protocol/varlink/io.systemd.Import.ts'
+import { importBinding } from '../transports/varlink/import.ts'
+import { VarlinkServer, type VarlinkServerLimits } from '../transports/varlink/server.ts'
+
+export const TRANSFER_ARGS = {
+  'max-transfers': { type: 'string' },
+} as const
+
+export const TRANSFER_HELP = `     --max-transfers=N          Limit on image transfers (imports, exports,
+                                pulls) under way at once (default ${TRANSFERS_MAX})
+`
+
+/** --max-transfers=N, as the other limits are parsed. */
+export function maxTransfersFrom(values: { 'max-transfers'?: string | undefined }): number {
+  const text = values['max-transfers']
+  const n = text === undefined ? TRANSFERS_MAX : /^\d+$/.test(text) ? Number(text) : NaN
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`Invalid --max-transfers=${text}`)
+  return n
+}
+
+export interface TransferService {
+  readonly context: TransferContext
+  /** Starts io.systemd.Import on its socket (`path`; undefined: none). */
+  serveVarlink(path: string | undefined, limits: Partial<VarlinkServerLimits>, version: string): Promise<void>
+  dispose(): void
+}
+
+export function startTransfers(options: { images: ImagePool; authorizer: Authorizer; log: Log; max: number }): TransferService {
+  const transfers = new Transfers({
+    runner: new LocalTransferer({ images: options.images, poolPath: options.images.poolPath }),
+    log: options.log,
+    max: options.max,
+  })
+  const context: TransferContext = { transfers, authorizer: options.authorizer, fdKind, closeFd }
+  let varlink: VarlinkServer | undefined
+  return {
+    context,
+    serveVarlink: async (path, limits, version) => {
+      if (path === undefined) return
+      varlink = new VarlinkServer({
+        info: { vendor: 'machined-ts', product: 'machined-ts', version, url: '' },
+        log: options.log,
+        peerCredentials: peerCredentialsOf,
+        limits,
+      })
+      varlink.addInterface(importBinding(context))
+      await varlink.listen(path, { mode: 0o666 })
+      options.log.info('Serving io.systemd.Import', { socket: path })
+    },
+    dispose: () => {
+      transfers.dispose()
+      varlink?.close().catch((err: unknown) => options.log.warn('Failed to close the Varlink socket, ignoring', { error: String(err) }))
+    },
+  }
+}
+
+export { IMPORT_SOCKET_PATH }
