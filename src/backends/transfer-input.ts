@@ -76,10 +76,12 @@ export class StreamInput {
   /** Bytes passed on so far. */
   transferred = 0
 
-  constructor(stream: Readable, observe?: ChunkObserver) {
+  /** `signal`: the transfer's; once it aborts, the stream goes (a pipe that never ends must not hold the transfer). */
+  constructor(stream: Readable, observe?: ChunkObserver, signal?: AbortSignal) {
     this.#stream = stream
     this.#iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>
     this.#observe = observe
+    signal?.addEventListener('abort', () => stream.destroy(), { once: true })
   }
 
   async #next(): Promise<Buffer | undefined> {
@@ -110,29 +112,42 @@ export class StreamInput {
 
   /**
    * Writes everything (what head() kept first) to `sink`, waiting for it
-   * to drain; stops early (and resolves) when the sink goes away, e.g. a
-   * tool that failed: its exit says why.
+   * to drain. When the sink goes away first (a tool that failed: its exit
+   * says why) or the transfer is cancelled, reading stops and this
+   * resolves; a failure to read rejects.
    */
   async pipeTo(sink: Writable): Promise<void> {
-    let closed = false
-    sink.on('error', () => { closed = true })
-    sink.once('close', () => { closed = true })
+    let finished = false
+    let stopped = false
+    const stop = (): void => {
+      if (finished || stopped) return
+      stopped = true
+      this.#stream.destroy()
+    }
+    sink.on('error', stop)
+    sink.once('close', stop)
     const write = async (chunk: Buffer): Promise<void> => {
       this.transferred += chunk.length
       this.#tail = Buffer.concat([this.#tail, chunk.subarray(Math.max(0, chunk.length - 1024))]).subarray(-1024)
       if (!sink.write(chunk)) await Promise.race([once(sink, 'drain'), once(sink, 'close')])
     }
-    for (const chunk of this.#pending.splice(0)) {
-      if (closed) return
-      await write(chunk)
+    try {
+      for (const chunk of this.#pending.splice(0)) {
+        if (stopped) return
+        await write(chunk)
+      }
+      for (;;) {
+        if (stopped) return
+        const chunk = await this.#next()
+        if (chunk === undefined) break
+        await write(chunk)
+      }
+      finished = true
+      sink.end()
+    } catch (err) {
+      if (stopped || this.#stream.destroyed) return
+      throw err
     }
-    for (;;) {
-      if (closed) return
-      const chunk = await this.#next()
-      if (chunk === undefined) break
-      await write(chunk)
-    }
-    sink.end()
   }
 
   /** Reads everything into memory, at most `max` bytes (checksum and signature files). */

@@ -131,7 +131,7 @@ export async function pull(job: JobContext, request: PullRequest, places: PullPl
     job.sink.progress(Math.floor((percent * imageShare) / 100))
     if (Date.now() - lastSaid >= 1000 && percent < 100) { lastSaid = Date.now(); job.info(`Got ${percent}% of ${url}.`) }
   })
-  const input = new StreamInput(res.body, (chunk) => { hash.update(chunk); watch.observe(chunk) })
+  const input = new StreamInput(res.body, (chunk) => { hash.update(chunk); watch.observe(chunk) }, job.signal)
   const final = join(places.pool, request.type === 'tar' ? request.local : `${request.local}.raw`)
   let temp: string
   try {

@@ -169,7 +169,7 @@ export class LocalTransferer implements Transferer {
         job.info(`Directory '${final} successfully installed. Exiting.`)
       }
     }
-    const input = await this.#input(spec.fd)
+    const input = await this.#input(spec.fd, job.signal)
     if (input.kind === 'stream') this.#streams.set(job, input)
     return async () => {
       if (spec.type === 'import-tar') {
@@ -189,14 +189,14 @@ export class LocalTransferer implements Transferer {
   }
 
   /** A regular file is read by the tools themselves; a pipe flows through the daemon. */
-  async #input(fd: number): Promise<TransferInput> {
+  async #input(fd: number, signal: AbortSignal): Promise<TransferInput> {
     const st = await fstatAsync(fd)
     if (st.isFile()) {
       const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '')
       const pos = Number(/^pos:\s+(\d+)$/m.exec(info)?.[1] ?? 0)
       return new FileInput(fd, st.size, pos)
     }
-    return new StreamInput(new Socket({ fd, readable: true, writable: false }))
+    return new StreamInput(new Socket({ fd, readable: true, writable: false }), undefined, signal)
   }
 
   #exportSetup(spec: ExportSpec): Setup {
