@@ -10,6 +10,7 @@ import type { MachineClass, MachineState } from '../protocol/vocabulary.ts'
 import { BusConnection, DBusError, variant, type Variant } from '../wire/dbus/bus.ts'
 import { fromDbusError, MachinedUnavailableError } from './errors.ts'
 import { DbusImageClient } from './images-dbus.ts'
+import { DbusTransferClient } from './transfers-dbus.ts'
 import type {
   BindOptions, BusProperty, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachinePty, MachineSummary, MachinedClient,
   RegisterOptions, ShellOptions,
@@ -28,6 +29,7 @@ export class DbusMachinedClient implements MachinedClient {
   /** A second connection that passes fds (the native socket), opened by the first call that answers one (ptys, the root directory). */
   #fdBus: Promise<BusConnection> | undefined
   #images: DbusImageClient | undefined
+  #transfers: DbusTransferClient | undefined
 
   private constructor(bus: BusConnection, address: string) {
     this.#bus = bus
@@ -42,6 +44,12 @@ export class DbusMachinedClient implements MachinedClient {
   get images(): DbusImageClient {
     this.#images ??= new DbusImageClient((member, signature, body, options) => this.#call(member, signature, body, options))
     return this.#images
+  }
+
+  /** org.freedesktop.import1: each transfer it starts gets a connection of its own (fds, and its signals). */
+  get transfers(): DbusTransferClient {
+    this.#transfers ??= new DbusTransferClient(this.#address, async () => this.#bus)
+    return this.#transfers
   }
 
   /** Calls a Manager method (or another interface on `path`), turning D-Bus errors into ours. */

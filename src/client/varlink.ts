@@ -15,6 +15,7 @@ import type {
 } from './types.ts'
 import { formatAddress, idBytes, idHex } from './values.ts'
 import { VarlinkImageClient } from './images-varlink.ts'
+import { VarlinkTransferClient } from './transfers-varlink.ts'
 import { VarlinkConnection, VarlinkReplyError } from './varlink-connection.ts'
 
 const IFACE = 'io.systemd.Machine'
@@ -59,6 +60,7 @@ export class VarlinkMachinedClient implements MachinedClient {
   readonly #busAddress: string
   #bus: Promise<DbusMachinedClient> | undefined
   #images: VarlinkImageClient | undefined
+  #transfers: VarlinkTransferClient | undefined
 
   private constructor(conn: VarlinkConnection, busAddress: string) {
     this.#conn = conn
@@ -73,6 +75,12 @@ export class VarlinkMachinedClient implements MachinedClient {
   get images(): VarlinkImageClient {
     this.#images ??= new VarlinkImageClient(this.#conn)
     return this.#images
+  }
+
+  /** io.systemd.Import for listing and pulls; imports, exports and cancelling over D-Bus. */
+  get transfers(): VarlinkTransferClient {
+    this.#transfers ??= new VarlinkTransferClient(async () => (await this.#dbus()).transfers)
+    return this.#transfers
   }
 
   async #call(method: string, parameters: Record<string, unknown>, name?: string): Promise<Record<string, unknown>> {
