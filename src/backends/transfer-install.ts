@@ -20,6 +20,21 @@ import { renameNoReplace } from './image-aux.ts'
 import type { JobContext } from './transfer-job.ts'
 import { runJobTool } from './transfer-process.ts'
 
+/** What tempFor() names look like: ".#", a name, 16 hex digits. */
+const TEMP_NAME = /^\.#.+[0-9a-f]{16}$/
+
+/**
+ * Removes what transfers of an earlier run left in the pool (a daemon
+ * killed mid-transfer cannot clean up): the temporary trees and files
+ * only transfers name so. Run at start-up, while no transfer runs; the
+ * daemon owns org.freedesktop.import1, so no importd writes there either.
+ */
+export async function sweepLeftovers(pool: string): Promise<string[]> {
+  const names = (await readdir(pool).catch(() => [] as string[])).filter((n) => TEMP_NAME.test(n))
+  for (const name of names) await removeTree(join(pool, name)).catch(() => undefined)
+  return names
+}
+
 /** tempfn_random(): a hidden name next to `path`. */
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.#${basename(path)}${randomBytes(8).toString('hex')}`)

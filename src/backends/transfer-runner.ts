@@ -50,6 +50,8 @@ export interface LocalTransfererOptions {
   readonly poolPath?: string
   readonly userKeyring?: string
   readonly vendorKeyring?: string
+  /** Transfers wait for this first (the start-up sweep of what an earlier run left). */
+  readonly ready?: Promise<void>
 }
 
 type ExportSpec = Extract<TransferSpec, { type: 'export-tar' | 'export-raw' }>
@@ -67,12 +69,14 @@ export class LocalTransferer implements Transferer {
   readonly #userKeyring: string
   readonly #vendorKeyring: string
   readonly #streams = new Map<JobContext, StreamInput | undefined>()
+  readonly #ready: Promise<void>
 
   constructor(options: LocalTransfererOptions) {
     this.#images = options.images
     this.#pool = options.poolPath ?? '/var/lib/machines'
     this.#userKeyring = options.userKeyring ?? USER_KEYRING_PATH
     this.#vendorKeyring = options.vendorKeyring ?? VENDOR_KEYRING_PATH
+    this.#ready = options.ready ?? Promise.resolve()
   }
 
   start(spec: TransferSpec, sink: TransferSink): TransferJob {
@@ -84,6 +88,7 @@ export class LocalTransferer implements Transferer {
   async #run(job: JobContext, spec: TransferSpec): Promise<void> {
     // The caller gets the transfer's id before its first log line (importd's tool is a process of its own).
     await new Promise((r) => setImmediate(r))
+    await this.#ready
     let lock: ImageLock | undefined
     let exiting = false
     // A pipe read through a socket is the socket's to close; any other fd is ours.

@@ -107,7 +107,7 @@ export async function extractTar(job: JobContext, input: TransferInput, dir: str
     if (input.kind === 'stream') await input.pipeTo(reader.child.stdin!)
     const [tarExit, firstExit] = await Promise.all([tar.exited, first?.exited])
     job.checkCancelled()
-    if (escaping !== undefined) throw job.fail('Archive has members named by absolute path, refusing.')
+    if (escaping !== undefined) throw job.fail('Archive has members whose names lead out of the image (absolute, or through ".."), refusing.')
     // A decompressor that failed by itself (a corrupt or cut-off stream) is why; one killed by SIGPIPE only followed tar.
     if (first !== undefined && firstExit !== undefined && firstExit.code !== 0 && firstExit.signal === null) await expectSuccess(job, first)
     if (tarExit.code !== 0) await expectSuccess(job, tar)

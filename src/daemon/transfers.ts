@@ -10,6 +10,7 @@ import type { Authorizer } from '../core/authorization.ts'
 import type { ImagePool, Log } from '../core/ports.ts'
 import type { TransferContext } from '../core/transfer-control.ts'
 import { Transfers } from '../core/transfers.ts'
+import { sweepLeftovers } from '../backends/transfer-install.ts'
 import { closeFd, fdKind, LocalTransferer } from '../backends/transfer-runner.ts'
 import { peerCredentialsOf } from '../backends/native.ts'
 import { TRANSFERS_MAX } from '../protocol/transfer.ts'
@@ -41,8 +42,13 @@ export interface TransferService {
 }
 
 export function startTransfers(options: { images: ImagePool; authorizer: Authorizer; log: Log; max: number }): TransferService {
+  // What transfers of a daemon that was killed left behind goes before any transfer starts.
+  const swept = sweepLeftovers(options.images.poolPath).then(
+    (names) => { if (names.length > 0) options.log.info('Removed what interrupted transfers left in the pool', { names: names.join(' ') }) },
+    (err: unknown) => options.log.warn('Failed to look for what interrupted transfers left, ignoring', { error: String(err) }),
+  )
   const transfers = new Transfers({
-    runner: new LocalTransferer({ images: options.images, poolPath: options.images.poolPath }),
+    runner: new LocalTransferer({ images: options.images, poolPath: options.images.poolPath, ready: swept }),
     log: options.log,
     max: options.max,
   })

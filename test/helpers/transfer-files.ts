@@ -87,8 +87,12 @@ export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex')
 }
 
-/** A file the server serves, or 'stall': headers and then nothing, until the client goes away. */
-export type Served = Buffer | 'stall'
+/**
+ * A file the server serves; 'stall': headers and then nothing, until the
+ * client goes away; `partial`: the file's Content-Length, and then only
+ * its first half.
+ */
+export type Served = Buffer | 'stall' | { readonly partial: Buffer }
 
 export interface FileServer {
   readonly url: string
@@ -104,6 +108,12 @@ export async function startFileServer(): Promise<FileServer> {
     const content = files.get(req.url ?? '')
     if (content === undefined) { res.writeHead(404); res.end(); return }
     if (content === 'stall') { res.writeHead(200, { 'content-type': 'application/octet-stream' }); res.flushHeaders(); stalled.add(res); return }
+    if (!Buffer.isBuffer(content)) {
+      res.writeHead(200, { 'content-length': content.partial.length })
+      res.write(content.partial.subarray(0, content.partial.length >> 1))
+      stalled.add(res)
+      return
+    }
     res.writeHead(200, { 'content-length': content.length })
     res.end(content)
   })
