@@ -170,7 +170,8 @@ export class Transfers {
   }
 
   #finish(t: Transfer, result: TransferResult): void {
-    this.#transfers.delete(t.id)
+    // Once only: a transfer the daemon dropped when stopping is gone already.
+    if (!this.#transfers.delete(t.id)) return
     if (result === 'failed') this.#log.error(`Transfer ${t.id} failed.`)
     for (const l of this.#listeners) l.transferRemoved?.(t, result)
   }
@@ -181,8 +182,16 @@ export class Transfers {
     t.canceled++
   }
 
-  /** The daemon stops: every job is killed, as importd's transfer_unref() does (sigkill_wait()). */
+  /**
+   * The daemon stops: every job is killed, as importd's transfer_unref()
+   * does (sigkill_wait()); unlike importd, each goes with TransferRemoved
+   * ("canceled"), so a machinectl waiting for it does not wait forever.
+   */
   dispose(): void {
-    for (const t of this.#transfers.values()) t.job?.cancel(true)
+    for (const t of [...this.#transfers.values()]) {
+      t.job?.cancel(true)
+      t.canceled++
+      this.#finish(t, 'canceled')
+    }
   }
 }
