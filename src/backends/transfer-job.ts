@@ -97,12 +97,17 @@ export class JobContext {
     return { forget: () => { const i = this.#cleanups.indexOf(cleanup); if (i >= 0) this.#cleanups.splice(i, 1) } }
   }
 
-  /** Kills what still runs (downloads too), waits for it to go, and undoes what is left to undo. */
-  async cleanUp(): Promise<void> {
+  /**
+   * Kills what still runs (downloads too) and waits for it to go; when the
+   * job did not finish, undoes what is left to undo (a finished job's
+   * temporary names are its image's now).
+   */
+  async cleanUp(finished: boolean): Promise<void> {
     this.#abort.abort()
     const running = [...this.#processes]
     for (const p of running) p.kill('SIGKILL')
     await Promise.all(running.map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.once('exit', r)))))
-    for (const c of this.#cleanups.splice(0).reverse()) await c().catch(() => undefined)
+    const cleanups = this.#cleanups.splice(0).reverse()
+    if (!finished) for (const c of cleanups) await c().catch(() => undefined)
   }
 }

@@ -91,6 +91,7 @@ export class LocalTransferer implements Transferer {
     await this.#ready
     let lock: ImageLock | undefined
     let exiting = false
+    let finished = false
     // A pipe read through a socket is the socket's to close; any other fd is ours.
     this.#streams.set(job, undefined)
     try {
@@ -103,11 +104,12 @@ export class LocalTransferer implements Transferer {
       }
       exiting = spec.type !== 'import-fs'
       await work()
+      finished = true
     } catch (err) {
       if (!(err instanceof TransferFailed) && !job.cancelled) job.error(`Failed to transfer image: ${errnoText(err)}`)
       throw err
     } finally {
-      await job.cleanUp()
+      await job.cleanUp(finished)
       await lock?.release().catch(() => undefined)
       const stream = this.#streams.get(job)
       this.#streams.delete(job)
@@ -157,8 +159,9 @@ export class LocalTransferer implements Transferer {
 
   async #importSetup(job: JobContext, spec: Extract<TransferSpec, { type: 'import-tar' | 'import-raw' | 'import-fs' }>): Promise<() => Promise<void>> {
     await this.#checkFree(job, spec.local, spec.force)
-    const path = await readlink(`/proc/self/fd/${spec.fd}`).catch(() => '')
-    job.info(`Importing '${path}', saving as '${spec.local}'.`)
+    const pathPromise = readlink(`/proc/self/fd/${spec.fd}`).catch(() => '')
+    const inputPromise = spec.type === 'import-fs' ? undefined : this.#input(spec.fd, job.signal)
+    job.info(`Importing '${await pathPromise}', saving as '${spec.local}'.`)
     const install = { replace: spec.force, readOnly: spec.readOnly }
     if (spec.type === 'import-fs') {
       return async () => {
@@ -174,7 +177,7 @@ export class LocalTransferer implements Transferer {
         job.info(`Directory '${final} successfully installed. Exiting.`)
       }
     }
-    const input = await this.#input(spec.fd, job.signal)
+    const input = await inputPromise!
     if (input.kind === 'stream') this.#streams.set(job, input)
     return async () => {
       if (spec.type === 'import-tar') {
@@ -195,9 +198,8 @@ export class LocalTransferer implements Transferer {
 
   /** A regular file is read by the tools themselves; a pipe flows through the daemon. */
   async #input(fd: number, signal: AbortSignal): Promise<TransferInput> {
-    const st = await fstatAsync(fd)
+    const [st, info] = await Promise.all([fstatAsync(fd), readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '')])
     if (st.isFile()) {
-      const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '')
       const pos = Number(/^pos:\s+(\d+)$/m.exec(info)?.[1] ?? 0)
       return new FileInput(fd, st.size, pos)
     }

@@ -75,8 +75,8 @@ export interface ExtractOptions {
  * exists and is empty. Throws TransferFailed, having said why.
  */
 export async function extractTar(job: JobContext, input: TransferInput, dir: string, options: ExtractOptions): Promise<void> {
-  const compression = await inputCompression(input)
-  if (compression === 'uncompressed' && input.kind === 'file' && input.size - input.start >= 512 && !allZero(await input.tail(512))) {
+  const [compression, tail] = await Promise.all([inputCompression(input), input.kind === 'file' && input.size - input.start >= 512 ? input.tail(512) : undefined])
+  if (compression === 'uncompressed' && tail !== undefined && !allZero(tail)) {
     throw job.fail('Archive ends without its end-of-archive block: it is truncated, refusing.')
   }
   const stdin = input.kind === 'file' ? input.fd : 'pipe'
