@@ -6,14 +6,13 @@
 // here, so it says so). On a terminal mctl draws a progress bar; Ctrl-C
 // cancels the transfer and leaves nothing.
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { busctl } from '../helpers/busctl.ts'
-import { removePool } from '../helpers/image-pool.ts'
-import { eventually, REPO, Sandbox, type ExecResult } from '../helpers/sandbox.ts'
-import { makeTransferFiles, startFileServer, type FileServer, type TransferFiles } from '../helpers/transfer-files.ts'
-import { IMPORT_DEST, IMPORT_IFACE, IMPORT_PATH, normaliseTransfer } from '../helpers/transfer-scenario.ts'
+import { eventually, REPO, type ExecResult, type Sandbox } from '../helpers/sandbox.ts'
+import type { FileServer, TransferFiles } from '../helpers/transfer-files.ts'
+import { normaliseTransfer } from '../helpers/transfer-scenario.ts'
+import { transferRows, transferWorld, type TransferWorld } from '../helpers/transfer-world.ts'
 
 const MCTL = [process.execPath, join(REPO, 'bin/mctl.js')]
 
@@ -24,10 +23,7 @@ void describe('mctl transfer verbs next to real machinectl', () => {
   let server: FileServer
   const mctl = (...args: string[]): Promise<ExecResult> => sb.exec([...MCTL, ...args], { timeoutMs: 120_000 })
   const machinectl = (...args: string[]): Promise<ExecResult> => sb.exec(['machinectl', ...args], { timeoutMs: 120_000 })
-  const count = async (): Promise<number> => {
-    const r = await busctl(sb, ['--json=short', 'call', IMPORT_DEST, IMPORT_PATH, IMPORT_IFACE, 'ListTransfers'])
-    return r.ok ? (JSON.parse(r.reply) as { data: [unknown[]] }).data[0].length : -1
-  }
+  const count = async (): Promise<number> => (await transferRows(sb)).length
   /** What both print while a transfer runs, but the first line (its id, and what Ctrl-C does) and the progress lines. */
   const said = (r: ExecResult): string => normaliseTransfer(r.stderr.split('\n').slice(1).join('\n'), new URL(server.url).port)
 
@@ -40,19 +36,14 @@ void describe('mctl transfer verbs next to real machinectl', () => {
     assert.equal(ours.stderr, real.stderr, `stderr of ${what}`)
   }
 
+  let world: TransferWorld
+
   before(async () => {
-    pool = mkdtempSync('/var/tmp/machined-ts-pool-')
-    files = makeTransferFiles()
-    server = await startFileServer()
-    sb = await Sandbox.start({ images: { pool } })
+    world = await transferWorld()
+    ;({ sb, pool, files, server } = world)
   })
 
-  after(async () => {
-    await sb.stop()
-    await server.close()
-    files.dispose()
-    removePool(pool)
-  })
+  after(async () => { await world.stop() })
 
   test('list-transfers: none, three held, one with its progress known; --no-legend; over Varlink too', async () => {
     await same(['list-transfers'])

@@ -4,35 +4,29 @@
 // the sandbox) run against machined-ts, step by step equal to what
 // fixtures/importd-252/capture.ts recorded from the real daemon.
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
-import { removePool } from '../helpers/image-pool.ts'
-import { Sandbox } from '../helpers/sandbox.ts'
-import { makeTransferFiles, startFileServer, type FileServer, type TransferFiles } from '../helpers/transfer-files.ts'
+import type { Sandbox } from '../helpers/sandbox.ts'
+import type { FileServer, TransferFiles } from '../helpers/transfer-files.ts'
 import { IMPORT_PATH, runTransferScenario, TransferScenario, type Step } from '../helpers/transfer-scenario.ts'
+import { transferWorld, type TransferWorld } from '../helpers/transfer-world.ts'
 
 const GOLDEN = new URL('../fixtures/importd-252/', import.meta.url)
 const golden = (file: string): string => readFileSync(new URL(file, GOLDEN), 'utf8')
 
 void describe('transfers: byte for byte as systemd-importd 252', () => {
   let sb: Sandbox
-  let pool: string
   let files: TransferFiles
   let server: FileServer
 
+  let world: TransferWorld
+
   before(async () => {
-    pool = mkdtempSync('/var/tmp/machined-ts-pool-')
-    files = makeTransferFiles()
-    server = await startFileServer()
-    sb = await Sandbox.start({ images: { pool, writable: ['/etc'] } })
+    world = await transferWorld({ writable: ['/etc'] })
+    ;({ sb, files, server } = world)
   })
 
-  after(async () => {
-    await sb.stop()
-    await server.close()
-    files.dispose()
-    removePool(pool)
-  })
+  after(async () => { await world.stop() })
 
   test('introspection of the Manager', async () => {
     assert.equal(await new TransferScenario(sb, files, server).introspect(IMPORT_PATH), golden('introspect-manager.xml'))

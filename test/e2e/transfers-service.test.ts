@@ -6,14 +6,13 @@
 // stopped mid-transfer leaving nothing running and, once restarted,
 // nothing in the pool.
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs'
+import { mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { asUser, busctl } from '../helpers/busctl.ts'
-import { removePool } from '../helpers/image-pool.ts'
-import { eventually, Sandbox, type ExecResult } from '../helpers/sandbox.ts'
-import { makeTransferFiles, startFileServer, type FileServer, type TransferFiles } from '../helpers/transfer-files.ts'
-import { IMPORT_DEST, IMPORT_IFACE, IMPORT_PATH } from '../helpers/transfer-scenario.ts'
+import { eventually, type ExecResult, type Sandbox } from '../helpers/sandbox.ts'
+import type { FileServer, TransferFiles } from '../helpers/transfer-files.ts'
+import { IMPORT_DEST, IMPORT_IFACE, IMPORT_PATH, transferRows, transferWorld, type TransferWorld } from '../helpers/transfer-world.ts'
 import { RawClient, type Frame } from '../helpers/varlink-raw.ts'
 
 void describe('transfers: the service', () => {
@@ -22,29 +21,21 @@ void describe('transfers: the service', () => {
   let files: TransferFiles
   let server: FileServer
   const machinectl = (...args: string[]): Promise<ExecResult> => sb.exec(['machinectl', ...args], { timeoutMs: 120_000 })
-  const count = async (): Promise<number> => {
-    const r = await busctl(sb, ['--json=short', 'call', IMPORT_DEST, IMPORT_PATH, IMPORT_IFACE, 'ListTransfers'])
-    return r.ok ? (JSON.parse(r.reply) as { data: [unknown[]] }).data[0].length : -1
-  }
+  const count = async (): Promise<number> => (await transferRows(sb)).length
   /** A transfer that waits for input forever: an import from a FIFO the import itself holds open for writing. */
   const hold = (name: string): Promise<ExecResult> => {
     sb.execSync(['mkfifo', `/run/${name}`])
     return sb.exec(['sh', '-c', `exec machinectl import-tar - ${name} 0<>/run/${name}`], { timeoutMs: 120_000 })
   }
 
+  let world: TransferWorld
+
   before(async () => {
-    pool = mkdtempSync('/var/tmp/machined-ts-pool-')
-    files = makeTransferFiles()
-    server = await startFileServer()
-    sb = await Sandbox.start({ images: { pool }, hidePolicies: true, daemonArgs: ['--max-transfers=2'] })
+    world = await transferWorld({ hidePolicies: true, daemonArgs: ['--max-transfers=2'] })
+    ;({ sb, pool, files, server } = world)
   })
 
-  after(async () => {
-    await sb.stop()
-    await server.close()
-    files.dispose()
-    removePool(pool)
-  })
+  after(async () => { await world.stop() })
 
   test('without systemd-container\'s bus policy, the daemon installs its own and owns org.freedesktop.import1', async () => {
     assert.match(sb.daemonLog, /msg="Installed the D-Bus policy for org\.freedesktop\.import1" path=\/etc\/dbus-1\/system\.d\/org\.freedesktop\.import1\.conf/)

@@ -6,14 +6,13 @@
 // transfers that fail or are cancelled half way: each a clear error, and
 // nothing left in the pool, temporary copies included.
 import assert from 'node:assert/strict'
-import { mkdtempSync, openSync, readdirSync, statSync, writeSync, closeSync } from 'node:fs'
+import { openSync, readdirSync, statSync, writeSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { busctl } from '../helpers/busctl.ts'
-import { removePool } from '../helpers/image-pool.ts'
-import { eventually, REPO, Sandbox, type ExecResult } from '../helpers/sandbox.ts'
-import { makeTransferFiles, startFileServer, type FileServer, type TransferFiles } from '../helpers/transfer-files.ts'
-import { IMPORT_DEST, IMPORT_IFACE, IMPORT_PATH } from '../helpers/transfer-scenario.ts'
+import { eventually, REPO, type ExecResult, type Sandbox } from '../helpers/sandbox.ts'
+import type { FileServer, TransferFiles } from '../helpers/transfer-files.ts'
+import { IMPORT_DEST, IMPORT_PATH, transferRows, transferWorld, type TransferWorld } from '../helpers/transfer-world.ts'
 
 const MANIFEST = join(REPO, 'test/helpers/tree-manifest.py')
 const MCTL = [process.execPath, join(REPO, 'bin/mctl.js')]
@@ -33,24 +32,16 @@ void describe('transfers: files', () => {
     assert.equal(r.code, 0, r.stderr)
     return JSON.parse(r.stdout) as Record<string, unknown>
   }
-  const transfers = async (): Promise<number> => {
-    const r = await busctl(sb, ['--json=short', 'call', IMPORT_DEST, IMPORT_PATH, IMPORT_IFACE, 'ListTransfers'])
-    return r.ok ? (JSON.parse(r.reply) as { data: [unknown[]] }).data[0].length : -1
-  }
+  const transfers = async (): Promise<number> => (await transferRows(sb)).length
+
+  let world: TransferWorld
 
   before(async () => {
-    pool = mkdtempSync('/var/tmp/machined-ts-pool-')
-    files = makeTransferFiles()
-    server = await startFileServer()
-    sb = await Sandbox.start({ images: { pool } })
+    world = await transferWorld()
+    ;({ sb, pool, files, server } = world)
   })
 
-  after(async () => {
-    await sb.stop()
-    await server.close()
-    files.dispose()
-    removePool(pool)
-  })
+  after(async () => { await world.stop() })
 
   test('an export and an import keep owners, modes, times, xattrs, ACLs, hard links and device nodes; import-fs keeps sockets too', async () => {
     ok(sb.execSync(['python3', MANIFEST, 'build', '/var/lib/machines/rich']))
@@ -175,8 +166,7 @@ void describe('transfers: files', () => {
 
 /** The id of the one transfer under way. */
 async function firstTransferId(sb: Sandbox): Promise<number> {
-  const r = await busctl(sb, ['--json=short', 'call', IMPORT_DEST, IMPORT_PATH, IMPORT_IFACE, 'ListTransfers'])
-  const rows = (JSON.parse(r.reply) as { data: [[number][]] }).data[0]
+  const rows = await transferRows(sb)
   assert.equal(rows.length, 1)
   return rows[0]![0]
 }

@@ -15,10 +15,9 @@ import { openSync, writeFileSync } from 'node:fs'
 import { BusConnection, DBusError } from '../../src/wire/dbus/bus.ts'
 import { eventually, type ExecResult, type Sandbox } from './sandbox.ts'
 import { makeSigningKey, sha256, type FileServer, type TransferFiles } from './transfer-files.ts'
+import { IMPORT_DEST, IMPORT_IFACE, IMPORT_PATH, transferRows } from './transfer-world.ts'
 
-export const IMPORT_DEST = 'org.freedesktop.import1'
-export const IMPORT_PATH = '/org/freedesktop/import1'
-export const IMPORT_IFACE = 'org.freedesktop.import1.Manager'
+export { IMPORT_DEST, IMPORT_IFACE, IMPORT_PATH }
 
 /** Where fdCall() puts the fd in a call's arguments. */
 export const FD = Symbol('fd')
@@ -107,8 +106,7 @@ export class TransferScenario {
 
   /** ListTransfers's rows, sorted (importd answers in hash order). */
   async transferRows(): Promise<void> {
-    const r = await busctl(this.#sb, ['--json=short', 'call', IMPORT_DEST, IMPORT_PATH, IMPORT_IFACE, 'ListTransfers'])
-    const rows = r.ok ? (JSON.parse(r.reply) as { data: [[number, string, string, string, number, string][]] }).data[0] : []
+    const rows = await transferRows(this.#sb)
     this.steps.push({ name: 'busctl ListTransfers rows', output: this.#normalise(rows.map((row) => row.join(' ')).sort().join('\n')) })
   }
 
@@ -137,10 +135,7 @@ export class TransferScenario {
   }
 
   async waitForTransfers(count: number): Promise<void> {
-    await eventually(async () => {
-      const r = await busctl(this.#sb, ['--json=short', 'call', IMPORT_DEST, IMPORT_PATH, IMPORT_IFACE, 'ListTransfers'])
-      return r.ok && (JSON.parse(r.reply) as { data: [unknown[]] }).data[0].length === count
-    }, 20_000, `${count} transfers`)
+    await eventually(async () => (await transferRows(this.#sb)).length === count, 20_000, `${count} transfers`)
   }
 
   record(name: string, r: ExecResult): void {
