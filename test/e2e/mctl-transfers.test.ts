@@ -103,6 +103,16 @@ void describe('mctl transfer verbs next to real machinectl', () => {
     assert.equal(sb.execSync(['sh', '-c', `tar -tzf '${files.file('m1.tar.gz')}' | sort > /run/a && tar -tzf '${files.file('m2.tar.gz')}' | sort > /run/b && cmp /run/a /run/b`]).code, 0)
   })
 
+  test('over Varlink, a pull goes through io.systemd.Import and says the same', async () => {
+    server.serve('/v/t.tar.gz', files.read('t.tar.gz'))
+    const r = await machinectl('pull-tar', '--verify=no', `${server.url}/v/t.tar.gz`, 'viadbus')
+    const o = await mctl('--transport=varlink', 'pull-tar', '--verify=no', `${server.url}/v/t.tar.gz`, 'viavarlink')
+    assert.equal(o.code, 0, o.stderr)
+    const lines = (x: ExecResult): string => said(x).replaceAll(/viadbus|viavarlink/g, 'NAME').split('\n').sort().join('\n')
+    assert.equal(lines(o), lines(r))
+    assert.equal((await mctl('--transport=varlink', 'pull-tar', '--verify=no', `${server.url}/v/none.tar`, 'none')).code, 1)
+  })
+
   test('on a terminal a progress bar follows the transfer; Ctrl-C cancels it and leaves nothing', async () => {
     const before = readdirSync(pool).sort()
     server.serve('/slow/t.tar', { partial: files.read('big.tar') })

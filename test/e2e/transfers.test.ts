@@ -147,6 +147,15 @@ void describe('transfers: files', () => {
     assert.deepEqual(poolList(), before)
   })
 
+  test('a pull from a file: URL, checked against the SHA256SUMS next to it', async () => {
+    const dir = files.dir
+    ok(sb.execSync(['sh', '-c', `cd '${dir}' && sha256sum --binary t.tar.xz > SHA256SUMS`]))
+    const r = await machinectl('pull-tar', '--verify=checksum', `file://${dir}/t.tar.xz`, 'fromfile')
+    ok(r)
+    assert.match(r.stderr, new RegExp(`^SHA256 checksum of file://${dir}/t\\.tar\\.xz is valid\\.$`, 'm'))
+    assert.equal(sb.execSync(['cat', '/var/lib/machines/fromfile/etc/motd']).stdout, 'hello from a tarball\n')
+  })
+
   test('a checksum that does not check out, a signature that cannot be checked and a missing file leave nothing', async () => {
     const before = poolList()
     server.serve('/bad/t.tar', files.read('t.tar'))
