@@ -227,7 +227,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
     // Serve the objects before the name is ours, so the first caller finds them.
     const server = new DbusServer({
       bus: systemBus.bus, manager, log, machineId: idToString(host.machineId),
-      allowUserRegistration: options.allowUserRegistration, maxPendingPerSender: options.maxCallsPerSender, transfers: transfers.context,
+      allowUserRegistration: options.allowUserRegistration, maxPendingPerSender: options.maxCallsPerSender,
     })
     // Leaders are held by pidfd where the kernel has them (Linux 5.3+), and named by pidfs inode numbers on 6.9+.
     log.info('Leaders are tracked', { pidfd: pidfdsAvailable(), pidfs: pidfsAvailable() })
@@ -246,6 +246,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
     await transfers.serveVarlink(options.varlinkSocket === MACHINE_SOCKET_PATH ? IMPORT_SOCKET_PATH : undefined,
       { maxConnections: options.maxVarlinkConnections, maxConnectionsPerUid: options.maxVarlinkConnectionsPerUid }, version())
     await server.requestName()
+    await transfers.serveDbus({ address: systemBus.address, machineId: idToString(host.machineId), maxPendingPerSender: options.maxCallsPerSender })
     const heapTrim = startHeapTrim(log)
     // Publish to the fleet last: etcd never holds up serving, and sees the loaded registry.
     const fleet = options.fleet === undefined ? undefined : startFleet(options.fleet, { manager, log, runtimeDir: options.runtimeDir, version: version() })

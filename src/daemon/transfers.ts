@@ -15,7 +15,9 @@ import { closeFd, fdKind, LocalTransferer } from '../backends/transfer-runner.ts
 import { peerCredentialsOf } from '../backends/native.ts'
 import { TRANSFERS_MAX } from '../protocol/transfer.ts'
 import { IMPORT_SOCKET_PATH } from '../protocol/varlink/io.systemd.Import.ts'
+import { Import1Server } from '../transports/dbus/import1-server.ts'
 import { importBinding } from '../transports/varlink/import.ts'
+import { BusConnection } from '../wire/dbus/bus.ts'
 import { VarlinkServer, type VarlinkServerLimits } from '../transports/varlink/server.ts'
 
 export const TRANSFER_ARGS = {
@@ -36,6 +38,12 @@ export function maxTransfersFrom(values: { 'max-transfers'?: string | undefined 
 
 export interface TransferService {
   readonly context: TransferContext
+  /**
+   * Serves org.freedesktop.import1 on a connection of its own to the bus at
+   * `address` (import1-server.ts says why); when the name is taken (a
+   * systemd-importd runs), says so and serves machine1 on regardless.
+   */
+  serveDbus(options: { address: string; machineId: string; maxPendingPerSender: number }): Promise<void>
   /** Starts io.systemd.Import on its socket (`path`; undefined: none). */
   serveVarlink(path: string | undefined, limits: Partial<VarlinkServerLimits>, version: string): Promise<void>
   dispose(): void
@@ -54,8 +62,21 @@ export function startTransfers(options: { images: ImagePool; authorizer: Authori
   })
   const context: TransferContext = { transfers, authorizer: options.authorizer, fdKind, closeFd }
   let varlink: VarlinkServer | undefined
+  let dbus: { bus: BusConnection; server: Import1Server } | undefined
   return {
     context,
+    serveDbus: async ({ address, machineId, maxPendingPerSender }) => {
+      const bus = await BusConnection.connect(address, { log: options.log })
+      const server = new Import1Server({ bus, transfers: context, log: options.log, machineId, maxPendingPerSender })
+      dbus = { bus, server }
+      bus.onClose((err) => options.log.error('Lost the connection to the system bus for org.freedesktop.import1', { error: String(err) }))
+      try {
+        await server.requestName()
+        options.log.info('Serving org.freedesktop.import1', { unique: bus.uniqueName })
+      } catch (err) {
+        options.log.warn('Not serving image transfers on D-Bus', { error: (err as Error).message })
+      }
+    },
     serveVarlink: async (path, limits, version) => {
       if (path === undefined) return
       varlink = new VarlinkServer({
@@ -70,6 +91,8 @@ export function startTransfers(options: { images: ImagePool; authorizer: Authori
     },
     dispose: () => {
       transfers.dispose()
+      dbus?.server.dispose()
+      dbus?.bus.close()
       varlink?.close().catch((err: unknown) => options.log.warn('Failed to close the Varlink socket, ignoring', { error: String(err) }))
     },
   }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { asUser } from '../helpers/busctl.ts'
 import { eventually, REPO, type ExecResult, type Sandbox } from '../helpers/sandbox.ts'
 import type { FileServer, TransferFiles } from '../helpers/transfer-files.ts'
 import { normaliseTransfer } from '../helpers/transfer-scenario.ts'
@@ -49,6 +50,11 @@ void describe('mctl transfer verbs next to real machinectl', () => {
     await same(['list-transfers'])
     await same(['list-transfers', '--no-legend'])
     await same(['list-transfers'], 'varlink')
+    // systemd-container's bus policies are installed here: each lets users other than root list, for each name.
+    for (const args of [['list-transfers'], ['list']]) {
+      const r = await sb.exec([...asUser(), 'machinectl', ...args])
+      assert.equal(r.code, 0, `${args.join(' ')} as nobody: ${r.stderr}`)
+    }
     const held = ['h1', 'a-rather-long-local-name'].map((name) => {
       sb.execSync(['mkfifo', `/run/${name}`])
       return sb.exec(['sh', '-c', `exec machinectl import-raw - ${name} 0<>/run/${name}`], { timeoutMs: 120_000 })

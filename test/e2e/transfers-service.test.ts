@@ -37,12 +37,17 @@ void describe('transfers: the service', () => {
 
   after(async () => { await world.stop() })
 
-  test('without systemd-container\'s bus policy, the daemon installs its own and owns org.freedesktop.import1', async () => {
+  test('without systemd-container\'s bus policy, the daemon installs its own, and owns org.freedesktop.import1 on a connection of its own', async () => {
     assert.match(sb.daemonLog, /msg="Installed the D-Bus policy for org\.freedesktop\.import1" path=\/etc\/dbus-1\/system\.d\/org\.freedesktop\.import1\.conf/)
-    const owner = await busctl(sb, ['call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetNameOwner', 's', IMPORT_DEST])
-    const machined = await busctl(sb, ['call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetNameOwner', 's', 'org.freedesktop.machine1'])
-    assert.ok(owner.ok, owner.stderr)
-    assert.equal(owner.reply, machined.reply)
+    const pidOf = async (name: string): Promise<string> => {
+      const r = await busctl(sb, ['call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetConnectionUnixProcessID', 's', name])
+      assert.ok(r.ok, r.stderr)
+      return r.reply
+    }
+    const owner = async (name: string): Promise<string> => (await busctl(sb, ['call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetNameOwner', 's', name])).reply
+    // One process, a connection per name: each name's bus policy then applies to its own calls only.
+    assert.equal(await pidOf(IMPORT_DEST), await pidOf('org.freedesktop.machine1'))
+    assert.notEqual(await owner(IMPORT_DEST), await owner('org.freedesktop.machine1'))
   })
 
   test('at most --max-transfers at once: the next is E2BIG; anyone lists, only root starts or cancels; the loop keeps answering', async () => {

@@ -8,20 +8,17 @@
 
 import { BUS_NAME, MANAGER_INTERFACE_NAME } from '../../protocol/dbus/org.freedesktop.machine1.ts'
 import { busLabelEscape, busLabelUnescape, MACHINE1_PATH, MACHINE_PATH_PREFIX, machineObjectPath } from '../../protocol/bus-path.ts'
-import { LimitsExceededError } from '../../protocol/errors.ts'
 import { IMAGE_PATH_PREFIX } from '../../protocol/image.ts'
 import { findImage } from '../../core/image-control.ts'
 import type { Caller } from '../../core/authorization.ts'
 import type { Manager } from '../../core/manager.ts'
 import type { Disposable, Log } from '../../core/ports.ts'
-import type { TransferContext } from '../../core/transfer-control.ts'
-import { IMPORT1_BUS_NAME } from '../../protocol/transfer.ts'
 import type { BusConnection, IncomingCall } from '../../wire/dbus/bus.ts'
 import { CredentialsCache } from './credentials.ts'
-import { DbusProtocolError, toWireError } from './errors.ts'
+import { CallLoop } from './call-loop.ts'
+import { DbusProtocolError } from './errors.ts'
 import { machineObject, type DbusContext } from './machine.ts'
 import { imageObject } from './image.ts'
-import { Import1Objects } from './import1.ts'
 import { managerObject } from './manager.ts'
 import { ObjectTree, type ObjectInterface, type Resolved } from './object-tree.ts'
 
@@ -41,8 +38,6 @@ export interface DbusServerOptions {
    * LimitsExceeded at once, without being looked at.
    */
   readonly maxPendingPerSender: number
-  /** Transfers to serve as org.freedesktop.import1 (the same connection owns both names); undefined: none. */
-  readonly transfers?: TransferContext | undefined
 }
 
 /** Parent nodes sd-bus introspects on the way down to our objects. */
@@ -55,21 +50,15 @@ const PARENT_NODES: Readonly<Record<string, string>> = {
 export class DbusServer implements Disposable {
   readonly #bus: BusConnection
   readonly #manager: Manager
-  readonly #log: Log
   readonly #credentials: CredentialsCache
   readonly #tree: ObjectTree
   readonly #managerObject: ObjectInterface
   readonly #ctx: DbusContext
-  readonly #pending = new Map<string, number>()
-  readonly #maxPending: number
   readonly #subscription: Disposable
-  readonly #import1: Import1Objects | undefined
 
   constructor(options: DbusServerOptions) {
     this.#bus = options.bus
     this.#manager = options.manager
-    this.#log = options.log
-    this.#maxPending = options.maxPendingPerSender
     this.#credentials = new CredentialsCache(options.bus)
     this.#ctx = { manager: options.manager, callerOf: (call) => this.#callerOf(call) }
     this.#managerObject = managerObject(this.#ctx)
@@ -82,16 +71,8 @@ export class DbusServer implements Disposable {
         throw new DbusProtocolError('org.freedesktop.DBus.Error.AccessDenied', `Access to ${iface}.${member}() not permitted.`)
       },
     })
-    this.#import1 = options.transfers === undefined ? undefined : new Import1Objects({
-      transfers: options.transfers,
-      callerOf: (call) => this.#callerOf(call),
-      takeFd: (call, fd) => {
-        for (const other of this.#bus.takeFds(call)) if (other !== fd) options.transfers?.closeFd(other)
-        return fd
-      },
-      emitSignal: (...args) => this.#bus.emitSignal(...args),
-    })
-    this.#bus.onCall((call) => this.#onCall(call))
+    const calls = new CallLoop({ bus: options.bus, log: options.log, maxPendingPerSender: options.maxPendingPerSender, dispatch: (call) => this.#tree.dispatch(call) })
+    this.#bus.onCall((call) => calls.answer(call))
     this.#subscription = this.#manager.on({
       // Sent before the reply to the call that caused them, as systemd does.
       machineNew: (m) => this.#signal('MachineNew', m.name),
@@ -99,13 +80,11 @@ export class DbusServer implements Disposable {
     })
   }
 
-  /** Claims org.freedesktop.machine1 (and org.freedesktop.import1 when serving transfers); throws when someone else has one. */
+  /** Claims org.freedesktop.machine1; throws when someone else has it. */
   async requestName(): Promise<void> {
-    for (const name of this.#import1 === undefined ? [BUS_NAME] : [BUS_NAME, IMPORT1_BUS_NAME]) {
-      const code = await this.#bus.requestName(name)
-      // 1 = primary owner, 4 = already owner.
-      if (code !== 1 && code !== 4) throw new Error(`${name} is owned by another process (RequestName answered ${code})`)
-    }
+    const code = await this.#bus.requestName(BUS_NAME)
+    // 1 = primary owner, 4 = already owner.
+    if (code !== 1 && code !== 4) throw new Error(`${BUS_NAME} is owned by another process (RequestName answered ${code})`)
   }
 
   #signal(member: string, name: string): void {
@@ -116,45 +95,9 @@ export class DbusServer implements Disposable {
     return this.#credentials.callerOf(call.sender)
   }
 
-  #onCall(call: IncomingCall): void {
-    const inFlight = this.#pending.get(call.sender) ?? 0
-    if (inFlight >= this.#maxPending) {
-      const err = new LimitsExceededError(`Too many calls in flight from ${call.sender} (limit ${this.#maxPending})`)
-      this.#bus.replyError(call, toWireError(err).name, err.message)
-      return
-    }
-    this.#pending.set(call.sender, inFlight + 1)
-    this.#tree
-      .dispatch(call)
-      .then(
-        (reply) => this.#bus.reply(call, reply.signature, reply.body),
-        (err: unknown) => {
-          const wire = toWireError(err)
-          if (wire.unexpected) this.#log.error('Method call failed', { member: call.member, path: call.path, error: String((err as Error)?.stack ?? err) })
-          this.#bus.replyError(call, wire.name, wire.message)
-        },
-      )
-      .catch((err: unknown) => this.#log.error('Failed to send reply', { member: call.member, error: String(err) }))
-      .finally(() => {
-        const n = (this.#pending.get(call.sender) ?? 1) - 1
-        if (n <= 0) this.#pending.delete(call.sender)
-        else this.#pending.set(call.sender, n)
-      })
-  }
-
   async #resolve(path: string, call: IncomingCall): Promise<Resolved | undefined> {
-    // Each name shows its own tree, as two daemons would; our unique name shows both.
-    const forImport = this.#import1 !== undefined && call.destination !== BUS_NAME
-    const forMachine = call.destination !== IMPORT1_BUS_NAME
     const parent = PARENT_NODES[path]
-    if (parent !== undefined) {
-      const children = parent === 'machine1' ? [...(forImport ? ['import1'] : []), ...(forMachine ? [parent] : [])] : [parent]
-      return { kind: 'node', children }
-    }
-    if (forImport) {
-      const found = this.#import1?.resolve(path, call.interface === 'org.freedesktop.DBus.Introspectable')
-      if (found !== undefined || !forMachine) return found
-    }
+    if (parent !== undefined) return { kind: 'node', children: [parent] }
     if (path === MACHINE1_PATH) return { kind: 'object', interfaces: [this.#managerObject], children: ['image', 'machine'] }
     if (path === MACHINE_PATH_PREFIX) {
       return { kind: 'fallback', children: this.#manager.list().map((m) => busLabelEscape(m.name)) }
@@ -191,6 +134,5 @@ export class DbusServer implements Disposable {
 
   dispose(): void {
     this.#subscription.dispose()
-    this.#import1?.dispose()
   }
 }

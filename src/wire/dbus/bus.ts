@@ -48,8 +48,6 @@ export { DBusError } from './errors.ts'
 
 export interface IncomingCall {
   readonly sender: string
-  /** The name the caller addressed (a well-known name, or our unique name); undefined when it named none. */
-  readonly destination?: string | undefined
   readonly path: string
   readonly interface: string | undefined
   readonly member: string
@@ -195,7 +193,6 @@ export class BusConnection {
   #dispatchCall(msg: Message): void {
     const call: IncomingCall = {
       sender: msg.sender ?? '',
-      destination: msg.destination,
       path: msg.path!,
       interface: msg.interface,
       member: msg.member!,
