@@ -1,25 +1,21 @@
-// Lint: type-aware rules that catch lost replies (floating promises), and
-// the layer rules (protocol → core → backends/transports → daemon; wire/ is
-// the D-Bus and Varlink protocol library both the transports and client/
-// use; client users never reach into the daemon side).
+// Lint: type-aware rules that catch lost replies (floating promises) in the
+// TypeScript; ESLint's recommended rules for the JavaScript of bin/,
+// scripts/, bench/ and examples/; and, for both, the layer table
+// (scripts/eslint-layers.js): each folder of src/ imports only the layers
+// its row lists.
+import js from '@eslint/js'
+import globals from 'globals'
 import tseslint from 'typescript-eslint'
-
-const nodeBuiltins = { group: ['node:*'], message: 'protocol/ and core/ reach the runtime only through ports.' }
-const layer = (from, banned) => ({
-  files: [`src/${from}/**/*.ts`],
-  rules: {
-    'no-restricted-imports': ['error', { patterns: banned }],
-  },
-})
+import { layersConfig } from './scripts/eslint-layers.js'
 
 export default tseslint.config(
   // .tmp/ is git-ignored scratch space.
-  { ignores: ['dist/**', 'node_modules/**', 'bench/node_modules/**', '.tmp/**', '**/*.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bench/node_modules/**', '.tmp/**'] },
+  { linterOptions: { reportUnusedDisableDirectives: 'error' } },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.base],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
-    linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
       // node:test's describe/it return promises the runner itself awaits.
       '@typescript-eslint/no-floating-promises': ['error', {
@@ -29,17 +25,13 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
-  layer('wire', [{ group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**'], message: 'wire/ is a protocol library: it knows no machines.' }]),
-  layer('protocol', [nodeBuiltins, { group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**'], message: 'protocol/ imports nothing.' }]),
-  layer('core', [nodeBuiltins, { group: ['**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**'], message: 'core/ imports only protocol/.' }]),
-  layer('linux', [{ group: ['**/wire/**', '**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**', '**/cli/**', '**/spawn/**', '**/vmspawn/**'], message: 'linux/ is the shared Linux plumbing: it imports only node:*, native/ and protocol/.' }]),
-  layer('native', [{ group: ['**/protocol/**', '**/wire/**', '**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**', '**/client/**', '**/cli/**', '**/spawn/**', '**/vmspawn/**'], message: 'native/ finds the native parts for every layer: it imports nothing of ours.' }]),
-  layer('backends', [{ group: ['**/transports/**', '**/daemon/**', '**/client/**'], message: 'backends/ implement core ports; they do not know transports.' }]),
-  layer('transports', [{ group: ['**/backends/**', '**/daemon/**', '**/client/**'], message: 'transports/ wrap the core only.' }]),
-  layer('client', [{ group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**'], message: 'client/ talks to the daemon over the wire only.' }]),
-  // fleet/ (etcd publisher and reader) serves machined and mctl alike: it is given machines, it never reaches for them.
-  layer('fleet', [{ group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**', '**/cli/**'], message: 'fleet/ knows etcd, protocol/ and client/ only.' }]),
-  ...['cli', 'spawn', 'vmspawn'].map((dir) =>
-    layer(dir, [{ group: ['**/core/**', '**/backends/**', '**/transports/**', '**/daemon/**'], message: 'Reach the daemon through client/ and protocol/ only.' }]),
-  ),
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    extends: [js.configs.recommended],
+    languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: globals.node },
+    rules: {
+      eqeqeq: ['error', 'always'],
+    },
+  },
+  layersConfig,
 )

@@ -13,10 +13,11 @@
 //                   round boots each manager once on a fresh overlay of the
 //                   tree, in alternating order, and powers it off again.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { cgroupMounts, killAndRemove } from './lib/cgroups.js'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 const REPO = dirname(BENCH_DIR)
@@ -140,23 +141,11 @@ class Overlay {
   }
 }
 
-const CGROUP_ROOTS = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd', '/sys/fs/cgroup'].filter((h) => existsSync(join(h, 'cgroup.procs')))
+/** The hierarchies that track processes in this host's layout (from its mount table). */
+const CGROUP_ROOTS = cgroupMounts().tracking
 
 function removeCgroup(rel) {
-  const walk = (dir) => {
-    if (!existsSync(dir)) return
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(join(dir, e.name))
-    try {
-      for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) { try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ } }
-    } catch { /* gone */ }
-  }
-  for (const root of CGROUP_ROOTS) walk(join(root, rel))
-  const rm = (dir) => {
-    if (!existsSync(dir)) return
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rm(join(dir, e.name))
-    try { rmdirSync(dir) } catch { /* busy */ }
-  }
-  for (const root of CGROUP_ROOTS) rm(join(root, rel))
+  for (const root of CGROUP_ROOTS) if (existsSync(join(root, rel))) killAndRemove(join(root, rel))
 }
 
 /** One boot: launch → multi-user.target on the console → running; then a clean shutdown. */

@@ -48,7 +48,8 @@ function median(xs) {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
-// eslint-style escape stripping for console matching: colours and cursor codes.
+// Terminal escape sequences (colours, cursor moves) are stripped before the console is matched.
+// eslint-disable-next-line no-control-regex -- ESC is exactly what this matches.
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|\x1bc/g
 const MULTI_USER = /Reached target .*multi-user\.target/
 

@@ -2,7 +2,8 @@
 #  - machined_native (addon/): the daemon's N-API module, what Node cannot
 #    do by itself on a Unix socket, a process or a pty (SO_PEERCRED,
 #    SCM_RIGHTS, pidfd_open, pidfd_send_signal, an epoll set of fds,
-#    openpt, TIOCSWINSZ, AF_VSOCK, the image pool's locks and ioctls), loaded by src/native/addon.ts; typed views in
+#    openpt, TIOCSWINSZ, AF_VSOCK, the image pool's locks and ioctls, sd_notify
+#    datagrams), loaded by src/native/addon.ts; typed views in
 #    src/backends/native.ts (daemon), src/native/pidfd.ts (both),
 #    src/native/fd-socket.ts (fd passing, both transports) and
 #    src/linux/pty.ts (ptys, for mctl and the launchers).
@@ -27,7 +28,7 @@
       'sources': [
         'addon/main.c', 'addon/errors.c', 'addon/process.c', 'addon/pty.c', 'addon/socket.c',
         'addon/poll_set.c', 'addon/inotify.c', 'addon/vsock.c', 'addon/images.c', 'addon/images_scan.c',
-        'common/fdpass.c',
+        'addon/service.c', 'common/fdpass.c',
       ],
       'defines': ['NAPI_VERSION=8'],
       # Only the module's entry point is visible: nothing of ours can take the place of the C library's.
@@ -38,7 +39,7 @@
       'type': 'executable',
       'sources': [
         'spawn_helper/main.c', 'spawn_helper/plan.c', 'spawn_helper/steps.c', 'spawn_helper/fs.c',
-        'spawn_helper/host.c', 'common/fdpass.c',
+        'spawn_helper/host.c', 'spawn_helper/loop.c', 'common/fdpass.c',
       ],
     },
     {

@@ -8,6 +8,8 @@
 
 #include <node_api.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 /* A Node-style system error (code 'ESRCH', negative errno, syscall) for `err`, a positive errno, not thrown. */
 napi_value errno_error(napi_env env, int err, const char *syscall_name);
@@ -19,6 +21,9 @@ int get_int_arg(napi_env env, napi_value *argv, size_t argc, size_t i, const cha
 
 /* Reads the first `n` (at most 4) arguments of a call as non-negative int32s, named by `names` in errors. */
 int get_int_args(napi_env env, napi_callback_info info, size_t n, const char *const names[], int32_t *ret);
+
+/* socket.c: a Unix socket's address from a path, or a leading NUL byte and an abstract name; -1 if too long. */
+int unix_address(const void *path, size_t length, struct sockaddr_un *ret, socklen_t *ret_len);
 
 void set_int32(napi_env env, napi_value object, const char *key, int32_t v);
 void set_uint32(napi_env env, napi_value object, const char *key, uint32_t v);
@@ -53,6 +58,10 @@ napi_value js_btrfs_set_read_only(napi_env env, napi_callback_info info);
 napi_value js_block_device_info(napi_env env, napi_callback_info info);
 napi_value js_block_device_set_read_only(napi_env env, napi_callback_info info);
 napi_value js_scan_search_path(napi_env env, napi_callback_info info);
+/* service.c */
+napi_value js_unix_send_datagram(napi_env env, napi_callback_info info);
+napi_value js_fd_set_cloexec(napi_env env, napi_callback_info info);
+napi_value js_is_listening_unix_stream(napi_env env, napi_callback_info info);
 /* vsock.c */
 napi_value js_vsock_listen(napi_env env, napi_callback_info info);
 napi_value js_vsock_local_port(napi_env env, napi_callback_info info);

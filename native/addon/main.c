@@ -13,6 +13,8 @@
  *   images.c   ofdLock, fileAttributes, setFileAttributes, btrfsSubvolumeInfo,
  *              btrfsSetReadOnly, blockDeviceInfo, blockDeviceSetReadOnly: the image
  *              pool's locks and ioctls; images_scan.c scanSearchPath (off the JS thread)
+ *   service.c  unixSendDatagram(address, data) (sd_notify), fdSetCloexec(fd),
+ *              isListeningUnixStream(fd) (socket activation)
  *   vsock.c    vsockListen(), vsockLocalPort(fd), vsockAccept(fd), vhostVsockSetGuestCid(fd, cid)
  *              (these return negative errno values instead of throwing)
  *   here       mallocTrim() -> boolean
@@ -23,7 +25,8 @@
  * src/native/pidfd.ts (pidfds, for the daemon and machined-spawn),
  * src/native/fd-socket.ts (the sockets both transports pass fds on),
  * src/linux/pty.ts (ptys), src/vmspawn/signals.ts (signalPipe) and
- * src/vmspawn/vsock-native.ts (AF_VSOCK) and src/native/images.ts (images).
+ * src/vmspawn/vsock-native.ts (AF_VSOCK), src/native/images.ts (images) and
+ * src/native/service.ts (sd_notify and socket activation).
  */
 
 #include <malloc.h>
@@ -69,6 +72,9 @@ static napi_value init(napi_env env, napi_value exports) {
                 ADDON_FUNCTION("blockDeviceInfo", js_block_device_info),
                 ADDON_FUNCTION("blockDeviceSetReadOnly", js_block_device_set_read_only),
                 ADDON_FUNCTION("scanSearchPath", js_scan_search_path),
+                ADDON_FUNCTION("unixSendDatagram", js_unix_send_datagram),
+                ADDON_FUNCTION("fdSetCloexec", js_fd_set_cloexec),
+                ADDON_FUNCTION("isListeningUnixStream", js_is_listening_unix_stream),
                 ADDON_FUNCTION("vsockListen", js_vsock_listen),
                 ADDON_FUNCTION("vsockLocalPort", js_vsock_local_port),
                 ADDON_FUNCTION("vsockAccept", js_vsock_accept),

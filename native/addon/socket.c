@@ -52,6 +52,22 @@ napi_value js_socket_pair(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * The address of a Unix socket named by `length` bytes at `path`: a path
+ * (given without its NUL, which must still fit), or a leading NUL byte and
+ * an abstract name (exactly as long as given). -1 when it does not fit.
+ */
+int unix_address(const void *path, size_t length, struct sockaddr_un *ret, socklen_t *ret_len) {
+        bool abstract = length > 0 && ((const char *) path)[0] == 0;
+
+        if (length > sizeof ret->sun_path - (abstract ? 0 : 1))
+                return -1;
+        *ret = (struct sockaddr_un) { .sun_family = AF_UNIX };
+        memcpy(ret->sun_path, path, length);
+        *ret_len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + length + (abstract ? 0 : 1));
+        return 0;
+}
+
+/*
  * A non-blocking, close-on-exec Unix stream socket connected to the path
  * in a Buffer (a leading NUL byte names an abstract socket). A Unix
  * connect() does not go on in the background: it succeeds at once, or
@@ -61,7 +77,7 @@ napi_value js_unix_connect(napi_env env, napi_callback_info info) {
         size_t argc = 1, length;
         napi_value argv[1], result;
         void *path;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa;
         socklen_t sa_len;
         int fd;
 
@@ -70,11 +86,8 @@ napi_value js_unix_connect(napi_env env, napi_callback_info info) {
                 napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "path must be a non-empty Buffer");
                 return NULL;
         }
-        /* A path needs room for its NUL; an abstract name has none. */
-        if (length > sizeof sa.sun_path - (((const char *) path)[0] == 0 ? 0 : 1))
+        if (unix_address(path, length, &sa, &sa_len) < 0)
                 return throw_errno(env, ENAMETOOLONG, "connect");
-        memcpy(sa.sun_path, path, length);
-        sa_len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + length + (sa.sun_path[0] == 0 ? 0 : 1));
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return throw_errno(env, errno, "socket");

@@ -4,7 +4,7 @@
  * namespace (see main.c). The daemon (src/backends/machine-files.ts)
  * decides and checks everything; this carries out one request and
  * reports how it ended. It does what systemd 252 does in machine-dbus.c
- * (bus_machine_method_bind_mount) and shared/mount-util.c
+ * (bus_machine_method_bind_mount) and systemd's src/shared/mount-util.c
  * (bind_mount_in_namespace), in its own code.
  *
  *   machined-enter bind LEADER PROPAGATE_DIR INCOMING_DIR SOURCE DEST READ_ONLY MKDIR

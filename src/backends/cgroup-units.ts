@@ -22,26 +22,39 @@ import type { ScopeSettings } from '../core/scope-properties.ts'
 import { allHierarchies, trackingHierarchies, trackingHierarchy, type CgroupLayout } from '../linux/cgroup-layout.ts'
 import { cgroupIn, parseProcCgroup, trackingCgroup, unitCgroupPath, unitOfCgroupPath } from '../linux/cgroup-paths.ts'
 import { cgroupPopulated, killCgroupTree, removeCgroupTree } from '../linux/cgroup-tree.ts'
-import { readProcCgroup, signalQuietly } from '../linux/proc.ts'
+import { readProcCgroup } from '../linux/proc.ts'
 import { deviceAllowLines } from './device-rules.ts'
 import { InotifyWatches } from './inotify.ts'
+import { applyLimits, limitHierarchies } from './scope-limits.ts'
+import { firstPhase, lastPhase, leaderRunning, stopTimeoutMs, type StopSettings } from './scope-stop.ts'
 
-const SIGKILL = 9
-const SIGCONT = 18
 /** How often a v1-only host (no cgroup.events) is polled for an emptied scope. */
 const LEGACY_POLL_MS = 500
 
-interface ScopeRecord {
+interface ScopeRecord extends Omit<StopSettings, 'sendSighup' | 'finalKillSignal'> {
   readonly unit: string
   readonly cgroup: string
   /** Mount points the scope was created in. */
   readonly hierarchies: string[]
-  readonly killSignal: number
-  readonly killMode: ScopeSettings['killMode']
-  readonly sendSigkill: boolean
-  readonly timeoutStopUsec: number
-  readonly leaderPid: number
+  // Optional: records written by versions that did not honour them yet.
+  readonly sendSighup?: boolean
+  readonly finalKillSignal?: number
   released: boolean
+  /**
+   * Where a stop is (not saved: a restarted daemon stops again): under way,
+   * or over, when systemd would call the unit inactive although processes
+   * may remain (KillMode=none, SendSIGKILL=no after the timeout).
+   */
+  stop?: 'stopping' | 'over'
+}
+
+/** machined's defaults for a scope taken back with no settings saved. */
+const DEFAULT_STOP: StopSettings = {
+  killSignal: 15, killMode: 'control-group', sendSigkill: true, sendSighup: false, finalKillSignal: 9, timeoutStopUsec: 90_000_000, leaderPid: 0,
+}
+
+function stopSettingsOf(record: ScopeRecord | undefined): StopSettings {
+  return record === undefined ? DEFAULT_STOP : { ...DEFAULT_STOP, ...record, sendSighup: record.sendSighup ?? false, finalKillSignal: record.finalKillSignal ?? 9 }
 }
 
 export interface CgroupUnitsOptions {
@@ -73,6 +86,8 @@ export class CgroupUnits implements Units {
   readonly #scopes = new Map<string, ScopeRecord>()
   readonly #stopTimers = new Map<string, NodeJS.Timeout>()
   readonly #releaseWatchers = new Map<string, Disposable>()
+  /** Who watches each unit: told when a stop ends with processes left, which no cgroup event announces. */
+  readonly #watchers = new Map<string, Set<() => void>>()
   /** One inotify fd for every scope's cgroup.events (not one FSWatcher per scope: memory). */
   readonly #inotify: FileWatches
 
@@ -95,8 +110,7 @@ export class CgroupUnits implements Units {
     const { unit, leader, settings } = request
     const cgroup = unitCgroupPath(settings.slice, unit)
     const devices = await deviceAllowLines(settings.devicePolicy, settings.deviceAllow)
-    const hierarchies = trackingHierarchies(this.#layout)
-    if (settings.tasksMax !== undefined && this.#layout.pidsV1 !== undefined) hierarchies.push(this.#layout.pidsV1)
+    const hierarchies = [...trackingHierarchies(this.#layout), ...limitHierarchies(this.#layout, settings)]
     if (devices !== undefined && this.#layout.devicesV1 !== undefined) hierarchies.push(this.#layout.devicesV1)
 
     if (this.#scopes.has(unit)) throw new UnitExistsError(unit)
@@ -104,8 +118,8 @@ export class CgroupUnits implements Units {
 
     const record: ScopeRecord = {
       unit, cgroup, hierarchies,
-      killSignal: settings.killSignal, killMode: settings.killMode, sendSigkill: settings.sendSigkill,
-      timeoutStopUsec: settings.timeoutStopUsec, leaderPid: leader.pid, released: false,
+      killSignal: settings.killSignal, killMode: settings.killMode, sendSigkill: settings.sendSigkill, sendSighup: settings.sendSighup,
+      finalKillSignal: settings.finalKillSignal, timeoutStopUsec: settings.timeoutStopUsec, leaderPid: leader.pid, released: false,
     }
     const before = this.#readProcCgroup(leader.pid)
     // The record first: whatever happens from here on, a restarted daemon knows this scope is ours.
@@ -131,17 +145,7 @@ export class CgroupUnits implements Units {
 
   /** cgroupfs is in-kernel like procfs: writes here are synchronous, so no other call interleaves with a half-made scope. */
   #applySettings(cgroup: string, settings: ScopeSettings, devices: string[] | undefined): void {
-    const unified = this.#layout.unified === undefined ? undefined : join(this.#layout.unified, cgroup)
-    if (settings.tasksMax !== undefined) {
-      const value = `${settings.tasksMax}\n`
-      if (this.#layout.pidsV1 !== undefined) writeFileSync(join(this.#layout.pidsV1, cgroup, 'pids.max'), value)
-      else if (unified !== undefined) writeIfPresent(join(unified, 'pids.max'), value)
-    }
-    if (settings.memoryMax !== undefined && unified !== undefined) {
-      if (!writeIfPresent(join(unified, 'memory.max'), `${settings.memoryMax}\n`)) {
-        this.#log.warn('MemoryMax= not enforced: no cgroup2 memory controller here, ignoring', { cgroup })
-      }
-    }
+    applyLimits(this.#layout, cgroup, settings, this.#log)
     if (devices !== undefined) {
       if (this.#layout.devicesV1 === undefined) {
         // cgroup2 device control needs a BPF program, which we do not load.
@@ -152,7 +156,7 @@ export class CgroupUnits implements Units {
         for (const line of devices) writeFileSync(join(dir, 'devices.allow'), `${line}\n`)
       }
     }
-    for (const name of settings.unenforced) this.#log.debug('Scope property only a service manager can honour, ignoring', { property: name, cgroup })
+    for (const name of new Set(settings.unenforced.map((p) => p.name))) this.#log.debug('Scope property only a service manager can honour, ignoring', { property: name, cgroup })
   }
 
   /** Puts the leader back where it was in each hierarchy we made the scope in, then removes what we made. */
@@ -181,7 +185,17 @@ export class CgroupUnits implements Units {
     return path === undefined ? undefined : unitOfCgroupPath(path)
   }
 
+  /**
+   * Whether the unit is still active: its cgroup holds a process, and no
+   * stop has ended that systemd would call over (KillMode=none at once,
+   * KillMode=process once the leader is gone, SendSIGKILL=no at the
+   * timeout), which leaves the rest running as it leaves them in a dead
+   * scope.
+   */
   async isPopulated(ref: UnitRef): Promise<boolean> {
+    const record = this.#scopes.get(ref.unit)
+    if (record?.stop === 'over') return false
+    if (record?.stop === 'stopping' && record.killMode === 'process' && !leaderRunning(record.leaderPid, this.#procRoot)) return false
     return cgroupPopulated(join(this.#tracking, ref.cgroup))
   }
 
@@ -189,30 +203,53 @@ export class CgroupUnits implements Units {
     killCgroupTree(join(this.#tracking, ref.cgroup), signal)
   }
 
+  /** StopUnit without systemd: the two phases of scope-stop.ts, with the timeout between them; a stop under way is not restarted. */
   async stop(ref: UnitRef): Promise<void> {
     const record = this.#scopes.get(ref.unit)
-    const mode = record?.killMode ?? 'control-group'
-    const signal = record?.killSignal ?? 15
+    if (record?.stop !== undefined) return
+    const settings = stopSettingsOf(record)
     const dir = join(this.#tracking, ref.cgroup)
-    if (mode === 'control-group') {
-      killCgroupTree(dir, signal)
-      killCgroupTree(dir, SIGCONT)
-    } else if ((mode === 'mixed' || mode === 'process') && record !== undefined) {
-      signalQuietly(record.leaderPid, signal)
-      signalQuietly(record.leaderPid, SIGCONT)
-    }
-    if ((record?.sendSigkill ?? true) && mode !== 'none' && mode !== 'process' && !this.#stopTimers.has(ref.unit)) {
-      const ms = Math.min((record?.timeoutStopUsec ?? 90_000_000) / 1000, 2 ** 31 - 1)
-      const timer = setTimeout(() => {
-        this.#stopTimers.delete(ref.unit)
-        killCgroupTree(dir, SIGKILL)
-      }, ms)
-      timer.unref()
-      this.#stopTimers.set(ref.unit, timer)
-    }
+    if (record !== undefined) record.stop = 'stopping'
+    const next = firstPhase(dir, settings)
+    if (next === 'over') return this.#stopOver(record)
+    if (next === 'last-phase') return this.#lastPhase(dir, settings, record)
+    const ms = stopTimeoutMs(settings.timeoutStopUsec)
+    if (ms === undefined || this.#stopTimers.has(ref.unit)) return
+    const timer = setTimeout(() => {
+      this.#stopTimers.delete(ref.unit)
+      this.#lastPhase(dir, settings, record)
+    }, ms)
+    timer.unref()
+    this.#stopTimers.set(ref.unit, timer)
+  }
+
+  /** After the timeout: FinalKillSignal, or, with SendSIGKILL=no, the stop gives up and is over ("Skipping SIGKILL"). */
+  #lastPhase(dir: string, settings: StopSettings, record: ScopeRecord | undefined): void {
+    lastPhase(dir, settings)
+    if (!settings.sendSigkill) this.#stopOver(record)
+  }
+
+  #stopOver(record: ScopeRecord | undefined): void {
+    if (record === undefined) return
+    record.stop = 'over'
+    for (const w of this.#watchers.get(record.unit) ?? []) queueMicrotask(w)
   }
 
   watch(ref: UnitRef, onChange: () => void): Disposable {
+    const watchers = this.#watchers.get(ref.unit) ?? new Set()
+    this.#watchers.set(ref.unit, watchers)
+    watchers.add(onChange)
+    const inner = this.#watchTree(ref, onChange)
+    return {
+      dispose: () => {
+        inner.dispose()
+        watchers.delete(onChange)
+        if (watchers.size === 0) this.#watchers.delete(ref.unit)
+      },
+    }
+  }
+
+  #watchTree(ref: UnitRef, onChange: () => void): Disposable {
     const poll = (): Disposable => {
       const timer = setInterval(onChange, LEGACY_POLL_MS)
       timer.unref()
@@ -240,10 +277,7 @@ export class CgroupUnits implements Units {
     const hierarchies = allHierarchies(this.#layout).filter((h) => existsSync(join(h, ref.cgroup)))
     if (hierarchies.length === 0) return
     this.#log.debug('No saved settings for scope, using defaults', { unit: ref.unit })
-    this.#scopes.set(ref.unit, {
-      unit: ref.unit, cgroup: ref.cgroup, hierarchies, killSignal: 15, killMode: 'control-group', sendSigkill: true,
-      timeoutStopUsec: 90_000_000, leaderPid: 0, released: false,
-    })
+    this.#scopes.set(ref.unit, { ...DEFAULT_STOP, unit: ref.unit, cgroup: ref.cgroup, hierarchies, released: false })
   }
 
   async #readRecord(unit: string): Promise<ScopeRecord | undefined> {
@@ -293,7 +327,8 @@ export class CgroupUnits implements Units {
     // sub-cgroups), the tracking one and the rest once the scope is empty.
     for (const h of record.hierarchies) if (h !== this.#tracking) removeCgroupTree(join(h, record.cgroup), { recurse: false })
     const tryRemove = async (): Promise<void> => {
-      if (await this.isPopulated(ref)) return
+      // Its processes, not whether a stop is over: what a stop left running keeps the scope (and its record) until it ends.
+      if (cgroupPopulated(join(this.#tracking, ref.cgroup))) return
       this.#releaseWatchers.get(ref.unit)?.dispose()
       this.#releaseWatchers.delete(ref.unit)
       await this.#remove(record)
@@ -334,16 +369,7 @@ export class CgroupUnits implements Units {
     this.#stopTimers.clear()
     for (const w of this.#releaseWatchers.values()) w.dispose()
     this.#releaseWatchers.clear()
+    this.#watchers.clear()
     this.#inotify.dispose()
-  }
-}
-
-function writeIfPresent(path: string, value: string): boolean {
-  try {
-    writeFileSync(path, value, { flag: 'r+' })
-    return true
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return false
-    throw err
   }
 }

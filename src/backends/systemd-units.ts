@@ -14,13 +14,17 @@ import { detectCgroupLayout, type CgroupLayout } from '../linux/cgroup-layout.ts
 import { unitCgroupPath } from '../linux/cgroup-paths.ts'
 import { readProcStat } from '../linux/proc.ts'
 import { CgroupUnits } from './cgroup-units.ts'
+import { JobWaiter, type JobSignals } from './systemd-jobs.ts'
 
 const SYSTEMD = 'org.freedesktop.systemd1'
 const SYSTEMD_PATH = '/org/freedesktop/systemd1'
 const SYSTEMD_MANAGER = 'org.freedesktop.systemd1.Manager'
 
+/** How long a scope's start job may take before CreateMachine fails (PID 1 runs it at once). */
+const SCOPE_JOB_TIMEOUT_MS = 30_000
+
 /** The few bus operations this backend needs, injected by the daemon. */
-export interface SystemdBus {
+export interface SystemdBus extends JobSignals {
   call(destination: string, path: string, iface: string, member: string, signature: string, body: readonly unknown[]): Promise<unknown[]>
   callDriver(member: string, signature: string, body: readonly unknown[]): Promise<unknown[]>
 }
@@ -35,12 +39,18 @@ export async function systemdIsInit(bus: SystemdBus): Promise<boolean> {
   return has === true
 }
 
+/** USEC_INFINITY for the timeouts we hold as "for ever" (scope-properties.ts clamps them to Number.MAX_SAFE_INTEGER). */
+function timeoutStopUsec(usec: number): bigint {
+  return usec >= Number.MAX_SAFE_INTEGER ? 0xffff_ffff_ffff_ffffn : BigInt(usec)
+}
+
 export class SystemdUnits implements Units {
   readonly #bus: SystemdBus
   readonly #variant: MakeVariant
   readonly #log: Log
   /** Reading and watching the tree works the same as without systemd. */
   readonly #tree: CgroupUnits
+  readonly #jobs: JobWaiter
 
   constructor(options: { bus: SystemdBus; variant: MakeVariant; log: Log; layout?: CgroupLayout }) {
     this.#bus = options.bus
@@ -49,6 +59,7 @@ export class SystemdUnits implements Units {
     const layout = options.layout ?? detectCgroupLayout()
     if (layout === undefined) throw new FailedError('No cgroup hierarchy is mounted')
     this.#tree = new CgroupUnits({ layout, runtimeDir: '/dev/null', log: options.log })
+    this.#jobs = new JobWaiter(options.bus)
   }
 
   async createScope(request: CreateScopeRequest): Promise<UnitRef> {
@@ -65,17 +76,26 @@ export class SystemdUnits implements Units {
       ['KillSignal', v('i', settings.killSignal)],
       ['KillMode', v('s', settings.killMode)],
       ['SendSIGKILL', v('b', settings.sendSigkill)],
-      ['TimeoutStopUSec', v('t', BigInt(settings.timeoutStopUsec))],
+      ['SendSIGHUP', v('b', settings.sendSighup)],
+      ['FinalKillSignal', v('i', settings.finalKillSignal)],
+      ['TimeoutStopUSec', v('t', timeoutStopUsec(settings.timeoutStopUsec))],
     ]
     if (settings.devicePolicy !== 'auto') properties.push(['DevicePolicy', v('s', settings.devicePolicy)])
     if (settings.deviceAllow.length > 0) properties.push(['DeviceAllow', v('a(ss)', settings.deviceAllow.map((r) => [r.specifier, r.access]))])
     if (settings.memoryMax !== undefined) properties.push(['MemoryMax', v('t', settings.memoryMax)])
     if (settings.controller !== undefined) properties.push(['Controller', v('s', settings.controller)])
+    // What only a service manager honours goes to it as the caller sent it, in order, as machined forwards the caller's properties.
+    for (const p of settings.unenforced) properties.push([p.name, v(p.signature, p.value)])
+    let job: unknown
     try {
-      await this.#bus.call(SYSTEMD, SYSTEMD_PATH, SYSTEMD_MANAGER, 'StartTransientUnit', 'ssa(sv)a(sa(sv))', [unit, 'fail', properties, []])
+      await this.#jobs.ready()
+      ;[job] = await this.#bus.call(SYSTEMD, SYSTEMD_PATH, SYSTEMD_MANAGER, 'StartTransientUnit', 'ssa(sv)a(sa(sv))', [unit, 'fail', properties, []])
     } catch (err) {
       throw new FailedError(`Failed to start machine scope ${unit}: ${(err as Error).message}`, { cause: err })
     }
+    // The leader is in the scope only once the job is done: answer no sooner (systemd-machined neither).
+    const result = typeof job === 'string' ? await this.#jobs.wait(job, SCOPE_JOB_TIMEOUT_MS) : 'done'
+    if (result !== 'done') throw new FailedError(`Start job for unit ${unit} failed with '${result}'`)
     return { unit, cgroup: unitCgroupPath(settings.slice, unit) }
   }
 

@@ -2,7 +2,7 @@
  * Compression of transfers (systemd's import-compress.c): recognised by
  * the stream's first bytes, never by a file name; undone and done by the
  * standard tools (xz-utils, gzip, bzip2, zstd) as child processes of the
- * transfer (docs/decisions/transfers-with-tools.md says why). zstd is one
+ * transfer (docs/decisions/005-transfers-with-tools.md says why). zstd is one
  * more than systemd 252 knows.
  * @module
  */

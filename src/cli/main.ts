@@ -14,7 +14,7 @@ import { helpText, versionText } from './help.ts'
 import { processIo, type Io } from './io.ts'
 import { parseArguments } from './options.ts'
 import { Table } from './output/table.ts'
-import { signalList, signalNames } from './signals.ts'
+import { signalList, signalNames } from '../protocol/signals.ts'
 import type { VerbContext, VerbHandler } from './verb.ts'
 
 /** VERB_ANY: no upper bound on the words a verb takes. */
@@ -42,6 +42,9 @@ const VERBS: readonly Verb[] = [
   { name: 'list', min: 0, max: 1, isDefault: true, load: async () => (await import('./verbs/list.ts')).listMachines },
   { name: 'status', min: 2, max: ANY, load: show },
   { name: 'show', min: 0, max: ANY, load: show },
+  { name: 'start', min: 2, max: ANY, load: async () => (await import('./verbs/services.ts')).startMachines },
+  { name: 'enable', min: 2, max: ANY, load: async () => (await import('./verbs/services.ts')).enableMachines },
+  { name: 'disable', min: 2, max: ANY, load: async () => (await import('./verbs/services.ts')).enableMachines },
   { name: 'terminate', min: 2, max: ANY, load: async () => (await kill()).terminateMachine },
   { name: 'reboot', min: 2, max: ANY, load: async () => (await kill()).rebootMachine },
   { name: 'poweroff', min: 2, max: ANY, load: async () => (await kill()).poweroffMachine },
@@ -72,9 +75,6 @@ const VERBS: readonly Verb[] = [
   { name: 'cancel-transfer', min: 2, max: ANY, load: async () => (await transfers()).cancelTransfers },
 ]
 
-/** machinectl verbs mctl does not have (yet): named as such rather than "unknown". */
-const NOT_HERE = new Set(['start', 'enable', 'disable'])
-
 /** How we were called, for glibc-style messages ("mctl: invalid option -- 'x'"), as program_invocation_short_name. */
 let program = 'mctl'
 
@@ -90,7 +90,6 @@ function findVerb(words: readonly string[]): { verb: Verb; args: readonly string
   const name = words[0]
   const verb = name === undefined ? VERBS.find((v) => v.isDefault === true) : VERBS.find((v) => v.name === name)
   if (verb === undefined) {
-    if (name !== undefined && NOT_HERE.has(name)) throw new CliError(`The machinectl verb '${name}' is not available in ${program}.`)
     throw new CliError(name === undefined ? 'Command verb required.' : `Unknown command verb ${name}.`)
   }
   const left = name === undefined ? 1 : words.length

@@ -10,7 +10,7 @@
 
 import { getoptLong, UsageError, type OptionSpec } from './getopt.ts'
 import { JSON_MODES, type JsonMode } from './output/json.ts'
-import { parseCInt, signalFromString } from './signals.ts'
+import { parseCInt, signalFromString } from '../protocol/signals.ts'
 
 /** output_mode_table[]: every journal output mode machinectl accepts; only the JSON ones change what mctl prints. */
 export const OUTPUT_MODES = [

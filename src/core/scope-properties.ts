@@ -1,8 +1,16 @@
 /**
  * Scope properties that callers of CreateMachine send (a(sv) on D-Bus),
- * checked and turned into settings a Units backend can apply. systemd
- * forwards them to PID 1's StartTransientUnit; without systemd we apply
- * what a cgroup tree can express and name the rest in `unenforced`.
+ * checked and turned into settings a Units backend can apply.
+ * systemd-machined forwards them, after its own, to PID 1's
+ * StartTransientUnit, which takes for a scope what bus_scope_set_property()
+ * takes: the cgroup properties (bus_cgroup_set_property()), the kill
+ * properties (bus_kill_context_set_transient_property()), the scope's own
+ * (TimeoutStopUSec, RuntimeMaxUSec, Controller, …) and the unit's
+ * (Description, Slice, dependencies, …); anything else is refused. Where
+ * systemd runs the scope, everything accepted goes to it; without systemd
+ * we apply what changes what a user sees (the kill settings, TasksMax=,
+ * MemoryMax=, the device policy) and keep the rest in `unenforced`, which
+ * only a service manager could honour (docs/compat.md has the table).
  * @module
  */
 
@@ -39,17 +47,27 @@ export interface ScopeSettings {
   killSignal: number
   killMode: KillMode
   sendSigkill: boolean
+  /** SIGHUP right after KillSignal, for shells and their like (SendSIGHUP=). */
+  sendSighup: boolean
+  /** What the last stop phase sends, after the timeout (FinalKillSignal=, SIGKILL by default). */
+  finalKillSignal: number
+  /** How long a stop waits before its last phase; Number.MAX_SAFE_INTEGER and above mean for ever (USEC_INFINITY). */
   timeoutStopUsec: number
   /** Bus name systemd would notify on stop (nspawn passes its own). */
   controller: string | undefined
   memoryMax: bigint | undefined
-  /** Properties accepted because only a service manager can honour them. */
-  unenforced: string[]
+  /**
+   * Properties accepted because only a service manager can honour them, as
+   * the caller sent them and in that order: forwarded to systemd where it
+   * runs the scope, logged otherwise.
+   */
+  unenforced: ScopeProperty[]
 }
 
 /** systemd-machined's own defaults for machine scopes (machine.c, machine_start_scope). */
 export const MACHINE_SCOPE_TASKS_MAX = 16384n
 const SIGTERM = 15
+const SIGKILL = 9
 /** DefaultTimeoutStopSec=90s. */
 const DEFAULT_TIMEOUT_STOP_USEC = 90_000_000
 const UINT64_MAX = 0xffff_ffff_ffff_ffffn
@@ -64,6 +82,8 @@ export function defaultScopeSettings(): ScopeSettings {
     killSignal: SIGTERM,
     killMode: 'control-group',
     sendSigkill: true,
+    sendSighup: false,
+    finalKillSignal: SIGKILL,
     timeoutStopUsec: DEFAULT_TIMEOUT_STOP_USEC,
     controller: undefined,
     memoryMax: undefined,
@@ -78,8 +98,20 @@ interface PropertyRule {
   readonly apply: Apply
 }
 
-function unenforced(signature: string): PropertyRule {
-  return { signature, apply: (s, _v, name) => { if (!s.unenforced.includes(name)) s.unenforced.push(name) } }
+function unenforced(signature: string, check?: (value: unknown, name: string) => void): PropertyRule {
+  return {
+    signature,
+    apply: (s, value, name) => {
+      check?.(value, name)
+      s.unenforced.push({ name, signature, value })
+    },
+  }
+}
+
+/** signal_to_string_with_check(): the kill properties take 1…64 only. */
+function signal(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !signalIsValid(value)) throw invalid(name)
+  return value
 }
 
 function invalid(name: string): InvalidArgsError {
@@ -130,12 +162,11 @@ const RULES: Readonly<Record<string, PropertyRule>> = {
       }
     },
   },
-  KillSignal: {
-    signature: 'i',
-    apply: (s, v, name) => { if (typeof v !== 'number' || !signalIsValid(v)) throw invalid(name); s.killSignal = v },
-  },
+  KillSignal: { signature: 'i', apply: (s, v, name) => { s.killSignal = signal(v, name) } },
+  FinalKillSignal: { signature: 'i', apply: (s, v, name) => { s.finalKillSignal = signal(v, name) } },
   KillMode: { signature: 's', apply: (s, v, name) => { s.killMode = oneOf(KILL_MODES, v, name) } },
   SendSIGKILL: { signature: 'b', apply: (s, v) => { s.sendSigkill = v === true } },
+  SendSIGHUP: { signature: 'b', apply: (s, v) => { s.sendSighup = v === true } },
   TimeoutStopUSec: {
     signature: 't',
     apply: (s, v, name) => {
@@ -160,8 +191,9 @@ const RULES: Readonly<Record<string, PropertyRule>> = {
   BindsTo: unenforced('as'),
   PartOf: unenforced('as'),
   Conflicts: unenforced('as'),
-  SendSIGHUP: unenforced('b'),
-  FinalKillSignal: unenforced('i'),
+  // A scope is never restarted and has no watchdog: PID 1 stores these and never uses them.
+  RestartKillSignal: unenforced('i', signal),
+  WatchdogSignal: unenforced('i', signal),
   TasksAccounting: unenforced('b'),
   MemoryAccounting: unenforced('b'),
   CPUAccounting: unenforced('b'),
@@ -175,6 +207,11 @@ const RULES: Readonly<Record<string, PropertyRule>> = {
   StartupCPUWeight: unenforced('t'),
   IOWeight: unenforced('t'),
   RuntimeMaxUSec: unenforced('t'),
+  RuntimeRandomizedExtraUSec: unenforced('t'),
+  OOMPolicy: unenforced('s'),
+  User: unenforced('s'),
+  Group: unenforced('s'),
+  IPAccounting: unenforced('b'),
 }
 
 /**

@@ -10,7 +10,7 @@
 
 import { mkdirSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { formatAddress } from '../client/values.ts'
+import { formatAddress } from '../protocol/address.ts'
 import { idToString, type Machine } from '../core/machine.ts'
 import { HOST_MACHINE_NAME, type Manager } from '../core/manager.ts'
 import type { Log } from '../core/ports.ts'

@@ -36,11 +36,16 @@ import { LOG_LEVELS, StderrLog, type LogLevel } from './log.ts'
 import { busPolicyRestrictsUsers, connectSystemBus, type SystemBus } from './system-bus.ts'
 import { IMPORT_SOCKET_PATH, maxTransfersFrom, startTransfers, TRANSFER_ARGS, TRANSFER_HELP } from './transfers.ts'
 import { startVarlink } from './varlink.ts'
+import { wireMachineServices } from './machine-services.ts'
+import { nameTakenError, refuseIfNameTaken } from './name-owner.ts'
+import { ServiceManagerLink } from './service-manager.ts'
+import { runServiceCommand, SERVICE_COMMANDS } from './install-service.ts'
 
 /** dbus-daemon's own max_replies_per_connection for the system bus; sd-bus has no such cap. */
 const DEFAULT_MAX_CALLS_PER_SENDER = 128
 
 export const HELP = `machined [OPTIONS...]
+machined install-service|uninstall-service [--help]
 
 A machine registry and manager speaking systemd-machined's wire protocols
 (org.freedesktop.machine1 on the system bus).
@@ -204,10 +209,13 @@ async function chooseUnits(options: DaemonOptions, systemBus: SystemBus, log: Lo
   return new CgroupUnits({ layout, runtimeDir: `${options.runtimeDir}/scopes`, log })
 }
 
-export async function startDaemon(options: DaemonOptions, log: Log): Promise<RunningDaemon> {
+/** `varlinkFd`: a listening socket passed by socket activation, served instead of binding options.varlinkSocket. */
+export async function startDaemon(options: DaemonOptions, log: Log, passed: { varlinkFd?: number | undefined } = {}): Promise<RunningDaemon> {
   // Connect to the bus
   const systemBus = await connectSystemBus({ address: options.busAddress, embedded: options.embeddedBus, log })
   try {
+    // Somebody serves already (systemd-machined, another of us): say who, before touching its state or its Varlink socket.
+    await refuseIfNameTaken(systemBus.bus)
     const processes = new ProcfsProcesses()
     const host = await readHostInfo({ processes })
     const units = await chooseUnits(options, systemBus, log)
@@ -234,22 +242,26 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
     if (options.allowUserRegistration && (await busPolicyRestrictsUsers())) {
       log.warn('The installed D-Bus policy for org.freedesktop.machine1 lets only root call Create*/Register*: other users can register over Varlink only')
     }
+    // Machines from images as services: wired before the registry loads, so the supervisor hears of every machine.
+    const machineServices = wireMachineServices({ manager, units, systemBus, processes, runtimeDir: options.runtimeDir, log })
     // Deserialize state; drop machines whose leader is gone.
     await loadMachines(manager)
     // Set up Varlink once the registry is loaded, so the first List sees every machine.
     const varlink = options.varlinkSocket === undefined ? undefined : await startVarlink({
-      path: options.varlinkSocket, manager, log, version: version(),
+      path: options.varlinkSocket, fd: passed.varlinkFd, manager, services: machineServices.services, log, version: version(),
       imagePath: options.varlinkSocket === MACHINE_SOCKET_PATH ? MACHINE_IMAGE_SOCKET_PATH : undefined,
       limits: { maxConnections: options.maxVarlinkConnections, maxConnectionsPerUid: options.maxVarlinkConnectionsPerUid },
     })
     if (varlink !== undefined) log.info('Serving io.systemd.Machine', { socket: options.varlinkSocket })
     await transfers.serveVarlink(options.varlinkSocket === MACHINE_SOCKET_PATH ? IMPORT_SOCKET_PATH : undefined,
       { maxConnections: options.maxVarlinkConnections, maxConnectionsPerUid: options.maxVarlinkConnectionsPerUid }, version())
-    await server.requestName()
+    await server.requestName().catch(async (err: unknown) => { throw await nameTakenError(systemBus.bus, err) })
     await transfers.serveDbus({ address: systemBus.address, machineId: idToString(host.machineId), maxPendingPerSender: options.maxCallsPerSender })
     const heapTrim = startHeapTrim(log)
     // Publish to the fleet last: etcd never holds up serving, and sees the loaded registry.
     const fleet = options.fleet === undefined ? undefined : startFleet(options.fleet, { manager, log, runtimeDir: options.runtimeDir, version: version() })
+    // Now that launchers can register: adopt the running ones, start the enabled ones.
+    await machineServices.startup().catch((err: unknown) => log.warn('Failed to start machine services, ignoring', { error: String(err) }))
     log.info('Serving org.freedesktop.machine1', { bus: systemBus.address, unique: systemBus.bus.uniqueName, machines: manager.list().length - 1 })
 
     return {
@@ -259,6 +271,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
         heapTrim.dispose()
         fleet?.dispose()
         transfers.dispose()
+        machineServices.dispose()
         server.dispose()
         manager.dispose()
         if ('dispose' in units && typeof units.dispose === 'function') (units.dispose as () => void)()
@@ -274,6 +287,7 @@ export async function startDaemon(options: DaemonOptions, log: Log): Promise<Run
 
 /** Runs the daemon until SIGTERM/SIGINT; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] !== undefined && (SERVICE_COMMANDS as readonly string[]).includes(argv[0])) return runServiceCommand(argv)
   let parsed: Parsed
   try {
     parsed = parseDaemonArgs(argv)
@@ -286,17 +300,22 @@ export async function main(argv: string[]): Promise<number> {
   const log = new StderrLog(parsed.options.logLevel)
   keepYoungGenerationSmall()
   let daemon: RunningDaemon
+  let service: ServiceManagerLink | undefined
   try {
-    daemon = await startDaemon(parsed.options, log)
+    service = ServiceManagerLink.fromEnvironment(log)
+    daemon = await startDaemon(parsed.options, log, { varlinkFd: service.varlinkFd })
   } catch (err) {
+    service?.dispose()
     log.error('Failed to start', { error: (err as Error).message })
     return 1
   }
+  service.ready({ machines: daemon.manager.list().length - 1, varlink: parsed.options.varlinkSocket !== undefined })
   return new Promise<number>((resolve) => {
     let done = false
     const finish = (code: number): void => {
       if (done) return
       done = true
+      service.stopping()
       daemon.stop()
       resolve(code)
     }

@@ -14,10 +14,14 @@ import type { Log } from '../core/ports.ts'
 import { BusConnection } from '../wire/dbus/bus.ts'
 
 export const DEFAULT_SYSTEM_BUS_ADDRESS = 'unix:path=/run/dbus/system_bus_socket'
-const POLICY_NAME = 'org.freedesktop.machine1.conf'
+export const POLICY_NAME = 'org.freedesktop.machine1.conf'
 /** Both names the daemon owns: machine1, and import1 for transfers. */
-const POLICY_NAMES = [POLICY_NAME, 'org.freedesktop.import1.conf']
-const POLICY_DIRS = ['/usr/share/dbus-1/system.d', '/etc/dbus-1/system.d']
+export const POLICY_NAMES = [POLICY_NAME, 'org.freedesktop.import1.conf']
+export const POLICY_DIRS = ['/usr/share/dbus-1/system.d', '/etc/dbus-1/system.d']
+/** Our own policy file for one of POLICY_NAMES, shipped in data/. */
+export function ourPolicy(file: string): string {
+  return fileURLToPath(new URL(`../../data/${file}`, import.meta.url))
+}
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false)
@@ -29,7 +33,7 @@ export async function ensureBusPolicy(log: Log): Promise<boolean> {
   for (const file of POLICY_NAMES) {
     if ((await Promise.all(POLICY_DIRS.map((dir) => exists(`${dir}/${file}`)))).includes(true)) continue
     await mkdir('/etc/dbus-1/system.d', { recursive: true })
-    await copyFile(fileURLToPath(new URL(`../../data/${file}`, import.meta.url)), `/etc/dbus-1/system.d/${file}`)
+    await copyFile(ourPolicy(file), `/etc/dbus-1/system.d/${file}`)
     log.info(`Installed the D-Bus policy for ${file.replace(/\.conf$/, '')}`, { path: `/etc/dbus-1/system.d/${file}` })
     installed = true
   }

@@ -24,13 +24,14 @@ export interface CgroupLayout {
   readonly unified: string | undefined
   /** name=systemd v1 mount point, if any. */
   readonly systemdV1: string | undefined
-  /** v1 controller mount points used to enforce scope settings. */
+  /** v1 controller mount points used to enforce scope settings (TasksMax=, DeviceAllow=, MemoryMax=). */
   readonly pidsV1: string | undefined
   readonly devicesV1: string | undefined
+  readonly memoryV1: string | undefined
 }
 
 /** How each hierarchy of a layout shows in /proc/PID/cgroup: "0::" for cgroup2, else the v1 line naming this controller. */
-export type HierarchyKey = 'unified' | 'name=systemd' | 'pids' | 'devices'
+export type HierarchyKey = 'unified' | 'name=systemd' | 'pids' | 'devices' | 'memory'
 
 export function layoutFromMounts(table: MountTable): CgroupLayout | undefined {
   const v1 = (option: string): string | undefined =>
@@ -39,7 +40,7 @@ export function layoutFromMounts(table: MountTable): CgroupLayout | undefined {
   const systemdV1 = v1('name=systemd')
   if (unified === undefined && systemdV1 === undefined) return undefined
   const kind = systemdV1 === undefined ? 'unified' : unified === undefined ? 'legacy' : 'hybrid'
-  return { kind, unified, systemdV1, pidsV1: v1('pids'), devicesV1: v1('devices') }
+  return { kind, unified, systemdV1, pidsV1: v1('pids'), devicesV1: v1('devices'), memoryV1: v1('memory') }
 }
 
 export function layoutFromMountinfo(text: string): CgroupLayout | undefined {
@@ -63,7 +64,7 @@ export function trackingHierarchies(layout: CgroupLayout): string[] {
 
 /** Every mounted hierarchy of the layout: the tracking ones, then the v1 controllers we write settings to. */
 export function allHierarchies(layout: CgroupLayout): string[] {
-  return [...trackingHierarchies(layout), layout.pidsV1, layout.devicesV1].filter((h): h is string => h !== undefined)
+  return [...trackingHierarchies(layout), layout.pidsV1, layout.devicesV1, layout.memoryV1].filter((h): h is string => h !== undefined)
 }
 
 /** Which /proc/PID/cgroup line belongs to the hierarchy mounted at `mount`; undefined for a mount not in the layout. */
@@ -72,5 +73,6 @@ export function hierarchyKey(layout: CgroupLayout, mount: string): HierarchyKey 
   if (mount === layout.systemdV1) return 'name=systemd'
   if (mount === layout.pidsV1) return 'pids'
   if (mount === layout.devicesV1) return 'devices'
+  if (mount === layout.memoryV1) return 'memory'
   return undefined
 }

@@ -1,6 +1,6 @@
 /**
  * The machine-id rule a VM manager relies on, host side
- * (../shared/spec/guest-integration.md §A2–A3): a systemd guest on KVM or
+ * (docs/machine-id.md): a systemd guest on KVM or
  * QEMU whose /etc/machine-id is empty takes the SMBIOS product UUID as its
  * machine ID — the kernel's /sys/class/dmi/id/product_uuid text, lower-cased,
  * dashes removed, no byte swapping (systemd's machine_id_setup() →

@@ -1,6 +1,6 @@
 /**
- * The capability bounding set of the container's PID 1
- * (../shared/spec/guest-integration.md A1.4 items 32-34): nspawn's default
+ * The capability bounding set of the container's PID 1 (Container
+ * Interface checklist items 32-34, docs/container-interface.md): nspawn's default
  * retained set minus the audit capabilities, which the Container Interface
  * says to drop (the audit subsystem is not namespaced; nspawn keeps them and
  * relies on the kernel refusing). CAP_NET_ADMIN only with a private network.

@@ -1,6 +1,6 @@
 /**
  * The environment PID 1 of the container starts with, as nspawn's
- * inner_child() builds it (../shared/spec/guest-integration.md A1.1):
+ * inner_child() builds it (checklist items 1-11, docs/container-interface.md):
  * the Container Interface variables, a few basics, the host's os-release as
  * container_host_*, then --setenv. Nothing else of ours leaks in.
  * @module

@@ -1,6 +1,6 @@
 /**
- * Which 128-bit ID a container gets (../shared/spec/guest-integration.md
- * A1.9, nspawn's setup_machine_id()): a valid /etc/machine-id in the tree
+ * Which 128-bit ID a container gets (docs/machine-id.md; checklist item 59,
+ * nspawn's setup_machine_id()): a valid /etc/machine-id in the tree
  * wins, so machined's Id and the guest's machine-id agree; otherwise
  * --uuid=, otherwise a random one. The guest's systemd takes
  * $container_uuid when its /etc/machine-id is missing, empty or

@@ -2,7 +2,7 @@
  * The guest's /etc/localtime follows the host's time zone, as nspawn's
  * --timezone=auto does in its "symlink" flavour (setup_timezone()): a
  * relative link into the guest's own zoneinfo, so it resolves inside the
- * container (../shared/spec/guest-integration.md A1.8 item 54). Only when
+ * container (checklist item 54, docs/container-interface.md). Only when
  * the guest has that zone and its /etc/localtime is a link or missing; a
  * regular file, or an /etc we cannot write, is left as it is.
  * @module

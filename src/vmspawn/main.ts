@@ -8,7 +8,7 @@
  */
 
 import { randomUUID } from 'node:crypto'
-import { closeSync } from 'node:fs'
+import { closeSync, realpathSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { chooseAccel } from './accel.ts'
 import { attachConsole, type AttachedConsole } from './console.ts'
@@ -24,6 +24,8 @@ import { Registered, RegistrationError } from './registration.ts'
 import { RuntimeDir } from './runtime-dir.ts'
 import { watchSignals, type LauncherSignal, type SignalWatch } from './signals.ts'
 import { openVsockChannel } from './vsock-channel.ts'
+import { ServiceNotifier } from '../linux/sd-notify.ts'
+import { imageAtPath } from '../linux/image-search.ts'
 
 const PROGRAM = 'machined-vmspawn'
 
@@ -98,6 +100,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function run(o: VmspawnOptions, log: Log): Promise<number> {
+  // Taken before qemu is started, so it never inherits $NOTIFY_SOCKET.
+  const manager = ServiceNotifier.fromEnvironment()
   const checked = preflight(o)
   const uuid = o.uuid ?? randomUUID()
   const consoleMode = o.console ?? defaultConsole()
@@ -137,9 +141,15 @@ async function run(o: VmspawnOptions, log: Log): Promise<number> {
     const qmpReady = qmp.connection
     // Signals first: once registered, machinectl may send them at any moment.
     const early: LauncherSignal[] = []
-    signals = watchSignals((s) => { if (lifetime === undefined) early.push(s); else lifetime.onSignal(s) })
+    signals = watchSignals((s) => {
+      if (s === 'poweroff' || s === 'terminate') manager.notify({ STOPPING: '1' })
+      if (lifetime === undefined) early.push(s); else lifetime.onSignal(s)
+    })
 
-    if (o.register) registered = await Registered.register({ name: o.machine, uuid, vsockCid: channel?.cid })
+    if (o.register) {
+      const image = o.image === undefined ? undefined : await imageAtPath(realpathSync(o.image), true).catch(() => undefined)
+      registered = await Registered.register({ name: o.machine, uuid, vsockCid: channel?.cid, image })
+    }
 
     // Told to stop while registering: there is no VM to power off yet, so none is started.
     if (early.includes('poweroff') || early.includes('terminate')) {
@@ -163,6 +173,9 @@ async function run(o: VmspawnOptions, log: Log): Promise<number> {
     // qemu has its own copy of the vhost fd now (spawn() returns after the exec).
     if (vhostFd !== undefined) { closeSync(vhostFd); vhostFd = undefined }
     qemuPid = qemu.pid
+    // Run from a unit (machined-vmspawn@.service, Type=notify): READY=1 once qemu runs.
+    manager.notify({ READY: '1', STATUS: 'Virtual machine running.' })
+    manager.startWatchdog()
     const done = closed(qemu)
     const spawnFailed = new Promise<QemuExit>((resolve) => qemu.once('error', (err) => {
       log.warn(`Failed to start qemu: ${err.message}`)
@@ -200,6 +213,7 @@ async function run(o: VmspawnOptions, log: Log): Promise<number> {
     } else log.info('The guest powered off.')
     return status
   } finally {
+    manager.dispose()
     signals?.dispose()
     log.console?.detach()
     log.console = undefined

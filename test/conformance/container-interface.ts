@@ -1,6 +1,6 @@
 /**
- * The Container Interface checklist (../shared/spec/guest-integration.md
- * §A1, items 1-64) as probes. Guest probes are POSIX sh run INSIDE the
+ * The Container Interface checklist (docs/container-interface.md, items
+ * 1-64) as probes. Guest probes are POSIX sh run INSIDE the
  * booted guest, as one of its own services (the runner in runner.ts asks
  * the guest's systemd for it); host probes look at what only the host can
  * see. Nothing here knows which manager started the container: the same

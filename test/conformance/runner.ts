@@ -7,16 +7,17 @@
  */
 
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { cgroupLayoutOf } from '../helpers/cgroups.ts'
 import type { Sandbox } from '../helpers/sandbox.ts'
 import { guestExec } from '../helpers/spawn.ts'
 import { guestScript, hostResults, parseGuestOutput, type ProbeResult } from './container-interface.ts'
 
 /** The controllers the host enables on cgroup2 (its root's subtree_control): none on a hybrid layout. */
 function cgroup2Controllers(): string {
-  for (const root of ['/sys/fs/cgroup/unified', '/sys/fs/cgroup']) {
-    try { return readFileSync(`${root}/cgroup.subtree_control`, 'utf8').trim() } catch { /* not here */ }
-  }
-  return ''
+  const unified = cgroupLayoutOf().unified
+  if (unified === undefined) return ''
+  try { return readFileSync(join(unified, 'cgroup.subtree_control'), 'utf8').trim() } catch { return '' }
 }
 
 export async function runConformance(sb: Sandbox, options: { leader: number; name: string; registered: boolean }): Promise<ProbeResult[]> {

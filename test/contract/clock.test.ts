@@ -9,7 +9,7 @@ import { runContract } from './contract.ts'
 runContract('Clock: FakeClock', clockCases, async () => {
   const clock = new FakeClock()
   return { clock, pass: async (ms) => clock.advance(ms), dispose: async () => undefined }
-})
+}, 'fake')
 
 /** At least `ms` by the monotonic clock: a Node timer may fire up to a millisecond early by it (libuv's loop time is whole ms). */
 async function pass(ms: number): Promise<void> {
@@ -17,4 +17,4 @@ async function pass(ms: number): Promise<void> {
   while (performance.now() < until) await sleep(Math.max(1, until - performance.now()))
 }
 
-runContract('Clock: SystemClock', clockCases, async () => ({ clock: new SystemClock(), pass, dispose: async () => undefined }))
+runContract('Clock: SystemClock', clockCases, async () => ({ clock: new SystemClock(), pass, dispose: async () => undefined }), 'real')

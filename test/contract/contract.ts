@@ -8,6 +8,7 @@
  */
 
 import { describe, test } from 'node:test'
+import { needsRoot } from '../helpers/privilege.ts'
 
 export interface Harness {
   /** Ends whatever the harness started (processes, scopes, files). */
@@ -16,14 +17,19 @@ export interface Harness {
 
 export interface ContractCase<H extends Harness> {
   readonly name: string
+  /** Against a real port, this case needs root (another user's process); the fakes never do. */
+  readonly realNeedsRoot?: boolean
   run(h: H): Promise<void>
 }
 
+/** Which implementation a run is against: a fake, or a real port that needs root for the marked cases or for all. */
+export type Implementation = 'fake' | 'real' | 'real, as root'
+
 /** Runs every case against a fresh harness from `make`, as `<port>: <implementation>`. */
-export function runContract<H extends Harness>(title: string, cases: readonly ContractCase<H>[], make: () => Promise<H>): void {
-  void describe(title, () => {
+export function runContract<H extends Harness>(title: string, cases: readonly ContractCase<H>[], make: () => Promise<H>, implementation: Implementation): void {
+  void describe(title, implementation === 'real, as root' ? needsRoot : {}, () => {
     for (const c of cases) {
-      void test(c.name, async () => {
+      void test(c.name, implementation === 'real' && c.realNeedsRoot === true ? needsRoot : {}, async () => {
         const h = await make()
         try {
           await c.run(h)

@@ -34,7 +34,7 @@ runContract('ImagePool: FakeImagePool', imagePoolCases, async (): Promise<ImageP
     hasPoolFile: async (file) => pool.poolFiles.has(file),
     dispose: async () => undefined,
   }
-})
+}, 'fake')
 
 runContract('ImagePool: LocalImagePool', imagePoolCases, async (): Promise<ImagePoolHarness> => {
   const root = mkdtempSync('/var/tmp/machined-ts-contract-')
@@ -77,4 +77,4 @@ runContract('ImagePool: LocalImagePool', imagePoolCases, async (): Promise<Image
     hasPoolFile: async (file) => existsSync(join(dirs.pool, file)),
     dispose: async () => removePool(root),
   }
-})
+}, 'real')

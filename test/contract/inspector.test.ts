@@ -9,9 +9,9 @@ import { fakeLeaders, realLeaders } from './leaders.ts'
 runContract('Inspector: FakeInspector', inspectorCases, async () => {
   const leaders = fakeLeaders()
   return { ...leaders, inspector: new FakeInspector(leaders.processes) }
-})
+}, 'fake')
 
 runContract('Inspector: ProcfsInspector', inspectorCases, async () => {
   const leaders = realLeaders()
   return { ...leaders, inspector: new ProcfsInspector({ processes: leaders.processes }) }
-})
+}, 'real')

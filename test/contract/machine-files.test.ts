@@ -13,7 +13,7 @@ import { machineFilesCases } from './machine-files.case.ts'
 runContract('MachineFiles: FakeMachineFiles', machineFilesCases, async () => {
   const leaders = fakeLeaders()
   return { ...leaders, files: new FakeMachineFiles(leaders.processes), hostDir: '/nonexistent', closeFd: () => undefined }
-})
+}, 'fake')
 
 runContract('MachineFiles: HelperMachineFiles', machineFilesCases, async () => {
   const leaders = realLeaders()
@@ -28,4 +28,4 @@ runContract('MachineFiles: HelperMachineFiles', machineFilesCases, async () => {
       rmSync(hostDir, { recursive: true, force: true })
     },
   }
-})
+}, 'real')

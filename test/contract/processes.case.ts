@@ -101,6 +101,7 @@ export const processesCases: readonly ContractCase<ProcessesHarness>[] = [
   },
   {
     name: 'ownerUid is the UID the process runs as, and undefined once it has exited',
+    realNeedsRoot: true,
     async run(h) {
       const root = await h.start()
       const nobody = await h.start({ uid: 65534 })
@@ -131,19 +132,27 @@ export const processesCases: readonly ContractCase<ProcessesHarness>[] = [
     },
   },
   {
-    name: 'where processes have pidfd inode numbers, one names the process: hold refuses another',
+    name: 'with pidfs, a pidfd inode number names the process and hold refuses another; without, refs carry none',
     async run(h) {
       const pid = await h.start()
       const fd = h.openPidfd(pid)
       try {
         const ref = (await h.processes.pinPidfd(fd))!
-        // Before Linux 6.9 (no pidfs) there is no such number; the start time alone names the process.
-        assert.equal(ref.pidfdId !== undefined, h.pidfs)
-        if (ref.pidfdId === undefined) return
-        const handle = (await h.processes.hold(ref))!
-        assert.equal(handle.ref.pidfdId, ref.pidfdId)
-        assert.equal(await h.processes.hold({ ...ref, pidfdId: ref.pidfdId + 1 }), undefined)
-        handle.dispose()
+        if (h.pidfs) {
+          assert.equal(typeof ref.pidfdId, 'number')
+          const handle = (await h.processes.hold(ref))!
+          assert.equal(handle.ref.pidfdId, ref.pidfdId)
+          assert.equal(await h.processes.hold({ ...ref, pidfdId: ref.pidfdId! + 1 }), undefined)
+          handle.dispose()
+        } else {
+          // Before Linux 6.9 every pidfd shares one anonymous inode: no number names a process,
+          // and the start time alone does.
+          assert.equal(ref.pidfdId, undefined)
+          const handle = (await h.processes.hold(ref))!
+          assert.equal(handle.ref.pidfdId, undefined)
+          assert.equal(handle.ref.startTime, ref.startTime)
+          handle.dispose()
+        }
       } finally {
         h.closeFd(fd)
       }

@@ -1,6 +1,6 @@
 // The Processes contract (processes.case.ts) against FakeProcesses and
-// against ProcfsProcesses on real child processes. Needs root: one child
-// runs as nobody.
+// against ProcfsProcesses on real child processes. One case needs root
+// there: a child runs as nobody.
 import { openSync } from 'node:fs'
 import { closeFd, pidfdOpen } from '../../src/backends/native.ts'
 import { pidfsAvailable } from '../../src/backends/pidfd.ts'
@@ -27,14 +27,17 @@ runContract('Processes: FakeProcesses', processesCases, async (): Promise<Proces
     closeFd: () => undefined,
     dispose: async () => undefined,
   }
-})
+}, 'fake')
 
-runContract('Processes: ProcfsProcesses', processesCases, async (): Promise<ProcessesHarness> => {
+// The kernel decides which branch of the pidfd-inode case runs; the title says which one did.
+const PIDFS = pidfsAvailable()
+
+runContract(`Processes: ProcfsProcesses, on a kernel ${PIDFS ? 'with pidfs' : 'without pidfs (before Linux 6.9)'}`, processesCases, async (): Promise<ProcessesHarness> => {
   const processes = new ProcfsProcesses()
   const children = new Children()
   return {
     processes,
-    pidfs: pidfsAvailable(),
+    pidfs: PIDFS,
     start: (options) => children.start(options),
     end: (pid) => children.end(pid),
     openPidfd: (pid) => pidfdOpen(pid),
@@ -45,4 +48,4 @@ runContract('Processes: ProcfsProcesses', processesCases, async (): Promise<Proc
       processes.dispose()
     },
   }
-})
+}, 'real')

@@ -8,9 +8,9 @@ import { FakeStateStore } from '../fakes/state-store.ts'
 import { runContract } from './contract.ts'
 import { stateStoreCases } from './state-store.case.ts'
 
-runContract('StateStore: FakeStateStore', stateStoreCases, async () => ({ state: new FakeStateStore(), dispose: async () => undefined }))
+runContract('StateStore: FakeStateStore', stateStoreCases, async () => ({ state: new FakeStateStore(), dispose: async () => undefined }), 'fake')
 
 runContract('StateStore: StateDir', stateStoreCases, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'state-contract-'))
   return { state: new StateDir(join(dir, 'machines')), dispose: async () => rmSync(dir, { recursive: true, force: true }) }
-})
+}, 'real')

@@ -13,10 +13,10 @@ const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} }
 runContract('Terminals: FakeTerminals', terminalsCases, async () => {
   const leaders = fakeLeaders()
   return { ...leaders, terminals: new FakeTerminals(leaders.processes), closeFd: () => undefined }
-})
+}, 'fake')
 
 runContract('Terminals: MachineTerminals', terminalsCases, async () => {
   const leaders = realLeaders()
   // Opening a bare pty needs no bus; a bus nobody listens on says so if that ever changes.
   return { ...leaders, terminals: new MachineTerminals({ hostBusAddress: 'unix:path=/nonexistent', log: quiet }), closeFd: (fd: number) => closeSync(fd) }
-})
+}, 'real')

@@ -82,6 +82,8 @@ export const unitsCases: readonly ContractCase<UnitsHarness>[] = [
       let heard = false
       const watch = h.units.watch(ref, () => { heard = true })
       try {
+        assert.equal(await h.units.isPopulated(ref), true)
+        assert.equal(heard, false, 'nothing to hear while the leader runs')
         await h.end(leader.pid)
         await eventually('the watch calls back and the scope is empty', async () => heard && !(await h.units.isPopulated(ref)))
       } finally {
@@ -95,9 +97,11 @@ export const unitsCases: readonly ContractCase<UnitsHarness>[] = [
       const { leader, ref } = await scopeWithLeader(h, 'kill')
       const payload = await h.start()
       await h.moveBelow(payload.pid, ref, 'payload')
+      assert.equal(await h.units.isPopulated(ref), true)
       await h.units.kill(ref, SIGKILL)
       await h.exited(leader.pid)
       await h.exited(payload.pid)
+      assert.equal(h.isRunning(payload.pid), false)
       await eventually('the scope is empty', async () => !(await h.units.isPopulated(ref)))
     },
   },
@@ -105,8 +109,10 @@ export const unitsCases: readonly ContractCase<UnitsHarness>[] = [
     name: 'stop ends what ends on the scope\'s KillSignal (SIGTERM by default)',
     async run(h) {
       const { leader, ref } = await scopeWithLeader(h, 'stop')
+      assert.equal(await h.units.isPopulated(ref), true)
       await h.units.stop(ref)
       await h.exited(leader.pid)
+      assert.equal(h.isRunning(leader.pid), false)
       await eventually('the scope is empty', async () => !(await h.units.isPopulated(ref)))
     },
   },

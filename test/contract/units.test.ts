@@ -1,6 +1,7 @@
 // The Units contract (units.case.ts) against FakeUnits over FakeProcesses,
 // and against CgroupUnits in the host's real cgroup tree (as the daemon
-// runs without systemd as PID 1), with real child processes. Needs root.
+// runs without systemd as PID 1), with real child processes; that one
+// needs root.
 // Cgroups are not namespaced: scope names carry this run's PID, and every
 // scope made here is released and gone before the case ends.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -33,7 +34,7 @@ runContract('Units: FakeUnits', unitsCases, async (): Promise<UnitsHarness> => {
     moveBelow: async (pid, ref, sub) => { units.place(pid, ref.unit, `${ref.cgroup}/${sub}`) },
     dispose: async () => undefined,
   }
-})
+}, 'fake')
 
 const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} }
 
@@ -66,4 +67,4 @@ runContract('Units: CgroupUnits', unitsCases, async (): Promise<UnitsHarness> =>
       rmSync(runtimeDir, { recursive: true, force: true })
     },
   }
-})
+}, 'real, as root')

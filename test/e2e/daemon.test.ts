@@ -6,7 +6,10 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { trackingHierarchy } from '../../src/linux/cgroup-layout.ts'
 import { eventually, REPO, Sandbox } from '../helpers/sandbox.ts'
+import { machineScopeCgroup } from '../helpers/cgroups.ts'
 import { busctl, callManager, DEST, listMachineNames, registerMachine } from '../helpers/busctl.ts'
 
 describe('the daemon', () => {
@@ -71,8 +74,9 @@ describe('the daemon', () => {
       const name = sb.name('self')
       assert.equal((await registerMachine(sb, { name, leader: leader.pid! })).ok, true)
       // busctl run from inside the machine's scope sees it as "self".
-      const scope = `machine-${name.replace(/-/g, '\\x2d')}.scope`
-      const r = await sb.exec(['sh', '-c', `echo $$ > '/sys/fs/cgroup/unified/machine.slice/${scope}/cgroup.procs' && exec busctl get-property ${DEST} /org/freedesktop/machine1/machine/self org.freedesktop.machine1.Machine Name`])
+      // The tracking hierarchy is the one the daemon reads a caller's machine from.
+      const procs = join(trackingHierarchy(sb.cgroupLayout)!, machineScopeCgroup(name), 'cgroup.procs')
+      const r = await sb.exec(['sh', '-c', `echo $$ > '${procs}' && exec busctl get-property ${DEST} /org/freedesktop/machine1/machine/self org.freedesktop.machine1.Machine Name`])
       assert.equal(r.stdout.trim(), `s "${name}"`, r.stderr)
       const outside = await busctl(sb, ['get-property', DEST, '/org/freedesktop/machine1/machine/self', 'org.freedesktop.machine1.Machine', 'Name'])
       assert.equal(outside.errorName, 'org.freedesktop.DBus.Error.UnknownObject')

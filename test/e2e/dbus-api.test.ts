@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { eventually, Sandbox } from '../helpers/sandbox.ts'
+import { machineScopeCgroup, pidsMaxFile, trackingCgroupsOf } from '../helpers/cgroups.ts'
 import { busctl, callManager, createMachine, DEST, idArgs, listMachineNames, MANAGER_PATH, registerMachine } from '../helpers/busctl.ts'
 
 const fixture = (name: string): string => readFileSync(new URL(`../fixtures/machined-252/${name}`, import.meta.url), 'utf8')
@@ -89,18 +90,21 @@ describe('D-Bus API through real busctl', () => {
     const name = sb.name('create')
     const r = await createMachine(sb, { name, leader: leader.pid!, properties: ['1', 'TasksMax', 't', '77'] })
     assert.equal(r.ok, true, r.stderr)
-    const scope = `machine-${name.replace(/-/g, '\\x2d')}.scope`
-    const cgroup = readFileSync(`/proc/${leader.pid}/cgroup`, 'utf8')
-    assert.match(cgroup, new RegExp(`^0::/machine\\.slice/${scope.replace(/\\/g, '\\\\').replace(/\./g, '\\.')}$`, 'm'))
-    assert.match(cgroup, /name=systemd:\/machine\.slice\/machine-/)
-    if (existsSync('/sys/fs/cgroup/pids/machine.slice')) assert.equal(readFileSync(`/sys/fs/cgroup/pids/machine.slice/${scope}/pids.max`, 'utf8'), '77\n')
+    const layout = sb.cgroupLayout
+    const scope = machineScopeCgroup(name)
+    // In every hierarchy the sandbox tracks processes in (cgroup2, and name=systemd on a hybrid layout).
+    assert.deepEqual(trackingCgroupsOf(layout, readFileSync(`/proc/${leader.pid}/cgroup`, 'utf8')), sb.scopeDirs(name).map(() => scope))
+    // This host's layout has a pids controller (the layout matrix covers views without one).
+    const pidsMax = pidsMaxFile(layout, scope, sb.hostPath(''))
+    assert.ok(pidsMax !== undefined, 'no pids controller in this layout')
+    assert.equal(readFileSync(pidsMax, 'utf8'), '77\n')
     const bad = await createMachine(sb, { name: sb.name('badprop'), leader: leader.pid!, properties: ['1', 'Frobnicate', 's', 'x'] })
     assert.equal(bad.errorName, 'org.freedesktop.DBus.Error.InvalidArgs')
     assert.equal(bad.errorMessage, 'Cannot set property Frobnicate, or unknown property.')
     // TerminateMachine stops every process and removes the scope.
     assert.equal((await callManager(sb, 'TerminateMachine', 's', name)).ok, true)
     await eventually(() => leader.exitCode !== null || leader.signalCode !== null, 5000, 'leader to die')
-    await eventually(() => !existsSync(`/sys/fs/cgroup/unified/machine.slice/${scope}`), 5000, 'scope removal')
+    await eventually(() => !sb.scopeDirs(name).some((d) => existsSync(d)), 5000, 'scope removal')
     await eventually(async () => !(await listMachineNames(sb)).includes(name), 5000, 'machine removal')
   })
 

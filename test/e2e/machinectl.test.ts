@@ -1,5 +1,5 @@
 // Real machinectl 252 against our daemon prints what it prints against
-// systemd-machined (spec/machined-252/machinectl-*.txt), and its verbs that
+// systemd-machined (test/fixtures/machined-252/machinectl-*.txt), and its verbs that
 // change things (terminate, kill, poweroff) reach the machine's processes.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'

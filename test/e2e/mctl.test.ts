@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { callManager, idArgs, listMachineNames } from '../helpers/busctl.ts'
 import { eventually, REPO, Sandbox, type ExecResult } from '../helpers/sandbox.ts'
+import { mctlForAnyUser } from '../helpers/staged.ts'
 
 const MCTL = [process.execPath, join(REPO, 'bin/mctl.js')]
 
@@ -97,7 +98,7 @@ describe('mctl next to real machinectl', () => {
       const r = await sb.exec(['env', `PATH=${dir}:${process.env.PATH ?? ''}`, 'bash', '-c', script])
       assert.equal(r.code, 0, r.stderr)
       const [verbs, names, whom, option, copyVerbs, copyNames] = r.stdout.split('\n')
-      assert.equal(verbs, 'status stop')
+      assert.equal(verbs, 'status start stop')
       assert.deepEqual(new Set(names!.split(' ')), new Set([g1, long, mid]))
       assert.equal(whom, 'leader all')
       assert.equal(option, '--no-legend')
@@ -178,7 +179,7 @@ describe('mctl next to real machinectl', () => {
     it('permission denied: the daemon\'s refusal, as machinectl prints it', async () => {
       const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
       const real = await sb.exec([...asNobody, 'machinectl', '--no-ask-password', 'terminate', g1])
-      const ours = await sb.exec([...asNobody, ...MCTL, '--no-ask-password', 'terminate', g1])
+      const ours = await sb.exec([...asNobody, ...mctlForAnyUser(), '--no-ask-password', 'terminate', g1])
       assert.equal(real.code, 1)
       assert.deepEqual(ours, real)
       assert.equal(ours.stderr, 'Could not terminate machine: Access denied\n')

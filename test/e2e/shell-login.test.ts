@@ -11,8 +11,9 @@ import { readFileSync } from 'node:fs'
 import { REPO, Sandbox, eventually, type ExecResult } from '../helpers/sandbox.ts'
 import { debianTree, OverlayTree } from '../helpers/debian-tree.ts'
 import { busyboxTree, BUSYBOX_USER, type BusyboxTree } from '../helpers/busybox-tree.ts'
-import { machineLeader, SpawnRun, waitBooted } from '../helpers/spawn.ts'
+import { machineLeader, SpawnRun, stopGuest, waitBooted } from '../helpers/spawn.ts'
 import { callManager } from '../helpers/busctl.ts'
+import { mctlForAnyUser } from '../helpers/staged.ts'
 
 const MCTL = ['node', `${REPO}/bin/mctl.js`]
 
@@ -77,20 +78,13 @@ async function varlinkOpen(sb: Sandbox, parameters: Record<string, unknown>): Pr
   return JSON.parse(r.stdout) as { reply: { parameters?: Record<string, unknown>; error?: string }; fds: number; output: string }
 }
 
-/** The PIDs in the machine's scope (its cgroup2 directory on this hybrid host). */
-function scopePids(name: string): string[] {
-  const scope = `machine-${name.replace(/-/g, '\\x2d')}.scope`
+/** The PIDs in the machine's scope and its init.scope, in the hierarchy the sandbox tracks processes in. */
+function scopePids(sb: Sandbox, name: string): string[] {
+  const scope = sb.scopeDirs(name)[0]!
   const read = (dir: string): string[] => {
     try { return readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter((l) => l !== '') } catch { return [] }
   }
-  return [...read(`/sys/fs/cgroup/unified/machine.slice/${scope}`), ...read(`/sys/fs/cgroup/unified/machine.slice/${scope}/init.scope`)].sort()
-}
-
-/** Stops machined-spawn (a clean guest shutdown) unless the guest ended already. */
-async function stopGuest(run: SpawnRun | undefined): Promise<void> {
-  if (run === undefined || run.child.exitCode !== null) return
-  try { process.kill(run.managerPid(), 'SIGTERM') } catch { /* gone */ }
-  await run.exited
+  return [...read(scope), ...read(`${scope}/init.scope`)].sort()
 }
 
 function assertSession(r: ExecResult, name: string, stdout: string): void {
@@ -247,7 +241,7 @@ void describe('shell and login into a busybox guest (no systemd, no bus)', { tim
   })
 
   it('an unknown user, a relative path, bad environment: systemd\'s errors, and nothing started', async () => {
-    const pids = scopePids(name)
+    const pids = scopePids(sb, name)
     let r = await sb.exec(['machinectl', 'shell', `nosuchuser@${name}`, '/bin/echo', 'hello'])
     assert.deepEqual([r.code, r.stdout, r.stderr], [1, '', 'Failed to get shell PTY: Failed to determine user credentials: No such process\n'])
     r = await sb.exec([...MCTL, 'shell', `nosuchuser@${name}`, '/bin/echo', 'hello'])
@@ -256,13 +250,13 @@ void describe('shell and login into a busybox guest (no systemd, no bus)', { tim
     assert.deepEqual([r.code, r.stderr], [1, 'Failed to get shell PTY: Specified path \'bin/echo\' is not absolute\n'])
     const bad = await callManager(sb, 'OpenMachineShell', 'sssasas', name, '', '/bin/true', 0, 2, 'A=1', 'A=2')
     assert.deepEqual([bad.errorName, bad.errorMessage], ['org.freedesktop.DBus.Error.InvalidArgs', 'Invalid environment assignments'])
-    assert.deepEqual(scopePids(name), pids)
+    assert.deepEqual(scopePids(sb, name), pids)
   })
 
   it('sessions end when their machine goes (machinectl terminate): a shell at once, an mctl login with "Machine NAME terminated."', async () => {
-    const idle = scopePids(name).length
+    const idle = scopePids(sb, name).length
     const session = sb.exec(['machinectl', 'shell', name, '/bin/sleep', '1000'])
-    await eventually(() => scopePids(name).length > idle, 5000, 'the session to start')
+    await eventually(() => scopePids(sb, name).length > idle, 5000, 'the session to start')
     const terminate = async (): Promise<void> => {
       const t = await sb.exec(['machinectl', 'terminate', name])
       assert.equal(t.code, 0, t.stderr)
@@ -292,7 +286,7 @@ void describe('shell on the host, and errors that need no guest', { timeout: 60_
 
   it('another user may not: "Access denied"', async () => {
     const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
-    for (const [argv, what] of [[['machinectl', 'shell', '.host', '/bin/true'], 'shell'], [['machinectl', 'login', '.host'], 'login'], [[...MCTL, 'shell', '.host', '/bin/true'], 'shell']] as const) {
+    for (const [argv, what] of [[['machinectl', 'shell', '.host', '/bin/true'], 'shell'], [['machinectl', 'login', '.host'], 'login'], [[...mctlForAnyUser(), 'shell', '.host', '/bin/true'], 'shell']] as const) {
       const r = await sb.exec([...nobody, ...argv])
       assert.deepEqual([r.code, r.stderr], [1, `Failed to get ${what} PTY: Access denied\n`], argv.join(' '))
     }

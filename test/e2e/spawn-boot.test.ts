@@ -6,10 +6,10 @@
 // machine.slice, /run/systemd/machines or the mount table.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { Sandbox } from '../helpers/sandbox.ts'
 import { debianTree, OverlayTree } from '../helpers/debian-tree.ts'
-import { guestExec, machineLeader, SpawnRun, waitBooted } from '../helpers/spawn.ts'
+import { guestExec, helperPids, machineLeader, SpawnRun, waitBooted } from '../helpers/spawn.ts'
 import { busctl, DEST } from '../helpers/busctl.ts'
 import { runConformance, resultTable } from '../conformance/runner.ts'
 import { describeFailures } from '../conformance/container-interface.ts'
@@ -21,9 +21,9 @@ function mountPoints(sb: Sandbox): string[] {
   return sb.execSync(['cat', '/proc/self/mountinfo']).stdout.split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p !== '').sort()
 }
 
-function scopeDirs(name: string): string[] {
-  const scope = `machine-${name.replace(/-/g, '\\x2d')}.scope`
-  return ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd', '/sys/fs/cgroup'].map((h) => `${h}/machine.slice/${scope}`).filter((d) => existsSync(d))
+/** The copies of the machine's scope left in the hierarchies the sandbox tracks processes in. */
+function scopeDirs(sb: Sandbox, name: string): string[] {
+  return sb.scopeDirs(name).filter((d) => existsSync(d))
 }
 
 void describe('machined-spawn -b boots Debian bookworm', { timeout: 600_000 }, () => {
@@ -112,15 +112,12 @@ void describe('machined-spawn -b boots Debian bookworm', { timeout: 600_000 }, (
     assert.match(run.stderr, new RegExp(`Container ${name} has been shut down\\.`))
     assert.match(run.stdout, /Reached target .*(System Power Off|poweroff\.target)/)
 
-    assert.deepEqual(scopeDirs(name), [], 'machine.slice')
+    assert.deepEqual(scopeDirs(sb, name), [], 'machine.slice')
     assert.equal(sb.execSync(['ls', '-A', '/run/systemd/machines']).stdout.trim(), '', '/run/systemd/machines')
     assert.deepEqual(mountPoints(sb), mountsBefore, 'the sandbox\'s mount table')
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(tree.path), 'the host\'s mount table')
     assert.equal(sb.execSync(['test', '-e', '/run/machined-spawn']).code, 1, '/run/machined-spawn')
     assert.ok(!existsSync(`/proc/${leader}`), 'the container\'s PID 1')
-    const leftovers = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('machined-spawn-helper') } catch { return false }
-    })
-    assert.deepEqual(leftovers, [], 'helper processes')
+    assert.deepEqual(helperPids(), [], 'helper processes')
   })
 })

@@ -4,11 +4,12 @@
 // cgroup, registration, mount or directory.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { trackingHierarchy } from '../../src/linux/cgroup-layout.ts'
 import { Sandbox } from '../helpers/sandbox.ts'
 import { debianTree, OverlayTree } from '../helpers/debian-tree.ts'
-import { machineLeader, SpawnRun } from '../helpers/spawn.ts'
+import { helperPids, machineLeader, SpawnRun } from '../helpers/spawn.ts'
 
 void describe('machined-spawn refuses bad input', { timeout: 600_000 }, () => {
   let sb: Sandbox
@@ -35,14 +36,13 @@ void describe('machined-spawn refuses bad input', { timeout: 600_000 }, () => {
   })
 
   function snapshot(): { mounts: string; machines: string; runtime: string; slice: string[]; helpers: string[] } {
-    const helpers = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('machined-spawn-helper') } catch { return false }
-    })
+    const slice = sb.hostPath(join(trackingHierarchy(sb.cgroupLayout)!, 'machine.slice'))
+    const helpers = helperPids()
     return {
       mounts: sb.execSync(['cat', '/proc/self/mountinfo']).stdout.split('\n').map((l) => l.split(' ')[4]).sort().join('\n'),
       machines: sb.execSync(['ls', '-A', '/run/systemd/machines']).stdout,
       runtime: sb.execSync(['sh', '-c', 'ls -AR /run/machined-spawn /run/systemd/nspawn 2>/dev/null || true']).stdout,
-      slice: existsSync('/sys/fs/cgroup/unified/machine.slice') ? readdirSync('/sys/fs/cgroup/unified/machine.slice').filter((d) => d.includes(suffix)) : [],
+      slice: existsSync(slice) ? readdirSync(slice).filter((d) => d.includes(suffix)) : [],
       helpers,
     }
   }

@@ -6,17 +6,19 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { trackingHierarchies } from '../../src/linux/cgroup-layout.ts'
 import { eventually, REPO, Sandbox } from '../helpers/sandbox.ts'
+import { hostTrackingDirs } from '../helpers/cgroups.ts'
 import { debianTree, OverlayTree } from '../helpers/debian-tree.ts'
 import { guestExec, machineLeader, SpawnRun, waitBooted } from '../helpers/spawn.ts'
 
-function scopeGone(name: string): boolean {
-  const scope = `machine-${name.replace(/-/g, '\\x2d')}.scope`
-  return !['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd'].some((h) => existsSync(`${h}/machine.slice/${scope}`))
+function scopeGone(sb: Sandbox, name: string): boolean {
+  return !sb.scopeDirs(name).some((d) => existsSync(d))
 }
 
 async function assertClean(sb: Sandbox, name: string): Promise<void> {
-  assert.ok(scopeGone(name), 'scope left in machine.slice')
+  assert.ok(scopeGone(sb, name), 'scope left in machine.slice')
   assert.equal(sb.execSync(['test', '-e', `/run/systemd/machines/${name}`]).code, 1, 'state file left')
   assert.equal(sb.execSync(['test', '-e', '/run/machined-spawn']).code, 1, '/run/machined-spawn left')
 }
@@ -100,7 +102,7 @@ void describe('machined-spawn container lifetime', { timeout: 600_000 }, () => {
     assert.equal(await waitBooted(sb, leader), 'running')
     process.kill(run.managerPid(), 'SIGKILL')
     await eventually(() => !existsSync(`/proc/${leader}`), 5000, 'the container to die with its manager')
-    await eventually(() => sb.execSync(['test', '-e', `/run/systemd/machines/${name}`]).code === 1 && scopeGone(name), 5000, 'machined to drop it')
+    await eventually(() => sb.execSync(['test', '-e', `/run/systemd/machines/${name}`]).code === 1 && scopeGone(sb, name), 5000, 'machined to drop it')
     for (const dir of [`/run/machined-spawn/unix-export/${name}`, `/run/systemd/nspawn/propagate/${name}`]) {
       await eventually(() => sb.execSync(['test', '-e', dir]).code === 1, 5000, `${dir} to go`)
     }
@@ -162,11 +164,12 @@ void describe('machined-spawn container lifetime', { timeout: 600_000 }, () => {
   it('--keep-unit: the container gets a payload cgroup below ours, and machined adopts our unit (RegisterMachine)', async () => {
     const name = sb.name('keep')
     const unit = `${name}-keep.scope`
-    const roots = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd'].filter((h) => existsSync(`${h}/cgroup.procs`))
-    for (const h of roots) mkdirSync(`${h}/machine.slice/${unit}`, { recursive: true })
+    const layout = sb.cgroupLayout
+    const dirs = hostTrackingDirs(layout, `/machine.slice/${unit}`)
+    for (const d of dirs) mkdirSync(d, { recursive: true })
     try {
       // Started from inside that scope, as a service manager would start us.
-      const moves = roots.map((h) => `echo $$ > ${h}/machine.slice/${unit}/cgroup.procs`).join(' && ')
+      const moves = trackingHierarchies(layout).map((h) => `echo $$ > ${join(h, 'machine.slice', unit, 'cgroup.procs')}`).join(' && ')
       const payload = 'sed -n "s/^0:://p" /proc/self/cgroup; sleep 1'
       const r = sb.exec(['sh', '-c', `cd ${REPO} && ${moves} && exec npx --no-install machined-spawn -q -D "$0" -M "$1" --keep-unit -- /bin/sh -c '${payload}'`, tree.path, name])
       await machineLeader(sb, name)
@@ -174,10 +177,10 @@ void describe('machined-spawn container lifetime', { timeout: 600_000 }, () => {
       const done = await r
       assert.equal(done.code, 0, done.stderr)
       assert.equal(done.stdout, '/\n', 'a cgroup namespace rooted at the payload cgroup')
-      for (const h of roots) assert.ok(!existsSync(`${h}/machine.slice/${unit}/payload`), 'payload cgroup removed')
+      for (const d of dirs) assert.ok(!existsSync(join(d, 'payload')), 'payload cgroup removed')
       await eventually(() => sb.execSync(['test', '-e', `/run/systemd/machines/${name}`]).code === 1, 5000, 'the machine to go')
     } finally {
-      for (const h of roots) { try { rmdirSync(`${h}/machine.slice/${unit}`) } catch { /* busy or gone */ } }
+      for (const d of dirs) { try { rmdirSync(d) } catch { /* busy or gone */ } }
     }
   })
 

@@ -35,8 +35,9 @@ function listDir(path: string): string[] {
   return existsSync(path) ? readdirSync(path).sort() : []
 }
 
-function scopeDir(name: string): string {
-  return `/sys/fs/cgroup/unified/machine.slice/machine-${name.replace(/-/g, '\\x2d')}.scope`
+/** Whether any copy of the machine's scope is left in the hierarchies the sandbox tracks processes in. */
+function scopeLeft(sb: Sandbox, name: string): boolean {
+  return sb.scopeDirs(name).some((d) => existsSync(d))
 }
 
 describe('machined-vmspawn', () => {
@@ -54,7 +55,7 @@ describe('machined-vmspawn', () => {
     assert.equal(existsSync(sb.hostPath(`/run/systemd/machines/${name}`)), false, 'state file removed')
     assert.equal(existsSync(sb.hostPath(`${RUNTIME_ROOT}/${launcherPid}`)), false, 'runtime directory removed')
     await eventually(() => processesMentioning(uuid).length === 0, 5000, 'no process left running with the VM UUID')
-    await eventually(() => !existsSync(scopeDir(name)), 5000, `the scope of ${name} to be removed`)
+    await eventually(() => !scopeLeft(sb, name), 5000, `the scope of ${name} to be removed`)
   }
 
   it('boots a guest that takes --uuid as machine ID; machinectl shows it as vm with that Id; reboot resets; poweroff powers off through ACPI', VM_TIMEOUT, async () => {

@@ -4,7 +4,7 @@
  * exact D-Bus error without any client of our own.
  */
 
-import type { Sandbox } from './sandbox.ts'
+import type { Exec } from './sandbox.ts'
 
 export const DEST = 'org.freedesktop.machine1'
 export const MANAGER_PATH = '/org/freedesktop/machine1'
@@ -25,14 +25,14 @@ export function asUser(uid = 65534, gid = uid): string[] {
 }
 
 /** `as`: a command prefix to run busctl under, e.g. asUser(). */
-export async function busctl(sb: Sandbox, args: string[], as: readonly string[] = []): Promise<BusctlReply> {
+export async function busctl(sb: Exec, args: string[], as: readonly string[] = []): Promise<BusctlReply> {
   const r = await sb.exec([...as, 'env', 'SYSTEMD_LOG_LEVEL=debug', 'busctl', ...args])
   const m = /^Got message type=error .* error-name=(\S+) error-message=(.*)$/m.exec(r.stderr)
   return { ok: r.code === 0, reply: r.stdout.trim(), errorName: m?.[1], errorMessage: m?.[2], stderr: r.stderr }
 }
 
 /** `busctl call org.freedesktop.machine1 /org/freedesktop/machine1 org.freedesktop.machine1.Manager METHOD SIG ARGS…` */
-export function callManager(sb: Sandbox, method: string, signature = '', ...args: (string | number)[]): Promise<BusctlReply> {
+export function callManager(sb: Exec, method: string, signature = '', ...args: (string | number)[]): Promise<BusctlReply> {
   const sig = signature === '' ? [] : [signature]
   return busctl(sb, ['call', DEST, MANAGER_PATH, MANAGER_IFACE, method, ...sig, ...args.map(String)])
 }
@@ -53,17 +53,17 @@ export interface RegisterOptions {
   readonly root?: string
 }
 
-export function registerMachine(sb: Sandbox, o: RegisterOptions): Promise<BusctlReply> {
+export function registerMachine(sb: Exec, o: RegisterOptions): Promise<BusctlReply> {
   return callManager(sb, 'RegisterMachine', 'sayssus', o.name, ...idArgs(o.id ?? ''), o.service ?? 'test-svc', o.cls ?? 'container', o.leader, o.root ?? '')
 }
 
-export function createMachine(sb: Sandbox, o: RegisterOptions & { properties?: string[] }): Promise<BusctlReply> {
+export function createMachine(sb: Exec, o: RegisterOptions & { properties?: string[] }): Promise<BusctlReply> {
   const props = o.properties ?? ['0']
   return callManager(sb, 'CreateMachine', 'sayssusa(sv)', o.name, ...idArgs(o.id ?? ''), o.service ?? 'test-svc', o.cls ?? 'container', o.leader, o.root ?? '', ...props)
 }
 
 /** The machine names ListMachines reports, .host included. */
-export async function listMachineNames(sb: Sandbox): Promise<string[]> {
+export async function listMachineNames(sb: Exec): Promise<string[]> {
   const r = await callManager(sb, 'ListMachines')
   if (!r.ok) throw new Error(`ListMachines failed: ${r.stderr}`)
   return [...r.reply.matchAll(/"([^"]*)" "[^"]*" "[^"]*" "\/org/g)].map((m) => m[1]!)

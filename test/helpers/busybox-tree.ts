@@ -58,3 +58,14 @@ export function busyboxTree(): BusyboxTree {
   chmodSync(join(path, 'tmp'), 0o1777)
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
 }
+
+/** A fresh busybox tree copied to `destination` (e.g. into a guest's machine pool through its hostPath()), the temporary one removed. */
+export function installBusyboxTree(destination: string): void {
+  const tree = busyboxTree()
+  try {
+    const copy = spawnSync('cp', ['-a', tree.path, destination], { encoding: 'utf8' })
+    if (copy.status !== 0) throw new Error(`copying the busybox tree to ${destination} failed: ${copy.stderr}`)
+  } finally {
+    tree.remove()
+  }
+}

@@ -8,6 +8,9 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
+import { trackingHierarchy } from '../../src/linux/cgroup-layout.ts'
+import { unitCgroupPath } from '../../src/linux/cgroup-paths.ts'
+import { MACHINE_SLICE } from '../../src/protocol/unit-name.ts'
 import { BusConnection, DBusError } from '../../src/wire/dbus/bus.ts'
 import { Variant } from '../../src/wire/dbus/variant.ts'
 import type { Sandbox } from './sandbox.ts'
@@ -146,9 +149,10 @@ export async function registrySnapshot(sb: Sandbox, bus: BusConnection): Promise
     files[f] = lstatSync(p).isSymbolicLink() ? `-> ${readlinkSync(p)}` : readFileSync(p, 'utf8')
   }
   const scopes: Record<string, string> = {}
+  const tracking = trackingHierarchy(sb.cgroupLayout)!
   for (const [name, props] of Object.entries(dbus)) {
     const unit = ((props as Record<string, Variant>).Unit?.value as string | undefined) ?? ''
-    const procs = join('/sys/fs/cgroup/unified/machine.slice', unit, 'cgroup.procs')
+    const procs = sb.hostPath(join(tracking, unitCgroupPath(MACHINE_SLICE, unit), 'cgroup.procs'))
     scopes[name] = unit.startsWith('machine-') && existsSync(procs) ? readFileSync(procs, 'utf8') : 'none'
   }
   return stable({ dbus, listed, files, scopes })

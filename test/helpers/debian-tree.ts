@@ -5,7 +5,9 @@
  * minute), cached under /var/tmp/machined-ts/ and rebuilt when absent.
  * Prepared for first-boot tests: an empty /etc/machine-id (so the guest
  * takes $container_uuid), dbus's copy of the ID replaced by a link to it,
- * no /etc/hostname (so the guest keeps the hostname it is given).
+ * no /etc/hostname (so the guest keeps the hostname it is given). Other
+ * variants (more packages, other preparation) are built by the same
+ * `cachedTree()` under names of their own, so this one stays as it is.
  *
  * Tests never boot the cached tree itself: each gets a fresh overlay of it
  * (an upper directory of its own), mounted inside the test's sandbox.
@@ -29,8 +31,8 @@ function run(argv: string[], what: string): void {
 }
 
 /** Another process builds right now? Wait for it (a lock directory holding the builder's pid). */
-async function lock(): Promise<() => void> {
-  const dir = `${TREE_DIR}.lock`
+async function lock(tree: string): Promise<() => void> {
+  const dir = `${tree}.lock`
   for (;;) {
     try {
       mkdirSync(dir)
@@ -46,31 +48,59 @@ async function lock(): Promise<() => void> {
   }
 }
 
+/** A cached Debian tree: which packages debootstrap adds, and what is done to it afterwards. */
+export interface TreeRecipe {
+  /** The cache directory (under CACHE_DIR); bump its number when the recipe changes. */
+  readonly dir: string
+  /** debootstrap --include=… (besides minbase). */
+  readonly include: readonly string[]
+  /** Run on the fresh tree before it is moved into place. */
+  readonly prepare?: (tree: string) => void
+}
+
+/** The machined-spawn tests' tree: a bootable systemd, prepared for first boots. */
+const SPAWN_RECIPE: TreeRecipe = { dir: TREE_DIR, include: ['systemd', 'systemd-sysv', 'dbus'], prepare: prepareFirstBoot }
+
+/**
+ * First boot as the Container Interface means it: an empty /etc/machine-id
+ * (so the guest takes $container_uuid, A1.9), dbus's copy of the ID a link
+ * to it, no /etc/hostname (so the guest keeps the hostname it is given).
+ */
+export function prepareFirstBoot(tree: string): void {
+  writeFileSync(join(tree, 'etc/machine-id'), '')
+  const dbusId = join(tree, 'var/lib/dbus/machine-id')
+  if (existsSync(dbusId)) unlinkSync(dbusId)
+  mkdirSync(join(tree, 'var/lib/dbus'), { recursive: true })
+  symlinkSync('/etc/machine-id', dbusId)
+  rmSync(join(tree, 'etc/hostname'), { force: true })
+}
+
 /** The cached tree's path, built first when it is not there (about a minute). */
 export async function debianTree(): Promise<string> {
-  if (existsSync(join(TREE_DIR, MARKER))) return TREE_DIR
+  return cachedTree(SPAWN_RECIPE)
+}
+
+/** A recipe's cached tree, built first when it is not there (debootstrap: a minute or more). */
+export async function cachedTree(recipe: TreeRecipe): Promise<string> {
+  const dir = recipe.dir
+  if (existsSync(join(dir, MARKER))) return dir
   mkdirSync(CACHE_DIR, { recursive: true })
-  const unlock = await lock()
+  const unlock = await lock(dir)
   try {
-    if (existsSync(join(TREE_DIR, MARKER))) return TREE_DIR
-    const build = mkdtempSync(`${TREE_DIR}.build-`)
+    if (existsSync(join(dir, MARKER))) return dir
+    const build = mkdtempSync(`${dir}.build-`)
     try {
       const tree = join(build, 'tree')
-      run(['debootstrap', '--variant=minbase', '--include=systemd,systemd-sysv,dbus', 'bookworm', tree, MIRROR], 'debootstrap')
-      // First boot as the Container Interface means it: the guest takes $container_uuid (A1.9).
-      writeFileSync(join(tree, 'etc/machine-id'), '')
-      const dbusId = join(tree, 'var/lib/dbus/machine-id')
-      if (existsSync(dbusId)) unlinkSync(dbusId)
-      mkdirSync(join(tree, 'var/lib/dbus'), { recursive: true })
-      symlinkSync('/etc/machine-id', dbusId)
-      rmSync(join(tree, 'etc/hostname'), { force: true })
-      writeFileSync(join(tree, MARKER), `debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm (recipe ${RECIPE})\n`)
-      rmSync(TREE_DIR, { recursive: true, force: true })
-      renameSync(tree, TREE_DIR)
+      const include = recipe.include.join(',')
+      run(['debootstrap', '--variant=minbase', `--include=${include}`, 'bookworm', tree, MIRROR], 'debootstrap')
+      recipe.prepare?.(tree)
+      writeFileSync(join(tree, MARKER), `debootstrap --variant=minbase --include=${include} bookworm (${dir})\n`)
+      rmSync(dir, { recursive: true, force: true })
+      renameSync(tree, dir)
     } finally {
       rmSync(build, { recursive: true, force: true })
     }
-    return TREE_DIR
+    return dir
   } finally {
     unlock()
   }

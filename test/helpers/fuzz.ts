@@ -324,9 +324,9 @@ export class VarlinkFuzzer {
       // A pid lookup only of processes that cannot exist (0 is the fuzzer's own machine: none).
       if ('pid' in parameters) parameters.pid = rand() < 0.5 ? 0 : { pid: phantomPid(rand) }
       if (method === 'io.systemd.Machine.Kill' && rand() < 0.3) {
-        // A real machine, with a signal that can never pass.
+        // A real machine, with a signal that can never pass (a name is a signal too, as sd_json_dispatch_signal() reads one: not these).
         parameters.name = pick(rand, this.#names.length > 0 ? this.#names : ['fz-none'])
-        parameters.signal = pick(rand, [0, 65, -1, 'TERM', 1.5])
+        parameters.signal = pick(rand, [0, 65, -1, 'SIGFOO', 'term', '0x41', 1.5])
         delete parameters.pid
       }
     }

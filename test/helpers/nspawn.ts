@@ -7,29 +7,12 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { trackingHierarchies } from '../../src/linux/cgroup-layout.ts'
+import { killCgroupTree, removeCgroupTree } from '../../src/linux/cgroup-tree.ts'
+import { hostTrackingDirs } from './cgroups.ts'
 import { eventually, type Sandbox } from './sandbox.ts'
-
-const HIERARCHIES = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd', '/sys/fs/cgroup']
-
-function cgroupRoots(): string[] {
-  return HIERARCHIES.filter((h) => existsSync(join(h, 'cgroup.procs')))
-}
-
-function removeTree(dir: string): void {
-  if (!existsSync(dir)) return
-  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(dir, e.name))
-  try { rmdirSync(dir) } catch { /* busy: leave it */ }
-}
-
-function killTree(dir: string): void {
-  if (!existsSync(dir)) return
-  for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter((l) => l !== '')) {
-    try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ }
-  }
-  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) killTree(join(dir, e.name))
-}
 
 /** Host PIDs below `pid` (children first found first). */
 function descendants(pid: number): number[] {
@@ -60,12 +43,13 @@ export function containerInit(pid: number): number | undefined {
 export class NspawnRun {
   readonly child: ChildProcess
   readonly exited: Promise<number | null>
-  readonly #cgroup: string
+  /** nspawn's cgroup in each hierarchy that tracks processes in the sandbox, as this process reaches it. */
+  readonly #cgroups: readonly string[]
   #out = ''
 
-  private constructor(child: ChildProcess, cgroup: string) {
+  private constructor(child: ChildProcess, cgroups: readonly string[]) {
     this.child = child
-    this.#cgroup = cgroup
+    this.#cgroups = cgroups
     child.stdout?.on('data', (c: Buffer) => { this.#out += c.toString() })
     child.stderr?.on('data', (c: Buffer) => { this.#out += c.toString() })
     this.exited = new Promise((r) => child.once('exit', (code) => r(code)))
@@ -77,17 +61,16 @@ export class NspawnRun {
    */
   static start(sb: Sandbox, tree: string, name: string, options: { command?: readonly string[] } = {}): NspawnRun {
     const cgroup = `machine.slice/${name}-nspawn.scope`
-    const moves: string[] = []
-    for (const root of cgroupRoots()) {
-      mkdirSync(join(root, cgroup), { recursive: true })
-      moves.push(`echo $$ > ${join(root, cgroup, 'cgroup.procs')}`)
-    }
+    const layout = sb.cgroupLayout
+    const cgroups = hostTrackingDirs(layout, cgroup)
+    for (const dir of cgroups) mkdirSync(dir, { recursive: true })
+    const moves = trackingHierarchies(layout).map((root) => `echo $$ > ${join(root, cgroup, 'cgroup.procs')}`)
     const what = options.command === undefined ? '-b' : '-q -- "$@"'
     const script = `${moves.join(' && ')} && tree="$0" name="$1" && shift && exec systemd-nspawn -D "$tree" -M "$name" --register=no --keep-unit ${what}`
     const child = spawn(sb.nsenter[0]!, [...sb.nsenter.slice(1), 'sh', '-c', script, tree, name, ...(options.command ?? [])], {
       env: sb.env, stdio: ['ignore', 'pipe', 'pipe'],
     })
-    return new NspawnRun(child, cgroup)
+    return new NspawnRun(child, cgroups)
   }
 
   get output(): string {
@@ -115,8 +98,8 @@ export class NspawnRun {
 
   /** Kills whatever is left in nspawn's cgroup (nspawn does not take its container along when it dies), then removes it. */
   async removeCgroups(): Promise<void> {
-    for (const root of cgroupRoots()) killTree(join(root, this.#cgroup))
+    for (const dir of this.#cgroups) killCgroupTree(dir, 9)
     await new Promise((r) => setTimeout(r, 200))
-    for (const root of cgroupRoots()) removeTree(join(root, this.#cgroup))
+    for (const dir of this.#cgroups) { try { removeCgroupTree(dir) } catch { /* busy: leave it */ } }
   }
 }

@@ -9,9 +9,13 @@
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, type Dirent } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { allHierarchies, type CgroupLayout } from '../../src/linux/cgroup-layout.ts'
+import { MountTable } from '../../src/linux/mountinfo.ts'
+import { killCgroupTree, removeCgroupTree } from '../../src/linux/cgroup-tree.ts'
+import { cgroupLayoutOf, machineScopeCgroup, trackingDirs } from './cgroups.ts'
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url))
 export const BUS_ADDRESS = 'unix:path=/run/dbus/system_bus_socket'
@@ -22,7 +26,36 @@ export interface ExecResult {
   readonly stderr: string
 }
 
-const CGROUP_ROOTS = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/devices', '/sys/fs/cgroup']
+/** Somewhere real clients run (a sandbox, a guest): all the client helpers need of it. */
+export interface Exec {
+  exec(argv: string[], options?: { timeoutMs?: number; input?: string }): Promise<ExecResult>
+}
+
+/**
+ * Where the sandboxes' cgroups are cleaned up from: every hierarchy of the
+ * host's layout. Cgroups are not namespaced, and a sandbox with a pure
+ * cgroup2 view mounts the host's own cgroup2 hierarchy, so this reaches
+ * whatever any sandbox made.
+ */
+function hostHierarchies(): string[] {
+  return allHierarchies(cgroupLayoutOf())
+}
+
+/**
+ * A pure cgroup2 view inside the sandbox: the v1 hierarchies (and the tmpfs
+ * holding them) unmounted, the host's cgroup2 hierarchy mounted over
+ * /sys/fs/cgroup. A cgroup2 mount made in the initial cgroup namespace
+ * applies its options (nsdelegate, memory_recursiveprot, …) to the whole
+ * hierarchy, so it is mounted with the host's own; its root offers only
+ * the controllers no v1 hierarchy has bound (on a hybrid host usually none
+ * worth having: pids and memory stay v1's).
+ */
+function unifiedViewScript(): string {
+  const host = MountTable.read('/proc/self/mountinfo').find((m) => m.fsType === 'cgroup2')
+  if (host === undefined) throw new Error('a pure cgroup2 view is made of the host\'s cgroup2 hierarchy, and the host mounts none')
+  const options = host.superOptions.filter((o) => o !== 'rw' && o !== 'ro')
+  return `umount -R /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 ${options.length > 0 ? `-o ${options.join(',')} ` : ''}cgroup2 /sys/fs/cgroup && `
+}
 
 function waitForLine(child: ChildProcess, stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -79,6 +112,8 @@ export interface SandboxOptions {
   readonly images?: SandboxImages
   /** A host of its own (the fleet tests): a private UTS namespace with this hostname, this machine ID over /etc/machine-id. */
   readonly host?: { hostname: string; machineId: string }
+  /** 'unified': a pure cgroup2 view of the host's hierarchies; by default the host's own layout. */
+  readonly cgroup?: 'host' | 'unified'
 }
 
 /**
@@ -132,7 +167,7 @@ export class Sandbox {
     this.#uts = uts
     this.daemonArgs = daemonArgs
     this.#prefix = `t${process.pid.toString(36)}${(counter++).toString(36)}`
-    this.#sliceExisted = new Map(CGROUP_ROOTS.map((r) => [r, existsSync(join(r, 'machine.slice'))]))
+    this.#sliceExisted = new Map(hostHierarchies().map((r) => [r, existsSync(join(r, 'machine.slice'))]))
   }
 
   /** Starts the namespace and the bus; `startDaemon` then starts machined. */
@@ -147,6 +182,8 @@ export class Sandbox {
    * `host` makes the sandbox a host of its own, as the fleet tests need: a
    * private UTS namespace with that hostname, and that machine ID bind-mounted
    * over /etc/machine-id (from the private /run).
+   * `cgroup: 'unified'` gives the sandbox a pure cgroup2 view of the host's
+   * hierarchies (unifiedViewScript()); by default it sees the host's layout.
    */
   static async start(options: SandboxOptions = {}): Promise<Sandbox> {
     const hide = options.hidePolicies === true
@@ -159,11 +196,12 @@ export class Sandbox {
     const host = options.host === undefined
       ? ''
       : ` && hostname ${options.host.hostname} && echo ${options.host.machineId} >/run/machine-id && mount --bind /run/machine-id /etc/machine-id`
+    const cgroups = options.cgroup === 'unified' ? unifiedViewScript() : ''
     // REAPER has newlines and no single quote: one sh word as it stands.
     const init = pidns ? `exec python3 -c '${REAPER}'` : 'exec sleep 100000'
     const holder = spawn('unshare', ['-m', '--propagation', 'private', ...(pidns ? ['--pid', '--fork', '--kill-child', '--mount-proc'] : []),
       ...(options.host === undefined ? [] : ['--uts']), '--', 'sh', '-c',
-      `mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/systemd/system /run/dbus${hide}${images}${host} && echo ready && ${init}`],
+      `${cgroups}mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/systemd/system /run/dbus${hide}${images}${host} && echo ready && ${init}`],
       { stdio: ['ignore', 'pipe', 'inherit'] })
     await waitForLine(holder, 'stdout', /ready/, 10_000)
     const sb = new Sandbox(holder, options.daemonArgs ?? [], pidns, options.host !== undefined, ownPool)
@@ -189,6 +227,16 @@ export class Sandbox {
   /** A path inside the namespace as this (outside) process reaches it, e.g. the bus socket. */
   hostPath(path: string): string {
     return `/proc/${this.#holder.pid}/root${path}`
+  }
+
+  /** The cgroup layout mounted inside the sandbox: what its daemon and clients see. */
+  get cgroupLayout(): CgroupLayout {
+    return cgroupLayoutOf(`/proc/${this.#holder.pid}/mountinfo`)
+  }
+
+  /** A machine's scope in every hierarchy that tracks processes in the sandbox's layout, as this process reaches them. */
+  scopeDirs(name: string): string[] {
+    return trackingDirs(this.cgroupLayout, machineScopeCgroup(name), this.hostPath(''))
   }
 
   get nsenter(): string[] {
@@ -294,14 +342,8 @@ export class Sandbox {
 
   async stop(): Promise<void> {
     for (const l of this.#leaders) l.kill('SIGKILL')
-    for (const scope of [...this.#names].map((n) => `machine-${n.replace(/-/g, '\\x2d')}.scope`)) {
-      // Whatever else still runs in our scopes (children of leaders) goes too.
-      const procs = join('/sys/fs/cgroup/unified/machine.slice', scope, 'cgroup.procs')
-      // The daemon may remove the scope at any moment (its leader was just killed).
-      let pids: string[] = []
-      try { pids = readFileSync(procs, 'utf8').split('\n').filter((l) => l !== '') } catch { /* gone */ }
-      for (const pid of pids) { try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ } }
-    }
+    // Whatever else still runs in our scopes (children of leaders) goes too; the daemon may remove a scope at any moment.
+    for (const name of this.#names) for (const dir of trackingDirs(cgroupLayoutOf(), machineScopeCgroup(name))) killCgroupTree(dir, 9)
     await sleep(200)
     await this.stopDaemon('SIGTERM')
     // The bus forked away from us; its pid file sits in our private /run (a PID of the sandbox's namespace, if it has one).
@@ -319,22 +361,16 @@ export class Sandbox {
 
   /** Removes the scopes of this sandbox's machines (depth first), and machine.slice if we made it. */
   removeCgroups(): void {
-    const scopes = [...this.#names].map((n) => `machine-${n.replace(/-/g, '\\x2d')}.scope`)
-    for (const root of CGROUP_ROOTS) {
+    for (const root of hostHierarchies()) {
       const slice = join(root, 'machine.slice')
       if (!existsSync(slice)) continue
-      for (const scope of scopes) removeTree(join(slice, scope))
-      if (this.#sliceExisted.get(root) === false) removeTree(slice, false)
+      for (const name of this.#names) removeQuietly(join(root, machineScopeCgroup(name)))
+      if (this.#sliceExisted.get(root) === false) removeQuietly(slice, false)
     }
   }
 }
 
-function removeTree(dir: string, recurse = true): void {
-  if (!existsSync(dir)) return
-  if (recurse) {
-    let entries: Dirent[] = []
-    try { entries = readdirSync(dir, { withFileTypes: true }) } catch { /* removed meanwhile */ }
-    for (const e of entries) if (e.isDirectory()) removeTree(join(dir, e.name))
-  }
-  try { rmdirSync(dir) } catch { /* busy or not empty: leave it */ }
+/** removeCgroupTree(), leaving whatever cannot go (still busy, or in a state rmdir refuses) for the next test's run. */
+function removeQuietly(dir: string, recurse = true): void {
+  try { removeCgroupTree(dir, { recurse }) } catch { /* leave it */ }
 }

@@ -4,7 +4,8 @@
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
+import { SPAWN_HELPER_PROGRAM } from '../../src/native/addon.ts'
 import { eventually, REPO, sleep, type Sandbox } from './sandbox.ts'
 
 export interface SpawnExit {
@@ -70,6 +71,13 @@ export class SpawnRun {
   }
 }
 
+/** Stops machined-spawn (a clean guest shutdown) unless the guest ended already. */
+export async function stopGuest(run: SpawnRun | undefined): Promise<void> {
+  if (run === undefined || run.child.exitCode !== null) return
+  try { process.kill(run.managerPid(), 'SIGTERM') } catch { /* gone */ }
+  await run.exited
+}
+
 /** The leader machined has for NAME (PID 1 of the container as the host sees it). */
 export async function machineLeader(sb: Sandbox, name: string, timeoutMs = 10_000): Promise<number> {
   return eventually(() => {
@@ -100,4 +108,16 @@ export async function waitBooted(sb: Sandbox, leader: number, timeoutMs = 30_000
     if (!early || Date.now() > deadline) return r.stdout.trim()
     await sleep(20)
   }
+}
+
+/**
+ * The PIDs of this checkout's machined-spawn helpers (its argv[0] is the
+ * program's full path): another checkout's test run on the same machine
+ * has helpers of its own, which are none of this run's business.
+ */
+export function helperPids(): string[] {
+  const argv0 = `${SPAWN_HELPER_PROGRAM}\0`
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(argv0) } catch { return false }
+  })
 }

@@ -20,6 +20,7 @@ import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
+import { trackingHierarchies } from '../../src/linux/cgroup-layout.ts'
 import { machineScopeName } from '../../src/protocol/unit-name.ts'
 import { DBusError, variant, type BusConnection } from '../../src/wire/dbus/bus.ts'
 import { MANAGER_IFACE, MANAGER_PATH as MANAGER } from '../helpers/busctl.ts'
@@ -37,7 +38,6 @@ const STOP_TIMEOUT_USEC = 400_000n
 const MAX_PER_ROUND = 240
 /** D-Bus calls in flight per connection (the daemon allows 128 per sender). */
 const DBUS_WINDOW = 48
-const HIERARCHIES = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd']
 /** D-Bus errors that mean the daemon died before answering: the outcome is unknown. */
 const LOST = new Set(['org.freedesktop.DBus.Error.NoReply', 'org.freedesktop.DBus.Error.ServiceUnknown', 'org.freedesktop.DBus.Error.NameHasNoOwner'])
 
@@ -94,6 +94,7 @@ function pick<T>(rand: Rand, list: readonly T[]): T {
 
 describe('kill -9 of the daemon during concurrent registrations and terminations', () => {
   let sb: Sandbox
+  let hierarchies: string[] = []
   const shells: ChildProcess[] = []
   const planned: Planned[] = []
   const byName = new Map<string, Planned>()
@@ -101,6 +102,8 @@ describe('kill -9 of the daemon during concurrent registrations and terminations
 
   before(async () => {
     sb = await Sandbox.start()
+    // Every hierarchy the sandbox's layout tracks processes in, as this process reaches it.
+    hierarchies = trackingHierarchies(sb.cgroupLayout).map((h) => sb.hostPath(h))
   })
   after(async () => {
     for (const b of buses) b.close()
@@ -187,7 +190,7 @@ describe('kill -9 of the daemon during concurrent registrations and terminations
 
     // machine.slice: our listed machines' scopes hold their leaders; any other scope of ours holds a live process.
     const ourScopes = new Map(planned.map((p) => [machineScopeName(p.name), p]))
-    for (const h of HIERARCHIES) {
+    for (const h of hierarchies) {
       const slice = join(h, 'machine.slice')
       if (!existsSync(slice)) continue
       for (const scope of readdirSync(slice)) {
@@ -199,7 +202,7 @@ describe('kill -9 of the daemon during concurrent registrations and terminations
       }
     }
     for (const name of settled) {
-      for (const h of HIERARCHIES) assert.ok(existsSync(join(h, 'machine.slice', machineScopeName(name))), `${label}: ${name}'s scope in ${h}`)
+      for (const h of hierarchies) assert.ok(existsSync(join(h, 'machine.slice', machineScopeName(name))), `${label}: ${name}'s scope in ${h}`)
     }
     return names.length
   }
@@ -348,7 +351,7 @@ describe('kill -9 of the daemon during concurrent registrations and terminations
       return rows.length === 1
     }, 20_000, 'every machine to go once its leader is dead')
     await eventually(() => readdirSync(sb.hostPath('/run/systemd/machines')).length === 0, 5000, 'an empty state directory')
-    await eventually(() => HIERARCHIES.every((h) => !planned.some((p) => existsSync(join(h, 'machine.slice', machineScopeName(p.name))))), 10_000, 'every scope of ours to be removed')
+    await eventually(() => hierarchies.every((h) => !planned.some((p) => existsSync(join(h, 'machine.slice', machineScopeName(p.name))))), 10_000, 'every scope of ours to be removed')
     assert.doesNotMatch(sb.daemonLog, /level=error/)
     const ms = Date.now() - started
     const acked = planned.filter((p) => p.reg === 'acked').length

@@ -30,7 +30,6 @@ function firstFrame(socket: Socket): Promise<{ frame: unknown; closed: boolean }
 describe('limits, as the daemon enforces them', () => {
   let sb: Sandbox
   let buses: BusConnection[] = []
-  const figures: string[] = []
 
   before(async () => {
     sb = await Sandbox.start({
@@ -43,7 +42,7 @@ describe('limits, as the daemon enforces them', () => {
     await sb?.stop()
   })
 
-  it('--max-machines: the next registration is LimitsExceeded on D-Bus and ENOBUFS on Varlink, until a place frees', async () => {
+  it('--max-machines: the next registration is LimitsExceeded on D-Bus and ENOBUFS on Varlink, until a place frees', async (t) => {
     const leaders = await Promise.all(Array.from({ length: 5 }, () => sb.spawnLeader()))
     const names = leaders.map((_, i) => sb.name(`rl-lim${i}`))
     for (let i = 0; i < 3; i++) assert.equal((await createMachine(sb, { name: names[i]!, leader: leaders[i]!.pid! })).ok, true)
@@ -54,10 +53,10 @@ describe('limits, as the daemon enforces them', () => {
     assert.deepEqual(vover, { error: 'io.systemd.System', parameters: { origin: 'linux', errno: 105, errnoName: 'ENOBUFS' } })
     assert.equal((await callManager(sb, 'UnregisterMachine', 's', names[0]!)).ok, true)
     assert.deepEqual(await call1(sb, 'io.systemd.Machine.Register', { name: names[4]!, class: 'container', leader: leaders[4]!.pid! }), { parameters: {} })
-    figures.push('machines: 4th of 3 refused on both transports')
+    t.diagnostic('reliability limits: machines: 4th of 3 refused on both transports')
   })
 
-  it('--max-varlink-connections(-per-uid): a connection over either limit gets ETOOMANYREFS and is closed; the others keep working', async () => {
+  it('--max-varlink-connections(-per-uid): a connection over either limit gets ETOOMANYREFS and is closed; the others keep working', async (t) => {
     const held = await Promise.all([0, 1, 2].map(() => VarlinkCaller.connect(sb)))
     const perUid = await connectVarlink(sb)
     perUid.write(`${JSON.stringify({ method: 'io.systemd.Machine.List', parameters: { name: '.host' } })}\0`)
@@ -70,10 +69,10 @@ describe('limits, as the daemon enforces them', () => {
     assert.deepEqual(replies.filter((r) => r.reply.error === undefined).map((r) => [(r.reply.parameters as { name: string }).name, r.count]), [['.host', 1]])
     for (const c of held) assert.equal(((await c.call('io.systemd.Machine.List', { name: '.host' })).parameters as { name: string }).name, '.host')
     for (const c of held) c.close()
-    figures.push('varlink connections: 4th of root\'s (limit 3 per UID) and 5th in all (limit 4) refused with ETOOMANYREFS')
+    t.diagnostic('reliability limits: varlink connections: 4th of root\'s (limit 3 per UID) and 5th in all (limit 4) refused with ETOOMANYREFS')
   })
 
-  it('--max-calls-per-sender and --max-operations: calls over either are LimitsExceeded at once', async () => {
+  it('--max-calls-per-sender and --max-operations: calls over either are LimitsExceeded at once', async (t) => {
     buses = await Promise.all([0, 1, 2, 3].map(() => busOf(sb)))
     // One sender, 40 calls sent at once: 4 may be in flight.
     const burst = await Promise.all(Array.from({ length: 40 }, () => outcome(buses[0]!.call(DEST, MANAGER, MANAGER_IFACE, 'GetMachineOSRelease', 's', ['.host']))))
@@ -89,10 +88,7 @@ describe('limits, as the daemon enforces them', () => {
     const tooMany = ops.filter((o) => o === 'Too many ongoing operations.').length
     assert.ok(tooMany > 0, ops.join(' | '))
     assert.deepEqual(ops.filter((o) => o !== 'ok' && o !== 'Too many ongoing operations.'), [])
-    figures.push(`dbus: ${perSender} of 40 calls over 4 in flight refused; ${tooMany} of 16 operations over 1 refused`)
+    t.diagnostic(`reliability limits: dbus: ${perSender} of 40 calls over 4 in flight refused; ${tooMany} of 16 operations over 1 refused`)
   })
 
-  it('reports', (t) => {
-    t.diagnostic(`reliability limits: ${figures.join('; ')}`)
-  })
 })

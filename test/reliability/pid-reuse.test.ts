@@ -16,14 +16,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { machineObjectPath } from '../../src/protocol/bus-path.ts'
-import { machineScopeName } from '../../src/protocol/unit-name.ts'
 import { DBusError, type BusConnection } from '../../src/wire/dbus/bus.ts'
 import { MANAGER_IFACE, MANAGER_PATH as MANAGER } from '../helpers/busctl.ts'
 import { busOf, DEST, VarlinkCaller } from '../helpers/clients.ts'
 import { eventually, Sandbox } from '../helpers/sandbox.ts'
 
 const CYCLES = 16
-const HIERARCHIES = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd']
 
 interface NsProcess {
   readonly child: ChildProcess
@@ -101,7 +99,8 @@ describe('PID reuse never brings back a dead leader\'s machine', () => {
       // One more process in the scope, so the machine stays after its leader dies.
       const lodger = spawn('sleep', ['1000'], { stdio: 'ignore' })
       children.push(lodger)
-      for (const h of HIERARCHIES) writeFileSync(join(h, 'machine.slice', machineScopeName(name), 'cgroup.procs'), `${lodger.pid}\n`)
+      // A host PID, written from the host: into every copy of the scope the sandbox's layout tracks processes in.
+      for (const dir of sb.scopeDirs(name)) writeFileSync(join(dir, 'cgroup.procs'), `${lodger.pid}\n`)
 
       sb.execSync(['kill', '-9', String(leader.pid)])
       await eventually(() => !nsAlive(leader.pid), 5000, 'the leader to be reaped')

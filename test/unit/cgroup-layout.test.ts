@@ -58,7 +58,7 @@ void describe('stacked mounts: only the one on top counts', () => {
 
   void test('the covered mount is not used (the copies that kept the first match used it)', () => {
     assert.deepEqual(layoutFromMountinfo(covered.join('\n')), {
-      kind: 'hybrid', unified: '/sys/fs/cgroup/unified', systemdV1: '/sys/fs/cgroup/systemd', pidsV1: undefined, devicesV1: undefined,
+      kind: 'hybrid', unified: '/sys/fs/cgroup/unified', systemdV1: '/sys/fs/cgroup/systemd', pidsV1: undefined, devicesV1: undefined, memoryV1: undefined,
     })
   })
 
@@ -107,15 +107,15 @@ void describe('one hierarchy mounted at several places: the first mount of its r
 
 void describe('layouts', () => {
   void test('pure cgroup2', () => {
-    assert.deepEqual(layoutFromMountinfo(UNIFIED), { kind: 'unified', unified: '/sys/fs/cgroup', systemdV1: undefined, pidsV1: undefined, devicesV1: undefined })
+    assert.deepEqual(layoutFromMountinfo(UNIFIED), { kind: 'unified', unified: '/sys/fs/cgroup', systemdV1: undefined, pidsV1: undefined, devicesV1: undefined, memoryV1: undefined })
   })
   void test('hybrid', () => {
     assert.deepEqual(layoutFromMountinfo(HYBRID), {
-      kind: 'hybrid', unified: '/sys/fs/cgroup/unified', systemdV1: '/sys/fs/cgroup/systemd', pidsV1: '/sys/fs/cgroup/pids', devicesV1: '/sys/fs/cgroup/devices',
+      kind: 'hybrid', unified: '/sys/fs/cgroup/unified', systemdV1: '/sys/fs/cgroup/systemd', pidsV1: '/sys/fs/cgroup/pids', devicesV1: '/sys/fs/cgroup/devices', memoryV1: '/sys/fs/cgroup/memory',
     })
   })
   void test('legacy', () => {
-    assert.deepEqual(layoutFromMountinfo(LEGACY), { kind: 'legacy', unified: undefined, systemdV1: '/sys/fs/cgroup/systemd', pidsV1: '/sys/fs/cgroup/pids', devicesV1: undefined })
+    assert.deepEqual(layoutFromMountinfo(LEGACY), { kind: 'legacy', unified: undefined, systemdV1: '/sys/fs/cgroup/systemd', pidsV1: '/sys/fs/cgroup/pids', devicesV1: undefined, memoryV1: undefined })
   })
   void test('no cgroups at all', () => {
     assert.equal(layoutFromMountinfo('22 1 0:5 / /proc rw - proc proc rw\n'), undefined)
@@ -145,7 +145,8 @@ void describe('/proc/PID/cgroup', () => {
     assert.equal(cgroupIn(lines, hybrid, '/sys/fs/cgroup/pids'), '/x')
     assert.equal(cgroupIn(lines, hybrid, '/sys/fs/cgroup/devices'), undefined, 'no line for it')
     assert.equal(cgroupIn(lines, hybrid, '/elsewhere'), undefined)
-    assert.equal(hierarchyKey(hybrid, '/sys/fs/cgroup/memory'), undefined, 'not a hierarchy we use')
+    assert.equal(hierarchyKey(hybrid, '/sys/fs/cgroup/memory'), 'memory', 'MemoryMax= goes there')
+    assert.equal(hierarchyKey(hybrid, '/sys/fs/cgroup/freezer'), undefined, 'not a hierarchy we use')
     assert.equal(cgroupOf(parseProcCgroup('0::/x\n'), 'name=systemd'), undefined)
   })
 

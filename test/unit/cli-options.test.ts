@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { parseArguments, type ParseResult } from '../../src/cli/options.ts'
-import { parseCInt, signalFromString, signalNames, signalToString } from '../../src/cli/signals.ts'
+import { parseCInt, signalFromString, signalNames, signalToString } from '../../src/protocol/signals.ts'
 
 const actions = { help: () => 'HELP\n', version: () => 'VERSION\n', signalTable: () => 'TABLE\n', signalNames: () => 'NAMES\n' }
 const parse = (...argv: string[]): ParseResult => parseArguments(argv, 'mctl', actions)

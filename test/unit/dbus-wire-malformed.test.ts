@@ -224,17 +224,27 @@ void describe('fuzz', () => {
 
   void test('the framer, fed random streams byte by byte, only raises MalformedMessageError', () => {
     const rand = prng(42)
+    let decoded = 0
+    let rejected = 0
     for (let i = 0; i < 2000; i++) {
       const f = new MessageFramer()
       const stream = Buffer.concat([SEEDS[i % SEEDS.length]!, Buffer.from(Array.from({ length: 64 }, () => Math.floor(rand() * 256)))])
       try {
         for (const byte of stream) {
           f.push(Buffer.from([byte]))
-          for (let frame = f.next(); frame !== undefined; frame = f.next()) decodeMessage(frame.buf, frame.start, frame.end, [])
+          for (let frame = f.next(); frame !== undefined; frame = f.next()) {
+            decodeMessage(frame.buf, frame.start, frame.end, [])
+            decoded++
+          }
         }
       } catch (err) {
         if (!(err instanceof MalformedMessageError)) assert.fail(`stream ${stream.toString('hex')} threw ${String(err)}`)
+        rejected++
       }
     }
+    // Each seed is a whole message: the first three decode, so at least 1,500 frames do; the fourth
+    // names fd 0 with no fd passed and is refused, so at least 500 streams are.
+    assert.ok(decoded >= 1500, `${decoded} frames decoded`)
+    assert.ok(rejected >= 500, `${rejected} streams refused`)
   })
 })

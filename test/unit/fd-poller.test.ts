@@ -14,6 +14,7 @@ import { InotifyWatches } from '../../src/backends/inotify.ts'
 import { closeFd, pidfdOpen } from '../../src/backends/native.ts'
 import { CgroupUnits } from '../../src/backends/cgroup-units.ts'
 import { detectCgroupLayout } from '../../src/linux/cgroup-layout.ts'
+import { needsRoot } from '../helpers/privilege.ts'
 
 async function child(): Promise<ChildProcess> {
   const c = spawn('sleep', ['100'], { stdio: 'ignore' })
@@ -112,7 +113,7 @@ describe('InotifyWatches: many files behind one inotify fd', () => {
   })
 
   it('CgroupUnits.watch polls when no watch can be had, and looks at once when cgroup.events is gone', async () => {
-    const layout = { kind: 'unified' as const, unified: '/nonexistent/cgroup', systemdV1: undefined, pidsV1: undefined, devicesV1: undefined }
+    const layout = { kind: 'unified' as const, unified: '/nonexistent/cgroup', systemdV1: undefined, pidsV1: undefined, devicesV1: undefined, memoryV1: undefined }
     const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined }
     const failing = (code: string) => ({
       watch: () => { throw Object.assign(new Error(`inotify_add_watch: ${code}`), { code }) },
@@ -136,9 +137,9 @@ describe('InotifyWatches: many files behind one inotify fd', () => {
     assert.equal(looks, 1)
   })
 
-  it('CgroupUnits.watch hears a scope empty through cgroup.events', async () => {
+  it('CgroupUnits.watch hears a scope empty through cgroup.events', needsRoot, async () => {
     const layout = detectCgroupLayout()
-    // Hybrid or pure cgroup2, as on every host this runs on (../shared/spec/this-machine.md).
+    // Hybrid or pure cgroup2: every layout with a cgroup2 hierarchy has cgroup.events.
     assert.ok(layout?.unified !== undefined, 'no cgroup2 hierarchy')
     const cgroup = `/mem-watch-${process.pid}.scope`
     const dir = join(layout.unified, cgroup)

@@ -10,6 +10,7 @@ import { closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, symlink
 import { join } from 'node:path'
 import { ProcfsInspector } from '../../src/backends/inspector.ts'
 import { FakeProcesses } from '../fakes/processes.ts'
+import { needsRoot } from '../helpers/privilege.ts'
 
 const PID = 4242
 
@@ -52,7 +53,7 @@ void describe('os-release of a hostile guest', () => {
     }
   })
 
-  void test('a device (a symlink to the guest\'s /dev/zero) is skipped, not read without end', { timeout: 5000 }, async () => {
+  void test('a device (a symlink to the guest\'s /dev/zero) is skipped, not read without end', { timeout: 5000, ...needsRoot }, async () => {
     execFileSync('mknod', [join(root, 'dev/zero'), 'c', '1', '5'])
     symlinkSync('/dev/zero', guestOsRelease())
     try {

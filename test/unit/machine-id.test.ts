@@ -1,4 +1,4 @@
-// The machine-id rule (guest-integration.md §A2–A3): product UUID → the ID a
+// The machine-id rule (docs/machine-id.md): product UUID → the ID a
 // systemd guest takes, machine-id file validation, and the host-side verdict
 // `mctl status` shows. systemd's own rules: UUID text form only in
 // product_uuid, no byte swapping, all-zero and all-ff refused.

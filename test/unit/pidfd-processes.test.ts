@@ -23,16 +23,27 @@ function exited(c: ChildProcess): Promise<void> {
   return c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r()))
 }
 
+/**
+ * Where pidfds live on pidfs (Linux 6.9+), a pidfd's inode number names its
+ * process for the whole boot, and a ref carries it; before that every
+ * pidfd shares one anonymous inode, a ref carries none, and the start time
+ * alone names the process. Each test that depends on it says which kernel
+ * it ran on, and asserts that kernel's behaviour.
+ */
+const PIDFS = pidfsAvailable()
+const ON_THIS_KERNEL = PIDFS ? 'with pidfs (Linux 6.9+)' : 'without pidfs (before Linux 6.9)'
+
 describe('processes held by pidfd', () => {
   const processes = new ProcfsProcesses()
 
-  it('holds a process, signals it, and hears of its exit', async () => {
+  it(`holds a process, signals it, and hears of its exit; ${ON_THIS_KERNEL}, ${PIDFS ? 'the handle names it by its pidfd inode number' : 'by PID and start time only'}`, async () => {
     const c = await child()
     const ref = (await processes.pin(c.pid!))!
     const handle = (await processes.hold(ref))!
     assert.equal(handle.ref.pid, c.pid)
     assert.equal(handle.ref.startTime, ref.startTime)
-    if (pidfsAvailable()) assert.ok(typeof handle.ref.pidfdId === 'number' && handle.ref.pidfdId > 0)
+    if (PIDFS) assert.ok(typeof handle.ref.pidfdId === 'number' && handle.ref.pidfdId > 0, `pidfdId ${handle.ref.pidfdId}`)
+    else assert.equal(handle.ref.pidfdId, undefined)
     assert.equal(await handle.isAlive(), true)
     const heard = new Promise<void>((resolve) => handle.onExit(resolve))
     await handle.signal(15)
@@ -48,22 +59,40 @@ describe('processes held by pidfd', () => {
     await assert.rejects(handle.signal(9), NoSuchProcessError)
   })
 
-  it('refuses a start time or pidfd inode number that is not the process\'s', async () => {
+  it('refuses a start time that is not the process\'s, and a process that has gone', async () => {
     const c = await child()
     const ref = (await processes.pin(c.pid!))!
     assert.equal(await processes.hold({ ...ref, startTime: ref.startTime + 1n }), undefined)
-    if (pidfsAvailable()) {
+    c.kill('SIGKILL')
+    await exited(c)
+    assert.equal(await processes.hold(ref), undefined)
+  })
+
+  if (PIDFS) {
+    it(`${ON_THIS_KERNEL}: refuses a pidfd inode number that is not the process's`, async () => {
+      const c = await child()
+      const ref = (await processes.pin(c.pid!))!
       const held = (await processes.hold(ref))!
       assert.equal(await processes.hold({ ...ref, pidfdId: held.ref.pidfdId! + 1 }), undefined)
       const again = (await processes.hold({ ...ref, pidfdId: held.ref.pidfdId }))!
       assert.equal(again.ref.pidfdId, held.ref.pidfdId)
       held.dispose()
       again.dispose()
-    }
-    c.kill('SIGKILL')
-    await exited(c)
-    assert.equal(await processes.hold(ref), undefined)
-  })
+      c.kill('SIGKILL')
+      await exited(c)
+    })
+  } else {
+    it(`${ON_THIS_KERNEL}: a pidfd inode number in a ref (from a newer kernel's state file) cannot be checked; the start time decides`, async () => {
+      const c = await child()
+      const ref = (await processes.pin(c.pid!))!
+      const held = (await processes.hold({ ...ref, pidfdId: 12345 }))!
+      assert.equal(held.ref.startTime, ref.startTime)
+      assert.equal(held.ref.pidfdId, undefined)
+      held.dispose()
+      c.kill('SIGKILL')
+      await exited(c)
+    })
+  }
 
   it('a zombie has exited', async () => {
     // The inner sleep's parent execs a sleep that never reaps it.

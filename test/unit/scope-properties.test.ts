@@ -29,6 +29,8 @@ void describe('defaults', () => {
     assert.equal(d.killSignal, 15)
     assert.equal(d.killMode, 'control-group')
     assert.equal(d.sendSigkill, true)
+    assert.equal(d.sendSighup, false)
+    assert.equal(d.finalKillSignal, 9)
     assert.equal(d.timeoutStopUsec, 90_000_000)
     assert.equal(d.devicePolicy, 'auto')
     assert.deepEqual(d.deviceAllow, [])
@@ -89,11 +91,19 @@ void describe('overrides', () => {
     assert.equal(parseScopeProperties([prop('TasksMax', 't', 0xffff_ffff_ffff_ffffn)]).tasksMax, undefined)
   })
 
-  void test('service-manager-only properties are accepted and named as unenforced, once each', () => {
-    const s = parseScopeProperties([
+  void test('the kill settings a user sees: SendSIGHUP, FinalKillSignal', () => {
+    const s = parseScopeProperties([prop('SendSIGHUP', 'b', true), prop('FinalKillSignal', 'i', 10)])
+    assert.equal(s.sendSighup, true)
+    assert.equal(s.finalKillSignal, 10)
+    assert.deepEqual(s.unenforced, [])
+  })
+
+  void test('service-manager-only properties are accepted and kept as sent, in order, for a service manager to get', () => {
+    const sent = [
       prop('Delegate', 'b', true), prop('After', 'as', ['x.service']), prop('Delegate', 'b', false), prop('CPUWeight', 't', 100n),
-    ])
-    assert.deepEqual(s.unenforced, ['Delegate', 'After', 'CPUWeight'])
+      prop('RestartKillSignal', 'i', 1), prop('WatchdogSignal', 'i', 6),
+    ]
+    assert.deepEqual(parseScopeProperties(sent).unenforced, sent)
   })
 })
 
@@ -134,6 +144,9 @@ void describe('refusals', () => {
     [prop('KillMode', 's', 'everything'), 'KillMode'],
     [prop('KillSignal', 'i', 0), 'KillSignal'],
     [prop('KillSignal', 'i', 65), 'KillSignal'],
+    [prop('FinalKillSignal', 'i', 0), 'FinalKillSignal'],
+    [prop('RestartKillSignal', 'i', 99), 'RestartKillSignal'],
+    [prop('WatchdogSignal', 'i', -1), 'WatchdogSignal'],
     [prop('TasksMax', 't', -1), 'TasksMax'],
     [prop('DeviceAllow', 'a(ss)', [['/dev/null', 'rwx']]), 'DeviceAllow'],
     [prop('DeviceAllow', 'a(ss)', [['null', 'r']]), 'DeviceAllow'],

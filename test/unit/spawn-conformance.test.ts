@@ -1,5 +1,5 @@
 // The Container Interface suite itself (test/conformance/): it covers every
-// item of ../shared/spec/guest-integration.md §A1, and a probe that fails,
+// item of the checklist in docs/container-interface.md, and a probe that fails,
 // or says nothing, is reported under its item's number.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -8,7 +8,7 @@ import { COVERED_ITEMS, describeFailures, guestScript, hostResults, parseGuestOu
 const FACTS = { name: 'web', hostBootId: 'b', hostCapBnd: '1ffffffffff', hostCgroup2Controllers: '', registeredId: '' }
 
 void describe('the conformance suite', () => {
-  test('covers every item of §A1, 1 to 64', () => {
+  test('covers every item of the checklist, 1 to 64', () => {
     assert.deepEqual(COVERED_ITEMS, Array.from({ length: 64 }, (_, i) => i + 1))
   })
 

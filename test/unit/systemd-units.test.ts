@@ -11,10 +11,24 @@ import type { Log } from '../../src/core/ports.ts'
 
 interface Call { readonly member: string; readonly signature: string; readonly body: readonly unknown[] }
 
-function fakeBus(fail: Partial<Record<string, { type: string; message: string }>> = {}): SystemdBus & { calls: Call[] } {
+type Signal = Parameters<Parameters<SystemdBus['subscribe']>[1]>[0]
+
+/**
+ * PID 1 as far as the backend sees it. A started job ends with JobRemoved:
+ * `job: 'before-reply'` sends it before the reply is handled (as a bus read
+ * can deliver both at once), `'later'` once asked (`finishJobs()`), with
+ * `jobResult` as its result.
+ */
+function fakeBus(fail: Partial<Record<string, { type: string; message: string }>> = {}, job: { when?: 'before-reply' | 'later'; result?: string } = {}): SystemdBus & { calls: Call[]; rules: string[]; finishJobs(): void } {
   const calls: Call[] = []
+  const rules: string[] = []
+  const listeners: ((s: Signal) => void)[] = []
+  const queued: string[] = []
+  const removed = (path: string): void => {
+    for (const l of listeners) l({ path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.systemd1.Manager', member: 'JobRemoved', body: [1, path, 'machine-foo.scope', job.result ?? 'done'] })
+  }
   return {
-    calls,
+    calls, rules,
     async call(destination, path, iface, member, signature, body) {
       assert.equal(destination, 'org.freedesktop.systemd1')
       assert.equal(path, '/org/freedesktop/systemd1')
@@ -22,14 +36,21 @@ function fakeBus(fail: Partial<Record<string, { type: string; message: string }>
       calls.push({ member, signature, body })
       const f = fail[member]
       if (f !== undefined) throw Object.assign(new Error(f.message), { type: f.type })
-      return [`/org/freedesktop/systemd1/job/${calls.length}`]
+      const jobPath = `/org/freedesktop/systemd1/job/${calls.length}`
+      if (member === 'StartTransientUnit') {
+        if (job.when === 'later') queued.push(jobPath)
+        else removed(jobPath)
+      }
+      return [jobPath]
     },
     async callDriver() { return [true] },
+    async subscribe(rule, callback) { rules.push(rule); listeners.push(callback) },
+    finishJobs() { for (const p of queued.splice(0)) removed(p) },
   }
 }
 
 const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} }
-const layout = { kind: 'unified', unified: '/nonexistent-cgroup', systemdV1: undefined, pidsV1: undefined, devicesV1: undefined } as const
+const layout = { kind: 'unified', unified: '/nonexistent-cgroup', systemdV1: undefined, pidsV1: undefined, devicesV1: undefined, memoryV1: undefined } as const
 const variant = (signature: string, value: unknown): unknown => ({ signature, value })
 
 void describe('SystemdUnits', () => {
@@ -55,6 +76,22 @@ void describe('SystemdUnits', () => {
     assert.deepEqual(byName.get('KillSignal'), { signature: 'i', value: 37 })
     assert.deepEqual(byName.get('DevicePolicy'), { signature: 's', value: 'closed' })
     assert.deepEqual(byName.get('DeviceAllow'), { signature: 'a(ss)', value: [['char-pts', 'rw']] })
+  })
+
+  void test('createScope answers only once PID 1 removed the start job, and fails when the job did', async () => {
+    const later = fakeBus({}, { when: 'later' })
+    const units = new SystemdUnits({ bus: later, variant, log: quiet, layout })
+    let answered = false
+    const created = units.createScope({ unit: 'machine-foo.scope', description: 'Container foo', leader: { pid: 4242, startTime: 1n }, settings: defaultScopeSettings() })
+      .then((ref) => { answered = true; return ref })
+    await new Promise((r) => setTimeout(r, 50))
+    assert.equal(answered, false, 'answered before the job was done')
+    assert.deepEqual(later.rules, ["type='signal',sender='org.freedesktop.systemd1',path='/org/freedesktop/systemd1',interface='org.freedesktop.systemd1.Manager',member='JobRemoved'"])
+    later.finishJobs()
+    assert.equal((await created).unit, 'machine-foo.scope')
+    const failing = new SystemdUnits({ bus: fakeBus({}, { result: 'failed' }), variant, log: quiet, layout })
+    await assert.rejects(failing.createScope({ unit: 'machine-foo.scope', description: 'Container foo', leader: { pid: 4242, startTime: 1n }, settings: defaultScopeSettings() }),
+      { code: 'FAILED', message: "Start job for unit machine-foo.scope failed with 'failed'" })
   })
 
   void test('kill, stop and release go to PID 1', async () => {

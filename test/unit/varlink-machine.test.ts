@@ -184,10 +184,94 @@ describe('io.systemd.Machine over Varlink', () => {
     assert.deepEqual(await call('List', { pid: { pid: LEADER, bootId: 'ffffffffffffffffffffffffffffffff' } }), err('NoSuchMachine'))
     assert.deepEqual(await call('List', { name: 'bad_name' }), bad('name'))
     assert.deepEqual(await call('List', { pid: { pid: -1 } }), bad('pid'))
-    assert.deepEqual(await call('List', { pid: LEADER }), bad('pid'))
     assert.deepEqual(await call('List', { acquireMetadata: 'maybe' }), bad('acquireMetadata'))
     assert.equal((await call('List', { name: '.host' })).parameters?.class, 'host')
     assert.deepEqual(await call('Terminate', {}), err('NoSuchMachine'))
+  })
+
+  // Clients of every systemd version: what json_dispatch_pidref() and sd-json's dispatchers take besides the IDL's types.
+  describe('takes what systemd\'s dispatchers take, and refuses what they refuse', () => {
+    it('lookup pid as a plain integer (systemd 256/257 clients, TEST-13\'s List {"pid": N}) answers like a ProcessId and like the name', async () => {
+      const byName = await call('List', { name: 'golden' })
+      assert.deepEqual(await call('List', { pid: LEADER }), byName)
+      assert.deepEqual(await call('List', { pid: { pid: LEADER } }), byName)
+      assert.deepEqual(await call('List', { name: 'golden', pid: LEADER }), byName)
+      assert.deepEqual(await call('Kill', { pid: LEADER, signal: 10, whom: 'leader' }), OK)
+      assert.deepEqual(ports.processes.signals.at(-1), { pid: LEADER, signal: 10 })
+      assert.deepEqual(await call('List', { name: 'full', pid: LEADER }), err('NoSuchMachine'))
+      assert.deepEqual(await call('List', { pid: -LEADER }), bad('pid'))
+      assert.deepEqual(await call('List', { pid: 2 ** 31 }), bad('pid'))
+      assert.deepEqual(await call('List', { pid: 1.5 }), bad('pid'))
+      assert.deepEqual(await call('List', { pid: true }), bad('pid'))
+      assert.deepEqual(await call('List', { pid: [LEADER] }), bad('pid'))
+    })
+
+    it('lookup pid as a string, read as safe_atou64() reads it ("4605", " 4605", "+4605", "0x11fd", "010775")', async () => {
+      for (const pid of [String(LEADER), ` ${LEADER}`, `+${LEADER}`, `0x${LEADER.toString(16)}`, `0${LEADER.toString(8)}`, `0o${LEADER.toString(8)}`, `0b${LEADER.toString(2)}`]) {
+        assert.equal((await call('List', { pid })).parameters?.name, 'golden', pid)
+      }
+      for (const pid of ['', 'x', `${LEADER}x`, `-${LEADER}`, '0x', '99999999999999999999']) assert.deepEqual(await call('List', { pid }), bad('pid'), pid)
+    })
+
+    it('lookup pid 0, "0" or {"pid": 0} means the caller\'s machine (SD_JSON_RELAX); not with a bootId', async () => {
+      ports.processes.spawn(ROOT.pid)
+      assert.deepEqual(await call('Register', { name: 'caller', class: 'container' }), OK)
+      for (const pid of [0, '0', { pid: 0 }, { pid: '0', pidfdId: 0 }]) assert.equal((await call('List', { pid })).parameters?.name, 'caller', JSON.stringify(pid))
+      assert.deepEqual(await call('List', { pid: { pid: 0, bootId: BOOT_ID } }), bad('pid'))
+      assert.deepEqual(await call('Unregister', { name: 'caller' }), OK)
+    })
+
+    it('a ProcessId\'s pid and pidfdId may be strings (sd_json_dispatch_uint64()); its bootId must be one; no other field', async () => {
+      assert.equal((await call('List', { pid: { pid: String(LEADER), pidfdId: String(10_000 + LEADER) } })).parameters?.name, 'golden')
+      // Not strict: a lookup's pidfdId that does not match is only noted, as newest systemd does.
+      assert.equal((await call('List', { pid: { pid: LEADER, pidfdId: null } })).parameters?.name, 'golden')
+      assert.deepEqual(await call('List', { pid: { pid: LEADER, pidfdId: -1 } }), bad('pid'))
+      assert.deepEqual(await call('List', { pid: { pid: LEADER, bootId: 5 } }), bad('pid'))
+      assert.deepEqual(await call('List', { pid: { pid: LEADER, comm: 'sleep' } }), bad('pid'))
+      assert.deepEqual(await call('List', { pid: {} }), bad('pid'))
+    })
+
+    it('Register\'s leader and leaderProcessId (SD_JSON_STRICT) take strings too; a null pidfdId names no process', async () => {
+      ports.processes.spawn(4900)
+      ports.processes.spawn(4901)
+      assert.deepEqual(await call('Register', { name: 'strleader', class: 'container', leader: ' 4900' }), OK)
+      assert.equal(manager.get('strleader').leader.pid, 4900)
+      assert.deepEqual(await call('Register', { name: 'strpidref', class: 'container', leaderProcessId: { pid: '4901', pidfdId: '14901', bootId: BOOT_ID } }), OK)
+      assert.equal(manager.get('strpidref').leader.pid, 4901)
+      assert.deepEqual(await call('Register', { name: 'x2', class: 'container', leaderProcessId: { pid: 4901, pidfdId: null } }), bad('leaderProcessId'))
+      assert.deepEqual(await call('Register', { name: 'x2', class: 'container', leaderProcessId: { pid: 4901, pidfdId: '14902' } }), bad('leaderProcessId'))
+      // The IDL says int for leader: a ProcessId there never reaches the dispatcher.
+      assert.deepEqual(await call('Register', { name: 'x2', class: 'container', leader: { pid: 4901 } }), bad('leader'))
+      assert.deepEqual(await call('Register', { name: 'x2', class: 'container', leader: '-4901' }), bad('leader'))
+      for (const name of ['strleader', 'strpidref']) assert.deepEqual(await call('Unregister', { name }), OK)
+    })
+
+    it('vSockCid may be a string (sd_json_dispatch_uint()), within 32 bits', async () => {
+      ports.processes.spawn(4902)
+      assert.deepEqual(await call('Register', { name: 'cidstr', class: 'vm', leader: 4902, vSockCid: '0x1000' }), OK)
+      assert.equal((await call('List', { name: 'cidstr' })).parameters?.vSockCid, 4096)
+      assert.deepEqual(await call('Unregister', { name: 'cidstr' }), OK)
+      for (const vSockCid of ['4294967296', -5, '-5', 'x']) {
+        assert.deepEqual(await call('Register', { name: 'x3', class: 'vm', leader: 4902, vSockCid }), bad('vSockCid'), String(vSockCid))
+      }
+    })
+
+    it('Kill\'s signal may be a name, as signal_from_string() reads it (sd_json_dispatch_signal())', async () => {
+      for (const [signal, number] of [['SIGUSR2', 12], ['USR1', 10], ['RTMIN+4', 38], ['SIGRTMAX-1', 63], ['0x0c', 12], [' 10', 10]] as const) {
+        assert.deepEqual(await call('Kill', { name: 'golden', signal, whom: 'leader' }), OK, signal)
+        assert.deepEqual(ports.processes.signals.at(-1), { pid: LEADER, signal: number }, signal)
+      }
+      for (const signal of ['SIGFOO', 'sigterm', '0', '65', 'RTMIN+31', '', 15.5]) assert.deepEqual(await call('Kill', { name: 'golden', signal }), bad('signal'), String(signal))
+    })
+
+    it('MapFrom\'s and MapTo\'s uid and gid must be JSON integers: their dispatch tables name SD_JSON_VARIANT_UNSIGNED', async () => {
+      ports.inspector.maps = { uidMap: '0 100000 65536\n', gidMap: '0 200000 65536\n' }
+      assert.deepEqual(await call('MapFrom', { name: 'golden', uid: '5' }), bad('uid'))
+      assert.deepEqual(await call('MapFrom', { name: 'golden', gid: '6' }), bad('gid'))
+      assert.deepEqual(await call('MapTo', { uid: '100005' }), bad('uid'))
+      assert.deepEqual(await call('MapFrom', { name: 'golden', uid: -5 }), bad('uid'))
+      assert.deepEqual(await call('MapFrom', { name: 'golden', uid: 5 }), { parameters: { uid: 100005 } })
+    })
   })
 
   it('adds metadata on request; "graceful" leaves out what cannot be read', async () => {

@@ -10,7 +10,7 @@
 
 import type { KillWhom } from '../../protocol/vocabulary.ts'
 import { CliError, describeError } from '../errors.ts'
-import { SIGRTMIN } from '../signals.ts'
+import { SIGRTMIN } from '../../protocol/signals.ts'
 import type { VerbContext } from '../verb.ts'
 
 const SIGINT = 2

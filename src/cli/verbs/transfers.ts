@@ -14,7 +14,7 @@ import { basename } from 'node:path'
 import type { StartedTransfer } from '../../client/transfer-types.ts'
 import { CliError, describeError } from '../errors.ts'
 import { startProgressBar } from '../progress.ts'
-import { parseCInt } from '../signals.ts'
+import { parseCInt } from '../../protocol/signals.ts'
 import type { VerbContext } from '../verb.ts'
 import {
   exportFormatFromFileName, localNameIsValid, pullUrlIsValid, rawStripSuffixes, tarStripSuffixes, urlLastComponent, type TransferRecord,

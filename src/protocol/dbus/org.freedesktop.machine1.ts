@@ -1,7 +1,7 @@
 /**
  * The org.freedesktop.machine1 D-Bus contract: names, and every method,
  * property and signal of the Manager and Machine interfaces in the order
- * systemd-machined 252 declares them (spec/machined-252/introspect-*.xml),
+ * systemd-machined 252 declares them (test/fixtures/machined-252/introspect-*.xml),
  * plus CreateMachineEx/RegisterMachineEx from newer systemd. Introspection
  * and call validation are both generated from these tables.
  * @module

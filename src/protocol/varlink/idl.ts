@@ -1,6 +1,6 @@
 /**
  * Varlink interface descriptions as data (what systemd declares with
- * SD_VARLINK_DEFINE_* in src/shared/varlink-io.*.c), and the IDL text
+ * SD_VARLINK_DEFINE_* in systemd's src/shared/varlink-io.*.c), and the IDL text
  * org.varlink.service.GetInterfaceDescription returns, generated from that
  * data so the two can never disagree.
  * @module
@@ -20,6 +20,13 @@ export interface VarlinkField {
   /** `[string]T` */
   readonly map?: boolean
   readonly comment?: string
+  /**
+   * Another type the server's dispatcher takes for this field although the
+   * IDL does not say so (json_dispatch_pidref() takes a PID as a plain
+   * integer where the IDL declares a ProcessId). Checked by the call
+   * validator, never printed in the IDL text.
+   */
+  readonly alsoAccepts?: VarlinkBaseType
 }
 
 export interface VarlinkStructType {

@@ -1,6 +1,6 @@
 /**
  * The io.systemd.Machine Varlink contract, as newest systemd declares it in
- * src/shared/varlink-io.systemd.Machine.c: every type, method and error in
+ * its src/shared/varlink-io.systemd.Machine.c: every type, method and error in
  * declaration order, with systemd's field comments. The server validates
  * calls against these descriptors and serves their IDL text; the socket
  * lives at /run/systemd/machine/io.systemd.Machine.
@@ -33,10 +33,16 @@ export const MACHINE_ERRORS = {
 const opt = (name: string, type: string, comment?: string): VarlinkField =>
   comment === undefined ? { name, type, nullable: true } : { name, type, nullable: true, comment }
 
-/** The fields every per-machine method uses to find its machine (VARLINK_DISPATCH_MACHINE_LOOKUP_FIELDS). */
+/**
+ * The fields every per-machine method uses to find its machine
+ * (VARLINK_DISPATCH_MACHINE_LOOKUP_FIELDS). `pid` is dispatched by
+ * json_dispatch_pidref(), which also takes a plain integer (or its
+ * string): what clients of systemd 256/257 send, whose IDL still declared
+ * `pid: int` (systemd's TEST-13 calls `List {"pid": N}`).
+ */
 const LOOKUP: readonly VarlinkField[] = [
   opt('name', 'string', 'If non-null the name of a machine.'),
-  opt('pid', 'ProcessId', 'If non-null the PID of a machine. Special value 0 means to take pid of the machine the caller is part of.'),
+  { ...opt('pid', 'ProcessId', 'If non-null the PID of a machine. Special value 0 means to take pid of the machine the caller is part of.'), alsoAccepts: 'int' },
   opt('allowInteractiveAuthentication', 'bool', 'Controls whether interactive authentication (via polkit) shall be allowed. If unspecified defaults to false.'),
 ]
 

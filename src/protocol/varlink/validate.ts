@@ -37,9 +37,10 @@ function elementIsValid(iface: VarlinkInterface, type: string, v: unknown): bool
 
 function fieldIsValid(iface: VarlinkInterface, field: VarlinkField, v: unknown): boolean {
   if (v === undefined || v === null) return field.nullable === true
-  if (field.array === true) return Array.isArray(v) && v.every((e) => elementIsValid(iface, field.type, e))
-  if (field.map === true) return isPlainObject(v) && Object.values(v).every((e) => elementIsValid(iface, field.type, e))
-  return elementIsValid(iface, field.type, v)
+  const element = (e: unknown): boolean => elementIsValid(iface, field.type, e) || (field.alsoAccepts !== undefined && elementIsValid(iface, field.alsoAccepts, e))
+  if (field.array === true) return Array.isArray(v) && v.every(element)
+  if (field.map === true) return isPlainObject(v) && Object.values(v).every(element)
+  return element(v)
 }
 
 /** The first field of `object` that does not match `fields`, or undefined when all do. */

@@ -3,7 +3,7 @@
  * Peer on any path, Introspectable on any registered object or parent
  * node, Properties with sd-bus's own argument checks and error texts, then
  * the object's interface, whose signature must match exactly. Every error
- * text here is the one sd-bus writes (spec/machined-252, notes in
+ * text here is the one sd-bus writes (test/fixtures/machined-252, notes in
  * docs/compat.md).
  * @module
  */

@@ -10,9 +10,11 @@
 import type { RegisterRequest } from '../../core/register.ts'
 import type { ProcessRef } from '../../core/ports.ts'
 import { hostnameIsValid, machineNameIsValid } from '../../protocol/hostname.ts'
+import { signalFromString } from '../../protocol/signals.ts'
+import { isPlainObject } from '../../protocol/varlink/validate.ts'
 import { machineClassFromString, signalIsValid } from '../../protocol/vocabulary.ts'
 import { invalidParameter } from './errors.ts'
-import { absolutePathValue, id128ToString, id128Value, integerValue, pidValue, safeStringValue, uidValue } from './values.ts'
+import { absolutePathValue, id128ToString, id128Value, pidValue, safeStringValue, uidValue, UINT32_MAX, unsignedValue } from './values.ts'
 
 /** What the binding learns about processes beyond the core: pidfd inode numbers and the boot id. */
 export interface ProcessIdentity {
@@ -27,32 +29,52 @@ export interface ProcessIdentity {
 type Params = Readonly<Record<string, unknown>>
 type MutableRegister = { -readonly [K in keyof RegisterRequest]: RegisterRequest[K] }
 
-/** A ProcessId object ({pid, pidfdId?, bootId?}) as json_dispatch_pidref() reads it. */
+/** A process as json_dispatch_pidref() reads it: {pid, pidfdId?, bootId?}, or the PID alone. */
 interface ProcessId {
   readonly pid: number
-  readonly pidfdId: number | undefined
+  /** 0n when not given; 2^64-1 for a null pidfdId (sd_json_dispatch_uint64() of null), which no process has. */
+  readonly pidfdId: bigint
   readonly bootId: string | undefined
 }
 
-function processId(v: unknown, options: { allowZero: boolean }): ProcessId | undefined {
-  const o = v as Params
-  const pid = integerValue(o.pid)
-  if (pid === undefined) return undefined
-  let pidfdId: number | undefined
-  if (o.pidfdId !== undefined && o.pidfdId !== null) {
-    pidfdId = integerValue(o.pidfdId)
-    if (pidfdId === undefined || pidfdId < 0) return undefined
-  }
+const PROCESS_ID_FIELDS = new Set(['pid', 'pidfdId', 'bootId'])
+
+/**
+ * json_dispatch_pidref() takes more than the IDL's ProcessId: "a simple
+ * classic integer based format", or that integer as a string ("as usual,
+ * allow integers be encoded as strings too"), or the object, whose pid and
+ * pidfdId may be strings as well (sd_json_dispatch_uint64()). Clients of
+ * systemd 256/257, whose IDL still declared `pid: int`, send the integer.
+ * With `automatic` (SD_JSON_RELAX), a zero PID with no pidfdId or bootId
+ * means the caller (PIDREF_AUTOMATIC).
+ */
+function processId(v: unknown, options: { automatic: boolean }): ProcessId | undefined {
+  let pid: number | undefined
+  let pidfdId = 0n
   let bootId: string | undefined
-  if (o.bootId !== undefined && o.bootId !== null) {
-    const bytes = id128Value(o.bootId)
-    if (bytes === undefined) return undefined
-    // The null id reads as "not given", as SD_ID128_NULL does.
-    if (bytes.some((b) => b !== 0)) bootId = id128ToString(bytes)
+  if (typeof v === 'number' || typeof v === 'string') {
+    pid = unsignedValue(v)
+  } else if (isPlainObject(v)) {
+    if (Object.keys(v).some((k) => !PROCESS_ID_FIELDS.has(k))) return undefined
+    pid = unsignedValue(v.pid)
+    if (v.pidfdId === null) pidfdId = 0xffff_ffff_ffff_ffffn
+    else if (v.pidfdId !== undefined) {
+      const id = unsignedValue(v.pidfdId)
+      if (id === undefined) return undefined
+      pidfdId = BigInt(id)
+    }
+    if (v.bootId !== undefined && v.bootId !== null) {
+      const bytes = id128Value(v.bootId)
+      if (bytes === undefined) return undefined
+      // The null id reads as "not given", as SD_ID128_NULL does.
+      if (bytes.some((b) => b !== 0)) bootId = id128ToString(bytes)
+    }
+  } else {
+    return undefined
   }
-  // SD_JSON_RELAX: an all-zero ProcessId means "the caller" (PIDREF_AUTOMATIC).
-  if (options.allowZero && pid === 0 && (pidfdId ?? 0) === 0 && bootId === undefined) return { pid: 0, pidfdId: undefined, bootId: undefined }
-  return pidValue(pid) === undefined ? undefined : { pid, pidfdId, bootId }
+  if (options.automatic && pid === 0 && pidfdId === 0n && bootId === undefined) return { pid: 0, pidfdId, bootId }
+  const valid = pidValue(pid)
+  return valid === undefined ? undefined : { pid: valid, pidfdId, bootId }
 }
 
 export interface DecodedRegister {
@@ -95,22 +117,18 @@ export function decodeRegister(params: Params, identity: ProcessIdentity): Decod
         if (machineClassFromString(v as string) === undefined) throw invalidParameter(key)
         r.class = v as string
         break
-      case 'leader': {
-        const pid = pidValue(v)
-        if (pid === undefined) throw invalidParameter(key)
-        setLeader(key, pid)
-        break
-      }
+      case 'leader':
       case 'leaderProcessId': {
-        const p = processId(v, { allowZero: false })
+        // Both go through json_dispatch_pidref(); the IDL lets only an integer (or its string) through for leader.
+        const p = processId(v, { automatic: false })
         if (p === undefined) throw invalidParameter(key)
         // SD_JSON_STRICT: the triplet must name this very process on this very boot.
         if (p.bootId !== undefined && p.bootId !== identity.bootId) throw invalidParameter(key)
-        if (p.pidfdId !== undefined && p.pidfdId > 0) {
+        if (p.pidfdId > 0n) {
           const actual = identity.pidfdIdOfPid(p.pid)
-          if (actual !== undefined && actual !== p.pidfdId) throw invalidParameter(key)
+          if (actual !== undefined && BigInt(actual) !== p.pidfdId) throw invalidParameter(key)
           // The core checks it again once it holds the leader's pidfd, so a PID reused in between is caught too.
-          r.leaderPidfdId = p.pidfdId
+          if (p.pidfdId <= BigInt(Number.MAX_SAFE_INTEGER)) r.leaderPidfdId = Number(p.pidfdId)
         }
         setLeader(key, p.pid)
         break
@@ -128,8 +146,8 @@ export function decodeRegister(params: Params, identity: ProcessIdentity): Decod
         break
       }
       case 'vSockCid': {
-        // VSOCK_CID_IS_REGULAR(): above VMADDR_CID_HOST (2), below VMADDR_CID_ANY.
-        const cid = integerValue(v)
+        // sd_json_dispatch_uint() (an integer, or its string), then VSOCK_CID_IS_REGULAR(): above VMADDR_CID_HOST (2), below VMADDR_CID_ANY.
+        const cid = unsignedValue(v, UINT32_MAX)
         if (cid === undefined || cid <= 2 || cid >= 0xffffffff) throw invalidParameter(key)
         r.vsockCid = cid
         break
@@ -166,7 +184,7 @@ export function decodeLookup(params: Params, identity: ProcessIdentity): Lookup 
   let pid: number | undefined
   let foreign = false
   if (params.pid !== undefined && params.pid !== null) {
-    const p = processId(params.pid, { allowZero: true })
+    const p = processId(params.pid, { automatic: true })
     if (p === undefined) throw invalidParameter('pid')
     pid = p.pid
     foreign = p.bootId !== undefined && p.bootId !== identity.bootId
@@ -180,9 +198,13 @@ export function lookupNameIsValid(name: string): boolean {
   return hostnameIsValid(name, { allowDotHost: true })
 }
 
-/** sd_json_dispatch_signal(): 1…64. */
+/**
+ * sd_json_dispatch_signal(): a string is a signal as signal_from_string()
+ * reads it ("SIGTERM", "TERM", "15", "RTMIN+4"), anything else an int
+ * (sd_json_dispatch_int()); either way 1…64.
+ */
 export function decodeSignal(v: unknown): number {
-  const signal = integerValue(v)
+  const signal = typeof v === 'string' ? signalFromString(v) : typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined
   if (signal === undefined || !signalIsValid(signal)) throw invalidParameter('signal')
   return signal
 }

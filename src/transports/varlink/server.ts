@@ -115,7 +115,8 @@ export class VarlinkServer {
   /** A limit was hit and logged; said again only once connections have dropped below it. */
   #refusing = false
   /** Every socket listened on, with its path (systemd serves one server on several sockets). */
-  readonly #listeners: { server: Server; path: string }[] = []
+  /** `path` undefined: a passed socket, whose file is its owner's to remove. */
+  readonly #listeners: { server: Server; path: string | undefined }[] = []
 
   constructor(options: VarlinkServerOptions) {
     this.#info = options.info
@@ -167,6 +168,21 @@ export class VarlinkServer {
     server.on('error', (err) => this.#log.error('Varlink server failed', { path, error: err.message }))
     this.#listeners.push({ server, path })
     await chmod(path, options.mode ?? 0o666)
+  }
+
+  /**
+   * Serves on a listening socket someone else made and owns (socket
+   * activation: the service manager's, whose socket file stays when we
+   * close, as sd-varlink leaves a passed socket's file alone).
+   */
+  async listenFd(fd: number): Promise<void> {
+    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({ fd }, () => { server.off('error', reject); resolve() })
+    })
+    server.on('error', (err) => this.#log.error('Varlink server failed', { fd, error: err.message }))
+    this.#listeners.push({ server, path: undefined })
   }
 
   /** Serves one connected socket (the listener's, or any other, e.g. in tests). */
@@ -254,7 +270,7 @@ export class VarlinkServer {
     for (const c of this.#connections) c.destroy()
     for (const { server, path } of listeners) {
       await new Promise<void>((resolve) => server.close(() => resolve()))
-      await unlink(path).catch(() => undefined)
+      if (path !== undefined) await unlink(path).catch(() => undefined)
     }
   }
 }

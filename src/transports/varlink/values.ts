@@ -6,22 +6,38 @@
  * @module
  */
 
-/** sd_json_dispatch_int*() and friends: a JSON integer, or a decimal string (for values past 2^53). */
-export function integerValue(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isSafeInteger(v) ? v : undefined
-  if (typeof v === 'string' && /^-?[0-9]+$/.test(v)) {
-    const n = Number(v)
-    return Number.isSafeInteger(n) ? n : undefined
-  }
-  return undefined
+import { parseCUnsigned64 } from '../../protocol/signals.ts'
+
+export const UINT32_MAX = 0xffff_ffffn
+const UINT64_MAX = 0xffff_ffff_ffff_ffffn
+
+/**
+ * sd_json_dispatch_uint64() and the narrower ones built on it
+ * (sd_json_dispatch_uint32(), …): a JSON integer of at least 0, or a
+ * string as safe_atou64() reads it ("42", " 42", "+42", "0x2a", "052",
+ * "0b101010": values past 2^53 often have to come as strings), up to
+ * `max`. JSON has no unsigned type: a negative integer is refused, as
+ * sd_json_variant_is_unsigned() refuses it. Beyond 2^53 we cannot hold
+ * the value exactly, and no field we read can meaningfully be that large.
+ */
+export function unsignedValue(v: unknown, max = UINT64_MAX): number | undefined {
+  let n: bigint | undefined
+  if (typeof v === 'number') n = Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : undefined
+  else if (typeof v === 'string') n = parseCUnsigned64(v)
+  return n !== undefined && n <= max && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : undefined
+}
+
+/** A field whose dispatch table names SD_JSON_VARIANT_UNSIGNED: a JSON integer of at least 0 only, never a string. */
+export function jsonUnsignedValue(v: unknown, max: bigint): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && BigInt(v) <= max ? v : undefined
 }
 
 /** PID_T_MAX: pid_t is a signed 32-bit integer; pid_is_valid() wants it positive. */
 export const PID_T_MAX = 0x7fffffff
 
-export function pidValue(v: unknown): number | undefined {
-  const n = integerValue(v)
-  return n !== undefined && n > 0 && n <= PID_T_MAX ? n : undefined
+/** A PID read as json_dispatch_pidref() reads its 64-bit field: 1…PID_T_MAX. */
+export function pidValue(v: number | undefined): number | undefined {
+  return v !== undefined && v > 0 && v <= PID_T_MAX ? v : undefined
 }
 
 /** sd_id128_from_string(): 32 hex digits, or the same as a dashed UUID. */
@@ -51,8 +67,13 @@ export function safeStringValue(v: unknown): string | undefined {
   return typeof v === 'string' && !/[\x00-\x1f\x7f"'\\]/.test(v) ? v : undefined
 }
 
-/** uid_is_valid(): 0…2^32-2, but not the 16-bit -1 either. */
+/**
+ * MapFrom's and MapTo's uid and gid: their dispatch tables name
+ * SD_JSON_VARIANT_UNSIGNED, so only a JSON integer gets to
+ * sd_json_dispatch_uid_gid() (a string is refused first), and that wants
+ * uid_is_valid(): 0…2^32-2, but not the 16-bit -1 either.
+ */
 export function uidValue(v: unknown): number | undefined {
-  const n = integerValue(v)
-  return n !== undefined && n >= 0 && n < 0xffffffff && n !== 0xffff ? n : undefined
+  const n = jsonUnsignedValue(v, UINT32_MAX)
+  return n !== undefined && n !== 0xffffffff && n !== 0xffff ? n : undefined
 }

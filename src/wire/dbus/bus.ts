@@ -1,11 +1,13 @@
 /**
- * One connection to a message bus, on our own wire implementation
- * (./wire/): we see every method call raw (sender, path, interface,
- * signature) and answer it ourselves, so the object tree, introspection
- * and errors are ours and match sd-bus. Nothing above this file knows the
- * wire layer's insides.
+ * One connection to a message bus: the entry point of our D-Bus library
+ * (src/wire/dbus/; docs/decisions/001-dbus-wire-code.md says why it is our
+ * own). Every method call arrives raw (sender, path, interface, signature,
+ * body) and is answered by whoever registered for it
+ * (transports/dbus/ in the daemon), so the object tree, introspection and
+ * errors are theirs and can match sd-bus. Code outside this folder uses
+ * this file only; the rest of the folder is its insides.
  *
- * Values, both ways (wire/marshal.ts and wire/unmarshal.ts check them):
+ * Values, both ways (./marshal.ts and ./unmarshal.ts check them):
  *
  * | D-Bus          | received as                     | accepted when sending           |
  * |----------------|---------------------------------|---------------------------------|

@@ -2,7 +2,9 @@
  * Signal names as systemd's signal-util.c spells and parses them
  * (signal_to_string(), signal_from_string()): "TERM", "SIGTERM", "15",
  * "RTMIN+4", "SIGRTMAX-2". Linux/glibc numbers, with glibc's SIGRTMIN of
- * 34 (the kernel's 32 and 33 belong to the C library).
+ * 34 (the kernel's 32 and 33 belong to the C library). mctl's options and
+ * the Varlink dispatchers (a signal may come as a name) parse them alike,
+ * with the numbers as systemd's safe_atoi()/safe_atou64() read them.
  * @module
  */
 
@@ -27,11 +29,12 @@ export function signalToString(signo: number): string {
 }
 
 /**
- * safe_atoi(): strtol() with base 0 after systemd's "0b"/"0o" prefixes,
- * leading white space allowed, nothing after the number. undefined for
- * anything else or a value outside int.
+ * strtol()/strtoull() with base 0 after systemd's "0b"/"0o" prefixes
+ * (mangle_base()), as safe_atoi() and safe_atou64() call them: leading
+ * white space, a sign, 0x for hex or a leading 0 for octal, and nothing
+ * after the number. The value with its sign, or undefined for anything else.
  */
-export function parseCInt(s: string): number | undefined {
+function parseCInteger(s: string): bigint | undefined {
   let t = s.replace(/^[ \t\n\r]+/, '')
   let base = 0
   const prefixed = /^0([bBoO])/.exec(t)
@@ -41,15 +44,31 @@ export function parseCInt(s: string): number | undefined {
   }
   // strtol itself: white space, a sign, and (for base 0) 0x or a leading 0 for octal.
   t = t.replace(/^[ \t\n\r]+/, '')
-  let sign = 1
-  if (t[0] === '+' || t[0] === '-') { sign = t[0] === '-' ? -1 : 1; t = t.slice(1) }
+  let negative = false
+  if (t[0] === '+' || t[0] === '-') { negative = t[0] === '-'; t = t.slice(1) }
   if (base === 0) {
     if (/^0[xX][0-9a-fA-F]/.test(t)) { base = 16; t = t.slice(2) } else if (/^0/.test(t) && t.length > 1) { base = 8; t = t.slice(1) } else base = 10
   }
   const digits = { 2: /^[01]+$/, 8: /^[0-7]+$/, 10: /^[0-9]+$/, 16: /^[0-9a-fA-F]+$/ }[base as 2 | 8 | 10 | 16]
   if (t === '' || !digits.test(t)) return undefined
-  const v = sign * parseInt(t, base)
-  return v >= -0x8000_0000 && v <= 0x7fff_ffff ? v : undefined
+  const prefix = { 2: '0b', 8: '0o', 10: '', 16: '0x' }[base as 2 | 8 | 10 | 16]
+  const v = BigInt(`${prefix}${t}`)
+  return negative ? -v : v
+}
+
+/** safe_atoi(): parseCInteger() within int; undefined for anything else. */
+export function parseCInt(s: string): number | undefined {
+  const v = parseCInteger(s)
+  return v !== undefined && v >= -0x8000_0000n && v <= 0x7fff_ffffn ? Number(v) : undefined
+}
+
+/**
+ * safe_atou64(): parseCInteger() within uint64, where a minus sign is
+ * refused unless the value is 0 (strtoull() would wrap it around).
+ */
+export function parseCUnsigned64(s: string): bigint | undefined {
+  const v = parseCInteger(s)
+  return v !== undefined && v >= 0n && v <= 0xffff_ffff_ffff_ffffn ? v : undefined
 }
 
 /** signal_from_string(): a number, a name with or without "SIG", RTMIN+n or RTMAX-n; undefined when invalid. */

@@ -1,0 +1,72 @@
+/**
+ * machined-web's entry point: parse the command line, write a new token,
+ * follow this host's machined through the client library, serve the
+ * console (and io.machinedts.Metrics), print the URL that logs in, and run
+ * until SIGTERM or SIGINT.
+ * @module
+ */
+
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { connect } from '../client/connect.ts'
+import { newSecret, writeToken } from './access.ts'
+import { readCgroupMounts } from './cgroup-stats.ts'
+import { LocalSource } from './local-source.ts'
+import { HELP, parseWebArgs, UsageError, type WebOptions } from './options.ts'
+import { WebServer } from './server.ts'
+import { startMetricsService } from './varlink-metrics.ts'
+
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+}
+
+function log(message: string): void {
+  process.stderr.write(`machined-web: ${message}\n`)
+}
+
+async function run(o: WebOptions): Promise<number> {
+  const tls = o.tls === undefined ? undefined : { cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key) }
+  const token = newSecret()
+  const tokenPath = writeToken(o.runtimeDir, token)
+  const source = new LocalSource({
+    connect: () => connect({ transport: o.transport }),
+    mounts: readCgroupMounts(),
+    maxTerminals: o.maxTerminals,
+    log,
+  })
+  await source.start()
+  const server = new WebServer({
+    sources: [source], token, listen: o.listen, tls, sessionLifetimeMs: o.sessionLifetimeMs, maxEventStreams: o.maxEventStreams,
+  })
+  const where = await server.start()
+  const metrics = o.varlinkSocket === ''
+    ? undefined
+    : await startMetricsService({ path: o.varlinkSocket, version: version(), read: () => server.hub.readMetrics() })
+  log(`Serving ${where}; token in ${tokenPath}${metrics === undefined ? '' : `; io.machinedts.Metrics on ${o.varlinkSocket}`}`)
+  process.stdout.write(o.listen.kind === 'unix'
+    ? `Serving on ${where}: log in at /login?token=… with the token in ${join(o.runtimeDir, 'token')}\n`
+    : `Open ${where}/login?token=${token}\n`)
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve)
+    process.once('SIGINT', resolve)
+  })
+  await metrics?.close()
+  await server.close()
+  return 0
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const parsed = parseWebArgs(argv)
+    if ('help' in parsed) { process.stdout.write(HELP); return 0 }
+    if ('version' in parsed) { process.stdout.write(`machined-web ${version()}\n`); return 0 }
+    return await run(parsed.options)
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      log((err as Error).message)
+      return 1
+    }
+    log((err as Error).message)
+    return 1
+  }
+}
