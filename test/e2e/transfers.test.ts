@@ -1,6 +1,7 @@
 // What transfers do to files, driven by real machinectl (and mctl where
 // machinectl cannot: zstd) against machined-ts in a sandbox over a pool
-// of its own (bind-mounted over /var/lib/machines): round trips that keep
+// of its own (bind-mounted over /var/lib/machines): pulls from an HTTP
+// server on 127.0.0.1 giving back the tree packed, round trips that keep
 // everything tar keeps (owners, modes, times, xattrs, ACLs, hard links,
 // device nodes), raw images that keep their holes, hostile tarballs, and
 // transfers that fail or are cancelled half way: each a clear error, and
@@ -11,7 +12,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { busctl } from '../helpers/busctl.ts'
 import { eventually, REPO, type ExecResult, type Sandbox } from '../helpers/sandbox.ts'
-import type { FileServer, TransferFiles } from '../helpers/transfer-files.ts'
+import { sha256, type FileServer, type TransferFiles } from '../helpers/transfer-files.ts'
 import { IMPORT_DEST, IMPORT_PATH, transferRows, transferWorld, type TransferWorld } from '../helpers/transfer-world.ts'
 
 const MANIFEST = join(REPO, 'test/helpers/tree-manifest.py')
@@ -145,6 +146,24 @@ void describe('transfers: files', () => {
     assert.match(r.stderr, /^Transfer aborted\.$/m)
     await eventually(async () => (await transfers()) === 0, 20_000, 'no transfers')
     assert.deepEqual(poolList(), before)
+  })
+
+  test('pulls from an HTTP server on 127.0.0.1, without and with a checksum, give back the tree that was packed', async () => {
+    // GNU tar's default format keeps whole seconds: times are compared at that.
+    const seconds = (m: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(m).map(([path, entry]) => {
+      const { mtime, ...rest } = entry as { mtime: number }
+      return [path, { ...rest, mtime: Math.floor(mtime / 1e9) }]
+    }))
+    const packed = seconds(JSON.parse(sb.execSync(['python3', MANIFEST, 'manifest', files.tree]).stdout) as Record<string, unknown>)
+    const tarGz = files.read('t.tar.gz')
+    server.serve('/http/t.tar.gz', tarGz)
+    server.serve('/http/SHA256SUMS', Buffer.from(`${sha256(tarGz)} *t.tar.gz\n`))
+    ok(await machinectl('pull-tar', '--verify=no', `${server.url}/http/t.tar.gz`, 'http1'))
+    const checked = await machinectl('pull-tar', '--verify=checksum', `${server.url}/http/t.tar.gz`, 'http2')
+    ok(checked)
+    assert.match(checked.stderr, new RegExp(`^SHA256 checksum of ${server.url}/http/t\\.tar\\.gz is valid\\.$`, 'm'))
+    for (const name of ['http1', 'http2']) assert.deepEqual(seconds(manifest(name)), packed, name)
+    assert.deepEqual(poolList().filter((n) => n.startsWith('.')), [])
   })
 
   test('a pull from a file: URL, checked against the SHA256SUMS next to it', async () => {
