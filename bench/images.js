@@ -15,7 +15,7 @@
 // isolation.js), so the host's pool is never touched. Run as root:
 // `node bench/images.js` (--help).
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -25,6 +25,7 @@ import { BENCH_DIR, log, median, run, sleep } from './lib/common.js'
 import { DAEMONS, startDaemon, stopDaemon } from './lib/daemons.js'
 import { machineInfo } from './lib/host.js'
 import { agentInPool, cleanUpOnSignal, enterPrivateRun, innerContext, isInner, outerRun, publishResults, stopAndClean } from './lib/isolation.js'
+import { mountPool } from './lib/pool.js'
 import { findPython } from './lib/processes.js'
 
 const HELP = `node bench/images.js [OPTIONS]
@@ -68,19 +69,6 @@ function parseOptions(argv) {
     list: values.only !== 'clone', clone: values.only !== 'list', daemons: values.only === 'clone' ? ['ts'] : ['systemd', 'ts'],
     build: !values['no-build'], json: values.json,
   }
-}
-
-/** The pool over /var/lib/machines, in this (private) mount namespace only. */
-function mountPool(dir) {
-  if (!existsSync('/var/lib/machines')) {
-    mkdirSync('/run/bench-varlib/upper', { recursive: true })
-    mkdirSync('/run/bench-varlib/work', { recursive: true })
-    const o = run('mount', ['-t', 'overlay', 'overlay', '-o', 'lowerdir=/var/lib,upperdir=/run/bench-varlib/upper,workdir=/run/bench-varlib/work', '/var/lib'])
-    if (o.status !== 0) throw new Error(`overlay on /var/lib failed: ${o.stderr}`)
-    mkdirSync('/var/lib/machines')
-  }
-  const r = run('mount', ['--bind', dir, '/var/lib/machines'])
-  if (r.status !== 0) throw new Error(`bind-mounting the pool failed: ${r.stderr}`)
 }
 
 const env = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', TZ: 'UTC', DBUS_SYSTEM_BUS_ADDRESS: BUS_ADDRESS, SYSTEMD_COLORS: '0', SYSTEMD_PAGER: '' })

@@ -21,9 +21,9 @@ _mctl() {
         cword=$COMP_CWORD
     fi
 
-    local verbs='list status show start enable disable terminate poweroff reboot stop kill login shell copy-to copy-from bind help'
+    local verbs='list status show start enable disable terminate poweroff reboot stop kill login shell copy-to copy-from bind help import-tar import-raw import-fs export-tar export-raw pull-tar pull-raw list-transfers cancel-transfer'
     local opts_standalone='-h --help --version --no-pager --no-legend -q --quiet -a --all --value -l --full --no-ask-password --force --read-only --mkdir'
-    local opts_arg='-p --property --kill-whom -s --signal -o --output --max-addresses --transport -n --lines --uid -E --setenv -H --host --fleet --fleet-etcd-ca --fleet-etcd-cert --fleet-etcd-key --fleet-etcd-user --fleet-etcd-password-file'
+    local opts_arg='-p --property --kill-whom -s --signal -o --output --max-addresses --transport --verify --format -n --lines --uid -E --setenv -H --host --fleet --fleet-etcd-ca --fleet-etcd-cert --fleet-etcd-key --fleet-etcd-user --fleet-etcd-password-file'
     local props='Name Id Timestamp TimestampMonotonic Service Unit Leader Class RootDirectory NetworkInterfaces State ImageName ImagePath PoolPath PoolUsage PoolLimit'
 
     case $prev in
@@ -31,6 +31,8 @@ _mctl() {
         -s|--signal) COMPREPLY=($(compgen -W "$(mctl --signal=help 2>/dev/null | grep -v '^[0-9]*$' | sed 's/^/SIG/')" -- "$cur")); return ;;
         -o|--output) COMPREPLY=($(compgen -W 'short json json-pretty json-sse json-seq' -- "$cur")); return ;;
         --transport) COMPREPLY=($(compgen -W 'auto dbus varlink' -- "$cur")); return ;;
+        --verify) COMPREPLY=($(compgen -W 'no checksum signature' -- "$cur")); return ;;
+        --format) COMPREPLY=($(compgen -W 'uncompressed xz gzip bzip2 zstd' -- "$cur")); return ;;
         -p|--property) COMPREPLY=($(compgen -W "$props" -- "$cur")); return ;;
         --max-addresses) COMPREPLY=($(compgen -W '0 1 2 all' -- "$cur")); return ;;
         -n|--lines|--uid|-E|--setenv|-H|--host|--fleet|--fleet-etcd-user) return ;;

@@ -4,7 +4,7 @@
  * is a subvolume on the pool's btrfs; otherwise a copy by GNU cp
  * (`cp -a --reflink=auto`: reflinks where the file system shares blocks,
  * else a full copy keeping owners, modes, times, ACLs and other xattrs,
- * device nodes, sockets, FIFOs and hard links; docs/decisions/clone-with-cp.md
+ * device nodes, sockets, FIFOs and hard links; docs/decisions/007-clone-with-cp.md
  * says why cp), into a fresh subvolume when the pool is on btrfs. Raw
  * images are copied as files (reflinked, holes kept). The copy is built
  * under a temporary name (".#NAME", which is no valid image name, so no

@@ -46,6 +46,17 @@ Image Commands:
   set-limit [NAME] BYTES      Set image or pool size limit (disk quota)
   clean                       Remove hidden (or all) images
 
+Image Transfer Commands:
+  pull-tar URL [NAME]         Download a TAR container image
+  pull-raw URL [NAME]         Download a RAW container or VM image
+  import-tar FILE [NAME]      Import a local TAR container image
+  import-raw FILE [NAME]      Import a local RAW container or VM image
+  import-fs DIRECTORY [NAME]  Import a local directory container image
+  export-tar NAME [FILE]      Export a TAR container image locally
+  export-raw NAME [FILE]      Export a RAW container or VM image locally
+  list-transfers              Show list of transfers in progress
+  cancel-transfer ID...       Cancel a transfer
+
 Options:
   -h --help                   Show this help
      --version                Show package version
@@ -66,7 +77,12 @@ Options:
      --max-addresses=INTEGER  Number of internet addresses to show at most
      --read-only              Create read-only bind mount or clone
      --mkdir                  Create directory before bind mounting, if missing
-     --force                  Replace files in the way when copying
+     --force                  Replace files in the way when copying; replace
+                              an image of the same name when importing
+     --verify=MODE            Verification mode for downloaded images (no,
+                              checksum, signature)
+     --format=FORMAT          Compress exported image with xz, gzip, bzip2,
+                              zstd (default: from the file name)
   -o --output=STRING          Output mode for list: short, json, json-pretty,
                               json-sse, json-seq
      --transport=TRANSPORT    auto (D-Bus if machined is on the system bus,

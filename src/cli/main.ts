@@ -34,6 +34,7 @@ const kill = (): Promise<typeof import('./verbs/kill.ts')> => import('./verbs/ki
 const files = (): Promise<typeof import('./verbs/files.ts')> => import('./verbs/files.ts')
 const images = (): Promise<typeof import('./verbs/images.ts')> => import('./verbs/images.ts')
 const showImage = async (): Promise<VerbHandler> => (await import('./verbs/image-status.ts')).showImage
+const transfers = (): Promise<typeof import('./verbs/transfers.ts')> => import('./verbs/transfers.ts')
 
 /** machinectl's verb table, for the verbs mctl has. */
 const VERBS: readonly Verb[] = [
@@ -63,13 +64,16 @@ const VERBS: readonly Verb[] = [
   { name: 'read-only', min: 2, max: 3, load: async () => (await images()).markReadOnly },
   { name: 'set-limit', min: 2, max: 3, load: async () => (await images()).setLimit },
   { name: 'clean', min: 0, max: 1, load: async () => (await images()).cleanImages },
+  { name: 'import-tar', min: 2, max: 3, load: async () => (await transfers()).importFile },
+  { name: 'import-raw', min: 2, max: 3, load: async () => (await transfers()).importFile },
+  { name: 'import-fs', min: 2, max: 3, load: async () => (await transfers()).importDirectory },
+  { name: 'export-tar', min: 2, max: 3, load: async () => (await transfers()).exportImage },
+  { name: 'export-raw', min: 2, max: 3, load: async () => (await transfers()).exportImage },
+  { name: 'pull-tar', min: 2, max: 3, load: async () => (await transfers()).pullImage },
+  { name: 'pull-raw', min: 2, max: 3, load: async () => (await transfers()).pullImage },
+  { name: 'list-transfers', min: 0, max: 1, load: async () => (await transfers()).listTransfers },
+  { name: 'cancel-transfer', min: 2, max: ANY, load: async () => (await transfers()).cancelTransfers },
 ]
-
-/** machinectl verbs mctl does not have (yet): named as such rather than "unknown". */
-const NOT_HERE = new Set([
-  'import-tar', 'import-raw', 'import-fs', 'export-tar', 'export-raw', 'pull-tar',
-  'pull-raw', 'list-transfers', 'cancel-transfer',
-])
 
 /** How we were called, for glibc-style messages ("mctl: invalid option -- 'x'"), as program_invocation_short_name. */
 let program = 'mctl'
@@ -86,7 +90,6 @@ function findVerb(words: readonly string[]): { verb: Verb; args: readonly string
   const name = words[0]
   const verb = name === undefined ? VERBS.find((v) => v.isDefault === true) : VERBS.find((v) => v.name === name)
   if (verb === undefined) {
-    if (name !== undefined && NOT_HERE.has(name)) throw new CliError(`The machinectl verb '${name}' is not available in ${program}.`)
     throw new CliError(name === undefined ? 'Command verb required.' : `Unknown command verb ${name}.`)
   }
   const left = name === undefined ? 1 : words.length

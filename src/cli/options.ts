@@ -39,8 +39,12 @@ export interface CliOptions {
   /** Addresses per machine in `list`: 0 hides the column, Infinity shows all. */
   readonly maxAddresses: number
   readonly transport: Transport
-  /** --force: copies replace files in the way. */
+  /** --force: copies replace files in the way; imports and pulls replace an image of the same name. */
   readonly force: boolean
+  /** --verify=: how pulls are checked (default signature). */
+  readonly verify: 'no' | 'checksum' | 'signature'
+  /** --format=: how exports are compressed (undefined: from the file name, as machinectl decides). */
+  readonly format: string | undefined
   /** --read-only, --mkdir: for bind. */
   readonly readOnly: boolean
   readonly mkdir: boolean
@@ -153,6 +157,8 @@ export function parseArguments(argv: readonly string[], program: string, actions
   let transport: Transport = 'auto'
   let remote: string | undefined
   let force = false
+  let verify: CliOptions['verify'] = 'signature'
+  let format: string | undefined
   let readOnly = false
   let mkdir = false
   let uid: string | undefined
@@ -215,10 +221,13 @@ export function parseArguments(argv: readonly string[], program: string, actions
           break
         case 'verify':
           if (v === 'help') return done('no\nchecksum\nsignature\n')
-          if (!['no', 'checksum', 'signature'].includes(v)) return fail(`Failed to parse --verify= setting: ${v}`)
+          if (v !== 'no' && v !== 'checksum' && v !== 'signature') return fail(`Failed to parse --verify= setting: ${v}`)
+          verify = v
           break
         case 'format':
-          if (!['uncompressed', 'xz', 'gzip', 'bzip2'].includes(v)) return fail(`Unknown format: ${v}`)
+          // zstd is ours: machinectl 252 knows the other four.
+          if (!['uncompressed', 'xz', 'gzip', 'bzip2', 'zstd'].includes(v)) return fail(`Unknown format: ${v}`)
+          format = v
           break
         case 'max-addresses': {
           const n = v === 'all' ? Infinity : parseUnsigned(v)
@@ -246,7 +255,7 @@ export function parseArguments(argv: readonly string[], program: string, actions
   // machinectl reaches other hosts and containers over its bus transports; mctl talks to the local machined,
   // or reads the fleet, where --host picks a host.
   const options: CliOptions = {
-    properties, all, showEmpty, onlyValue, full, legend, killWhom, signal, quiet, output, maxAddresses, transport, force, readOnly, mkdir, uid, setenv,
+    properties, all, showEmpty, onlyValue, full, legend, killWhom, signal, quiet, output, maxAddresses, transport, force, verify, format, readOnly, mkdir, uid, setenv,
     fleet, fleetEtcd, host,
   }
   if (remote !== undefined) return fail(`--${remote}= is not supported by ${program}: it talks to the local machined only.`)

@@ -18,6 +18,8 @@ const PROGRESS_TICK_MS = 250
 export interface ProgressSource {
   total(): Promise<number | undefined>
   done(): Promise<number>
+  /** The figures are percent (a transfer's Progress), not bytes. */
+  readonly percent?: boolean
 }
 
 /**
@@ -35,7 +37,7 @@ export function startProgressBar(ctx: VerbContext, label: string, source: Progre
   const tick = async (total: number | undefined): Promise<void> => {
     const done = await source.done().catch(() => 0)
     if (stopped) return
-    ctx.io.err(`\r${formatProgress(label, done, total, Date.now() - started, columns - 1)}\x1b[K`)
+    ctx.io.err(`\r${formatProgress(label, done, total, Date.now() - started, columns - 1, source.percent === true)}\x1b[K`)
     drawn = true
     timer = setTimeout(() => { void tick(total) }, PROGRESS_TICK_MS)
   }
@@ -58,10 +60,11 @@ export function formatBytes(n: number): string {
  * One line of progress, at most `columns` wide: a bar with the percentage
  * when the total is known, bytes and seconds otherwise.
  */
-export function formatProgress(label: string, done: number, total: number | undefined, elapsedMs: number, columns: number): string {
-  if (total === undefined || total <= 0) return `${label} ${formatBytes(done)} (${Math.floor(elapsedMs / 1000)}s)`.slice(0, columns)
+export function formatProgress(label: string, done: number, total: number | undefined, elapsedMs: number, columns: number, percent = false): string {
+  const seconds = `(${Math.floor(elapsedMs / 1000)}s)`
+  if (total === undefined || total <= 0) return (percent ? `${label} ${seconds}` : `${label} ${formatBytes(done)} ${seconds}`).slice(0, columns)
   const ratio = Math.min(done / total, 1)
-  const tail = ` ${String(Math.floor(ratio * 100)).padStart(3)}% ${formatBytes(done)}/${formatBytes(total)}`
+  const tail = ` ${String(Math.floor(ratio * 100)).padStart(3)}%${percent ? '' : ` ${formatBytes(done)}/${formatBytes(total)}`}`
   const width = columns - label.length - tail.length - 3
   if (width < 5) return `${label}${tail}`.slice(0, columns)
   const filled = Math.round(ratio * width)

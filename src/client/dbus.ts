@@ -10,6 +10,7 @@ import type { MachineClass, MachineState } from '../protocol/vocabulary.ts'
 import { BusConnection, DBusError, variant, type Variant } from '../wire/dbus/bus.ts'
 import { fromDbusError, MachinedUnavailableError } from './errors.ts'
 import { DbusImageClient } from './images-dbus.ts'
+import { DbusTransferClient } from './transfers-dbus.ts'
 import { MachinesClient } from './machines.ts'
 import { MACHINE_SOCKET_PATH } from '../protocol/varlink/io.systemd.Machine.ts'
 import type {
@@ -31,6 +32,7 @@ export class DbusMachinedClient implements MachinedClient {
   /** A second connection that passes fds (the native socket), opened by the first call that answers one (ptys, the root directory). */
   #fdBus: Promise<BusConnection> | undefined
   #images: DbusImageClient | undefined
+  #transfers: DbusTransferClient | undefined
 
   private constructor(bus: BusConnection, address: string, varlinkSocket: string) {
     this.#bus = bus
@@ -65,6 +67,12 @@ export class DbusMachinedClient implements MachinedClient {
   get images(): DbusImageClient {
     this.#images ??= new DbusImageClient((member, signature, body, options) => this.#call(member, signature, body, options))
     return this.#images
+  }
+
+  /** org.freedesktop.import1: each transfer it starts gets a connection of its own (fds, and its signals). */
+  get transfers(): DbusTransferClient {
+    this.#transfers ??= new DbusTransferClient(this.#address, async () => this.#bus)
+    return this.#transfers
   }
 
   /** Calls a Manager method (or another interface on `path`), turning D-Bus errors into ours. */

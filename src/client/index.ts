@@ -23,7 +23,10 @@ export {
   AccessDeniedError, ERROR_CODES, FailedError, FileExistsError, FileNotFoundError, InvalidArgsError, LimitsExceededError,
   MachineExistsError, MachinedError, NoMachineForPidError, NoOsReleaseInformationError, NoPrivateNetworkingError,
   NoSuchMachineError, NoSuchProcessError, NotSupportedError, NoUidShiftError, UnitExistsError, type ErrorCode,
-  BusyError, NoSuchImageError, ReadOnlyFileSystemError,
+  BusyError, NoSuchImageError, ReadOnlyFileSystemError, NoSuchTransferError, TransferInProgressError,
 } from '../protocol/errors.ts'
 export type { KillWhom, MachineClass, MachineState } from '../protocol/vocabulary.ts'
 export type { CleanedImage, ImageClient, ImageInside, ImageRecord, ImageType, PoolInfo } from './image-types.ts'
+export type {
+  ExportFormat, ImportOptions, PullOptions, StartedTransfer, TransferClient, TransferEvent, TransferRecord, TransferResult, TransferType, VerifyMode,
+} from './transfer-types.ts'

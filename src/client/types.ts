@@ -6,6 +6,7 @@
 
 import type { KillWhom, MachineClass, MachineState } from '../protocol/vocabulary.ts'
 import type { ImageClient } from './image-types.ts'
+import type { TransferClient } from './transfer-types.ts'
 
 export interface RegisterOptions {
   /** A valid hostname: letters, digits, '-' and '.', at most 64 characters. */
@@ -158,6 +159,8 @@ export interface MachinedClient {
   readonly transport: 'varlink' | 'dbus'
   /** The machine image pool (client/image-types.ts). */
   readonly images: ImageClient
+  /** Image transfers: imports, exports, pulls (client/transfer-types.ts). */
+  readonly transfers: TransferClient
   register(options: RegisterOptions): Promise<void>
   unregister(name: string): Promise<void>
   terminate(name: string): Promise<void>

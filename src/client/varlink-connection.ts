@@ -95,6 +95,16 @@ export class VarlinkConnection {
     })
   }
 
+  /** A call with `more`, each reply handed to `onReply` as it comes; resolves with the last. */
+  callStream(method: string, parameters: Record<string, unknown>, onReply: (parameters: Record<string, unknown>) => void): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      this.#send({ method, parameters, more: true }, {
+        onReply: (p, continues) => { if (continues) onReply(p); else resolve(p) },
+        onError: reject,
+      })
+    })
+  }
+
   close(): void {
     this.#socket.destroy()
   }

@@ -16,6 +16,7 @@ import type {
 import { formatAddress } from '../protocol/address.ts'
 import { idBytes, idHex } from './values.ts'
 import { VarlinkImageClient } from './images-varlink.ts'
+import { VarlinkTransferClient } from './transfers-varlink.ts'
 import { MachinesClient } from './machines.ts'
 import { VarlinkConnection, VarlinkReplyError } from './varlink-connection.ts'
 
@@ -61,6 +62,7 @@ export class VarlinkMachinedClient implements MachinedClient {
   readonly #busAddress: string
   #bus: Promise<DbusMachinedClient> | undefined
   #images: VarlinkImageClient | undefined
+  #transfers: VarlinkTransferClient | undefined
 
   private constructor(conn: VarlinkConnection, busAddress: string) {
     this.#conn = conn
@@ -75,6 +77,12 @@ export class VarlinkMachinedClient implements MachinedClient {
   get images(): VarlinkImageClient {
     this.#images ??= new VarlinkImageClient(this.#conn)
     return this.#images
+  }
+
+  /** io.systemd.Import for listing and pulls; imports, exports and cancelling over D-Bus. */
+  get transfers(): VarlinkTransferClient {
+    this.#transfers ??= new VarlinkTransferClient(async () => (await this.#dbus()).transfers)
+    return this.#transfers
   }
 
   async #call(method: string, parameters: Record<string, unknown>, name?: string): Promise<Record<string, unknown>> {

@@ -29,6 +29,12 @@ export const ACTIONS = {
   /** OpenLogin: a login prompt in a machine. */
   login: 'org.freedesktop.machine1.login',
   manageImages: 'org.freedesktop.machine1.manage-images',
+  /** import1's ImportTar, ImportRaw, ImportFileSystem. */
+  importImages: 'org.freedesktop.import1.import',
+  /** import1's ExportTar, ExportRaw. */
+  exportImages: 'org.freedesktop.import1.export',
+  /** import1's PullTar, PullRaw, and cancelling any transfer (importd 252 asks for "pull" there too). */
+  pullImages: 'org.freedesktop.import1.pull',
 } as const
 export type Action = (typeof ACTIONS)[keyof typeof ACTIONS]
 

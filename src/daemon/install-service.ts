@@ -17,14 +17,13 @@ import { parseArgs } from 'node:util'
 import {
   detectInit, isOurs, OPENRC_SERVICE, renderTemplate, serviceFiles, SERVICE_UNIT, SOCKET_UNIT, SYSTEMD_UNIT_DIR, type InitKind, type RenderContext, type ServiceFile,
 } from './service-files.ts'
-import { DEFAULT_SYSTEM_BUS_ADDRESS, OUR_POLICY, POLICY_DIRS, POLICY_NAME } from './system-bus.ts'
+import { DEFAULT_SYSTEM_BUS_ADDRESS, ourPolicy, POLICY_DIRS, POLICY_NAMES } from './system-bus.ts'
 import { BusConnection } from '../wire/dbus/bus.ts'
 
 export const SERVICE_COMMANDS = ['install-service', 'uninstall-service'] as const
 
 const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url))
 const TEMPLATE_DIR = join(PACKAGE_DIR, 'data/service')
-const POLICY_PATH = `/etc/dbus-1/system.d/${POLICY_NAME}`
 
 const HELP = `machined install-service [--now] [--init=systemd|openrc|other]
 machined uninstall-service [--init=systemd|openrc|other]
@@ -108,12 +107,19 @@ function installFile(file: ServiceFile, ctx: RenderContext, say: Say): void {
   writeIfChanged(file.path, content, file.mode, say)
 }
 
-/** Our bus policy goes to /etc only when no policy for the name exists (systemd-container ships one). */
-function installPolicy(say: Say): void {
-  const present = POLICY_DIRS.map((d) => join(d, POLICY_NAME)).find((p) => existsSync(p))
-  const ours = readFileSync(OUR_POLICY, 'utf8')
-  if (present !== undefined) { say(`${present === POLICY_PATH && readFileSync(present, 'utf8') === ours ? 'Unchanged' : 'Kept'} ${present} (bus policy)`); return }
-  writeIfChanged(POLICY_PATH, ours, 0o644, say)
+/** Where our bus policy for `file` goes. */
+function policyPath(file: string): string {
+  return `/etc/dbus-1/system.d/${file}`
+}
+
+/** Our bus policies (machine1, import1) go to /etc only when no policy for the name exists (systemd-container ships them). */
+function installPolicies(say: Say): void {
+  for (const file of POLICY_NAMES) {
+    const present = POLICY_DIRS.map((d) => join(d, file)).find((p) => existsSync(p))
+    const ours = readFileSync(ourPolicy(file), 'utf8')
+    if (present !== undefined) { say(`${present === policyPath(file) && readFileSync(present, 'utf8') === ours ? 'Unchanged' : 'Kept'} ${present} (bus policy)`); continue }
+    writeIfChanged(policyPath(file), ours, 0o644, say)
+  }
 }
 
 function removeFile(file: ServiceFile, ctx: RenderContext, say: Say): void {
@@ -130,7 +136,7 @@ function removeFile(file: ServiceFile, ctx: RenderContext, say: Say): void {
 function install(kind: InitKind, now: boolean, say: Say): void {
   const ctx: RenderContext = { node: realpathSync(process.execPath), packageDir: realpathSync(PACKAGE_DIR), version: version() }
   for (const file of serviceFiles(kind)) installFile(file, ctx, say)
-  installPolicy(say)
+  installPolicies(say)
   if (kind === 'systemd') {
     if (machinedMasked()) say(`Kept ${MACHINED_UNIT} masked`)
     else if (machinedShipped()) runCommand(['systemctl', 'mask', ...(now ? ['--now'] : []), MACHINED_UNIT], say, { required: true })
@@ -159,9 +165,11 @@ function uninstall(kind: InitKind, say: Say): void {
     }
   }
   for (const file of serviceFiles(kind)) removeFile(file, ctx, say)
-  if (existsSync(POLICY_PATH) && readFileSync(POLICY_PATH, 'utf8') === readFileSync(OUR_POLICY, 'utf8')) {
-    rmSync(POLICY_PATH)
-    say(`Removed ${POLICY_PATH}`)
+  for (const file of POLICY_NAMES) {
+    const path = policyPath(file)
+    if (!existsSync(path) || readFileSync(path, 'utf8') !== readFileSync(ourPolicy(file), 'utf8')) continue
+    rmSync(path)
+    say(`Removed ${path}`)
   }
   if (kind === 'systemd') {
     if (machinedMasked() && machinedShipped()) runCommand(['systemctl', 'unmask', MACHINED_UNIT], say, { required: false })

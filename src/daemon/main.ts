@@ -34,6 +34,7 @@ import { MACHINE_IMAGE_SOCKET_PATH } from '../protocol/varlink/io.systemd.Machin
 import { keepYoungGenerationSmall } from './heap.ts'
 import { LOG_LEVELS, StderrLog, type LogLevel } from './log.ts'
 import { busPolicyRestrictsUsers, connectSystemBus, type SystemBus } from './system-bus.ts'
+import { IMPORT_SOCKET_PATH, maxTransfersFrom, startTransfers, TRANSFER_ARGS, TRANSFER_HELP } from './transfers.ts'
 import { startVarlink } from './varlink.ts'
 import { wireMachineServices } from './machine-services.ts'
 import { nameTakenError, refuseIfNameTaken } from './name-owner.ts'
@@ -86,7 +87,7 @@ Options:
                                 Measure the disk usage of directory images
                                 (du, in the background; default yes). no:
                                 report none, as systemd-machined does
-     --log-level=LEVEL          debug, info, warn or error (default info)
+${TRANSFER_HELP}     --log-level=LEVEL          debug, info, warn or error (default info)
 ${FLEET_HELP}`
 
 function version(): string {
@@ -107,6 +108,8 @@ export interface DaemonOptions {
   readonly maxOperations: number
   readonly maxVarlinkConnections: number
   readonly maxVarlinkConnectionsPerUid: number
+  /** Transfers (org.freedesktop.import1) under way at once. */
+  readonly maxTransfers: number
   readonly logLevel: LogLevel
   readonly measureImageUsage: boolean
   /** undefined: no Varlink server. */
@@ -139,6 +142,7 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'log-level': { type: 'string' },
       'measure-image-usage': { type: 'string' },
       'varlink-socket': { type: 'string' },
+      ...TRANSFER_ARGS,
       ...FLEET_ARGS,
     },
   })
@@ -178,6 +182,7 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
       maxOperations,
       maxVarlinkConnections,
       maxVarlinkConnectionsPerUid,
+      maxTransfers: maxTransfersFrom(values),
       logLevel: logLevel as LogLevel,
       measureImageUsage: measure === 'yes',
       varlinkSocket: values['varlink-socket'] === '' ? undefined : values['varlink-socket'] ?? MACHINE_SOCKET_PATH,
@@ -214,15 +219,18 @@ export async function startDaemon(options: DaemonOptions, log: Log, passed: { va
     const processes = new ProcfsProcesses()
     const host = await readHostInfo({ processes })
     const units = await chooseUnits(options, systemBus, log)
+    const images = new LocalImagePool({ mountDir: `${options.runtimeDir}/image-mounts`, measureUsage: options.measureImageUsage })
+    const authorizer = new Authorizer({ allowUserRegistration: options.allowUserRegistration })
+    const transfers = startTransfers({ images, authorizer, log, max: options.maxTransfers })
     const manager = new Manager({
       host, processes, units, log,
       state: new StateDir(options.stateDir),
       inspector: new ProcfsInspector({ processes }),
       files: new HelperMachineFiles({ processes, log }),
       terminals: new MachineTerminals({ hostBusAddress: systemBus.address, log }),
-      images: new LocalImagePool({ mountDir: `${options.runtimeDir}/image-mounts`, measureUsage: options.measureImageUsage }),
+      images,
       clock: new SystemClock(),
-      authorizer: new Authorizer({ allowUserRegistration: options.allowUserRegistration }),
+      authorizer,
     }, { maxMachines: options.maxMachines, maxMachinesPerUid: options.maxMachinesPerUid, maxOperations: options.maxOperations })
     // Serve the objects before the name is ours, so the first caller finds them.
     const server = new DbusServer({
@@ -245,7 +253,10 @@ export async function startDaemon(options: DaemonOptions, log: Log, passed: { va
       limits: { maxConnections: options.maxVarlinkConnections, maxConnectionsPerUid: options.maxVarlinkConnectionsPerUid },
     })
     if (varlink !== undefined) log.info('Serving io.systemd.Machine', { socket: options.varlinkSocket })
+    await transfers.serveVarlink(options.varlinkSocket === MACHINE_SOCKET_PATH ? IMPORT_SOCKET_PATH : undefined,
+      { maxConnections: options.maxVarlinkConnections, maxConnectionsPerUid: options.maxVarlinkConnectionsPerUid }, version())
     await server.requestName().catch(async (err: unknown) => { throw await nameTakenError(systemBus.bus, err) })
+    await transfers.serveDbus({ address: systemBus.address, machineId: idToString(host.machineId), maxPendingPerSender: options.maxCallsPerSender })
     const heapTrim = startHeapTrim(log)
     // Publish to the fleet last: etcd never holds up serving, and sees the loaded registry.
     const fleet = options.fleet === undefined ? undefined : startFleet(options.fleet, { manager, log, runtimeDir: options.runtimeDir, version: version() })
@@ -259,6 +270,7 @@ export async function startDaemon(options: DaemonOptions, log: Log, passed: { va
         varlink?.close().catch((err: unknown) => log.warn('Failed to close the Varlink socket, ignoring', { error: String(err) }))
         heapTrim.dispose()
         fleet?.dispose()
+        transfers.dispose()
         machineServices.dispose()
         server.dispose()
         manager.dispose()

@@ -15,20 +15,29 @@ import { BusConnection } from '../wire/dbus/bus.ts'
 
 export const DEFAULT_SYSTEM_BUS_ADDRESS = 'unix:path=/run/dbus/system_bus_socket'
 export const POLICY_NAME = 'org.freedesktop.machine1.conf'
+/** Both names the daemon owns: machine1, and import1 for transfers. */
+export const POLICY_NAMES = [POLICY_NAME, 'org.freedesktop.import1.conf']
 export const POLICY_DIRS = ['/usr/share/dbus-1/system.d', '/etc/dbus-1/system.d']
-export const OUR_POLICY = fileURLToPath(new URL(`../../data/${POLICY_NAME}`, import.meta.url))
+/** Our own policy file for one of POLICY_NAMES, shipped in data/. */
+export function ourPolicy(file: string): string {
+  return fileURLToPath(new URL(`../../data/${file}`, import.meta.url))
+}
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false)
 }
 
-/** Installs our bus policy into /etc when no policy for the name exists. Returns whether it did. */
+/** Installs our bus policy for each name into /etc when no policy for it exists. Returns whether it did. */
 export async function ensureBusPolicy(log: Log): Promise<boolean> {
-  for (const dir of POLICY_DIRS) if (await exists(`${dir}/${POLICY_NAME}`)) return false
-  await mkdir('/etc/dbus-1/system.d', { recursive: true })
-  await copyFile(OUR_POLICY, `/etc/dbus-1/system.d/${POLICY_NAME}`)
-  log.info('Installed the D-Bus policy for org.freedesktop.machine1', { path: `/etc/dbus-1/system.d/${POLICY_NAME}` })
-  return true
+  let installed = false
+  for (const file of POLICY_NAMES) {
+    if ((await Promise.all(POLICY_DIRS.map((dir) => exists(`${dir}/${file}`)))).includes(true)) continue
+    await mkdir('/etc/dbus-1/system.d', { recursive: true })
+    await copyFile(ourPolicy(file), `/etc/dbus-1/system.d/${file}`)
+    log.info(`Installed the D-Bus policy for ${file.replace(/\.conf$/, '')}`, { path: `/etc/dbus-1/system.d/${file}` })
+    installed = true
+  }
+  return installed
 }
 
 /**

@@ -37,6 +37,8 @@ const ERRNO: Readonly<Record<string, readonly [number, string]>> = {
   ESRCH: [3, 'No such process'],
   EIO: [5, 'Input/output error'],
   ENXIO: [6, 'No such device or address'],
+  E2BIG: [7, 'Argument list too long'],
+  EBADF: [9, 'Bad file descriptor'],
   EAGAIN: [11, 'Resource temporarily unavailable'],
   EACCES: [13, 'Permission denied'],
   EBUSY: [16, 'Device or resource busy'],
@@ -46,6 +48,7 @@ const ERRNO: Readonly<Record<string, readonly [number, string]>> = {
   EISDIR: [21, 'Is a directory'],
   EINVAL: [22, 'Invalid argument'],
   ENOTTY: [25, 'Inappropriate ioctl for device'],
+  EFBIG: [27, 'File too large'],
   ENOSPC: [28, 'No space left on device'],
   EROFS: [30, 'Read-only file system'],
   EPIPE: [32, 'Broken pipe'],
@@ -53,6 +56,8 @@ const ERRNO: Readonly<Record<string, readonly [number, string]>> = {
   ENOTEMPTY: [39, 'Directory not empty'],
   ELOOP: [40, 'Too many levels of symbolic links'],
   ENOPKG: [65, 'Package not installed'],
+  EPROTO: [71, 'Protocol error'],
+  EBADMSG: [74, 'Bad message'],
   ENOTSOCK: [88, 'Socket operation on non-socket'],
   EOPNOTSUPP: [95, 'Operation not supported'],
   ENOTSUP: [95, 'Operation not supported'],
@@ -60,6 +65,8 @@ const ERRNO: Readonly<Record<string, readonly [number, string]>> = {
   ETIMEDOUT: [110, 'Connection timed out'],
   ECONNREFUSED: [111, 'Connection refused'],
   EDQUOT: [122, 'Disk quota exceeded'],
+  ECANCELED: [125, 'Operation canceled'],
+  ENOMEDIUM: [123, 'No medium found'],
 }
 
 /** strerror() of an errno name; undefined for one not in the table. */

@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   'ACCESS_DENIED',
   'LIMITS_EXCEEDED',
   'TOO_MANY_OPERATIONS',
+  'NO_SUCH_TRANSFER',
+  'TRANSFER_IN_PROGRESS',
   'FAILED',
 ] as const
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -127,6 +129,14 @@ export class LimitsExceededError extends MachinedError {
 export class TooManyOperationsError extends MachinedError {
   constructor(message = 'Too many ongoing operations.') { super('TOO_MANY_OPERATIONS', message) }
 }
+/** CancelTransfer of an id no transfer has (importd's BUS_ERROR_NO_SUCH_TRANSFER). */
+export class NoSuchTransferError extends MachinedError {
+  constructor(id: number) { super('NO_SUCH_TRANSFER', `No transfer by id ${id}`) }
+}
+/** A pull of a URL another pull of the same type is downloading already (BUS_ERROR_TRANSFER_IN_PROGRESS). */
+export class TransferInProgressError extends MachinedError {
+  constructor(remote: string) { super('TRANSFER_IN_PROGRESS', `Transfer for ${remote} already in progress.`) }
+}
 export class FailedError extends MachinedError {
   constructor(message: string, options: MachinedErrorOptions = {}) { super('FAILED', message, options) }
 }
@@ -155,6 +165,8 @@ const CLASS_OF: Readonly<Record<ErrorCode, ErrorClass>> = {
   ACCESS_DENIED: AccessDeniedError,
   LIMITS_EXCEEDED: LimitsExceededError,
   TOO_MANY_OPERATIONS: TooManyOperationsError,
+  NO_SUCH_TRANSFER: NoSuchTransferError,
+  TRANSFER_IN_PROGRESS: TransferInProgressError,
   FAILED: FailedError,
 }
 

@@ -30,6 +30,8 @@ const HTTP_STATUS = {
   ACCESS_DENIED: 403,
   LIMITS_EXCEEDED: 503,
   TOO_MANY_OPERATIONS: 503,
+  NO_SUCH_TRANSFER: 404,
+  TRANSFER_IN_PROGRESS: 409,
   FAILED: 500,
 } as const satisfies Record<ErrorCode, number>
 

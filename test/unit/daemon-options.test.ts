@@ -17,6 +17,7 @@ const LIMITS = [
   ['max-operations', 'maxOperations', 64],
   ['max-varlink-connections', 'maxVarlinkConnections', 4096],
   ['max-varlink-connections-per-uid', 'maxVarlinkConnectionsPerUid', 1024],
+  ['max-transfers', 'maxTransfers', 64],
 ] as const
 
 describe('daemon limits', () => {

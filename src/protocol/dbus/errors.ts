@@ -31,5 +31,7 @@ export const DBUS_ERROR_NAME = {
   LIMITS_EXCEEDED: 'org.freedesktop.DBus.Error.LimitsExceeded',
   // sd_bus_error_set(SD_BUS_ERROR_LIMITS_EXCEEDED, "Too many ongoing operations.") wherever OPERATIONS_MAX is hit.
   TOO_MANY_OPERATIONS: 'org.freedesktop.DBus.Error.LimitsExceeded',
+  NO_SUCH_TRANSFER: 'org.freedesktop.import1.NoSuchTransfer',
+  TRANSFER_IN_PROGRESS: 'org.freedesktop.import1.TransferInProgress',
   FAILED: 'org.freedesktop.DBus.Error.Failed',
 } as const satisfies Record<ErrorCode, string>

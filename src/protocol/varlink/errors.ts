@@ -38,5 +38,8 @@ export const VARLINK_ERROR = {
   ACCESS_DENIED: { name: SERVICE_ERRORS.PERMISSION_DENIED },
   LIMITS_EXCEEDED: { errnoName: 'ENOBUFS', errno: 105 },
   TOO_MANY_OPERATIONS: { name: MACHINE_ERRORS.TOO_MANY_OPERATIONS },
+  // io.systemd.Import has no cancelling: a transfer that is not there is ENOENT.
+  NO_SUCH_TRANSFER: { errnoName: 'ENOENT', errno: 2 },
+  TRANSFER_IN_PROGRESS: { name: 'io.systemd.Import.AlreadyInProgress' },
   FAILED: { errnoName: 'EIO', errno: 5 },
 } as const satisfies Record<ErrorCode, VarlinkWireError>

@@ -8,7 +8,6 @@
 
 import { BUS_NAME, MANAGER_INTERFACE_NAME } from '../../protocol/dbus/org.freedesktop.machine1.ts'
 import { busLabelEscape, busLabelUnescape, MACHINE1_PATH, MACHINE_PATH_PREFIX, machineObjectPath } from '../../protocol/bus-path.ts'
-import { LimitsExceededError } from '../../protocol/errors.ts'
 import { IMAGE_PATH_PREFIX } from '../../protocol/image.ts'
 import { findImage } from '../../core/image-control.ts'
 import type { Caller } from '../../core/authorization.ts'
@@ -16,7 +15,8 @@ import type { Manager } from '../../core/manager.ts'
 import type { Disposable, Log } from '../../core/ports.ts'
 import type { BusConnection, IncomingCall } from '../../wire/dbus/bus.ts'
 import { CredentialsCache } from './credentials.ts'
-import { DbusProtocolError, toWireError } from './errors.ts'
+import { CallLoop } from './call-loop.ts'
+import { DbusProtocolError } from './errors.ts'
 import { machineObject, type DbusContext } from './machine.ts'
 import { imageObject } from './image.ts'
 import { MachineListReply } from './list-machines.ts'
@@ -51,21 +51,16 @@ const PARENT_NODES: Readonly<Record<string, string>> = {
 export class DbusServer implements Disposable {
   readonly #bus: BusConnection
   readonly #manager: Manager
-  readonly #log: Log
   readonly #credentials: CredentialsCache
   readonly #tree: ObjectTree
   readonly #managerObject: ObjectInterface
   readonly #ctx: DbusContext
-  readonly #pending = new Map<string, number>()
-  readonly #maxPending: number
   readonly #subscription: Disposable
   readonly #machineList: MachineListReply
 
   constructor(options: DbusServerOptions) {
     this.#bus = options.bus
     this.#manager = options.manager
-    this.#log = options.log
-    this.#maxPending = options.maxPendingPerSender
     this.#credentials = new CredentialsCache(options.bus)
     this.#ctx = { manager: options.manager, callerOf: (call) => this.#callerOf(call) }
     this.#machineList = new MachineListReply(options.manager)
@@ -79,7 +74,8 @@ export class DbusServer implements Disposable {
         throw new DbusProtocolError('org.freedesktop.DBus.Error.AccessDenied', `Access to ${iface}.${member}() not permitted.`)
       },
     })
-    this.#bus.onCall((call) => this.#onCall(call))
+    const calls = new CallLoop({ bus: options.bus, log: options.log, maxPendingPerSender: options.maxPendingPerSender, dispatch: (call) => this.#tree.dispatch(call) })
+    this.#bus.onCall((call) => calls.answer(call))
     this.#subscription = this.#manager.on({
       // Sent before the reply to the call that caused them, as systemd does.
       machineNew: (m) => this.#signal('MachineNew', m.name),
@@ -100,32 +96,6 @@ export class DbusServer implements Disposable {
 
   #callerOf(call: IncomingCall): Promise<Caller> {
     return this.#credentials.callerOf(call.sender)
-  }
-
-  #onCall(call: IncomingCall): void {
-    const inFlight = this.#pending.get(call.sender) ?? 0
-    if (inFlight >= this.#maxPending) {
-      const err = new LimitsExceededError(`Too many calls in flight from ${call.sender} (limit ${this.#maxPending})`)
-      this.#bus.replyError(call, toWireError(err).name, err.message)
-      return
-    }
-    this.#pending.set(call.sender, inFlight + 1)
-    this.#tree
-      .dispatch(call)
-      .then(
-        (reply) => this.#bus.reply(call, reply.signature, reply.body),
-        (err: unknown) => {
-          const wire = toWireError(err)
-          if (wire.unexpected) this.#log.error('Method call failed', { member: call.member, path: call.path, error: String((err as Error)?.stack ?? err) })
-          this.#bus.replyError(call, wire.name, wire.message)
-        },
-      )
-      .catch((err: unknown) => this.#log.error('Failed to send reply', { member: call.member, error: String(err) }))
-      .finally(() => {
-        const n = (this.#pending.get(call.sender) ?? 1) - 1
-        if (n <= 0) this.#pending.delete(call.sender)
-        else this.#pending.set(call.sender, n)
-      })
   }
 
   async #resolve(path: string, call: IncomingCall): Promise<Resolved | undefined> {

@@ -1,0 +1,138 @@
+/**
+ * Tarballs in and out of the pool with GNU tar, as systemd-import and
+ * systemd-export run it (import-common.c: `tar --ignore-zeros
+ * --numeric-owner -C DIR -pxf - --xattrs --xattrs-include=* --no-selinux`,
+ * and `tar -C DIR -c --xattrs --xattrs-include=* --no-selinux .`), behind
+ * a decompressor or before a compressor when the stream is compressed.
+ *
+ * GNU tar already refuses members with ".." in their names or link
+ * targets, and never writes through a symlink the archive made (it
+ * extracts such links last, as placeholders until then); it does not
+ * refuse absolute names, which it only strips with a warning ("Removing
+ * leading `/'"), and it accepts an archive cut off between two members.
+ * Both are refused here: the warning stops the extraction at once, and
+ * an archive must end in its end-of-archive zero block. Device nodes are
+ * made only with `mknod` (tar keeps CAP_MKNOD then, as systemd's does);
+ * without it, tar fails on the first one.
+ * @module
+ */
+
+import { detectCompression, decompressor, compressor, SIGNATURE_BYTES, type Compression } from './transfer-compress.ts'
+import type { TransferInput } from './transfer-input.ts'
+import type { JobContext } from './transfer-job.ts'
+import { expectSuccess, extractCapabilities, READ_CAPABILITIES, startTool, type Tool } from './transfer-process.ts'
+
+const EXTRACT_ARGS = ['--ignore-zeros', '--numeric-owner', '-pxf', '-', '--xattrs', '--xattrs-include=*', '--no-selinux']
+
+/** How often the reader's position is looked at, and "Imported N%." said when it moved (systemd's rate limit is 100 ms). */
+const PROGRESS_INTERVAL_MS = 200
+
+/** GNU tar's words when it strips what would leave the directory it extracts to. */
+const ESCAPING = /^tar: Removing leading `[^']*' from (member names|hard link targets)$/
+
+function allZero(bytes: Uint8Array): boolean {
+  return bytes.every((b) => b === 0)
+}
+
+export interface ProgressWatch {
+  /** The reader got through all of it: 100%, if that was not said yet. */
+  finish(): void
+  stop(): void
+}
+
+/** Says "PREFIX N%." (and reports N) whenever the file input's reader has got further. */
+export function watchFileProgress(job: JobContext, input: TransferInput, reader: Tool, prefix: string | undefined): ProgressWatch {
+  if (input.kind !== 'file' || prefix === undefined) return { finish: () => undefined, stop: () => undefined }
+  let last: number | undefined
+  const say = (percent: number): void => {
+    if (percent === last || job.cancelled) return
+    last = percent
+    job.sink.progress(percent)
+    job.info(`${prefix} ${percent}%.`)
+  }
+  const timer = setInterval(() => {
+    void input.percentReadBy(reader.child.pid).then((percent) => { if (percent !== undefined) say(percent) })
+  }, PROGRESS_INTERVAL_MS)
+  return { finish: () => say(100), stop: () => clearInterval(timer) }
+}
+
+/** The compression the input starts with. */
+export async function inputCompression(input: TransferInput): Promise<Compression> {
+  const head = await input.head(SIGNATURE_BYTES)
+  // Everything there is was read: a short stream is as good as at its end.
+  return detectCompression(head, true) ?? 'uncompressed'
+}
+
+export interface ExtractOptions {
+  /** Whether device nodes may be made (tar keeps CAP_MKNOD). */
+  readonly mknod: boolean
+  /** "Imported" for imports; undefined: no progress lines (downloads report their own). */
+  readonly progressPrefix?: string
+}
+
+/**
+ * Extracts the (possibly compressed) tarball `input` into `dir`, which
+ * exists and is empty. Throws TransferFailed, having said why.
+ */
+export async function extractTar(job: JobContext, input: TransferInput, dir: string, options: ExtractOptions): Promise<void> {
+  const [compression, tail] = await Promise.all([inputCompression(input), input.kind === 'file' && input.size - input.start >= 512 ? input.tail(512) : undefined])
+  if (compression === 'uncompressed' && tail !== undefined && !allZero(tail)) {
+    throw job.fail('Archive ends without its end-of-archive block: it is truncated, refusing.')
+  }
+  const stdin = input.kind === 'file' ? input.fd : 'pipe'
+  let escaping: string | undefined
+  let first: Tool | undefined
+  let tarStdin: number | 'pipe' | Tool['child']['stdout'] = stdin
+  if (compression !== 'uncompressed') {
+    const [command, args] = decompressor(compression)
+    first = startTool(job, command, args, { stdin, stdout: 'pipe' })
+    tarStdin = first.child.stdout
+  }
+  const tar: Tool = startTool(job, 'tar', ['-C', dir, ...EXTRACT_ARGS], {
+    stdin: tarStdin ?? 'ignore',
+    capabilities: extractCapabilities({ mknod: options.mknod }),
+    onStderr: (line) => {
+      job.info(line)
+      if (escaping === undefined && ESCAPING.test(line)) {
+        escaping = line
+        tar.child.kill('SIGKILL')
+      }
+    },
+  })
+  // Only the tools hold the pipe between them: our copy goes, so a tool that stops makes the other stop too.
+  first?.child.stdout?.destroy()
+  const reader = first ?? tar
+  const progress = watchFileProgress(job, input, reader, options.progressPrefix)
+  try {
+    if (input.kind === 'stream') await input.pipeTo(reader.child.stdin!)
+    const [tarExit, firstExit] = await Promise.all([tar.exited, first?.exited])
+    job.checkCancelled()
+    if (escaping !== undefined) throw job.fail('Archive has members whose names lead out of the image (absolute, or through ".."), refusing.')
+    // A decompressor that failed by itself (a corrupt or cut-off stream) is why; one killed by SIGPIPE only followed tar.
+    if (first !== undefined && firstExit !== undefined && firstExit.code !== 0 && firstExit.signal === null) await expectSuccess(job, first)
+    if (tarExit.code !== 0) await expectSuccess(job, tar)
+    if (first !== undefined) await expectSuccess(job, first)
+    if (compression === 'uncompressed' && input.kind === 'stream' && !allZero(input.tail.subarray(-512))) {
+      throw job.fail('Archive ends without its end-of-archive block: it is truncated, refusing.')
+    }
+    progress.finish()
+  } finally {
+    progress.stop()
+  }
+}
+
+/** Writes the tree at `dir` as a tarball, compressed with `format`, to `outFd`. */
+export async function createTar(job: JobContext, dir: string, outFd: number, format: Compression): Promise<void> {
+  const args = ['-C', dir, '-c', '--xattrs', '--xattrs-include=*', '--no-selinux', '.']
+  if (format === 'uncompressed') {
+    await expectSuccess(job, startTool(job, 'tar', args, { stdout: outFd, capabilities: READ_CAPABILITIES }))
+    return
+  }
+  const tar = startTool(job, 'tar', args, { stdout: 'pipe', capabilities: READ_CAPABILITIES })
+  const [command, cargs] = compressor(format)
+  const packer = startTool(job, command, cargs, { stdin: tar.child.stdout!, stdout: outFd })
+  tar.child.stdout?.destroy()
+  await Promise.all([tar.exited, packer.exited])
+  await expectSuccess(job, tar)
+  await expectSuccess(job, packer)
+}
