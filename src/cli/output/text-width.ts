@@ -32,6 +32,7 @@ export function isWide(codePoint: number): boolean {
   return false
 }
 
+// eslint-disable-next-line no-control-regex -- a range from U+0000, not a stray control character
 const NARROW_ONLY = /^[\u0000-\u10ff]*$/
 
 /** utf8_console_width(): every code point one cell, wide ones two. */
@@ -77,6 +78,7 @@ export function ellipsisGlyph(): string {
 }
 
 function isAscii(s: string): boolean {
+  // eslint-disable-next-line no-control-regex -- ASCII is the range from NUL
   return /^[\x00-\x7f]*$/.test(s)
 }
 
