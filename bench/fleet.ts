@@ -136,8 +136,9 @@ async function main(): Promise<void> {
     }
     const total = nHosts * perHost
     await until(async () => (await readFleet(hosts[0]!.client)).view.machines().length === total, 60_000, 'the whole fleet')
-    results.startMs = Date.now() - t0
-    log(`fleet of ${total} machines published in ${results.startMs} ms`)
+    const startMs = Date.now() - t0
+    results.startMs = startMs
+    log(`fleet of ${total} machines published in ${startMs} ms`)
 
     // ── 1. mctl list --fleet ────────────────────────────────────────────────
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', TZ: 'UTC' }

@@ -84,7 +84,7 @@ try {
     results.pageLoadMs = performance.now() - t0
     await page.evaluate(`window.__long = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long.push(e.duration) }).observe({ type: 'longtask' })`)
     await sleep(10_000)
-    const long = (await page.evaluate('window.__long')) as number[]
+    const long = await page.evaluate<number[]>('window.__long')
     results.longTasks = { count: long.length, maxMs: long.length === 0 ? 0 : Math.max(...long) }
   } finally {
     await browser.close()

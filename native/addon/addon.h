@@ -58,7 +58,6 @@ napi_value js_file_attributes(napi_env env, napi_callback_info info);
 napi_value js_set_file_attributes(napi_env env, napi_callback_info info);
 napi_value js_btrfs_subvolume_info(napi_env env, napi_callback_info info);
 napi_value js_btrfs_set_read_only(napi_env env, napi_callback_info info);
-napi_value js_block_device_info(napi_env env, napi_callback_info info);
 napi_value js_block_device_set_read_only(napi_env env, napi_callback_info info);
 napi_value js_scan_search_path(napi_env env, napi_callback_info info);
 /* service.c */

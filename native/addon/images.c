@@ -9,7 +9,6 @@
  *   setFileAttributes(fd, v, mask)  -> old flags      ioctl(FS_IOC_GETFLAGS/SETFLAGS)
  *   btrfsSubvolumeInfo(fd)          -> { id, readOnly, otimeUsec }   ioctl(BTRFS_IOC_GET_SUBVOL_INFO)
  *   btrfsSetReadOnly(fd, readOnly)  -> undefined      ioctl(BTRFS_IOC_SUBVOL_GETFLAGS/SETFLAGS)
- *   blockDeviceInfo(fd)             -> { readOnly, size }   ioctl(BLKROGET, BLKGETSIZE64)
  *   blockDeviceSetReadOnly(fd, ro)  -> undefined      ioctl(BLKROSET)
  *   scanSearchPath(dirs, names, cb) -> (see machined_images_scan.c) the search path's images, off the JS thread
  *
@@ -146,25 +145,6 @@ napi_value js_btrfs_set_read_only(napi_env env, napi_callback_info info) {
         if (nflags != flags && ioctl(fd, BTRFS_IOC_SUBVOL_SETFLAGS, &nflags) < 0)
                 return throw_errno(env, errno, "ioctl");
         return NULL;
-}
-
-napi_value js_block_device_info(napi_env env, napi_callback_info info) {
-        napi_value argv[1], result, value;
-        int fd = get_args(env, info, 1, argv);
-        int ro = 0;
-        uint64_t size = 0;
-
-        if (fd < 0)
-                return NULL;
-        if (ioctl(fd, BLKROGET, &ro) < 0)
-                return throw_errno(env, errno, "ioctl");
-        if (ioctl(fd, BLKGETSIZE64, &size) < 0)
-                return throw_errno(env, errno, "ioctl");
-        napi_create_object(env, &result);
-        napi_set_named_property(env, result, "readOnly", boolean(env, ro != 0));
-        napi_create_bigint_uint64(env, size, &value);
-        napi_set_named_property(env, result, "size", value);
-        return result;
 }
 
 napi_value js_block_device_set_read_only(napi_env env, napi_callback_info info) {

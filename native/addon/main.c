@@ -12,7 +12,7 @@
  *   poll_set.c pollSetOpen(callback): many fds behind one uv_poll
  *   inotify.c  inotifyInit(), inotifyAddWatch(fd, path, mask), inotifyRmWatch(fd, wd)
  *   images.c   ofdLock, fileAttributes, setFileAttributes, btrfsSubvolumeInfo,
- *              btrfsSetReadOnly, blockDeviceInfo, blockDeviceSetReadOnly: the image
+ *              btrfsSetReadOnly, blockDeviceSetReadOnly: the image
  *              pool's locks and ioctls; images_scan.c scanSearchPath (off the JS thread)
  *   service.c  unixSendDatagram(address, data) (sd_notify), fdSetCloexec(fd),
  *              isListeningUnixStream(fd) (socket activation)
@@ -136,7 +136,6 @@ static napi_value init(napi_env env, napi_value exports) {
                 ADDON_FUNCTION("setFileAttributes", js_set_file_attributes),
                 ADDON_FUNCTION("btrfsSubvolumeInfo", js_btrfs_subvolume_info),
                 ADDON_FUNCTION("btrfsSetReadOnly", js_btrfs_set_read_only),
-                ADDON_FUNCTION("blockDeviceInfo", js_block_device_info),
                 ADDON_FUNCTION("blockDeviceSetReadOnly", js_block_device_set_read_only),
                 ADDON_FUNCTION("scanSearchPath", js_scan_search_path),
                 ADDON_FUNCTION("unixSendDatagram", js_unix_send_datagram),

@@ -88,7 +88,7 @@ export class StreamInput {
     if (this.#ended) return undefined
     const r = await this.#iterator.next()
     if (r.done === true) { this.#ended = true; return undefined }
-    const chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array)
+    const chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value)
     this.#observe?.(chunk)
     return chunk
   }

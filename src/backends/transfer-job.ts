@@ -106,7 +106,8 @@ export class JobContext {
     this.#abort.abort()
     const running = [...this.#processes]
     for (const p of running) p.kill('SIGKILL')
-    await Promise.all(running.map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.once('exit', r)))))
+    const alive = running.filter((p) => p.exitCode === null && p.signalCode === null)
+    await Promise.all(alive.map((p) => new Promise((r) => p.once('exit', r))))
     const cleanups = this.#cleanups.splice(0).reverse()
     if (!finished) for (const c of cleanups) await c().catch(() => undefined)
   }

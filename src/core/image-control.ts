@@ -105,7 +105,6 @@ export async function setPoolLimit(manager: Manager, limit: bigint, caller: Call
 }
 
 export const CLEAN_POOL_MODES = ['all', 'hidden'] as const
-export type CleanPoolMode = (typeof CLEAN_POOL_MODES)[number]
 
 /** One image CleanPool removed, and the exclusive space it freed (UINT64_MAX when not known). */
 export interface CleanedImage {

@@ -63,13 +63,13 @@ const STRERROR = { EINVAL: 'Invalid argument', EADDRNOTAVAIL: 'Cannot assign req
  */
 export function copyFileNames<T extends { hostPath: string; containerPath: string }>(paths: T): T {
   const clean = (p: string): string => {
-    const name = pathExtractFilename(p)
-    if (name === 'EINVAL' || name === 'EADDRNOTAVAIL') {
-      const message = `Failed to extract file name of '${p}' path: ${STRERROR[name]}`
-      throw name === 'EINVAL' ? new InvalidArgsError(message) : new FailedError(message)
+    const file = pathExtractFilename(p)
+    if ('errno' in file) {
+      const message = `Failed to extract file name of '${p}' path: ${STRERROR[file.errno]}`
+      throw file.errno === 'EINVAL' ? new InvalidArgsError(message) : new FailedError(message)
     }
     const dir = pathExtractDirectory(p)
-    return `${dir === '/' ? '' : dir}/${name}`
+    return `${dir === '/' ? '' : dir}/${file.name}`
   }
   return { ...paths, hostPath: clean(paths.hostPath), containerPath: clean(paths.containerPath) }
 }

@@ -119,7 +119,7 @@ function invalid(name: string): InvalidArgsError {
 }
 
 function oneOf<const T extends readonly string[]>(table: T, value: unknown, name: string): T[number] {
-  if (typeof value === 'string' && (table as readonly string[]).includes(value)) return value as T[number]
+  if (typeof value === 'string' && (table as readonly string[]).includes(value)) return value
   throw invalid(name)
 }
 

@@ -30,7 +30,7 @@ export function defaultShellArgs(user: string): string[] {
 /** env_name_is_valid(): what a shell accepts as a variable name. */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 /** env_value_is_valid(): no control characters but tab and newline. */
- 
+// eslint-disable-next-line no-control-regex -- the control characters are what it looks for
 const ENV_VALUE_BAD = /[\x00-\x08\x0b-\x1f\x7f]/
 
 export function environmentIsValid(environment: readonly string[]): boolean {

@@ -39,7 +39,7 @@ function quietIpServernameWarning(): void {
     const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1]
     if (code === 'DEP0123') return
     ;(emit as (w: string | Error, ...r: unknown[]) => void)(warning, ...rest)
-  }) as typeof process.emitWarning
+  })
 }
 
 /** Unary calls give up after this long; streams set their own deadlines. */

@@ -87,7 +87,7 @@ function parseObject(bytes: Uint8Array): Record<string, unknown> {
 }
 
 // C0 and C1 controls and DEL: nothing a terminal would act on gets through.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+const CONTROL = /\p{Cc}/u
 
 function str(o: Record<string, unknown>, field: string, fallback = ''): string {
   const v = o[field]

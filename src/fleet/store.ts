@@ -134,5 +134,5 @@ export async function rangePrefix(clients: EtcdClients, prefix: string, options:
     if (!res.more || last === undefined) break
     key = Buffer.concat([last.key, Buffer.from([0])])
   }
-  return { kvs, revision: revision ?? '0', header: header! }
+  return { kvs, revision: revision ?? '0', header }
 }

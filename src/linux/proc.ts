@@ -154,6 +154,7 @@ export function readBootId(procRoot = '/proc'): string {
 /** Control bytes as C escapes (cescape_char()), so a name cannot break a line. */
 function escapeControls(s: string): string {
   const named: Record<string, string> = { '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' }
+  // eslint-disable-next-line no-control-regex -- the control characters are what it escapes
   return s.replace(/[\x00-\x1f\x7f]/g, (c) => named[c] ?? `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)
 }
 
@@ -176,6 +177,7 @@ export function processCmdline(pid: number, procRoot = '/proc'): string | undefi
     const comm = processComm(pid, procRoot)
     return comm === undefined ? undefined : `[${comm}]`
   }
+  // eslint-disable-next-line no-control-regex -- the control characters are what it escapes
   return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }
 

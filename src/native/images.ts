@@ -21,18 +21,12 @@ export interface BtrfsSubvolumeInfo {
   readonly otimeUsec: bigint
 }
 
-export interface BlockDeviceInfo {
-  readonly readOnly: boolean
-  readonly size: bigint
-}
-
 interface ImagesAddon {
   ofdLock(fd: number, exclusive: boolean): boolean
   fileAttributes(fd: number): number
   setFileAttributes(fd: number, value: number, mask: number): number
   btrfsSubvolumeInfo(fd: number): BtrfsSubvolumeInfo
   btrfsSetReadOnly(fd: number, readOnly: boolean): void
-  blockDeviceInfo(fd: number): BlockDeviceInfo
   blockDeviceSetReadOnly(fd: number, readOnly: boolean): void
   scanSearchPath(dirs: readonly string[], names: readonly string[] | null, callback: (err: Error | undefined, result: RawScan) => void): void
 }
@@ -64,11 +58,6 @@ export function btrfsSubvolumeInfo(fd: number): BtrfsSubvolumeInfo {
 /** The subvolume's read-only flag (BTRFS_SUBVOL_RDONLY). */
 export function btrfsSetReadOnly(fd: number, readOnly: boolean): void {
   load().btrfsSetReadOnly(fd, readOnly)
-}
-
-/** BLKROGET and BLKGETSIZE64 on an open block device. */
-export function blockDeviceInfo(fd: number): BlockDeviceInfo {
-  return load().blockDeviceInfo(fd)
 }
 
 /** BLKROSET. */

@@ -35,6 +35,7 @@ export function imageNameIsValid(s: string): boolean {
   // A UTF-16 code unit is at most 3 bytes of UTF-8: short names need no counting.
   if (s.length * 3 > NAME_MAX && utf8Encode(s).length > NAME_MAX) return false
   // Control characters (string_has_cc()), and lone surrogates, which are no UTF-8.
+  // eslint-disable-next-line no-control-regex -- the control characters are what it refuses
   if (/[\x00-\x1f\x7f]/.test(s) || /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s)) return false
   return !s.startsWith('.#')
 }

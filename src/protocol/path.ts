@@ -39,12 +39,13 @@ function components(p: string): string[] {
 /**
  * path_extract_filename(): the last component, trailing slashes ignored.
  * The root directory has none (EADDRNOTAVAIL); ".." is no file name (EINVAL).
+ * The errno comes apart from the name: a file may well be called "EINVAL".
  */
-export function pathExtractFilename(p: string): string | PathErrno {
-  if (!pathIsValid(p)) return 'EINVAL'
+export function pathExtractFilename(p: string): { readonly name: string } | { readonly errno: PathErrno } {
+  if (!pathIsValid(p)) return { errno: 'EINVAL' }
   const last = components(p).at(-1)
-  if (last === undefined) return 'EADDRNOTAVAIL'
-  return last === '..' ? 'EINVAL' : last
+  if (last === undefined) return { errno: 'EADDRNOTAVAIL' }
+  return last === '..' ? { errno: 'EINVAL' } : { name: last }
 }
 
 /** path_extract_directory() for an absolute path that has a file name: everything before the last component. */

@@ -99,7 +99,7 @@ export interface InterpretedFields {
 }
 
 // C0 and C1 controls and DEL: a guest must not drive the host's terminal through a status line.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
+const CONTROL = /\p{Cc}/gu
 
 function statusText(value: string): string | undefined {
   const text = value.replace(CONTROL, '').trim()
@@ -138,5 +138,5 @@ export function interpretNotifyFields(assignments: NotifyAssignments): Interpret
     if (kept === undefined) refused.push(field)
     else facts[member] = kept
   }
-  return { facts: facts as GuestNotifyFacts, refused }
+  return { facts, refused }
 }

@@ -47,10 +47,6 @@ export function transferIdOfLabel(label: string): number | undefined {
   return id > 0 && id <= 0xffff_ffff ? id : undefined
 }
 
-export function isTransferType(s: string): s is TransferType {
-  return (TRANSFER_TYPES as readonly string[]).includes(s)
-}
-
 export function verifyModeFromString(s: string): VerifyMode | undefined {
   return (VERIFY_MODES as readonly string[]).includes(s) ? (s as VerifyMode) : undefined
 }
@@ -66,6 +62,7 @@ export function localNameIsValid(name: string): boolean {
 
 function asciiPrintable(s: string): boolean {
   // ascii_is_valid(): any 7-bit character but NUL.
+  // eslint-disable-next-line no-control-regex -- ascii_is_valid() takes control characters too, all but NUL
   return /^[\x01-\x7f]*$/.test(s)
 }
 

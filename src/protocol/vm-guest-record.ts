@@ -84,7 +84,7 @@ export function parseGuestRecord(text: string): GuestRecord {
         out[member] = value
     }
   }
-  return out as GuestRecord
+  return out
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 
 function lookup<const T extends readonly string[]>(table: T): (s: string) => T[number] | undefined {
-  return (s) => ((table as readonly string[]).includes(s) ? (s as T[number]) : undefined)
+  return (s) => ((table as readonly string[]).includes(s) ? s : undefined)
 }
 
 /** `host` exists in systemd's table but can never be registered by a client. */

@@ -18,6 +18,7 @@ import { parseGuestReportLine } from '../protocol/guest-report.ts'
 import { interpretNotifyFields, type InterpretedFields } from '../protocol/sd-notify.ts'
 
 // CSI sequences (colours, cursor moves) and other ESC x pairs systemd and agetty print.
+// eslint-disable-next-line no-control-regex -- ESC starts the sequences it strips
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|\x1bc/g
 
 /** A line never grows beyond this: the rest of an endless line is dropped. */

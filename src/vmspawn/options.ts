@@ -133,7 +133,7 @@ function parseIntegerIn(option: string, value: string, min: number, max: number)
 }
 
 function oneOf<const T extends readonly string[]>(option: string, value: string, allowed: T): T[number] {
-  if ((allowed as readonly string[]).includes(value)) return value as T[number]
+  if ((allowed as readonly string[]).includes(value)) return value
   throw new UsageError(`Invalid --${option}=${value}: expected ${allowed.join(', ')}`)
 }
 

@@ -98,7 +98,7 @@ export class QmpConnection {
     this.#pending.delete(id)
     if ('error' in m) {
       const e = (m.error ?? {}) as { class?: unknown; desc?: unknown }
-      p.reject(new QmpError(String(e.class ?? 'GenericError'), String(e.desc ?? 'QMP command failed')))
+      p.reject(new QmpError(typeof e.class === 'string' ? e.class : 'GenericError', typeof e.desc === 'string' ? e.desc : 'QMP command failed'))
     } else {
       p.resolve(m.return)
     }

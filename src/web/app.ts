@@ -36,7 +36,7 @@ type Env = { Variables: { credential: Credential } }
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; " +
   "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 
-export function requestFacts(c: Context): RequestFacts {
+export function requestFacts(c: { readonly req: { header(name: string): string | undefined } }): RequestFacts {
   return { cookie: c.req.header('cookie'), authorization: c.req.header('authorization'), origin: c.req.header('origin'), host: c.req.header('host') }
 }
 
@@ -55,8 +55,8 @@ function killOptions(body: unknown): { signal?: number; whom?: 'leader' | 'all' 
   const { signal, whom, ...rest } = body as Record<string, unknown>
   const extra = Object.keys(rest)[0]
   if (extra !== undefined) throw new InvalidArgsError(`Unknown field '${extra}'`)
-  if (signal !== undefined && (typeof signal !== 'number' || !Number.isInteger(signal) || !signalIsValid(signal))) throw new InvalidArgsError(`Invalid signal ${String(signal)}`)
-  if (whom !== undefined && whom !== 'leader' && whom !== 'all') throw new InvalidArgsError(`Invalid whom '${String(whom)}'`)
+  if (signal !== undefined && (typeof signal !== 'number' || !Number.isInteger(signal) || !signalIsValid(signal))) throw new InvalidArgsError(`Invalid signal ${JSON.stringify(signal)}`)
+  if (whom !== undefined && whom !== 'leader' && whom !== 'all') throw new InvalidArgsError(`Invalid whom ${JSON.stringify(whom)}`)
   return { ...(signal === undefined ? {} : { signal }), ...(whom === undefined ? {} : { whom }) }
 }
 

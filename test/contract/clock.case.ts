@@ -12,7 +12,7 @@ import type { ContractCase, Harness } from './contract.ts'
 export interface ClockHarness extends Harness {
   readonly clock: Clock
   /** Lets `ms` milliseconds pass. */
-  pass(ms: number): Promise<void>
+  readonly pass: (ms: number) => Promise<void>
 }
 
 export const clockCases: readonly ContractCase<ClockHarness>[] = [

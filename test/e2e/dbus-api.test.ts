@@ -13,7 +13,7 @@ const fixture = (name: string): string => readFileSync(new URL(`../fixtures/mach
 
 /** Our Manager adds CreateMachineEx and RegisterMachineEx (newer systemd); nothing else differs. */
 function withoutExMethods(xml: string): string {
-  return xml.replace(/  <method name="(CreateMachineEx|RegisterMachineEx)">\n(?:   .*\n)*?  <\/method>\n/g, '')
+  return xml.replace(/ {2}<method name="(CreateMachineEx|RegisterMachineEx)">\n(?: {3}.*\n)*? {2}<\/method>\n/g, '')
 }
 
 describe('D-Bus API through real busctl', () => {

@@ -29,7 +29,7 @@ function fleetOf(view: FleetView): Fleet {
 }
 
 function sorted(f: Fleet): Fleet {
-  return Object.fromEntries(Object.entries(f).filter(([, l]) => l.length > 0).map(([h, l]) => [h, [...l].sort()]).sort(([a], [b]) => (a! < b! ? -1 : 1)))
+  return Object.fromEntries(Object.entries(f).filter(([, l]) => l.length > 0).map(([h, l]): [string, string[]] => [h, [...l].sort()]).sort(([a], [b]) => (a < b ? -1 : 1)))
 }
 
 describe('the fleet on etcd', () => {

@@ -130,7 +130,7 @@ describe('mctl next to real machinectl', () => {
 
   describe('status', () => {
     /** The relative part of "Since:" moves on between the two runs. */
-    const normalise = (s: string): string => s.replace(/^(\t   Since: .*); .* (ago|left)$/gm, '$1; X ago')
+    const normalise = (s: string): string => s.replace(/^(\t {3}Since: .*); .* (ago|left)$/gm, '$1; X ago')
     /** mctl's process tree below "Unit:" (machinectl needs systemd1 for it and prints an error instead). */
     const withoutTree = (s: string): string => s.split('\n').filter((l) => !l.startsWith('\t\t  ')).join('\n')
 

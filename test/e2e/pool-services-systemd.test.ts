@@ -33,8 +33,8 @@ void describe('mctl start/enable on a systemd host: machined-spawn@NAME.service'
     assert.equal(await unitState('machined-spawn@bb.service'), 'active')
     assert.match((await guest.enter(['machinectl', 'list', '--no-legend'])).stdout, /^bb +container machined-spawn /m)
     const status = await mctl('status', 'bb')
-    assert.match(status.stdout, /^\t    Unit: machined-spawn@bb\.service$/m)
-    assert.match(status.stdout, /^\t   Image: bb \(\/var\/lib\/machines\/bb\)$/m)
+    assert.match(status.stdout, /^\t {4}Unit: machined-spawn@bb\.service$/m)
+    assert.match(status.stdout, /^\t {3}Image: bb \(\/var\/lib\/machines\/bb\)$/m)
     // Started again: StartUnit on an active unit, nothing to do.
     assert.equal((await mctl('start', 'bb')).code, 0)
     assert.equal((await mctl('poweroff', 'bb')).code, 0)

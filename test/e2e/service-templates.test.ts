@@ -71,6 +71,7 @@ void describe('machined-spawn@ and machined-vmspawn@ on a systemd host', { timeo
     // --shutdown-timeout qemu is killed, and the unit says so (status 128+9), as it should.
     assert.deepEqual(await show('machined-vmspawn@vm.service', 'ActiveState', 'Result', 'ExecMainStatus'), { ActiveState: 'failed', Result: 'exit-code', ExecMainStatus: '137' })
     // The guest's console shares the journal's lines: its last escape sequences may stand before ours on one line.
+    // eslint-disable-next-line no-control-regex -- ESC starts the escape sequences it skips
     assert.match((await guest.enter(['journalctl', '--no-pager', '-o', 'cat', '-u', 'machined-vmspawn@vm.service'])).stdout, /(^|\x1b\[[0-9;?]*[A-Za-z]|\x1bc)machined-vmspawn: qemu died of SIGKILL\.$/m)
     await guest.enter(['systemctl', 'reset-failed', 'machined-vmspawn@vm.service'])
     await eventually(async () => (await machines()).length === 0, 10_000, 'vm to be unregistered')

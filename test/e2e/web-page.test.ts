@@ -88,7 +88,7 @@ void describe('machined-web: the list', { timeout: 180_000 }, () => {
     assert.deepEqual(await unnamedControls(page), [])
     await page.getByRole('searchbox', { name: 'Filter machines by name, service or OS' }).waitFor()
     await page.getByRole('table', { name: 'Machines' }).waitFor()
-    const background = (): Promise<string> => page.evaluate('getComputedStyle(document.body).backgroundColor') as Promise<string>
+    const background = (): Promise<string> => page.evaluate<string>('getComputedStyle(document.body).backgroundColor')
     await page.emulateMedia({ colorScheme: 'dark' })
     assert.equal(await background(), 'rgb(22, 24, 29)')
     await screenshot(page, 'list-dark.png')
@@ -110,7 +110,7 @@ void describe('machined-web: the list', { timeout: 180_000 }, () => {
     const rendered = await page.locator('[data-machine]').count()
     assert.ok(rendered > 10 && rendered < 100, `${rendered} row elements for 1,000 machines`)
     assert.equal(await page.getByRole('table', { name: 'Machines' }).getAttribute('aria-rowcount'), '1001')
-    await page.locator('.viewport').evaluate((v) => { v.scrollTop = v.scrollHeight })
+    await page.locator('.viewport').evaluate((v: { scrollTop: number; readonly scrollHeight: number }) => { v.scrollTop = v.scrollHeight })
     await row(names.at(-1)!).waitFor()
     assert.ok(await page.locator('[data-machine]').count() < 100)
     await page.getByRole('searchbox').fill(names[500]!)

@@ -19,7 +19,7 @@ import { launchBrowser, logIn, WebRun } from '../helpers/web.ts'
 import { WebServer } from '../../src/web/server.ts'
 import { newSecret } from '../../src/web/access.ts'
 import type { MachineRow } from '../../src/web/api-types.ts'
-import type { MachineSource, SourceEvent } from '../../src/web/source.ts'
+import type { MachineSource } from '../../src/web/source.ts'
 import { NotSupportedError } from '../../src/protocol/errors.ts'
 
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
@@ -227,7 +227,7 @@ void describe('machined-web: hostile strings are shown as text', { timeout: 120_
       host: '',
       machines: () => [row],
       history: () => undefined,
-      subscribe: (_l: (e: SourceEvent) => void) => () => undefined,
+      subscribe: () => () => undefined,
       readMetrics: () => Promise.resolve([]),
       status: () => Promise.resolve({ ...row, state: 'running', rootDirectory: HOSTILE, interfaces: [HOSTILE], uidShift: 0, leaderCommand: HOSTILE, guestId: '', tree: { cgroup: `/${HOSTILE}`, processes: [{ pid: 1, command: HOSTILE }], children: [] }, sample: null }),
       act: () => Promise.reject(new NotSupportedError('no')),

@@ -34,11 +34,6 @@ export function trackingDirs(layout: CgroupLayout, cgroup: string, root = ''): s
   return trackingHierarchies(layout).map((h) => `${root}${join(h, cgroup)}`)
 }
 
-/** `cgroup` in every hierarchy of `layout`, controllers included. */
-export function allDirs(layout: CgroupLayout, cgroup: string, root = ''): string[] {
-  return allHierarchies(layout).map((h) => `${root}${join(h, cgroup)}`)
-}
-
 /**
  * The same hierarchy as this process's mount table has it: a world's
  * cgroup2 or name=systemd mount is the host's own hierarchy (cgroups are
@@ -57,11 +52,6 @@ export function hostTrackingDirs(worldLayout: CgroupLayout, cgroup: string): str
     const mount = hostMountOf(worldLayout, h)
     return mount === undefined ? [] : [join(mount, cgroup)]
   })
-}
-
-/** Which of the tracking copies of `cgroup` exist. */
-export function existingTrackingDirs(layout: CgroupLayout, cgroup: string, root = ''): string[] {
-  return trackingDirs(layout, cgroup, root).filter((d) => existsSync(d))
 }
 
 /**

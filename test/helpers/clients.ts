@@ -122,7 +122,7 @@ export class VarlinkCaller {
 function stable(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => {
     if (typeof x === 'bigint') return `${x}n`
-    if (x instanceof Variant) return { sig: x.signature, value: x.value }
+    if (x instanceof Variant) return { sig: x.signature, value: x.value as unknown }
     if (x !== null && typeof x === 'object' && (x as { type?: string }).type === 'Buffer') return (x as { data: number[] }).data.join(',')
     return x
   })

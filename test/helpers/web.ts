@@ -144,5 +144,5 @@ const UNNAMED_CONTROLS = `(() => {
 })()`
 
 export function unnamedControls(page: Page): Promise<string[]> {
-  return page.evaluate(UNNAMED_CONTROLS) as Promise<string[]>
+  return page.evaluate<string[]>(UNNAMED_CONTROLS)
 }

@@ -82,7 +82,7 @@ async function spawnLeaders(n: number, stubborn: boolean): Promise<{ shell: Chil
   const shell = spawn('sh', ['-c', `${ignore}i=0; while [ $i -lt ${n} ]; do sleep 1000 & echo $!; i=$((i+1)); done; echo done; wait`], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   await new Promise<void>((resolve, reject) => {
-    shell.stdout!.on('data', (c: Buffer) => { out += c.toString(); if (out.includes('done\n')) resolve() })
+    shell.stdout.on('data', (c: Buffer) => { out += c.toString(); if (out.includes('done\n')) resolve() })
     shell.once('exit', () => reject(new Error('leader shell exited early')))
   })
   return { shell, pids: out.split('\n').filter((l) => /^\d+$/.test(l)).map(Number) }
@@ -272,7 +272,7 @@ describe('kill -9 of the daemon during concurrent registrations and terminations
       }
       const varlinkCall = async (method: string, parameters: Record<string, unknown>): Promise<void> => {
         const r = await pick(rand, vls).call(method, parameters)
-        if (r.error !== undefined) throw new DBusError(String(r.error), [JSON.stringify(r.parameters ?? {})])
+        if (r.error !== undefined) throw new DBusError(r.error as string, [JSON.stringify(r.parameters ?? {})])
       }
       const end = (p: Planned): void => {
         const r = rand()

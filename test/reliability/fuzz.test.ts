@@ -98,7 +98,7 @@ describe('fuzzing the running daemon', () => {
           try {
             p = conn.call(DEST, c.path, c.interface, c.member, c.signature, c.body)
           } catch (err) {
-            p = Promise.reject(err)
+            p = Promise.reject(err instanceof Error ? err : new Error(String(err)))
           }
           const done: Promise<void> = outcome(p).then((o) => { note(o); inFlight.delete(done) })
           inFlight.add(done)

@@ -52,7 +52,7 @@ describe('PID reuse never brings back a dead leader\'s machine', () => {
       children.push(child)
       const pid = await new Promise<number>((resolve, reject) => {
         let out = ''
-        child.stdout!.on('data', (c: Buffer) => { out += c.toString(); if (out.includes('\n')) resolve(Number(out.trim())) })
+        child.stdout.on('data', (c: Buffer) => { out += c.toString(); if (out.includes('\n')) resolve(Number(out.trim())) })
         child.once('exit', () => reject(new Error('exited before saying its PID')))
       })
       if (want === undefined || pid === want) return { child, pid }
@@ -77,7 +77,7 @@ describe('PID reuse never brings back a dead leader\'s machine', () => {
     const vl = await VarlinkCaller.connect(sb)
     const r = await vl.call('io.systemd.Machine.List', { pid: { pid } })
     vl.close()
-    const varlink = r.error === undefined ? String((r.parameters as { name: string }).name) : String(r.error)
+    const varlink = r.error === undefined ? String((r.parameters as { name: string }).name) : (r.error as string)
     return { dbus, varlink }
   }
 

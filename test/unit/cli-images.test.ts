@@ -44,6 +44,7 @@ void describe('mctl image helpers', () => {
     const stop = startProgressBar(ctx(60), 'Cloning', { total: async () => 1000, done: async () => (done += 250) })
     await new Promise((resolve) => setTimeout(resolve, 900))
     stop()
+    // eslint-disable-next-line no-control-regex -- ESC [K is what the progress line ends with
     assert.match(written.join(''), /^\rCloning \[#+\.*\] +\d+% \d+B\/1000B\x1b\[K/)
     assert.equal(written.at(-1), '\r\x1b[K')
     written.length = 0

@@ -11,7 +11,7 @@ const parse = (...argv: string[]): ParseResult => parseArguments(argv, 'mctl', a
 const run = (...argv: string[]): Extract<ParseResult, { kind: 'run' }> => {
   const r = parse(...argv)
   assert.equal(r.kind, 'run', JSON.stringify(r))
-  return r as Extract<ParseResult, { kind: 'run' }>
+  return r
 }
 const failure = (...argv: string[]): string => {
   const r = parse(...argv)

@@ -53,12 +53,13 @@ void describe('path checks (path-util.c)', () => {
   })
 
   void test('path_extract_filename and path_extract_directory', () => {
-    assert.equal(pathExtractFilename('/a/b'), 'b')
-    assert.equal(pathExtractFilename('/a/b/'), 'b')
-    assert.equal(pathExtractFilename('/a/b/.'), 'b')
-    assert.equal(pathExtractFilename('/'), 'EADDRNOTAVAIL')
-    assert.equal(pathExtractFilename('//'), 'EADDRNOTAVAIL')
-    assert.equal(pathExtractFilename('/a/..'), 'EINVAL')
+    assert.deepEqual(pathExtractFilename('/a/b'), { name: 'b' })
+    assert.deepEqual(pathExtractFilename('/a/b/'), { name: 'b' })
+    assert.deepEqual(pathExtractFilename('/a/b/.'), { name: 'b' })
+    assert.deepEqual(pathExtractFilename('/a/EINVAL'), { name: 'EINVAL' })
+    assert.deepEqual(pathExtractFilename('/'), { errno: 'EADDRNOTAVAIL' })
+    assert.deepEqual(pathExtractFilename('//'), { errno: 'EADDRNOTAVAIL' })
+    assert.deepEqual(pathExtractFilename('/a/..'), { errno: 'EINVAL' })
     assert.equal(pathExtractDirectory('/a/b/c'), '/a/b')
     assert.equal(pathExtractDirectory('/a'), '/')
     assert.equal(pathExtractDirectory('/../x'), '/..')
@@ -76,6 +77,8 @@ void describe('what a copy or bind mount asks for', () => {
   void test('copy: both sides need a file name; they are cleaned to directory/name', () => {
     assert.deepEqual(copyFileNames({ hostPath: '/h/f/', containerPath: '/../etc/./x' }), { hostPath: '/h/f', containerPath: '/../etc/x' })
     assert.deepEqual(copyFileNames({ hostPath: '/f', containerPath: '/g' }), { hostPath: '/f', containerPath: '/g' })
+    // A file may be named like an errno.
+    assert.deepEqual(copyFileNames({ hostPath: '/h/EINVAL', containerPath: '/EADDRNOTAVAIL' }), { hostPath: '/h/EINVAL', containerPath: '/EADDRNOTAVAIL' })
     assert.throws(() => copyFileNames({ hostPath: '/h/f', containerPath: '/' }), new FailedError('Failed to extract file name of \'/\' path: Cannot assign requested address'))
     assert.throws(() => copyFileNames({ hostPath: '/h/..', containerPath: '/x' }), new InvalidArgsError('Failed to extract file name of \'/h/..\' path: Invalid argument'))
   })

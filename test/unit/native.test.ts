@@ -59,7 +59,7 @@ describe('native module', () => {
   })
 
   it('passes fds only as asked: bad arguments are refused, a gone peer is EPIPE (no SIGPIPE), its end an empty read', () => {
-    const { sendFds } = loadAddon<{ sendFds(fd: number, data: Buffer, fds: number[]): number }>()
+    const { sendFds } = loadAddon<{ sendFds: (fd: number, data: Buffer, fds: number[]) => number }>()
     const [a, b] = socketPair()
     assert.throws(() => sendFds(a, Buffer.alloc(0), []), { code: 'ERR_INVALID_ARG_TYPE' })
     assert.throws(() => sendFds(a, Buffer.from('x'), new Array<number>(254).fill(a)), { code: 'ERR_INVALID_ARG_TYPE' })

@@ -28,7 +28,7 @@ void describe('register: validation', () => {
       [{ rootDirectory: 'relative/root' }, 'Root directory must be empty or an absolute path'],
     ]
     // Every fault at once, then fix them one by one: each time the next message shows.
-    let bad: Partial<RegisterRequest> = Object.assign({}, ...steps.map(([o]) => o))
+    let bad = steps.reduce<Partial<RegisterRequest>>((all, [o]) => ({ ...all, ...o }), {})
     for (const [fault, message] of steps) {
       await rejectsWith(registerMachine(manager, registerRequest(bad), ROOT), InvalidArgsError, message)
       bad = Object.fromEntries(Object.entries(bad).filter(([k]) => !(k in fault)))

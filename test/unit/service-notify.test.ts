@@ -28,7 +28,7 @@ async function receiver(address: string): Promise<{ child: ChildProcess; got: Re
   const got: Received[] = []
   let buf = ''
   let bound = false
-  child.stdout!.on('data', (c: Buffer) => {
+  child.stdout.on('data', (c: Buffer) => {
     buf += c.toString()
     let nl
     while ((nl = buf.indexOf('\n')) >= 0) {

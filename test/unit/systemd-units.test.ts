@@ -63,7 +63,7 @@ void describe('SystemdUnits', () => {
     const [call] = bus.calls
     assert.equal(call?.member, 'StartTransientUnit')
     assert.equal(call?.signature, 'ssa(sv)a(sa(sv))')
-    const [name, mode, props, aux] = call!.body as [string, string, [string, { signature: string; value: unknown }][], unknown[]]
+    const [name, mode, props, aux] = call.body as [string, string, [string, { signature: string; value: unknown }][], unknown[]]
     assert.deepEqual([name, mode, aux], ['machine-foo.scope', 'fail', []])
     const byName = new Map(props.map(([k, v]) => [k, v]))
     assert.deepEqual(byName.get('Slice'), { signature: 's', value: 'machine.slice' })

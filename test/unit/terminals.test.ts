@@ -113,7 +113,7 @@ void describe('mctl shell and login arguments', () => {
   const run = (argv: string[], env: NodeJS.ProcessEnv = {}): { words: readonly string[]; options: CliOptions } => {
     const r = parseArguments(argv, 'mctl', actions, env)
     assert.equal(r.kind, 'run')
-    return r as { words: readonly string[]; options: CliOptions }
+    return r
   }
 
   test('parse_machine_uid(): USER@NAME wins over --uid; no NAME is the host; "@NAME" is refused', () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { FrameDecoder, type Frame } from '../../src/wire/varlink/framing.ts'
 import { encodeMessage, parseCall } from '../../src/transports/varlink/message.ts'
 
-const text = (frames: Frame[]): (string | 'oversized')[] => frames.map((f) => (f.kind === 'message' ? f.bytes.toString() : 'oversized'))
+const text = (frames: Frame[]): string[] => frames.map((f) => (f.kind === 'message' ? f.bytes.toString() : 'oversized'))
 
 describe('FrameDecoder', () => {
   it('splits at NULs within and across chunks', () => {

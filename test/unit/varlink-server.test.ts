@@ -263,7 +263,7 @@ describe('Varlink server limits', () => {
     const head = '{"method":"org.example.test.Echo","parameters":{"text":"'
     const exact = `${head}${'a'.repeat(1024 - head.length - 3)}"}}`
     assert.equal(exact.length, 1024)
-    assert.equal(((await c.call('org.example.test.Echo', JSON.parse(exact).parameters as Record<string, unknown>)).parameters as { text: string }).text.length, 1024 - head.length - 3)
+    assert.equal(((await c.call('org.example.test.Echo', (JSON.parse(exact) as { parameters: Record<string, unknown> }).parameters)).parameters as { text: string }).text.length, 1024 - head.length - 3)
     c.send(`${exact} \0`)
     assert.deepEqual(await c.next(), { error: 'io.systemd.System', parameters: { origin: 'linux', errno: 105, errnoName: 'ENOBUFS' } })
     assert.equal(await c.next(), undefined)

@@ -16,6 +16,7 @@ const SIMPLE_ESCAPES: Readonly<Record<string, string>> = { '"': '\\"', '\\': '\\
 
 /** json_format_string(): bytes ≥ 0x20 (and all non-ASCII) go out as they are. */
 export function formatJsonString(s: string): string {
+  // eslint-disable-next-line no-control-regex -- JSON escapes exactly the control characters
   return `"${s.replace(/["\\\x00-\x1f]/g, (c) => SIMPLE_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}"`
 }
 

@@ -47,6 +47,7 @@ export interface TableLayout {
 }
 
 /** Below the surrogates, UTF-16 code units sort as UTF-8 bytes do. */
+// eslint-disable-next-line no-control-regex -- a range from U+0000, not a stray control character
 const BELOW_SURROGATES = /^[\u0000-\ud7ff]*$/
 
 /**

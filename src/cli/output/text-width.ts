@@ -33,6 +33,7 @@ export function isWide(codePoint: number): boolean {
 }
 
 /** Code units that are one narrow code point each: below the first wide range, and from its end to the next (which holds "…"). */
+// eslint-disable-next-line no-control-regex -- a range from U+0000, not a stray control character
 const NARROW_ONLY = /^[\u0000-\u10ff\u1160-\u2328]*$/
 
 /** utf8_console_width(): every code point one cell, wide ones two. */
@@ -78,6 +79,7 @@ export function ellipsisGlyph(): string {
 }
 
 function isAscii(s: string): boolean {
+  // eslint-disable-next-line no-control-regex -- ASCII is the range from NUL
   return /^[\x00-\x7f]*$/.test(s)
 }
 

@@ -54,7 +54,7 @@ function warnRefused(view: FleetView, io: Io): void {
   if (refused.size === 0) return
   const [key, reason] = refused.entries().next().value!
   // The key is anybody's bytes: no control character of it reaches the terminal.
-  const shown = key.slice(0, 200).replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  const shown = key.slice(0, 200).replace(/\p{Cc}/gu, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
   io.err(`Ignored ${refused.size} invalid ${refused.size === 1 ? 'entry' : 'entries'} under ${FLEET_PREFIX} in etcd ("${shown}": ${reason}).\n`)
 }
 

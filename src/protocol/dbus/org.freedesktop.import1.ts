@@ -9,8 +9,6 @@
 
 import type { InterfaceDescription } from './org.freedesktop.machine1.ts'
 
-export { IMPORT1_BUS_NAME, IMPORT1_PATH, TRANSFER_PATH_PREFIX } from '../transfer.ts'
-
 export const IMPORT_MANAGER_INTERFACE_NAME = 'org.freedesktop.import1.Manager'
 export const TRANSFER_INTERFACE_NAME = 'org.freedesktop.import1.Transfer'
 

@@ -9,7 +9,6 @@
 import { formatInterface, type VarlinkInterface } from './idl.ts'
 
 export const METRICS_INTERFACE_NAME = 'io.machinedts.Metrics'
-export const METRICS_SOCKET_NAME = 'io.machinedts.Metrics'
 
 export const METRICS_INTERFACE: VarlinkInterface = {
   name: METRICS_INTERFACE_NAME,

@@ -74,7 +74,7 @@ export function managerImageMethods(ctx: DbusContext) {
 }
 
 /** PoolPath, PoolUsage, PoolLimit: the quota is looked up before properties are read (prepare()). */
-export function poolProperties(ctx: DbusContext): { prepare(): Promise<void>; property(name: string): unknown } {
+export function poolProperties(ctx: DbusContext): { prepare: () => Promise<void>; property: (name: string) => unknown } {
   let quota = { usage: UINT64_MAX, limit: UINT64_MAX }
   return {
     prepare: async () => { quota = await poolQuota(ctx.manager) },

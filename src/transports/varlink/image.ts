@@ -119,12 +119,12 @@ export function machineImageBinding(options: { readonly manager: Manager }): Int
       const caller = callerOf(call)
       if (typeof newName === 'string') await renameImage(manager, image, newName, caller)
       // Read-only and limit are both tried; the first failure is the answer (RET_GATHER()).
-      let failure: unknown
-      const attempt = (work: () => Promise<void>): Promise<void> => renaming({ NOT_SUPPORTED: notSupportedErrno }, work).catch((err: unknown) => { failure ??= err })
+      let failure: { readonly error: unknown } | undefined
+      const attempt = (work: () => Promise<void>): Promise<void> => renaming({ NOT_SUPPORTED: notSupportedErrno }, work).catch((error: unknown) => { failure ??= { error } })
       const current = typeof newName === 'string' ? (await findImage(manager, newName)) ?? image : image
       if (typeof readOnly === 'boolean') await attempt(() => markImageReadOnly(manager, current, readOnly, caller))
       if (limit !== undefined && limit !== UINT64_MAX) await attempt(() => setImageLimit(manager, current, limit, caller))
-      if (failure !== undefined) throw failure
+      if (failure !== undefined) throw failure.error
       return {}
     },
     Clone: async (call) => {

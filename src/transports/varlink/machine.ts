@@ -39,7 +39,7 @@ const noSuchMachine = (): VarlinkError => new VarlinkError(MACHINE_ERRORS.NO_SUC
 
 /** valid_user_group_name() with VALID_USER_RELAX, as json_dispatch_const_user_group_name() applies it: anything a passwd line can hold. */
 function userNameIsValid(name: string): boolean {
-   
+  // eslint-disable-next-line no-control-regex -- the control characters are what it refuses
   return name !== '' && name !== '.' && name !== '..' && !name.startsWith('-') && !/[\s:/\x00-\x1f\x7f]/.test(name) && name.length <= 256
 }
 

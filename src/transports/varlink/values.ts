@@ -64,6 +64,7 @@ export function absolutePathValue(v: unknown): string | undefined {
 
 /** string_is_safe(), what SD_JSON_STRICT adds to sd_json_dispatch_string(): no control characters, quotes or backslashes. */
 export function safeStringValue(v: unknown): string | undefined {
+  // eslint-disable-next-line no-control-regex -- the control characters are what it refuses
   return typeof v === 'string' && !/[\x00-\x1f\x7f"'\\]/.test(v) ? v : undefined
 }
 

@@ -28,7 +28,7 @@ function describe(v: unknown): string {
   if (Array.isArray(v)) return 'an array'
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return `${typeof v} ${String(v)}`
-  return typeof v === 'object' ? `an object (${(v as object).constructor?.name ?? 'null prototype'})` : typeof v
+  return typeof v === 'object' ? `an object (${v.constructor?.name ?? 'null prototype'})` : typeof v
 }
 
 function invalid(sig: string, v: unknown, why = ''): InvalidValueError {

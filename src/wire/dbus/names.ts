@@ -72,7 +72,7 @@ export function isInterfaceName(s: string): boolean {
   return s.length <= MAX_NAME && elements(s, 0, -1, false) >= 2
 }
 
-/** Error names follow the interface-name grammar. */
+/** Error names follow the interface-name grammar. @alias */
 export const isErrorName = isInterfaceName
 
 export function isMemberName(s: string): boolean {
