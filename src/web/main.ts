@@ -9,8 +9,8 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect } from '../client/connect.ts'
+import { detectCgroupLayout } from '../linux/cgroup-layout.ts'
 import { newSecret, writeToken } from './access.ts'
-import { readCgroupMounts } from './cgroup-stats.ts'
 import { LocalSource } from './local-source.ts'
 import { HELP, parseWebArgs, UsageError, type WebOptions } from './options.ts'
 import { WebServer } from './server.ts'
@@ -30,7 +30,7 @@ async function run(o: WebOptions): Promise<number> {
   const tokenPath = writeToken(o.runtimeDir, token)
   const source = new LocalSource({
     connect: () => connect({ transport: o.transport }),
-    mounts: readCgroupMounts(),
+    layout: detectCgroupLayout(),
     maxTerminals: o.maxTerminals,
     log,
   })
