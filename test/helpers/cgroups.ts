@@ -59,6 +59,15 @@ export function hostTrackingDirs(worldLayout: CgroupLayout, cgroup: string): str
   })
 }
 
+/**
+ * `cgroup` in the v1 memory and pids hierarchies of `layout`, where every
+ * scope is accounted (systemd 252's DefaultMemoryAccounting=yes and
+ * DefaultTasksAccounting=yes, which machined-ts copies): [controller, dir].
+ */
+export function accountingDirs(layout: CgroupLayout, cgroup: string, root = ''): ['memory' | 'pids', string][] {
+  return ([['memory', layout.memoryV1], ['pids', layout.pidsV1]] as const).flatMap(([c, h]) => (h === undefined ? [] : [[c, `${root}${join(h, cgroup)}`] as ['memory' | 'pids', string]]))
+}
+
 /** Which of the tracking copies of `cgroup` exist. */
 export function existingTrackingDirs(layout: CgroupLayout, cgroup: string, root = ''): string[] {
   return trackingDirs(layout, cgroup, root).filter((d) => existsSync(d))
