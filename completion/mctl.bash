@@ -6,6 +6,10 @@ __mctl_machines() {
     mctl list --no-legend --no-pager --full --max-addresses=0 2>/dev/null | while read -r name _; do printf '%s\n' "$name"; done
 }
 
+__mctl_images() {
+    mctl list-images --no-legend --no-pager --full 2>/dev/null | while read -r name _; do printf '%s\n' "$name"; done
+}
+
 _mctl() {
     local cur prev words cword
     if declare -F _init_completion >/dev/null; then
@@ -17,10 +21,10 @@ _mctl() {
         cword=$COMP_CWORD
     fi
 
-    local verbs='list status show terminate poweroff reboot stop kill login shell copy-to copy-from bind help'
+    local verbs='list status show start enable disable terminate poweroff reboot stop kill login shell copy-to copy-from bind help'
     local opts_standalone='-h --help --version --no-pager --no-legend -q --quiet -a --all --value -l --full --no-ask-password --force --read-only --mkdir'
     local opts_arg='-p --property --kill-whom -s --signal -o --output --max-addresses --transport -n --lines --uid -E --setenv -H --host --fleet --fleet-etcd-ca --fleet-etcd-cert --fleet-etcd-key --fleet-etcd-user --fleet-etcd-password-file'
-    local props='Name Id Timestamp TimestampMonotonic Service Unit Leader Class RootDirectory NetworkInterfaces State PoolPath PoolUsage PoolLimit'
+    local props='Name Id Timestamp TimestampMonotonic Service Unit Leader Class RootDirectory NetworkInterfaces State ImageName ImagePath PoolPath PoolUsage PoolLimit'
 
     case $prev in
         --kill-whom) COMPREPLY=($(compgen -W 'leader all' -- "$cur")); return ;;
@@ -51,6 +55,8 @@ _mctl() {
     case $verb in
         '') COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
         status|show|terminate|poweroff|reboot|stop|kill|login|shell) COMPREPLY=($(compgen -W "$(__mctl_machines)" -- "$cur")) ;;
+        # Images of the pool, which become machines of the same name.
+        start|enable|disable) COMPREPLY=($(compgen -W "$(__mctl_images)" -- "$cur")) ;;
         # A machine, then paths (host paths complete; those inside the container are typed).
         copy-to|copy-from|bind)
             if ((n == 0)); then COMPREPLY=($(compgen -W "$(__mctl_machines)" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;

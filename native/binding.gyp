@@ -39,7 +39,7 @@
       'type': 'executable',
       'sources': [
         'spawn_helper/main.c', 'spawn_helper/plan.c', 'spawn_helper/steps.c', 'spawn_helper/fs.c',
-        'spawn_helper/host.c', 'common/fdpass.c',
+        'spawn_helper/host.c', 'spawn_helper/loop.c', 'common/fdpass.c',
       ],
     },
     {

@@ -110,8 +110,11 @@ int remount_ro_tree(const char *path) {
 }
 
 /* pivot_root(".", ".") then detach the old root: no directory for it is needed in the image (as runc does). */
-int pivot_into(const char *root) {
+int pivot_into(const char *root, int read_only) {
         if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return -1;
+        /* While the host's /proc still shows our mount table: the tree's own mounts go read-only with it. */
+        if (read_only && remount_ro_tree(root) < 0)
                 return -1;
         if (chdir(root) < 0)
                 return -1;

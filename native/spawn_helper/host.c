@@ -22,7 +22,10 @@ typedef struct DirList {
         size_t n;
 } DirList;
 
-static DirList shared_dirs, owned_dirs;
+static DirList shared_dirs, owned_dirs, orphan_dirs;
+
+/* machined-spawn closed our stdin (it died): nobody else will clean up after the container. */
+static int manager_gone;
 
 /* clone [pid,mount,uts,ipc,net]: the namespaces the container gets. */
 int step_clone(const Step *st, Plan *plan) {
@@ -76,6 +79,24 @@ int step_host_dir(const Step *st, Plan *plan) {
         return 0;
 }
 
+/*
+ * A host directory machined-spawn made and keeps across the container's
+ * reboots (an ephemeral container's overlay layer): it removes it itself
+ * at the end; we remove it only if it died first.
+ */
+int step_host_orphan_dir(const Step *st, Plan *plan) {
+        if (orphan_dirs.n >= sizeof orphan_dirs.paths / sizeof orphan_dirs.paths[0]) {
+                errno = EMFILE;
+                return -1;
+        }
+        orphan_dirs.paths[orphan_dirs.n++] = strdup(arg(st, 1));
+        return 0;
+}
+
+void host_manager_gone(void) {
+        manager_gone = 1;
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
         (void) st;
         (void) ftw;
@@ -96,6 +117,9 @@ void host_cleanup(void) {
         for (size_t i = owned_dirs.n; i > 0; i--)
                 (void) nftw(owned_dirs.paths[i - 1], remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
         owned_dirs.n = 0;
+        for (size_t i = orphan_dirs.n; i > 0 && manager_gone; i--)
+                (void) nftw(orphan_dirs.paths[i - 1], remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        orphan_dirs.n = 0;
 }
 
 /* "notify <text>" for one datagram: \n, \\ and NUL escaped. */

@@ -25,6 +25,7 @@
  *   go | abort              after "pid": let C continue, or kill it
  * and on stdout (to Node):
  *   pid <host pid of C>
+ *   waiting                 C has made its mounts and nodes, and waits for "go"
  *   running                 C has exec'd the payload
  *   error <text>            a plan step failed (C has exited)
  *   notify <text>           an sd_notify datagram from C (\n and \\ escaped)
@@ -95,7 +96,7 @@ static void on_error_pipe(Watch *w) {
                 emit("running");
 }
 
-/* An fd C hands over: 'n' the notify socket, 'k' the kmsg FIFO; EOF closes the channel. */
+/* An fd C hands over: 'n' the notify socket, 'k' the kmsg FIFO; 'w' without one: C waits for "go"; EOF closes the channel. */
 static void on_fdpass(Watch *w) {
         char tag = 0;
         int fd = -1;
@@ -109,6 +110,8 @@ static void on_fdpass(Watch *w) {
                 w->notify = fd;
         else if (n_fds == 1 && tag == 'k' && w->kmsg < 0)
                 w->kmsg = fd;
+        else if (n_fds == 0 && tag == 'w')
+                emit("waiting");
         else if (n_fds == 1)
                 close(fd);
 }
@@ -123,8 +126,11 @@ static void on_command(Watch *w) {
                         kill(w->pid, SIGKILL);
                 close(w->go);
                 w->go = -1;
-        } else if (!line || strcmp(line, "abort") == 0)
+        } else if (!line || strcmp(line, "abort") == 0) {
+                if (!line && w->rd->eof)
+                        host_manager_gone();
                 kill(w->pid, SIGKILL);
+        }
         free(line);
 }
 

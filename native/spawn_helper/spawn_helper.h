@@ -66,7 +66,7 @@ unsigned long parse_mount_flags(const char *s);
 int mkdir_p(const char *path, mode_t mode);
 int remount_ro_one(const char *path);
 int remount_ro_tree(const char *path);
-int pivot_into(const char *root);
+int pivot_into(const char *root, int read_only);
 int write_file(const char *path, mode_t mode, const char *content);
 int make_node(const char *path, const char *type, mode_t mode, const char *major, const char *minor);
 int make_console(const char *path);
@@ -74,11 +74,16 @@ int link_up(const char *name);
 int keep_capabilities(const char *hex_mask);
 void reset_signals(void);
 
+/* loop.c: a raw image's file system through an auto-cleared loop device. */
+int loop_mount(const char *image, const char *offset, const char *size, const char *fstype, const char *target, const char *flags, const char *data);
+
 /* host.c: the helper's side. */
 int step_clone(const Step *st, Plan *plan);
 int step_host_shared_dir(const Step *st, Plan *plan);
 int step_host_dir(const Step *st, Plan *plan);
+int step_host_orphan_dir(const Step *st, Plan *plan);
 void host_cleanup(void);
+void host_manager_gone(void);
 void drain_notify(int sock, pid_t leader);
 
 #endif

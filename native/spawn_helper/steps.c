@@ -59,10 +59,14 @@ static int room_for(size_t count, size_t max, int err) {
         return -1;
 }
 
-/* Everything before this ran while machined placed us in the machine's scope; what follows (the cgroup namespace, the payload) needs us in it. EOF means: abort. */
+/* Everything before this ran before machined placed us in the machine's scope; what follows (the cgroup namespace, the payload) needs us in it. EOF means: abort. */
 static int step_wait_go(const Step *st, Plan *p) {
-        char c;
+        char c = 'w';
 
+        /* Every node and mount is made: the manager may have us moved into the machine's scope now (its device
+         * policy would refuse the mknods made before this point, as nspawn's outer child is done before it registers). */
+        if (fdpass_send(p->fdpass, &c, 1, NULL, 0, 0) < 0)
+                return -1;
         for (;;) {
                 ssize_t k = read(p->go_fd, &c, 1);
                 if (k == 1)
@@ -110,8 +114,14 @@ static int step_attach(const Step *st, Plan *p) {
         return -1;
 }
 
+/* pivot-root ROOT [ro]: "ro" makes the root and every mount below it read-only first (nspawn's --read-only). */
 static int step_pivot_root(const Step *st, Plan *p) {
-        return pivot_into(arg(st, 1));
+        return pivot_into(arg(st, 1), arg(st, 2) && strcmp(arg(st, 2), "ro") == 0);
+}
+
+/* loop-mount IMAGE OFFSET SIZE FSTYPE TARGET FLAGS [DATA] (loop.c). */
+static int step_loop_mount(const Step *st, Plan *p) {
+        return loop_mount(arg(st, 1), arg(st, 2), arg(st, 3), arg(st, 4), arg(st, 5), arg(st, 6), arg(st, 7));
 }
 
 static int step_mount(const Step *st, Plan *p) {
@@ -258,12 +268,14 @@ static const StepKind STEPS[] = {
         { "clone", 0, IN_HELPER, step_clone },
         { "host-shared-dir", 1, IN_HELPER, step_host_shared_dir },
         { "host-dir", 1, IN_HELPER, step_host_dir },
+        { "host-orphan-dir", 1, IN_HELPER, step_host_orphan_dir },
         /* The container's, in the order the plan gives. */
         { "wait-go", 0, IN_CONTAINER, step_wait_go },
         { "unshare-cgroup", 0, IN_CONTAINER, step_unshare_cgroup },
         { "clone-tree", 2, IN_CONTAINER, step_clone_tree },
         { "attach", 2, IN_CONTAINER, step_attach },
         { "pivot-root", 1, IN_CONTAINER, step_pivot_root },
+        { "loop-mount", 6, IN_CONTAINER, step_loop_mount },
         { "mount", 4, IN_CONTAINER, step_mount },
         { "remount-ro", 1, IN_CONTAINER, step_remount_ro },
         { "remount-ro-tree", 1, IN_CONTAINER, step_remount_ro_tree },

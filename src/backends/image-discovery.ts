@@ -22,9 +22,9 @@ import { join } from 'node:path'
 import { HOST_IMAGE_NAME, imageNameIsValid, UINT64_MAX } from '../protocol/image.ts'
 import type { Image } from '../core/ports.ts'
 import { fileAttributes, FS_IMMUTABLE_FL, scanSearchPath, type ScannedEntry } from '../native/images.ts'
+import { entryIsReadOnly, findImageEntry, isUnder } from '../linux/image-search.ts'
 
-/** systemd 252's search path for machine images, in order. */
-export const MACHINE_SEARCH_PATH = ['/etc/machines', '/run/machines', '/var/lib/machines', '/var/lib/container', '/usr/local/lib/machines', '/usr/lib/machines'] as const
+export { MACHINE_SEARCH_PATH } from '../linux/image-search.ts'
 
 export const BTRFS_SUPER_MAGIC = 0x9123683e
 
@@ -34,10 +34,6 @@ export interface DiscoveryConfig {
   readonly vendorRoots: readonly string[]
   /** The host's root, the ".host" image ("/"). */
   readonly hostRoot: string
-}
-
-function under(path: string, roots: readonly string[]): boolean {
-  return roots.some((r) => path === r || path.startsWith(r.endsWith('/') ? r : `${r}/`))
 }
 
 function record(name: string, path: string, type: Image['type'], vendor: boolean, fields: Partial<Image>): Image {
@@ -51,8 +47,8 @@ function record(name: string, path: string, type: Image['type'], vendor: boolean
 /** image_make() from what the scan saw of the entry; undefined for an entry that is no image. */
 function imageOf(name: string, e: ScannedEntry, config: DiscoveryConfig): Image | undefined {
   const path = join(e.dir, e.file)
-  const vendor = under(path, config.vendorRoots)
-  const readOnly = vendor || e.erofs || e.readOnly
+  const vendor = isUnder(path, config.vendorRoots)
+  const readOnly = entryIsReadOnly(e, config.vendorRoots)
   switch (e.type) {
     // The directory's mtime says nothing about the tree below it: no modification time (as systemd).
     case 'directory': return record(name, path, 'directory', vendor, { readOnly, crtime: e.crtime })
@@ -103,24 +99,9 @@ export async function discoverImages(config: DiscoveryConfig): Promise<Image[]> 
   return [...found.values()]
 }
 
-/**
- * image_find(): the first directory of the search path that has NAME (a
- * directory or device: anything else there ends the look in that
- * directory) or NAME.raw.
- */
+/** image_find() (linux/image-search.ts), and ".host" for the host's root. */
 export async function findImage(config: DiscoveryConfig, name: string): Promise<Image | undefined> {
-  if (!imageNameIsValid(name)) return undefined
-  const entries = await scanSearchPath(config.searchPath, [name, `${name}.raw`])
-  const dirs = [...new Set(entries.map((e) => e.dir))]
-  for (const dir of dirs) {
-    const here = entries.filter((e) => e.dir === dir)
-    const plain = here.find((e) => e.file === name)
-    if (plain !== undefined) {
-      if (plain.type === 'directory' || plain.type === 'subvolume' || plain.type === 'block') return imageOf(name, plain, config)
-      continue
-    }
-    const raw = here.find((e) => e.file === `${name}.raw` && e.type === 'raw')
-    if (raw !== undefined) return imageOf(name, raw, config)
-  }
+  const entry = await findImageEntry(config.searchPath, name)
+  if (entry !== undefined) return imageOf(name, entry, config)
   return name === HOST_IMAGE_NAME ? hostImage(config) : undefined
 }

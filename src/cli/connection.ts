@@ -31,9 +31,9 @@ export function endpointsFrom(env: NodeJS.ProcessEnv): Endpoints {
   }
 }
 
-async function connectDbus(busAddress: string): Promise<DbusMachinedClient> {
+async function connectDbus(e: Endpoints): Promise<DbusMachinedClient> {
   const { DbusMachinedClient } = await import('../client/dbus.ts')
-  return DbusMachinedClient.connect(busAddress)
+  return DbusMachinedClient.connect(e.busAddress, e.varlinkSocket)
 }
 
 async function connectVarlink(e: Endpoints): Promise<MachinedClient> {
@@ -45,7 +45,7 @@ export async function openClient(transport: Transport, e: Endpoints): Promise<Ma
   if (transport === 'dbus') {
     // As machinectl: a bus without machined shows up as the first call's error.
     try {
-      return await connectDbus(e.busAddress)
+      return await connectDbus(e)
     } catch (err) {
       throw new CliError(`Failed to connect to bus: ${describeError(err)}`)
     }
@@ -66,7 +66,7 @@ async function openAuto(e: Endpoints): Promise<MachinedClient> {
   let bus: DbusMachinedClient | undefined
   let busProblem: string
   try {
-    bus = await connectDbus(e.busAddress)
+    bus = await connectDbus(e)
     if (await bus.isRunning()) return bus
     busProblem = 'org.freedesktop.machine1 is not on the system bus'
   } catch (err) {

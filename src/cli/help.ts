@@ -17,6 +17,8 @@ Machine Commands:
   list                        List running VMs and containers
   status NAME...              Show VM/container details
   show [NAME...]              Show properties of one or more VMs/containers
+  start NAME...               Start an image of the pool as a container (or
+                              VM) service; returns once it is registered
   poweroff NAME...            Power off one or more containers
   reboot NAME...              Reboot one or more containers
   terminate NAME...           Terminate one or more VMs/containers
@@ -26,6 +28,9 @@ Machine Commands:
   shell [[USER@]NAME [COMMAND...]]
                               Invoke a shell (or other command) in a container
                               or on the local host
+  enable NAME...              Enable automatic start with machined-ts (or at
+                              boot, under systemd)
+  disable NAME...             Disable automatic start
   copy-to NAME PATH [PATH]    Copy files from the host to a container
   copy-from NAME PATH [PATH]  Copy files from a container to the host
   bind NAME PATH [PATH]       Bind mount a path from the host into a container

@@ -41,6 +41,9 @@ const VERBS: readonly Verb[] = [
   { name: 'list', min: 0, max: 1, isDefault: true, load: async () => (await import('./verbs/list.ts')).listMachines },
   { name: 'status', min: 2, max: ANY, load: show },
   { name: 'show', min: 0, max: ANY, load: show },
+  { name: 'start', min: 2, max: ANY, load: async () => (await import('./verbs/services.ts')).startMachines },
+  { name: 'enable', min: 2, max: ANY, load: async () => (await import('./verbs/services.ts')).enableMachines },
+  { name: 'disable', min: 2, max: ANY, load: async () => (await import('./verbs/services.ts')).enableMachines },
   { name: 'terminate', min: 2, max: ANY, load: async () => (await kill()).terminateMachine },
   { name: 'reboot', min: 2, max: ANY, load: async () => (await kill()).rebootMachine },
   { name: 'poweroff', min: 2, max: ANY, load: async () => (await kill()).poweroffMachine },
@@ -64,7 +67,7 @@ const VERBS: readonly Verb[] = [
 
 /** machinectl verbs mctl does not have (yet): named as such rather than "unknown". */
 const NOT_HERE = new Set([
-  'start', 'enable', 'disable', 'import-tar', 'import-raw', 'import-fs', 'export-tar', 'export-raw', 'pull-tar',
+  'import-tar', 'import-raw', 'import-fs', 'export-tar', 'export-raw', 'pull-tar',
   'pull-raw', 'list-transfers', 'cancel-transfer',
 ])
 

@@ -45,7 +45,7 @@ export async function connect(options: ConnectOptions = {}): Promise<MachinedCli
   }
   let client: DbusMachinedClient
   try {
-    client = await DbusMachinedClient.connect(busAddress)
+    client = await DbusMachinedClient.connect(busAddress, socket)
   } catch (err) {
     throw new MachinedUnavailableError(`Neither ${socket} nor the system bus at ${busAddress} could be reached`, { cause: err })
   }

@@ -10,8 +10,10 @@ import type { MachineClass, MachineState } from '../protocol/vocabulary.ts'
 import { BusConnection, DBusError, variant, type Variant } from '../wire/dbus/bus.ts'
 import { fromDbusError, MachinedUnavailableError } from './errors.ts'
 import { DbusImageClient } from './images-dbus.ts'
+import { MachinesClient } from './machines.ts'
+import { MACHINE_SOCKET_PATH } from '../protocol/varlink/io.systemd.Machine.ts'
 import type {
-  BindOptions, BusProperty, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachinePty, MachineSummary, MachinedClient,
+  BindOptions, BusProperty, CopyOptions, KillOptions, MachineAddress, MachineDescription, MachineDetails, MachineEvent, MachinePty, MachineSummary, MachinedClient,
   RegisterOptions, ShellOptions,
 } from './types.ts'
 import { formatAddress } from '../protocol/address.ts'
@@ -30,14 +32,34 @@ export class DbusMachinedClient implements MachinedClient {
   #fdBus: Promise<BusConnection> | undefined
   #images: DbusImageClient | undefined
 
-  private constructor(bus: BusConnection, address: string) {
+  private constructor(bus: BusConnection, address: string, varlinkSocket: string) {
     this.#bus = bus
     this.#address = address
+    this.#machines = new MachinesClient(varlinkSocket)
   }
 
-  static async connect(address: string): Promise<DbusMachinedClient> {
+  /** `varlinkSocket`: where machined-ts's own calls (start, enable, disable, describe) go, Varlink only. */
+  static async connect(address: string, varlinkSocket: string = MACHINE_SOCKET_PATH): Promise<DbusMachinedClient> {
     // Only the calls that answer fds use one, a connection of their own (#fdCall): a plain socket, without the native one, starts faster.
-    return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false, unixFd: false }), address)
+    return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false, unixFd: false }), address, varlinkSocket)
+  }
+
+  readonly #machines: MachinesClient
+
+  start(name: string): Promise<void> {
+    return this.#machines.start(name)
+  }
+
+  enable(name: string): Promise<void> {
+    return this.#machines.enable(name)
+  }
+
+  disable(name: string): Promise<void> {
+    return this.#machines.disable(name)
+  }
+
+  describe(name: string): Promise<MachineDescription> {
+    return this.#machines.describe(name)
   }
 
   get images(): DbusImageClient {
@@ -89,21 +111,31 @@ export class DbusMachinedClient implements MachinedClient {
     const leader = o.leader ?? 0 // 0: the caller, which is us
     const extras = o.vsockCid !== undefined || o.sshAddress !== undefined || o.sshPrivateKeyPath !== undefined
     const scope = (o.scopeProperties ?? []).map((p) => [p.name, variant(p.signature, p.value)])
-    if (extras) {
-      // Only the property-dictionary methods of newer systemd carry these.
-      const props: [string, unknown][] = [['Id', variant('ay', id)], ['Class', variant('s', o.class)], ['Service', variant('s', o.service ?? '')],
-        ['RootDirectory', variant('s', o.rootDirectory ?? '')], ['NetworkInterfaces', variant('ai', [...(o.networkInterfaces ?? [])])]]
-      if (leader !== 0) props.push(['LeaderPID', variant('u', leader)])
-      if (o.vsockCid !== undefined) props.push(['VSockCID', variant('u', o.vsockCid)])
-      if (o.sshAddress !== undefined) props.push(['SSHAddress', variant('s', o.sshAddress)])
-      if (o.sshPrivateKeyPath !== undefined) props.push(['SSHPrivateKeyPath', variant('s', o.sshPrivateKeyPath)])
-      if (create) await this.#call('CreateMachineEx', 'sa(sv)a(sv)', [o.name, props, scope])
-      else await this.#call('RegisterMachineEx', 'sa(sv)', [o.name, props])
-      return
-    }
     const args = [o.name, id, o.service ?? '', o.class, leader, o.rootDirectory ?? '', [...(o.networkInterfaces ?? [])]]
-    if (create) await this.#call('CreateMachineWithNetwork', 'sayssusaia(sv)', [...args, scope])
-    else await this.#call('RegisterMachineWithNetwork', 'sayssusai', args)
+    const classic = async (): Promise<void> => {
+      if (create) await this.#call('CreateMachineWithNetwork', 'sayssusaia(sv)', [...args, scope])
+      else await this.#call('RegisterMachineWithNetwork', 'sayssusai', args)
+    }
+    if (!extras && o.image === undefined) return classic()
+    // Only the property-dictionary methods of newer systemd carry these.
+    const props: [string, unknown][] = [['Id', variant('ay', id)], ['Class', variant('s', o.class)], ['Service', variant('s', o.service ?? '')],
+      ['RootDirectory', variant('s', o.rootDirectory ?? '')], ['NetworkInterfaces', variant('ai', [...(o.networkInterfaces ?? [])])]]
+    if (leader !== 0) props.push(['LeaderPID', variant('u', leader)])
+    if (o.vsockCid !== undefined) props.push(['VSockCID', variant('u', o.vsockCid)])
+    if (o.sshAddress !== undefined) props.push(['SSHAddress', variant('s', o.sshAddress)])
+    if (o.sshPrivateKeyPath !== undefined) props.push(['SSHPrivateKeyPath', variant('s', o.sshPrivateKeyPath)])
+    if (o.image !== undefined) props.push(['ImageName', variant('s', o.image.name)], ['ImagePath', variant('s', o.image.path)])
+    const [member, signature, body] = create ? ['CreateMachineEx', 'sa(sv)a(sv)', [o.name, props, scope]] : ['RegisterMachineEx', 'sa(sv)', [o.name, props]]
+    try {
+      await this.#bus.call(BUS_NAME, MACHINE1_PATH, MANAGER_INTERFACE_NAME, member, signature, body)
+    } catch (err) {
+      if (!(err instanceof DBusError)) throw err
+      // The image is machined-ts's alone: systemd-machined 252 has no *Ex methods, newer ones refuse the property.
+      // Registering without it is what such a machined can do.
+      const unknown = err.type === 'org.freedesktop.DBus.Error.UnknownMethod' || (err.type === 'org.freedesktop.DBus.Error.InvalidArgs' && /\bImage(Name|Path)\b/.test(err.message))
+      if (extras || !unknown) throw fromDbusError(err.type, err.message)
+      await classic()
+    }
   }
 
   async unregister(name: string): Promise<void> {
@@ -256,6 +288,7 @@ export class DbusMachinedClient implements MachinedClient {
   }
 
   close(): void {
+    this.#machines.close()
     this.#bus.close()
     void this.#fdBus?.then((b) => b.close(), () => undefined)
   }

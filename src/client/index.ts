@@ -16,7 +16,7 @@
 export { connect, connectIfAvailable, registerIfAvailable } from './connect.ts'
 export { MachinedUnavailableError } from './errors.ts'
 export type {
-  BindOptions, BusProperty, ConnectOptions, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachinePty,
+  BindOptions, BusProperty, ConnectOptions, CopyOptions, KillOptions, MachineAddress, MachineDescription, MachineDetails, MachineEvent, MachineListEntry, MachinePty,
   MachineSummary, MachinedClient, RegisterOptions, ScopeProperty, ShellOptions,
 } from './types.ts'
 export {

@@ -37,6 +37,13 @@ export interface RegisterOptions {
   readonly vsockCid?: number
   readonly sshAddress?: string
   readonly sshPrivateKeyPath?: string
+  /**
+   * The pool image the machine runs from (machined-ts's ImageName and
+   * ImagePath, docs/images.md). D-Bus only, through CreateMachineEx or
+   * RegisterMachineEx; a machined that does not know them (systemd's)
+   * registers the machine without them.
+   */
+  readonly image?: { readonly name: string; readonly path: string }
 }
 
 /** One unit property for CreateMachine, e.g. { name: 'KillSignal', signature: 'i', value: 37 }. */
@@ -131,6 +138,16 @@ export interface ShellOptions {
   readonly environment?: readonly string[]
 }
 
+/** What machined-ts knows of a machine beyond systemd's fields (MachinedClient.describe()). */
+export interface MachineDescription {
+  /** The pool image it runs from, as its launcher registered it. */
+  readonly imageName: string | undefined
+  /** Where that image is (shown to root and the machine's owner only). */
+  readonly imagePath: string | undefined
+  /** Whether it is started with machined-ts (or the host). */
+  readonly enabled: boolean
+}
+
 export interface MachineEvent {
   readonly type: 'new' | 'removed'
   readonly name: string
@@ -168,6 +185,17 @@ export interface MachinedClient {
   openLogin(name: string): Promise<MachinePty>
   /** OpenMachineShell: a pty with a program (default the user's shell) running on it. */
   openShell(name: string, options?: ShellOptions): Promise<MachinePty>
+  /**
+   * machined-ts's machines from images, as services (io.machinedts.Machines,
+   * over Varlink whatever the transport): start boots image NAME of the pool
+   * and resolves once its machine is registered; enable/disable start it with
+   * the daemon (or the host) or not. Root only.
+   */
+  start(name: string): Promise<void>
+  enable(name: string): Promise<void>
+  disable(name: string): Promise<void>
+  /** The pool image a registered machine runs from (machined-ts only). */
+  describe(name: string): Promise<MachineDescription>
   /** MachineNew/MachineRemoved as they happen (over the system bus, whichever transport registers). */
   watch(options?: { signal?: AbortSignal }): AsyncIterableIterator<MachineEvent>
   close(): void

@@ -10,12 +10,13 @@ import type { MachineClass } from '../protocol/vocabulary.ts'
 import type { DbusMachinedClient } from './dbus.ts'
 import { fromVarlinkError } from './errors.ts'
 import type {
-  BindOptions, CopyOptions, KillOptions, MachineAddress, MachineDetails, MachineEvent, MachineListEntry, MachinePty, MachineSummary, MachinedClient,
+  BindOptions, CopyOptions, KillOptions, MachineAddress, MachineDescription, MachineDetails, MachineEvent, MachineListEntry, MachinePty, MachineSummary, MachinedClient,
   RegisterOptions, ShellOptions,
 } from './types.ts'
 import { formatAddress } from '../protocol/address.ts'
 import { idBytes, idHex } from './values.ts'
 import { VarlinkImageClient } from './images-varlink.ts'
+import { MachinesClient } from './machines.ts'
 import { VarlinkConnection, VarlinkReplyError } from './varlink-connection.ts'
 
 const IFACE = 'io.systemd.Machine'
@@ -83,6 +84,29 @@ export class VarlinkMachinedClient implements MachinedClient {
       if (err instanceof VarlinkReplyError) throw fromVarlinkError(err.error, err.parameters, describer(name))
       throw err
     }
+  }
+
+  #machines: MachinesClient | undefined
+
+  get #services(): MachinesClient {
+    this.#machines ??= new MachinesClient(this.#conn)
+    return this.#machines
+  }
+
+  start(name: string): Promise<void> {
+    return this.#services.start(name)
+  }
+
+  enable(name: string): Promise<void> {
+    return this.#services.enable(name)
+  }
+
+  disable(name: string): Promise<void> {
+    return this.#services.disable(name)
+  }
+
+  describe(name: string): Promise<MachineDescription> {
+    return this.#services.describe(name)
   }
 
   async register(o: RegisterOptions): Promise<void> {

@@ -14,6 +14,9 @@ export interface MachineExtras {
   readonly vsockCid: number | undefined
   readonly sshAddress: string | undefined
   readonly sshPrivateKeyPath: string | undefined
+  /** The pool image it runs from (ImageName, ImagePath: ours; systemd#10360). */
+  readonly imageName?: string | undefined
+  readonly imagePath?: string | undefined
 }
 
 export const NO_EXTRAS: MachineExtras = { vsockCid: undefined, sshAddress: undefined, sshPrivateKeyPath: undefined }
@@ -34,6 +37,8 @@ export function machineToRecord(machine: Machine, extras: MachineExtras): Machin
     vsockCid: extras.vsockCid,
     sshAddress: extras.sshAddress,
     sshPrivateKeyPath: extras.sshPrivateKeyPath,
+    ...(extras.imageName === undefined ? {} : { imageName: extras.imageName }),
+    ...(extras.imagePath === undefined ? {} : { imagePath: extras.imagePath }),
     leaderStartTime: machine.leader.startTime,
     uid: machine.ownerUid,
     ...(machine.state === 'closing' ? { stopping: true } : {}),
@@ -47,5 +52,8 @@ export function machineFromRecord(s: MachineStateRecord, leader: ProcessRef): { 
     class: s.class, leader, rootDirectory: s.rootDirectory ?? '', netifs: s.netifs,
     timestamp: { realtime: s.realtime ?? 0n, monotonic: s.monotonic ?? 0n }, ownerUid: s.uid ?? 0,
   })
-  return { machine, extras: { vsockCid: s.vsockCid, sshAddress: s.sshAddress, sshPrivateKeyPath: s.sshPrivateKeyPath } }
+  return {
+    machine,
+    extras: { vsockCid: s.vsockCid, sshAddress: s.sshAddress, sshPrivateKeyPath: s.sshPrivateKeyPath, imageName: s.imageName, imagePath: s.imagePath },
+  }
 }

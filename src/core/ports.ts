@@ -285,6 +285,33 @@ export interface ImagePool {
   scanUsage(image: Image): Promise<bigint>
 }
 
+/** How an image runs as a machine: in machined-spawn, or in machined-vmspawn (a raw image with a kernel beside it). */
+export type LaunchKind = 'container' | 'vm'
+
+/** A launcher started for an image: what ends it, if it ends before its machine registered. */
+export interface Launch {
+  /** Resolves with a one-line account (status, last lines it wrote) once the launcher has ended. */
+  readonly ended: Promise<string>
+}
+
+/**
+ * Machines from images, as services (machinectl start/enable/disable):
+ * through systemd's machined-spawn@NAME.service and
+ * machined-vmspawn@NAME.service where systemd is PID 1, by the daemon's own
+ * supervisor elsewhere. The core has checked the caller and found the
+ * image; failures are MachinedErrors.
+ */
+export interface MachineServices {
+  /** Starts the image's launcher; resolves once it runs (not once its machine registered). */
+  start(image: Image): Promise<Launch>
+  /** Whether the machine of this name runs as one of these services right now (starting it again does nothing). */
+  runs(name: string): Promise<boolean>
+  /** Start the image's machine with the daemon (or the host) from now on. */
+  enable(image: Image): Promise<void>
+  disable(name: string): Promise<void>
+  enabled(name: string): Promise<boolean>
+}
+
 /** Facts about the host, for the ".host" machine systemd-machined always lists. */
 export interface HostInfo {
   /** /etc/machine-id as 16 bytes (all zero when unknown). */

@@ -9,6 +9,7 @@
 
 import { FailedError, FileExistsError, InvalidArgsError, NoSuchProcessError, NotSupportedError, type MachinedError } from '../protocol/errors.ts'
 import { machineNameIsValid } from '../protocol/hostname.ts'
+import { imageNameIsValid } from '../protocol/image.ts'
 import { machineScopeName } from '../protocol/unit-name.ts'
 import { machineClassFromString, type MachineClass } from '../protocol/vocabulary.ts'
 import type { Caller } from './authorization.ts'
@@ -39,6 +40,9 @@ export interface RegisterRequest {
   readonly vsockCid?: number | undefined
   readonly sshAddress?: string | undefined
   readonly sshPrivateKeyPath?: string | undefined
+  /** ImageName, ImagePath (ours): the pool image the machine runs from, as its launcher says. */
+  readonly imageName?: string | undefined
+  readonly imagePath?: string | undefined
   /** Create* (machined makes the scope) rather than Register* (the leader's unit is adopted). */
   readonly allocateUnit: boolean
   readonly scopeProperties: readonly ScopeProperty[]
@@ -66,6 +70,12 @@ export async function registerMachine(manager: Manager, request: RegisterRequest
   if (request.leader === 1) throw new InvalidArgsError('Invalid leader PID', { parameter: 'leader' })
   if (request.rootDirectory !== '' && !request.rootDirectory.startsWith('/')) {
     throw new InvalidArgsError('Root directory must be empty or an absolute path', { parameter: 'rootDirectory' })
+  }
+  if (request.imageName !== undefined && request.imageName !== '' && !imageNameIsValid(request.imageName)) {
+    throw new InvalidArgsError('Invalid image name', { parameter: 'imageName' })
+  }
+  if (request.imagePath !== undefined && request.imagePath !== '' && !request.imagePath.startsWith('/')) {
+    throw new InvalidArgsError('Image path must be empty or an absolute path', { parameter: 'imagePath' })
   }
   const namedLeader = request.leader !== 0 || request.leaderPidfd !== undefined || request.leaderPidfdId !== undefined
   if (!namedLeader && caller.pid === undefined) throw new FailedError('Failed to determine the PID of the caller')
@@ -96,7 +106,10 @@ export async function registerMachine(manager: Manager, request: RegisterRequest
       timestamp: { realtime: clock.realtimeUsec(), monotonic: clock.monotonicUsec() },
       ownerUid: caller.uid,
     })
-    manager.setExtras(machine, { vsockCid: request.vsockCid, sshAddress: request.sshAddress, sshPrivateKeyPath: request.sshPrivateKeyPath })
+    manager.setExtras(machine, {
+      vsockCid: request.vsockCid, sshAddress: request.sshAddress, sshPrivateKeyPath: request.sshPrivateKeyPath,
+      imageName: nonEmpty(request.imageName), imagePath: nonEmpty(request.imagePath),
+    })
     // A user's machine never adopts the unit its leader sits in: that unit may hold other users' processes
     // (a cron job runs in cron.service), which TerminateMachine would stop and KillMachine signal.
     await attachUnit(manager, machine, settings ?? (caller.uid === 0 ? undefined : parseScopeProperties([])))
@@ -185,6 +198,10 @@ async function attachUnit(manager: Manager, machine: Machine, settings: ScopeSet
     throw err
   }
   machine.ownsUnit = true
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === '' ? undefined : s
 }
 
 function leaderUnknown(pid: number): MachinedError {

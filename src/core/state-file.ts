@@ -47,6 +47,13 @@ export interface MachineStateRecord {
    * stop out instead of keeping the machine as running.
    */
   stopping?: boolean | undefined
+  /**
+   * IMAGE= and IMAGE_PATH= (ours): the pool image the machine runs from,
+   * beside ROOT= (which for a raw or ephemeral image is only where it is
+   * mounted: systemd#10360).
+   */
+  imageName?: string | undefined
+  imagePath?: string | undefined
 }
 
 export function formatMachineState(s: MachineStateRecord): string {
@@ -70,6 +77,8 @@ export function formatMachineState(s: MachineStateRecord): string {
   if (s.leader !== undefined && s.leader > 0 && s.leaderPidfdId !== undefined && s.leaderPidfdId > 0) out += `LEADER_PIDFDID=${s.leaderPidfdId}\n`
   if (s.leaderStartTime !== undefined) out += `LEADER_STARTTIME=${s.leaderStartTime}\n`
   if (s.stopping === true) out += 'STOPPING=1\n'
+  if (s.imageName !== undefined) out += `IMAGE=${cescape(s.imageName)}\n`
+  if (s.imagePath !== undefined) out += `IMAGE_PATH=${cescape(s.imagePath)}\n`
   return out
 }
 
@@ -139,6 +148,8 @@ export function parseMachineState(text: string, expectedName: string): ParsedMac
       // Present only when the file has it, so records of systemd 252's files look as they always did.
       ...(pidfdId !== undefined && pidfdId > 0n && pidfdId <= BigInt(Number.MAX_SAFE_INTEGER) ? { leaderPidfdId: Number(pidfdId) } : {}),
       ...(env.get('STOPPING') === '1' ? { stopping: true } : {}),
+      ...(str('IMAGE') === undefined ? {} : { imageName: str('IMAGE') }),
+      ...(str('IMAGE_PATH') === undefined ? {} : { imagePath: str('IMAGE_PATH') }),
     },
   }
 }

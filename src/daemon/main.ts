@@ -35,6 +35,7 @@ import { keepYoungGenerationSmall } from './heap.ts'
 import { LOG_LEVELS, StderrLog, type LogLevel } from './log.ts'
 import { busPolicyRestrictsUsers, connectSystemBus, type SystemBus } from './system-bus.ts'
 import { startVarlink } from './varlink.ts'
+import { wireMachineServices } from './machine-services.ts'
 import { nameTakenError, refuseIfNameTaken } from './name-owner.ts'
 import { ServiceManagerLink } from './service-manager.ts'
 import { runServiceCommand, SERVICE_COMMANDS } from './install-service.ts'
@@ -233,11 +234,13 @@ export async function startDaemon(options: DaemonOptions, log: Log, passed: { va
     if (options.allowUserRegistration && (await busPolicyRestrictsUsers())) {
       log.warn('The installed D-Bus policy for org.freedesktop.machine1 lets only root call Create*/Register*: other users can register over Varlink only')
     }
+    // Machines from images as services: wired before the registry loads, so the supervisor hears of every machine.
+    const machineServices = wireMachineServices({ manager, units, systemBus, processes, runtimeDir: options.runtimeDir, log })
     // Deserialize state; drop machines whose leader is gone.
     await loadMachines(manager)
     // Set up Varlink once the registry is loaded, so the first List sees every machine.
     const varlink = options.varlinkSocket === undefined ? undefined : await startVarlink({
-      path: options.varlinkSocket, fd: passed.varlinkFd, manager, log, version: version(),
+      path: options.varlinkSocket, fd: passed.varlinkFd, manager, services: machineServices.services, log, version: version(),
       imagePath: options.varlinkSocket === MACHINE_SOCKET_PATH ? MACHINE_IMAGE_SOCKET_PATH : undefined,
       limits: { maxConnections: options.maxVarlinkConnections, maxConnectionsPerUid: options.maxVarlinkConnectionsPerUid },
     })
@@ -246,6 +249,8 @@ export async function startDaemon(options: DaemonOptions, log: Log, passed: { va
     const heapTrim = startHeapTrim(log)
     // Publish to the fleet last: etcd never holds up serving, and sees the loaded registry.
     const fleet = options.fleet === undefined ? undefined : startFleet(options.fleet, { manager, log, runtimeDir: options.runtimeDir, version: version() })
+    // Now that launchers can register: adopt the running ones, start the enabled ones.
+    await machineServices.startup().catch((err: unknown) => log.warn('Failed to start machine services, ignoring', { error: String(err) }))
     log.info('Serving org.freedesktop.machine1', { bus: systemBus.address, unique: systemBus.bus.uniqueName, machines: manager.list().length - 1 })
 
     return {
@@ -254,6 +259,7 @@ export async function startDaemon(options: DaemonOptions, log: Log, passed: { va
         varlink?.close().catch((err: unknown) => log.warn('Failed to close the Varlink socket, ignoring', { error: String(err) }))
         heapTrim.dispose()
         fleet?.dispose()
+        machineServices.dispose()
         server.dispose()
         manager.dispose()
         if ('dispose' in units && typeof units.dispose === 'function') (units.dispose as () => void)()

@@ -6,12 +6,13 @@
  * @module
  */
 
-import type { Log } from '../core/ports.ts'
+import type { Log, MachineServices } from '../core/ports.ts'
 import type { Manager } from '../core/manager.ts'
 import { peerCredentialsOf, sendWithFds } from '../backends/native.ts'
 import { PidfdProcessIdentity } from '../backends/process-identity.ts'
 import { machineImageBinding } from '../transports/varlink/image.ts'
 import { machineBinding } from '../transports/varlink/machine.ts'
+import { machinesBinding } from '../transports/varlink/machines.ts'
 import { VarlinkServer, type VarlinkServerLimits } from '../transports/varlink/server.ts'
 
 export interface VarlinkServiceOptions {
@@ -21,6 +22,8 @@ export interface VarlinkServiceOptions {
   /** A listening socket passed by socket activation: served instead of binding `path`. */
   readonly fd?: number | undefined
   readonly manager: Manager
+  /** Machines from images as services (io.machinedts.Machines); undefined: none. */
+  readonly services?: MachineServices | undefined
   readonly log: Log
   readonly version: string
   readonly limits?: Partial<VarlinkServerLimits>
@@ -37,6 +40,8 @@ export async function startVarlink(options: VarlinkServiceOptions): Promise<Varl
   server.addInterface(machineBinding({ manager: options.manager, identity: new PidfdProcessIdentity() }))
   // As systemd-machined: one server with io.systemd.Machine and io.systemd.MachineImage, on both sockets.
   server.addInterface(machineImageBinding({ manager: options.manager }))
+  // Ours, beside systemd's (docs/images.md): machines from images, as services.
+  server.addInterface(machinesBinding({ manager: options.manager, services: options.services }))
   if (options.fd !== undefined) await server.listenFd(options.fd)
   else await server.listen(options.path, { mode: 0o666 })
   if (options.imagePath !== undefined) await server.listen(options.imagePath, { mode: 0o666 })

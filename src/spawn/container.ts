@@ -20,7 +20,9 @@ import { ConsoleForwarder } from './console.ts'
 import { CONTAINER_MANAGER_ID } from './environment.ts'
 import { Helper, type ExitStatus } from './helper.ts'
 import type { ConsoleMode, SpawnOptions } from './options.ts'
+import type { ImageRef } from './image-root.ts'
 import { buildPlan, type DeviceNode } from './plan.ts'
+import type { RootInput } from './plan-root.ts'
 import { encodePlan } from './plan-codec.ts'
 import { registerContainer, unregisterContainer } from './register.ts'
 import { createVeth } from './veth.ts'
@@ -38,8 +40,12 @@ export const RUNTIME_DIR = '/run/machined-spawn'
 
 export interface ContainerConfig {
   readonly options: SpawnOptions
-  /** Absolute, symlinks resolved. */
-  readonly root: string
+  /** How the root is put together (plan-root.ts). */
+  readonly root: RootInput
+  /** What machined is told the root directory is: the tree, or the staging directory an image or overlay is mounted on. */
+  readonly rootDirectory: string
+  /** The pool image it runs from, told to machined too. */
+  readonly image: ImageRef | undefined
   readonly consoleMode: ConsoleMode
   /** 32 hex digits. */
   readonly id: string
@@ -125,11 +131,13 @@ export class Container {
       const pid = await helper.pid
       if (pid === 0) throw new Error(helper.error ?? 'The helper failed to start the container')
       pidfd = pidfdOpen(pid)
-      // Placement before the payload runs: the helper's child makes its mounts meanwhile, then waits at "wait-go".
+      // Placement before the payload runs, once PID 1 has made its mounts and nodes (the scope's device policy
+      // would refuse its mknods): it waits at "wait-go" meanwhile.
       const veth = options.networkVeth ? await createVeth(name, pid) : undefined
+      if (!(await helper.waiting)) throw new Error(helper.error ?? 'The container exited before it started')
       const request = {
-        name, id: config.id, leader: pid, rootDirectory: config.root, boot: options.boot,
-        networkInterfaces: veth === undefined ? [] : [veth.ifindex],
+        name, id: config.id, leader: pid, rootDirectory: config.rootDirectory, boot: options.boot,
+        networkInterfaces: veth === undefined ? [] : [veth.ifindex], image: config.image,
       }
       if (config.machined !== undefined && !options.keepUnit) {
         // CreateMachine: machined makes the scope and has moved PID 1 into it when it answers.
@@ -199,6 +207,11 @@ function isDirectory(path: string): boolean {
   }
 }
 
+/** The host directories an image or an overlay is mounted on, in the container's namespace only (plan-root.ts). */
+export function stagingDirs(name: string): { root: string; lower: string } {
+  return { root: `${RUNTIME_DIR}/root/${name}`, lower: `${RUNTIME_DIR}/lower/${name}` }
+}
+
 /**
  * Removes this container's directories under RUNTIME_DIR and the parents
  * when nothing else is in them. The unix-export directory goes with its
@@ -208,7 +221,9 @@ function isDirectory(path: string): boolean {
 function removeRuntimeDirs(name: string): void {
   rmSync(`${RUNTIME_DIR}/unix-export/${name}`, { recursive: true, force: true })
   const nspawnDir = PROPAGATE_DIR.slice(0, PROPAGATE_DIR.lastIndexOf('/'))
-  for (const dir of [`${PROPAGATE_DIR}/${name}`, PROPAGATE_DIR, nspawnDir, `${RUNTIME_DIR}/unix-export`, RUNTIME_DIR]) {
+  const staging = stagingDirs(name)
+  for (const dir of [`${PROPAGATE_DIR}/${name}`, PROPAGATE_DIR, nspawnDir, `${RUNTIME_DIR}/unix-export`, staging.root, staging.lower,
+    `${RUNTIME_DIR}/root`, `${RUNTIME_DIR}/lower`, `${RUNTIME_DIR}/probe`, RUNTIME_DIR]) {
     try { rmdirSync(dir) } catch { /* in use by another container, or gone */ }
   }
 }

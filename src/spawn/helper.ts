@@ -42,6 +42,8 @@ export function unescapeNotify(s: string): string {
 export class Helper {
   readonly #child: ChildProcess
   readonly pid: Promise<number>
+  /** True once PID 1 has made its mounts and nodes and waits for go(); false when the helper's output ended first. */
+  readonly waiting: Promise<boolean>
   /** Resolves once the payload runs; rejects with the failed step's message. */
   readonly running: Promise<void>
   readonly exited: Promise<ExitStatus>
@@ -51,10 +53,12 @@ export class Helper {
   private constructor(child: ChildProcess) {
     this.#child = child
     let resolvePid!: (pid: number) => void
+    let resolveWaiting!: (waiting: boolean) => void
     let resolveRunning!: () => void
     let rejectRunning!: (e: Error) => void
     let resolveExit!: (s: ExitStatus) => void
     this.pid = new Promise((resolve) => { resolvePid = resolve })
+    this.waiting = new Promise((resolve) => { resolveWaiting = resolve })
     this.running = new Promise((resolve, reject) => { resolveRunning = resolve; rejectRunning = reject })
     this.running.catch(() => undefined) // read by whoever waits for it; never an unhandled rejection
     this.exited = new Promise((resolve) => { resolveExit = resolve })
@@ -66,6 +70,7 @@ export class Helper {
       const word = sp < 0 ? line : line.slice(0, sp)
       const rest = sp < 0 ? '' : line.slice(sp + 1)
       if (word === 'pid') { pidSeen = true; resolvePid(Number(rest)) }
+      else if (word === 'waiting') resolveWaiting(true)
       else if (word === 'running') resolveRunning()
       else if (word === 'error') { this.#errors.push(rest); rejectRunning(new Error(rest)) }
       else if (word === 'notify') this.#onNotify(parseNotify(unescapeNotify(rest)))
@@ -76,6 +81,7 @@ export class Helper {
     })
     lines.on('close', () => {
       if (!pidSeen) resolvePid(0)
+      resolveWaiting(false)
       rejectRunning(new Error(this.#errors[0] ?? 'The container exited before it started'))
       child.once('exit', () => resolveExit(status))
       if (child.exitCode !== null || child.signalCode !== null) resolveExit(status)

@@ -11,7 +11,10 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { MachinedClient } from '../client/index.ts'
-import { Container } from './container.ts'
+import { resolve } from 'node:path'
+import type { ImageLock } from '../native/image-lock.ts'
+import { Container, RUNTIME_DIR, stagingDirs } from './container.ts'
+import { lockRoot, makeScratch, populateFromTemplate, removeScratch, resolveRoot, withTree, type ContainerRoot } from './image-root.ts'
 import { containerEnvironment, DEFAULT_PATH } from './environment.ts'
 import type { ExitStatus } from './helper.ts'
 import { hostDeviceNodes, hostOsReleasePath, readHostOsRelease } from './host.ts'
@@ -21,7 +24,7 @@ import { containerHostEnvironment, parseOsRelease } from './os-release.ts'
 import { connectMachined, machineExists, SIGKILL, SIGRTMIN } from './register.ts'
 import { syncTimezone } from './timezone.ts'
 import { ServiceNotifier } from '../linux/sd-notify.ts'
-import { checkCommand, checkRootDirectory, defaultShell, findInit, readMachineId } from './tree.ts'
+import { checkCommand, defaultShell, findInit, readMachineId } from './tree.ts'
 
 const SIGHUP = 1
 const SIGINT = 2
@@ -96,7 +99,7 @@ function pathOf(setenv: readonly string[]): string {
 
 /** Everything checked and read before a container starts. */
 interface Prepared {
-  readonly root: string
+  readonly root: ContainerRoot
   readonly id: string
   readonly argv: string[]
   readonly environment: string[]
@@ -104,11 +107,13 @@ interface Prepared {
   readonly devices: ReturnType<typeof hostDeviceNodes>
 }
 
-function prepare(options: SpawnOptions, consolePty: boolean): Prepared {
-  const root = checkRootDirectory(options.directory)
-  const argv = options.boot ? [findInit(root, options.directory), ...options.args] : options.args.length > 0 ? [...options.args] : defaultShell(root)
-  if (!options.boot) checkCommand(root, argv[0]!, pathOf(options.setenv))
-  const { id } = chooseContainerId(parseMachineIdFile(readMachineId(root)), options.uuid, randomUUID)
+async function prepare(options: SpawnOptions, root: ContainerRoot, consolePty: boolean): Promise<Prepared> {
+  const { argv, machineId } = await withTree(root, `${RUNTIME_DIR}/probe`, (tree) => {
+    const argv = options.boot ? [findInit(tree, root.path), ...options.args] : options.args.length > 0 ? [...options.args] : defaultShell(tree)
+    if (!options.boot) checkCommand(tree, argv[0]!, pathOf(options.setenv))
+    return { argv, machineId: readMachineId(tree) }
+  })
+  const { id } = chooseContainerId(parseMachineIdFile(machineId), options.uuid, randomUUID)
   const hostOsRelease = hostOsReleasePath()
   const environment = containerEnvironment({
     id, boot: options.boot, pty: consolePty, callerEnv: process.env,
@@ -136,25 +141,38 @@ export async function main(argv: string[]): Promise<number> {
   if (process.getuid?.() !== 0) { process.stderr.write('machined-spawn: Need to be root.\n'); return 1 }
 
   let machined: MachinedClient | undefined
+  let lock: ImageLock | undefined
+  let scratch: string | undefined
   try {
-    const prepared = prepare(options, consoleMode !== 'pipe')
+    if (options.template !== undefined && options.directory !== undefined) {
+      await populateFromTemplate(resolve(options.directory), options.template, (m) => say(options, m))
+    }
+    const root = await resolveRoot(options)
+    // nspawn's lock: for a tree once the input is known good (bad input leaves nothing behind, not even the lock
+    // directory), before anything changes it; a raw image before it is mounted for a look, as nobody may be writing it.
+    if (root.setup.kind === 'raw') lock = await lockRoot(root)
+    const prepared = await prepare(options, root, consoleMode !== 'pipe')
     if (options.register) {
       machined = await connectMachined()
       if (await machineExists(machined, options.machine)) throw new Error(`Machine '${options.machine}' already exists`)
     }
-    // Only now that every check passed may the tree change (nspawn's --timezone=auto).
-    syncTimezone(prepared.root)
+    lock ??= await lockRoot(root)
+    // Only now that every check passed may the tree change (nspawn's --timezone=auto); never an image's, or a tree only read.
+    if (root.setup.kind === 'directory' && !root.readOnly && !root.ephemeral) syncTimezone(root.setup.path)
+    if (root.ephemeral) scratch = await makeScratch(options.machine)
     if (consoleMode === 'pipe' && options.boot) say(options, 'Booting in pipe mode: the container gets no /dev/console.')
-    return await run(options, prepared, consoleMode, machined)
+    return await run(options, prepared, consoleMode, machined, scratch)
   } catch (err) {
     process.stderr.write(`machined-spawn: ${(err as Error).message.split('\n')[0]}\n`)
     return 1
   } finally {
     machined?.close()
+    if (scratch !== undefined) await removeScratch(scratch)
+    await lock?.release()
   }
 }
 
-async function run(options: SpawnOptions, prepared: Prepared, consoleMode: ReturnType<typeof resolveConsoleMode>, machined: MachinedClient | undefined): Promise<number> {
+async function run(options: SpawnOptions, prepared: Prepared, consoleMode: ReturnType<typeof resolveConsoleMode>, machined: MachinedClient | undefined, scratch: string | undefined): Promise<number> {
   const name = options.machine
   // Run from a unit (machined-spawn@.service, Type=notify): READY=1 once the container runs, as nspawn sends it.
   const manager = ServiceNotifier.fromEnvironment()
@@ -177,13 +195,17 @@ async function run(options: SpawnOptions, prepared: Prepared, consoleMode: Retur
   const handlers = (['SIGTERM', 'SIGINT', 'SIGHUP'] as const).map((s) => [s, requestStop] as const)
   for (const [s, h] of handlers) process.on(s, h)
 
-  say(options, `Spawning container ${name} on ${prepared.root}.`)
+  const { root } = prepared
+  const staging = stagingDirs(name)
+  const rootInput = { setup: root.setup, readOnly: root.readOnly, scratch, staging }
+  const rootDirectory = root.setup.kind === 'directory' && scratch === undefined ? root.setup.path : staging.root
+  say(options, `Spawning container ${name} on ${root.path}.`)
   if (consoleMode === 'interactive') say(options, 'Press Ctrl-] three times within 1s to kill container.')
   try {
     for (;;) {
       guest = new GuestState()
       current = await Container.start({
-        options, root: prepared.root, consoleMode, id: prepared.id, argv: prepared.argv, environment: prepared.environment,
+        options, root: rootInput, rootDirectory, image: root.image, consoleMode, id: prepared.id, argv: prepared.argv, environment: prepared.environment,
         hostOsRelease: prepared.hostOsRelease, devices: prepared.devices, machined,
         onEscape: () => { stopping = true; current?.signal(SIGKILL) },
         onNotify: (fields) => guest.update(fields),

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { randomBytes } from 'node:crypto'
 import { hostnameIsValid, HOST_NAME_MAX } from '../protocol/hostname.ts'
 import { parseId128 } from './machine-id.ts'
 
@@ -23,8 +24,18 @@ export interface BindMount {
 }
 
 export interface SpawnOptions {
-  readonly directory: string
+  /** -D: the container's root directory; undefined with -i, or with -M alone (the image is looked up in the pool). */
+  readonly directory: string | undefined
+  /** -i: a raw disk image (or block device) whose root file system is the container's root. */
+  readonly image: string | undefined
+  /** -M, else derived from -D or -i; with neither -D nor -i, the pool image of this name is the root. */
   readonly machine: string
+  /** -x: run on a throw-away copy-on-write layer over the tree, gone when the container ends. */
+  readonly ephemeral: boolean
+  /** --read-only: the container's root file system is mounted read-only (images that are read-only run so too). */
+  readonly readOnly: boolean
+  /** --template=DIR: populate a missing -D directory from DIR first. */
+  readonly template: string | undefined
   readonly boot: boolean
   /** The command to run, or with --boot the arguments for the tree's init. */
   readonly args: readonly string[]
@@ -58,7 +69,8 @@ export class UsageError extends Error {
 }
 
 export const HELP = `machined-spawn [OPTIONS...] -D DIR [COMMAND [ARGS...]]
-machined-spawn [OPTIONS...] -D DIR -b [ARGS...]
+machined-spawn [OPTIONS...] -M NAME [-b] [ARGS...]
+machined-spawn [OPTIONS...] -i IMAGE [-b] [ARGS...]
 
 Run a command or boot an OS tree in a container, registered with machined.
 
@@ -66,7 +78,15 @@ Run a command or boot an OS tree in a container, registered with machined.
      --version              Print the version
   -q --quiet                Do not print status messages
   -D --directory=PATH       Root directory of the container
-  -M --machine=NAME         Machine name (default: the directory's name)
+  -i --image=PATH           Raw disk image (or block device) to mount as the root
+  -M --machine=NAME         Machine name (default: the directory's or image's
+                            name); without -D and -i, run the image NAME of the
+                            machine pool (/var/lib/machines and the rest of
+                            the search path), as systemd-nspawn does
+  -x --ephemeral            Run on a throw-away copy-on-write layer over the
+                            tree (an overlay on a tmpfs), gone when it ends
+     --read-only            Mount the root file system read-only
+     --template=PATH        Populate a missing -D directory from this tree
   -b --boot                 Boot the tree's init (systemd) as PID 1
      --uuid=UUID            Machine UUID, when the tree has no /etc/machine-id
      --hostname=NAME        Hostname inside (default: the machine name)
@@ -84,19 +104,19 @@ Run a command or boot an OS tree in a container, registered with machined.
      --keep-unit            Stay in the cgroup we were started in
 `
 
-type Flag = 'boot' | 'quiet' | 'keepUnit' | 'privateNetwork' | 'networkVeth' | 'help' | 'version' | 'pipe'
-type Valued = 'directory' | 'machine' | 'uuid' | 'hostname' | 'bind' | 'bindRo' | 'setenv' | 'console' | 'register'
+type Flag = 'boot' | 'quiet' | 'keepUnit' | 'privateNetwork' | 'networkVeth' | 'help' | 'version' | 'pipe' | 'ephemeral' | 'readOnly'
+type Valued = 'directory' | 'image' | 'machine' | 'uuid' | 'hostname' | 'bind' | 'bindRo' | 'setenv' | 'console' | 'register' | 'template'
 
 const LONG_FLAGS: Readonly<Record<string, Flag>> = {
   boot: 'boot', quiet: 'quiet', 'keep-unit': 'keepUnit', 'private-network': 'privateNetwork', 'network-veth': 'networkVeth',
-  help: 'help', version: 'version', pipe: 'pipe',
+  help: 'help', version: 'version', pipe: 'pipe', ephemeral: 'ephemeral', 'read-only': 'readOnly',
 }
 const LONG_VALUED: Readonly<Record<string, Valued>> = {
-  directory: 'directory', machine: 'machine', uuid: 'uuid', hostname: 'hostname', bind: 'bind', 'bind-ro': 'bindRo',
-  setenv: 'setenv', console: 'console', register: 'register',
+  directory: 'directory', image: 'image', machine: 'machine', uuid: 'uuid', hostname: 'hostname', bind: 'bind', 'bind-ro': 'bindRo',
+  setenv: 'setenv', console: 'console', register: 'register', template: 'template',
 }
-const SHORT_FLAGS: Readonly<Record<string, Flag>> = { b: 'boot', q: 'quiet', h: 'help', P: 'pipe', n: 'networkVeth' }
-const SHORT_VALUED: Readonly<Record<string, Valued>> = { D: 'directory', M: 'machine' }
+const SHORT_FLAGS: Readonly<Record<string, Flag>> = { b: 'boot', q: 'quiet', h: 'help', P: 'pipe', n: 'networkVeth', x: 'ephemeral' }
+const SHORT_VALUED: Readonly<Record<string, Valued>> = { D: 'directory', M: 'machine', i: 'image' }
 
 /** systemd's parse_boolean(). */
 export function parseBoolean(s: string): boolean | undefined {
@@ -220,16 +240,54 @@ function basenameOf(path: string): string {
   return parts[parts.length - 1] ?? ''
 }
 
+/** An absolute-or-relative path option: not empty, no NUL. */
+function pathValue(option: string, value: string): string {
+  if (value === '' || value.includes('\0')) throw new UsageError(`Invalid --${option}=: empty path.`)
+  return value
+}
+
+/** Room left in a hostname for nspawn's ephemeral suffix ("-" and 16 hex digits). */
+const EPHEMERAL_SUFFIX_LENGTH = 17
+
+/**
+ * nspawn's determine_names() for the parts that need no file system: the
+ * machine name from -M, else from the directory or the image file (".raw"
+ * dropped), cleaned up as a hostname; an ephemeral machine named that way
+ * gets a random suffix, so that many can run from one tree at once.
+ */
+function machineName(given: string | undefined, directory: string | undefined, image: string | undefined, ephemeral: boolean, random: () => string): string {
+  if (given !== undefined) return given
+  const base = directory !== undefined ? basenameOf(directory) : basenameOf(image ?? '').replace(/\.raw$/, '')
+  let name = cleanupHostname(base)
+  if (!hostnameIsValid(name)) throw new UsageError('Failed to determine machine name automatically, please use -M.')
+  if (ephemeral) name = `${name.slice(0, HOST_NAME_MAX - EPHEMERAL_SUFFIX_LENGTH).replace(/[.-]+$/, '')}-${random()}`
+  return name
+}
+
+/** nspawn's parse_argv()/verify_arguments() checks on how -D, -i, -M, -x and --template go together. */
+function checkRootOptions(directory: string | undefined, image: string | undefined, machine: string | undefined, ephemeral: boolean, template: string | undefined): void {
+  if (directory !== undefined && image !== undefined) throw new UsageError('--directory= and --image= may not be combined.')
+  if (template !== undefined && image !== undefined) throw new UsageError('--template= and --image= may not be combined.')
+  if (template !== undefined && directory === undefined && machine === undefined) throw new UsageError('--template= needs --directory= or --machine=.')
+  if (ephemeral && template !== undefined) throw new UsageError('--ephemeral and --template= may not be combined.')
+  if (directory === undefined && image === undefined && machine === undefined) {
+    throw new UsageError('No container given: use -D/--directory=PATH, -i/--image=PATH, or -M/--machine=NAME for an image of the pool.')
+  }
+}
+
 /**
  * Parses machined-spawn's arguments. Throws UsageError on anything nspawn
- * would refuse before touching the system.
+ * would refuse before touching the system. `random` makes an ephemeral
+ * machine's name suffix (16 hex digits).
  */
-export function parseCommandLine(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ParsedCommandLine {
+export function parseCommandLine(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}, random: () => string = randomSuffix): ParsedCommandLine {
   const { flags, values, rest } = tokenize(argv)
   if (flags.has('help')) return { kind: 'help' }
   if (flags.has('version')) return { kind: 'version' }
 
   let directory: string | undefined
+  let image: string | undefined
+  let template: string | undefined
   let machine: string | undefined
   let uuid: string | undefined
   let hostname: string | undefined
@@ -240,8 +298,13 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
   for (const [key, value] of values) {
     switch (key) {
       case 'directory':
-        if (value === '' || value.includes('\0')) throw new UsageError('Invalid --directory=: empty path.')
-        directory = value
+        directory = pathValue('directory', value)
+        break
+      case 'image':
+        image = pathValue('image', value)
+        break
+      case 'template':
+        template = pathValue('template', value)
         break
       case 'machine':
         if (!hostnameIsValid(value)) throw new UsageError(`Invalid machine name: ${value}`)
@@ -280,15 +343,16 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
       }
     }
   }
-  if (directory === undefined) throw new UsageError('No container directory given: use -D/--directory=PATH.')
-  if (machine === undefined) {
-    machine = cleanupHostname(basenameOf(directory))
-    if (!hostnameIsValid(machine)) throw new UsageError('Failed to determine machine name automatically, please use -M.')
-  }
+  const ephemeral = flags.has('ephemeral')
+  checkRootOptions(directory, image, machine, ephemeral, template)
+  // With --template= and -M alone, nspawn makes the machine in the pool rather than looking for an image.
+  if (template !== undefined && directory === undefined && machine !== undefined) directory = `/var/lib/machines/${machine}`
   return {
     kind: 'run',
     options: {
-      directory, machine, uuid, hostname, binds, setenv, console, register,
+      directory, image, template, uuid, hostname, binds, setenv, console, register, ephemeral,
+      machine: machineName(machine, directory, image, ephemeral, random),
+      readOnly: flags.has('readOnly'),
       boot: flags.has('boot'),
       args: rest,
       keepUnit: flags.has('keepUnit'),
@@ -297,6 +361,10 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
       quiet: flags.has('quiet'),
     },
   }
+}
+
+function randomSuffix(): string {
+  return randomBytes(8).toString('hex')
 }
 
 /**

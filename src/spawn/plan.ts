@@ -10,7 +10,8 @@
  *   2. host paths the container needs (os-release, the pty, --bind sources,
  *      the incoming and unix-export directories) are cloned as detached
  *      mounts while the host's tree is still reachable;
- *   3. pivot_root into the tree; from here on every path is the
+ *   3. the root put together (a raw image's loop device, an ephemeral
+ *      overlay: plan-root.ts) and pivot_root into it; from here on every path is the
  *      container's, so an absolute symlink in the image cannot lead out;
  *   4. /proc (with /proc/sys read-only and nspawn's masked entries), /run
  *      and /run/host, /sys read-only, /dev as a tmpfs with the basic nodes,
@@ -25,6 +26,7 @@
 
 import type { BindMount } from './options.ts'
 import { uuidFromId } from './machine-id.ts'
+import { rootSteps, type RootInput } from './plan-root.ts'
 
 export interface PlanStep {
   readonly op: string
@@ -44,8 +46,8 @@ export interface DeviceNode {
 }
 
 export interface PlanInput {
-  /** The container's root directory on the host (absolute, symlinks resolved). */
-  readonly root: string
+  /** The container's root: a directory (absolute, symlinks resolved) or a raw image, ephemeral or read-only (plan-root.ts). */
+  readonly root: RootInput
   readonly privateNetwork: boolean
   /** The host makes a veth pair while PID 1 waits for "go"; its inner end, host0, is brought up after. */
   readonly networkVeth?: boolean
@@ -216,11 +218,13 @@ function bindSteps(input: PlanInput): PlanStep[] {
 /** The whole plan; the helper's own lines (clone, host-shared-dir) come first. */
 export function buildPlan(input: PlanInput): PlanStep[] {
   const namespaces = ['pid', 'mount', 'uts', 'ipc', ...(input.privateNetwork ? ['net'] : [])]
+  const root = rootSteps(input.root)
   const steps: PlanStep[] = [
     step('clone', namespaces.join(',')),
     step('host-shared-dir', input.propagateDir),
     // The helper makes and removes it, so it goes even if we die first.
     step('host-dir', input.unixExportDir),
+    ...root.host,
     step('mount', null, '/', null, 'slave,rec'),
     step('clone-tree', 'os-release', input.hostOsRelease),
     step('clone-tree', 'incoming', input.propagateDir),
@@ -228,7 +232,7 @@ export function buildPlan(input: PlanInput): PlanStep[] {
   ]
   if (input.consolePath !== undefined) steps.push(step('clone-tree', 'console', input.consolePath))
   input.binds.forEach((b, i) => steps.push(step('clone-tree', `bind${i}`, b.source, b.recursive ? 'rec' : null)))
-  steps.push(step('pivot-root', input.root))
+  steps.push(...root.container)
 
   steps.push(
     step('mkdir', '/run', '755'),

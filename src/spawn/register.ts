@@ -28,6 +28,8 @@ export interface RegistrationRequest {
   readonly boot: boolean
   /** Host-side interfaces of the container (--network-veth's ve-NAME). */
   readonly networkInterfaces?: readonly number[]
+  /** The pool image it runs from (machined-ts records it; systemd-machined is not told). */
+  readonly image?: { readonly name: string; readonly path: string } | undefined
 }
 
 /**
@@ -70,6 +72,7 @@ export async function registerContainer(machined: MachinedClient, r: Registratio
     networkInterfaces: r.networkInterfaces ?? [],
     allocateUnit: r.allocateUnit,
     ...(r.allocateUnit ? { scopeProperties: scopeProperties(r.boot) } : {}),
+    ...(r.image === undefined ? {} : { image: r.image }),
   })
 }
 

@@ -7,8 +7,7 @@
  * @module
  */
 
-import { constants, accessSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs'
-import { isAbsolute, resolve } from 'node:path'
+import { lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 
 const MAX_SYMLINKS = 40
 
@@ -39,27 +38,15 @@ export function resolveInRoot(root: string, path: string): string | undefined {
   return `${root}${done.length === 0 ? '' : `/${done.join('/')}`}`
 }
 
-/** The container's root: absolute, symlinks resolved, a directory, not the host's own root. Throws a one-line Error. */
-export function checkRootDirectory(directory: string): string {
-  let root: string
-  try {
-    root = realpathSync(isAbsolute(directory) ? directory : resolve(directory))
-  } catch (err) {
-    throw new Error(`Failed to open directory ${directory}: ${describeErrno(err)}`, { cause: err })
-  }
-  if (!statSync(root).isDirectory()) throw new Error(`${directory} is not a directory`)
-  if (root === '/') throw new Error('Spawning a container on the root directory is not supported')
-  return root
-}
-
+/**
+ * A regular file with an execute bit, as execve() will find it for root.
+ * The mode is looked at rather than access(X_OK), which fails on a noexec
+ * mount: a raw image's tree is looked at on one (image-root.ts withTree())
+ * before the container mounts it itself.
+ */
 function isExecutableFile(hostPath: string): boolean {
-  try {
-    if (!statSync(hostPath).isFile()) return false
-    accessSync(hostPath, constants.X_OK)
-    return true
-  } catch {
-    return false
-  }
+  const st = statSync(hostPath, { throwIfNoEntry: false })
+  return st !== undefined && st.isFile() && (st.mode & 0o111) !== 0
 }
 
 /** The tree's init for --boot (a container path), or a one-line Error naming what was looked for. */

@@ -8,7 +8,7 @@
  */
 
 import { randomUUID } from 'node:crypto'
-import { closeSync } from 'node:fs'
+import { closeSync, realpathSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { chooseAccel } from './accel.ts'
 import { attachConsole, type AttachedConsole } from './console.ts'
@@ -25,6 +25,7 @@ import { RuntimeDir } from './runtime-dir.ts'
 import { watchSignals, type LauncherSignal, type SignalWatch } from './signals.ts'
 import { openVsockChannel } from './vsock-channel.ts'
 import { ServiceNotifier } from '../linux/sd-notify.ts'
+import { imageAtPath } from '../linux/image-search.ts'
 
 const PROGRAM = 'machined-vmspawn'
 
@@ -145,7 +146,10 @@ async function run(o: VmspawnOptions, log: Log): Promise<number> {
       if (lifetime === undefined) early.push(s); else lifetime.onSignal(s)
     })
 
-    if (o.register) registered = await Registered.register({ name: o.machine, uuid, vsockCid: channel?.cid })
+    if (o.register) {
+      const image = o.image === undefined ? undefined : await imageAtPath(realpathSync(o.image), true).catch(() => undefined)
+      registered = await Registered.register({ name: o.machine, uuid, vsockCid: channel?.cid, image })
+    }
 
     // Told to stop while registering: there is no VM to power off yet, so none is started.
     if (early.includes('poweroff') || early.includes('terminate')) {

@@ -24,6 +24,8 @@ export interface VmRegistration {
   readonly name: string
   readonly uuid: string
   readonly vsockCid?: number | undefined
+  /** The pool image the VM's disk is, told to machined-ts (docs/images.md). */
+  readonly image?: { readonly name: string; readonly path: string } | undefined
 }
 
 export class Registered {
@@ -38,7 +40,8 @@ export class Registered {
   static async register(vm: VmRegistration): Promise<Registered> {
     let client: MachinedClient
     try {
-      client = await connect()
+      // Only the D-Bus registration (CreateMachineEx/RegisterMachineEx) carries the image.
+      client = await connect(vm.image === undefined ? {} : { transport: 'dbus' })
     } catch (err) {
       throw new RegistrationError(`Failed to register machine ${vm.name}: ${(err as Error).message} (--register=no runs without machined)`, { cause: err })
     }
@@ -50,6 +53,7 @@ export class Registered {
         leader: process.pid,
         id: vm.uuid.replace(/-/g, ''),
         ...(vm.vsockCid === undefined ? {} : { vsockCid: vm.vsockCid }),
+        ...(vm.image === undefined ? {} : { image: vm.image }),
       })
     } catch (err) {
       client.close()

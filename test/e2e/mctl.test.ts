@@ -98,7 +98,7 @@ describe('mctl next to real machinectl', () => {
       const r = await sb.exec(['env', `PATH=${dir}:${process.env.PATH ?? ''}`, 'bash', '-c', script])
       assert.equal(r.code, 0, r.stderr)
       const [verbs, names, whom, option, copyVerbs, copyNames] = r.stdout.split('\n')
-      assert.equal(verbs, 'status stop')
+      assert.equal(verbs, 'status start stop')
       assert.deepEqual(new Set(names!.split(' ')), new Set([g1, long, mid]))
       assert.equal(whom, 'leader all')
       assert.equal(option, '--no-legend')

@@ -119,7 +119,9 @@ void describe('machined-ts.service on a systemd host', { timeout: 600_000 }, () 
     assert.equal(await active(UNIT), 'inactive')
     const info = await varlinkGetInfo()
     assert.match(info.stdout, /"product": "machined-ts"/, info.stderr)
-    assert.equal(await active(UNIT), 'active')
+    // The passed socket is served before the bus name is taken, so the first answer can come
+    // while the unit is still activating: READY=1 follows once both transports serve.
+    await eventually(async () => await active(UNIT) === 'active', 10_000, `${UNIT} to become active`)
     assert.match(await journal(UNIT), /msg="Serving Varlink on the socket passed by the service manager" fd=3/)
     // Stopping the service leaves the socket with systemd, listening for the next caller.
     assert.equal((await guest.enter(['systemctl', 'stop', UNIT])).code, 0)

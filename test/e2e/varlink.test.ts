@@ -32,8 +32,8 @@ describe('Varlink io.systemd.Machine through a Python client', () => {
   it('listens on the default socket, mode 0666, and describes itself', async () => {
     assert.equal(sb.execSync(['stat', '-c', '%a %F', SOCKET]).stdout.trim(), '666 socket')
     const info = await call1(sb, 'org.varlink.service.GetInfo')
-    // As newest systemd-machined: io.systemd.MachineImage on the Machine socket too.
-    assert.deepEqual(info.parameters?.interfaces, ['io.systemd.Machine', 'io.systemd.MachineImage', 'org.varlink.service'])
+    // As newest systemd-machined: io.systemd.MachineImage on the Machine socket too; and our io.machinedts.Machines.
+    assert.deepEqual(info.parameters?.interfaces, ['io.machinedts.Machines', 'io.systemd.Machine', 'io.systemd.MachineImage', 'org.varlink.service'])
     assert.equal(info.parameters?.product, 'machined-ts')
     const idl = (await call1(sb, 'org.varlink.service.GetInterfaceDescription', { interface: M })).parameters?.description as string
     assert.match(idl, /^interface io\.systemd\.Machine\n/)

@@ -12,6 +12,8 @@ import { MACHINE_INTERFACE as VARLINK_MACHINE_INTERFACE } from '../../src/protoc
 import { MACHINE_IMAGE_INTERFACE } from '../../src/protocol/varlink/io.systemd.MachineImage.ts'
 import { imageObject } from '../../src/transports/dbus/image.ts'
 import { machineImageBinding } from '../../src/transports/varlink/image.ts'
+import { machinesBinding } from '../../src/transports/varlink/machines.ts'
+import { MACHINES_INTERFACE } from '../../src/protocol/varlink/io.machinedts.Machines.ts'
 import { machineObject } from '../../src/transports/dbus/machine.ts'
 import { managerObject } from '../../src/transports/dbus/manager.ts'
 import { machineBinding } from '../../src/transports/varlink/machine.ts'
@@ -53,6 +55,11 @@ void describe('handler tables', () => {
     const declared = VARLINK_MACHINE_INTERFACE.symbols.filter((s) => s.kind === 'method').map((s): string => s.name)
     assert.deepEqual(sorted(Object.keys(binding.handlers)), sorted(declared))
     assert.ok(!declared.includes(MISSPELT.varlink))
+  })
+
+  void test('Varlink: io.machinedts.Machines handles exactly the methods its IDL declares', () => {
+    const declared = MACHINES_INTERFACE.symbols.filter((s) => s.kind === 'method').map((s): string => s.name)
+    assert.deepEqual(sorted(Object.keys(machinesBinding({ manager, services: undefined }).handlers)), sorted(declared))
   })
 
   void test('Varlink: io.systemd.MachineImage handles exactly the methods its IDL declares', () => {

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict'
 import { cleanupHostname, parseBind, parseBoolean, parseCommandLine, parseSetenv, resolveConsoleMode, UsageError, type SpawnOptions } from '../../src/spawn/options.ts'
 import { vethName } from '../../src/spawn/veth.ts'
 
-function run(argv: string[], env: Record<string, string> = {}): SpawnOptions {
-  const r = parseCommandLine(argv, env)
+function run(argv: string[], env: Record<string, string> = {}, random?: () => string): SpawnOptions {
+  const r = parseCommandLine(argv, env, random)
   assert.equal(r.kind, 'run')
   return (r as { options: SpawnOptions }).options
 }
@@ -90,7 +90,7 @@ void describe('parseCommandLine', () => {
   })
 
   test('bad input is refused with one line', () => {
-    assert.match(usage([]), /-D\/--directory/)
+    assert.match(usage([]), /-D\/--directory=PATH, -i\/--image=PATH, or -M\/--machine=NAME/)
     assert.match(usage(['-D', '/t', '-M', 'bad_name']), /Invalid machine name: bad_name/)
     assert.match(usage(['-D', '/t', '-M', '-x']), /Invalid machine name/)
     assert.match(usage(['-D', '/t', '--uuid=0']), /Invalid UUID/)
@@ -101,10 +101,40 @@ void describe('parseCommandLine', () => {
     assert.match(usage(['-D', '/t', '--bind=/a:/b:ro']), /Invalid bind mount option 'ro'/)
     assert.match(usage(['-D', '/t', '--setenv=1X=2']), /Invalid environment variable/)
     assert.match(usage(['-D', '/t', '--frobnicate']), /Unknown option '--frobnicate'/)
-    assert.match(usage(['-D', '/t', '-x']), /Unknown option '-x'/)
+    assert.match(usage(['-D', '/t', '-X']), /Unknown option '-X'/)
     assert.match(usage(['-D']), /needs an argument/)
     assert.match(usage(['-D', '/t', '--boot=yes']), /takes no argument/)
     assert.match(usage(['-D', '/___']), /machine name automatically/)
+  })
+})
+
+void describe('parseCommandLine: containers from the pool', () => {
+  test('-M alone is the pool image of that name; -D and -i name the root themselves', () => {
+    const o = run(['-M', 'web', '-b'])
+    assert.deepEqual([o.directory, o.image, o.machine], [undefined, undefined, 'web'])
+    const i = run(['-i', '/srv/disk.raw'])
+    assert.deepEqual([i.image, i.machine], ['/srv/disk.raw', 'disk'])
+    assert.equal(run(['--image=/srv/x/os.raw', '-M', 'other']).machine, 'other')
+  })
+
+  test('-x/--ephemeral, --read-only; an ephemeral machine named from its tree gets a random suffix, as nspawn', () => {
+    const o = run(['-D', '/var/lib/machines/web', '-x', '--read-only'], {}, () => '0123456789abcdef')
+    assert.deepEqual([o.ephemeral, o.readOnly, o.machine], [true, true, 'web-0123456789abcdef'])
+    assert.equal(run(['--ephemeral', '-M', 'named'], {}, () => 'ffff').machine, 'named')
+    assert.equal(run(['-x', '-D', `/m/${'a'.repeat(63)}`], {}, () => '0123456789abcdef').machine.length, 64)
+  })
+
+  test('--template= with -M alone makes the machine in /var/lib/machines, as nspawn', () => {
+    const o = run(['-M', 'fresh', '--template=/var/lib/machines/base'])
+    assert.deepEqual([o.directory, o.template], ['/var/lib/machines/fresh', '/var/lib/machines/base'])
+    assert.equal(run(['-D', '/srv/new', '--template=/t']).directory, '/srv/new')
+  })
+
+  test('combinations nspawn refuses', () => {
+    assert.match(usage(['-D', '/t', '-i', '/x.raw']), /--directory= and --image= may not be combined\./)
+    assert.match(usage(['-i', '/x.raw', '--template=/t']), /--template= and --image= may not be combined\./)
+    assert.match(usage(['-M', 'a', '-x', '--template=/t']), /--ephemeral and --template= may not be combined\./)
+    assert.match(usage(['-i', '']), /Invalid --image=: empty path\./)
   })
 })
 

@@ -9,7 +9,7 @@ import { encodeField, encodePlan, encodeStep } from '../../src/spawn/plan-codec.
 import { capabilityMask } from '../../src/spawn/capabilities.ts'
 
 const BASE: PlanInput = {
-  root: '/var/lib/machines/web',
+  root: { setup: { kind: 'directory', path: '/var/lib/machines/web' }, readOnly: false, scratch: undefined, staging: { root: '/run/machined-spawn/root/web', lower: '/run/machined-spawn/lower/web' } },
   privateNetwork: false,
   hostOsRelease: '/etc/os-release',
   consolePath: '/dev/pts/7',

@@ -10,7 +10,10 @@
  * lines machinectl does not have, from what the launcher learnt of its
  * guest (docs/vm-guest-protocol.md): "Guest:" says whether the guest is
  * ready or shutting down, "Guest ID:" whether it took the machine's Id as
- * its machine ID; both are left out for every other machine.
+ * its machine ID; both are left out for every other machine. For a machine
+ * run from an image of the pool, "Image:" after "Root:" names the image
+ * (and where it is: for a raw or ephemeral image, Root is only where it is
+ * mounted).
  * @module
  */
 
@@ -34,6 +37,9 @@ interface StatusInfo {
   service?: string
   unit?: string
   rootDirectory?: string
+  /** machined-ts's: the pool image it runs from. */
+  imageName?: string
+  imagePath?: string
   leader: number
   realtime: bigint
   netif: number[]
@@ -49,6 +55,8 @@ function mapProperties(list: readonly TypedProperty[]): StatusInfo {
       case 'Service': { const s = str(value); if (s !== undefined) info.service = s; break }
       case 'Unit': { const s = str(value); if (s !== undefined) info.unit = s; break }
       case 'RootDirectory': { const s = str(value); if (s !== undefined) info.rootDirectory = s; break }
+      case 'ImageName': { const s = str(value); if (s !== undefined) info.imageName = s; break }
+      case 'ImagePath': { const s = str(value); if (s !== undefined) info.imagePath = s; break }
       case 'Leader': info.leader = Number(value); break
       case 'Timestamp': info.realtime = BigInt(value as bigint); break
       case 'Id': {
@@ -92,6 +100,7 @@ export async function printStatus(client: MachinedClient, list: readonly TypedPr
   if (i.service !== undefined) out += `\t Service: ${i.service}${i.class !== undefined ? `; class ${i.class}` : ''}\n`
   else if (i.class !== undefined) out += `\t   Class: ${i.class}\n`
   if (i.rootDirectory !== undefined) out += `\t    Root: ${i.rootDirectory}\n`
+  if (i.imageName !== undefined) out += `\t   Image: ${i.imageName}${i.imagePath === undefined ? '' : ` (${i.imagePath})`}\n`
   let ifindex = -1
   if (i.netif.length > 0) {
     const names = interfaceNames()

@@ -44,7 +44,7 @@ interface ExField {
 
 type MutableRegister = { -readonly [K in keyof RegisterRequest]: RegisterRequest[K] }
 
-/** Property names of CreateMachineEx/RegisterMachineEx (newer systemd's machined-dbus.c). */
+/** Property names of CreateMachineEx/RegisterMachineEx (newer systemd's machined-dbus.c, and two of ours). */
 const EX_FIELDS: Readonly<Record<string, ExField>> = {
   Id: { signature: 'ay', apply: (r, v) => { r.id = bytes(v) } },
   Service: { signature: 's', apply: (r, v) => { r.service = v as string } },
@@ -59,6 +59,9 @@ const EX_FIELDS: Readonly<Record<string, ExField>> = {
   VSockCID: { signature: 'u', apply: (r, v) => { r.vsockCid = v as number } },
   SSHAddress: { signature: 's', apply: (r, v) => { r.sshAddress = v as string } },
   SSHPrivateKeyPath: { signature: 's', apply: (r, v) => { r.sshPrivateKeyPath = v as string } },
+  // machined-ts's own (docs/images.md): the pool image the machine runs from, as its launcher found and locked it.
+  ImageName: { signature: 's', apply: (r, v) => { r.imageName = v as string } },
+  ImagePath: { signature: 's', apply: (r, v) => { r.imagePath = v as string } },
 }
 
 function pidfdIdValue(v: unknown): number | undefined {
