@@ -9,8 +9,10 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect } from '../client/connect.ts'
+import { etcdConfigFrom, FleetConfigError, openEtcd, settingsFromEnv } from '../fleet/etcd.ts'
 import { detectCgroupLayout } from '../linux/cgroup-layout.ts'
 import { newSecret, writeToken } from './access.ts'
+import { FleetSources } from './fleet-source.ts'
 import { LocalSource } from './local-source.ts'
 import { HELP, parseWebArgs, UsageError, type WebOptions } from './options.ts'
 import { WebServer } from './server.ts'
@@ -24,7 +26,14 @@ function log(message: string): void {
   process.stderr.write(`machined-web: ${message}\n`)
 }
 
+/** This host's machine ID, to leave its own publisher out of the fleet; undefined when unreadable. */
+function localMachineId(): string | undefined {
+  try { return readFileSync('/etc/machine-id', 'utf8').trim() } catch { return undefined }
+}
+
 async function run(o: WebOptions): Promise<number> {
+  // Checked (and its files read) before anything starts: a bad URL or certificate is a one-line error.
+  const etcdConfig = o.fleet === undefined ? undefined : etcdConfigFrom({ ...settingsFromEnv(o.fleet, process.env), endpoints: o.fleet.endpoints }, process.env)
   const tls = o.tls === undefined ? undefined : { cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key) }
   const token = newSecret()
   const tokenPath = writeToken(o.runtimeDir, token)
@@ -39,6 +48,9 @@ async function run(o: WebOptions): Promise<number> {
     sources: [source], token, listen: o.listen, tls, sessionLifetimeMs: o.sessionLifetimeMs, maxEventStreams: o.maxEventStreams,
   })
   const where = await server.start()
+  const etcd = etcdConfig === undefined ? undefined : openEtcd(etcdConfig)
+  // Not awaited: etcd being slow or gone never holds up this host's console; the watch retries with backoff.
+  const fleet = etcd === undefined ? undefined : new FleetSources({ etcd, hub: server.hub, localHostId: localMachineId(), log })
   const metrics = o.varlinkSocket === ''
     ? undefined
     : await startMetricsService({ path: o.varlinkSocket, version: version(), read: () => server.hub.readMetrics() })
@@ -51,6 +63,8 @@ async function run(o: WebOptions): Promise<number> {
     process.once('SIGINT', resolve)
   })
   await metrics?.close()
+  await fleet?.close()
+  etcd?.close()
   await server.close()
   return 0
 }
@@ -62,7 +76,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if ('version' in parsed) { process.stdout.write(`machined-web ${version()}\n`); return 0 }
     return await run(parsed.options)
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof UsageError || err instanceof FleetConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       log((err as Error).message)
       return 1
     }
