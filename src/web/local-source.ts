@@ -55,6 +55,11 @@ export class LocalSource implements MachineSource {
     this.#sampler = new Sampler(options.layout)
   }
 
+  /** The connection to machined now; undefined while reconnecting. */
+  get client(): MachinedClient | undefined {
+    return this.#client
+  }
+
   /** Connects, lists and starts following; rejects when the first connection fails. */
   async start(): Promise<void> {
     await this.#connect()

@@ -13,6 +13,7 @@ import { etcdConfigFrom, FleetConfigError, openEtcd, settingsFromEnv } from '../
 import { detectCgroupLayout } from '../linux/cgroup-layout.ts'
 import { newSecret, writeToken } from './access.ts'
 import { FleetSources } from './fleet-source.ts'
+import { ImageCatalogue } from './images.ts'
 import { LocalSource } from './local-source.ts'
 import { HELP, parseWebArgs, UsageError, type WebOptions } from './options.ts'
 import { WebServer } from './server.ts'
@@ -45,6 +46,8 @@ async function run(o: WebOptions): Promise<number> {
   })
   await source.start()
   const server = new WebServer({
+    // Transfers are listed once the client library has them (client.transfers, issue 13's import1): then `transfers: () => …transfers.list()`.
+    images: new ImageCatalogue({ images: () => source.client?.images }),
     sources: [source], token, listen: o.listen, tls, sessionLifetimeMs: o.sessionLifetimeMs, maxEventStreams: o.maxEventStreams,
   })
   const where = await server.start()

@@ -153,7 +153,7 @@ export class ListView {
     this.#viewport.addEventListener('scroll', () => this.#schedule())
     this.#table = el('div', { class: 'table', role: 'table', 'aria-label': 'Machines', 'aria-rowcount': '1' }, el('div', { role: 'rowgroup' }, header), this.#viewport)
     this.element = el('main', { class: 'list' },
-      el('header', { class: 'bar' }, el('h1', {}, 'Machines'), this.#count, this.#filter), this.#table)
+      el('header', { class: 'bar' }, el('h1', {}, 'Machines'), this.#count, this.#filter, el('a', { href: '/images' }, 'Images')), this.#table)
     window.addEventListener('resize', () => this.#schedule())
     this.#unlisten = store.listen({
       list: () => this.#relist(),
