@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core'
 import { callManager, registerMachine } from '../helpers/busctl.ts'
 import { EtcdServer } from '../helpers/etcd.ts'
 import { eventually, Sandbox, sleep } from '../helpers/sandbox.ts'
-import { launchBrowser, logIn, screenshot, WebRun } from '../helpers/web.ts'
+import { loggedInPage, screenshot, WebRun } from '../helpers/web.ts'
 
 const TTL = 3
 
@@ -65,10 +65,7 @@ describe('machined-web: the fleet', { timeout: 180_000 }, () => {
     for (const base of ['web', 'db', 'cache']) names.beta.push(await register('beta', base))
     watchersBefore = await watchers()
     web = await WebRun.start(hosts.alpha, [`--fleet-etcd=${etcd.url}`])
-    const browser = await launchBrowser()
-    close = browser.close
-    page = await browser.context.newPage()
-    await logIn(page, web)
+    ;({ page, close } = await loggedInPage(web))
   })
 
   after(async () => {

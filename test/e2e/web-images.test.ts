@@ -10,7 +10,7 @@ import { mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { imageSandbox, type ImageWorld } from '../helpers/image-pool.ts'
-import { launchBrowser, logIn, screenshot, WebRun } from '../helpers/web.ts'
+import { loggedInPage, screenshot, WebRun } from '../helpers/web.ts'
 import type { ImagesPayload } from '../../src/web/api-types.ts'
 import { formatBytes } from '../../src/web/ui/format.ts'
 
@@ -23,10 +23,7 @@ void describe('machined-web: images', { timeout: 120_000 }, () => {
   before(async () => {
     world = await imageSandbox()
     web = await WebRun.start(world.sb)
-    const browser = await launchBrowser()
-    close = browser.close
-    page = await browser.context.newPage()
-    await logIn(page, web)
+    ;({ page, close } = await loggedInPage(web))
   })
 
   after(async () => {

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Access, cookieValue, secretMatches, Sessions } from '../../src/web/access.ts'
 import { processTree } from '../../src/web/machine-facts.ts'
+import { main } from '../../src/web/main.ts'
 import { parseListen, parseWebArgs, UsageError } from '../../src/web/options.ts'
 
 void describe('machined-web: the process tree', () => {
@@ -53,6 +54,25 @@ void describe('machined-web: command line', () => {
     assert.throws(() => parseWebArgs(['--transport=http']), UsageError)
     assert.throws(() => parseWebArgs(['extra']), UsageError)
     assert.deepEqual(parseWebArgs(['--help']), { help: true })
+  })
+
+  it('--fleet-etcd and its TLS and auth options; those without it are refused, and a bad URL stops it in one line', async () => {
+    const none = parseWebArgs([])
+    assert.ok('options' in none)
+    assert.equal(none.options.fleet, undefined)
+    const fleet = parseWebArgs(['--fleet-etcd=https://e1:2379,https://e2', '--fleet-etcd-ca=/ca.pem', '--fleet-etcd-user=web'])
+    assert.ok('options' in fleet)
+    assert.deepEqual(fleet.options.fleet, { endpoints: 'https://e1:2379,https://e2', ca: '/ca.pem', cert: undefined, key: undefined, user: 'web', passwordFile: undefined })
+    assert.throws(() => parseWebArgs(['--fleet-etcd-ca=/ca.pem']), /--fleet-etcd-ca needs --fleet-etcd/)
+    const lines: string[] = []
+    const write = process.stderr.write.bind(process.stderr)
+    process.stderr.write = ((chunk: string) => { lines.push(chunk); return true }) as typeof process.stderr.write
+    try {
+      assert.equal(await main(['--fleet-etcd=ftp://etcd1', '--runtime-dir=/nonexistent/never-made']), 1)
+    } finally {
+      process.stderr.write = write
+    }
+    assert.deepEqual(lines, ["machined-web: Invalid --fleet-etcd URL 'ftp://etcd1': the scheme must be http or https\n"])
   })
 })
 
