@@ -33,5 +33,7 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  // bin/ is CommonJS (bin/package.json): Node 20 starts it sooner.
+  { files: ['bin/**/*.js'], languageOptions: { sourceType: 'commonjs' } },
   layersConfig,
 )

@@ -16,14 +16,14 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BUS_ADDRESS } from './lib/bus.js'
-import { cgroupMounts } from './lib/cgroups.js'
-import { BENCH_DIR, REAL_MACHINED, REPO, log, median } from './lib/common.js'
+import { BENCH_DIR, REAL_MACHINED, REPO, log, median, wholeNumber } from './lib/common.js'
 import { DAEMONS, startDaemon, stopDaemon, VARLINK_SOCKET } from './lib/daemons.js'
 import { machineInfo } from './lib/host.js'
+import { CpuSamples, perfDataFile } from './lib/instrument.js'
 import {
-  agentInPool, cleanUpOnSignal, enterPrivateRun, innerContext, isInner, outerRun, publishResults, stopAndClean,
+  agentInPool, beginInner, enterPrivateRun, isInner, outerRun, publishResults, stopAndClean,
 } from './lib/isolation.js'
-import { findPython } from './lib/processes.js'
+import { Agent } from './lib/processes.js'
 
 const HELP = `node bench/clients.js [OPTIONS]
 
@@ -39,8 +39,15 @@ Options:
   --rounds=N     Rounds per transport, interleaved; the median is reported (default 3)
   --warmup=N     Warm-up pairs per transport (default 100)
   --machines=N   Machines registered for the cold starts (default 10)
+  --clients=N    Concurrent clients for the second measurement of (a), each its
+                 own process and connection with its own leader (default 16;
+                 0 skips it)
   --runs=N       Cold starts per command, interleaved; the median is reported (default 30)
   --only=WHICH   systemd | ts | both (default both)
+  --perf-record  Sample machined-ts's on-CPU time (perf record -e cpu-clock) during
+                 the last one-client round of each transport, into
+                 bench/results/perf/ts.TRANSPORT.data; summarise with
+                 node bench/perf-summary.js FILE --per=PAIRS
   --no-build     Do not run \`tsc -p tsconfig.build.json\` first
   --json=FILE    Where to write results (default bench/results/clients.json)
   -h, --help     Show this help
@@ -54,6 +61,8 @@ function parseOptions(argv) {
       rounds: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '100' },
       machines: { type: 'string', default: '10' },
+      clients: { type: 'string', default: '16' },
+      'perf-record': { type: 'boolean', default: false },
       runs: { type: 'string', default: '30' },
       only: { type: 'string', default: 'both' },
       'no-build': { type: 'boolean', default: false },
@@ -61,14 +70,10 @@ function parseOptions(argv) {
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
-  const int = (name, min) => {
-    const n = Number(values[name])
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} wants a whole number ≥ ${min}, got ${values[name]}`)
-    return n
-  }
+  const int = (name, min) => wholeNumber(values, name, min)
   if (!['systemd', 'ts', 'both'].includes(values.only)) throw new Error('--only is systemd, ts or both')
   return {
-    help: values.help, pairs: int('pairs', 1), rounds: int('rounds', 1), warmup: int('warmup', 0), machines: int('machines', 1),
+    help: values.help, pairs: int('pairs', 1), rounds: int('rounds', 1), warmup: int('warmup', 0), machines: int('machines', 1), clients: int('clients', 0), perfRecord: values['perf-record'],
     runs: int('runs', 1), daemons: values.only === 'both' ? ['systemd', 'ts'] : [values.only], build: !values['no-build'], json: values.json,
   }
 }
@@ -81,25 +86,82 @@ function outer(argv) {
 
 // ── (a) Register+Unregister pairs ───────────────────────────────────────────
 
-/** Rounds of pairs per transport, interleaved so that drift hits both alike. */
-async function pairs(kind, opts, world, agent) {
+const PAIR_OP = { dbus: 'pairs', varlink: 'varlink_pairs' }
+
+/** Connects `clients` to the daemon over transport `t`. */
+async function connectAll(clients, t) {
+  await Promise.all(clients.map((c) => (t === 'dbus' ? c.call('connect', { address: BUS_ADDRESS }) : c.call('varlink_connect', { path: VARLINK_SOCKET }))))
+}
+
+async function disconnectAll(clients, t) {
+  await Promise.all(clients.map((c) => c.call(t === 'dbus' ? 'disconnect' : 'varlink_disconnect')))
+}
+
+/**
+ * Rounds of pairs per transport, interleaved so that drift hits both
+ * alike: first one client, then `workers.length` clients at once, each
+ * with its own leader and names. Each round also reports the daemon's
+ * CPU time per pair (and dbus-daemon's, for D-Bus).
+ */
+async function pairs(kind, opts, world, agent, started, workers) {
   const transports = kind === 'ts' ? ['dbus', 'varlink'] : ['dbus']
   if (kind === 'ts') await agent.call('varlink_connect', { path: VARLINK_SOCKET })
   const names = (prefix, count) => Array.from({ length: count }, (_, i) => `bench${world.tag}${prefix}${i}`)
-  const op = { dbus: 'pairs', varlink: 'varlink_pairs' }
-  const out = Object.fromEntries(transports.map((t) => [t, []]))
+  const letter = (round) => String.fromCharCode(97 + (round % 26))
+  const cpu = () => ({ daemon: started.daemon.cpu(), bus: started.bus.cpu() })
+  const perPair = (c0, n) => {
+    const c1 = cpu()
+    return { daemon_cpu_us_per_pair: ((c1.daemon - c0.daemon) / n) * 1e6, bus_cpu_us_per_pair: ((c1.bus - c0.bus) / n) * 1e6 }
+  }
+  const out = Object.fromEntries(transports.map((t) => [t, { rounds: [], concurrent: [] }]))
   for (const t of transports) {
-    await agent.call(op[t], { names: [], leaders: [world.pairLeader], warmup_names: names(`w${t[0]}`, opts.warmup), warmup_leaders: [world.pairLeader] })
+    await agent.call(PAIR_OP[t], { names: [], leaders: [world.pairLeader], warmup_names: names(`w${t[0]}`, opts.warmup), warmup_leaders: [world.pairLeader] })
   }
   for (let round = 0; round < opts.rounds; round++) {
     for (const t of transports) {
-      const r = await agent.call(op[t], { names: names(`${t[0]}${String.fromCharCode(97 + (round % 26))}`, opts.pairs), leaders: [world.pairLeader] })
-      out[t].push({ pairs_per_s: r.pairs_per_s, pair_latency: r.pair_latency, client_cpu_s: r.client_cpu_s })
-      log(`${DAEMONS[kind].label}: ${t} round ${round + 1}: ${r.pairs_per_s.toFixed(0)} pairs/s`)
+      const samples = opts.perfRecord && kind === 'ts' && round === opts.rounds - 1 ? new CpuSamples(started.daemon.pid, perfDataFile(kind, t)) : undefined
+      await samples?.ready()
+      const c0 = cpu()
+      const r = await agent.call(PAIR_OP[t], { names: names(`${t[0]}${letter(round)}`, opts.pairs), leaders: [world.pairLeader] })
+      out[t].rounds.push({ pairs_per_s: r.pairs_per_s, pair_latency: r.pair_latency, client_cpu_s: r.client_cpu_s, ...perPair(c0, r.pairs) })
+      if (samples !== undefined) out[t].perfData = await samples.stop()
+      log(`${DAEMONS[kind].label}: ${t} round ${round + 1}: ${r.pairs_per_s.toFixed(0)} pairs/s, daemon ${out[t].rounds.at(-1).daemon_cpu_us_per_pair.toFixed(0)} µs CPU per pair`)
     }
   }
   if (kind === 'ts') await agent.call('varlink_disconnect')
-  return Object.fromEntries(Object.entries(out).map(([t, rounds]) => [t, { rounds, median_pairs_per_s: median(rounds.map((r) => r.pairs_per_s)) }]))
+  if (workers.length > 0) {
+    for (const t of transports) {
+      await connectAll(workers, t)
+      // Each client's warm-up first, all at once; then the timed rounds.
+      await Promise.all(workers.map((w, i) => w.call(PAIR_OP[t], {
+        names: [], leaders: [world.clientLeaders[i]], warmup_names: names(`w${t[0]}${i}x`, Math.ceil(opts.warmup / 4)), warmup_leaders: [world.clientLeaders[i]],
+      })))
+      for (let round = 0; round < opts.rounds; round++) {
+        const each = Math.max(1, Math.floor(opts.pairs / 4))
+        const c0 = cpu()
+        const results = await Promise.all(workers.map((w, i) => w.call(PAIR_OP[t], {
+          names: names(`${t[0]}${letter(round)}${i}x`, each), leaders: [world.clientLeaders[i]],
+        })))
+        // All clients' pairs over the time from the first start to the last end.
+        const total = results.reduce((sum, r) => sum + r.pairs, 0)
+        const window = (Math.max(...results.map((r) => r.end_ns)) - Math.min(...results.map((r) => r.start_ns))) / 1e9
+        out[t].concurrent.push({
+          clients: workers.length, pairs: total, pairs_per_s: total / window, ...perPair(c0, total),
+          slowest_client_pairs_per_s: Math.min(...results.map((r) => r.pairs_per_s)),
+          client_p95_ms: median(results.map((r) => r.pair_latency.p95_ms)),
+        })
+        log(`${DAEMONS[kind].label}: ${t}, ${workers.length} clients, round ${round + 1}: ${(total / window).toFixed(0)} pairs/s`)
+      }
+      await disconnectAll(workers, t)
+    }
+  }
+  const summary = (rounds) => (rounds.length === 0 ? undefined : {
+    median_pairs_per_s: median(rounds.map((r) => r.pairs_per_s)),
+    median_daemon_cpu_us_per_pair: median(rounds.map((r) => r.daemon_cpu_us_per_pair)),
+  })
+  return Object.fromEntries(Object.entries(out).map(([t, r]) => [t, {
+    ...r, ...summary(r.rounds), concurrentSummary: summary(r.concurrent),
+  }]))
 }
 
 // ── (b) Cold starts ─────────────────────────────────────────────────────────
@@ -172,13 +234,9 @@ async function coldStarts(kind, opts, world, agent) {
 // ── Inner process ───────────────────────────────────────────────────────────
 
 async function inner(argv) {
-  const { tag, sliceExisted } = innerContext()
-  const opts = parseOptions(argv)
-  const roots = cgroupMounts().tracking
-  const py = findPython()
-  const procs = new Set()
+  const { tag, sliceExisted, opts, roots, py, procs } = beginInner(argv, parseOptions)
   let agent
-  cleanUpOnSignal(procs, tag, sliceExisted)
+  let workers = []
 
   const results = {
     machine: machineInfo(),
@@ -192,15 +250,20 @@ async function inner(argv) {
     agent = await agentInPool(py.path, roots, tag)
     // Leaders, each alone in its own pre-made scope that both daemons adopt (as in bench/run.js).
     const scopeRoots = roots.map((r) => join(r, 'machine.slice'))
+    const count = 1 + opts.machines + opts.clients
     const spawned = await agent.call('spawn', {
-      count: opts.machines + 1, scope_roots: scopeRoots, scope_names: Array.from({ length: opts.machines + 1 }, (_, i) => `bench-${tag}-${i}.scope`),
+      count, scope_roots: scopeRoots, scope_names: Array.from({ length: count }, (_, i) => `bench-${tag}-${i}.scope`),
     })
-    const world = { tag, pairLeader: spawned.pids[0], machineLeaders: spawned.pids.slice(1) }
+    const world = {
+      tag, pairLeader: spawned.pids[0], machineLeaders: spawned.pids.slice(1, 1 + opts.machines), clientLeaders: spawned.pids.slice(1 + opts.machines),
+    }
+    // The concurrent clients: python3 processes of their own (bench/agent.py), so no client waits for another's turn.
+    workers = Array.from({ length: opts.clients }, () => new Agent(py.path))
     for (const kind of opts.daemons) {
-      const started = await startDaemon(kind, { agent, procs })
+      const started = await startDaemon(kind, { agent, procs, perfMap: opts.perfRecord })
       const out = { daemon: DAEMONS[kind].label }
       try {
-        out.pairs = await pairs(kind, opts, world, agent)
+        out.pairs = await pairs(kind, opts, world, agent, started, workers)
         out.coldStart = await coldStarts(kind, opts, world, agent)
       } catch (err) {
         log(`${DAEMONS[kind].label}: ${err.message}`)
@@ -216,6 +279,7 @@ async function inner(argv) {
     results.error = err.message
     code = 1
   } finally {
+    await Promise.all(workers.map((w) => w.quit()))
     if (!(await stopAndClean(procs, agent, tag, sliceExisted))) code = 1
   }
   publishResults(results, formatTables(results), opts.json)
@@ -240,16 +304,24 @@ function formatTables(results) {
   const m = results.machine
   const out = [`machine: ${m.nproc} CPUs (${m.cpu}), kernel ${m.kernel}, node ${m.node}, ${m.systemdMachined}; machined-ts ${m.machinedTs}`, '']
 
-  const sdDbus = sd.pairs?.dbus?.median_pairs_per_s
-  const tsDbus = ts.pairs?.dbus?.median_pairs_per_s
-  const tsVarlink = ts.pairs?.varlink?.median_pairs_per_s
-  out.push(`(a) Register+Unregister pairs/s, ${o.pairs} sequential pairs, median of ${o.rounds} rounds (higher is better)`, '')
-  out.push(markdown(['client → daemon', 'pairs/s', 'ratio to systemd-machined (D-Bus)', 'ratio to machined-ts D-Bus'], [
-    ['D-Bus → systemd-machined 252', fmt(sdDbus, 0), '1.00', ratio(sdDbus, tsDbus)],
-    ['D-Bus → machined-ts', fmt(tsDbus, 0), ratio(tsDbus, sdDbus), '1.00'],
-    ['Varlink → machined-ts', fmt(tsVarlink, 0), ratio(tsVarlink, sdDbus), ratio(tsVarlink, tsDbus)],
-    ['Varlink → systemd-machined 252', 'n/a', '—', '—'],
-  ]))
+  out.push(`(a) Register+Unregister pairs/s, median of ${o.rounds} rounds: one client doing ${o.pairs} sequential pairs, then ${o.clients} clients at once`,
+    `doing ${Math.max(1, Math.floor(o.pairs / 4))} each (aggregate over the first start to the last end); daemon CPU µs per pair (higher pairs/s, lower CPU is better)`, '')
+  const pairRows = []
+  for (const [label, s] of [['one client', (t) => t], [`${o.clients} clients`, (t) => t?.concurrentSummary]]) {
+    if (label !== 'one client' && o.clients === 0) continue
+    const sdDbus = s(sd.pairs?.dbus)
+    const tsDbus = s(ts.pairs?.dbus)
+    const tsVarlink = s(ts.pairs?.varlink)
+    const rate = (x) => x?.median_pairs_per_s
+    const cpuUs = (x) => fmt(x?.median_daemon_cpu_us_per_pair, 0)
+    pairRows.push(
+      [`D-Bus → systemd-machined 252, ${label}`, fmt(rate(sdDbus), 0), '1.00', ratio(rate(sdDbus), rate(tsDbus)), cpuUs(sdDbus)],
+      [`D-Bus → machined-ts, ${label}`, fmt(rate(tsDbus), 0), ratio(rate(tsDbus), rate(sdDbus)), '1.00', cpuUs(tsDbus)],
+      [`Varlink → machined-ts, ${label}`, fmt(rate(tsVarlink), 0), ratio(rate(tsVarlink), rate(sdDbus)), ratio(rate(tsVarlink), rate(tsDbus)), cpuUs(tsVarlink)],
+    )
+  }
+  pairRows.push(['Varlink → systemd-machined 252', 'n/a', '—', '—', '—'])
+  out.push(markdown(['client → daemon', 'pairs/s', 'ratio to systemd-machined (D-Bus)', 'ratio to machined-ts D-Bus', 'daemon CPU µs/pair'], pairRows))
   out.push('', `(b) Cold start, whole process wall time, median of ${o.runs} runs, ${o.machines} machines registered (lower is better)`, '')
   const labels = [...new Set([...Object.keys(sd.coldStart?.commands ?? {}), ...Object.keys(ts.coldStart?.commands ?? {})])]
   const cell = (d, label) => fmt(d.coldStart?.commands?.[label]?.median_ms, 1)

@@ -115,6 +115,7 @@ async function main(): Promise<void> {
   const log = (s: string): void => { process.stderr.write(`${s}\n`) }
 
   spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'inherit' })
+  spawnSync(process.execPath, ['scripts/build-bins.js'], { cwd: REPO, stdio: 'inherit' })
   const etcd = await EtcdServer.start()
   const hosts: SimulatedHost[] = []
   let watchClient: Etcd3 | undefined

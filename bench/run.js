@@ -19,6 +19,7 @@ import { cgroupMounts, subdirs } from './lib/cgroups.js'
 import { BENCH_DIR, REAL_MACHINED, log, median, readText, sleep } from './lib/common.js'
 import { DAEMONS, HEAP_DIR, startDaemon, stopDaemon } from './lib/daemons.js'
 import { machineInfo, memAvailableKiB } from './lib/host.js'
+import { CpuSamples, perfDataFile, SyscallCount } from './lib/instrument.js'
 import {
   agentInPool, cleanUpOnSignal, enterPrivateRun, innerContext, isInner, outerRun, publishResults, stopAndClean,
 } from './lib/isolation.js'
@@ -50,6 +51,10 @@ Options:
                      make machined-ts write a V8 heap snapshot to
                      bench/results/heap/ (summarise with
                      node bench/heap-summary.js FILE)
+  --syscalls         Count each daemon's system calls per step (perf trace -s)
+  --perf-record      Sample each daemon's on-CPU time per step (perf record -e
+                     cpu-clock; machined-ts with --perf-basic-prof) into
+                     bench/results/perf/DAEMON.STEP.data (perf report -i FILE)
   --no-build         Do not run \`tsc -p tsconfig.build.json\` first
   --json=FILE        Where to write results (default bench/results/latest.json)
   -h, --help         Show this help
@@ -93,6 +98,8 @@ function parseOptions(argv) {
       window: { type: 'string', default: '32' },
       only: { type: 'string', default: 'both' },
       profile: { type: 'boolean', default: false },
+      syscalls: { type: 'boolean', default: false },
+      'perf-record': { type: 'boolean', default: false },
       'heap-snapshot': { type: 'boolean', default: false },
       'no-extras': { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
@@ -116,7 +123,7 @@ function parseOptions(argv) {
     pairs: int('pairs'), rounds: Math.max(1, int('rounds')), warmup: int('warmup'), machines,
     listCalls: Math.max(1, int('list-calls')), listWarmup: int('list-warmup'), window,
     daemons: values.only === 'both' ? ['systemd', 'ts'] : [values.only],
-    profile: values.profile, heapSnapshot: values['heap-snapshot'], extras: !values['no-extras'], build: !values['no-build'], json: values.json,
+    profile: values.profile, syscalls: values.syscalls, perfRecord: values['perf-record'], heapSnapshot: values['heap-snapshot'], extras: !values['no-extras'], build: !values['no-build'], json: values.json,
   }
 }
 
@@ -131,8 +138,11 @@ function outer(argv) {
 /** Measures one daemon. `world` holds the leaders shared by both daemons. */
 async function measureDaemon(kind, opts, world, agent, procs) {
   const out = { daemon: DAEMONS[kind].label }
-  const started = await startDaemon(kind, { agent, procs, profile: opts.profile, heapSnapshot: kind === 'ts' && opts.heapSnapshot })
+  const started = await startDaemon(kind, { agent, procs, profile: opts.profile, perfMap: opts.perfRecord, heapSnapshot: kind === 'ts' && opts.heapSnapshot })
   const { bus, daemon } = started
+  // Before any machine, for the per-machine increment: measured as the idle row below is, after 3 s without calls.
+  await sleep(3000)
+  out.memoryAtStart = daemon.memory()
   try {
     // Machine names: bench<tag><letters><i>, e.g. bench4242m17.
     const n = (prefix, from, count) => Array.from({ length: count }, (_, i) => `bench${world.tag}${prefix}${from + i}`)
@@ -140,11 +150,18 @@ async function measureDaemon(kind, opts, world, agent, procs) {
     // its CLOCK_MONOTONIC window (the clock of V8's profiler: profile-summary.js --phase).
     out.phases = []
     const withCpu = async (phase, fn) => {
+      const syscalls = opts.syscalls ? new SyscallCount(daemon.pid) : undefined
+      const samples = opts.perfRecord ? new CpuSamples(daemon.pid, perfDataFile(kind, phase)) : undefined
+      await syscalls?.ready()
+      await samples?.ready()
       const d0 = daemon.cpu(); const b0 = bus.cpu()
       const startUs = Number(process.hrtime.bigint() / 1000n)
       const r = await fn()
       out.phases.push({ name: phase, startUs, endUs: Number(process.hrtime.bigint() / 1000n) })
-      return { ...r, daemon_cpu_s: daemon.cpu() - d0, bus_cpu_s: bus.cpu() - b0 }
+      const counted = { daemon_cpu_s: daemon.cpu() - d0, bus_cpu_s: bus.cpu() - b0 }
+      if (syscalls !== undefined) counted.daemon_syscalls = await syscalls.stop()
+      if (samples !== undefined) counted.perf_data = await samples.stop()
+      return { ...r, ...counted }
     }
     const pairs = async (phase, prefix, leaders, warmupLeaders) => {
       const r = await withCpu(phase, () => agent.call('pairs', {
@@ -187,6 +204,9 @@ async function measureDaemon(kind, opts, world, agent, procs) {
       log(`${out.daemon}: ListMachines with ${count}: median ${l.median_ms.toFixed(3)} ms, p95 ${l.p95_ms.toFixed(3)} ms`)
     }
     out.memoryWithMachines = { machines: registered, ...daemon.memory() }
+    // And once the daemon has been left alone for a moment (idle-time work, such as machined-ts's heap trim, has run).
+    await sleep(3000)
+    out.memoryIdleWithMachines = { machines: registered, ...daemon.memory() }
     if (kind === 'ts' && opts.heapSnapshot) {
       out.memoryWithMachines.heapSnapshot = await heapSnapshot(daemon)
       log(`${out.daemon}: heap snapshot ${out.memoryWithMachines.heapSnapshot}`)
@@ -350,6 +370,11 @@ function formatTable(results) {
   }
   rows.push(['— more —', '', '', '', ''])
   row('daemon CPU µs per pair, all threads, user+sys (median round)', 'lower', cpuPerPair(sd), cpuPerPair(ts), 0)
+  // --syscalls: counts that do not depend on the machine's load.
+  const perPair = (d, f) => median((d.pairs ?? []).filter((r) => f(r) !== undefined).map((r) => f(r) / r.pairs))
+  if ([sd, ts].some((d) => d.pairs?.[0]?.daemon_syscalls !== undefined)) {
+    row('daemon system calls per pair (perf trace)', 'lower', perPair(sd, (r) => r.daemon_syscalls?.total), perPair(ts, (r) => r.daemon_syscalls?.total), 1)
+  }
   if (sd.pairsLoaded || ts.pairsLoaded) {
     const reg = sd.pairsLoaded?.registered ?? ts.pairsLoaded?.registered
     row(`Register+Unregister pairs/s with ${reg.toLocaleString('en-US')} registered`, 'higher', sd.pairsLoaded?.pairs_per_s, ts.pairsLoaded?.pairs_per_s, 0)
@@ -358,7 +383,13 @@ function formatTable(results) {
     row(`RegisterMachine calls/s in bulk (window ${results.options?.window}), up to ${c.toLocaleString('en-US')}`, 'higher', sd.register?.[c]?.calls_per_s, ts.register?.[c]?.calls_per_s, 0)
   }
   row('UnregisterMachine calls/s in bulk, all machines', 'higher', sd.unregister?.calls_per_s, ts.unregister?.calls_per_s, 0)
-  row(`daemon RSS MiB with ${(sd.memoryWithMachines?.machines ?? ts.memoryWithMachines?.machines ?? 0).toLocaleString('en-US')} machines`, 'lower', sd.memoryWithMachines?.rssMiB, ts.memoryWithMachines?.rssMiB, 1)
+  const held = sd.memoryWithMachines?.machines ?? ts.memoryWithMachines?.machines ?? 0
+  row(`daemon RSS MiB with ${held.toLocaleString('en-US')} machines`, 'lower', sd.memoryWithMachines?.rssMiB, ts.memoryWithMachines?.rssMiB, 1)
+  row(`daemon RSS MiB with ${held.toLocaleString('en-US')} machines, after 3 s without calls`, 'lower', sd.memoryIdleWithMachines?.rssMiB, ts.memoryIdleWithMachines?.rssMiB, 1)
+  row('   of which anonymous (heaps), after 3 s without calls', 'lower', sd.memoryIdleWithMachines?.rssAnonMiB, ts.memoryIdleWithMachines?.rssAnonMiB, 1)
+  row('daemon RSS MiB at start, no machine', 'lower', sd.memoryAtStart?.rssMiB, ts.memoryAtStart?.rssMiB, 1)
+  const increment = (d) => (d.memoryIdleWithMachines && d.memoryAtStart && held > 0 ? ((d.memoryIdleWithMachines.rssMiB - d.memoryAtStart.rssMiB) * 1024) / held : undefined)
+  row('daemon RSS increment per machine, KiB (idle)', 'lower', increment(sd), increment(ts), 2)
   if (ts.pairsOwnScopes) rows.push(['machined-ts pairs/s, leader in no scope (it makes the scope)', 'n/a', fmt(ts.pairsOwnScopes.pairs_per_s, 0), '—', 'higher'])
 
   const head = ['metric', 'systemd-machined', 'machined-ts', 'ratio ts/systemd', 'better']

@@ -35,6 +35,8 @@ answering "running". Must run as root; touches nothing of the host's /run.
 
 Options:
   --rounds=N     Boots per manager (default 7); the median is reported
+  --quick        For bench:quick: only machined-spawn (registering) and nspawn,
+                 no --register=no boots, and one untimed boot (nspawn's) to warm the cache
   --no-build     Do not run tsc first
   --json=PATH    Where to write all figures (default bench/results/spawn-boot.json)
 `
@@ -62,6 +64,7 @@ async function outer(argv) {
     options: {
       rounds: { type: 'string', default: '7' },
       'no-build': { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
       json: { type: 'string', default: join(BENCH_DIR, 'results', 'spawn-boot.json') },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -76,10 +79,11 @@ async function outer(argv) {
   if (!values['no-build']) {
     log('building (tsc -p tsconfig.build.json)')
     sh(['npx', 'tsc', '-p', 'tsconfig.build.json'], { cwd: REPO })
+    sh([process.execPath, 'scripts/build-bins.js'], { cwd: REPO })
   }
   log('the Debian tree (debootstrap once, then cached)')
   const tree = sh([process.execPath, '--import', 'tsx', '-e', "const m = await import('./test/helpers/debian-tree.ts'); console.log(await m.debianTree())"], { cwd: REPO }).trim()
-  const r = spawnSync('unshare', ['-m', '--propagation', 'private', process.execPath, fileURLToPath(import.meta.url), '--inner', tree, String(rounds), values.json], { stdio: 'inherit' })
+  const r = spawnSync('unshare', ['-m', '--propagation', 'private', process.execPath, fileURLToPath(import.meta.url), '--inner', tree, String(rounds), values.json, values.quick ? 'quick' : 'full'], { stdio: 'inherit' })
   return r.status ?? 1
 }
 
@@ -195,7 +199,7 @@ async function boot(manager, tree, name) {
   }
 }
 
-async function inner(tree, rounds, jsonPath) {
+async function inner(tree, rounds, jsonPath, quick) {
   sh(['mount', '-t', 'tmpfs', '-o', 'mode=755', 'tmpfs', '/run'])
   mkdirSync('/run/systemd/system', { recursive: true })
   mkdirSync('/run/dbus', { recursive: true })
@@ -210,11 +214,11 @@ async function inner(tree, rounds, jsonPath) {
     daemon.stderr.on('data', onData)
     daemon.once('exit', () => reject(new Error(`machined exited: ${daemonLog}`)))
   })
-  const managers = ['machined-spawn', 'nspawn', 'machined-spawn --register=no']
+  const managers = ['machined-spawn', 'nspawn', ...(quick ? [] : ['machined-spawn --register=no'])]
   const times = Object.fromEntries(managers.map((m) => [m, { multiUser: [], running: [] }]))
   try {
-    log('one untimed boot each (page cache)')
-    for (const m of managers) await boot(m, tree, `warm-${managers.indexOf(m)}`)
+    log(quick ? 'one untimed boot (page cache)' : 'one untimed boot each (page cache)')
+    for (const m of quick ? ['nspawn'] : managers) await boot(m, tree, `warm-${managers.indexOf(m)}`)
     for (let i = 0; i < rounds; i++) {
       const order = i % 2 === 0 ? managers : [...managers].reverse()
       for (const m of order) {
@@ -231,7 +235,7 @@ async function inner(tree, rounds, jsonPath) {
   const ours = times['machined-spawn']
   const anchor = times.nspawn
   const noreg = times['machined-spawn --register=no']
-  const row = (label, key) => `| ${label} | ${median(anchor[key]).toFixed(0)} | ${median(ours[key]).toFixed(0)} | ${(median(ours[key]) / median(anchor[key])).toFixed(2)} | ${median(noreg[key]).toFixed(0)} |`
+  const row = (label, key) => `| ${label} | ${median(anchor[key]).toFixed(0)} | ${median(ours[key]).toFixed(0)} | ${(median(ours[key]) / median(anchor[key])).toFixed(2)} | ${noreg === undefined ? '—' : median(noreg[key]).toFixed(0)} |`
   const table = [
     `| launch → (median of ${rounds}, ms) | systemd-nspawn 252 -b --register=no --keep-unit | machined-spawn -b | ratio | machined-spawn -b --register=no |`,
     '|---|---:|---:|---:|---:|',
@@ -247,7 +251,7 @@ async function inner(tree, rounds, jsonPath) {
 
 const argv = process.argv.slice(2)
 if (argv[0] === '--inner') {
-  process.exitCode = await inner(argv[1], Number(argv[2]), argv[3])
+  process.exitCode = await inner(argv[1], Number(argv[2]), argv[3], argv[4] === 'quick')
 } else {
   process.exitCode = await outer(argv)
 }

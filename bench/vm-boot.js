@@ -110,6 +110,7 @@ async function main() {
   if (!o['no-build']) {
     log('building (tsc -p tsconfig.build.json)')
     if (spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'inherit' }).status !== 0) throw new Error('build failed')
+    if (spawnSync(process.execPath, ['scripts/build-bins.js'], { cwd: REPO, stdio: 'inherit' }).status !== 0) throw new Error('build failed')
   }
   const img = image()
   const work = mkdtempSync(join(tmpdir(), 'vm-boot-'))

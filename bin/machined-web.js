@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // machined-web, the web console and metrics; see `machined-web --help`.
-import { main } from '../dist/web/main.js'
+'use strict'
+const { main } = require('./load-bundle.js').loadBundle('dist/web/machined-web.bundle.cjs').exports
 
-const code = await main(process.argv.slice(2))
-process.exitCode = code
-// The server, the daemon connections and the timers are closed by then.
-process.exit(code)
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code
+  // The server, the daemon connections and the timers are closed by then.
+  process.exit(code)
+})

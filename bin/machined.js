@@ -1,8 +1,14 @@
 #!/usr/bin/env node
 // The machined daemon; see `machined --help`.
-import { main } from '../dist/daemon/main.js'
+'use strict'
+// Before the daemon's bundle loads, which would otherwise grow V8's young
+// generation for good: the same flag as src/daemon/heap.ts sets, set here
+// because that module is inside the bundle.
+require('node:v8').setFlagsFromString('--semi-space-growth-factor=1')
+const { main } = require('./load-bundle.js').loadBundle('dist/daemon/machined.bundle.cjs').exports
 
-const code = await main(process.argv.slice(2))
-process.exitCode = code
-// Connections and timers are closed by then; anything left would keep us alive.
-process.exit(code)
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code
+  // Connections and timers are closed by then; anything left would keep us alive.
+  process.exit(code)
+})

@@ -45,6 +45,7 @@ run('npx', ['tsc', '-p', 'src/web/ui/tsconfig.json', '--noEmit'])
 run('npx', ['eslint', '--max-warnings=0', '.'])
 run('npx', ['tsc', '-p', 'tsconfig.build.json'])
 run(process.execPath, ['scripts/build-ui.js'])
+run(process.execPath, ['scripts/build-bins.js'])
 const files = selected.length > 0 ? selected : findTests('test')
 // End-to-end tests share the host's cgroup tree and the real clients: one file at a time.
 run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files])

@@ -36,3 +36,10 @@ export function median(values) {
   const v = [...values].sort((a, b) => a - b)
   return v.length === 0 ? undefined : v[Math.floor((v.length - 1) / 2)]
 }
+
+/** A whole-number option of parseArgs() `values`, at least `min`; throws a one-line Error otherwise. */
+export function wholeNumber(values, name, min) {
+  const n = Number(values[name])
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} wants a whole number ≥ ${min}, got ${values[name]}`)
+  return n
+}

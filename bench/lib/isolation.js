@@ -68,6 +68,19 @@ export function innerContext() {
   return { tag: process.env.BENCH_TAG, sliceExisted: JSON.parse(process.env.BENCH_SLICE_EXISTED ?? '{}') }
 }
 
+/**
+ * Inner half, first thing: the run's tag and options, the hierarchies
+ * that track processes, python3-dbus, and the set of processes a signal
+ * kills before the run's cgroups are removed (cleanUpOnSignal()).
+ */
+export function beginInner(argv, parseOptions) {
+  const { tag, sliceExisted } = innerContext()
+  const opts = parseOptions(argv)
+  const procs = new Set()
+  cleanUpOnSignal(procs, tag, sliceExisted)
+  return { tag, sliceExisted, opts, roots: cgroupMounts().tracking, py: findPython(), procs }
+}
+
 /** Inner half: a private tmpfs on /run holding the bus socket, both daemons' state and our files. */
 export function enterPrivateRun() {
   const m = run('mount', ['-t', 'tmpfs', '-o', 'mode=755,size=512m', 'tmpfs', '/run'])
@@ -124,8 +137,12 @@ export async function outerRun(script, argv, { parseOptions, help, commands, bui
     return 1
   }
   if (build(opts)) {
-    log('building machined-ts (tsc -p tsconfig.build.json)')
+    log('building machined-ts (tsc -p tsconfig.build.json, then the bins\' bundles)')
     const r = run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] })
+    if (run(process.execPath, ['scripts/build-bins.js'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] }).status !== 0) {
+      process.stderr.write('bench: the bins\' bundles were not built\n')
+      return 1
+    }
     if (r.status !== 0) {
       if (!existsSync(join(REPO, builtFile))) { process.stderr.write('bench: build failed and there is no dist/\n'); return 1 }
       log('build reported errors; measuring the dist/ it emitted')

@@ -82,12 +82,9 @@ export class Proc {
     })
   }
 
-  /** CPU seconds used so far (utime + stime). */
+  /** CPU seconds used so far, all threads: cpuSeconds(). */
   cpu() {
-    const stat = readText(`/proc/${this.pid}/stat`)
-    if (stat === undefined) return undefined
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK
+    return cpuSeconds(this.pid)
   }
 
   /** VmRSS and VmHWM, and RSS split into anonymous memory (heaps) and file pages (code, mapped libraries). */
@@ -110,6 +107,28 @@ export class Proc {
       await this.exited
     }
   }
+}
+
+/**
+ * CPU seconds a process has used so far, all its threads: the scheduler's
+ * own nanosecond count (/proc/PID/task/TID/schedstat, first field) where
+ * the kernel keeps one, else utime + stime in clock ticks (10 ms steps,
+ * coarse for a round of a few hundred milliseconds).
+ */
+export function cpuSeconds(pid) {
+  let ns = 0
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const s = readText(`/proc/${pid}/task/${tid}/schedstat`)
+      if (s === undefined) continue
+      ns += Number(s.split(' ')[0])
+    }
+    if (ns > 0) return ns / 1e9
+  } catch { /* gone, or no schedstat: the ticks below */ }
+  const stat = readText(`/proc/${pid}/stat`)
+  if (stat === undefined) return undefined
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK
 }
 
 function countFds(pid) {

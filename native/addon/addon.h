@@ -33,6 +33,9 @@ void set_uint32(napi_env env, napi_value object, const char *key, uint32_t v);
 /* process.c */
 napi_value js_pidfd_open(napi_env env, napi_callback_info info);
 napi_value js_pidfd_send_signal(napi_env env, napi_callback_info info);
+napi_value js_pidfd_has_exited(napi_env env, napi_callback_info info);
+napi_value js_pidfd_open_or_errno(napi_env env, napi_callback_info info);
+napi_value js_fd_inode(napi_env env, napi_callback_info info);
 napi_value js_signal_pipe(napi_env env, napi_callback_info info);
 /* pty.c */
 napi_value js_pty_open(napi_env env, napi_callback_info info);

@@ -2,7 +2,8 @@
  * machined-ts native helpers: the few system calls Node does not offer.
  * One file a job:
  *
- *   process.c  pidfdOpen(pid) -> fd, pidfdSendSignal(fd, sig),
+ *   process.c  pidfdOpen(pid) -> fd, pidfdOpenOrErrno(pid) -> fd or -errno,
+ *              pidfdSendSignal(fd, sig), pidfdHasExited(fd), fdInode(fd),
  *              signalPipe([signo, ...]) -> fd (signals Node cannot handle)
  *   pty.c      ptyOpen() -> { master, slave, path }, ptySetWindowSize(fd, columns, rows)
  *   socket.c   getPeerCred(fd), socketPair(), unixConnect(path),
@@ -17,7 +18,7 @@
  *              isListeningUnixStream(fd) (socket activation)
  *   vsock.c    vsockListen(), vsockLocalPort(fd), vsockAccept(fd), vhostVsockSetGuestCid(fd, cid)
  *              (these return negative errno values instead of throwing)
- *   here       mallocTrim() -> boolean
+ *   here       mallocTrim() -> boolean, releaseExecutablePages() -> KiB
  *
  * Failures throw an Error shaped like Node's own system errors: `code`
  * ('ESRCH'), negative `errno`, and `syscall`. src/native/addon.ts loads
@@ -29,7 +30,13 @@
  * src/native/service.ts (sd_notify and socket activation).
  */
 
+#include <errno.h>
+#include <limits.h>
 #include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "addon.h"
 
@@ -46,12 +53,72 @@ static napi_value malloc_trim_all(napi_env env, napi_callback_info info) {
         return result;
 }
 
+/*
+ * The node binary is about 95 MiB; starting Node and loading the daemon
+ * touch about 40 MiB of it (code and read-only data, with the kernel's
+ * fault-around mapping 64 KiB at a time), and those pages stay mapped,
+ * counted in the daemon's RSS, though most are never used again. This
+ * unmaps them from the process (MADV_DONTNEED): they stay in the page
+ * cache, shared with every other Node process, and a page used again
+ * comes back on its next touch as a minor fault. Only read-only mappings
+ * of the binary without a private (copied-on-write) page are touched, so
+ * nothing is lost: what comes back is the file's content. Returns the KiB
+ * that were resident in them.
+ */
+static napi_value release_executable_pages(napi_env env, napi_callback_info info) {
+        struct region { unsigned long start, end, rss_kib; int copied; } regions[64];
+        size_t n = 0;
+        int current = 0; /* whether the lines being read describe regions[n - 1] */
+        char exe[PATH_MAX], line[PATH_MAX + 128];
+        ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        double released = 0;
+        napi_value result;
+        FILE *f;
+
+        if (len < 0)
+                return throw_errno(env, errno, "readlink");
+        exe[len] = 0;
+        f = fopen("/proc/self/smaps", "re");
+        if (!f)
+                return throw_errno(env, errno, "open");
+        while (fgets(line, sizeof line, f)) {
+                unsigned long start, end, kib;
+                char perms[8];
+                int path_at = 0;
+
+                if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path_at) >= 3 && path_at > 0) {
+                        char *path = line + path_at;
+
+                        path[strcspn(path, "\n")] = 0;
+                        current = n < sizeof regions / sizeof regions[0] && strcmp(path, exe) == 0 && perms[1] == '-' && perms[3] == 'p';
+                        if (current)
+                                regions[n++] = (struct region) { start, end, 0, 0 };
+                        continue;
+                }
+                if (!current)
+                        continue;
+                if (sscanf(line, "Rss: %lu kB", &kib) == 1)
+                        regions[n - 1].rss_kib = kib;
+                else if (sscanf(line, "Anonymous: %lu kB", &kib) == 1 && kib > 0)
+                        regions[n - 1].copied = 1;
+        }
+        fclose(f);
+        for (size_t i = 0; i < n; i++)
+                if (!regions[i].copied && madvise((void *) regions[i].start, regions[i].end - regions[i].start, MADV_DONTNEED) == 0)
+                        released += (double) regions[i].rss_kib;
+        napi_create_double(env, released, &result);
+        return result;
+}
+
 #define ADDON_FUNCTION(name, fn) { name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL }
 
 static napi_value init(napi_env env, napi_value exports) {
         napi_property_descriptor functions[] = {
                 ADDON_FUNCTION("pidfdOpen", js_pidfd_open),
                 ADDON_FUNCTION("pidfdSendSignal", js_pidfd_send_signal),
+                ADDON_FUNCTION("pidfdHasExited", js_pidfd_has_exited),
+                ADDON_FUNCTION("pidfdOpenOrErrno", js_pidfd_open_or_errno),
+                ADDON_FUNCTION("fdInode", js_fd_inode),
                 ADDON_FUNCTION("signalPipe", js_signal_pipe),
                 ADDON_FUNCTION("ptyOpen", js_pty_open),
                 ADDON_FUNCTION("ptySetWindowSize", js_pty_set_window_size),
@@ -80,6 +147,7 @@ static napi_value init(napi_env env, napi_value exports) {
                 ADDON_FUNCTION("vsockAccept", js_vsock_accept),
                 ADDON_FUNCTION("vhostVsockSetGuestCid", js_vhost_vsock_set_guest_cid),
                 ADDON_FUNCTION("mallocTrim", malloc_trim_all),
+                ADDON_FUNCTION("releaseExecutablePages", release_executable_pages),
         };
 
         napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);

@@ -2,8 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -16,7 +19,8 @@
 #define SYS_pidfd_send_signal 424
 #endif
 
-napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
+/* pidfd_open(2) of the PID argument; a failure is thrown (`throwing`) or answered as -errno. */
+static napi_value pidfd_open_arg(napi_env env, napi_callback_info info, bool throwing) {
         napi_value result;
         int32_t pid;
         long fd;
@@ -25,10 +29,61 @@ napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
                 return NULL;
         /* pidfds are always close-on-exec. */
         fd = syscall(SYS_pidfd_open, (pid_t) pid, 0);
-        if (fd < 0)
+        if (fd < 0 && throwing)
                 return throw_errno(env, errno, "pidfd_open");
+        napi_create_int32(env, fd < 0 ? -errno : (int32_t) fd, &result);
+        return result;
+}
 
-        napi_create_int32(env, (int32_t) fd, &result);
+napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
+        return pidfd_open_arg(env, info, true);
+}
+
+/*
+ * pidfdOpen() that answers -errno instead of throwing: a restart over
+ * thousands of dead leaders' state files meets ESRCH for each, and a
+ * thrown Error (with its stack) cost several times the system call.
+ */
+napi_value js_pidfd_open_or_errno(napi_env env, napi_callback_info info) {
+        return pidfd_open_arg(env, info, false);
+}
+
+/*
+ * Whether the process behind a pidfd has exited (a zombie has), without
+ * reading /proc: the kernel makes the pidfd readable when it exits.
+ */
+napi_value js_pidfd_has_exited(napi_env env, napi_callback_info info) {
+        struct pollfd p = { .events = POLLIN };
+        napi_value result;
+        int32_t fd;
+        int r;
+
+        if (get_int_args(env, info, 1, (const char *const[]) { "fd" }, &fd) < 0)
+                return NULL;
+        p.fd = fd;
+        r = poll(&p, 1, 0);
+        if (r < 0)
+                return throw_errno(env, errno, "poll");
+        napi_get_boolean(env, r > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0, &result);
+        return result;
+}
+
+/*
+ * The inode number of an fd (a pidfd's, on pidfs, names its process for
+ * the whole boot), or -1 when it is beyond 2^53 and a JavaScript number
+ * cannot hold it: fstatSync(fd, { bigint: true }) made some twenty BigInts
+ * on every registration.
+ */
+napi_value js_fd_inode(napi_env env, napi_callback_info info) {
+        napi_value result;
+        struct stat st;
+        int32_t fd;
+
+        if (get_int_args(env, info, 1, (const char *const[]) { "fd" }, &fd) < 0)
+                return NULL;
+        if (fstat(fd, &st) < 0)
+                return throw_errno(env, errno, "fstat");
+        napi_create_double(env, st.st_ino <= (1ULL << 53) ? (double) st.st_ino : -1, &result);
         return result;
 }
 

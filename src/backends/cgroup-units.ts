@@ -20,7 +20,7 @@ import { FailedError, NoSuchProcessError, UnitExistsError } from '../protocol/er
 import type { CreateScopeRequest, Disposable, Log, ProcessRef, UnitRef, Units } from '../core/ports.ts'
 import type { ScopeSettings } from '../core/scope-properties.ts'
 import { allHierarchies, trackingHierarchies, trackingHierarchy, type CgroupLayout } from '../linux/cgroup-layout.ts'
-import { cgroupIn, parseProcCgroup, trackingCgroup, unitCgroupPath, unitOfCgroupPath } from '../linux/cgroup-paths.ts'
+import { cgroupIn, parseProcCgroup, trackingCgroupOfText, unitCgroupPath, unitOfCgroupPath } from '../linux/cgroup-paths.ts'
 import { cgroupPopulated, killCgroupTree, removeCgroupTree } from '../linux/cgroup-tree.ts'
 import { readProcCgroup } from '../linux/proc.ts'
 import { deviceAllowLines } from './device-rules.ts'
@@ -182,7 +182,7 @@ export class CgroupUnits implements Units {
   }
 
   async unitOfPid(pid: number): Promise<UnitRef | undefined> {
-    const path = trackingCgroup(parseProcCgroup(this.#readProcCgroup(pid)), this.#layout)
+    const path = trackingCgroupOfText(this.#readProcCgroup(pid), this.#layout)
     return path === undefined ? undefined : unitOfCgroupPath(path)
   }
 

@@ -1,27 +1,81 @@
 /**
- * Gives the C heap's free pages back to the kernel every few seconds
- * (malloc_trim(0) through the native module). glibc returns memory only
- * from the top of its heap; after a burst of calls the freed chunks in
- * between stay in the daemon's RSS (about 30 MiB with 10,000 machines
- * registered in bulk). A trim takes about a millisecond.
+ * Hands memory the daemon no longer uses back to the kernel, while the
+ * daemon is idle, so that this work never holds up a call:
+ *
+ * - the C heap's free pages (malloc_trim(0) through the native module):
+ *   glibc returns memory only from the top of its heap; after a burst of
+ *   calls the freed chunks in between stay in the daemon's RSS (about
+ *   30 MiB with 10,000 machines registered in bulk);
+ * - the pages of the node binary mapped in the process but not in use
+ *   (the native module's releaseExecutablePages(): start-up alone maps
+ *   about 40 MiB of it; they stay in the page cache, and a page used
+ *   again comes back on its next touch).
+ *
+ * Every second the event loop's utilisation since the last look says
+ * whether the daemon was idle; the work runs after an idle second, and at
+ * most every TRIM_MS, or regardless once OVERDUE_MS have passed without
+ * it. Each run takes about a millisecond.
  * @module
  */
 
+import { performance } from 'node:perf_hooks'
+import { getHeapStatistics, setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import type { Disposable } from '../core/ports.ts'
-import { mallocTrim } from './native.ts'
+import { mallocTrim, releaseExecutablePages } from './native.ts'
 
-export const HEAP_TRIM_MS = 5_000
+/**
+ * V8's full collection, run here while idle: after a burst (10,000
+ * registrations) the old generation holds the burst's promoted garbage
+ * until a collection that a quiet daemon may not get for a long time, and
+ * one that then comes during a call makes that call wait. --expose-gc
+ * set at run time gives a fresh context its gc().
+ */
+function fullCollection(): () => void {
+  setFlagsFromString('--expose-gc')
+  return runInNewContext('gc') as () => void
+}
 
-export function startHeapTrim(log: { debug(message: string, fields?: Record<string, unknown>): void }, everyMs = HEAP_TRIM_MS): Disposable {
+/** A collection is worth its few milliseconds once the heap has grown this much since the last one. */
+const GC_GROWTH_BYTES = 2 * 1024 * 1024
+
+export const TRIM_MS = 5_000
+const LOOK_MS = 1_000
+const OVERDUE_MS = 60_000
+/** Below this share of the last second spent outside the event loop's wait, the daemon counts as idle. */
+const IDLE_UTILISATION = 0.02
+
+export function startHeapTrim(log: { debug(message: string, fields?: Record<string, unknown>): void }): Disposable {
+  let last = performance.eventLoopUtilization()
+  let trimmedAt = -Infinity
+  let stopped = false
+  const gc = fullCollection()
+  let heapAfterGc = getHeapStatistics().used_heap_size
   const timer = setInterval(() => {
+    const now = performance.eventLoopUtilization()
+    const idle = performance.eventLoopUtilization(now, last).utilization < IDLE_UTILISATION
+    last = now
+    const since = performance.now() - trimmedAt
+    if (since < TRIM_MS || (!idle && since < OVERDUE_MS)) return
+    trimmedAt = performance.now()
+    if (getHeapStatistics().used_heap_size > heapAfterGc + GC_GROWTH_BYTES) {
+      gc()
+      heapAfterGc = getHeapStatistics().used_heap_size
+    }
     try {
       mallocTrim()
+      releaseExecutablePages()
     } catch (err) {
       // No native module (or not glibc's): nothing to trim with; stop asking.
-      log.debug('Cannot trim the C heap, not trying again', { error: String(err) })
-      clearInterval(timer)
+      log.debug('Cannot trim the heap, not trying again', { error: String(err) })
+      stop()
     }
-  }, everyMs)
+  }, LOOK_MS)
   timer.unref()
-  return { dispose: () => clearInterval(timer) }
+  const stop = (): void => {
+    if (stopped) return
+    stopped = true
+    clearInterval(timer)
+  }
+  return { dispose: stop }
 }

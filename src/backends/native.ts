@@ -12,7 +12,7 @@ import type { Socket } from 'node:net'
 import { loadAddon } from '../native/addon.ts'
 import { sendAllWithFds } from '../native/fd-writer.ts'
 
-export { pidfdOpen, pidfdSendSignal } from '../native/pidfd.ts'
+export { fdInode, pidfdHasExited, pidfdOpen, pidfdOpenOrErrno, pidfdSendSignal } from '../native/pidfd.ts'
 export { pollSetOpen, type PollSet as NativePollSet } from '../native/poll-set.ts'
 
 export interface PeerCred {
@@ -29,6 +29,7 @@ interface Addon {
   inotifyAddWatch(fd: number, path: string, mask: number): number
   inotifyRmWatch(fd: number, wd: number): void
   mallocTrim(): boolean
+  releaseExecutablePages(): number
 }
 
 function load(): Addon {
@@ -99,6 +100,11 @@ export function inotifyRmWatch(fd: number, wd: number): void {
 /** malloc_trim(0): gives the free pages of the C heap back to the kernel; true if any went. */
 export function mallocTrim(): boolean {
   return load().mallocTrim()
+}
+
+/** Unmaps the node binary's pages that are mapped but unchanged (native/addon/main.c says why); the KiB they held. */
+export function releaseExecutablePages(): number {
+  return load().releaseExecutablePages()
 }
 
 export function closeFd(fd: number): void {

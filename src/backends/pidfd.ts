@@ -12,10 +12,13 @@
 
 import { fstatSync, readFileSync } from 'node:fs'
 import { NoSuchProcessError } from '../protocol/errors.ts'
-import type { Disposable, ProcessHandle, ProcessRef } from '../core/ports.ts'
-import { hasExited, readProcStat } from '../linux/proc.ts'
+import type { Disposable, ProcessHandle, ProcessRef, Processes } from '../core/ports.ts'
+import { hasExited, readProcStat, readStatusOwner } from '../linux/proc.ts'
 import type { FdPoller } from './fd-poller.ts'
-import { closeFd, pidfdOpen, pidfdSendSignal } from './native.ts'
+import { closeFd, fdInode, pidfdHasExited, pidfdOpen, pidfdOpenOrErrno, pidfdSendSignal } from './native.ts'
+
+const ESRCH = 3
+const EINVAL = 22
 
 const NOTHING: Disposable = { dispose: () => undefined }
 
@@ -82,32 +85,57 @@ export function pidfsAvailable(): boolean {
 /** The inode number of a pidfd, where it identifies the process (pidfs); else undefined. */
 export function pidfdInode(fd: number): number | undefined {
   if (!pidfsAvailable()) return undefined
-  const ino = fstatSync(fd, { bigint: true }).ino
-  return ino <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ino) : undefined
+  const ino = fdInode(fd)
+  return ino >= 0 && ino <= Number.MAX_SAFE_INTEGER ? ino : undefined
+}
+
+/** Whether the process behind our pidfd has not been reaped yet (signal 0 through it); a zombie has not. */
+function unreaped(fd: number): boolean {
+  try {
+    pidfdSendSignal(fd, 0)
+    return true
+  } catch (err) {
+    if (errnoOf(err) === 'ESRCH') return false
+    throw err
+  }
 }
 
 /**
- * Opens a pidfd for the pinned process and checks, with the pidfd open,
- * that the PID still names it (start time, and the inode number where
- * `ref` carries one). undefined when it does not; 'unavailable' when the
- * kernel cannot give a pidfd (ENOSYS, or no fd left).
+ * Opens a pidfd for `pid` and pins the process it names: its start time
+ * from /proc/PID/stat, read once with the pidfd open. The pidfd names the
+ * process that had the PID when it was opened; if that process is still
+ * unreaped after the read, the PID named it all along, so the read was
+ * its own. `expected` (a pinned process) must match: start time, and the
+ * inode number where it carries one. undefined when there is no such live
+ * process; 'unavailable' when the kernel cannot give a pidfd (ENOSYS, or
+ * no fd left).
  */
-export function openPidfd(ref: ProcessRef, procRoot = '/proc'): { fd: number; ref: ProcessRef } | undefined | 'unavailable' {
-  let fd: number
-  try {
-    fd = pidfdOpen(ref.pid)
-  } catch (err) {
-    if (errnoOf(err) === 'ESRCH' || errnoOf(err) === 'EINVAL') return undefined
-    return 'unavailable'
-  }
+export function openPidfd(pid: number, expected?: ProcessRef, procRoot = '/proc'): { fd: number; ref: ProcessRef } | undefined | 'unavailable' {
+  const fd = pidfdOpenOrErrno(pid)
+  if (fd === -ESRCH || fd === -EINVAL) return undefined
+  if (fd < 0) return 'unavailable'
   let keep = false
   try {
-    const stat = readProcStat(ref.pid, procRoot)
-    if (stat === undefined || hasExited(stat) || stat.startTime !== ref.startTime) return undefined
+    // A pidfd inode number names one process for the whole boot: where the pinned process's matches, the pidfd
+    // is that process, and the kernel says without /proc whether it has exited (a restart adopting 10,000 leaders
+    // reads no /proc/PID/stat).
+    if (expected?.pidfdId !== undefined) {
+      const pidfdId = pidfdInode(fd)
+      if (pidfdId !== undefined) {
+        if (pidfdId !== expected.pidfdId || pidfdHasExited(fd)) return undefined
+        keep = true
+        return { fd, ref: { pid, startTime: expected.startTime, pidfdId } }
+      }
+    }
+    const stat = readProcStat(pid, procRoot)
+    if (stat === undefined || hasExited(stat)) return undefined
+    if (expected !== undefined && stat.startTime !== expected.startTime) return undefined
+    // With a pinned process to compare against, the start time already says the read was its.
+    if (expected === undefined && !unreaped(fd)) return undefined
     const pidfdId = pidfdInode(fd)
-    if (ref.pidfdId !== undefined && pidfdId !== undefined && pidfdId !== ref.pidfdId) return undefined
+    if (expected?.pidfdId !== undefined && pidfdId !== undefined && pidfdId !== expected.pidfdId) return undefined
     keep = true
-    return { fd, ref: { pid: ref.pid, startTime: ref.startTime, pidfdId } }
+    return { fd, ref: { pid, startTime: stat.startTime, pidfdId } }
   } finally {
     if (!keep) closeFd(fd)
   }
@@ -120,8 +148,8 @@ export class PidfdHandle implements ProcessHandle {
   #fd: number | undefined
   #watch: Disposable | undefined
   #exited = false
-  /** Usually one (the machine's GC check): an array of exactly that size, not a Set, to stay small with 10,000 leaders. */
-  #callbacks: ReadonlyArray<() => void> = []
+  /** Usually one (the machine's GC check), kept as it is; an array only for more: small with 10,000 leaders. */
+  #callbacks: (() => void) | ReadonlyArray<() => void> | undefined = undefined
 
   /**
    * The exit is watched through `poller`, shared by all handles. If the
@@ -133,33 +161,38 @@ export class PidfdHandle implements ProcessHandle {
     this.#procRoot = procRoot
     this.#fd = fd
     try {
-      this.#watch = poller.add(fd, true, () => this.#fire())
+      this.#watch = poller.add(fd, true, this)
     } catch {
       this.#watch = undefined
     }
   }
 
-  #fire(): void {
+  /** The FdPoller's call: the pidfd is readable, so the process has exited. */
+  pollReady(): void {
     this.#exited = true
     this.#watch = undefined
     const callbacks = this.#callbacks
-    this.#callbacks = []
-    for (const cb of callbacks) cb()
+    this.#callbacks = undefined
+    if (typeof callbacks === 'function') callbacks()
+    else for (const cb of callbacks ?? []) cb()
   }
 
   async isAlive(): Promise<boolean> {
     const fd = this.#fd
-    if (this.#exited || fd === undefined) return false
-    try {
-      // Signal 0 through the pidfd: ESRCH once the process has been reaped, whoever has its PID now.
-      pidfdSendSignal(fd, 0)
-    } catch (err) {
-      if (errnoOf(err) === 'ESRCH') return false
-      throw err
-    }
+    // Signal 0 through the pidfd: ESRCH once the process has been reaped, whoever has its PID now.
+    if (this.#exited || fd === undefined || !unreaped(fd)) return false
     // Still ours (not reaped), so /proc/PID is this process: a zombie has exited all the same.
     const stat = readProcStat(this.ref.pid, this.#procRoot)
     return stat !== undefined && !hasExited(stat) && stat.startTime === this.ref.startTime
+  }
+
+  async ownerUid(): Promise<number | undefined> {
+    const fd = this.#fd
+    if (this.#exited || fd === undefined) return undefined
+    const owner = readStatusOwner(this.ref.pid, this.#procRoot)
+    // Unreaped after the read: /proc/PID was this process's.
+    if (owner === undefined || owner.exited || !unreaped(fd)) return undefined
+    return owner.uid
   }
 
   async signal(signal: number): Promise<void> {
@@ -174,21 +207,32 @@ export class PidfdHandle implements ProcessHandle {
     }
   }
 
+  get announcesExit(): boolean {
+    return this.#exited || this.#watch !== undefined
+  }
+
   onExit(callback: () => void): Disposable {
     if (this.#fd === undefined) return NOTHING
     if (this.#exited) {
       setImmediate(callback)
       return NOTHING
     }
-    this.#callbacks = [...this.#callbacks, callback]
-    return { dispose: () => { this.#callbacks = this.#callbacks.filter((cb) => cb !== callback) } }
+    const now = this.#callbacks
+    this.#callbacks = now === undefined ? callback : typeof now === 'function' ? [now, callback] : [...now, callback]
+    return {
+      dispose: () => {
+        const left = this.#callbacks
+        if (left === callback) this.#callbacks = undefined
+        else if (Array.isArray(left)) this.#callbacks = left.filter((cb) => cb !== callback)
+      },
+    }
   }
 
   dispose(): void {
     const fd = this.#fd
     if (fd === undefined) return
     this.#fd = undefined
-    this.#callbacks = []
+    this.#callbacks = undefined
     // Out of the epoll set before the fd is closed, so the set never sees a reused fd number.
     this.#watch?.dispose()
     this.#watch = undefined
@@ -203,22 +247,26 @@ export class PidfdHandle implements ProcessHandle {
  */
 export class PinnedHandle implements ProcessHandle {
   readonly ref: ProcessRef
-  readonly #isAlive: (ref: ProcessRef) => Promise<boolean>
-  readonly #signal: (ref: ProcessRef, signal: number) => Promise<void>
+  readonly #processes: Pick<Processes, 'isAlive' | 'signal' | 'ownerUid'>
 
-  constructor(ref: ProcessRef, ops: { isAlive: (ref: ProcessRef) => Promise<boolean>; signal: (ref: ProcessRef, signal: number) => Promise<void> }) {
+  constructor(ref: ProcessRef, processes: Pick<Processes, 'isAlive' | 'signal' | 'ownerUid'>) {
     this.ref = ref
-    this.#isAlive = ops.isAlive
-    this.#signal = ops.signal
+    this.#processes = processes
   }
 
   isAlive(): Promise<boolean> {
-    return this.#isAlive(this.ref)
+    return this.#processes.isAlive(this.ref)
   }
 
   signal(signal: number): Promise<void> {
-    return this.#signal(this.ref, signal)
+    return this.#processes.signal(this.ref, signal)
   }
+
+  ownerUid(): Promise<number | undefined> {
+    return this.#processes.ownerUid(this.ref)
+  }
+
+  readonly announcesExit = false
 
   onExit(): Disposable {
     return NOTHING

@@ -43,12 +43,23 @@ export class ProcfsProcesses implements Processes {
 
   async hold(ref: ProcessRef): Promise<ProcessHandle | undefined> {
     if (this.#pidfds) {
-      const opened = openPidfd(ref, this.#procRoot)
+      const opened = openPidfd(ref.pid, ref, this.#procRoot)
       if (opened === undefined) return undefined
       if (opened !== 'unavailable') return new PidfdHandle(opened.fd, opened.ref, this.#exits, this.#procRoot)
     }
     if (!(await this.isAlive(ref))) return undefined
-    return new PinnedHandle(ref, { isAlive: (r) => this.isAlive(r), signal: (r, s) => this.signal(r, s) })
+    return new PinnedHandle(ref, this)
+  }
+
+  async holdPid(pid: number): Promise<ProcessHandle | undefined> {
+    if (this.#pidfds) {
+      // The pidfd first, then the one read of /proc/PID/stat (openPidfd() says why that pins the right process).
+      const opened = openPidfd(pid, undefined, this.#procRoot)
+      if (opened === undefined) return undefined
+      if (opened !== 'unavailable') return new PidfdHandle(opened.fd, opened.ref, this.#exits, this.#procRoot)
+    }
+    const ref = await this.pin(pid)
+    return ref === undefined ? undefined : new PinnedHandle(ref, this)
   }
 
   /** Stops watching held pidfds for exits (the handles keep their fds until disposed). */

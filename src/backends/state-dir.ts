@@ -32,6 +32,15 @@ function unlinkQuietly(path: string): void {
   }
 }
 
+/** Where a symlink points; undefined when there is none. */
+function readLink(path: string): string | undefined {
+  try {
+    return readlinkSync(path)
+  } catch {
+    return undefined
+  }
+}
+
 /** statfs(2) f_type of a tmpfs (and of ramfs, equally without a disk). */
 const TMPFS_MAGIC = 0x01021994
 const RAMFS_MAGIC = 0x858458f6
@@ -98,19 +107,24 @@ export class StateDir implements StateStore {
   }
 
   async linkUnit(unit: string, name: string): Promise<void> {
-    this.#replace(join(this.path, `unit:${unit}`), name, (tmp) => symlinkSync(name, tmp))
+    const link = join(this.path, `unit:${unit}`)
+    try {
+      // Usually there is no link yet: one symlink(2) makes it whole, as systemd makes it.
+      symlinkSync(name, link)
+      if (this.#durable) fsyncPath(this.path)
+      return
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+    // A link that names the machine already (a restart) stays.
+    if (readLink(link) === name) return
+    this.#replace(link, name, (tmp) => symlinkSync(name, tmp))
   }
 
   async unlinkUnit(unit: string, name: string): Promise<void> {
     const link = join(this.path, `unit:${unit}`)
-    let target: string | undefined
-    try {
-      target = readlinkSync(link)
-    } catch {
-      return
-    }
     // Leave a link alone that now names another machine.
-    if (target === name) unlinkQuietly(link)
+    if (readLink(link) === name) unlinkQuietly(link)
   }
 
   /** The directory's entries; none when it cannot be read (not made yet). */

@@ -95,6 +95,14 @@ function findVerb(words: readonly string[]): { verb: Verb; args: readonly string
   return { verb, args: name === undefined ? [verb.name] : words }
 }
 
+/** mctl as a process (bin/mctl.js): main() on the process's stdio, then wait until all it wrote is written. */
+export async function runMctl(argv: readonly string[]): Promise<number> {
+  const io = processIo()
+  const code = await main(argv, io)
+  await io.drained()
+  return code
+}
+
 export async function main(argv: readonly string[], io: Io = processIo(), argv0 = process.argv[1]): Promise<number> {
   if (argv0 !== undefined) program = basename(argv0).replace(/\.js$/, '')
   const parsed = parseArguments(argv, program, {

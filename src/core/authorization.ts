@@ -53,14 +53,15 @@ export class Authorizer {
 
   /**
    * Throws AccessDeniedError unless `caller` may register a machine whose
-   * leader runs as `leaderUid` (undefined: the leader's owner is unknown).
-   * The ownership test comes first, as in newer systemd's
+   * leader runs as `leaderUid()` (undefined: the leader's owner is
+   * unknown); root may register any, so for root the owner is not looked
+   * up at all. The ownership test comes first, as in newer systemd's
    * machine_add_from_params(), so a user naming someone else's process
    * learns why.
    */
-  checkRegister(caller: Caller, leaderUid: number | undefined): void {
+  async checkRegister(caller: Caller, leaderUid: () => Promise<number | undefined>): Promise<void> {
     if (caller.uid === 0) return
-    if (leaderUid !== caller.uid) throw new AccessDeniedError('Only root may register machines for other users')
+    if ((await leaderUid()) !== caller.uid) throw new AccessDeniedError('Only root may register machines for other users')
     if (!this.#policy.allowUserRegistration) throw new AccessDeniedError(DENIED)
   }
 

@@ -22,6 +22,8 @@ type State = 'preKey' | 'key' | 'preValue' | 'value' | 'valueEscape' | 'single' 
  * A later key overrides an earlier one.
  */
 export function parseEnvFile(text: string): Map<string, string> {
+  // Without quotes and backslashes the state machine comes down to one line per assignment.
+  if (!/["'\\]/.test(text)) return parsePlainEnvFile(text)
   const out = new Map<string, string>()
   let state: State = 'preKey'
   let key = ''
@@ -90,6 +92,24 @@ export function parseEnvFile(text: string): Map<string, string> {
     }
   }
   if (state === 'preValue' || state === 'value' || state === 'valueEscape' || state === 'single' || state === 'double' || state === 'doubleEscape') finish()
+  return out
+}
+
+/**
+ * parseEnvFile() for a text without quotes or backslashes (machined's own
+ * state files, nearly always), line by line instead of character by
+ * character: a restart reads thousands of them.
+ */
+function parsePlainEnvFile(text: string): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/^[ \t\r]+/, '')
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue
+    const eq = line.indexOf('=')
+    if (eq < 0) continue
+    const key = line.slice(0, eq).trim()
+    if (key !== '') out.set(key, line.slice(eq + 1).replace(/^[ \t\r]+/, '').replace(/[ \t\r]+$/, ''))
+  }
   return out
 }
 

@@ -9,16 +9,12 @@
  */
 
 import type { Machine } from './machine.ts'
-import type { Disposable, ProcessHandle, Processes } from './ports.ts'
-
-interface Held {
-  readonly handle: ProcessHandle
-  readonly exitWatch: Disposable
-}
+import type { ProcessHandle, Processes } from './ports.ts'
 
 export class Leaders {
   readonly #processes: Processes
-  readonly #held = new Map<Machine, Held>()
+  /** The handle alone per machine: disposing of it ends its exit watch too (ProcessHandle), so nothing else is kept. */
+  readonly #held = new Map<Machine, ProcessHandle>()
 
   constructor(processes: Processes) {
     this.#processes = processes
@@ -27,28 +23,28 @@ export class Leaders {
   /** Takes over `handle` for `machine`; `onExit` runs once the leader has exited. */
   hold(machine: Machine, handle: ProcessHandle, onExit: () => void): void {
     this.release(machine)
-    this.#held.set(machine, { handle, exitWatch: handle.onExit(onExit) })
+    handle.onExit(onExit)
+    this.#held.set(machine, handle)
   }
 
-  /** Lets go of the machine's pidfd (the machine is gone). */
+  /** Lets go of the machine's pidfd (the machine is gone); its exit is not announced any more. */
   release(machine: Machine): void {
-    const held = this.#held.get(machine)
-    if (held === undefined) return
+    const handle = this.#held.get(machine)
+    if (handle === undefined) return
     this.#held.delete(machine)
-    held.exitWatch.dispose()
-    held.handle.dispose()
+    handle.dispose()
   }
 
   async isAlive(machine: Machine): Promise<boolean> {
-    const held = this.#held.get(machine)
-    return held === undefined ? this.#processes.isAlive(machine.leader) : held.handle.isAlive()
+    const handle = this.#held.get(machine)
+    return handle === undefined ? this.#processes.isAlive(machine.leader) : handle.isAlive()
   }
 
   /** pidfd_send_signal() to the leader; NoSuchProcessError once it has exited. */
   async signal(machine: Machine, signal: number): Promise<void> {
-    const held = this.#held.get(machine)
-    if (held === undefined) return this.#processes.signal(machine.leader, signal)
-    return held.handle.signal(signal)
+    const handle = this.#held.get(machine)
+    if (handle === undefined) return this.#processes.signal(machine.leader, signal)
+    return handle.signal(signal)
   }
 
   get size(): number {

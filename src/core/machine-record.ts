@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ownString } from '../protocol/own-string.ts'
 import { idFromString, Machine, NULL_ID } from './machine.ts'
 import type { ProcessRef } from './ports.ts'
 import type { MachineStateRecord } from './state-file.ts'
@@ -20,6 +21,14 @@ export interface MachineExtras {
 }
 
 export const NO_EXTRAS: MachineExtras = { vsockCid: undefined, sshAddress: undefined, sshPrivateKeyPath: undefined }
+
+/** `extras`, or the one shared NO_EXTRAS when it carries nothing (most machines: no object of their own). */
+export function extrasOf(extras: MachineExtras): MachineExtras {
+  return extras.vsockCid === undefined && extras.sshAddress === undefined && extras.sshPrivateKeyPath === undefined &&
+    extras.imageName === undefined && extras.imagePath === undefined
+    ? NO_EXTRAS
+    : extras
+}
 
 export function machineToRecord(machine: Machine, extras: MachineExtras): MachineStateRecord {
   return {
@@ -47,13 +56,18 @@ export function machineToRecord(machine: Machine, extras: MachineExtras): Machin
 
 /** A machine reloaded from its record, led by `leader` (already checked to be the recorded process). */
 export function machineFromRecord(s: MachineStateRecord, leader: ProcessRef): { machine: Machine; extras: MachineExtras } {
+  // The strings are cut from the file's text: own copies, so the text does not live as long as the machine.
+  const own = (v: string | undefined): string | undefined => (v === undefined ? undefined : ownString(v))
   const machine = new Machine({
-    name: s.name, id: s.id === undefined ? NULL_ID : idFromString(s.id) ?? NULL_ID, service: s.service ?? '',
-    class: s.class, leader, rootDirectory: s.rootDirectory ?? '', netifs: s.netifs,
+    name: ownString(s.name), id: s.id === undefined ? NULL_ID : idFromString(s.id) ?? NULL_ID, service: own(s.service) ?? '',
+    class: s.class, leader, rootDirectory: own(s.rootDirectory) ?? '', netifs: s.netifs,
     timestamp: { realtime: s.realtime ?? 0n, monotonic: s.monotonic ?? 0n }, ownerUid: s.uid ?? 0,
   })
   return {
     machine,
-    extras: { vsockCid: s.vsockCid, sshAddress: s.sshAddress, sshPrivateKeyPath: s.sshPrivateKeyPath, imageName: s.imageName, imagePath: s.imagePath },
+    extras: {
+      vsockCid: s.vsockCid, sshAddress: own(s.sshAddress), sshPrivateKeyPath: own(s.sshPrivateKeyPath),
+      imageName: own(s.imageName), imagePath: own(s.imagePath),
+    },
   }
 }

@@ -10,11 +10,17 @@ import { machineToRecord } from './machine-record.ts'
 import type { Manager } from './manager.ts'
 import { formatMachineState } from './state-file.ts'
 
-/** The state file, then the unit: link (a crash in between leaves a file whose link the next start restores). */
-export async function saveMachine(manager: Manager, machine: Machine): Promise<void> {
+/**
+ * The state file, then the unit: link (a crash in between leaves a file
+ * whose link the next start restores). `onDisk`, when known: what the file
+ * holds now and whether the link names the machine already; what is
+ * already right is not written again.
+ */
+export async function saveMachine(manager: Manager, machine: Machine, onDisk?: { contents: string; linked: boolean }): Promise<void> {
   const { state } = manager.ports
-  await state.write(machine.name, formatMachineState(machineToRecord(machine, manager.extras(machine))))
-  if (machine.unit !== undefined) await state.linkUnit(machine.unit.unit, machine.name)
+  const contents = formatMachineState(machineToRecord(machine, manager.extras(machine)))
+  if (contents !== onDisk?.contents) await state.write(machine.name, contents)
+  if (machine.unit !== undefined && onDisk?.linked !== true) await state.linkUnit(machine.unit.unit, machine.name)
 }
 
 /**

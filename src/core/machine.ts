@@ -65,6 +65,9 @@ export class Machine {
 
 export const NULL_ID = new Uint8Array(16)
 
+/** The network interfaces of a machine that has none: one array for them all. */
+export const NO_NETIFS: readonly number[] = Object.freeze([])
+
 export function idToString(id: Uint8Array): string {
   if (id.every((b) => b === 0)) return ''
   return Array.from(id, (b) => b.toString(16).padStart(2, '0')).join('')

@@ -21,7 +21,7 @@ import type { Authorizer, Caller } from './authorization.ts'
 import { Leaders } from './leaders.ts'
 import { Machine } from './machine.ts'
 import { collectIfGone } from './machine-gc.ts'
-import { NO_EXTRAS, type MachineExtras } from './machine-record.ts'
+import { extrasOf, NO_EXTRAS, type MachineExtras } from './machine-record.ts'
 import { ImageUsage } from './image-usage.ts'
 import { Operations } from './operations.ts'
 import type {
@@ -87,8 +87,12 @@ export class Manager {
   readonly #quota: MachineQuota
   readonly #operations: Operations
   readonly #machines = new Map<string, Machine>()
-  /** Machines by unit; systemd lets two registrations share one, the newest answers for it. */
-  readonly #byUnit = new Map<string, Machine[]>()
+  /**
+   * Machines by unit; systemd lets two registrations share one, the newest
+   * answers for it. Nearly every unit has one machine: kept as it is, an
+   * array only for a shared unit (no array per machine).
+   */
+  readonly #byUnit = new Map<string, Machine | Machine[]>()
   readonly #byLeader = new Map<number, Machine>()
   /** Names being registered right now: a second registration gets MachineExists. */
   readonly #opening = new Set<string>()
@@ -174,6 +178,11 @@ export class Manager {
 
   /** What the machine carries beyond systemd 252's fields (set before its state file is first written). */
   setExtras(machine: Machine, extras: MachineExtras): void {
+    // Most machines carry none: no entry of their own then.
+    if (extrasOf(extras) === NO_EXTRAS) {
+      this.#extras.delete(machine)
+      return
+    }
     this.#extras.set(machine, extras)
   }
 
@@ -210,7 +219,8 @@ export class Manager {
     } catch (err) {
       if (!(err instanceof NoSuchProcessError)) throw err
     }
-    const byUnit = ref === undefined ? undefined : this.#byUnit.get(ref.unit)?.at(-1)
+    const sharing = ref === undefined ? undefined : this.#byUnit.get(ref.unit)
+    const byUnit = Array.isArray(sharing) ? sharing.at(-1) : sharing
     if (byUnit !== undefined && (await this.leaders.isAlive(byUnit))) return byUnit
     throw new NoMachineForPidError(target)
   }
@@ -269,20 +279,37 @@ export class Manager {
   /**
    * machine_link(): the machine is registered from now on. The leader's
    * exit and the unit's emptying queue a GC check (machine_start() watches
-   * the pidfd); the rule stays machine_may_gc()'s.
+   * the pidfd); the rule stays machine_may_gc()'s. A machine stays while
+   * its leader lives, so where the leader's exit is announced the unit is
+   * watched only from then on: no watch is made and dropped for a machine
+   * registered and unregistered while its leader runs.
    */
   link(machine: Machine, options: LinkOptions): void {
     if (options.place === 'reserved') this.#opening.delete(machine.name)
     else this.#quota.force(machine.ownerUid)
     this.#machines.set(machine.name, machine)
-    if (options.leader !== undefined) this.leaders.hold(machine, options.leader, () => this.queueGc(machine))
+    const leader = options.leader
+    if (leader !== undefined) this.leaders.hold(machine, leader, () => this.#leaderExited(machine))
     if (machine.unit !== undefined) {
       const sharing = this.#byUnit.get(machine.unit.unit)
-      if (sharing === undefined) this.#byUnit.set(machine.unit.unit, [machine])
-      else sharing.push(machine)
-      this.#watchers.set(machine, this.ports.units.watch(machine.unit, () => this.queueGc(machine)))
+      if (sharing === undefined) this.#byUnit.set(machine.unit.unit, machine)
+      else if (Array.isArray(sharing)) sharing.push(machine)
+      else this.#byUnit.set(machine.unit.unit, [sharing, machine])
+      if (leader?.announcesExit !== true) this.#watchUnit(machine)
     }
     this.#byLeader.set(machine.leader.pid, machine)
+  }
+
+  #leaderExited(machine: Machine): void {
+    // Watched before the check, so an emptying after it is not missed.
+    this.#watchUnit(machine)
+    this.queueGc(machine)
+  }
+
+  #watchUnit(machine: Machine): void {
+    const unit = machine.unit
+    if (unit === undefined || this.#watchers.has(machine) || !this.isLinked(machine)) return
+    this.#watchers.set(machine, this.ports.units.watch(unit, () => this.queueGc(machine)))
   }
 
   /** The machine is registered no more; its place under the limits is free. */
@@ -296,9 +323,14 @@ export class Manager {
     const unit = machine.unit?.unit
     const sharing = unit === undefined ? undefined : this.#byUnit.get(unit)
     if (unit === undefined || sharing === undefined) return
+    if (!Array.isArray(sharing)) {
+      if (sharing === machine) this.#byUnit.delete(unit)
+      return
+    }
     const i = sharing.indexOf(machine)
     if (i >= 0) sharing.splice(i, 1)
-    if (sharing.length === 0) this.#byUnit.delete(unit)
+    if (sharing.length === 1) this.#byUnit.set(unit, sharing[0]!)
+    else if (sharing.length === 0) this.#byUnit.delete(unit)
   }
 
   // ── Garbage collection ──────────────────────────────────────────────────

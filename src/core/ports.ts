@@ -29,7 +29,7 @@ export interface ProcessRef {
  * A process held open through a pidfd, as newer systemd holds every leader
  * (PidRef): it keeps naming the same process after its PID is reused, says
  * when the process exits, and signals that process and no other. Disposing
- * of it lets go of the pidfd.
+ * of it lets go of the pidfd, and no exit callback comes after that.
  */
 export interface ProcessHandle extends Disposable {
   /** The process, with its pidfd inode number where the kernel has one. */
@@ -38,8 +38,12 @@ export interface ProcessHandle extends Disposable {
   isAlive(): Promise<boolean>
   /** Throws NoSuchProcessError once the process has exited, whoever has its PID now. */
   signal(signal: number): Promise<void>
-  /** Calls back once, after the process has exited (soon after, if it already has). */
+  /** The UID it runs as (Processes.ownerUid's rule); undefined once it has exited. */
+  ownerUid(): Promise<number | undefined>
+  /** Calls back once, after the process has exited (soon after, if it already has), where announcesExit. */
   onExit(callback: () => void): Disposable
+  /** Whether onExit() calls back at all: a handle without a pidfd (or one that could not be watched) never does. */
+  readonly announcesExit: boolean
 }
 
 export interface Processes {
@@ -57,6 +61,12 @@ export interface Processes {
    * names another process.
    */
   hold(ref: ProcessRef): Promise<ProcessHandle | undefined>
+  /**
+   * Pins and holds, in one step, the live (non-zombie) process that has
+   * `pid` now: what pin() then hold() do, with the process's start time
+   * read once, after its pidfd is open. undefined when there is none.
+   */
+  holdPid(pid: number): Promise<ProcessHandle | undefined>
   /** True while the pinned process itself (not a PID successor) runs. */
   isAlive(ref: ProcessRef): Promise<boolean>
   /** Throws NoSuchProcessError when the pinned process is gone. */

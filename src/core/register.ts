@@ -13,11 +13,11 @@ import { imageNameIsValid } from '../protocol/image.ts'
 import { machineScopeName } from '../protocol/unit-name.ts'
 import { machineClassFromString, type MachineClass } from '../protocol/vocabulary.ts'
 import type { Caller } from './authorization.ts'
-import { Machine, NULL_ID } from './machine.ts'
+import { Machine, NO_NETIFS, NULL_ID } from './machine.ts'
 import { collectIfDead } from './machine-gc.ts'
 import { removeMachineTraces, saveMachine } from './machine-save.ts'
 import type { Manager } from './manager.ts'
-import type { ProcessHandle, ProcessRef, UnitRef } from './ports.ts'
+import type { ProcessHandle, UnitRef } from './ports.ts'
 import { parseScopeProperties, type ScopeProperty, type ScopeSettings } from './scope-properties.ts'
 
 export interface RegisterRequest {
@@ -51,7 +51,7 @@ export interface RegisterRequest {
 /** Registers the machine `request` describes, for `caller`; the machine is linked and announced when this resolves. */
 export async function registerMachine(manager: Manager, request: RegisterRequest, caller: Caller): Promise<Machine> {
   const { name } = request
-  const { authorizer, clock, log, processes } = manager.ports
+  const { authorizer, clock, log } = manager.ports
   if (!machineNameIsValid(name)) throw new InvalidArgsError('Invalid machine name', { parameter: 'name' })
   let id: Uint8Array
   if (request.id.length === 0) id = NULL_ID
@@ -87,10 +87,11 @@ export async function registerMachine(manager: Manager, request: RegisterRequest
   let handle: ProcessHandle | undefined
   let placed = false
   try {
-    handle = await holdLeader(manager, request, caller)
-    const leader = handle.ref
+    const held = await holdLeader(manager, request, caller)
+    handle = held
+    const leader = held.ref
     // Root may register anything; others only leaders they own, where that is allowed.
-    authorizer.checkRegister(caller, await processes.ownerUid(leader))
+    await authorizer.checkRegister(caller, () => held.ownerUid())
     // A place under the limits only now: a registration refused above never held one, so a burst of refused
     // registrations cannot make an allowed one look over the limit (nor turn their own AccessDenied into LimitsExceeded).
     manager.takePlace(caller.uid)
@@ -102,7 +103,7 @@ export async function registerMachine(manager: Manager, request: RegisterRequest
     if ((await manager.liveMachineLedBy(leader.pid)) !== undefined) throw new FileExistsError()
     machine = new Machine({
       name, id, service: request.service, class: cls, leader,
-      rootDirectory: request.rootDirectory, netifs: [...(request.netifs ?? [])],
+      rootDirectory: request.rootDirectory, netifs: request.netifs === undefined || request.netifs.length === 0 ? NO_NETIFS : [...request.netifs],
       timestamp: { realtime: clock.realtimeUsec(), monotonic: clock.monotonicUsec() },
       ownerUid: caller.uid,
     })
@@ -131,39 +132,39 @@ export async function registerMachine(manager: Manager, request: RegisterRequest
  * Pins the leader and holds it by pidfd, the way newer systemd resolves
  * LeaderPIDFD, LeaderPIDFDID and LeaderPID (method_create_or_register_machine_ex()),
  * with its messages. A PID alone is accepted too (systemd 252's methods and
- * older clients): it is pinned with its start time and held by pidfd at
- * once, so a PID reused after this point is never taken for the leader.
+ * older clients): it is pinned with its start time and held by pidfd in
+ * one step (Processes.holdPid), so a PID reused after this point is never
+ * taken for the leader.
  */
 async function holdLeader(manager: Manager, request: RegisterRequest, caller: Caller): Promise<ProcessHandle> {
   const { processes } = manager.ports
   const { leaderPidfd: fd, leaderPidfdId: pidfdId } = request
-  let ref: ProcessRef | undefined
-  if (fd !== undefined) {
-    ref = await processes.pinPidfd(fd)
-    if (ref === undefined) throw new NoSuchProcessError(`Failed to parse PIDFD ${fd}: No such process`)
-    if (request.leader !== 0 && request.leader !== ref.pid) {
-      throw new InvalidArgsError('LeaderPID and LeaderPIDFD refer to different processes', { parameter: 'leader' })
-    }
-    if (pidfdId !== undefined && ref.pidfdId !== undefined && ref.pidfdId !== pidfdId) {
-      throw new InvalidArgsError('LeaderPIDFDID does not match the inode number of LeaderPIDFD', { parameter: 'leader' })
-    }
-    if (ref.pid === 1) throw new InvalidArgsError('Invalid leader PID', { parameter: 'leader' })
-  } else {
+  if (fd === undefined) {
     if (pidfdId !== undefined && request.leader === 0) {
       throw new InvalidArgsError('Both LeaderPID and LeaderPIDFDID must be specified to identify the leader process by PIDFDID', { parameter: 'leader' })
     }
     const pid = request.leader === 0 ? caller.pid : request.leader
     if (pid === undefined) throw new FailedError('Failed to determine the PID of the caller')
-    ref = await processes.pin(pid)
-    if (ref === undefined) throw leaderUnknown(pid)
+    const handle = await processes.holdPid(pid)
+    if (handle === undefined) throw leaderUnknown(pid)
+    // A pidfd inode number names one process for the whole boot: the PID's must be the one named.
+    if (pidfdId === undefined || handle.ref.pidfdId === undefined || handle.ref.pidfdId === pidfdId) return handle
+    handle.dispose()
+    throw new NoSuchProcessError(`Failed to pin process ${pid} by PIDFDID ${pidfdId}: No such process`)
   }
-  // hold() checks the start time again once the pidfd is open, and the pidfd inode number where one was named.
+  const ref = await processes.pinPidfd(fd)
+  if (ref === undefined) throw new NoSuchProcessError(`Failed to parse PIDFD ${fd}: No such process`)
+  if (request.leader !== 0 && request.leader !== ref.pid) {
+    throw new InvalidArgsError('LeaderPID and LeaderPIDFD refer to different processes', { parameter: 'leader' })
+  }
+  if (pidfdId !== undefined && ref.pidfdId !== undefined && ref.pidfdId !== pidfdId) {
+    throw new InvalidArgsError('LeaderPIDFDID does not match the inode number of LeaderPIDFD', { parameter: 'leader' })
+  }
+  if (ref.pid === 1) throw new InvalidArgsError('Invalid leader PID', { parameter: 'leader' })
+  // hold() checks the start time again once our own pidfd is open, and the pidfd inode number.
   const handle = await processes.hold(pidfdId === undefined ? ref : { ...ref, pidfdId })
-  if (handle !== undefined) return handle
-  if (pidfdId !== undefined && fd === undefined) {
-    throw new NoSuchProcessError(`Failed to pin process ${ref.pid} by PIDFDID ${pidfdId}: No such process`)
-  }
-  throw leaderUnknown(ref.pid)
+  if (handle === undefined) throw leaderUnknown(ref.pid)
+  return handle
 }
 
 /**

@@ -24,26 +24,35 @@ import { parseMachineState, type MachineStateRecord } from './state-file.ts'
 export async function loadMachines(manager: Manager): Promise<void> {
   const { state, log } = manager.ports
   await state.init()
+  // Every unit: link and the machine it names, read once: a machine whose link is right leaves it alone.
+  const links = new Map((await state.listLinks()).map((l) => [l.unit, l.name]))
   for (const file of await state.list()) {
     try {
-      await loadMachine(manager, file.name, file.contents)
+      await loadMachine(manager, file.name, file.contents, links)
     } catch (err) {
       log.warn('Failed to load machine state, ignoring', { machine: file.name, error: String(err) })
     }
   }
-  await sweepLeftovers(manager).catch((err: unknown) => log.warn('Failed to clean up after an earlier run, ignoring', { error: String(err) }))
+  await sweepLeftovers(manager, links).catch((err: unknown) => log.warn('Failed to clean up after an earlier run, ignoring', { error: String(err) }))
 }
 
-/** machine_load() and machine_start() at start-up, for one state file. */
-async function loadMachine(manager: Manager, name: string, contents: string): Promise<void> {
+/** machine_load() and machine_start() at start-up, for one state file; `links`: the unit: links found on disk. */
+async function loadMachine(manager: Manager, name: string, contents: string, links: ReadonlyMap<string, string>): Promise<void> {
   const { log, processes, units } = manager.ports
   const parsed = parseMachineState(contents, name)
   for (const w of parsed.warnings) log.warn(w, { machine: name })
   const s = parsed.state
-  const pinned = s.leader === undefined ? undefined : await processes.pin(s.leader)
   // machine_load(): the PID must still name the recorded process (LEADER_PIDFDID=, and our LEADER_STARTTIME=).
-  const handle = pinned === undefined ? undefined : await processes.hold(recordedLeader(pinned, s))
-  const recycled = pinned !== undefined && handle === undefined
+  // Where both are on file, hold() checks the pidfd inode number alone; otherwise, or when it fails (to tell a
+  // recycled PID from a dead leader), the process the PID names now is held and compared.
+  const recorded = s.leader !== undefined && s.leaderStartTime !== undefined && s.leaderPidfdId !== undefined
+    ? { pid: s.leader, startTime: s.leaderStartTime, pidfdId: s.leaderPidfdId }
+    : undefined
+  const exact = recorded === undefined ? undefined : await processes.hold(recorded)
+  const held = exact ?? (s.leader === undefined ? undefined : await processes.holdPid(s.leader))
+  const recycled = held !== undefined && !isRecordedLeader(held.ref, s)
+  const handle = recycled ? undefined : held
+  if (recycled) held.dispose()
   let unit: UnitRef | undefined
   let live = handle !== undefined && (s.class === 'container' || s.class === 'vm') && manager.find(s.name) === undefined
   if (live && handle !== undefined) {
@@ -54,7 +63,7 @@ async function loadMachine(manager: Manager, name: string, contents: string): Pr
   if (!live || handle === undefined) {
     handle?.dispose()
     if (recycled) log.info('PID of leader got recycled, ignoring', { machine: name, pid: s.leader })
-    await dropStale(manager, name, s.unit)
+    await dropStale(manager, name, s.unit !== undefined && links.get(s.unit) === name ? s.unit : undefined, s.unit)
     return
   }
   const { machine, extras } = machineFromRecord(s, handle.ref)
@@ -66,27 +75,31 @@ async function loadMachine(manager: Manager, name: string, contents: string): Pr
   try {
     if (machine.ownsUnit && unit !== undefined) await units.reattach(unit)
     machine.state = stopping ? 'closing' : 'running'
-    // Rewrite the file so it carries what we know now (the pidfd inode number, a missing unit: link).
-    await saveMachine(manager, machine)
+    // Rewrite the file so it carries what we know now (the pidfd inode number, a missing unit: link);
+    // a file that already says exactly that is left as it is (with 10,000 machines, most of a start's time).
+    await saveMachine(manager, machine, { contents, linked: unit !== undefined && links.get(unit.unit) === machine.name })
   } catch (err) {
     handle.dispose()
     throw err
   }
   manager.link(machine, { leader: handle, place: 'forced' })
-  log.info('Machine restored', { machine: machine.name, leader: machine.leader.pid })
+  log.debug('Machine restored', { machine: machine.name, leader: machine.leader.pid })
   // systemd announces every machine it reloads (machine_start() at startup).
   manager.announceNew(machine)
   if (stopping && unit !== undefined) {
     log.info('Stopping a machine whose termination a restart cut short', { machine: machine.name, unit: unit.unit })
     await units.stop(unit).catch((err: unknown) => log.warn('Failed to stop machine, ignoring', { machine: machine.name, error: String(err) }))
   }
-  manager.queueGc(machine)
+  // A leader that died since it was held is announced by its handle (its pidfd is readable); one whose exit
+  // nothing announces is looked at now.
+  if (stopping || !handle.announcesExit) manager.queueGc(machine)
 }
 
-async function dropStale(manager: Manager, name: string, unit: string | undefined): Promise<void> {
+/** `linked`: the unit whose unit: link names this machine, if one does. */
+async function dropStale(manager: Manager, name: string, linked: string | undefined, unit: string | undefined): Promise<void> {
   const { state, units, log } = manager.ports
   log.info('Removing stale machine state', { machine: name })
-  if (unit !== undefined) await state.unlinkUnit(unit, name)
+  if (linked !== undefined) await state.unlinkUnit(linked, name)
   await state.remove(name)
   if (unit === machineScopeName(name)) {
     // The scope is ours; remove it once nothing runs in it.
@@ -102,7 +115,7 @@ async function dropStale(manager: Manager, name: string, unit: string | undefine
  * leaves one) are released, to be removed once empty, and unit: links
  * naming no machine are removed.
  */
-async function sweepLeftovers(manager: Manager): Promise<void> {
+async function sweepLeftovers(manager: Manager, links: ReadonlyMap<string, string>): Promise<void> {
   const { state, units, log } = manager.ports
   for (const ref of await units.leftoverScopes()) {
     if (manager.claimsUnit(ref.unit)) continue
@@ -110,14 +123,15 @@ async function sweepLeftovers(manager: Manager): Promise<void> {
     await units.reattach(ref)
     await units.release(ref)
   }
-  for (const link of await state.listLinks()) {
-    if (manager.find(link.name)?.unit?.unit === link.unit) continue
-    log.info('Removing a unit: link to no machine', { unit: link.unit, machine: link.name })
-    await state.unlinkUnit(link.unit, link.name)
+  for (const [unit, name] of links) {
+    if (manager.find(name)?.unit?.unit === unit) continue
+    log.info('Removing a unit: link to no machine', { unit, machine: name })
+    await state.unlinkUnit(unit, name)
   }
 }
 
-/** What the state file says the leader was: its start time and pidfd inode number where recorded. */
-function recordedLeader(pinned: ProcessRef, s: MachineStateRecord): ProcessRef {
-  return { pid: pinned.pid, startTime: s.leaderStartTime ?? pinned.startTime, pidfdId: s.leaderPidfdId }
+/** Whether the process is the one the state file recorded: its start time and pidfd inode number, where recorded. */
+function isRecordedLeader(ref: ProcessRef, s: MachineStateRecord): boolean {
+  if (s.leaderStartTime !== undefined && s.leaderStartTime !== ref.startTime) return false
+  return s.leaderPidfdId === undefined || ref.pidfdId === undefined || s.leaderPidfdId === ref.pidfdId
 }

@@ -10,6 +10,8 @@
  * V8 reads this flag each time it would grow the new space, so setting it
  * after start-up takes effect (unlike --max-semi-space-size, which is read
  * once when the heap is made and would need `node --max-semi-space-size`).
+ * bin/machined.js sets it before loading the daemon's bundle: loading
+ * them alone grew the young generation to 8 MiB of RSS.
  * @module
  */
 

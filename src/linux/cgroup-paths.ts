@@ -7,6 +7,7 @@
  * @module
  */
 
+import { ownString } from '../protocol/own-string.ts'
 import { sliceCgroupPath, unitFromCgroupPath } from '../protocol/unit-name.ts'
 import { hierarchyKey, trackingHierarchy, type CgroupLayout, type HierarchyKey } from './cgroup-layout.ts'
 
@@ -48,6 +49,19 @@ export function trackingCgroup(lines: readonly ProcCgroupLine[], layout: CgroupL
   return tracking === undefined ? undefined : cgroupIn(lines, layout, tracking)
 }
 
+/**
+ * trackingCgroup(parseProcCgroup(text), layout), found in the text at
+ * once where cgroup2 tracks: its line is the one that starts with "0::"
+ * (asked on every registration, and for every machine a restart adopts).
+ */
+export function trackingCgroupOfText(text: string, layout: CgroupLayout): string | undefined {
+  if (layout.unified === undefined) return trackingCgroup(parseProcCgroup(text), layout)
+  const at = text.startsWith('0::') ? 0 : text.indexOf('\n0::') + 1
+  if (at <= 0 && !text.startsWith('0::')) return undefined
+  const end = text.indexOf('\n', at)
+  return text.slice(at + 3, end < 0 ? text.length : end)
+}
+
 /** The cgroup of a slice ("a-b.slice" → "/a.slice/a-b.slice"; "-.slice" → "/"). */
 export function sliceCgroup(slice: string): string {
   return `/${sliceCgroupPath(slice)}`
@@ -68,7 +82,8 @@ export function unitOfCgroupPath(path: string): { unit: string; cgroup: string }
   const unit = unitFromCgroupPath(path)
   if (unit === undefined) return undefined
   const cgroup = unitCgroupIn(path, unit)
-  return cgroup === undefined ? undefined : { unit, cgroup }
+  // Kept with a machine: own copies, not views into the /proc/PID/cgroup text they were cut from.
+  return cgroup === undefined ? undefined : { unit: ownString(unit), cgroup: ownString(cgroup) }
 }
 
 /** `path` cut after the component naming `unit`; undefined when the unit is not on it. */

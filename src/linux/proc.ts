@@ -8,7 +8,7 @@
  * @module
  */
 
-import { readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs'
 
 export interface ProcStat {
   /** One letter: R, S, D, Z (zombie), X (dead), … */
@@ -25,18 +25,33 @@ export function pidIsValid(pid: number): boolean {
   return Number.isInteger(pid) && pid > 0 && pid <= 0x3fffffff
 }
 
-/** Parses /proc/PID/stat; the name in parentheses may itself hold spaces and parentheses. */
+/**
+ * Parses /proc/PID/stat; the name in parentheses may itself hold spaces
+ * and parentheses. Only fields 3, 4 and 22 are wanted: found by counting
+ * spaces, not by splitting all 52 (this runs on every registration).
+ */
 export function parseProcStat(text: string): ProcStat | undefined {
   const open = text.indexOf('(')
   const close = text.lastIndexOf(')')
   if (open < 0 || close < open) return undefined
-  const fields = text.slice(close + 2).split(' ')
-  // fields[0] is field 3 (state), so field N is fields[N - 3].
-  const state = fields[0]
-  const ppid = fields[1]
-  const start = fields[19]
-  if (state === undefined || ppid === undefined || start === undefined || !/^\d+$/.test(start)) return undefined
-  return { state, ppid: Number(ppid), startTime: BigInt(start), comm: text.slice(open + 1, close) }
+  // Field N (N ≥ 3) starts after the (N - 2)th space from the ")".
+  const fieldAt = (from: number, skip: number): number => {
+    let at = from
+    for (let i = 0; i < skip && at >= 0; i++) at = text.indexOf(' ', at + 1)
+    return at < 0 ? -1 : at + 1
+  }
+  const stateAt = fieldAt(close, 1)
+  const ppidAt = fieldAt(stateAt - 1, 1)
+  const startAt = fieldAt(ppidAt - 1, 18)
+  if (stateAt <= 0 || ppidAt <= 0 || startAt <= 0) return undefined
+  const field = (at: number): string => {
+    const end = text.indexOf(' ', at)
+    return text.slice(at, end < 0 ? text.length : end).trimEnd()
+  }
+  const state = field(stateAt)
+  const start = field(startAt)
+  if (state === '' || !/^\d+$/.test(start)) return undefined
+  return { state, ppid: Number(field(ppidAt)), startTime: BigInt(start), comm: text.slice(open + 1, close) }
 }
 
 /** One file of /proc/PID (or /proc/self); undefined when the process is gone or the PID cannot be one. */
@@ -49,8 +64,45 @@ function readProcFile(pid: number | 'self', file: string, procRoot: string): Buf
   }
 }
 
+/** Big enough for stat, status and cgroup in one read(2); a longer file takes more reads. */
+let scratch = Buffer.allocUnsafe(16384)
+
+/**
+ * A small /proc file as text: open, one read(2) into a buffer kept for
+ * the purpose, close. A /proc file is made up whole by the kernel when
+ * it is read (seq_file), so a read that leaves room in the buffer has it
+ * all; readFileSync() would fstat() it (size 0) and read again to see the
+ * end, and allocate on each call, several times on every registration.
+ */
+function readProcText(pid: number, file: string, procRoot: string, encoding: 'utf8' | 'latin1'): string | undefined {
+  if (!pidIsValid(pid)) return undefined
+  let fd: number
+  try {
+    fd = openSync(`${procRoot}/${pid}/${file}`, 'r')
+  } catch {
+    return undefined
+  }
+  try {
+    let length = 0
+    for (;;) {
+      const n = readSync(fd, scratch, length, scratch.length - length, null)
+      length += n
+      if (n === 0 || length < scratch.length) break
+      const bigger = Buffer.allocUnsafe(scratch.length * 2)
+      scratch.copy(bigger, 0, 0, length)
+      scratch = bigger
+    }
+    return scratch.toString(encoding, 0, length)
+  } catch {
+    // ESRCH: the process went between open and read.
+    return undefined
+  } finally {
+    closeSync(fd)
+  }
+}
+
 export function readProcStat(pid: number, procRoot = '/proc'): ProcStat | undefined {
-  const text = readProcFile(pid, 'stat', procRoot)?.toString('utf8')
+  const text = readProcText(pid, 'stat', procRoot, 'utf8')
   return text === undefined ? undefined : parseProcStat(text)
 }
 
@@ -72,13 +124,26 @@ export function parseStatusUid(text: string): number | undefined {
 }
 
 export function readStatusUid(pid: number, procRoot = '/proc'): number | undefined {
-  const text = readProcFile(pid, 'status', procRoot)?.toString('latin1')
+  const text = readProcText(pid, 'status', procRoot, 'latin1')
   return text === undefined ? undefined : parseStatusUid(text)
+}
+
+/**
+ * The UID as readStatusUid() has it, and whether the process has exited
+ * (a zombie, from the same file's "State:" line): what a held process is
+ * asked for (ProcessHandle.ownerUid) in one read.
+ */
+export function readStatusOwner(pid: number, procRoot = '/proc'): { uid: number | undefined; exited: boolean } | undefined {
+  const text = readProcText(pid, 'status', procRoot, 'latin1')
+  if (text === undefined) return undefined
+  const state = /^State:\s+(\S)/m.exec(text)?.[1]
+  return { uid: parseStatusUid(text), exited: state === 'Z' || state === 'X' }
 }
 
 /** /proc/PID/cgroup as it is (parse it with ./cgroup-paths.ts). */
 export function readProcCgroup(pid: number | 'self', procRoot = '/proc'): string | undefined {
-  return readProcFile(pid, 'cgroup', procRoot)?.toString('utf8')
+  if (pid === 'self') return readProcFile(pid, 'cgroup', procRoot)?.toString('utf8')
+  return readProcText(pid, 'cgroup', procRoot, 'utf8')
 }
 
 /** This boot's ID, 32 lower-case hex digits (sd_id128_get_boot()). */

@@ -18,6 +18,9 @@ export interface PidfdWatch {
 interface Addon {
   pidfdOpen(pid: number): number
   pidfdSendSignal(fd: number, signal: number): void
+  pidfdHasExited(fd: number): boolean
+  pidfdOpenOrErrno(pid: number): number
+  fdInode(fd: number): number
 }
 
 /** pidfd_open(2): an fd that keeps naming this process even after its PID is reused. Throws ESRCH when it is gone. */
@@ -25,9 +28,24 @@ export function pidfdOpen(pid: number): number {
   return loadAddon<Addon>().pidfdOpen(pid)
 }
 
+/** pidfdOpen() without throwing: the fd, or a negative errno (-ESRCH: no such process), which costs no Error. */
+export function pidfdOpenOrErrno(pid: number): number {
+  return loadAddon<Addon>().pidfdOpenOrErrno(pid)
+}
+
+/** fstat(2)'s inode number of an fd; -1 when it is beyond what a number holds exactly (2^53). */
+export function fdInode(fd: number): number {
+  return loadAddon<Addon>().fdInode(fd)
+}
+
 /** pidfd_send_signal(2): signals exactly the process the pidfd was opened for. */
 export function pidfdSendSignal(fd: number, signal: number): void {
   loadAddon<Addon>().pidfdSendSignal(fd, signal)
+}
+
+/** Whether the pidfd's process has exited (a zombie has): poll(2) says the pidfd is readable, no /proc read. */
+export function pidfdHasExited(fd: number): boolean {
+  return loadAddon<Addon>().pidfdHasExited(fd)
 }
 
 /**

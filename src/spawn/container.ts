@@ -9,7 +9,7 @@
  * @module
  */
 
-import { randomUUID } from 'node:crypto'
+import { randomUuid } from '../linux/random.ts'
 import { closeSync, rmdirSync, rmSync, statSync } from 'node:fs'
 import type { MachinedClient } from '../client/index.ts'
 import { PROPAGATE_DIR } from '../protocol/propagate.ts'
@@ -59,7 +59,7 @@ export interface ContainerConfig {
 }
 
 function randomId(): string {
-  return randomUUID().replace(/-/g, '')
+  return randomUuid().replace(/-/g, '')
 }
 
 export class Container {

@@ -8,7 +8,6 @@
  * @module
  */
 
-import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { MachinedClient } from '../client/index.ts'
 import { resolve } from 'node:path'
@@ -23,6 +22,7 @@ import { HELP, parseCommandLine, resolveConsoleMode, UsageError, type SpawnOptio
 import { containerHostEnvironment, parseOsRelease } from './os-release.ts'
 import { connectMachined, machineExists, SIGKILL, SIGRTMIN } from './register.ts'
 import { syncTimezone } from './timezone.ts'
+import { randomUuid } from '../linux/random.ts'
 import { ServiceNotifier } from '../linux/sd-notify.ts'
 import { checkCommand, defaultShell, findInit, readMachineId } from './tree.ts'
 
@@ -113,7 +113,7 @@ async function prepare(options: SpawnOptions, root: ContainerRoot, consolePty: b
     if (!options.boot) checkCommand(tree, argv[0]!, pathOf(options.setenv))
     return { argv, machineId: readMachineId(tree) }
   })
-  const { id } = chooseContainerId(parseMachineIdFile(machineId), options.uuid, randomUUID)
+  const { id } = chooseContainerId(parseMachineIdFile(machineId), options.uuid, randomUuid)
   const hostOsRelease = hostOsReleasePath()
   const environment = containerEnvironment({
     id, boot: options.boot, pty: consolePty, callerEnv: process.env,
@@ -121,6 +121,18 @@ async function prepare(options: SpawnOptions, root: ContainerRoot, consolePty: b
     setenv: options.setenv,
   })
   return { root, id, argv, environment, hostOsRelease, devices: hostDeviceNodes() }
+}
+
+/** A connection to machined, once it has said that no machine of this name exists. */
+async function reachMachined(name: string): Promise<MachinedClient> {
+  const machined = await connectMachined()
+  try {
+    if (await machineExists(machined, name)) throw new Error(`Machine '${name}' already exists`)
+    return machined
+  } catch (err) {
+    machined.close()
+    throw err
+  }
 }
 
 /** Runs machined-spawn; resolves to the exit code. Only bin/ calls process.exit. */
@@ -151,11 +163,16 @@ export async function main(argv: string[]): Promise<number> {
     // nspawn's lock: for a tree once the input is known good (bad input leaves nothing behind, not even the lock
     // directory), before anything changes it; a raw image before it is mounted for a look, as nobody may be writing it.
     if (root.setup.kind === 'raw') lock = await lockRoot(root)
-    const prepared = await prepare(options, root, consoleMode !== 'pipe')
-    if (options.register) {
-      machined = await connectMachined()
-      if (await machineExists(machined, options.machine)) throw new Error(`Machine '${options.machine}' already exists`)
+    // Reaching machined (Node's socket code, the bus's handshake, one call) overlaps the look into the tree.
+    const reaching = options.register ? reachMachined(options.machine) : undefined
+    let prepared: Prepared
+    try {
+      prepared = await prepare(options, root, consoleMode !== 'pipe')
+    } catch (err) {
+      void reaching?.then((client) => { client.close() }, () => undefined)
+      throw err
     }
+    if (reaching !== undefined) machined = await reaching
     lock ??= await lockRoot(root)
     // Only now that every check passed may the tree change (nspawn's --timezone=auto); never an image's, or a tree only read.
     if (root.setup.kind === 'directory' && !root.readOnly && !root.ephemeral) syncTimezone(root.setup.path)

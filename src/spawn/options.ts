@@ -6,7 +6,7 @@
  * @module
  */
 
-import { randomBytes } from 'node:crypto'
+import { randomBytesFromKernel } from '../linux/random.ts'
 import { hostnameIsValid, HOST_NAME_MAX } from '../protocol/hostname.ts'
 import { parseId128 } from './machine-id.ts'
 
@@ -364,7 +364,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
 }
 
 function randomSuffix(): string {
-  return randomBytes(8).toString('hex')
+  return randomBytesFromKernel(8).toString('hex')
 }
 
 /**

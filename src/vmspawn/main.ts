@@ -7,7 +7,7 @@
  * @module
  */
 
-import { randomUUID } from 'node:crypto'
+import { randomUuid } from '../linux/random.ts'
 import { closeSync, realpathSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { chooseAccel } from './accel.ts'
@@ -103,7 +103,7 @@ async function run(o: VmspawnOptions, log: Log): Promise<number> {
   // Taken before qemu is started, so it never inherits $NOTIFY_SOCKET.
   const manager = ServiceNotifier.fromEnvironment()
   const checked = preflight(o)
-  const uuid = o.uuid ?? randomUUID()
+  const uuid = o.uuid ?? randomUuid()
   const consoleMode = o.console ?? defaultConsole()
   const accel = await chooseAccel(o.accel, checked.qemu, o.kernel)
   if (accel.fallback !== undefined) log.warn(accel.fallback)

@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict'
 import { InvalidArgsError, NoSuchProcessError } from '../../src/protocol/errors.ts'
-import type { Processes } from '../../src/core/ports.ts'
+import type { ProcessHandle, ProcessRef, Processes } from '../../src/core/ports.ts'
 import type { ContractCase, Harness } from './contract.ts'
 
 export interface ProcessesHarness extends Harness {
@@ -33,6 +33,17 @@ function exitOf(handle: { onExit(callback: () => void): unknown }): Promise<void
   return new Promise((resolve) => { handle.onExit(resolve) })
 }
 
+/** `handle` holds the process `ref` pinned: alive until `end()` ends it, then not, and it says so. */
+async function heldUntilEnd(handle: ProcessHandle, ref: ProcessRef, end: () => Promise<void>): Promise<void> {
+  assert.equal(handle.ref.pid, ref.pid)
+  assert.equal(handle.ref.startTime, ref.startTime)
+  assert.equal(await handle.isAlive(), true)
+  const exit = exitOf(handle)
+  await end()
+  await exit
+  assert.equal(await handle.isAlive(), false)
+}
+
 export const processesCases: readonly ContractCase<ProcessesHarness>[] = [
   {
     name: 'pin names a running process with its start time; once it has exited, nothing',
@@ -52,16 +63,35 @@ export const processesCases: readonly ContractCase<ProcessesHarness>[] = [
       const pid = await h.start()
       const ref = (await h.processes.pin(pid))!
       const handle = (await h.processes.hold(ref))!
-      assert.equal(handle.ref.pid, pid)
-      assert.equal(handle.ref.startTime, ref.startTime)
-      assert.equal(await handle.isAlive(), true)
-      const exit = exitOf(handle)
-      await h.end(pid)
-      await exit
-      assert.equal(await handle.isAlive(), false)
+      await heldUntilEnd(handle, ref, () => h.end(pid))
       await assert.rejects(handle.signal(SIGTERM), NoSuchProcessError)
       // Asking after the exit still calls back.
       await exitOf(handle)
+      handle.dispose()
+    },
+  },
+  {
+    name: 'holdPid pins and holds the process a PID names now, as pin then hold do; nothing once it has exited',
+    async run(h) {
+      const pid = await h.start()
+      const ref = (await h.processes.pin(pid))!
+      const handle = (await h.processes.holdPid(pid))!
+      await heldUntilEnd(handle, ref, () => h.end(pid))
+      assert.equal(await h.processes.holdPid(pid), undefined)
+      handle.dispose()
+    },
+  },
+  {
+    name: 'a handle tells the UID its process runs as, and undefined once it has exited',
+    realNeedsRoot: true,
+    async run(h) {
+      const nobody = await h.start({ uid: 65534 })
+      const handle = (await h.processes.holdPid(nobody))!
+      assert.equal(await handle.ownerUid(), 65534)
+      const exit = exitOf(handle)
+      await h.end(nobody)
+      await exit
+      assert.equal(await handle.ownerUid(), undefined)
       handle.dispose()
     },
   },

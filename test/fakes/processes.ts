@@ -129,15 +129,23 @@ export class FakeProcesses implements Processes {
     return refOf(p)
   }
 
+  async holdPid(pid: number): Promise<ProcessHandle | undefined> {
+    const ref = await this.pin(pid)
+    return ref === undefined ? undefined : this.hold(ref)
+  }
+
   async hold(ref: ProcessRef): Promise<ProcessHandle | undefined> {
     const p = this.#live.get(ref.pid)
     if (p === undefined || p.startTime !== ref.startTime) return undefined
     if (ref.pidfdId !== undefined && p.pidfdId !== undefined && ref.pidfdId !== p.pidfdId) return undefined
     this.heldCount++
     let disposed = false
+    const mine = new Set<() => void>()
     return {
       ref: refOf(p),
       isAlive: async () => !disposed && p.alive,
+      ownerUid: async () => (!disposed && p.alive ? p.uid : undefined),
+      announcesExit: true,
       signal: async (signal) => {
         if (disposed || !p.alive) throw new NoSuchProcessError('No such process')
         this.signals.push({ pid: p.pid, signal })
@@ -149,12 +157,15 @@ export class FakeProcesses implements Processes {
           return { dispose: () => undefined }
         }
         p.exitCallbacks.add(callback)
+        mine.add(callback)
         return { dispose: () => { p.exitCallbacks.delete(callback) } }
       },
       dispose: () => {
         if (disposed) return
         disposed = true
         this.heldCount--
+        // No exit callback after the handle is let go of, as a closed pidfd says nothing more.
+        for (const cb of mine) p.exitCallbacks.delete(cb)
       },
     }
   }

@@ -19,7 +19,7 @@ import { REPO } from './sandbox.ts'
  * the built code, the native module, package.json ("type": "module"), and
  * the package's runtime dependencies (runtimeDependencies()).
  */
-const MCTL_FILES = ['package.json', 'bin/mctl.js', 'dist', 'native/build/Release/machined_native.node']
+const MCTL_FILES = ['package.json', 'bin/mctl.js', 'bin/load-bundle.js', 'bin/package.json', 'dist', 'native/build/Release/machined_native.node']
 const VARLINK_CLIENT = 'test/helpers/varlink-client.py'
 
 /** node_modules/NAME of every package the package.json's `dependencies` need, theirs included. */

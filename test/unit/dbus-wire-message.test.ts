@@ -7,8 +7,9 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { MalformedMessageError } from '../../src/wire/dbus/errors.ts'
 import {
-  decodeMessage, encodeStandalone, errorReply, messageLength, methodCall, methodReturn, MessageType, signal,
+  decodeMessage, encodeMessage, encodeStandalone, errorReply, MarshalledBody, messageLength, methodCall, methodReturn, MessageType, signal,
 } from '../../src/wire/dbus/message.ts'
+import { Writer } from '../../src/wire/dbus/writer.ts'
 import { Variant } from '../../src/wire/dbus/variant.ts'
 
 const decode = (b: Buffer, fds: number[] = []): ReturnType<typeof decodeMessage> => decodeMessage(b, 0, b.length, fds)
@@ -127,6 +128,32 @@ void describe('messages we build', () => {
     assert.throws(() => encodeStandalone(signal('/', 'nodots', 'M', '', []), 1), { code: 'INVALID_VALUE' })
     assert.throws(() => encodeStandalone(errorReply(call, 'bad name', 'x'), 1), { code: 'INVALID_VALUE' })
     assert.throws(() => encodeStandalone(methodCall({ path: '/', member: 'M', destination: 'no' }), 1), { code: 'INVALID_VALUE' })
+  })
+})
+
+void describe('a body marshalled once', () => {
+  const rows = [['.host', 'host', '', '/org/freedesktop/machine1/machine/_2ehost'], ['a', 'container', 'svc', '/org/freedesktop/machine1/machine/a']]
+  const reply = (body: readonly unknown[] | MarshalledBody): Buffer => encodeStandalone(methodReturn({ serial: 7, sender: ':1.4' }, 'a(ssso)', body), 3).data
+
+  void test('is sent byte for byte as the values would be, and is reused', () => {
+    const once = MarshalledBody.of('a(ssso)', [rows])
+    assert.deepEqual(reply(once), reply([rows]))
+    assert.deepEqual(reply(once), reply([rows]))
+    assert.deepEqual(decode(reply(once)).body, [rows])
+  })
+
+  void test('apart from its header: the header says its length, and header plus body are the whole message', () => {
+    const once = MarshalledBody.of('a(ssso)', [rows])
+    const w = new Writer(64)
+    encodeMessage(w, methodReturn({ serial: 7, sender: ':1.4' }, 'a(ssso)', once), 3, true)
+    const whole = Buffer.concat([w.take().data, once.bytes])
+    assert.deepEqual(whole, reply([rows]))
+  })
+
+  void test('refuses values that do not fit, fds, and another signature', () => {
+    assert.throws(() => MarshalledBody.of('a(ssso)', [[['a', 'b']]]), { code: 'INVALID_VALUE' })
+    assert.throws(() => MarshalledBody.of('h', [3]), { code: 'INVALID_VALUE' })
+    assert.throws(() => reply(MarshalledBody.of('s', ['x'])), { code: 'INVALID_VALUE' })
   })
 })
 

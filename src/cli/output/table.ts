@@ -49,10 +49,18 @@ export interface TableLayout {
 /** Below the surrogates, UTF-16 code units sort as UTF-8 bytes do. */
 const BELOW_SURROGATES = /^[\u0000-\ud7ff]*$/
 
-/** strcmp() on UTF-8 bytes, which is what TABLE_STRING cells sort by (without encoding them, when that sorts the same). */
-function byteCompare(a: string, b: string): number {
-  if (BELOW_SURROGATES.test(a) && BELOW_SURROGATES.test(b)) return a < b ? -1 : a > b ? 1 : 0
-  return Buffer.compare(Buffer.from(a), Buffer.from(b))
+/**
+ * What a TABLE_STRING cell sorts by, strcmp() on its UTF-8 bytes: the
+ * string itself when its code units sort the same (the usual case: no
+ * encoding, and the test made once per cell rather than per comparison).
+ */
+function sortKey(s: string): string | Buffer {
+  return BELOW_SURROGATES.test(s) ? s : Buffer.from(s)
+}
+
+function compareKeys(a: string | Buffer, b: string | Buffer): number {
+  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0
+  return Buffer.compare(typeof a === 'string' ? Buffer.from(a) : a, typeof b === 'string' ? Buffer.from(b) : b)
 }
 
 /** string_truncate_lines(): the first `n` lines; whether anything other than newlines was cut. */
@@ -142,13 +150,14 @@ export class Table {
   /** Body rows in display order: by the sort columns, ties in the order they were added. */
   #sorted(): Cell[][] {
     if (this.#sortBy.length === 0) return this.#rows
-    const indexed = this.#rows.map((row, index) => ({ row, index }))
+    const columns = this.#sortBy
+    const indexed = this.#rows.map((row, index) => ({ row, index, keys: columns.map((c) => { const x = row[c]; return typeof x === 'string' ? sortKey(x) : undefined }) }))
     indexed.sort((a, b) => {
-      for (const c of this.#sortBy) {
-        const x = a.row[c]
-        const y = b.row[c]
+      for (let k = 0; k < columns.length; k++) {
+        const x = a.keys[k]
+        const y = b.keys[k]
         // Cells of different kinds (text against empty) keep the order they were added in.
-        const r = typeof x === 'string' && typeof y === 'string' ? byteCompare(x, y) : a.index - b.index
+        const r = x !== undefined && y !== undefined ? compareKeys(x, y) : a.index - b.index
         if (r !== 0) return r
       }
       return a.index - b.index

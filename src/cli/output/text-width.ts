@@ -32,11 +32,12 @@ export function isWide(codePoint: number): boolean {
   return false
 }
 
-const NARROW_ONLY = /^[\u0000-\u10ff]*$/
+/** Code units that are one narrow code point each: below the first wide range, and from its end to the next (which holds "…"). */
+const NARROW_ONLY = /^[\u0000-\u10ff\u1160-\u2328]*$/
 
 /** utf8_console_width(): every code point one cell, wide ones two. */
 export function consoleWidth(s: string): number {
-  // Every code unit below U+1100 is one code point of one cell: the usual case, without walking the string.
+  // Every such code unit is one code point of one cell: the usual case, without walking the string.
   if (NARROW_ONLY.test(s)) return s.length
   let n = 0
   for (const ch of s) {

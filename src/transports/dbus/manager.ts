@@ -8,36 +8,21 @@
 
 import { MANAGER_INTERFACE, type MethodName } from '../../protocol/dbus/org.freedesktop.machine1.ts'
 import { machineObjectPath } from '../../protocol/bus-path.ts'
-import type { Machine } from '../../core/machine.ts'
 import { unregisterMachine } from '../../core/machine-control.ts'
 import { checkId, mapFromMachine, mapToMachine, type IdKind } from '../../core/machine-ids.ts'
 import { registerMachine, type RegisterRequest } from '../../core/register.ts'
 import type { IncomingCall } from '../../wire/dbus/bus.ts'
 import { decodeRegister, decodeRegisterEx } from './decode.ts'
+import { MachineListReply } from './list-machines.ts'
 import { machineMethods as m, type DbusContext, type MachineMethod } from './machine.ts'
 import { managerImageMethods, poolProperties } from './manager-images.ts'
 import { EMPTY_REPLY, type MethodHandler, type ObjectInterface, type Reply } from './object-tree.ts'
 
-/**
- * ListMachines rows, built once per machine (name, class, service and
- * so the path never change): with thousands of machines, building the
- * rows and paths anew cost as much as marshalling them.
- */
-const listRows = new WeakMap<Machine, readonly [string, string, string, string]>()
-
-function listRow(m: Machine): readonly [string, string, string, string] {
-  let row = listRows.get(m)
-  if (row === undefined) {
-    row = [m.name, m.class ?? '', m.service, machineObjectPath(m.name)]
-    listRows.set(m, row)
-  }
-  return row
-}
-
 const str = (call: IncomingCall, i: number): string => call.body[i] as string
 const num = (call: IncomingCall, i: number): number => call.body[i] as number
 
-export function managerObject(ctx: DbusContext): ObjectInterface {
+/** `machineList`: ListMachines' reply, kept marshalled between changes (list-machines.ts). */
+export function managerObject(ctx: DbusContext, machineList: { reply(): Reply } = new MachineListReply(ctx.manager)): ObjectInterface {
   const { manager } = ctx
   const path = (name: string): Reply => ({ signature: 'o', body: [machineObjectPath(name)] })
   /**
@@ -67,10 +52,7 @@ export function managerObject(ctx: DbusContext): ObjectInterface {
     GetMachine: async (call) => path(manager.get(str(call, 0)).name),
     GetImage: images.GetImage,
     GetMachineByPID: async (call) => path((await manager.getByPid(num(call, 0), await ctx.callerOf(call))).name),
-    ListMachines: async () => ({
-      signature: 'a(ssso)',
-      body: [manager.list().map(listRow)],
-    }),
+    ListMachines: async () => machineList.reply(),
     ListImages: images.ListImages,
     CreateMachine: register((c) => decodeRegister(c.body, { network: false, create: true })),
     CreateMachineWithNetwork: register((c) => decodeRegister(c.body, { network: true, create: true })),

@@ -9,13 +9,14 @@
  */
 
 import { inSignature, type InterfaceDescription, type MethodDescription } from '../../protocol/dbus/org.freedesktop.machine1.ts'
-import { variant, type IncomingCall } from '../../wire/dbus/bus.ts'
+import { variant, type IncomingCall, type MarshalledBody } from '../../wire/dbus/bus.ts'
 import { DbusProtocolError, SD_BUS_ERROR } from './errors.ts'
 import { introspectXml } from './introspect.ts'
 
 export interface Reply {
   readonly signature: string
-  readonly body: readonly unknown[]
+  /** The values, or a body marshalled once (a reply that stays the same from call to call). */
+  readonly body: readonly unknown[] | MarshalledBody
 }
 
 export const EMPTY_REPLY: Reply = { signature: '', body: [] }

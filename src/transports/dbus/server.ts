@@ -19,6 +19,7 @@ import { CredentialsCache } from './credentials.ts'
 import { DbusProtocolError, toWireError } from './errors.ts'
 import { machineObject, type DbusContext } from './machine.ts'
 import { imageObject } from './image.ts'
+import { MachineListReply } from './list-machines.ts'
 import { managerObject } from './manager.ts'
 import { ObjectTree, type ObjectInterface, type Resolved } from './object-tree.ts'
 
@@ -58,6 +59,7 @@ export class DbusServer implements Disposable {
   readonly #pending = new Map<string, number>()
   readonly #maxPending: number
   readonly #subscription: Disposable
+  readonly #machineList: MachineListReply
 
   constructor(options: DbusServerOptions) {
     this.#bus = options.bus
@@ -66,7 +68,8 @@ export class DbusServer implements Disposable {
     this.#maxPending = options.maxPendingPerSender
     this.#credentials = new CredentialsCache(options.bus)
     this.#ctx = { manager: options.manager, callerOf: (call) => this.#callerOf(call) }
-    this.#managerObject = managerObject(this.#ctx)
+    this.#machineList = new MachineListReply(options.manager)
+    this.#managerObject = managerObject(this.#ctx, this.#machineList)
     this.#tree = new ObjectTree({
       resolve: (path, call) => this.#resolve(path, call),
       machineId: () => options.machineId,
@@ -164,5 +167,6 @@ export class DbusServer implements Disposable {
 
   dispose(): void {
     this.#subscription.dispose()
+    this.#machineList.dispose()
   }
 }

@@ -35,7 +35,7 @@
 
 import { closeFds, Connection } from './connection.ts'
 import { ConnectionClosedError, DBusError, InvalidValueError, MalformedMessageError } from './errors.ts'
-import { errorReply, methodCall, methodReturn, MessageFlag, MessageType, signal, type Message } from './message.ts'
+import { errorReply, type MarshalledBody, methodCall, methodReturn, MessageFlag, MessageType, signal, type Message } from './message.ts'
 import { Variant } from './variant.ts'
 
 
@@ -46,6 +46,7 @@ export interface Log {
 }
 
 export { Variant } from './variant.ts'
+export { MarshalledBody } from './message.ts'
 export { DBusError } from './errors.ts'
 
 export interface IncomingCall {
@@ -275,7 +276,7 @@ export class BusConnection {
    * InvalidValueError after the caller got org.freedesktop.DBus.Error.Failed
    * instead, so no call goes unanswered.
    */
-  reply(call: IncomingCall, signature: string, body: readonly unknown[]): void {
+  reply(call: IncomingCall, signature: string, body: readonly unknown[] | MarshalledBody): void {
     this.#releaseCall(call)
     if (call.noReply || this.#closed) return
     try {

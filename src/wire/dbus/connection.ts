@@ -30,7 +30,7 @@ import { SaslClient } from './auth.ts'
 import { AuthError, ConnectionClosedError, InvalidValueError, MalformedMessageError } from './errors.ts'
 import { MessageFramer } from './framer.ts'
 import { Writer } from './writer.ts'
-import { decodeMessage, encodeMessage, type Message, type OutgoingMessage } from './message.ts'
+import { decodeMessage, encodeMessage, MarshalledBody, type Message, type OutgoingMessage } from './message.ts'
 
 /** The socket a connection runs on: FdSocket, or node:net's behind the same few methods. */
 type Stream = Pick<FdSocket, 'listen' | 'pause' | 'resume' | 'write' | 'destroy'>
@@ -79,6 +79,9 @@ class NetStream implements Stream {
     this.#socket.destroy()
   }
 }
+
+/** A MarshalledBody this long is written to the socket as it is rather than copied behind its header. */
+const BODY_APART_BYTES = 16 * 1024
 
 /** fds received that no message has claimed yet; more than this is a peer flooding us. */
 const MAX_QUEUED_FDS = 1024
@@ -289,7 +292,14 @@ export class Connection {
     if (this.#closed) throw new ConnectionClosedError()
     const w = this.#writer
     const serial = this.#nextSerial()
-    const fds = encodeMessage(w, m, serial)
+    // A big body marshalled once (ListMachines with thousands of machines) goes out as it is, never copied.
+    const apart = m.body instanceof MarshalledBody && m.body.bytes.length >= BODY_APART_BYTES ? m.body.bytes : undefined
+    const fds = encodeMessage(w, m, serial, apart !== undefined)
+    if (apart !== undefined) {
+      this.#flush()
+      this.#socket.write(apart)
+      return serial
+    }
     if (fds.length === 0) {
       if (!this.#flushScheduled) {
         this.#flushScheduled = true

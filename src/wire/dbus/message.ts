@@ -43,6 +43,31 @@ export interface Message {
   readonly fds: readonly number[]
 }
 
+/**
+ * A body marshalled once, sent as it is by any number of messages (a
+ * reply that stays the same from call to call). A body always starts on
+ * an 8-byte boundary of its message, so its bytes do not depend on the
+ * header before it. It cannot pass fds.
+ */
+export class MarshalledBody {
+  readonly signature: string
+  readonly bytes: Buffer
+
+  private constructor(signature: string, bytes: Buffer) {
+    this.signature = signature
+    this.bytes = bytes
+  }
+
+  /** Throws InvalidValueError when `body` does not fit `signature`, or passes fds. */
+  static of(signature: string, body: readonly unknown[]): MarshalledBody {
+    const w = new Writer(4096)
+    writeBody(w, signature, body, encodersFor(signature))
+    if (w.fds.length > 0) throw bad('a marshalled body cannot pass fds')
+    if (w.pos > MAX_MESSAGE_BYTES) throw bad(`longer than ${MAX_MESSAGE_BYTES} bytes`)
+    return new MarshalledBody(signature, Buffer.from(w.buf.subarray(0, w.pos)))
+  }
+}
+
 /** A message to send; the connection gives it its serial. */
 export interface OutgoingMessage {
   readonly type: MessageType
@@ -54,7 +79,7 @@ export interface OutgoingMessage {
   readonly replySerial?: number
   readonly destination?: string
   readonly signature?: string
-  readonly body?: readonly unknown[]
+  readonly body?: readonly unknown[] | MarshalledBody
 }
 
 export function methodCall(m: {
@@ -63,7 +88,7 @@ export function methodCall(m: {
   return { type: MessageType.METHOD_CALL, ...m }
 }
 
-export function methodReturn(call: { serial: number; sender: string | undefined }, signature: string, body: readonly unknown[]): OutgoingMessage {
+export function methodReturn(call: { serial: number; sender: string | undefined }, signature: string, body: readonly unknown[] | MarshalledBody): OutgoingMessage {
   return call.sender === undefined
     ? { type: MessageType.METHOD_RETURN, replySerial: call.serial, signature, body }
     : { type: MessageType.METHOD_RETURN, replySerial: call.serial, destination: call.sender, signature, body }
@@ -130,18 +155,23 @@ const scratch = new Writer(4096)
 /**
  * Appends one message to `w`. On an invalid message or value nothing is
  * left in `w` and InvalidValueError is thrown. Returns the fds the message
- * passes (sent alongside it; 'h' values index into them).
+ * passes (sent alongside it; 'h' values index into them). `bodyApart`:
+ * a MarshalledBody is not copied into `w`; only the header (and the
+ * padding after it) is, and the caller sends the body's bytes right after.
  */
-export function encodeMessage(w: Writer, m: OutgoingMessage, serial: number): number[] {
+export function encodeMessage(w: Writer, m: OutgoingMessage, serial: number, bodyApart = false): number[] {
   checkOutgoing(m)
   const signature = m.signature ?? ''
-  const body = m.body ?? []
+  const given = m.body ?? []
+  const marshalled = given instanceof MarshalledBody ? given : undefined
+  if (marshalled !== undefined && marshalled.signature !== signature) throw bad(`a body marshalled for '${marshalled.signature}' sent as '${signature}'`)
+  const body = marshalled === undefined ? (given as readonly unknown[]) : []
   // Unknown signatures are checked (and their encoders compiled) before any byte is written.
   const encoders = encodersFor(signature)
   // A body that may pass fds is written aside first: the UNIX_FDS field, before it, must count them.
-  let bodyBytes: Buffer | undefined
+  let bodyBytes: Buffer | undefined = marshalled?.bytes
   let fds: number[] = []
-  if (signature.includes('h') || signature.includes('v')) {
+  if (marshalled === undefined && (signature.includes('h') || signature.includes('v'))) {
     scratch.reset()
     writeBody(scratch, signature, body, encoders)
     bodyBytes = scratch.buf.subarray(0, scratch.pos)
@@ -170,6 +200,11 @@ export function encodeMessage(w: Writer, m: OutgoingMessage, serial: number): nu
     w.patchU32(12, w.pos - w.base - 16)
     w.align(8)
     const bodyStart = w.pos - w.base
+    if (marshalled !== undefined && bodyApart) {
+      if (bodyStart + marshalled.bytes.length > MAX_MESSAGE_BYTES) throw bad(`longer than ${MAX_MESSAGE_BYTES} bytes`)
+      w.patchU32(4, marshalled.bytes.length)
+      return fds
+    }
     if (bodyBytes !== undefined) w.bytes(bodyBytes)
     else writeBody(w, signature, body, encoders)
     if (w.pos - w.base > MAX_MESSAGE_BYTES) throw bad(`longer than ${MAX_MESSAGE_BYTES} bytes`)

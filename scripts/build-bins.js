@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// Bundles each bin's code (src/<front end>/main.ts and all it imports, our
+// code and our dependencies) into one file, dist/<front end>/<bin>.bundle.cjs,
+// with esbuild. bin/<bin>.js loads that file: one file to read and compile
+// instead of a hundred modules to resolve, so the tools start sooner
+// (bench/README.md). It is built from the same TypeScript as dist/ by `npm ci`
+// (the prepare script) and by the test command, so the tests run the bundles.
+// A bundle sits in the folder its main.ts compiles to, so that the files its
+// code finds next to itself (new URL('../../package.json', import.meta.url),
+// the native addon, the web page's assets) are where they are in dist/.
+import { build } from 'esbuild'
+import { spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+/** What each bin takes from its bundle: the bundle's entry, one module re-exporting it. */
+export const BINS = {
+  mctl: { dir: 'cli', exports: { runMctl: 'cli/main.ts' } },
+  machined: { dir: 'daemon', exports: { main: 'daemon/main.ts' } },
+  'machined-spawn': { dir: 'spawn', exports: { main: 'spawn/main.ts', recordExitStatus: 'linux/exit-status.ts', takeExitStatusFile: 'linux/exit-status.ts' } },
+  'machined-vmspawn': { dir: 'vmspawn', exports: { main: 'vmspawn/main.ts', recordExitStatus: 'linux/exit-status.ts', takeExitStatusFile: 'linux/exit-status.ts' } },
+  'machined-web': { dir: 'web', exports: { main: 'web/main.ts' } },
+}
+
+/**
+ * `--cache BUNDLE` (run by the build, one process per bundle): load the bundle
+ * as its bin does, which runs its top level, and write V8's code cache of
+ * everything compiled by then next to it. A process of its own, so that each
+ * cache holds one bundle's code and the build runs none of it.
+ */
+if (process.argv[2] === '--cache') {
+  const { loadBundle } = createRequire(import.meta.url)('../bin/load-bundle.js')
+  const bundle = process.argv[3]
+  writeFileSync(`${root}${bundle}.cache`, loadBundle(bundle).script.createCachedData())
+  process.exit(0)
+}
+
+const bundles = Object.entries(BINS).map(([bin, { dir }]) => `dist/${dir}/${bin}.bundle.cjs`)
+await Promise.all(Object.entries(BINS).map(([bin, { exports }], i) => build({
+  absWorkingDir: root,
+  stdin: {
+    contents: Object.entries(exports).map(([name, file]) => `export { ${name} } from './src/${file}'`).join('\n'),
+    resolveDir: root,
+    sourcefile: `${bin}-entry.ts`,
+    loader: 'ts',
+  },
+  outfile: `${root}${bundles[i]}`,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  // etcd3 reads its .proto files from its own folder when loaded: it stays a package.
+  external: ['etcd3'],
+  // Our code finds its files from import.meta.url; a CommonJS file has __filename.
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  sourcemap: 'linked',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+})))
+for (const bundle of bundles) {
+  const made = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--cache', bundle], { stdio: 'inherit' })
+  if (made.status !== 0) throw new Error(`the code cache of ${bundle} was not made`)
+}
