@@ -9,10 +9,9 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect } from '../client/connect.ts'
-import { etcdConfigFrom, FleetConfigError, openEtcd, settingsFromEnv } from '../fleet/etcd.ts'
+import { etcdConfigFrom, FleetConfigError, settingsFromEnv, type EtcdConfig } from '../fleet/etcd-config.ts'
 import { detectCgroupLayout } from '../linux/cgroup-layout.ts'
 import { newSecret, writeToken } from './access.ts'
-import { FleetSources } from './fleet-source.ts'
 import { ImageCatalogue } from './images.ts'
 import { LocalSource } from './local-source.ts'
 import { HELP, parseWebArgs, UsageError, type WebOptions } from './options.ts'
@@ -30,6 +29,19 @@ function log(message: string): void {
 /** This host's machine ID, to leave its own publisher out of the fleet; undefined when unreadable. */
 function localMachineId(): string | undefined {
   try { return readFileSync('/etc/machine-id', 'utf8').trim() } catch { return undefined }
+}
+
+/**
+ * The fleet's hosts in the hub, from one etcd watch. The etcd client
+ * (gRPC) is loaded only here, as machined loads it, so a console without
+ * --fleet-etcd never pays for it. Not awaited beyond the client's
+ * creation: etcd being slow or gone never holds up this host's console.
+ */
+async function followFleet(config: EtcdConfig, server: WebServer): Promise<{ close(): Promise<void> }> {
+  const [{ openEtcd }, { FleetSources }] = await Promise.all([import('../fleet/etcd.ts'), import('./fleet-source.ts')])
+  const etcd = openEtcd(config)
+  const fleet = new FleetSources({ etcd, hub: server.hub, localHostId: localMachineId(), log })
+  return { close: async () => { await fleet.close(); etcd.close() } }
 }
 
 async function run(o: WebOptions): Promise<number> {
@@ -51,9 +63,7 @@ async function run(o: WebOptions): Promise<number> {
     sources: [source], token, listen: o.listen, tls, sessionLifetimeMs: o.sessionLifetimeMs, maxEventStreams: o.maxEventStreams,
   })
   const where = await server.start()
-  const etcd = etcdConfig === undefined ? undefined : openEtcd(etcdConfig)
-  // Not awaited: etcd being slow or gone never holds up this host's console; the watch retries with backoff.
-  const fleet = etcd === undefined ? undefined : new FleetSources({ etcd, hub: server.hub, localHostId: localMachineId(), log })
+  const fleet = etcdConfig === undefined ? undefined : await followFleet(etcdConfig, server)
   const metrics = o.varlinkSocket === ''
     ? undefined
     : await startMetricsService({ path: o.varlinkSocket, version: version(), read: () => server.hub.readMetrics() })
@@ -67,7 +77,6 @@ async function run(o: WebOptions): Promise<number> {
   })
   await metrics?.close()
   await fleet?.close()
-  etcd?.close()
   await server.close()
   return 0
 }
