@@ -25,7 +25,7 @@ import { cgroupPopulated, killCgroupTree, removeCgroupTree } from '../linux/cgro
 import { readProcCgroup } from '../linux/proc.ts'
 import { deviceAllowLines } from './device-rules.ts'
 import { InotifyWatches } from './inotify.ts'
-import { applyLimits, limitHierarchies } from './scope-limits.ts'
+import { ACCOUNTING_PROPERTIES, applyLimits, controllerHierarchies } from './scope-limits.ts'
 import { firstPhase, lastPhase, leaderRunning, stopTimeoutMs, type StopSettings } from './scope-stop.ts'
 
 /** How often a v1-only host (no cgroup.events) is polled for an emptied scope. */
@@ -110,7 +110,8 @@ export class CgroupUnits implements Units {
     const { unit, leader, settings } = request
     const cgroup = unitCgroupPath(settings.slice, unit)
     const devices = await deviceAllowLines(settings.devicePolicy, settings.deviceAllow)
-    const hierarchies = [...trackingHierarchies(this.#layout), ...limitHierarchies(this.#layout, settings)]
+    // Tracking first, then the controllers: the leader is moved in that order, and the record's order is undone on removal.
+    const hierarchies = [...trackingHierarchies(this.#layout), ...controllerHierarchies(this.#layout, settings)]
     if (devices !== undefined && this.#layout.devicesV1 !== undefined) hierarchies.push(this.#layout.devicesV1)
 
     if (this.#scopes.has(unit)) throw new UnitExistsError(unit)
@@ -156,7 +157,7 @@ export class CgroupUnits implements Units {
         for (const line of devices) writeFileSync(join(dir, 'devices.allow'), `${line}\n`)
       }
     }
-    for (const name of new Set(settings.unenforced.map((p) => p.name))) this.#log.debug('Scope property only a service manager can honour, ignoring', { property: name, cgroup })
+    for (const name of new Set(settings.unenforced.map((p) => p.name))) if (ACCOUNTING_PROPERTIES[name] === undefined) this.#log.debug('Scope property only a service manager can honour, ignoring', { property: name, cgroup })
   }
 
   /** Puts the leader back where it was in each hierarchy we made the scope in, then removes what we made. */

@@ -1,12 +1,29 @@
 /**
- * TasksMax= and MemoryMax= without systemd, where the layout has the
- * controller, as systemd's cgroup_context_apply() writes them: cgroup2's
- * pids.max and memory.max where its root offers the controller (enabled
- * in cgroup.subtree_control down to the scope's parent, as systemd enables
- * controllers for its slices), else the v1 controller's pids.max and
- * memory.limit_in_bytes (a controller is bound to one hierarchy at a time:
- * on a hybrid host pids and memory are v1's). Where neither has it, the
- * limit cannot be enforced and the log says so.
+ * The pids and memory controllers without systemd, where the layout has
+ * them, as systemd 252 uses them for a unit:
+ *
+ * - Accounting. Every unit gets DefaultMemoryAccounting=yes and
+ *   DefaultTasksAccounting=yes (system.conf's defaults; CPU accounting is
+ *   on by default only where it is cheap, on a pure cgroup2 host, and IO
+ *   accounting is off), so on a hybrid or legacy host systemd makes each
+ *   unit's cgroup in the v1 memory and pids hierarchies too and moves its
+ *   processes there (unit_get_target_mask() → cg_create_everywhere(),
+ *   cg_attach_everywhere()). So do we, for the scopes we make: that is
+ *   what gives a machine its own memory.usage_in_bytes and pids.current.
+ *   A scope created with MemoryAccounting=no or TasksAccounting=no is left
+ *   out of that hierarchy (unless a limit needs it).
+ * - Limits. TasksMax= and MemoryMax= as cgroup_context_apply() writes
+ *   them: cgroup2's pids.max and memory.max where its root offers the
+ *   controller (enabled in cgroup.subtree_control down to the scope's
+ *   parent, as systemd enables controllers for its slices), else the v1
+ *   controller's pids.max and memory.limit_in_bytes (a controller is bound
+ *   to one hierarchy at a time: on a hybrid host pids and memory are
+ *   v1's). Where neither has it, the limit cannot be enforced and the log
+ *   says so.
+ *
+ * On a pure cgroup2 host accounting alone enables no controller: systemd
+ * would enable memory and pids down to every unit; we do so only for a
+ * scope with a limit (docs/compat.md).
  * @module
  */
 
@@ -33,21 +50,44 @@ function words(path: string): string[] {
   }
 }
 
+/**
+ * Where the controller lives. A controller bound to a mounted v1
+ * hierarchy cannot be offered by cgroup2's root, so a mounted v1 hierarchy
+ * settles it without reading cgroup.controllers (every registration asks).
+ */
 function placement(layout: CgroupLayout, controller: Limit): Placement | undefined {
+  const v1 = controller === 'pids' ? layout.pidsV1 : layout.memoryV1
+  if (v1 !== undefined) return { controller, hierarchy: v1, v1: true }
   if (layout.unified !== undefined && words(join(layout.unified, 'cgroup.controllers')).includes(controller)) {
     return { controller, hierarchy: layout.unified, v1: false }
   }
-  const v1 = controller === 'pids' ? layout.pidsV1 : layout.memoryV1
-  return v1 === undefined ? undefined : { controller, hierarchy: v1, v1: true }
+  return undefined
 }
 
 function wanted(settings: ScopeSettings): Limit[] {
   return [...(settings.tasksMax === undefined ? [] : ['pids' as const]), ...(settings.memoryMax === undefined ? [] : ['memory' as const])]
 }
 
-/** The v1 hierarchies the scope must exist in for its limits, besides the ones that track processes. */
-export function limitHierarchies(layout: CgroupLayout, settings: ScopeSettings): string[] {
-  return wanted(settings).map((c) => placement(layout, c)).filter((p): p is Placement => p?.v1 === true).map((p) => p.hierarchy)
+/** The accounting properties we honour; the rest of the scope's unenforced properties stay unenforced. */
+export const ACCOUNTING_PROPERTIES: Readonly<Record<string, Limit>> = { TasksAccounting: 'pids', MemoryAccounting: 'memory' }
+
+/** The controllers the scope's accounting wants: both by default, less those the caller turned off (the last value counts). */
+function accounted(settings: ScopeSettings): Limit[] {
+  const on = new Map<Limit, boolean>([['memory', true], ['pids', true]])
+  for (const p of settings.unenforced) {
+    const controller = ACCOUNTING_PROPERTIES[p.name]
+    if (controller !== undefined && typeof p.value === 'boolean') on.set(controller, p.value)
+  }
+  return [...on].filter(([, yes]) => yes).map(([c]) => c)
+}
+
+/**
+ * The v1 hierarchies the scope must exist in, besides the ones that track
+ * processes: those of the controllers its accounting and its limits want.
+ */
+export function controllerHierarchies(layout: CgroupLayout, settings: ScopeSettings): string[] {
+  const controllers = new Set([...accounted(settings), ...wanted(settings)])
+  return [...controllers].map((c) => placement(layout, c)).filter((p): p is Placement => p?.v1 === true).map((p) => p.hierarchy)
 }
 
 /**
@@ -69,7 +109,7 @@ function enableDownTo(unified: string, cgroup: string, controller: Limit): void 
 
 /**
  * Writes the scope's limits (the scope exists in every hierarchy
- * limitHierarchies() named). A limit the layout has no controller for is
+ * controllerHierarchies() named). A limit the layout has no controller for is
  * logged, once per scope, and otherwise ignored, as systemd ignores
  * settings for controllers it cannot enable.
  */

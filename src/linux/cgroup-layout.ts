@@ -28,10 +28,18 @@ export interface CgroupLayout {
   readonly pidsV1: string | undefined
   readonly devicesV1: string | undefined
   readonly memoryV1: string | undefined
+  /**
+   * v1 controller mount points only read from, for a unit's figures
+   * (./cgroup-stats.ts). Optional so that layouts written out by hand
+   * (tests) need not name them.
+   */
+  readonly cpuacctV1?: string | undefined
+  readonly blkioV1?: string | undefined
 }
 
 /** How each hierarchy of a layout shows in /proc/PID/cgroup: "0::" for cgroup2, else the v1 line naming this controller. */
-export type HierarchyKey = 'unified' | 'name=systemd' | 'pids' | 'devices' | 'memory'
+export const HIERARCHY_KEYS = ['unified', 'name=systemd', 'pids', 'devices', 'memory', 'cpuacct', 'blkio'] as const
+export type HierarchyKey = (typeof HIERARCHY_KEYS)[number]
 
 export function layoutFromMounts(table: MountTable): CgroupLayout | undefined {
   const v1 = (option: string): string | undefined =>
@@ -40,7 +48,7 @@ export function layoutFromMounts(table: MountTable): CgroupLayout | undefined {
   const systemdV1 = v1('name=systemd')
   if (unified === undefined && systemdV1 === undefined) return undefined
   const kind = systemdV1 === undefined ? 'unified' : unified === undefined ? 'legacy' : 'hybrid'
-  return { kind, unified, systemdV1, pidsV1: v1('pids'), devicesV1: v1('devices'), memoryV1: v1('memory') }
+  return { kind, unified, systemdV1, pidsV1: v1('pids'), devicesV1: v1('devices'), memoryV1: v1('memory'), cpuacctV1: v1('cpuacct'), blkioV1: v1('blkio') }
 }
 
 export function layoutFromMountinfo(text: string): CgroupLayout | undefined {
@@ -67,12 +75,20 @@ export function allHierarchies(layout: CgroupLayout): string[] {
   return [...trackingHierarchies(layout), layout.pidsV1, layout.devicesV1, layout.memoryV1].filter((h): h is string => h !== undefined)
 }
 
+/** Where the hierarchy that /proc/PID/cgroup calls `key` is mounted, if it is. */
+export function hierarchyMount(layout: CgroupLayout, key: HierarchyKey): string | undefined {
+  switch (key) {
+    case 'unified': return layout.unified
+    case 'name=systemd': return layout.systemdV1
+    case 'pids': return layout.pidsV1
+    case 'devices': return layout.devicesV1
+    case 'memory': return layout.memoryV1
+    case 'cpuacct': return layout.cpuacctV1
+    case 'blkio': return layout.blkioV1
+  }
+}
+
 /** Which /proc/PID/cgroup line belongs to the hierarchy mounted at `mount`; undefined for a mount not in the layout. */
 export function hierarchyKey(layout: CgroupLayout, mount: string): HierarchyKey | undefined {
-  if (mount === layout.unified) return 'unified'
-  if (mount === layout.systemdV1) return 'name=systemd'
-  if (mount === layout.pidsV1) return 'pids'
-  if (mount === layout.devicesV1) return 'devices'
-  if (mount === layout.memoryV1) return 'memory'
-  return undefined
+  return HIERARCHY_KEYS.find((key) => hierarchyMount(layout, key) === mount)
 }

@@ -10,6 +10,13 @@
 
 export const SIGRTMIN = 34
 export const SIGRTMAX = 64
+/**
+ * What `machinectl poweroff` and `reboot` send a machine's leader:
+ * SIGRTMIN+4, which systemd as a container's PID 1 takes as "power off",
+ * and SIGINT, which sysvinit and systemd alike take as "reboot".
+ */
+export const SIGNAL_POWEROFF = SIGRTMIN + 4
+export const SIGNAL_REBOOT = 2
 /** _NSIG: valid signals are 1…64. */
 const NSIG = 65
 

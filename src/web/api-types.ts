@@ -121,3 +121,38 @@ export interface ApiError {
   readonly code: string
   readonly message: string
 }
+
+/** One image of the pool (GET /api/images). Sizes in bytes, null where not known (or, for limits, none). */
+export interface ImageRow {
+  readonly name: string
+  /** 'directory', 'subvolume', 'raw' or 'block'. */
+  readonly type: string
+  readonly path: string
+  readonly readOnly: boolean
+  readonly usage: number | null
+  readonly usageExclusive: number | null
+  readonly limit: number | null
+  /** ms since the epoch; 0 when not known. */
+  readonly created: number
+  readonly modified: number
+}
+
+/** One transfer under way (import, export, pull). */
+export interface TransferRow {
+  readonly id: number
+  /** importd's type: 'import-tar', 'pull-raw', … */
+  readonly type: string
+  readonly remote: string
+  readonly local: string
+  /** 0…1, or null while not known. */
+  readonly progress: number | null
+}
+
+/** GET /api/images. */
+export interface ImagesPayload {
+  readonly images: readonly ImageRow[]
+  /** The pool's usage and quota; null where the daemon does not say (Varlink has no such call). */
+  readonly pool: { readonly path: string; readonly usage: number | null; readonly limit: number | null } | null
+  /** Transfers under way; null where this console cannot list them. */
+  readonly transfers: readonly TransferRow[] | null
+}

@@ -15,6 +15,7 @@ import { SESSION_COOKIE, cookieValue, type Access, type Credential, type Request
 import { PUBLIC_ASSETS, type Asset } from './assets.ts'
 import { eventStream, type StreamLimit } from './event-stream.ts'
 import type { SourceHub } from './hub.ts'
+import type { ImageCatalogue } from './images.ts'
 import type { MachineMetricsRegistry } from './metrics.ts'
 import { APP_PAGE, LOGIN_MESSAGES, loginPage } from './pages.ts'
 
@@ -24,6 +25,8 @@ export interface AppOptions {
   readonly assets: ReadonlyMap<string, Asset>
   readonly metrics: MachineMetricsRegistry
   readonly streams: StreamLimit
+  /** The images page's data; without it the page and GET /api/images are not there. */
+  readonly images?: ImageCatalogue | undefined
 }
 
 type Env = { Variables: { credential: Credential } }
@@ -41,7 +44,7 @@ export function requestFacts(c: { readonly req: { header(name: string): string |
 }
 
 function isPage(path: string): boolean {
-  return path === '/' || path.startsWith('/machines/')
+  return path === '/' || path === '/images' || path.startsWith('/machines/')
 }
 
 function parseAction(value: string): MachineAction | undefined {
@@ -113,6 +116,18 @@ export function createApp(o: AppOptions): Hono<Env> {
 
   app.get('/', (c) => c.html(APP_PAGE))
   app.get('/machines/:name', (c) => c.html(APP_PAGE))
+  const images = o.images
+  if (images !== undefined) {
+    app.get('/images', (c) => c.html(APP_PAGE))
+    app.get('/api/images', async (c) => {
+      try {
+        return c.json(await images.read())
+      } catch (err) {
+        const e = apiError(err)
+        return c.json(e.body, e.status)
+      }
+    })
+  }
   app.get('/assets/:name', (c) => serveAsset(c, c.req.param('name')))
 
   app.post('/logout', (c) => {

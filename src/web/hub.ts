@@ -1,7 +1,8 @@
 /**
  * Every source the console shows, behind one object: the page's event
  * stream, the JSON API and /metrics ask the hub, which asks each source.
- * Today there is one (this host); the fleet adds others with add().
+ * This host's, and with --fleet-etcd one per other host of the fleet
+ * (fleet-source.ts), added and removed as hosts come and go.
  * @module
  */
 
@@ -19,6 +20,15 @@ export class SourceHub {
     if (this.#sources.has(source.host)) throw new Error(`a source for host '${source.host}' is there already`)
     const unsubscribe = source.subscribe((e) => this.#forward(source.host, e))
     this.#sources.set(source.host, { source, unsubscribe })
+  }
+
+  /** Drops the source of `host`, telling listeners its machines are gone; the caller closes it. */
+  remove(host: string): void {
+    const entry = this.#sources.get(host)
+    if (entry === undefined) return
+    entry.unsubscribe()
+    this.#sources.delete(host)
+    for (const m of entry.source.machines()) this.#emit('removed', { host, name: m.name })
   }
 
   /** The source of `host`; NoSuchMachineError when the console knows no such host. */

@@ -10,17 +10,15 @@
  */
 
 import type { MachinedClient } from '../client/types.ts'
+import type { CgroupLayout } from '../linux/cgroup-layout.ts'
 import { LimitsExceededError, NoSuchMachineError } from '../protocol/errors.ts'
+import { SIGNAL_POWEROFF, SIGNAL_REBOOT } from '../protocol/signals.ts'
 import type { MachineAction, MachineRow, MachineStatus, SampleHistory, TerminalMode } from './api-types.ts'
-import type { CgroupMounts } from './cgroup-stats.ts'
 import { fetchRow, fetchStatus, rowPart, sameRow, type KnownMachine } from './machine-facts.ts'
 import { PtyPoller, PtySession } from './pty-session.ts'
 import { Sampler } from './sampler.ts'
 import type { MachineMetrics, MachineSource, SourceEvent, TerminalSession } from './source.ts'
 
-/** SIGRTMIN+4 and SIGINT: what `machinectl poweroff` and `reboot` send the leader. */
-const SIGNAL_POWEROFF = 38
-const SIGNAL_REBOOT = 2
 const SAMPLE_INTERVAL_MS = 1000
 const RECHECK_AFTER_MS = 3000
 const RECONNECT_MS = 1000
@@ -29,7 +27,8 @@ const LOOKUP_CONCURRENCY = 32
 
 export interface LocalSourceOptions {
   readonly connect: () => Promise<MachinedClient>
-  readonly mounts: CgroupMounts
+  /** The host's cgroup hierarchies, where the figures are read (undefined: none mounted). */
+  readonly layout: CgroupLayout | undefined
   /** Open terminals at most, over all machines. */
   readonly maxTerminals: number
   readonly log: (message: string) => void
@@ -53,7 +52,12 @@ export class LocalSource implements MachineSource {
 
   constructor(options: LocalSourceOptions) {
     this.#options = options
-    this.#sampler = new Sampler(options.mounts)
+    this.#sampler = new Sampler(options.layout)
+  }
+
+  /** The connection to machined now; undefined while reconnecting. */
+  get client(): MachinedClient | undefined {
+    return this.#client
   }
 
   /** Connects, lists and starts following; rejects when the first connection fails. */
@@ -191,7 +195,7 @@ export class LocalSource implements MachineSource {
   }
 
   async status(name: string): Promise<MachineStatus> {
-    const status = await fetchStatus(this.#requireClient(), this.#options.mounts, name, this.#sampler.latest(name))
+    const status = await fetchStatus(this.#requireClient(), this.#options.layout, name, this.#sampler.latest(name))
     // A page that asks sees the newest facts; so does everyone else.
     const known = this.#machines.get(name)
     const row = rowPart(status)

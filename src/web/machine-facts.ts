@@ -8,9 +8,13 @@
  */
 
 import type { MachineDetails, MachinedClient } from '../client/types.ts'
-import type { MachineRow, MachineStatus, ProcessTreeNode, Sample, TreeProcess } from './api-types.ts'
-import { machineCgroups, machineProcessTree, type CgroupMounts, type CgroupTree } from './cgroup-stats.ts'
-import { guestIdLine, interfaceNames, processCmdline, processComm } from './proc-readers.ts'
+import type { CgroupLayout } from '../linux/cgroup-layout.ts'
+import { interfaceNames } from '../linux/netif.ts'
+import { processComm } from '../linux/proc.ts'
+import { cgroupProcesses, locateUnitCgroups, type CgroupProcess } from '../linux/unit-cgroup.ts'
+import { vmGuestRecord } from '../linux/vm-guest.ts'
+import { describeGuestId } from '../protocol/vm-guest-record.ts'
+import type { MachineRow, MachineStatus, ProcessTreeNode, Sample } from './api-types.ts'
 
 /** The daemon-side facts a row is made of, kept with the row for sampling. */
 export interface KnownMachine {
@@ -51,19 +55,45 @@ export function sameRow(a: MachineRow, b: MachineRow): boolean {
   return JSON.stringify(a) === JSON.stringify(b)
 }
 
-function toTreeNode(t: CgroupTree<TreeProcess>): ProcessTreeNode {
-  return { cgroup: t.cgroup, processes: [...t.processes].sort((a, b) => a.pid - b.pid), children: t.children.map(toTreeNode) }
+interface TreeBuild {
+  readonly cgroup: string
+  readonly processes: { pid: number; command: string }[]
+  readonly children: Map<string, TreeBuild>
+}
+
+/**
+ * The unit's processes as the tree `mctl status` draws: each cgroup's
+ * processes by PID, then its child cgroups by name; a cgroup with no
+ * process anywhere below does not show.
+ */
+export function processTree(root: string, processes: readonly CgroupProcess[]): ProcessTreeNode {
+  const top: TreeBuild = { cgroup: root, processes: [], children: new Map() }
+  const prefix = root.endsWith('/') ? root : `${root}/`
+  for (const p of processes) {
+    let node = top
+    const below = p.cgroup.startsWith(prefix) ? p.cgroup.slice(prefix.length) : ''
+    for (const part of below === '' ? [] : below.split('/')) {
+      let child = node.children.get(part)
+      if (child === undefined) node.children.set(part, child = { cgroup: `${node.cgroup}/${part}`, processes: [], children: new Map() })
+      node = child
+    }
+    node.processes.push({ pid: p.pid, command: p.name })
+  }
+  const finish = (n: TreeBuild): ProcessTreeNode => ({
+    cgroup: n.cgroup,
+    processes: [...n.processes].sort((a, b) => a.pid - b.pid),
+    children: [...n.children.keys()].sort().map((k) => finish(n.children.get(k)!)),
+  })
+  return finish(top)
 }
 
 /** `mctl status NAME`'s facts, read now. */
-export async function fetchStatus(client: MachinedClient, mounts: CgroupMounts, name: string, sample: Sample | undefined): Promise<MachineStatus> {
+export async function fetchStatus(client: MachinedClient, layout: CgroupLayout | undefined, name: string, sample: Sample | undefined): Promise<MachineStatus> {
   const { details: d, row } = await fetchRow(client, name)
   const uidShift = await client.uidShift(name).catch(() => null)
   const names = interfaceNames()
-  const tree = d.unit === '' ? undefined : machineProcessTree(mounts, machineCgroups(mounts, d.unit, d.leader), (pid) => {
-    const command = processCmdline(pid)
-    return command === undefined ? undefined : { pid, command }
-  })
+  const path = layout === undefined ? undefined : locateUnitCgroups(layout, d.unit, d.leader).path
+  const tree = layout === undefined || path === undefined ? undefined : processTree(path, cgroupProcesses(layout, path))
   return {
     ...row,
     state: d.state ?? '',
@@ -71,8 +101,8 @@ export async function fetchStatus(client: MachinedClient, mounts: CgroupMounts, 
     interfaces: d.networkInterfaces.map((i) => names.get(i) ?? String(i)),
     uidShift,
     leaderCommand: d.leader > 0 ? processComm(d.leader) ?? '' : '',
-    guestId: guestIdLine(d.class, d.id, d.leader),
-    tree: tree === undefined ? null : toTreeNode(tree),
+    guestId: d.class === 'vm' ? describeGuestId(d.id, vmGuestRecord(d.leader)) ?? '' : '',
+    tree: tree ?? null,
     sample: sample ?? null,
   }
 }

@@ -9,8 +9,10 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect } from '../client/connect.ts'
+import { etcdConfigFrom, FleetConfigError, settingsFromEnv, type EtcdConfig } from '../fleet/etcd-config.ts'
+import { detectCgroupLayout } from '../linux/cgroup-layout.ts'
 import { newSecret, writeToken } from './access.ts'
-import { readCgroupMounts } from './cgroup-stats.ts'
+import { ImageCatalogue } from './images.ts'
 import { LocalSource } from './local-source.ts'
 import { HELP, parseWebArgs, UsageError, type WebOptions } from './options.ts'
 import { WebServer } from './server.ts'
@@ -24,21 +26,48 @@ function log(message: string): void {
   process.stderr.write(`machined-web: ${message}\n`)
 }
 
+/** This host's machine ID, to leave its own publisher out of the fleet; undefined when unreadable. */
+function localMachineId(): string | undefined {
+  try { return readFileSync('/etc/machine-id', 'utf8').trim() } catch { return undefined }
+}
+
+/**
+ * The fleet's hosts in the hub, from one etcd watch. The etcd client
+ * (gRPC) is loaded only here, as machined loads it, so a console without
+ * --fleet-etcd never pays for it. Not awaited beyond the client's
+ * creation: etcd being slow or gone never holds up this host's console.
+ */
+async function followFleet(config: EtcdConfig, server: WebServer): Promise<{ close(): Promise<void> }> {
+  const [{ openEtcd }, { FleetSources }] = await Promise.all([import('../fleet/etcd.ts'), import('./fleet-source.ts')])
+  const etcd = openEtcd(config)
+  const fleet = new FleetSources({ etcd, hub: server.hub, localHostId: localMachineId(), log })
+  return { close: async () => { await fleet.close(); etcd.close() } }
+}
+
 async function run(o: WebOptions): Promise<number> {
+  // Checked (and its files read) before anything starts: a bad URL or certificate is a one-line error.
+  const etcdConfig = o.fleet === undefined ? undefined : etcdConfigFrom({ ...settingsFromEnv(o.fleet, process.env), endpoints: o.fleet.endpoints }, process.env)
   const tls = o.tls === undefined ? undefined : { cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key) }
   const token = newSecret()
   const tokenPath = writeToken(o.runtimeDir, token)
   const source = new LocalSource({
     connect: () => connect({ transport: o.transport }),
-    mounts: readCgroupMounts(),
+    layout: detectCgroupLayout(),
     maxTerminals: o.maxTerminals,
     log,
   })
   await source.start()
   const server = new WebServer({
+    // Transfers are listed once the client library has them (client.transfers, issue 13's import1): then `transfers: () => …transfers.list()`.
+    images: new ImageCatalogue({
+      images: () => source.client?.images,
+      // No daemon connected yet: no transfers to show (the images part says it is not connected).
+      transfers: async () => (source.client === undefined ? [] : await source.client.transfers.list()),
+    }),
     sources: [source], token, listen: o.listen, tls, sessionLifetimeMs: o.sessionLifetimeMs, maxEventStreams: o.maxEventStreams,
   })
   const where = await server.start()
+  const fleet = etcdConfig === undefined ? undefined : await followFleet(etcdConfig, server)
   const metrics = o.varlinkSocket === ''
     ? undefined
     : await startMetricsService({ path: o.varlinkSocket, version: version(), read: () => server.hub.readMetrics() })
@@ -51,6 +80,7 @@ async function run(o: WebOptions): Promise<number> {
     process.once('SIGINT', resolve)
   })
   await metrics?.close()
+  await fleet?.close()
   await server.close()
   return 0
 }
@@ -62,7 +92,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if ('version' in parsed) { process.stdout.write(`machined-web ${version()}\n`); return 0 }
     return await run(parsed.options)
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof UsageError || err instanceof FleetConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       log((err as Error).message)
       return 1
     }

@@ -4,6 +4,7 @@
  */
 
 import { parseArgs } from 'node:util'
+import type { EtcdSettings } from '../fleet/etcd.ts'
 
 export const HELP = `machined-web [OPTIONS...]
 
@@ -28,6 +29,14 @@ Options:
      --transport=auto|varlink|dbus
                               How to reach machined (default auto: Varlink
                               when its socket is there, else D-Bus)
+     --fleet-etcd=URL[,URL...]
+                              Show every other host of the fleet too, as
+                              its machined publishes it to etcd (one watch)
+     --fleet-etcd-ca=FILE     CA certificate of the etcd servers (PEM)
+     --fleet-etcd-cert=FILE   Client certificate for etcd (PEM) …
+     --fleet-etcd-key=FILE    … and its private key
+     --fleet-etcd-user=NAME   etcd user; the password is read from
+     --fleet-etcd-password-file=FILE, or $MACHINED_FLEET_ETCD_PASSWORD
 `
 
 export type Listen = { readonly kind: 'tcp'; readonly host: string; readonly port: number } | { readonly kind: 'unix'; readonly path: string }
@@ -41,6 +50,8 @@ export interface WebOptions {
   readonly maxTerminals: number
   readonly maxEventStreams: number
   readonly transport: 'auto' | 'varlink' | 'dbus'
+  /** --fleet-etcd and its TLS and auth options as given (checked, and their files read, by etcdConfigFrom()); undefined without it. */
+  readonly fleet: EtcdSettings | undefined
 }
 
 export class UsageError extends Error {}
@@ -77,6 +88,12 @@ export function parseWebArgs(argv: readonly string[]): Parsed {
       'max-terminals': { type: 'string' },
       'max-event-streams': { type: 'string' },
       transport: { type: 'string' },
+      'fleet-etcd': { type: 'string' },
+      'fleet-etcd-ca': { type: 'string' },
+      'fleet-etcd-cert': { type: 'string' },
+      'fleet-etcd-key': { type: 'string' },
+      'fleet-etcd-user': { type: 'string' },
+      'fleet-etcd-password-file': { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
@@ -89,6 +106,13 @@ export function parseWebArgs(argv: readonly string[]): Parsed {
   if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert and --tls-key go together')
   const transport = values.transport ?? 'auto'
   if (transport !== 'auto' && transport !== 'varlink' && transport !== 'dbus') throw new UsageError(`Invalid --transport '${transport}': expected auto, varlink or dbus`)
+  const endpoints = values['fleet-etcd']
+  const fleetExtra = (['fleet-etcd-ca', 'fleet-etcd-cert', 'fleet-etcd-key', 'fleet-etcd-user', 'fleet-etcd-password-file'] as const).find((k) => values[k] !== undefined)
+  if (endpoints === undefined && fleetExtra !== undefined) throw new UsageError(`--${fleetExtra} needs --fleet-etcd`)
+  const fleet = endpoints === undefined ? undefined : {
+    endpoints, ca: values['fleet-etcd-ca'], cert: values['fleet-etcd-cert'], key: values['fleet-etcd-key'],
+    user: values['fleet-etcd-user'], passwordFile: values['fleet-etcd-password-file'],
+  }
   const runtimeDir = values['runtime-dir'] ?? '/run/machined-web'
   if (!runtimeDir.startsWith('/')) throw new UsageError('--runtime-dir must be an absolute path')
   return {
@@ -101,6 +125,7 @@ export function parseWebArgs(argv: readonly string[]): Parsed {
       maxTerminals: positiveInteger('max-terminals', values['max-terminals'], 16),
       maxEventStreams: positiveInteger('max-event-streams', values['max-event-streams'], 64),
       transport,
+      fleet,
     },
   }
 }

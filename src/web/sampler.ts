@@ -5,8 +5,10 @@
  * @module
  */
 
+import type { CgroupLayout } from '../linux/cgroup-layout.ts'
+import { readCgroupStats, type CgroupStats } from '../linux/cgroup-stats.ts'
+import { locateUnitCgroups } from '../linux/unit-cgroup.ts'
 import { HISTORY_LENGTH, type Sample, type SampleHistory } from './api-types.ts'
-import { machineCgroups, readCgroupStats, type CgroupMounts, type CgroupStats } from './cgroup-stats.ts'
 
 export interface SampledMachine {
   readonly name: string
@@ -21,23 +23,27 @@ interface Ring {
   tasks: (number | null)[]
 }
 
+const NO_STATS: CgroupStats = { cpuSeconds: undefined, memoryBytes: undefined, tasks: undefined, ioReadBytes: undefined, ioWriteBytes: undefined }
+
 function push<T>(list: T[], value: T): void {
   list.push(value)
   if (list.length > HISTORY_LENGTH) list.shift()
 }
 
 export class Sampler {
-  readonly #mounts: CgroupMounts
+  readonly #layout: CgroupLayout | undefined
   readonly #previous = new Map<string, { t: number; cpuSeconds: number | undefined }>()
   readonly #history = new Map<string, Ring>()
 
-  constructor(mounts: CgroupMounts) {
-    this.#mounts = mounts
+  /** `layout`: the host's cgroup hierarchies (undefined: none mounted, so no figures). */
+  constructor(layout: CgroupLayout | undefined) {
+    this.#layout = layout
   }
 
   /** The machine's figures right now, straight from its cgroup files. */
   read(m: SampledMachine): CgroupStats {
-    return readCgroupStats(machineCgroups(this.#mounts, m.unit, m.leader))
+    if (this.#layout === undefined) return NO_STATS
+    return readCgroupStats(locateUnitCgroups(this.#layout, m.unit, m.leader))
   }
 
   /** Samples every machine at time `t` (ms) and records the samples. */

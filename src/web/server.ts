@@ -15,6 +15,7 @@ import { createApp } from './app.ts'
 import { loadAssets } from './assets.ts'
 import { StreamLimit } from './event-stream.ts'
 import { SourceHub } from './hub.ts'
+import type { ImageCatalogue } from './images.ts'
 import { MachineMetricsRegistry } from './metrics.ts'
 import type { Listen } from './options.ts'
 import type { MachineSource } from './source.ts'
@@ -27,6 +28,8 @@ export interface WebServerOptions {
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined
   readonly sessionLifetimeMs: number
   readonly maxEventStreams: number
+  /** The images page's data (this host's pool); none without it. */
+  readonly images?: ImageCatalogue | undefined
   /** Where the built page files are (default: beside this module, dist/web/ui/). */
   readonly assetDir?: string
 }
@@ -45,6 +48,7 @@ export class WebServer {
     const access = new Access(o.token, new Sessions(o.sessionLifetimeMs), this.#scheme)
     const app = createApp({
       hub: this.hub, access, assets: loadAssets(o.assetDir), metrics: new MachineMetricsRegistry(), streams: new StreamLimit(o.maxEventStreams),
+      images: o.images,
     })
     const handle = getRequestListener(app.fetch)
     const listener = (req: IncomingMessage, res: ServerResponse): void => { void handle(req, res) }

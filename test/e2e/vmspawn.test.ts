@@ -16,7 +16,7 @@ import { eventually, REPO, Sandbox } from '../helpers/sandbox.ts'
 import { registerMachine } from '../helpers/busctl.ts'
 import { launchVm, processesMentioning, vmImage, type VmImage } from '../helpers/vm.ts'
 import { RUNTIME_ROOT } from '../../src/vmspawn/runtime-dir.ts'
-import { vmGuestRecord } from '../../src/cli/host/vm-guest.ts'
+import { vmGuestRecord } from '../../src/linux/vm-guest.ts'
 import { describeGuestId } from '../../src/protocol/vm-guest-record.ts'
 
 const VM_TIMEOUT = { timeout: 240_000 }

@@ -10,7 +10,7 @@ import type { Page } from 'playwright-core'
 import { Sandbox, eventually } from '../helpers/sandbox.ts'
 import { callManager, registerMachine } from '../helpers/busctl.ts'
 import { VarlinkCaller } from '../helpers/clients.ts'
-import { launchBrowser, logIn, screenshot, unnamedControls, WebRun } from '../helpers/web.ts'
+import { loggedInPage, screenshot, unnamedControls, WebRun } from '../helpers/web.ts'
 
 void describe('machined-web: the list', { timeout: 180_000 }, () => {
   let sb: Sandbox
@@ -22,10 +22,7 @@ void describe('machined-web: the list', { timeout: 180_000 }, () => {
   before(async () => {
     sb = await Sandbox.start()
     web = await WebRun.start(sb)
-    const browser = await launchBrowser()
-    close = browser.close
-    page = await browser.context.newPage()
-    await logIn(page, web)
+    ;({ page, close } = await loggedInPage(web))
     varlink = await VarlinkCaller.connect(sb)
   })
 

@@ -55,6 +55,15 @@ export function hostTrackingDirs(worldLayout: CgroupLayout, cgroup: string): str
 }
 
 /**
+ * `cgroup` in the v1 memory and pids hierarchies of `layout`, where every
+ * scope is accounted (systemd 252's DefaultMemoryAccounting=yes and
+ * DefaultTasksAccounting=yes, which machined-ts copies): [controller, dir].
+ */
+export function accountingDirs(layout: CgroupLayout, cgroup: string, root = ''): ['memory' | 'pids', string][] {
+  return ([['memory', layout.memoryV1], ['pids', layout.pidsV1]] as const).flatMap(([c, h]) => (h === undefined ? [] : [[c, `${root}${join(h, cgroup)}`] as ['memory' | 'pids', string]]))
+}
+
+/**
  * The process's cgroup in each hierarchy of `layout` that tracks
  * processes, from its /proc/PID/cgroup text (read in the world's cgroup
  * namespace): what libsystemd and systemd-cgls read there.

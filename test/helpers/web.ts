@@ -115,6 +115,14 @@ export async function launchBrowser(): Promise<{ context: BrowserContext; close:
   }
 }
 
+/** A fresh browser with one page logged in to `web`; close() ends the browser. */
+export async function loggedInPage(web: WebRun): Promise<{ page: Page; close: () => Promise<void> }> {
+  const browser = await launchBrowser()
+  const page = await browser.context.newPage()
+  await logIn(page, web)
+  return { page, close: browser.close }
+}
+
 /** Logs the page in through the printed URL; it lands on the list. */
 export async function logIn(page: Page, web: WebRun): Promise<void> {
   await page.goto(web.loginUrl)

@@ -11,7 +11,8 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { busctl, callManager, createMachine, DEST, listMachineNames, registerMachine } from '../helpers/busctl.ts'
-import { machineScopeCgroup, memoryMaxFile, pidsMaxFile, rootControllers, trackingCgroupsOf, trackingDirs } from '../helpers/cgroups.ts'
+import { accountingDirs, machineScopeCgroup, memoryMaxFile, pidsMaxFile, rootControllers, trackingCgroupsOf, trackingDirs } from '../helpers/cgroups.ts'
+import { cgroupOf, parseProcCgroup } from '../../src/linux/cgroup-paths.ts'
 import { machineScopeName } from '../../src/protocol/unit-name.ts'
 import { eventually, sleep } from '../helpers/sandbox.ts'
 import { call1 } from '../helpers/varlink-py.ts'
@@ -38,9 +39,10 @@ export async function assertIn(w: World, pid: number, cgroup: string, options: {
   assert.ok(paths.length > 0 && paths.every(inside), `process ${pid} is in ${paths.join(', ')}, not in ${cgroup} everywhere it is tracked`)
 }
 
-/** The scope's copies in the world's tracking hierarchies, as this process reaches them. */
+/** The scope's copies in the world's tracking hierarchies and its v1 accounting ones, as this process reaches them. */
 export function scopeDirs(w: World, name: string): string[] {
-  return trackingDirs(w.cgroups, machineScopeCgroup(name), w.path(''))
+  const scope = machineScopeCgroup(name)
+  return [...trackingDirs(w.cgroups, scope, w.path('')), ...accountingDirs(w.cgroups, scope, w.path('')).map(([, d]) => d)]
 }
 
 /**
@@ -66,12 +68,20 @@ export async function assertGone(w: World, name: string, pids: readonly number[]
 
 export const coreCases: MatrixCase[] = [
   {
-    name: 'CreateMachine puts the leader and its children in machine-NAME.scope everywhere the layout tracks processes; machinectl shows it; TerminateMachine ends it',
-    run: async ({ w }) => {
+    name: 'CreateMachine puts the leader and its children in machine-NAME.scope everywhere the layout tracks processes and in its v1 memory and pids hierarchies (accounting); machinectl shows it; TerminateMachine ends it',
+    run: async (c) => {
+      const { w } = c
       const { name, leader, child } = await machineWithChild(w, 'create', { service: 'matrix' })
       const scope = machineScopeCgroup(name)
       for (const pid of [leader, child]) await assertIn(w, pid, scope)
       for (const dir of scopeDirs(w, name)) assert.ok(existsSync(dir), `${dir} missing`)
+      // As systemd 252 accounts every unit's memory and tasks: in the v1 hierarchies where those controllers are.
+      const accounted = accountingDirs(w.cgroups, scope)
+      for (const pid of [leader, child]) {
+        const lines = parseProcCgroup(await w.procCgroup(pid))
+        for (const [controller] of accounted) assert.equal(cgroupOf(lines, controller), scope, `process ${pid} in the scope's v1 ${controller} copy`)
+      }
+      if (accounted.length === 0) c.notApplicable('v1 accounting hierarchies', `no v1 memory or pids hierarchy is mounted (${w.cgroups.kind})`)
       const list = await w.exec(['machinectl', 'list', '--no-legend'])
       assert.match(list.stdout, new RegExp(`^${name} +container +matrix `, 'm'), list.stdout + list.stderr)
       const status = await w.exec(['machinectl', 'status', name])

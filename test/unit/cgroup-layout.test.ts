@@ -19,6 +19,8 @@ const HYBRID = [
   '28 25 0:25 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids',
   '29 25 0:26 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices',
   '30 25 0:27 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory',
+  '31 25 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct',
+  '32 25 0:29 / /sys/fs/cgroup/blk\\040io rw,relatime - cgroup cgroup rw,blkio',
 ].join('\n')
 const LEGACY = [
   '25 24 0:22 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755',
@@ -59,6 +61,7 @@ void describe('stacked mounts: only the one on top counts', () => {
   void test('the covered mount is not used (the copies that kept the first match used it)', () => {
     assert.deepEqual(layoutFromMountinfo(covered.join('\n')), {
       kind: 'hybrid', unified: '/sys/fs/cgroup/unified', systemdV1: '/sys/fs/cgroup/systemd', pidsV1: undefined, devicesV1: undefined, memoryV1: undefined,
+      cpuacctV1: undefined, blkioV1: undefined,
     })
   })
 
@@ -107,15 +110,21 @@ void describe('one hierarchy mounted at several places: the first mount of its r
 
 void describe('layouts', () => {
   void test('pure cgroup2', () => {
-    assert.deepEqual(layoutFromMountinfo(UNIFIED), { kind: 'unified', unified: '/sys/fs/cgroup', systemdV1: undefined, pidsV1: undefined, devicesV1: undefined, memoryV1: undefined })
+    assert.deepEqual(layoutFromMountinfo(UNIFIED), {
+      kind: 'unified', unified: '/sys/fs/cgroup', systemdV1: undefined, pidsV1: undefined, devicesV1: undefined, memoryV1: undefined, cpuacctV1: undefined, blkioV1: undefined,
+    })
   })
   void test('hybrid', () => {
     assert.deepEqual(layoutFromMountinfo(HYBRID), {
       kind: 'hybrid', unified: '/sys/fs/cgroup/unified', systemdV1: '/sys/fs/cgroup/systemd', pidsV1: '/sys/fs/cgroup/pids', devicesV1: '/sys/fs/cgroup/devices', memoryV1: '/sys/fs/cgroup/memory',
+      // Co-mounted controllers (cpu,cpuacct) and escaped mount points are found too.
+      cpuacctV1: '/sys/fs/cgroup/cpu,cpuacct', blkioV1: '/sys/fs/cgroup/blk io',
     })
   })
   void test('legacy', () => {
-    assert.deepEqual(layoutFromMountinfo(LEGACY), { kind: 'legacy', unified: undefined, systemdV1: '/sys/fs/cgroup/systemd', pidsV1: '/sys/fs/cgroup/pids', devicesV1: undefined, memoryV1: undefined })
+    assert.deepEqual(layoutFromMountinfo(LEGACY), {
+      kind: 'legacy', unified: undefined, systemdV1: '/sys/fs/cgroup/systemd', pidsV1: '/sys/fs/cgroup/pids', devicesV1: undefined, memoryV1: undefined, cpuacctV1: undefined, blkioV1: undefined,
+    })
   })
   void test('no cgroups at all', () => {
     assert.equal(layoutFromMountinfo('22 1 0:5 / /proc rw - proc proc rw\n'), undefined)
@@ -143,6 +152,7 @@ void describe('/proc/PID/cgroup', () => {
     assert.equal(cgroupIn(lines, hybrid, '/sys/fs/cgroup/unified'), '/machine.slice/machine-b.scope/init.scope')
     assert.equal(cgroupIn(lines, hybrid, '/sys/fs/cgroup/systemd'), '/machine.slice/machine-a.scope')
     assert.equal(cgroupIn(lines, hybrid, '/sys/fs/cgroup/pids'), '/x')
+    assert.equal(cgroupIn(lines, hybrid, '/sys/fs/cgroup/cpu,cpuacct'), '/', 'a co-mounted controller')
     assert.equal(cgroupIn(lines, hybrid, '/sys/fs/cgroup/devices'), undefined, 'no line for it')
     assert.equal(cgroupIn(lines, hybrid, '/elsewhere'), undefined)
     assert.equal(hierarchyKey(hybrid, '/sys/fs/cgroup/memory'), 'memory', 'MemoryMax= goes there')

@@ -5,11 +5,13 @@
 // does not have), KillSignal= then SIGCONT, SendSIGHUP=, TimeoutStopUSec=
 // before FinalKillSignal= or, with SendSIGKILL=no, giving up; TasksMax=
 // and MemoryMax= enforced by the controllers the layout has, and named as
-// not enforced where a pure cgroup2 view has none.
+// not enforced where a pure cgroup2 view has none; and memory and tasks
+// accounted as systemd 252 accounts every unit (the v1 memory and pids
+// hierarchies of a hybrid host), the copies there removed with the scope.
 import { after, afterEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CgroupUnits } from '../../src/backends/cgroup-units.ts'
@@ -17,6 +19,7 @@ import { ProcfsProcesses } from '../../src/backends/procfs.ts'
 import type { UnitRef } from '../../src/core/ports.ts'
 import { defaultScopeSettings, type ScopeSettings } from '../../src/core/scope-properties.ts'
 import { detectCgroupLayout, type CgroupLayout } from '../../src/linux/cgroup-layout.ts'
+import { cgroupOf, parseProcCgroup } from '../../src/linux/cgroup-paths.ts'
 import { cgroupPids } from '../../src/linux/cgroup-tree.ts'
 import { FakeLog } from '../fakes/log.ts'
 import { memoryMaxFile, pidsMaxFile, rootControllers } from '../helpers/cgroups.ts'
@@ -211,5 +214,51 @@ void describe('limits without systemd', () => {
     ])
     assert.equal(existsSync(join(HOST.unified, s.ref.cgroup, 'pids.max')), false)
     assert.ok(alive(s.child()))
+  })
+})
+
+/** Where the layout has the v1 memory and pids hierarchies that accounting puts every scope in (none on a pure cgroup2 host). */
+const ACCOUNTING = ([['memory', HOST.memoryV1], ['pids', HOST.pidsV1]] as const).filter((e): e is readonly ['memory' | 'pids', string] => e[1] !== undefined)
+
+void describe('accounting without systemd', () => {
+  void it(`every scope is made in the v1 memory and pids hierarchies the layout has (${ACCOUNTING.map(([c]) => c).join(', ') || 'none here'}), its processes in each, their figures the scope's own`, async (t) => {
+    const s = await start({}, 'exec python3 -c "b = b\'x\' * (32 << 20); import time; time.sleep(100)"', 'exec sleep 1000')
+    if (ACCOUNTING.length === 0) {
+      assert.equal(HOST.kind, 'unified', 'only a pure cgroup2 host mounts no v1 hierarchy')
+      t.diagnostic('branch: pure cgroup2, no v1 memory or pids hierarchy to account in')
+      return
+    }
+    t.diagnostic(`branch: ${HOST.kind}, v1 ${ACCOUNTING.map(([c]) => c).join(' and ')}`)
+    for (const pid of [s.leader.pid!, s.child()]) {
+      const lines = parseProcCgroup(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))
+      for (const [controller] of ACCOUNTING) assert.equal(cgroupOf(lines, controller), s.ref.cgroup, `process ${pid} in the scope's ${controller} copy`)
+    }
+    const pids = ACCOUNTING.find(([c]) => c === 'pids')?.[1]
+    if (pids !== undefined) {
+      // Tasks are threads: those of every process the tracking hierarchy has in the scope.
+      const threads = (): number => cgroupPids(join(HOST.unified ?? HOST.systemdV1!, s.ref.cgroup)).reduce((n, pid) => n + readdirSync(`/proc/${pid}/task`).length, 0)
+      await eventually(() => Number(readFileSync(join(pids, s.ref.cgroup, 'pids.current'), 'utf8')) === threads(), 5000, 'pids.current to count the scope\'s threads')
+    }
+    const memory = ACCOUNTING.find(([c]) => c === 'memory')?.[1]
+    if (memory !== undefined) {
+      await eventually(() => Number(readFileSync(join(memory, s.ref.cgroup, 'memory.usage_in_bytes'), 'utf8')) >= 32 << 20, 10_000, 'the leader\'s 32 MiB charged to the scope')
+    }
+  })
+
+  void it('MemoryAccounting=no and TasksAccounting=no keep the scope out of those hierarchies, unless a limit needs one', async () => {
+    const off = (name: string): { name: string; signature: string; value: boolean } => ({ name, signature: 'b', value: false })
+    const s = await start({ unenforced: [off('MemoryAccounting'), off('TasksAccounting')], tasksMax: 8n }, 'exec sleep 1000', 'exec sleep 1000')
+    if (HOST.memoryV1 !== undefined) assert.equal(existsSync(join(HOST.memoryV1, s.ref.cgroup)), false, 'no memory copy')
+    if (HOST.pidsV1 !== undefined) assert.equal(readFileSync(join(HOST.pidsV1, s.ref.cgroup, 'pids.max'), 'utf8'), '8\n', 'TasksMax= still needs the pids copy')
+    assert.deepEqual(s.log.messages('debug').filter((m) => /only a service manager can honour/.test(m)), [], 'honoured, so not logged as ignored')
+  })
+
+  void it('the v1 copies go with the scope once it is empty, depth first (a cgroup made below a copy does not keep it)', async () => {
+    const s = await start({}, 'exec sleep 1000', 'exec sleep 1000')
+    for (const [, mount] of ACCOUNTING) mkdirSync(join(mount, s.ref.cgroup, 'payload'))
+    await s.units.release(s.ref)
+    await s.units.kill(s.ref, 9)
+    const copies = [HOST.unified, HOST.systemdV1, ...ACCOUNTING.map(([, m]) => m)].filter((m) => m !== undefined).map((m) => join(m, s.ref.cgroup))
+    await eventually(() => copies.every((d) => !existsSync(d)), 5000, 'every copy of the scope to go')
   })
 })

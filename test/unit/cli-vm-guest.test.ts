@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { vmGuestRecord } from '../../src/cli/host/vm-guest.ts'
+import { vmGuestRecord } from '../../src/linux/vm-guest.ts'
 import { describeGuestId, formatGuestRecord, parseGuestRecord } from '../../src/protocol/vm-guest-record.ts'
 
 const ID = '0123456789ab4def8123456789abcdef'

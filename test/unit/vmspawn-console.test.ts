@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { LineSplitter, parseConsoleLine } from '../../src/vmspawn/guest-console.ts'
 import { GuestWatch } from '../../src/vmspawn/guest-watch.ts'
 import { RuntimeDir } from '../../src/vmspawn/runtime-dir.ts'
-import { vmGuestRecord } from '../../src/cli/host/vm-guest.ts'
+import { vmGuestRecord } from '../../src/linux/vm-guest.ts'
 import { describeGuestId, describeGuestState, type GuestRecord } from '../../src/protocol/vm-guest-record.ts'
 
 const ID = '0123456789ab4def8123456789abcdef'

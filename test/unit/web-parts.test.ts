@@ -1,40 +1,37 @@
-// machined-web's pure parts: reading cgroup files, its command line, and
-// the access rules' pieces (sessions, cookies, the Origin rule).
+// machined-web's pure parts: the process tree, its command line, and the
+// access rules' pieces (sessions, cookies, the Origin rule). The cgroup
+// readers it shares with mctl are tested in linux-cgroup-stats.test.ts.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Access, cookieValue, secretMatches, Sessions } from '../../src/web/access.ts'
-import { keyedValue, parseBlkioServiceBytes, parseCgroupMounts, parseIoStat } from '../../src/web/cgroup-stats.ts'
+import { processTree } from '../../src/web/machine-facts.ts'
+import { main } from '../../src/web/main.ts'
 import { parseListen, parseWebArgs, UsageError } from '../../src/web/options.ts'
 
-const HYBRID = [
-  '30 24 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755',
-  '31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate',
-  '32 30 0:28 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,xattr,name=systemd',
-  '35 30 0:31 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:15 - cgroup cgroup rw,cpu,cpuacct',
-  '36 30 0:32 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:16 - cgroup cgroup rw,memory',
-  '37 30 0:33 / /sys/fs/cgroup/pids rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,pids',
-  '38 30 0:34 / /sys/fs/cgroup/with\\040space rw - cgroup cgroup rw,blkio',
-].join('\n')
-
-void describe('machined-web: cgroup files', () => {
-  it('finds cgroup2 and each v1 controller\'s hierarchy, co-mounted ones and escaped paths included', () => {
-    const m = parseCgroupMounts(HYBRID)
-    assert.equal(m.unified, '/sys/fs/cgroup/unified')
-    assert.deepEqual(Object.fromEntries(m.v1), {
-      'name=systemd': '/sys/fs/cgroup/systemd', cpuacct: '/sys/fs/cgroup/cpu,cpuacct', memory: '/sys/fs/cgroup/memory',
-      pids: '/sys/fs/cgroup/pids', blkio: '/sys/fs/cgroup/with space',
+void describe('machined-web: the process tree', () => {
+  it('nests the unit\'s processes by cgroup as mctl status draws them: PIDs in order, child cgroups by name', () => {
+    const root = '/machine.slice/machine-x.scope'
+    const tree = processTree(root, [
+      { cgroup: `${root}/system.slice/b.service`, pid: 30, name: 'b' },
+      { cgroup: root, pid: 12, name: 'sh' },
+      { cgroup: `${root}/init.scope`, pid: 1, name: 'init' },
+      { cgroup: root, pid: 11, name: 'leader' },
+      { cgroup: `${root}/system.slice/a.service`, pid: 20, name: 'a' },
+    ])
+    assert.deepEqual(tree, {
+      cgroup: root,
+      processes: [{ pid: 11, command: 'leader' }, { pid: 12, command: 'sh' }],
+      children: [
+        { cgroup: `${root}/init.scope`, processes: [{ pid: 1, command: 'init' }], children: [] },
+        {
+          cgroup: `${root}/system.slice`, processes: [], children: [
+            { cgroup: `${root}/system.slice/a.service`, processes: [{ pid: 20, command: 'a' }], children: [] },
+            { cgroup: `${root}/system.slice/b.service`, processes: [{ pid: 30, command: 'b' }], children: [] },
+          ],
+        },
+      ],
     })
-    const pure = parseCgroupMounts('40 1 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw')
-    assert.equal(pure.unified, '/sys/fs/cgroup')
-    assert.equal(pure.v1.size, 0)
-  })
-
-  it('reads keyed values, io.stat and blkio byte counts', () => {
-    assert.equal(keyedValue('usage_usec 1234\nuser_usec 1000\nsystem_usec 234\n', 'usage_usec'), 1234)
-    assert.equal(keyedValue('usage_usec_x 1\n', 'usage_usec'), undefined)
-    assert.deepEqual(parseIoStat('8:0 rbytes=100 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n8:16 rbytes=5 wbytes=7 rios=1 wios=1 dbytes=0 dios=0\n'), { read: 105, write: 27 })
-    assert.deepEqual(parseIoStat(''), { read: 0, write: 0 })
-    assert.deepEqual(parseBlkioServiceBytes('8:0 Read 100\n8:0 Write 20\n8:0 Sync 3\n8:0 Total 123\n8:16 Read 5\nTotal 128\n'), { read: 105, write: 20 })
+    assert.deepEqual(processTree(root, []), { cgroup: root, processes: [], children: [] })
   })
 })
 
@@ -57,6 +54,25 @@ void describe('machined-web: command line', () => {
     assert.throws(() => parseWebArgs(['--transport=http']), UsageError)
     assert.throws(() => parseWebArgs(['extra']), UsageError)
     assert.deepEqual(parseWebArgs(['--help']), { help: true })
+  })
+
+  it('--fleet-etcd and its TLS and auth options; those without it are refused, and a bad URL stops it in one line', async () => {
+    const none = parseWebArgs([])
+    assert.ok('options' in none)
+    assert.equal(none.options.fleet, undefined)
+    const fleet = parseWebArgs(['--fleet-etcd=https://e1:2379,https://e2', '--fleet-etcd-ca=/ca.pem', '--fleet-etcd-user=web'])
+    assert.ok('options' in fleet)
+    assert.deepEqual(fleet.options.fleet, { endpoints: 'https://e1:2379,https://e2', ca: '/ca.pem', cert: undefined, key: undefined, user: 'web', passwordFile: undefined })
+    assert.throws(() => parseWebArgs(['--fleet-etcd-ca=/ca.pem']), /--fleet-etcd-ca needs --fleet-etcd/)
+    const lines: string[] = []
+    const write = process.stderr.write.bind(process.stderr)
+    process.stderr.write = ((chunk: string) => { lines.push(chunk); return true })
+    try {
+      assert.equal(await main(['--fleet-etcd=ftp://etcd1', '--runtime-dir=/nonexistent/never-made']), 1)
+    } finally {
+      process.stderr.write = write
+    }
+    assert.deepEqual(lines, ["machined-web: Invalid --fleet-etcd URL 'ftp://etcd1': the scheme must be http or https\n"])
   })
 })
 

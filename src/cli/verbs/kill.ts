@@ -10,10 +10,8 @@
 
 import type { KillWhom } from '../../protocol/vocabulary.ts'
 import { CliError, describeError } from '../errors.ts'
-import { SIGRTMIN } from '../../protocol/signals.ts'
+import { SIGNAL_POWEROFF, SIGNAL_REBOOT } from '../../protocol/signals.ts'
 import type { VerbContext } from '../verb.ts'
-
-const SIGINT = 2
 
 async function killEach(ctx: VerbContext, whom: string, signal: number): Promise<number> {
   const client = await ctx.connect()
@@ -36,11 +34,11 @@ export function killMachine(ctx: VerbContext): Promise<number> {
 }
 
 export function poweroffMachine(ctx: VerbContext): Promise<number> {
-  return killEach(ctx, 'leader', SIGRTMIN + 4)
+  return killEach(ctx, 'leader', SIGNAL_POWEROFF)
 }
 
 export function rebootMachine(ctx: VerbContext): Promise<number> {
-  return killEach(ctx, 'leader', SIGINT)
+  return killEach(ctx, 'leader', SIGNAL_REBOOT)
 }
 
 export async function terminateMachine(ctx: VerbContext): Promise<number> {

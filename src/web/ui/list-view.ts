@@ -3,6 +3,9 @@
  * few either side) exist as elements, recycled as the list scrolls, so
  * 1,000 machines cost what 30 do. Each shown row carries
  * data-machine="NAME" and is an ARIA row with its index in the whole list.
+ * With machines of other hosts (the fleet), the list is grouped by host:
+ * this host first, then the others by name, each under a heading row
+ * carrying data-host="HOST" ('' for this host) and its machine count.
  * @module
  */
 
@@ -15,6 +18,62 @@ const ROW_HEIGHT = 36
 const OVERSCAN = 6
 const SPARK = { width: 90, height: 26 }
 const COLUMNS = ['Name', 'Class', 'Service', 'OS', 'Addresses', 'Leader', 'Unit', 'Since', 'CPU', 'CPU 60 s', 'Memory', 'Mem. 60 s', 'Tasks'] as const
+
+/** A host's heading in a grouped list. */
+interface Group {
+  /** \u0001HOST: never a machine's key (HOST\u0000NAME), since a valid hostname has no control character. */
+  readonly key: string
+  readonly host: string
+  readonly count: number
+}
+
+type Item = Entry | Group
+
+const isGroup = (i: Item): i is Group => !('row' in i)
+
+class GroupView {
+  readonly element: HTMLDivElement
+  readonly #heading: HTMLDivElement
+  key: string | undefined
+
+  constructor() {
+    this.#heading = el('div', { role: 'rowheader', class: 'cell' })
+    this.element = el('div', { role: 'row', class: 'row group' }, this.#heading)
+  }
+
+  bind(g: Group, index: number): void {
+    this.key = g.key
+    this.element.dataset.host = g.host
+    this.element.hidden = false
+    this.element.style.transform = `translateY(${index * ROW_HEIGHT}px)`
+    this.element.setAttribute('aria-rowindex', String(index + 2))
+    setText(this.#heading, `${g.host === '' ? 'This host' : g.host}: ${g.count} ${g.count === 1 ? 'machine' : 'machines'}`)
+  }
+
+  unbind(): void {
+    this.key = undefined
+    delete this.element.dataset.host
+    this.element.hidden = true
+  }
+}
+
+/** strcmp() order. */
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** Machines by host ('' first) then name, each host under its heading when more than this host is listed. */
+function grouped(entries: Entry[]): Item[] {
+  entries.sort((a, b) => compare(a.row.host, b.row.host) || compare(a.row.name, b.row.name))
+  if (entries.every((e) => e.row.host === '')) return entries
+  const items: Item[] = []
+  for (let i = 0; i < entries.length;) {
+    const host = entries[i]!.row.host
+    let j = i
+    while (j < entries.length && entries[j]!.row.host === host) j++
+    items.push({ key: `\u0001${host}`, host, count: j - i }, ...entries.slice(i, j))
+    i = j
+  }
+  return items
+}
 
 class RowView {
   readonly element: HTMLDivElement
@@ -77,7 +136,8 @@ export class ListView {
   readonly #filter: HTMLInputElement
   readonly #table: HTMLDivElement
   readonly #pool: RowView[] = []
-  #sorted: Entry[] = []
+  readonly #groupPool: GroupView[] = []
+  #sorted: Item[] = []
   #frame = 0
   readonly #unlisten: () => void
 
@@ -93,7 +153,7 @@ export class ListView {
     this.#viewport.addEventListener('scroll', () => this.#schedule())
     this.#table = el('div', { class: 'table', role: 'table', 'aria-label': 'Machines', 'aria-rowcount': '1' }, el('div', { role: 'rowgroup' }, header), this.#viewport)
     this.element = el('main', { class: 'list' },
-      el('header', { class: 'bar' }, el('h1', {}, 'Machines'), this.#count, this.#filter), this.#table)
+      el('header', { class: 'bar' }, el('h1', {}, 'Machines'), this.#count, this.#filter, el('a', { href: '/images' }, 'Images')), this.#table)
     window.addEventListener('resize', () => this.#schedule())
     this.#unlisten = store.listen({
       list: () => this.#relist(),
@@ -105,10 +165,10 @@ export class ListView {
   #relist(): void {
     const q = this.#filter.value.trim().toLowerCase()
     const all = [...this.#store.entries.values()]
-    this.#sorted = all
-      .filter((e) => q === '' || `${e.row.name} ${e.row.service} ${e.row.os}`.toLowerCase().includes(q))
-      .sort((a, b) => (a.row.name < b.row.name ? -1 : a.row.name > b.row.name ? 1 : a.row.host < b.row.host ? -1 : 1))
-    this.#count.textContent = `${all.length} ${all.length === 1 ? 'machine' : 'machines'}${this.#sorted.length === all.length ? '' : `, ${this.#sorted.length} shown`}`
+    const shown = all.filter((e) => q === '' || `${e.row.name} ${e.row.service} ${e.row.os} ${e.row.host}`.toLowerCase().includes(q))
+    this.#sorted = grouped(shown)
+    const hosts = new Set(all.map((e) => e.row.host)).size
+    this.#count.textContent = `${all.length} ${all.length === 1 ? 'machine' : 'machines'}${hosts > 1 ? ` on ${hosts} hosts` : ''}${shown.length === all.length ? '' : `, ${shown.length} shown`}`
     this.#table.setAttribute('aria-rowcount', String(this.#sorted.length + 1))
     this.#spacer.style.height = `${this.#sorted.length * ROW_HEIGHT}px`
     this.#render()
@@ -127,27 +187,37 @@ export class ListView {
     const last = Math.min(this.#sorted.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN)
     const wanted = new Map<string, number>()
     for (let i = first; i < last; i++) wanted.set(this.#sorted[i]!.key, i)
-    // Rows already showing a wanted machine keep it (their charts need no rebuild); the rest are free.
-    const free: RowView[] = []
-    for (const row of this.#pool) {
-      if (row.key !== undefined && wanted.has(row.key)) continue
-      free.push(row)
-    }
+    // Rows already showing a wanted item keep it (their charts need no rebuild); the rest are free.
     const now = Date.now()
-    for (const row of this.#pool) {
-      const i = row.key === undefined ? undefined : wanted.get(row.key)
-      if (i !== undefined) { row.bind(this.#sorted[i]!, i, now); wanted.delete(row.key!) }
+    const bind = (view: RowView | GroupView, i: number): void => {
+      const item = this.#sorted[i]!
+      if (view instanceof GroupView) view.bind(item as Group, i)
+      else view.bind(item as Entry, i, now)
     }
-    for (const [, i] of wanted) {
-      let row = free.pop()
-      if (row === undefined) {
-        row = new RowView()
-        this.#pool.push(row)
-        this.#spacer.appendChild(row.element)
+    const keep = <V extends RowView | GroupView>(pool: V[]): V[] => {
+      const free: V[] = []
+      for (const view of pool) {
+        const i = view.key === undefined ? undefined : wanted.get(view.key)
+        if (i === undefined) { free.push(view); continue }
+        bind(view, i)
+        wanted.delete(view.key!)
       }
-      row.bind(this.#sorted[i]!, i, now)
+      return free
     }
-    for (const row of free) row.unbind()
+    const free = keep(this.#pool)
+    const freeGroups = keep(this.#groupPool)
+    for (const [, i] of wanted) {
+      if (isGroup(this.#sorted[i]!)) {
+        let view = freeGroups.pop()
+        if (view === undefined) { view = new GroupView(); this.#groupPool.push(view); this.#spacer.appendChild(view.element) }
+        bind(view, i)
+      } else {
+        let view = free.pop()
+        if (view === undefined) { view = new RowView(); this.#pool.push(view); this.#spacer.appendChild(view.element) }
+        bind(view, i)
+      }
+    }
+    for (const view of [...free, ...freeGroups]) view.unbind()
   }
 
   #refreshFigures(): void {

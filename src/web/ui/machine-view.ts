@@ -81,7 +81,10 @@ export class MachineView {
       el('nav', {}, el('a', { href: '/' }, '← All machines')),
       el('h1', {}, name),
       this.#message,
-      el('section', { class: 'actions', 'aria-label': 'Actions' }, ...actionButtons, signal, terminalButton('shell', 'Open shell'), terminalButton('login', 'Open login')),
+      // A machine of another host of the fleet is managed, and its terminals opened, from that host's console.
+      host === ''
+        ? el('section', { class: 'actions', 'aria-label': 'Actions' }, ...actionButtons, signal, terminalButton('shell', 'Open shell'), terminalButton('login', 'Open login'))
+        : el('p', { class: 'remote' }, `On host ${host}: actions and terminals are on that host's own console.`),
       this.#terminalSlot,
       el('div', { class: 'columns' },
         el('section', { 'aria-label': 'Status' }, el('h2', {}, 'Status'), this.#facts, el('h2', {}, 'Processes'), this.#tree),
@@ -115,6 +118,7 @@ export class MachineView {
   #show(s: MachineStatus): void {
     const leader = s.leader > 0 ? `${s.leader}${s.leaderCommand === '' ? '' : ` (${s.leaderCommand})`}` : ''
     this.#facts.replaceChildren(
+      ...fact('Host', s.host),
       ...fact('ID', s.id),
       ...fact('Since', s.since > 0 ? `${formatTimestamp(s.since)}; ${formatSince(s.since)}` : ''),
       ...fact('Leader', leader),

@@ -1,6 +1,7 @@
 /**
- * format_ifname(): the name of a host network interface by index, read
- * from /sys/class/net (Node has no if_indextoname()).
+ * format_ifname(): the names of the host's network interfaces by index,
+ * read from /sys/class/net (Node has no if_indextoname()), for `mctl
+ * status` and the web console.
  * @module
  */
 
