@@ -58,7 +58,6 @@ async function run(o: WebOptions): Promise<number> {
   })
   await source.start()
   const server = new WebServer({
-    // Transfers are listed once the client library has them (client.transfers, issue 13's import1): then `transfers: () => …transfers.list()`.
     images: new ImageCatalogue({
       images: () => source.client?.images,
       // No daemon connected yet: no transfers to show (the images part says it is not connected).
