@@ -47,6 +47,11 @@ run('npx', ['knip'])
 run('npx', ['tsc', '-p', 'tsconfig.build.json'])
 run(process.execPath, ['scripts/build-ui.js'])
 run(process.execPath, ['scripts/build-bins.js'])
+// The tests start the bins as the README does, with `npx`. npm 11's npx
+// runs a project's own bin by installing the project into its cache first
+// (running its `prepare`, a whole build): once per clone, and slow enough
+// to overrun a test's start-up limit. Done here, before any test times it.
+run('npx', ['--no-install', 'machined', '--version'])
 const files = selected.length > 0 ? selected : findTests('test')
 // End-to-end tests share the host's cgroup tree and the real clients: one file at a time.
 run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files])

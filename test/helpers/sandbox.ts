@@ -263,7 +263,14 @@ export class Sandbox {
     })
     child.stderr?.on('data', (c: Buffer) => { this.#daemonLog += c.toString() })
     this.#daemon = child
-    await waitForLine(child, 'stderr', /Serving org\.freedesktop\.machine1/, 20_000)
+    try {
+      await waitForLine(child, 'stderr', /Serving org\.freedesktop\.machine1/, 20_000)
+    } catch (e) {
+      // A daemon that never came up must not outlive the test: the file would never end.
+      await this.stopDaemon('SIGKILL')
+      try { child.kill('SIGKILL') } catch { /* gone */ }
+      throw e
+    }
   }
 
   get daemonLog(): string {
