@@ -134,8 +134,9 @@ touch "$WORK/out/done"
 rm -rf "$OUT"
 mv "$WORK/out" "$OUT"
 # Other recipes' images unused for a day are dead weight.
-for old in "$CACHE_ROOT"/libvirt-vm-*; do
-  [[ "$old" == "$OUT" || ! -d "$old" || "$old" == *build* ]] && continue
+# (Only image directories: a run's libvirt-vm-run-* and a build's are not.)
+for old in "$CACHE_ROOT"/libvirt-vm-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]; do
+  [[ "$old" == "$OUT" || ! -d "$old" ]] && continue
   [[ -f "$old/done" && -z $(find "$old/done" -mmin +1440) ]] || rm -rf "$old"
 done
 log "built $OUT ($(du -sh "$OUT" | cut -f1))"

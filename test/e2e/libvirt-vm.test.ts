@@ -45,6 +45,12 @@ void describe('libvirt LXC in a pure cgroup2 systemd VM served by machined-ts', 
     assert.ok(create !== undefined, 'no CreateMachineWithNetwork on the bus')
     assert.match(create, new RegExp(`string "${m[1]}"[\\s\\S]*string "libvirt-lxc"\\s+string "container"\\s+uint32 \\d+`))
     assert.match(create, /string "Slice"\s+variant\s+string "machine\.slice"/)
+    // machined-ts asked systemd for the scope with the init in it, delegated (libvirt makes its libvirt/ group below).
+    const leader = /uint32 (\d+)/.exec(create)![1]
+    const scope = section('bus').split(/\n(?=\S)/).find((b) => /member=StartTransientUnit/.test(b) && b.includes(`string "machine-lxc\\x2d${m[2]}\\x2dbb.scope"`))
+    assert.ok(scope !== undefined, 'no StartTransientUnit for the scope')
+    assert.match(scope, new RegExp(`string "PIDs"\\s+variant\\s+array \\[\\s+uint32 ${leader}\\s+\\]`))
+    assert.match(scope, /string "Delegate"\s+variant\s+boolean true/)
   })
 
   it('the container\'s processes and libvirt\'s controller are in the machine\'s scope on cgroup2, and GetMachineByPID(controller) names the machine', () => {
@@ -61,6 +67,12 @@ void describe('libvirt LXC in a pure cgroup2 systemd VM served by machined-ts', 
     assert.ok(scope.some(([, , comm]) => comm === 'sleep'), section('scope'))
     assert.ok(scope.some(([, , comm]) => comm === 'libvirt_lxc'), `libvirt's controller is not in the scope:\n${section('scope')}\n${section('procs')}`)
     assert.match(section('bypid'), /^o "\/org\/freedesktop\/machine1\/machine\/lxc_2d\d+_2dbb"$/m)
+    // libvirtd itself looked the machine up by its controller's PID during the start (and went on: the start succeeded).
+    const controller = scope.find(([, , comm]) => comm === 'libvirt_lxc')![1]!
+    const calls = section('bus').split(/\n(?=\S)/)
+    const created = calls.findIndex((b) => /member=CreateMachineWithNetwork/.test(b))
+    const listed = calls.findIndex((b) => /member=ListMachines/.test(b))
+    assert.ok(calls.slice(created, listed).some((b) => /member=GetMachineByPID/.test(b) && b.includes(`uint32 ${controller}`)), 'libvirtd did not look up its controller')
   })
 
   it('virsh destroy: the machine and its scope go', () => {
