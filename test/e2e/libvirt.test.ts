@@ -4,7 +4,8 @@
 // host binds them all to v1 (helpers/systemd-guest.ts). Every machine1 and
 // systemd1 call is recorded with dbus-monitor in the guest; docs/compat.md
 // ("libvirt") lists them. The LXC start is then replayed against the guest's
-// own systemd-machined 252, which must answer libvirt alike.
+// own systemd-machined 252, which must answer libvirt alike. Where the LXC
+// driver can work, a guest with controllers on cgroup2, is libvirt-vm.test.ts.
 import { after, before, describe, it, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { installBusyboxTree } from '../helpers/busybox-tree.ts'
