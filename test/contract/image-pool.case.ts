@@ -88,6 +88,8 @@ export const imagePoolCases: readonly ContractCase<ImagePoolHarness>[] = [
   },
   {
     name: 'rename: the image and its settings take the new name; a taken name is EEXIST, .host EBUSY',
+    // Root: a read-only image is FS_IMMUTABLE_FL, which only CAP_LINUX_IMMUTABLE sets.
+    realNeedsRoot: true,
     async run(h) {
       await h.add('alpha', { readOnly: true })
       await h.add('disk', { type: 'raw' })
@@ -104,6 +106,8 @@ export const imagePoolCases: readonly ContractCase<ImagePoolHarness>[] = [
   },
   {
     name: 'clone: a copy in the pool with what is inside and the settings; read-only when asked; a taken name is EEXIST',
+    // Root: read-only clones are FS_IMMUTABLE_FL (CAP_LINUX_IMMUTABLE).
+    realNeedsRoot: true,
     async run(h) {
       await h.add('alpha', { os: OS })
       await h.add('vendor1', { vendor: true })
@@ -123,6 +127,8 @@ export const imagePoolCases: readonly ContractCase<ImagePoolHarness>[] = [
   },
   {
     name: 'read-only: set and cleared, for directories and raw images',
+    // Root: FS_IMMUTABLE_FL needs CAP_LINUX_IMMUTABLE.
+    realNeedsRoot: true,
     async run(h) {
       await h.add('alpha')
       await h.add('disk', { type: 'raw' })
@@ -155,6 +161,8 @@ export const imagePoolCases: readonly ContractCase<ImagePoolHarness>[] = [
   },
   {
     name: 'metadata: host name, machine ID, machine-info and os-release of a directory and of a raw disk',
+    // Root: a raw disk's files are read through a loop device.
+    realNeedsRoot: true,
     async run(h) {
       await h.add('alpha', { os: OS })
       await h.add('disk', { type: 'raw', os: { ...OS, hostname: 'diskhost' } })

@@ -23,6 +23,7 @@ import { cgroupOf, parseProcCgroup } from '../../src/linux/cgroup-paths.ts'
 import { cgroupPids } from '../../src/linux/cgroup-tree.ts'
 import { FakeLog } from '../fakes/log.ts'
 import { memoryMaxFile, pidsMaxFile, rootControllers } from '../helpers/cgroups.ts'
+import { needsRoot } from '../helpers/privilege.ts'
 import { eventually, sleep } from '../helpers/sandbox.ts'
 
 const HOST = detectCgroupLayout()!
@@ -92,7 +93,7 @@ afterEach(async () => {
 })
 after(() => rmSync(dir, { recursive: true, force: true }))
 
-void describe('stopping a scope without systemd', () => {
+void describe('stopping a scope without systemd', needsRoot, () => {
   void it('KillMode=control-group: KillSignal, SIGCONT and (SendSIGHUP=) SIGHUP to every process; FinalKillSignal to all after TimeoutStopUSec', async () => {
     const traps = ['USR1', 'HUP', 'CONT']
     const s = await start({ killSignal: 10, sendSighup: true, timeoutStopUsec: 1_000_000 }, recorder('leader', traps), recorder('child', traps))
@@ -180,7 +181,7 @@ void describe('stopping a scope without systemd', () => {
   })
 })
 
-void describe('limits without systemd', () => {
+void describe('limits without systemd', needsRoot, () => {
   void it('TasksMax= caps the scope\'s tasks where the layout has a pids controller (v1 pids here, else cgroup2\'s)', async () => {
     const s = await start({ tasksMax: 4n }, 'for i in 1 2 3 4 5 6 7 8; do sleep 1000 & done; wait', 'exec sleep 1000')
     const file = pidsMaxFile(HOST, s.ref.cgroup)
@@ -220,7 +221,7 @@ void describe('limits without systemd', () => {
 /** Where the layout has the v1 memory and pids hierarchies that accounting puts every scope in (none on a pure cgroup2 host). */
 const ACCOUNTING = ([['memory', HOST.memoryV1], ['pids', HOST.pidsV1]] as const).filter((e): e is readonly ['memory' | 'pids', string] => e[1] !== undefined)
 
-void describe('accounting without systemd', () => {
+void describe('accounting without systemd', needsRoot, () => {
   void it(`every scope is made in the v1 memory and pids hierarchies the layout has (${ACCOUNTING.map(([c]) => c).join(', ') || 'none here'}), its processes in each, their figures the scope's own`, async (t) => {
     const s = await start({}, 'exec python3 -c "b = b\'x\' * (32 << 20); import time; time.sleep(100)"', 'exec sleep 1000')
     if (ACCOUNTING.length === 0) {
