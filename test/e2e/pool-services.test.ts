@@ -13,6 +13,7 @@ import { eventually, REPO, sleep } from '../helpers/sandbox.ts'
 import { poolWorld, type PoolWorld } from '../helpers/pool-machines.ts'
 import { machineLeader, waitBooted } from '../helpers/spawn.ts'
 import { vmImage } from '../helpers/vm.ts'
+import { mctlForAnyUser } from '../helpers/staged.ts'
 
 const RUNTIME = '/run/machined-ts/launchers'
 
@@ -169,7 +170,7 @@ void describe('mctl start/enable: machines from the pool, supervised by machined
     assert.deepEqual(await mctl('start', 'no-such'), { code: 1, stdout: '', stderr: "Machine image 'no-such' does not exist.\n" })
     assert.deepEqual(await mctl('enable', 'no-such'), { code: 1, stdout: '', stderr: "Machine image 'no-such' does not exist.\n" })
     assert.deepEqual(await mctl('start', 'bad_name'), { code: 1, stdout: '', stderr: 'Invalid machine name bad_name.\n' })
-    const nobody = await w.sb.exec(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(REPO, 'bin/mctl.js'), 'start', w.bb])
+    const nobody = await w.sb.exec(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...mctlForAnyUser(), 'start', w.bb])
     assert.deepEqual(nobody, { code: 1, stdout: '', stderr: `Failed to start machine ${w.bb}: Access denied\n` })
     assert.ok(!registered(w.bb))
   })

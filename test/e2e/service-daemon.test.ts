@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { eventually, REPO, Sandbox } from '../helpers/sandbox.ts'
 import { asUser, busctl, callManager } from '../helpers/busctl.ts'
 import { SOCKET } from '../helpers/varlink-py.ts'
+import { machinedForAnyUser } from '../helpers/staged.ts'
 
 const RECEIVER = join(REPO, 'test/helpers/notify-receiver.py')
 const VARLINK_CLIENT = join(REPO, 'test/helpers/varlink-client.py')
@@ -121,7 +122,7 @@ void describe('machined under a service manager', { timeout: 300_000 }, () => {
   it('install-service refuses to run as another user than root', async () => {
     const sb = await Sandbox.start({ daemon: false, bus: false })
     sandboxes.push(sb)
-    const r = await sb.exec([...asUser(), ...MACHINED, 'install-service'])
+    const r = await sb.exec([...asUser(), ...machinedForAnyUser(), 'install-service'])
     assert.equal(r.code, 1)
     assert.equal(r.stderr, 'machined install-service: Must be run as root: it writes under /etc and /usr/local and asks the init system to reload.\n')
   })

@@ -15,11 +15,11 @@ import { join } from 'node:path'
 import { REPO } from './sandbox.ts'
 
 /**
- * What mctl needs to run, as `npm ci` installs the package: its launcher,
+ * What mctl and machined need to run, as `npm ci` installs the package: their launchers,
  * the built code, the native module, package.json ("type": "module"), and
  * the package's runtime dependencies (runtimeDependencies()).
  */
-const MCTL_FILES = ['package.json', 'bin/mctl.js', 'bin/load-bundle.js', 'bin/package.json', 'dist', 'native/build/Release/machined_native.node']
+const PROGRAM_FILES = ['package.json', 'bin/mctl.js', 'bin/machined.js', 'bin/load-bundle.js', 'bin/package.json', 'dist', 'native/build/Release/machined_native.node']
 const VARLINK_CLIENT = 'test/helpers/varlink-client.py'
 
 /** node_modules/NAME of every package the package.json's `dependencies` need, theirs included. */
@@ -51,7 +51,7 @@ function stage(): string {
   if (staged === undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'machined-ts-staged-'))
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-    for (const path of [...MCTL_FILES, ...runtimeDependencies(), VARLINK_CLIENT]) cpSync(join(REPO, path), join(dir, path), { recursive: true, verbatimSymlinks: true })
+    for (const path of [...PROGRAM_FILES, ...runtimeDependencies(), VARLINK_CLIENT]) cpSync(join(REPO, path), join(dir, path), { recursive: true, verbatimSymlinks: true })
     openToAll(dir)
     staged = dir
   }
@@ -61,6 +61,11 @@ function stage(): string {
 /** The command that runs mctl from the staged copy, for a user who may not read the checkout. */
 export function mctlForAnyUser(): string[] {
   return [process.execPath, join(stage(), 'bin/mctl.js')]
+}
+
+/** The command that runs machined from the staged copy, for a user who may not read the checkout. */
+export function machinedForAnyUser(): string[] {
+  return [process.execPath, join(stage(), 'bin/machined.js')]
 }
 
 /** The staged test/helpers/varlink-client.py. */
