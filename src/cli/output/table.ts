@@ -176,41 +176,68 @@ export class Table {
     const n = this.#columns.length
     const heightMax = layout.cellHeightMax
 
-    // Pass 1: how wide each column wants to be.
+    // Pass 1: how wide each column wants to be. Each cell's text, and the
+    // width of a one-line cell (the usual kind), are kept for pass 2.
+    const texts: string[][] = []
+    const singleWidths: number[][] = []
     const requested = new Array<number>(n).fill(0)
     let any = false
     for (const row of shown) {
       any = true
+      const rowTexts = new Array<string>(n)
+      const rowWidths = new Array<number>(n)
       for (let j = 0; j < n; j++) {
         const field = text(row[j]!)
-        let t = field
-        let truncated = false
-        if (heightMax !== undefined) ({ text: t, truncated } = truncateLines(field, heightMax))
-        let w = Math.max(widthHeight(t).width, MINIMUM_WIDTH)
-        // Room for the "…" that marks cut lines, after the last line shown.
-        if (truncated) w = Math.max(w, consoleWidth(extractLine(field, heightMax! - 1).line) + consoleWidth(ellipsisGlyph()))
+        rowTexts[j] = field
+        let w: number
+        if (!field.includes('\n') && (heightMax === undefined || heightMax >= 1)) {
+          // One line: nothing to truncate, and its width is the cell's.
+          rowWidths[j] = consoleWidth(field)
+          w = Math.max(rowWidths[j]!, MINIMUM_WIDTH)
+        } else {
+          rowWidths[j] = -1
+          let t = field
+          let truncated = false
+          if (heightMax !== undefined) ({ text: t, truncated } = truncateLines(field, heightMax))
+          w = Math.max(widthHeight(t).width, MINIMUM_WIDTH)
+          // Room for the "…" that marks cut lines, after the last line shown.
+          if (truncated) w = Math.max(w, consoleWidth(extractLine(field, heightMax! - 1).line) + consoleWidth(ellipsisGlyph()))
+        }
         requested[j] = Math.max(requested[j]!, w)
       }
+      texts.push(rowTexts)
+      singleWidths.push(rowWidths)
     }
     if (!any) requested.fill(MINIMUM_WIDTH)
     const widths = distribute(requested, effectiveWidth(requested, layout))
 
     // Pass 2: the lines.
     const out: string[] = []
-    for (const row of shown) {
+    for (let r = 0; r < texts.length; r++) {
+      const rowTexts = texts[r]!
+      const rowWidths = singleWidths[r]!
       for (let sub = 0, more = true; more; sub++) {
         more = false
         let line = ''
         for (let j = 0; j < n; j++) {
           const width = widths[j]!
-          const extracted = extractLine(text(row[j]!), sub)
-          let field = extracted.line
+          const single = rowWidths[j]!
+          let field: string
+          let l: number
           let cut = false
-          if (extracted.more) {
-            if (heightMax === undefined || sub + 1 < heightMax) more = true
-            else cut = true
+          if (single >= 0) {
+            // A one-line cell: its text on the first line, nothing below.
+            field = sub === 0 ? rowTexts[j]! : ''
+            l = sub === 0 ? single : 0
+          } else {
+            const extracted = extractLine(rowTexts[j]!, sub)
+            field = extracted.line
+            if (extracted.more) {
+              if (heightMax === undefined || sub + 1 < heightMax) more = true
+              else cut = true
+            }
+            l = consoleWidth(field)
           }
-          let l = consoleWidth(field)
           if (l > width) {
             field = ellipsize(field, width, 100)
           } else {
@@ -219,10 +246,12 @@ export class Table {
               l = consoleWidth(field)
             }
             if (l < width) {
-              if (this.#right.has(j)) field = ' '.repeat(width - l) + field
-              else field += ' '.repeat(width - l)
-              // The last column is never padded (no colours, so nothing to keep).
-              if (j === n - 1) field = field.replace(/[ \t\n\r]+$/, '')
+              // The last column is never padded (no colours, so nothing to keep): its trailing blanks go.
+              if (j === n - 1 && !this.#right.has(j)) field = field.replace(/[ \t\n\r]+$/, '')
+              else {
+                field = this.#right.has(j) ? ' '.repeat(width - l) + field : field + ' '.repeat(width - l)
+                if (j === n - 1) field = field.replace(/[ \t\n\r]+$/, '')
+              }
             }
           }
           line += (j > 0 ? ' ' : '') + field
