@@ -20,7 +20,7 @@ import { FileInput, type TransferInput } from './transfer-input.ts'
 import { errnoText, tempPathFor } from './transfer-install.ts'
 import type { JobContext } from './transfer-job.ts'
 import { expectSuccess, runJobTool, runToolOutput, startTool, type Tool } from './transfer-process.ts'
-import { inputCompression, watchFileProgress } from './transfer-tar.ts'
+import { inputCompression, readByTool, watchFileProgress } from './transfer-tar.ts'
 
 const QCOW2_MAGIC = [0x51, 0x46, 0x49, 0xfb]
 
@@ -104,7 +104,7 @@ export async function writeRawImage(job: JobContext, input: TransferInput, final
     first?.child.stdout?.destroy()
   }
   const reader = first ?? writer
-  const progress = watchFileProgress(job, input, reader, progressPrefix)
+  const progress = watchFileProgress(job, input, readByTool(input, reader), progressPrefix)
   try {
     if (input.kind === 'stream') await input.pipeTo(reader.child.stdin!)
     const [, firstExit] = await Promise.all([writer.exited, first?.exited])
@@ -129,7 +129,8 @@ export async function exportRawImage(job: JobContext, path: string, outFd: numbe
     const reader = format === 'uncompressed'
       ? startTool(job, 'dd', ['bs=1M', 'status=none'], { stdin: image.fd, stdout: outFd })
       : startTool(job, compressor(format)[0], compressor(format)[1], { stdin: image.fd, stdout: outFd })
-    const progress = watchFileProgress(job, new FileInput(image.fd, size, 0), reader, 'Exported')
+    const exported = new FileInput(image.fd, size, 0)
+    const progress = watchFileProgress(job, exported, readByTool(exported, reader), 'Exported')
     try {
       await expectSuccess(job, reader)
     } finally {

@@ -17,7 +17,10 @@
  * @module
  */
 
-import { detectCompression, decompressor, compressor, SIGNATURE_BYTES, type Compression } from './transfer-compress.ts'
+import { createReadStream } from 'node:fs'
+import type { Transform, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { detectCompression, decompressor, compressor, inProcessDecompressor, SIGNATURE_BYTES, type Compression } from './transfer-compress.ts'
 import type { TransferInput } from './transfer-input.ts'
 import type { JobContext } from './transfer-job.ts'
 import { expectSuccess, extractCapabilities, READ_CAPABILITIES, startTool, type Tool } from './transfer-process.ts'
@@ -40,8 +43,16 @@ export interface ProgressWatch {
   stop(): void
 }
 
-/** Says "PREFIX N%." (and reports N) whenever the file input's reader has got further. */
-export function watchFileProgress(job: JobContext, input: TransferInput, reader: Tool, prefix: string | undefined): ProgressWatch {
+/** How far through the file input the reading got, in percent; undefined when that cannot be told. */
+export type PercentRead = () => Promise<number | undefined>
+
+/** The percent of the file input the tool `reader` has read through its stdin. */
+export function readByTool(input: TransferInput, reader: Tool): PercentRead {
+  return async () => (input.kind === 'file' ? input.percentReadBy(reader.child.pid) : undefined)
+}
+
+/** Says "PREFIX N%." (and reports N) whenever the reading of the file input has got further. */
+export function watchFileProgress(job: JobContext, input: TransferInput, percentRead: PercentRead, prefix: string | undefined): ProgressWatch {
   if (input.kind !== 'file' || prefix === undefined) return { finish: () => undefined, stop: () => undefined }
   let last: number | undefined
   const say = (percent: number): void => {
@@ -51,7 +62,7 @@ export function watchFileProgress(job: JobContext, input: TransferInput, reader:
     job.info(`${prefix} ${percent}%.`)
   }
   const timer = setInterval(() => {
-    void input.percentReadBy(reader.child.pid).then((percent) => { if (percent !== undefined) say(percent) })
+    void percentRead().then((percent) => { if (percent !== undefined) say(percent) })
   }, PROGRESS_INTERVAL_MS)
   return { finish: () => say(100), stop: () => clearInterval(timer) }
 }
@@ -79,11 +90,12 @@ export async function extractTar(job: JobContext, input: TransferInput, dir: str
   if (compression === 'uncompressed' && tail !== undefined && !allZero(tail)) {
     throw job.fail('Archive ends without its end-of-archive block: it is truncated, refusing.')
   }
-  const stdin = input.kind === 'file' ? input.fd : 'pipe'
+  const inflater = compression === 'uncompressed' ? undefined : inProcessDecompressor(compression)
+  const stdin = input.kind === 'file' && inflater === undefined ? input.fd : 'pipe'
   let escaping: string | undefined
   let first: Tool | undefined
   let tarStdin: number | 'pipe' | Tool['child']['stdout'] = stdin
-  if (compression !== 'uncompressed') {
+  if (compression !== 'uncompressed' && inflater === undefined) {
     const [command, args] = decompressor(compression)
     first = startTool(job, command, args, { stdin, stdout: 'pipe' })
     tarStdin = first.child.stdout
@@ -102,12 +114,15 @@ export async function extractTar(job: JobContext, input: TransferInput, dir: str
   // Only the tools hold the pipe between them: our copy goes, so a tool that stops makes the other stop too.
   first?.child.stdout?.destroy()
   const reader = first ?? tar
-  const progress = watchFileProgress(job, input, reader, options.progressPrefix)
+  const inflating = inflater === undefined ? undefined : inflateInto(input, inflater, tar.child.stdin!)
+  const progress = watchFileProgress(job, input, inflating?.percentRead ?? readByTool(input, reader), options.progressPrefix)
   try {
-    if (input.kind === 'stream') await input.pipeTo(reader.child.stdin!)
-    const [tarExit, firstExit] = await Promise.all([tar.exited, first?.exited])
+    if (input.kind === 'stream' && inflating === undefined) await input.pipeTo(reader.child.stdin!)
+    const [tarExit, firstExit, inflated] = await Promise.all([tar.exited, first?.exited, inflating?.done])
     job.checkCancelled()
     if (escaping !== undefined) throw job.fail('Archive has members whose names lead out of the image (absolute, or through ".."), refusing.')
+    // A corrupt or cut-off stream is why tar failed, if it did.
+    if (inflated !== undefined) throw job.fail(`Failed to decode and write: ${inflated.message}.`)
     // A decompressor that failed by itself (a corrupt or cut-off stream) is why; one killed by SIGPIPE only followed tar.
     if (first !== undefined && firstExit !== undefined && firstExit.code !== 0 && firstExit.signal === null) await expectSuccess(job, first)
     if (tarExit.code !== 0) await expectSuccess(job, tar)
@@ -118,6 +133,46 @@ export async function extractTar(job: JobContext, input: TransferInput, dir: str
     progress.finish()
   } finally {
     progress.stop()
+  }
+}
+
+/** How big the reads of a file input are when the daemon decompresses it. */
+const INFLATE_READ_BYTES = 256 * 1024
+
+interface Inflating {
+  /** Resolves once all is written (or the sink went away: the tool's exit says why) to undefined, or to the decoder's error. */
+  readonly done: Promise<Error | undefined>
+  readonly percentRead: PercentRead
+}
+
+/**
+ * Decompresses `input` in the daemon into `sink` (tar's stdin), as
+ * systemd-import does: a file input read from its fd's position on (the
+ * thread pool's reads, as for any regular file), a stream as it comes;
+ * progress is the share of the file read.
+ */
+function inflateInto(input: TransferInput, inflater: Transform, sink: Writable): Inflating {
+  let decodeError: Error | undefined
+  let sinkGone = false
+  // Registered before pipeline()'s own listeners: once tar's stdin fails (tar failed, or was killed), what follows is no decoding error.
+  sink.on('error', () => { sinkGone = true })
+  const failed = (err: unknown): void => {
+    if (!sinkGone) decodeError ??= err instanceof Error ? err : new Error(String(err))
+  }
+  inflater.on('error', failed)
+  const written = pipeline(inflater, sink).catch(() => undefined)
+  if (input.kind === 'stream') {
+    const fed = input.pipeTo(inflater).catch(failed)
+    return { done: Promise.all([fed, written]).then(() => decodeError), percentRead: async () => undefined }
+  }
+  let read = 0
+  const total = input.size - input.start
+  const source = createReadStream('', { fd: input.fd, autoClose: false, start: input.start, highWaterMark: INFLATE_READ_BYTES })
+  source.on('data', (chunk) => { read += chunk.length })
+  const fed = pipeline(source, inflater).catch(failed)
+  return {
+    done: Promise.all([fed, written]).then(() => decodeError),
+    percentRead: async () => (total <= 0 ? 100 : Math.min(100, Math.floor((read * 100) / total))),
   }
 }
 
