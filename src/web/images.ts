@@ -60,7 +60,8 @@ export class ImageCatalogue {
       images.list(),
       // Only D-Bus has the pool's figures: without them the page shows none.
       images.pool().catch((): PoolInfo | undefined => undefined),
-      this.#o.transfers?.(),
+      // A daemon that serves no transfers (no import1) still has its images shown; the section then says it cannot list them.
+      this.#o.transfers?.().catch((): undefined => undefined),
     ])
     return {
       images: list.map(imageRow).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
