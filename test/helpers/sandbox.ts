@@ -267,8 +267,8 @@ export class Sandbox {
       await waitForLine(child, 'stderr', /Serving org\.freedesktop\.machine1/, 20_000)
     } catch (e) {
       // A daemon that never came up must not outlive the test: the file would never end.
+      // stopDaemon kills bin/machined, or npx itself while npx is still installing, and waits for npx to exit.
       await this.stopDaemon('SIGKILL')
-      try { child.kill('SIGKILL') } catch { /* gone */ }
       throw e
     }
   }
