@@ -19,6 +19,8 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 /** What each bin takes from its bundle: the bundle's entry, one module re-exporting it. */
 export const BINS = {
   mctl: { dir: 'cli', exports: { runMctl: 'cli/main.ts' } },
+  // Not a bin: what bin/mctl.js loads for a lone --version instead of all of mctl.
+  'mctl-version': { dir: 'cli', exports: { versionText: 'cli/version.ts', processIo: 'cli/io.ts' } },
   machined: { dir: 'daemon', exports: { main: 'daemon/main.ts' } },
   'machined-spawn': { dir: 'spawn', exports: { main: 'spawn/main.ts', recordExitStatus: 'linux/exit-status.ts', takeExitStatusFile: 'linux/exit-status.ts' } },
   'machined-vmspawn': { dir: 'vmspawn', exports: { main: 'vmspawn/main.ts', recordExitStatus: 'linux/exit-status.ts', takeExitStatusFile: 'linux/exit-status.ts' } },

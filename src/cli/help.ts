@@ -1,10 +1,8 @@
 /**
- * `mctl --help` and `--version`, laid out as machinectl's help is, listing
- * what mctl has.
+ * `mctl --help`, laid out as machinectl's help is, listing what mctl has
+ * (`--version` is src/cli/version.ts).
  * @module
  */
-
-import { readFileSync } from 'node:fs'
 
 export function helpText(program: string): string {
   return `${program} [OPTIONS...] COMMAND ...
@@ -101,14 +99,4 @@ Options:
 Other machinectl options are accepted and ignored. Exit status is 0 on
 success and 1 on failure, as machinectl's.
 `
-}
-
-export function versionText(program: string): string {
-  let version = 'unknown'
-  try {
-    version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
-  } catch {
-    // Not where the package keeps it: say so rather than fail.
-  }
-  return `${program} (machined-ts) ${version}\nCompatible with machinectl 252 (systemd 252).\n`
 }
