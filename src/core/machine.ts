@@ -6,7 +6,7 @@
  */
 
 import type { MachineClass, MachineState } from '../protocol/vocabulary.ts'
-import type { ProcessRef, UnitRef } from './ports.ts'
+import type { ProcessHandle, ProcessRef, UnitRef } from './ports.ts'
 
 export interface DualTimestamp {
   /** CLOCK_REALTIME, µs. */
@@ -44,6 +44,8 @@ export class Machine {
   /** machined created the unit (Create*), so it stops and removes it. */
   ownsUnit = false
   state: MachineState = 'opening'
+  /** The leader's pidfd while the machine is linked: set and cleared by Leaders (leaders.ts) only. */
+  leaderHandle: ProcessHandle | undefined = undefined
 
   constructor(init: MachineInit) {
     this.name = init.name
