@@ -30,10 +30,26 @@ import { mallocTrim, releaseExecutablePages } from './native.ts'
  * until a collection that a quiet daemon may not get for a long time, and
  * one that then comes during a call makes that call wait. --expose-gc
  * set at run time gives a fresh context its gc().
+ *
+ * It compacts the old generation as well (--compact-on-every-full-gc, for
+ * this collection only: V8 reads the flag when the collection starts).
+ * Without it the survivors of a burst stay spread over the pages they
+ * were promoted to, and the free space between them stays in the RSS:
+ * about 4 MiB with 10,000 machines registered in bulk. Compacting costs
+ * this collection some more milliseconds (20 to 45 here, with 10,000
+ * machines), while idle.
  */
 function fullCollection(): () => void {
   setFlagsFromString('--expose-gc')
-  return runInNewContext('gc') as () => void
+  const gc = runInNewContext('gc') as () => void
+  return () => {
+    setFlagsFromString('--compact-on-every-full-gc')
+    try {
+      gc()
+    } finally {
+      setFlagsFromString('--no-compact-on-every-full-gc')
+    }
+  }
 }
 
 /** A collection is worth its few milliseconds once the heap has grown this much since the last one. */
