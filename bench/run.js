@@ -41,16 +41,22 @@ Options:
   --list-calls=N     Timed ListMachines calls per count (default 200)
   --list-warmup=N    Untimed ListMachines calls first (default 20)
   --window=N         Calls in flight while registering in bulk (default 32)
-  --only=WHICH       systemd | ts | both (default both)
+  --only=WHICH       systemd | ts | both (default both); or memory: machined-ts's
+                     memory rows alone, quickly (--only=ts --pairs=0 --no-extras
+                     --machines=10000, unless given)
   --no-extras        Only the headline metrics (skip pairs with all machines
                      registered and machined-ts making its own scopes)
   --profile          Run machined-ts under --cpu-prof; profiles go to
                      bench/results/profiles/ (summarise with
                      node bench/profile-summary.js FILE)
-  --heap-snapshot    With the machines registered, after the RSS is read,
-                     make machined-ts write a V8 heap snapshot to
+  --heap-snapshot    At start (after the RSS is read) and with the machines
+                     registered (after the idle RSS is read), make
+                     machined-ts write a V8 heap snapshot to
                      bench/results/heap/ (summarise with
                      node bench/heap-summary.js FILE)
+  --smaps            Copy machined-ts's /proc/PID/smaps (which mappings its RSS
+                     is in) to bench/results/heap/ where the RSS is read at
+                     start and with the machines after 3 s idle
   --syscalls         Count each daemon's system calls per step (perf trace -s)
   --perf-record      Sample each daemon's on-CPU time per step (perf record -e
                      cpu-clock; machined-ts with --perf-basic-prof) into
@@ -101,6 +107,7 @@ function parseOptions(argv) {
       syscalls: { type: 'boolean', default: false },
       'perf-record': { type: 'boolean', default: false },
       'heap-snapshot': { type: 'boolean', default: false },
+      smaps: { type: 'boolean', default: false },
       'no-extras': { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
       json: { type: 'string', default: join(BENCH_DIR, 'results', 'latest.json') },
@@ -112,10 +119,19 @@ function parseOptions(argv) {
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} wants a whole number, got ${values[name]}`)
     return n
   }
+  // The memory rows alone: machined-ts, no pairs rounds, no extras, straight to 10,000 machines.
+  const memoryOnly = values.only === 'memory'
+  if (memoryOnly) {
+    values.only = 'ts'
+    const given = (name) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))
+    if (!given('pairs')) values.pairs = '0'
+    if (!given('machines')) values.machines = '10000'
+    values['no-extras'] = true
+  }
   const machines = values.machines.split(',').map(Number)
   if (machines.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--machines wants counts like 1000,10000`)
   machines.sort((a, b) => a - b)
-  if (!['systemd', 'ts', 'both'].includes(values.only)) throw new Error('--only is systemd, ts or both')
+  if (!['systemd', 'ts', 'both'].includes(values.only)) throw new Error('--only is systemd, ts, both or memory')
   const window = int('window')
   if (window < 1 || window > 100) throw new Error('--window must be 1…100 (machined-ts refuses more than 128 calls in flight per sender)')
   return {
@@ -123,7 +139,7 @@ function parseOptions(argv) {
     pairs: int('pairs'), rounds: Math.max(1, int('rounds')), warmup: int('warmup'), machines,
     listCalls: Math.max(1, int('list-calls')), listWarmup: int('list-warmup'), window,
     daemons: values.only === 'both' ? ['systemd', 'ts'] : [values.only],
-    profile: values.profile, syscalls: values.syscalls, perfRecord: values['perf-record'], heapSnapshot: values['heap-snapshot'], extras: !values['no-extras'], build: !values['no-build'], json: values.json,
+    profile: values.profile, syscalls: values.syscalls, perfRecord: values['perf-record'], heapSnapshot: values['heap-snapshot'], smaps: values.smaps, extras: !values['no-extras'], build: !values['no-build'], json: values.json,
   }
 }
 
@@ -143,6 +159,11 @@ async function measureDaemon(kind, opts, world, agent, procs) {
   // Before any machine, for the per-machine increment: measured as the idle row below is, after 3 s without calls.
   await sleep(3000)
   out.memoryAtStart = daemon.memory()
+  if (kind === 'ts' && opts.smaps) saveSmaps(daemon, 'start')
+  if (kind === 'ts' && opts.heapSnapshot) {
+    out.memoryAtStart.heapSnapshot = await heapSnapshot(daemon)
+    log(`${out.daemon}: heap snapshot at start ${out.memoryAtStart.heapSnapshot}`)
+  }
   try {
     // Machine names: bench<tag><letters><i>, e.g. bench4242m17.
     const n = (prefix, from, count) => Array.from({ length: count }, (_, i) => `bench${world.tag}${prefix}${from + i}`)
@@ -207,6 +228,7 @@ async function measureDaemon(kind, opts, world, agent, procs) {
     // And once the daemon has been left alone for a moment (idle-time work, such as machined-ts's heap trim, has run).
     await sleep(3000)
     out.memoryIdleWithMachines = { machines: registered, ...daemon.memory() }
+    if (kind === 'ts' && opts.smaps) saveSmaps(daemon, `idle-${registered}`)
     if (kind === 'ts' && opts.heapSnapshot) {
       out.memoryWithMachines.heapSnapshot = await heapSnapshot(daemon)
       log(`${out.daemon}: heap snapshot ${out.memoryWithMachines.heapSnapshot}`)
@@ -325,12 +347,18 @@ async function inner(argv) {
   return code
 }
 
+/** Copies the daemon's /proc/PID/smaps to HEAP_DIR as smaps.PID.LABEL. */
+function saveSmaps(daemon, label) {
+  mkdirSync(HEAP_DIR, { recursive: true })
+  writeFileSync(join(HEAP_DIR, `smaps.${daemon.pid}.${label}`), readText(`/proc/${daemon.pid}/smaps`) ?? '')
+}
+
 /** Sends SIGUSR2 (--heapsnapshot-signal) and waits until V8 has finished writing the snapshot; resolves to its path. */
 async function heapSnapshot(daemon) {
   mkdirSync(HEAP_DIR, { recursive: true })
   const before = new Set(readdirSync(HEAP_DIR))
   // The memory map too, before the snapshot's full GC changes it: which mappings the RSS is in.
-  writeFileSync(join(HEAP_DIR, `smaps.${daemon.pid}`), readText(`/proc/${daemon.pid}/smaps`) ?? '')
+  saveSmaps(daemon, `snapshot-${before.size}`)
   process.kill(daemon.pid, 'SIGUSR2')
   for (let i = 0; i < 1200; i++) {
     await sleep(100)

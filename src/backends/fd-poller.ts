@@ -14,6 +14,17 @@ import { pollSetOpen, type NativePollSet } from './native.ts'
 /** What add() calls: a function, or an object whose pollReady() is called (no closure per fd: 10,000 of them add up). */
 export type PollCallback = (() => void) | { pollReady(): void }
 
+/**
+ * An owner of one fd that is its own entry in the set, reported once
+ * (addOnce()): no Registration object beside it (a leader's pidfd handle;
+ * 10,000 of them add up).
+ */
+export interface PollTarget {
+  /** The fd added, until the target has been removed. */
+  readonly pollFd: number
+  pollReady(): void
+}
+
 /** One fd in the set; it is its own Disposable (a class, not a closure per fd: 10,000 of them add up). */
 class Registration implements Disposable {
   readonly poller: FdPoller
@@ -36,7 +47,7 @@ class Registration implements Disposable {
 }
 
 export class FdPoller {
-  readonly #entries = new Map<number, Registration>()
+  readonly #entries = new Map<number, Registration | PollTarget>()
   #set: NativePollSet | undefined
   #lastToken = 0
 
@@ -47,14 +58,30 @@ export class FdPoller {
    * a system error when the set cannot be opened or the fd added.
    */
   add(fd: number, once: boolean, callback: PollCallback): Disposable {
-    const set = this.#set ?? (this.#set = pollSetOpen((tokens) => this.#ready(tokens)))
-    let token = this.#lastToken
-    do token = (token + 1) >>> 0 || 1; while (this.#entries.has(token))
-    this.#lastToken = token
-    set.add(fd, token, once)
+    const token = this.#add(fd, once)
     const registration = new Registration(this, token, fd, once, callback)
     this.#entries.set(token, registration)
     return registration
+  }
+
+  /**
+   * Calls `target.pollReady()` one time, when `target.pollFd` becomes
+   * readable (the fd then leaves the set). Returns the token that
+   * remove() takes; remove it before closing the fd. Throws as add() does.
+   */
+  addOnce(target: PollTarget): number {
+    const token = this.#add(target.pollFd, true)
+    this.#entries.set(token, target)
+    return token
+  }
+
+  #add(fd: number, once: boolean): number {
+    const set = this.#set ?? (this.#set = pollSetOpen((tokens) => this.#ready(tokens)))
+    let token = this.#lastToken
+    do token = (token + 1) >>> 0 || 1; while (this.#entries.has(token))
+    set.add(fd, token, once)
+    this.#lastToken = token
+    return token
   }
 
   get size(): number {
@@ -66,6 +93,11 @@ export class FdPoller {
       const entry = this.#entries.get(token)
       // Removed by an earlier callback of the same batch.
       if (entry === undefined) continue
+      if (!(entry instanceof Registration)) {
+        this.remove(token)
+        entry.pollReady()
+        continue
+      }
       if (entry.once) this.remove(token)
       const { callback } = entry
       if (typeof callback === 'function') callback()
@@ -78,7 +110,7 @@ export class FdPoller {
     const entry = this.#entries.get(token)
     if (entry === undefined) return
     this.#entries.delete(token)
-    this.#set?.remove(entry.fd)
+    this.#set?.remove(entry instanceof Registration ? entry.fd : entry.pollFd)
   }
 
   /** Forgets every fd and closes the set (the fds themselves stay open: they are their owners'). */

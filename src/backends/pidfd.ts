@@ -14,7 +14,7 @@ import { fstatSync, readFileSync } from 'node:fs'
 import { NoSuchProcessError } from '../protocol/errors.ts'
 import type { Disposable, ProcessHandle, ProcessRef, Processes } from '../core/ports.ts'
 import { hasExited, readProcStat, readStatusOwner } from '../linux/proc.ts'
-import type { FdPoller } from './fd-poller.ts'
+import type { FdPoller, PollTarget } from './fd-poller.ts'
 import { closeFd, fdInode, pidfdHasExited, pidfdOpen, pidfdOpenOrErrno, pidfdSendSignal } from './native.ts'
 
 const ESRCH = 3
@@ -141,15 +141,31 @@ export function openPidfd(pid: number, expected?: ProcessRef, procRoot = '/proc'
   }
 }
 
-/** A process held by a pidfd we own. */
-export class PidfdHandle implements ProcessHandle {
+type ExitCallback = (subject: unknown) => void
+
+/** One more exit callback, beside the first (kept in the handle's own fields). */
+interface ExitListener {
+  readonly callback: ExitCallback
+  readonly subject: unknown
+}
+
+/**
+ * A process held by a pidfd we own. With 10,000 leaders held, what one
+ * costs counts: the handle is its own entry in the poller (no Registration
+ * object), and its exit callback is kept with its subject (the registry's
+ * one callback and the machine, no closure per machine).
+ */
+export class PidfdHandle implements ProcessHandle, PollTarget {
   readonly ref: ProcessRef
   readonly #procRoot: string
+  readonly #poller: FdPoller
   #fd: number | undefined
-  #watch: Disposable | undefined
+  /** The pidfd's token in the poller; 0 while it is not in it (exited, disposed, or it could not join). */
+  #token = 0
   #exited = false
-  /** Usually one (the machine's GC check), kept as it is; an array only for more: small with 10,000 leaders. */
-  #callbacks: (() => void) | ReadonlyArray<() => void> | undefined = undefined
+  /** Usually one callback (the machine's GC check) and its subject; an array of listeners only for more. */
+  #onExit: ExitCallback | ExitListener[] | undefined = undefined
+  #subject: unknown = undefined
 
   /**
    * The exit is watched through `poller`, shared by all handles. If the
@@ -159,22 +175,30 @@ export class PidfdHandle implements ProcessHandle {
   constructor(fd: number, ref: ProcessRef, poller: FdPoller, procRoot = '/proc') {
     this.ref = ref
     this.#procRoot = procRoot
+    this.#poller = poller
     this.#fd = fd
     try {
-      this.#watch = poller.add(fd, true, this)
+      this.#token = poller.addOnce(this)
     } catch {
-      this.#watch = undefined
+      this.#token = 0
     }
+  }
+
+  /** The fd the poller watches (PollTarget). */
+  get pollFd(): number {
+    return this.#fd ?? -1
   }
 
   /** The FdPoller's call: the pidfd is readable, so the process has exited. */
   pollReady(): void {
     this.#exited = true
-    this.#watch = undefined
-    const callbacks = this.#callbacks
-    this.#callbacks = undefined
-    if (typeof callbacks === 'function') callbacks()
-    else for (const cb of callbacks ?? []) cb()
+    this.#token = 0
+    const callbacks = this.#onExit
+    const subject = this.#subject
+    this.#onExit = undefined
+    this.#subject = undefined
+    if (typeof callbacks === 'function') callbacks(subject)
+    else for (const l of callbacks ?? []) l.callback(l.subject)
   }
 
   async isAlive(): Promise<boolean> {
@@ -208,34 +232,51 @@ export class PidfdHandle implements ProcessHandle {
   }
 
   get announcesExit(): boolean {
-    return this.#exited || this.#watch !== undefined
+    return this.#exited || this.#token !== 0
   }
 
-  onExit(callback: () => void): Disposable {
+  onExit(callback: () => void): Disposable
+  onExit<T>(callback: (subject: T) => void, subject: T): Disposable
+  onExit(callback: (subject: never) => void, subject?: unknown): Disposable {
+    const cb = callback as ExitCallback
     if (this.#fd === undefined) return NOTHING
     if (this.#exited) {
-      setImmediate(callback)
+      setImmediate(cb, subject)
       return NOTHING
     }
-    const now = this.#callbacks
-    this.#callbacks = now === undefined ? callback : typeof now === 'function' ? [now, callback] : [...now, callback]
-    return {
-      dispose: () => {
-        const left = this.#callbacks
-        if (left === callback) this.#callbacks = undefined
-        else if (Array.isArray(left)) this.#callbacks = left.filter((cb) => cb !== callback)
-      },
+    const now = this.#onExit
+    if (now === undefined) {
+      this.#onExit = cb
+      this.#subject = subject
+    } else {
+      const more = typeof now === 'function' ? [{ callback: now, subject: this.#subject }] : now
+      this.#onExit = [...more, { callback: cb, subject }]
+      this.#subject = undefined
+    }
+    return { dispose: () => this.#forget(cb, subject) }
+  }
+
+  /** Drops one onExit() callback (the first registered with that subject). */
+  #forget(callback: ExitCallback, subject: unknown): void {
+    const now = this.#onExit
+    if (now === callback && this.#subject === subject) {
+      this.#onExit = undefined
+      this.#subject = undefined
+    } else if (Array.isArray(now)) {
+      const i = now.findIndex((l) => l.callback === callback && l.subject === subject)
+      if (i >= 0) this.#onExit = now.filter((_, j) => j !== i)
     }
   }
 
   dispose(): void {
     const fd = this.#fd
     if (fd === undefined) return
-    this.#fd = undefined
-    this.#callbacks = undefined
+    this.#onExit = undefined
+    this.#subject = undefined
     // Out of the epoll set before the fd is closed, so the set never sees a reused fd number.
-    this.#watch?.dispose()
-    this.#watch = undefined
+    if (this.#token !== 0) this.#poller.remove(this.#token)
+    this.#token = 0
+    this.#fd = undefined
     closeFd(fd)
   }
 }

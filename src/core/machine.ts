@@ -6,7 +6,7 @@
  */
 
 import type { MachineClass, MachineState } from '../protocol/vocabulary.ts'
-import type { ProcessRef, UnitRef } from './ports.ts'
+import type { ProcessHandle, ProcessRef, UnitRef } from './ports.ts'
 
 export interface DualTimestamp {
   /** CLOCK_REALTIME, µs. */
@@ -37,13 +37,17 @@ export class Machine {
   readonly leader: ProcessRef
   readonly rootDirectory: string
   readonly netifs: readonly number[]
-  readonly timestamp: DualTimestamp
+  /** The timestamp's two halves, kept in the machine itself (no object of their own: 10,000 machines). */
+  readonly #realtime: bigint
+  readonly #monotonic: bigint
   readonly ownerUid: number
   /** The unit the machine's processes live in; set once it exists. */
   unit: UnitRef | undefined = undefined
   /** machined created the unit (Create*), so it stops and removes it. */
   ownsUnit = false
   state: MachineState = 'opening'
+  /** The leader's pidfd while the machine is linked: set and cleared by Leaders (leaders.ts) only. */
+  leaderHandle: ProcessHandle | undefined = undefined
 
   constructor(init: MachineInit) {
     this.name = init.name
@@ -53,8 +57,14 @@ export class Machine {
     this.leader = init.leader
     this.rootDirectory = init.rootDirectory
     this.netifs = init.netifs
-    this.timestamp = init.timestamp
+    this.#realtime = init.timestamp.realtime
+    this.#monotonic = init.timestamp.monotonic
     this.ownerUid = init.ownerUid
+  }
+
+  /** When it was registered. */
+  get timestamp(): DualTimestamp {
+    return { realtime: this.#realtime, monotonic: this.#monotonic }
   }
 
   /** The id as systemd prints it: 32 lower-case hex digits, or '' for none. */

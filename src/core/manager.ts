@@ -105,7 +105,7 @@ export class Manager {
   constructor(ports: ManagerPorts, limits: ManagerLimits = DEFAULT_LIMITS) {
     this.ports = ports
     this.#quota = new MachineQuota(limits)
-    this.leaders = new Leaders(ports.processes)
+    this.leaders = new Leaders(ports.processes, (machine) => this.#leaderExited(machine))
     this.#operations = new Operations(limits.maxOperations ?? DEFAULT_LIMITS.maxOperations)
     this.imageUsage = new ImageUsage({
       enabled: ports.images.measuresUsage,
@@ -289,7 +289,7 @@ export class Manager {
     else this.#quota.force(machine.ownerUid)
     this.#machines.set(machine.name, machine)
     const leader = options.leader
-    if (leader !== undefined) this.leaders.hold(machine, leader, () => this.#leaderExited(machine))
+    if (leader !== undefined) this.leaders.hold(machine, leader)
     if (machine.unit !== undefined) {
       const sharing = this.#byUnit.get(machine.unit.unit)
       if (sharing === undefined) this.#byUnit.set(machine.unit.unit, machine)
@@ -359,6 +359,6 @@ export class Manager {
   dispose(): void {
     for (const w of this.#watchers.values()) w.dispose()
     this.#watchers.clear()
-    this.leaders.dispose()
+    for (const machine of this.#machines.values()) this.leaders.release(machine)
   }
 }

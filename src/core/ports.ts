@@ -42,6 +42,11 @@ export interface ProcessHandle extends Disposable {
   ownerUid(): Promise<number | undefined>
   /** Calls back once, after the process has exited (soon after, if it already has), where announcesExit. */
   onExit(callback: () => void): Disposable
+  /**
+   * The same, handing `subject` to the callback: one callback shared by
+   * many handles (the registry's, with the machine), no closure per handle.
+   */
+  onExit<T>(callback: (subject: T) => void, subject: T): Disposable
   /** Whether onExit() calls back at all: a handle without a pidfd (or one that could not be watched) never does. */
   readonly announcesExit: boolean
 }

@@ -257,7 +257,7 @@ export async function startDaemon(options: DaemonOptions, log: Log, passed: { va
       { maxConnections: options.maxVarlinkConnections, maxConnectionsPerUid: options.maxVarlinkConnectionsPerUid }, version())
     await server.requestName().catch(async (err: unknown) => { throw await nameTakenError(systemBus.bus, err) })
     await transfers.serveDbus({ address: systemBus.address, machineId: idToString(host.machineId), maxPendingPerSender: options.maxCallsPerSender })
-    const heapTrim = startHeapTrim(log)
+    const heapTrim = startHeapTrim(log, { forgetCaches: () => server.forgetCaches() })
     // Publish to the fleet last: etcd never holds up serving, and sees the loaded registry.
     const fleet = options.fleet === undefined ? undefined : startFleet(options.fleet, { manager, log, runtimeDir: options.runtimeDir, version: version() })
     // Now that launchers can register: adopt the running ones, start the enabled ones.

@@ -4,8 +4,9 @@
  * @module
  */
 
+/** The table's own string for `s` (not `s`: a value kept with each machine is then one string for them all). */
 function lookup<const T extends readonly string[]>(table: T): (s: string) => T[number] | undefined {
-  return (s) => ((table as readonly string[]).includes(s) ? s : undefined)
+  return (s) => table.find((t) => t === s)
 }
 
 /** `host` exists in systemd's table but can never be registered by a client. */

@@ -151,15 +151,16 @@ export class FakeProcesses implements Processes {
         this.signals.push({ pid: p.pid, signal })
         this.#receive(p, signal)
       },
-      onExit: (callback) => {
+      onExit: ((callback: (subject: unknown) => void, subject?: unknown) => {
+        const call = (): void => callback(subject)
         if (!p.alive) {
-          setImmediate(callback)
+          setImmediate(call)
           return { dispose: () => undefined }
         }
-        p.exitCallbacks.add(callback)
-        mine.add(callback)
-        return { dispose: () => { p.exitCallbacks.delete(callback) } }
-      },
+        p.exitCallbacks.add(call)
+        mine.add(call)
+        return { dispose: () => { p.exitCallbacks.delete(call) } }
+      }),
       dispose: () => {
         if (disposed) return
         disposed = true

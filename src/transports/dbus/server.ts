@@ -135,6 +135,11 @@ export class DbusServer implements Disposable {
     return image === undefined ? undefined : { kind: 'object', interfaces: [imageObject(this.#ctx, image)], children: [] }
   }
 
+  /** Drops what the server can make again (the marshalled ListMachines reply); returns the bytes let go of. */
+  forgetCaches(): number {
+    return this.#machineList.forget()
+  }
+
   dispose(): void {
     this.#subscription.dispose()
     this.#machineList.dispose()
