@@ -12,13 +12,25 @@ import { build } from 'esbuild'
 import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { etcdProtoPlugin } from './etcd-bundle.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-/** What each bin takes from its bundle: the bundle's entry, one module re-exporting it. */
+/**
+ * What each bin takes from its bundle: the bundle's entry, one module
+ * re-exporting it. `etcd` bundles the etcd3 client library too, with
+ * these options (./etcd-bundle.js); elsewhere it stays a package. `apart` names modules
+ * that the bundle loads from a bundle of their own, built here too, when
+ * first imported: mctl's fleet verbs (and etcd3 with them) cost nothing to
+ * the commands that do not read the fleet.
+ */
 export const BINS = {
-  mctl: { dir: 'cli', exports: { runMctl: 'cli/main.ts' } },
+  mctl: { dir: 'cli', exports: { runMctl: 'cli/main.ts' }, apart: { 'cli/verbs/fleet.ts': 'mctl-fleet' } },
+  // mctl only reads keys and values (src/fleet/store.ts, rangePrefix()): their revisions and leases, four
+  // int64s a key turned into strings, are not decoded.
+  'mctl-fleet': { dir: 'cli', exports: { listFleet: 'cli/verbs/fleet.ts', statusFleet: 'cli/verbs/fleet.ts' }, etcd: { only: { 'mvccpb.KeyValue': ['key', 'value'] } } },
   machined: { dir: 'daemon', exports: { main: 'daemon/main.ts' } },
   'machined-spawn': { dir: 'spawn', exports: { main: 'spawn/main.ts', recordExitStatus: 'linux/exit-status.ts', takeExitStatusFile: 'linux/exit-status.ts' } },
   'machined-vmspawn': { dir: 'vmspawn', exports: { main: 'vmspawn/main.ts', recordExitStatus: 'linux/exit-status.ts', takeExitStatusFile: 'linux/exit-status.ts' } },
@@ -39,7 +51,25 @@ if (process.argv[2] === '--cache') {
 }
 
 const bundles = Object.entries(BINS).map(([bin, { dir }]) => `dist/${dir}/${bin}.bundle.cjs`)
-await Promise.all(Object.entries(BINS).map(([bin, { exports }], i) => build({
+/** Imports of `apart` modules become a loadBundle() of their bundle, from the bundle's folder. */
+function apartPlugin(apart) {
+  const files = new Map(Object.entries(apart).map(([file, bin]) => [`${root}src/${file}`, `dist/${BINS[bin].dir}/${bin}.bundle.cjs`]))
+  return {
+    name: 'apart',
+    setup(b) {
+      b.onResolve({ filter: /\.ts$/ }, (args) => {
+        const bundle = files.get(join(args.resolveDir, args.path))
+        return bundle === undefined ? undefined : { path: bundle, namespace: 'apart' }
+      })
+      b.onLoad({ filter: /.*/, namespace: 'apart' }, (args) => ({
+        contents: `module.exports = require(require('node:path').join(__dirname, ${JSON.stringify(relative(`${root}dist/x`, `${root}bin/load-bundle.js`))})).loadBundle(${JSON.stringify(args.path)}).exports`,
+        loader: 'js',
+      }))
+    },
+  }
+}
+
+await Promise.all(Object.entries(BINS).map(([bin, { exports, etcd, apart }], i) => build({
   absWorkingDir: root,
   stdin: {
     contents: Object.entries(exports).map(([name, file]) => `export { ${name} } from './src/${file}'`).join('\n'),
@@ -52,8 +82,9 @@ await Promise.all(Object.entries(BINS).map(([bin, { exports }], i) => build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  // etcd3 reads its .proto files from its own folder when loaded: it stays a package.
-  external: ['etcd3'],
+  // etcd3 reads its .proto files from its own folder when loaded: a package, unless bundled with them (./etcd-bundle.js).
+  external: etcd === undefined ? ['etcd3'] : [],
+  plugins: [...(etcd === undefined ? [] : [etcdProtoPlugin(etcd)]), ...(apart === undefined ? [] : [apartPlugin(apart)])],
   // Our code finds its files from import.meta.url; a CommonJS file has __filename.
   define: { 'import.meta.url': '__bundleUrl' },
   banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },

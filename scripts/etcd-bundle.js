@@ -1,0 +1,99 @@
+// An esbuild plugin that lets the etcd3 client library be bundled: etcd3
+// loads etcd's .proto files from its own folder with @grpc/proto-loader
+// when it is first required, which parses the .proto text with protobufjs
+// and builds descriptor objects nobody here reads: about 50 ms of every
+// `mctl list --fleet` (bench/README.md, "The fleet"). In a bundle,
+// @grpc/proto-loader is replaced by a small module holding the same
+// .proto files already parsed (protobufjs's JSON form, made here at build
+// time with the options etcd3 passes) and building only what grpc-js's
+// loadPackageDefinition() uses of each method: its path, whether it
+// streams, and its (de)serializers, which decode as proto-loader's do
+// (toObject() with etcd3's options). Everything else of etcd3, grpc-js and
+// protobufjs is the packages' own code.
+import { createRequire } from 'node:module'
+import { basename, dirname, join } from 'node:path'
+
+const require = createRequire(import.meta.url)
+
+/** proto-loader options that change the parsed form (protobufjs's parse options). */
+const PARSE_OPTIONS = { keepCase: true }
+
+/**
+ * The parsed form of each .proto file etcd3 loads, by file name. `only`
+ * keeps some fields of a message and drops the rest ({ 'pkg.Message':
+ * [field, …] }): a dropped field is skipped when decoding, as protobuf
+ * skips any field it does not know, so a bundle that reads few fields of
+ * many messages decodes no more than it reads.
+ */
+function descriptors(only) {
+  const etcd3 = dirname(require.resolve('etcd3/package.json'))
+  const { Root } = require(require.resolve('protobufjs', { paths: [dirname(require.resolve('@grpc/proto-loader'))] }))
+  const file = join(etcd3, 'proto', 'rpc.proto')
+  const parsed = new Root().loadSync(file, PARSE_OPTIONS).toJSON()
+  for (const [name, keep] of Object.entries(only)) {
+    const message = name.split('.').reduce((ns, part) => ns?.nested?.[part], parsed)
+    if (message?.fields === undefined) throw new Error(`${file} has no message ${name}`)
+    for (const field of keep) if (message.fields[field] === undefined) throw new Error(`${name} has no field ${field}`)
+    message.fields = Object.fromEntries(Object.entries(message.fields).filter(([field]) => keep.includes(field)))
+  }
+  return { [basename(file)]: parsed }
+}
+
+// Runs in the bundle, in place of @grpc/proto-loader: only loadSync(), which is all etcd3 calls.
+const RUNTIME = `
+const { Root } = require('protobufjs/light')
+const PARSED = __PARSED__
+const PARSE_OPTIONS = __PARSE_OPTIONS__
+
+function services(ns, prefix, out) {
+  for (const child of ns.nestedArray) {
+    const name = prefix + child.name
+    if (child.methodsArray !== undefined) out.push([name, child])
+    else if (child.nestedArray !== undefined) services(child, name + '.', out)
+  }
+  return out
+}
+
+exports.loadSync = function loadSync(filename, options = {}) {
+  const parsed = PARSED[filename.slice(filename.lastIndexOf('/') + 1)]
+  if (parsed === undefined) throw new Error(filename + ' is not among the .proto files built into this bundle (scripts/etcd-bundle.js)')
+  for (const [k, v] of Object.entries(PARSE_OPTIONS)) if (options[k] !== v) throw new Error('this bundle parsed ' + filename + ' with ' + k + ' = ' + v)
+  const root = Root.fromJSON(parsed)
+  root.resolveAll()
+  const definition = {}
+  for (const [name, service] of services(root, '', [])) {
+    const methods = {}
+    for (const m of service.methodsArray) {
+      const req = m.resolvedRequestType
+      const res = m.resolvedResponseType
+      methods[m.name] = {
+        path: '/' + name + '/' + m.name,
+        requestStream: !!m.requestStream,
+        responseStream: !!m.responseStream,
+        requestSerialize: (arg) => req.encode(req.fromObject(arg)).finish(),
+        requestDeserialize: (buf) => req.toObject(req.decode(buf), options),
+        responseSerialize: (arg) => res.encode(res.fromObject(arg)).finish(),
+        responseDeserialize: (buf) => res.toObject(res.decode(buf), options),
+        originalName: m.name.charAt(0).toLowerCase() + m.name.slice(1),
+      }
+    }
+    definition[name] = methods
+  }
+  return definition
+}
+`
+
+/** The plugin: `@grpc/proto-loader`, wherever imported, becomes RUNTIME with the parsed files in it (`only`: see descriptors()). */
+export function etcdProtoPlugin({ only = {} } = {}) {
+  return {
+    name: 'etcd-proto',
+    setup(build) {
+      build.onResolve({ filter: /^@grpc\/proto-loader$/ }, () => ({ path: 'proto-loader', namespace: 'etcd-proto' }))
+      build.onLoad({ filter: /.*/, namespace: 'etcd-proto' }, () => ({
+        contents: RUNTIME.replace('__PARSED__', JSON.stringify(descriptors(only))).replace('__PARSE_OPTIONS__', JSON.stringify(PARSE_OPTIONS)),
+        resolveDir: dirname(require.resolve('@grpc/proto-loader')),
+        loader: 'js',
+      }))
+    },
+  }
+}
