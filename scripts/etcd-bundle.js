@@ -14,6 +14,10 @@ import { createRequire } from 'node:module'
 import { basename, dirname, join } from 'node:path'
 
 const require = createRequire(import.meta.url)
+// etcd3's own @grpc/proto-loader, and that one's protobufjs: the versions the bundle gets.
+const fromEtcd3 = createRequire(require.resolve('etcd3'))
+const protoLoaderDir = dirname(fromEtcd3.resolve('@grpc/proto-loader'))
+const fromProtoLoader = createRequire(join(protoLoaderDir, 'index.js'))
 
 /** proto-loader options that change the parsed form (protobufjs's parse options). */
 const PARSE_OPTIONS = { keepCase: true }
@@ -27,7 +31,7 @@ const PARSE_OPTIONS = { keepCase: true }
  */
 function descriptors(only) {
   const etcd3 = dirname(require.resolve('etcd3/package.json'))
-  const { Root } = require(require.resolve('protobufjs', { paths: [dirname(require.resolve('@grpc/proto-loader'))] }))
+  const { Root } = fromProtoLoader('protobufjs')
   const file = join(etcd3, 'proto', 'rpc.proto')
   const parsed = new Root().loadSync(file, PARSE_OPTIONS).toJSON()
   for (const [name, keep] of Object.entries(only)) {
@@ -91,7 +95,7 @@ export function etcdProtoPlugin({ only = {} } = {}) {
       build.onResolve({ filter: /^@grpc\/proto-loader$/ }, () => ({ path: 'proto-loader', namespace: 'etcd-proto' }))
       build.onLoad({ filter: /.*/, namespace: 'etcd-proto' }, () => ({
         contents: RUNTIME.replace('__PARSED__', JSON.stringify(descriptors(only))).replace('__PARSE_OPTIONS__', JSON.stringify(PARSE_OPTIONS)),
-        resolveDir: dirname(require.resolve('@grpc/proto-loader')),
+        resolveDir: protoLoaderDir,
         loader: 'js',
       }))
     },
