@@ -12,7 +12,7 @@ import { build } from 'esbuild'
 import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join, relative } from 'node:path'
+import { relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { etcdProtoPlugin } from './etcd-bundle.js'
 
@@ -20,17 +20,18 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 
 /**
  * What each bin takes from its bundle: the bundle's entry, one module
- * re-exporting it. `etcd` bundles the etcd3 client library too, with
- * these options (./etcd-bundle.js); elsewhere it stays a package. `apart` names modules
- * that the bundle loads from a bundle of their own, built here too, when
- * first imported: mctl's fleet verbs (and etcd3 with them) cost nothing to
- * the commands that do not read the fleet.
+ * re-exporting it (`exports`, from src/), or a package's every export
+ * (`package`). The etcd3 client library stays a package, except in a
+ * bundle of its own made with `etcd`'s options (./etcd-bundle.js). A
+ * package named in `apart` is loaded, when first imported, from the
+ * bundle named there (built here too): mctl takes etcd3 from such a bundle
+ * only for --fleet, where starting it costs a tenth of loading the package.
  */
 export const BINS = {
-  mctl: { dir: 'cli', exports: { runMctl: 'cli/main.ts' }, apart: { 'cli/verbs/fleet.ts': 'mctl-fleet' } },
-  // mctl only reads keys and values (src/fleet/store.ts, rangePrefix()): their revisions and leases, four
-  // int64s a key turned into strings, are not decoded.
-  'mctl-fleet': { dir: 'cli', exports: { listFleet: 'cli/verbs/fleet.ts', statusFleet: 'cli/verbs/fleet.ts' }, etcd: { only: { 'mvccpb.KeyValue': ['key', 'value'] } } },
+  mctl: { dir: 'cli', exports: { runMctl: 'cli/main.ts' }, apart: { etcd3: 'mctl-etcd3' } },
+  // mctl only reads keys and values (src/fleet/store.ts, rangePrefix()): the revisions and lease
+  // of each key, four int64s that the decoder would turn into strings, are skipped.
+  'mctl-etcd3': { dir: 'cli', package: 'etcd3', etcd: { only: { 'mvccpb.KeyValue': ['key', 'value'] } } },
   machined: { dir: 'daemon', exports: { main: 'daemon/main.ts' } },
   'machined-spawn': { dir: 'spawn', exports: { main: 'spawn/main.ts', recordExitStatus: 'linux/exit-status.ts', takeExitStatusFile: 'linux/exit-status.ts' } },
   'machined-vmspawn': { dir: 'vmspawn', exports: { main: 'vmspawn/main.ts', recordExitStatus: 'linux/exit-status.ts', takeExitStatusFile: 'linux/exit-status.ts' } },
@@ -51,14 +52,14 @@ if (process.argv[2] === '--cache') {
 }
 
 const bundles = Object.entries(BINS).map(([bin, { dir }]) => `dist/${dir}/${bin}.bundle.cjs`)
-/** Imports of `apart` modules become a loadBundle() of their bundle, from the bundle's folder. */
+/** Imports of `apart` packages become a loadBundle() of their bundle, from the bundle's folder. */
 function apartPlugin(apart) {
-  const files = new Map(Object.entries(apart).map(([file, bin]) => [`${root}src/${file}`, `dist/${BINS[bin].dir}/${bin}.bundle.cjs`]))
+  const bundleOf = new Map(Object.entries(apart).map(([name, bin]) => [name, `dist/${BINS[bin].dir}/${bin}.bundle.cjs`]))
   return {
     name: 'apart',
     setup(b) {
-      b.onResolve({ filter: /\.ts$/ }, (args) => {
-        const bundle = files.get(join(args.resolveDir, args.path))
+      b.onResolve({ filter: /^[^./]/ }, (args) => {
+        const bundle = bundleOf.get(args.path)
         return bundle === undefined ? undefined : { path: bundle, namespace: 'apart' }
       })
       b.onLoad({ filter: /.*/, namespace: 'apart' }, (args) => ({
@@ -69,10 +70,10 @@ function apartPlugin(apart) {
   }
 }
 
-await Promise.all(Object.entries(BINS).map(([bin, { exports, etcd, apart }], i) => build({
+await Promise.all(Object.entries(BINS).map(([bin, { exports = {}, package: pkg, etcd, apart }], i) => build({
   absWorkingDir: root,
   stdin: {
-    contents: Object.entries(exports).map(([name, file]) => `export { ${name} } from './src/${file}'`).join('\n'),
+    contents: pkg !== undefined ? `module.exports = require('${pkg}')` : Object.entries(exports).map(([name, file]) => `export { ${name} } from './src/${file}'`).join('\n'),
     resolveDir: root,
     sourcefile: `${bin}-entry.ts`,
     loader: 'ts',
