@@ -10,7 +10,7 @@
  * @module
  */
 
-import { isUtf8 } from 'node:buffer'
+import { isAscii, isUtf8 } from 'node:buffer'
 import { isIP } from 'node:net'
 import { hostnameIsValid } from '../protocol/hostname.ts'
 import { isValidMachineId } from '../protocol/machine-id.ts'
@@ -77,17 +77,22 @@ class Refused extends Error {}
 
 function parseObject(bytes: Uint8Array): Record<string, unknown> {
   if (bytes.length > MAX_VALUE_BYTES) throw new Refused(`value of ${bytes.length} bytes (limit ${MAX_VALUE_BYTES})`)
-  // isUtf8() and toString() cost a tenth of a fatal TextDecoder's decode() on values this small.
-  if (!isUtf8(bytes)) throw new Refused('value is not UTF-8')
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8')
+  // isUtf8() and toString() cost a tenth of a fatal TextDecoder's decode() on values this small;
+  // ASCII (every record of ours unless a name or os-release field is not) is decoded as Latin-1, a plain copy.
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+  let text: string
+  if (isAscii(buffer)) text = buffer.toString('latin1')
+  else if (isUtf8(buffer)) text = buffer.toString('utf8')
+  else throw new Refused('value is not UTF-8')
   let v: unknown
   try { v = JSON.parse(text) } catch { throw new Refused('value is not JSON') }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Refused('value is not a JSON object')
   return v as Record<string, unknown>
 }
 
-// C0 and C1 controls and DEL: nothing a terminal would act on gets through.
-const CONTROL = /\p{Cc}/u
+// C0 and C1 controls and DEL (\p{Cc}, spelled as ranges: a Unicode-mode regex costs more per string): nothing a terminal would act on gets through.
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 
 function str(o: Record<string, unknown>, field: string, fallback = ''): string {
   const v = o[field]
@@ -143,17 +148,23 @@ function addressOf(v: unknown): FleetAddress {
   throw new Refused('an address is not an IPv4 or IPv6 address of its family')
 }
 
+// os-release(5): variable names are upper-case letters, digits and underscores.
+const OS_FIELD_NAME = /^[A-Z][A-Z0-9_]{0,63}$/
+const MACHINE_ID = /^[0-9a-f]{32}$/
+const MICROSECONDS = /^(0|[1-9][0-9]{0,19})$/
+
 function osReleaseOf(v: unknown): Record<string, string> {
   if (v === undefined) return {}
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Refused('osRelease is not an object')
-  const entries = Object.entries(v as Record<string, unknown>)
-  if (entries.length > MAX_OS_FIELDS) throw new Refused(`osRelease has more than ${MAX_OS_FIELDS} fields`)
-  // Names are checked before use, so "__proto__" and friends never become keys.
+  const o = v as Record<string, unknown>
+  // Names are checked before use, so "__proto__" and friends never become keys. JSON.parse()
+  // makes own properties only, on a plain object: for…in walks just those.
   const out: Record<string, string> = {}
-  for (const [key] of entries) {
-    // os-release(5): variable names are upper-case letters, digits and underscores.
-    if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(key)) throw new Refused('osRelease has an invalid field name')
-    out[key] = str(v as Record<string, unknown>, key)
+  let fields = 0
+  for (const key in o) {
+    if (++fields > MAX_OS_FIELDS) throw new Refused(`osRelease has more than ${MAX_OS_FIELDS} fields`)
+    if (!OS_FIELD_NAME.test(key)) throw new Refused('osRelease has an invalid field name')
+    out[key] = str(o, key)
   }
   return out
 }
@@ -165,14 +176,15 @@ export function decodeMachineRecord(bytes: Uint8Array, keyName: string): Decoded
     const name = str(o, 'name')
     if (name !== keyName) throw new Refused('name differs from the key')
     const id = str(o, 'id')
-    if (id !== '' && !/^[0-9a-f]{32}$/.test(id)) throw new Refused('id is not 32 hex digits')
+    if (id !== '' && !MACHINE_ID.test(id)) throw new Refused('id is not 32 hex digits')
     const classText = str(o, 'class')
     const cls = classText === '' ? undefined : machineClassFromString(classText)
     if (classText !== '' && cls === undefined) throw new Refused('class is unknown')
     const state = machineStateFromString(str(o, 'state', 'running'))
     if (state === undefined) throw new Refused('state is unknown')
     const timestamp = str(o, 'timestamp', '0')
-    if (!/^(0|[1-9][0-9]{0,19})$/.test(timestamp) || BigInt(timestamp) > 0xffffffffffffffffn) throw new Refused('timestamp is not a number of µs')
+    // Only 20 digits can pass 2^64 - 1.
+    if (!MICROSECONDS.test(timestamp) || (timestamp.length === 20 && BigInt(timestamp) > 0xffffffffffffffffn)) throw new Refused('timestamp is not a number of µs')
     const networkInterfaces = list(o, 'networkInterfaces').map((n) => {
       if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 0x7fffffff) throw new Refused('networkInterfaces has an invalid index')
       return n

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { isAscii } from 'node:buffer'
 import { parseFleetKey, type HostInstance } from './layout.ts'
 import { decodeHostRecord, decodeMachineRecord, type HostRecord, type MachineRecord } from './records.ts'
 
@@ -49,7 +50,9 @@ export class FleetView {
     let text: string
     try {
       if (key.length > MAX_KEY_BYTES) throw new Error('too long')
-      text = utf8.decode(key)
+      // Our keys are ASCII: Latin-1 is then a plain copy, where the decoder checks every byte again.
+      const bytes = Buffer.from(key.buffer, key.byteOffset, key.length)
+      text = isAscii(bytes) ? bytes.toString('latin1') : utf8.decode(key)
     } catch {
       const shown = `${Buffer.from(key.subarray(0, 64)).toString('hex')}…`
       if (value === undefined) this.#refused.delete(shown)
