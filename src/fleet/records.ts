@@ -71,6 +71,11 @@ export function encodeMachineRecord(r: MachineRecord): Buffer {
   }))
 }
 
+/** The bytes as a Buffer, copying nothing (the etcd3 client's are Buffers already). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+}
+
 export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string }
 
 class Refused extends Error {}
@@ -79,7 +84,7 @@ function parseObject(bytes: Uint8Array): Record<string, unknown> {
   if (bytes.length > MAX_VALUE_BYTES) throw new Refused(`value of ${bytes.length} bytes (limit ${MAX_VALUE_BYTES})`)
   // isUtf8() and toString() cost a tenth of a fatal TextDecoder's decode() on values this small;
   // ASCII (every record of ours unless a name or os-release field is not) is decoded as Latin-1, a plain copy.
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+  const buffer = asBuffer(bytes)
   let text: string
   if (isAscii(buffer)) text = buffer.toString('latin1')
   else if (isUtf8(buffer)) text = buffer.toString('utf8')
