@@ -29,9 +29,13 @@ const root = fileURLToPath(new URL('..', import.meta.url))
  */
 export const BINS = {
   mctl: { dir: 'cli', exports: { runMctl: 'cli/main.ts' }, apart: { etcd3: 'mctl-etcd3' } },
-  // mctl only reads keys and values (src/fleet/store.ts, rangePrefix()): the revisions and lease
-  // of each key, four int64s that the decoder would turn into strings, are skipped.
-  'mctl-etcd3': { dir: 'cli', package: 'etcd3', etcd: { only: { 'mvccpb.KeyValue': ['key', 'value'] } } },
+  // mctl makes range reads (src/fleet/store.ts, rangePrefixPaged()), after authenticating with a
+  // user and password if given, and reads keys and values: the revisions and lease of each key,
+  // four int64s that the decoder would turn into strings, are skipped.
+  'mctl-etcd3': {
+    dir: 'cli', package: 'etcd3',
+    etcd: { calls: { 'etcdserverpb.KV': ['Range'], 'etcdserverpb.Auth': ['Authenticate'] }, only: { 'mvccpb.KeyValue': ['key', 'value'] } },
+  },
   machined: { dir: 'daemon', exports: { main: 'daemon/main.ts' } },
   'machined-spawn': { dir: 'spawn', exports: { main: 'spawn/main.ts', recordExitStatus: 'linux/exit-status.ts', takeExitStatusFile: 'linux/exit-status.ts' } },
   'machined-vmspawn': { dir: 'vmspawn', exports: { main: 'vmspawn/main.ts', recordExitStatus: 'linux/exit-status.ts', takeExitStatusFile: 'linux/exit-status.ts' } },

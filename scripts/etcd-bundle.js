@@ -22,23 +22,65 @@ const fromProtoLoader = createRequire(join(protoLoaderDir, 'index.js'))
 /** proto-loader options that change the parsed form (protobufjs's parse options). */
 const PARSE_OPTIONS = { keepCase: true }
 
+/** Every object under `ns.nested`, depth first (children before their parent), with its full name. */
+function* nestedOf(ns, prefix = '') {
+  for (const [name, child] of Object.entries(ns.nested ?? {})) {
+    yield* nestedOf(child, `${prefix}.${name}`)
+    yield { name, child, parent: ns, fullName: `${prefix}.${name}` }
+  }
+}
+
 /**
- * The parsed form of each .proto file etcd3 loads, by file name. `only`
- * keeps some fields of a message and drops the rest ({ 'pkg.Message':
- * [field, …] }): a dropped field is skipped when decoding, as protobuf
- * skips any field it does not know, so a bundle that reads few fields of
- * many messages decodes no more than it reads.
+ * The parsed form of each .proto file etcd3 loads, by file name, cut down
+ * to what the bundle's user calls and reads:
+ * - `calls` ({ 'pkg.Service': [method, …] }): only these services and
+ *   methods are kept (a call to another fails as a call to an unknown
+ *   method would), and only the messages and enums they reach;
+ * - `only` ({ 'pkg.Message': [field, …] }): only these fields of a message
+ *   are kept; the others are skipped when decoding, as protobuf skips any
+ *   field it does not know.
  */
-function descriptors(only) {
+function descriptors({ calls, only = {} }) {
   const etcd3 = dirname(require.resolve('etcd3/package.json'))
   const { Root } = fromProtoLoader('protobufjs')
   const file = join(etcd3, 'proto', 'rpc.proto')
   const parsed = new Root().loadSync(file, PARSE_OPTIONS).toJSON()
+  const lookup = (name) => name.split('.').reduce((ns, part) => ns?.nested?.[part], parsed)
   for (const [name, keep] of Object.entries(only)) {
-    const message = name.split('.').reduce((ns, part) => ns?.nested?.[part], parsed)
+    const message = lookup(name)
     if (message?.fields === undefined) throw new Error(`${file} has no message ${name}`)
     for (const field of keep) if (message.fields[field] === undefined) throw new Error(`${name} has no field ${field}`)
     message.fields = Object.fromEntries(Object.entries(message.fields).filter(([field]) => keep.includes(field)))
+  }
+  if (calls !== undefined) {
+    for (const [name, methods] of Object.entries(calls)) {
+      const service = lookup(name)
+      if (service?.methods === undefined) throw new Error(`${file} has no service ${name}`)
+      for (const m of methods) if (service.methods[m] === undefined) throw new Error(`${name} has no method ${m}`)
+      service.methods = Object.fromEntries(Object.entries(service.methods).filter(([m]) => methods.includes(m)))
+    }
+    for (const { name, child, parent, fullName } of [...nestedOf(parsed)]) {
+      if (child.methods !== undefined && calls[fullName.slice(1)] === undefined) delete parent.nested[name]
+    }
+    // What the methods kept reach, through fields, found by protobufjs's own name resolution.
+    const root = Root.fromJSON(parsed)
+    root.resolveAll()
+    const reached = new Set()
+    const reach = (type) => {
+      if (reached.has(type.fullName)) return
+      reached.add(type.fullName)
+      for (const field of type.fieldsArray ?? []) if (field.resolvedType !== null) reach(field.resolvedType)
+    }
+    for (const { fullName } of nestedOf(parsed)) {
+      const service = root.lookup(fullName)
+      if (service?.methodsArray === undefined) continue
+      for (const m of service.methodsArray) { reach(m.resolvedRequestType); reach(m.resolvedResponseType) }
+    }
+    for (const { name, child, parent, fullName } of [...nestedOf(parsed)]) {
+      const kept = child.methods !== undefined || reached.has(fullName) || Object.keys(child.nested ?? {}).length > 0
+      if (!kept) delete parent.nested[name]
+      else if (child.nested !== undefined && Object.keys(child.nested).length === 0) delete child.nested
+    }
   }
   return { [basename(file)]: parsed }
 }
@@ -87,14 +129,14 @@ exports.loadSync = function loadSync(filename, options = {}) {
 }
 `
 
-/** The plugin: `@grpc/proto-loader`, wherever imported, becomes RUNTIME with the parsed files in it (`only`: see descriptors()). */
-export function etcdProtoPlugin({ only = {} } = {}) {
+/** The plugin: `@grpc/proto-loader`, wherever imported, becomes RUNTIME with the parsed files in it (`options`: see descriptors()). */
+export function etcdProtoPlugin(options = {}) {
   return {
     name: 'etcd-proto',
     setup(build) {
       build.onResolve({ filter: /^@grpc\/proto-loader$/ }, () => ({ path: 'proto-loader', namespace: 'etcd-proto' }))
       build.onLoad({ filter: /.*/, namespace: 'etcd-proto' }, () => ({
-        contents: RUNTIME.replace('__PARSED__', JSON.stringify(descriptors(only))).replace('__PARSE_OPTIONS__', JSON.stringify(PARSE_OPTIONS)),
+        contents: RUNTIME.replace('__PARSED__', JSON.stringify(descriptors(options))).replace('__PARSE_OPTIONS__', JSON.stringify(PARSE_OPTIONS)),
         resolveDir: protoLoaderDir,
         loader: 'js',
       }))
