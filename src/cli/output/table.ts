@@ -211,14 +211,16 @@ export class Table {
     if (!any) requested.fill(MINIMUM_WIDTH)
     const widths = distribute(requested, effectiveWidth(requested, layout))
 
-    // Pass 2: the lines.
+    // Pass 2: the lines, as pieces joined once at the end.
+    const right = Array.from({ length: n }, (_, j) => this.#right.has(j))
+    const padding: string[] = []
+    const blanks = (k: number): string => (padding[k] ??= ' '.repeat(k))
     const out: string[] = []
     for (let r = 0; r < texts.length; r++) {
       const rowTexts = texts[r]!
       const rowWidths = singleWidths[r]!
       for (let sub = 0, more = true; more; sub++) {
         more = false
-        let line = ''
         for (let j = 0; j < n; j++) {
           const width = widths[j]!
           const single = rowWidths[j]!
@@ -238,6 +240,7 @@ export class Table {
             }
             l = consoleWidth(field)
           }
+          if (j > 0) out.push(' ')
           if (l > width) {
             field = ellipsize(field, width, 100)
           } else {
@@ -247,16 +250,14 @@ export class Table {
             }
             if (l < width) {
               // The last column is never padded (no colours, so nothing to keep): its trailing blanks go.
-              if (j === n - 1 && !this.#right.has(j)) field = field.replace(/[ \t\n\r]+$/, '')
-              else {
-                field = this.#right.has(j) ? ' '.repeat(width - l) + field : field + ' '.repeat(width - l)
-                if (j === n - 1) field = field.replace(/[ \t\n\r]+$/, '')
-              }
+              if (j === n - 1) field = trimEnd(right[j]! ? blanks(width - l) + field : field)
+              else if (right[j]!) out.push(blanks(width - l))
+              else { out.push(field); field = blanks(width - l) }
             }
           }
-          line += (j > 0 ? ' ' : '') + field
+          out.push(field)
         }
-        out.push(`${line}\n`)
+        out.push('\n')
       }
     }
     return out.join('')
@@ -267,6 +268,12 @@ export class Table {
     const json = (cell: Cell | undefined): JsonValue => (cell === undefined || cell === null || typeof cell === 'string' ? cell ?? null : cell.json)
     return this.#sorted().map((row) => Object.fromEntries(this.#columns.map((c, j) => [c.replace(/\s/g, '_'), json(row[j])])))
   }
+}
+
+/** strstrip()'s end: blanks and newlines at the end go (a cell rarely ends in one: no regex then). */
+function trimEnd(s: string): string {
+  const last = s.charCodeAt(s.length - 1)
+  return last === 0x20 || last === 0x09 || last === 0x0a || last === 0x0d ? s.replace(/[ \t\n\r]+$/, '') : s
 }
 
 function effectiveWidth(requested: readonly number[], layout: TableLayout): number {
