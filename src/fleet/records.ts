@@ -162,16 +162,15 @@ function osReleaseOf(v: unknown): Record<string, string> {
   if (v === undefined) return {}
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Refused('osRelease is not an object')
   const o = v as Record<string, unknown>
-  // Names are checked before use, so "__proto__" and friends never become keys. JSON.parse()
-  // makes own properties only, on a plain object: for…in walks just those.
-  const out: Record<string, string> = {}
+  // JSON.parse() made a plain object of own properties, which for…in walks. Once every name
+  // (so no "__proto__") and every value has passed, the object is the record's own.
   let fields = 0
   for (const key in o) {
     if (++fields > MAX_OS_FIELDS) throw new Refused(`osRelease has more than ${MAX_OS_FIELDS} fields`)
     if (!OS_FIELD_NAME.test(key)) throw new Refused('osRelease has an invalid field name')
-    out[key] = str(o, key)
+    str(o, key)
   }
-  return out
+  return o as Record<string, string>
 }
 
 /** A machine record, which must name the machine its key names. */
@@ -190,10 +189,11 @@ export function decodeMachineRecord(bytes: Uint8Array, keyName: string): Decoded
     const timestamp = str(o, 'timestamp', '0')
     // Only 20 digits can pass 2^64 - 1.
     if (!MICROSECONDS.test(timestamp) || (timestamp.length === 20 && BigInt(timestamp) > 0xffffffffffffffffn)) throw new Refused('timestamp is not a number of µs')
-    const networkInterfaces = list(o, 'networkInterfaces').map((n) => {
+    // Checked where JSON.parse() made it: nothing but the numbers checked can be in it.
+    const networkInterfaces = list(o, 'networkInterfaces') as number[]
+    for (const n of networkInterfaces) {
       if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 0x7fffffff) throw new Refused('networkInterfaces has an invalid index')
-      return n
-    })
+    }
     const sshAddress = o.sshAddress === undefined ? undefined : str(o, 'sshAddress')
     return {
       name, id, class: cls, service: str(o, 'service'), state,
