@@ -136,7 +136,7 @@ export class Table {
 
   addRow(cells: readonly Cell[]): void {
     if (cells.length !== this.#columns.length) throw new RangeError(`a row needs ${this.#columns.length} cells, got ${cells.length}`)
-    this.#rows.push([...cells])
+    this.#rows.push(cells.slice())
   }
 
   /** Rows without the header. */
@@ -152,17 +152,23 @@ export class Table {
   #sorted(): Cell[][] {
     if (this.#sortBy.length === 0) return this.#rows
     const columns = this.#sortBy
-    const indexed = this.#rows.map((row, index) => ({ row, index, keys: columns.map((c) => { const x = row[c]; return typeof x === 'string' ? sortKey(x) : undefined }) }))
-    indexed.sort((a, b) => {
+    const keysOf = (row: Cell[]): (string | Buffer | undefined)[] => columns.map((c) => { const x = row[c]; return typeof x === 'string' ? sortKey(x) : undefined })
+    /** Cells of different kinds (text against empty) keep the order they were added in. */
+    const compare = (a: { keys: (string | Buffer | undefined)[]; index: number }, b: { keys: (string | Buffer | undefined)[]; index: number }): number => {
       for (let k = 0; k < columns.length; k++) {
         const x = a.keys[k]
         const y = b.keys[k]
-        // Cells of different kinds (text against empty) keep the order they were added in.
         const r = x !== undefined && y !== undefined ? compareKeys(x, y) : a.index - b.index
         if (r !== 0) return r
       }
       return a.index - b.index
-    })
+    }
+    const indexed = this.#rows.map((row, index) => ({ row, index, keys: keysOf(row) }))
+    // Rows often come in order already (the fleet's do): then there is nothing to move.
+    let inOrder = true
+    for (let i = 1; i < indexed.length && inOrder; i++) inOrder = compare(indexed[i - 1]!, indexed[i]!) < 0
+    if (inOrder) return this.#rows
+    indexed.sort(compare)
     return indexed.map((e) => e.row)
   }
 
