@@ -59,7 +59,7 @@ export class FleetView {
       else this.#refused.set(shown, 'the key is not one of ours')
       return
     }
-    this.#refused.delete(text)
+    if (this.#refused.size > 0) this.#refused.delete(text)
     const parsed = parseFleetKey(text)
     if (parsed === undefined) {
       if (value !== undefined) this.#refused.set(text, 'the key is not one of ours')
