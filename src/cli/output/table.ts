@@ -59,6 +59,9 @@ function sortKey(s: string): string | Buffer {
   return BELOW_SURROGATES.test(s) ? s : Buffer.from(s)
 }
 
+/** A row's sort keys, one per sort column (undefined: not text). */
+type SortKeys = (string | Buffer | undefined)[]
+
 function compareKeys(a: string | Buffer, b: string | Buffer): number {
   if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0
   return Buffer.compare(typeof a === 'string' ? Buffer.from(a) : a, typeof b === 'string' ? Buffer.from(b) : b)
@@ -152,23 +155,33 @@ export class Table {
   #sorted(): Cell[][] {
     if (this.#sortBy.length === 0) return this.#rows
     const columns = this.#sortBy
-    const keysOf = (row: Cell[]): (string | Buffer | undefined)[] => columns.map((c) => { const x = row[c]; return typeof x === 'string' ? sortKey(x) : undefined })
+    const keysOf = (row: Cell[], into: SortKeys): SortKeys => {
+      for (let k = 0; k < columns.length; k++) { const x = row[columns[k]!]; into[k] = typeof x === 'string' ? sortKey(x) : undefined }
+      return into
+    }
     /** Cells of different kinds (text against empty) keep the order they were added in. */
-    const compare = (a: { keys: (string | Buffer | undefined)[]; index: number }, b: { keys: (string | Buffer | undefined)[]; index: number }): number => {
+    const compare = (a: SortKeys, ai: number, b: SortKeys, bi: number): number => {
       for (let k = 0; k < columns.length; k++) {
-        const x = a.keys[k]
-        const y = b.keys[k]
-        const r = x !== undefined && y !== undefined ? compareKeys(x, y) : a.index - b.index
+        const x = a[k]
+        const y = b[k]
+        const r = x !== undefined && y !== undefined ? compareKeys(x, y) : ai - bi
         if (r !== 0) return r
       }
-      return a.index - b.index
+      return ai - bi
     }
-    const indexed = this.#rows.map((row, index) => ({ row, index, keys: keysOf(row) }))
     // Rows often come in order already (the fleet's do): then there is nothing to move.
+    const rows = this.#rows
+    let previous = keysOf(rows[0] ?? [], new Array<string | Buffer | undefined>(columns.length))
+    let current = new Array<string | Buffer | undefined>(columns.length)
     let inOrder = true
-    for (let i = 1; i < indexed.length && inOrder; i++) inOrder = compare(indexed[i - 1]!, indexed[i]!) < 0
-    if (inOrder) return this.#rows
-    indexed.sort(compare)
+    for (let i = 1; i < rows.length && inOrder; i++) {
+      current = keysOf(rows[i]!, current)
+      inOrder = compare(previous, i - 1, current, i) < 0
+      ;[previous, current] = [current, previous]
+    }
+    if (inOrder) return rows
+    const indexed = rows.map((row, index) => ({ row, index, keys: keysOf(row, new Array<string | Buffer | undefined>(columns.length)) }))
+    indexed.sort((a, b) => compare(a.keys, a.index, b.keys, b.index))
     return indexed.map((e) => e.row)
   }
 
