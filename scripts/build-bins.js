@@ -12,13 +12,30 @@ import { build } from 'esbuild'
 import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { etcdProtoPlugin } from './etcd-bundle.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-/** What each bin takes from its bundle: the bundle's entry, one module re-exporting it. */
+/**
+ * What each bin takes from its bundle: the bundle's entry, one module
+ * re-exporting it (`exports`, from src/), or a package's every export
+ * (`package`). The etcd3 client library stays a package, except in a
+ * bundle of its own made with `etcd`'s options (./etcd-bundle.js). A
+ * package named in `apart` is loaded, when first imported, from the
+ * bundle named there (built here too): mctl takes etcd3 from such a bundle
+ * only for --fleet, where starting it costs a tenth of loading the package.
+ */
 export const BINS = {
-  mctl: { dir: 'cli', exports: { runMctl: 'cli/main.ts' } },
+  mctl: { dir: 'cli', exports: { runMctl: 'cli/main.ts' }, apart: { etcd3: 'mctl-etcd3' } },
+  // mctl makes range reads (src/fleet/store.ts, rangePrefixPaged()), after authenticating with a
+  // user and password if given, and reads keys and values: the revisions and lease of each key,
+  // four int64s that the decoder would turn into strings, are skipped.
+  'mctl-etcd3': {
+    dir: 'cli', package: 'etcd3',
+    etcd: { calls: { 'etcdserverpb.KV': ['Range'], 'etcdserverpb.Auth': ['Authenticate'] }, only: { 'mvccpb.KeyValue': ['key', 'value'] } },
+  },
   // Not a bin: what bin/mctl.js loads for a lone --version instead of all of mctl.
   'mctl-version': { dir: 'cli', exports: { versionText: 'cli/version.ts', processIo: 'cli/io.ts' } },
   machined: { dir: 'daemon', exports: { main: 'daemon/main.ts' } },
@@ -41,10 +58,28 @@ if (process.argv[2] === '--cache') {
 }
 
 const bundles = Object.entries(BINS).map(([bin, { dir }]) => `dist/${dir}/${bin}.bundle.cjs`)
-await Promise.all(Object.entries(BINS).map(([bin, { exports }], i) => build({
+/** Imports of `apart` packages become a loadBundle() of their bundle, from the bundle's folder. */
+function apartPlugin(apart) {
+  const bundleOf = new Map(Object.entries(apart).map(([name, bin]) => [name, `dist/${BINS[bin].dir}/${bin}.bundle.cjs`]))
+  return {
+    name: 'apart',
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, (args) => {
+        const bundle = bundleOf.get(args.path)
+        return bundle === undefined ? undefined : { path: bundle, namespace: 'apart' }
+      })
+      b.onLoad({ filter: /.*/, namespace: 'apart' }, (args) => ({
+        contents: `module.exports = require(require('node:path').join(__dirname, ${JSON.stringify(relative(`${root}dist/x`, `${root}bin/load-bundle.js`))})).loadBundle(${JSON.stringify(args.path)}).exports`,
+        loader: 'js',
+      }))
+    },
+  }
+}
+
+await Promise.all(Object.entries(BINS).map(([bin, { exports = {}, package: pkg, etcd, apart }], i) => build({
   absWorkingDir: root,
   stdin: {
-    contents: Object.entries(exports).map(([name, file]) => `export { ${name} } from './src/${file}'`).join('\n'),
+    contents: pkg !== undefined ? `module.exports = require('${pkg}')` : Object.entries(exports).map(([name, file]) => `export { ${name} } from './src/${file}'`).join('\n'),
     resolveDir: root,
     sourcefile: `${bin}-entry.ts`,
     loader: 'ts',
@@ -54,8 +89,9 @@ await Promise.all(Object.entries(BINS).map(([bin, { exports }], i) => build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  // etcd3 reads its .proto files from its own folder when loaded: it stays a package.
-  external: ['etcd3'],
+  // etcd3 reads its .proto files from its own folder when loaded: a package, unless bundled with them (./etcd-bundle.js).
+  external: etcd === undefined ? ['etcd3'] : [],
+  plugins: [...(etcd === undefined ? [] : [etcdProtoPlugin(etcd)]), ...(apart === undefined ? [] : [apartPlugin(apart)])],
   // Our code finds its files from import.meta.url; a CommonJS file has __filename.
   define: { 'import.meta.url': '__bundleUrl' },
   banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },

@@ -73,13 +73,14 @@ export function prefixEnd(prefix: string): Buffer {
 }
 
 const LEASE_HEX = /^[0-9a-f]{16}$/
+const NO_LEASE = '0'.repeat(16)
 
 /** What a key under FLEET_PREFIX names, or undefined when it is not one of ours. */
 export function parseFleetKey(key: string): FleetKey | undefined {
   if (!key.startsWith(HOSTS)) return undefined
   const parts = key.slice(HOSTS.length).split('/')
   const [hostId, lease, kind, name] = parts
-  if (hostId === undefined || lease === undefined || !isValidMachineId(hostId) || !LEASE_HEX.test(lease) || lease === '0'.repeat(16)) return undefined
+  if (hostId === undefined || lease === undefined || !isValidMachineId(hostId) || !LEASE_HEX.test(lease) || lease === NO_LEASE) return undefined
   const instance = { hostId, lease }
   if (parts.length === 3 && kind === 'host') return { kind: 'host', instance }
   if (parts.length === 4 && kind === 'machines' && name !== undefined && machineNameIsValid(name)) return { kind: 'machine', instance, name }

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { isUtf8 } from 'node:buffer'
+import { isAscii, isUtf8 } from 'node:buffer'
 import { isIP } from 'node:net'
 import { hostnameIsValid } from '../protocol/hostname.ts'
 import { isValidMachineId } from '../protocol/machine-id.ts'
@@ -71,46 +71,79 @@ export function encodeMachineRecord(r: MachineRecord): Buffer {
   }))
 }
 
+/** The bytes as a Buffer, copying nothing (the etcd3 client's are Buffers already). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+}
+
 export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string }
 
 class Refused extends Error {}
 
-function parseObject(bytes: Uint8Array): Record<string, unknown> {
+// C0 and C1 controls and DEL (\p{Cc}, spelled as ranges: a Unicode-mode regex costs more per string): nothing a terminal would act on gets through.
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+/**
+ * What a JSON text needs to hold for any of its strings to hold a control
+ * character: JSON allows C0 controls in strings only escaped, so a
+ * backslash, or DEL and C1 controls as they are.
+ */
+const MAYBE_CONTROL = /[\\\u007f-\u009f]/
+
+/** A JSON object's fields, read with checks; `plain`: its text could hold no control character in any string. */
+class Fields {
+  readonly o: Record<string, unknown>
+  readonly #plain: boolean
+
+  constructor(o: Record<string, unknown>, plain: boolean) {
+    this.o = o
+    this.#plain = plain
+  }
+
+  /** A nested object of the same text. */
+  of(v: Record<string, unknown>): Fields {
+    return new Fields(v, this.#plain)
+  }
+
+  str(field: string, fallback = ''): string {
+    const v = this.o[field]
+    if (v === undefined) return fallback
+    if (typeof v !== 'string') throw new Refused(`${field} is not a string`)
+    if (v.length > MAX_STRING) throw new Refused(`${field} is too long`)
+    if (!this.#plain && CONTROL.test(v)) throw new Refused(`${field} has control characters`)
+    return v
+  }
+
+  int(field: string, min: number, max: number): number | undefined {
+    const v = this.o[field]
+    if (v === undefined) return undefined
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new Refused(`${field} is not an integer in ${min}…${max}`)
+    return v
+  }
+
+  list(field: string): unknown[] {
+    const v = this.o[field]
+    if (v === undefined) return []
+    if (!Array.isArray(v)) throw new Refused(`${field} is not a list`)
+    if (v.length > MAX_LIST) throw new Refused(`${field} has more than ${MAX_LIST} entries`)
+    return v
+  }
+}
+
+function parseObject(bytes: Uint8Array): Fields {
   if (bytes.length > MAX_VALUE_BYTES) throw new Refused(`value of ${bytes.length} bytes (limit ${MAX_VALUE_BYTES})`)
-  // isUtf8() and toString() cost a tenth of a fatal TextDecoder's decode() on values this small.
-  if (!isUtf8(bytes)) throw new Refused('value is not UTF-8')
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8')
+  // isUtf8() and toString() cost a tenth of a fatal TextDecoder's decode() on values this small;
+  // ASCII (every record of ours unless a name or os-release field is not) is decoded as Latin-1, a plain copy.
+  const buffer = asBuffer(bytes)
+  let text: string
+  if (isAscii(buffer)) text = buffer.toString('latin1')
+  else if (isUtf8(buffer)) text = buffer.toString('utf8')
+  else throw new Refused('value is not UTF-8')
   let v: unknown
   try { v = JSON.parse(text) } catch { throw new Refused('value is not JSON') }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Refused('value is not a JSON object')
-  return v as Record<string, unknown>
-}
-
-// C0 and C1 controls and DEL: nothing a terminal would act on gets through.
-const CONTROL = /\p{Cc}/u
-
-function str(o: Record<string, unknown>, field: string, fallback = ''): string {
-  const v = o[field]
-  if (v === undefined) return fallback
-  if (typeof v !== 'string') throw new Refused(`${field} is not a string`)
-  if (v.length > MAX_STRING) throw new Refused(`${field} is too long`)
-  if (CONTROL.test(v)) throw new Refused(`${field} has control characters`)
-  return v
-}
-
-function int(o: Record<string, unknown>, field: string, min: number, max: number): number | undefined {
-  const v = o[field]
-  if (v === undefined) return undefined
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new Refused(`${field} is not an integer in ${min}…${max}`)
-  return v
-}
-
-function list(o: Record<string, unknown>, field: string): unknown[] {
-  const v = o[field]
-  if (v === undefined) return []
-  if (!Array.isArray(v)) throw new Refused(`${field} is not a list`)
-  if (v.length > MAX_LIST) throw new Refused(`${field} has more than ${MAX_LIST} entries`)
-  return v
+  // One look at the whole text usually spares a look at each of its strings.
+  return new Fields(v as Record<string, unknown>, !MAYBE_CONTROL.test(text))
 }
 
 function decode<T>(parse: () => T): Decoded<T> {
@@ -124,66 +157,74 @@ function decode<T>(parse: () => T): Decoded<T> {
 
 export function decodeHostRecord(bytes: Uint8Array): Decoded<HostRecord> {
   return decode(() => {
-    const o = parseObject(bytes)
-    const hostname = str(o, 'hostname')
+    const f = parseObject(bytes)
+    const hostname = f.str('hostname')
     // The kernel's name may be anything sethostname() took, but ours is shown in a table: ask for a sane one.
     if (!hostnameIsValid(hostname)) throw new Refused('hostname is not a valid host name')
-    const bootId = str(o, 'bootId')
+    const bootId = f.str('bootId')
     if (bootId !== '' && !isValidMachineId(bootId)) throw new Refused('bootId is not an ID')
-    return { hostname, bootId, software: str(o, 'software') }
+    return { hostname, bootId, software: f.str('software') }
   })
 }
 
-function addressOf(v: unknown): FleetAddress {
+function addressOf(record: Fields, v: unknown): FleetAddress {
   if (typeof v !== 'object' || v === null) throw new Refused('an address is not an object')
-  const o = v as Record<string, unknown>
-  const family = int(o, 'family', 0, 255)
-  const address = str(o, 'address')
+  const f = record.of(v as Record<string, unknown>)
+  const family = f.int('family', 0, 255)
+  const address = f.str('address')
   if ((family === 2 && isIP(address) === 4) || (family === 10 && isIP(address) === 6)) return { family, address }
   throw new Refused('an address is not an IPv4 or IPv6 address of its family')
 }
 
-function osReleaseOf(v: unknown): Record<string, string> {
+// os-release(5): variable names are upper-case letters, digits and underscores.
+const OS_FIELD_NAME = /^[A-Z][A-Z0-9_]{0,63}$/
+const MACHINE_ID = /^[0-9a-f]{32}$/
+const MICROSECONDS = /^(0|[1-9][0-9]{0,19})$/
+
+function osReleaseOf(record: Fields, v: unknown): Record<string, string> {
   if (v === undefined) return {}
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Refused('osRelease is not an object')
-  const entries = Object.entries(v as Record<string, unknown>)
-  if (entries.length > MAX_OS_FIELDS) throw new Refused(`osRelease has more than ${MAX_OS_FIELDS} fields`)
-  // Names are checked before use, so "__proto__" and friends never become keys.
-  const out: Record<string, string> = {}
-  for (const [key] of entries) {
-    // os-release(5): variable names are upper-case letters, digits and underscores.
-    if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(key)) throw new Refused('osRelease has an invalid field name')
-    out[key] = str(v as Record<string, unknown>, key)
+  const f = record.of(v as Record<string, unknown>)
+  // JSON.parse() made a plain object of own properties, which for…in walks. Once every name
+  // (so no "__proto__") and every value has passed, the object is the record's own.
+  let fields = 0
+  for (const key in f.o) {
+    if (++fields > MAX_OS_FIELDS) throw new Refused(`osRelease has more than ${MAX_OS_FIELDS} fields`)
+    if (!OS_FIELD_NAME.test(key)) throw new Refused('osRelease has an invalid field name')
+    f.str(key)
   }
-  return out
+  return f.o as Record<string, string>
 }
 
 /** A machine record, which must name the machine its key names. */
 export function decodeMachineRecord(bytes: Uint8Array, keyName: string): Decoded<MachineRecord> {
   return decode(() => {
-    const o = parseObject(bytes)
-    const name = str(o, 'name')
+    const f = parseObject(bytes)
+    const name = f.str('name')
     if (name !== keyName) throw new Refused('name differs from the key')
-    const id = str(o, 'id')
-    if (id !== '' && !/^[0-9a-f]{32}$/.test(id)) throw new Refused('id is not 32 hex digits')
-    const classText = str(o, 'class')
+    const id = f.str('id')
+    if (id !== '' && !MACHINE_ID.test(id)) throw new Refused('id is not 32 hex digits')
+    const classText = f.str('class')
     const cls = classText === '' ? undefined : machineClassFromString(classText)
     if (classText !== '' && cls === undefined) throw new Refused('class is unknown')
-    const state = machineStateFromString(str(o, 'state', 'running'))
+    const state = machineStateFromString(f.str('state', 'running'))
     if (state === undefined) throw new Refused('state is unknown')
-    const timestamp = str(o, 'timestamp', '0')
-    if (!/^(0|[1-9][0-9]{0,19})$/.test(timestamp) || BigInt(timestamp) > 0xffffffffffffffffn) throw new Refused('timestamp is not a number of µs')
-    const networkInterfaces = list(o, 'networkInterfaces').map((n) => {
+    const timestamp = f.str('timestamp', '0')
+    // Only 20 digits can pass 2^64 - 1.
+    if (!MICROSECONDS.test(timestamp) || (timestamp.length === 20 && BigInt(timestamp) > 0xffffffffffffffffn)) throw new Refused('timestamp is not a number of µs')
+    // Checked where JSON.parse() made it: nothing but the numbers checked can be in it.
+    const networkInterfaces = f.list('networkInterfaces') as number[]
+    for (let i = 0; i < networkInterfaces.length; i++) {
+      const n = networkInterfaces[i]
       if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 0x7fffffff) throw new Refused('networkInterfaces has an invalid index')
-      return n
-    })
-    const sshAddress = o.sshAddress === undefined ? undefined : str(o, 'sshAddress')
+    }
+    const sshAddress = f.o.sshAddress === undefined ? undefined : f.str('sshAddress')
     return {
-      name, id, class: cls, service: str(o, 'service'), state,
-      leader: int(o, 'leader', 0, 0x7fffffff) ?? 0,
-      rootDirectory: str(o, 'rootDirectory'), unit: str(o, 'unit'), timestamp, networkInterfaces,
-      vSockCid: int(o, 'vSockCid', 0, 0xffffffff), sshAddress,
-      osRelease: osReleaseOf(o.osRelease), addresses: list(o, 'addresses').map(addressOf),
+      name, id, class: cls, service: f.str('service'), state,
+      leader: f.int('leader', 0, 0x7fffffff) ?? 0,
+      rootDirectory: f.str('rootDirectory'), unit: f.str('unit'), timestamp, networkInterfaces,
+      vSockCid: f.int('vSockCid', 0, 0xffffffff), sshAddress,
+      osRelease: osReleaseOf(f, f.o.osRelease), addresses: f.list('addresses').map((a) => addressOf(f, a)),
     }
   })
 }

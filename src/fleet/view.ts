@@ -10,8 +10,9 @@
  * @module
  */
 
+import { isAscii } from 'node:buffer'
 import { parseFleetKey, type HostInstance } from './layout.ts'
-import { decodeHostRecord, decodeMachineRecord, type HostRecord, type MachineRecord } from './records.ts'
+import { asBuffer, decodeHostRecord, decodeMachineRecord, type HostRecord, type MachineRecord } from './records.ts'
 
 export interface FleetHost {
   readonly hostId: string
@@ -49,14 +50,16 @@ export class FleetView {
     let text: string
     try {
       if (key.length > MAX_KEY_BYTES) throw new Error('too long')
-      text = utf8.decode(key)
+      // Our keys are ASCII: Latin-1 is then a plain copy, where the decoder checks every byte again.
+      const bytes = asBuffer(key)
+      text = isAscii(bytes) ? bytes.toString('latin1') : utf8.decode(key)
     } catch {
       const shown = `${Buffer.from(key.subarray(0, 64)).toString('hex')}…`
       if (value === undefined) this.#refused.delete(shown)
       else this.#refused.set(shown, 'the key is not one of ours')
       return
     }
-    this.#refused.delete(text)
+    if (this.#refused.size > 0) this.#refused.delete(text)
     const parsed = parseFleetKey(text)
     if (parsed === undefined) {
       if (value !== undefined) this.#refused.set(text, 'the key is not one of ours')
@@ -107,18 +110,24 @@ export class FleetView {
 
   /** Every machine of every live host, by host then name, with duplicate machine IDs flagged. */
   machines(): FleetMachine[] {
-    const rows: { host: FleetHost; machine: MachineRecord }[] = []
-    for (const host of this.hosts()) {
-      for (const name of [...host.machines.keys()].sort(compare)) rows.push({ host, machine: host.machines.get(name)! })
-    }
+    const hosts = this.hosts()
     const seen = new Map<string, Set<FleetHost>>()
-    for (const { host, machine } of rows) {
-      if (machine.id === '') continue
-      let hosts = seen.get(machine.id)
-      if (hosts === undefined) seen.set(machine.id, hosts = new Set())
-      hosts.add(host)
+    for (const host of hosts) {
+      for (const machine of host.machines.values()) {
+        if (machine.id === '') continue
+        let on = seen.get(machine.id)
+        if (on === undefined) seen.set(machine.id, on = new Set())
+        on.add(host)
+      }
     }
-    return rows.map((r) => ({ ...r, duplicateId: r.machine.id !== '' && seen.get(r.machine.id)!.size > 1 }))
+    const rows: FleetMachine[] = []
+    for (const host of hosts) {
+      for (const name of [...host.machines.keys()].sort(compare)) {
+        const machine = host.machines.get(name)!
+        rows.push({ host, machine, duplicateId: machine.id !== '' && seen.get(machine.id)!.size > 1 })
+      }
+    }
+    return rows
   }
 }
 

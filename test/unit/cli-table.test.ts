@@ -71,6 +71,15 @@ void describe('Table.format', () => {
     assert.equal(t.format({ ...pipe, header: false }), 'B 2\na 3\nb 1\nb 4\nz 6\né 5\n')
   })
 
+  void test('rows added in order, ties and empty cells among them, come out as added; one row out of order sorts them all', () => {
+    const t = new Table(['name', 'n'])
+    for (const r of [['a', '1'], ['a', '2'], [null, '3'], ['b', '4'], ['c', '5']]) t.addRow(r)
+    t.sortBy(0, 1)
+    assert.equal(t.format({ ...pipe, header: false }), 'a 1\na 2\n- 3\nb 4\nc 5\n')
+    t.addRow(['b', '0'])
+    assert.equal(t.format({ ...pipe, header: false }), 'a 1\na 2\n- 3\nb 0\nb 4\nc 5\n')
+  })
+
   void test('an empty string is a value (not the ersatz) and still takes one column', () => {
     const t = new Table(['a', 'b', 'c'])
     t.addRow(['', null, 'x'])

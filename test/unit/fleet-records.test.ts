@@ -71,6 +71,10 @@ describe('fleet records', () => {
     assert.equal(refused(`{"name":"x","service":"${'s'.repeat(70_000)}"}`), 'value of 70025 bytes (limit 65536)')
     assert.equal(refused('{"name":"x","service":"\\u001b]0;owned\\u0007"}'), 'service has control characters')
     assert.equal(refused('{"name":"x","unit":"\\u009b2J"}'), 'unit has control characters')
+    // DEL and C1 controls as they are (JSON needs no escape for them), in a value without a backslash.
+    assert.equal(refused('{"name":"x","service":"a\x7fb"}'), 'service has control characters')
+    assert.equal(refused('{"name":"x","osRelease":{"ID":"a\u0085b"}}'), 'ID has control characters')
+    assert.equal(refused('{"name":"x","addresses":[{"family":2,"address":"10.0.0.1\u009b"}]}'), 'address has control characters')
     assert.equal(refused('{"name":"x","class":"toaster"}'), 'class is unknown')
     assert.equal(refused('{"name":"x","state":"dead"}'), 'state is unknown')
     assert.equal(refused('{"name":"x","id":"xyz"}'), 'id is not 32 hex digits')

@@ -59,6 +59,9 @@ function sortKey(s: string): string | Buffer {
   return BELOW_SURROGATES.test(s) ? s : Buffer.from(s)
 }
 
+/** A row's sort keys, one per sort column (undefined: not text). */
+type SortKeys = (string | Buffer | undefined)[]
+
 function compareKeys(a: string | Buffer, b: string | Buffer): number {
   if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0
   return Buffer.compare(typeof a === 'string' ? Buffer.from(a) : a, typeof b === 'string' ? Buffer.from(b) : b)
@@ -136,7 +139,7 @@ export class Table {
 
   addRow(cells: readonly Cell[]): void {
     if (cells.length !== this.#columns.length) throw new RangeError(`a row needs ${this.#columns.length} cells, got ${cells.length}`)
-    this.#rows.push([...cells])
+    this.#rows.push(cells.slice())
   }
 
   /** Rows without the header. */
@@ -152,17 +155,33 @@ export class Table {
   #sorted(): Cell[][] {
     if (this.#sortBy.length === 0) return this.#rows
     const columns = this.#sortBy
-    const indexed = this.#rows.map((row, index) => ({ row, index, keys: columns.map((c) => { const x = row[c]; return typeof x === 'string' ? sortKey(x) : undefined }) }))
-    indexed.sort((a, b) => {
+    const keysOf = (row: Cell[], into: SortKeys): SortKeys => {
+      for (let k = 0; k < columns.length; k++) { const x = row[columns[k]!]; into[k] = typeof x === 'string' ? sortKey(x) : undefined }
+      return into
+    }
+    /** Cells of different kinds (text against empty) keep the order they were added in. */
+    const compare = (a: SortKeys, ai: number, b: SortKeys, bi: number): number => {
       for (let k = 0; k < columns.length; k++) {
-        const x = a.keys[k]
-        const y = b.keys[k]
-        // Cells of different kinds (text against empty) keep the order they were added in.
-        const r = x !== undefined && y !== undefined ? compareKeys(x, y) : a.index - b.index
+        const x = a[k]
+        const y = b[k]
+        const r = x !== undefined && y !== undefined ? compareKeys(x, y) : ai - bi
         if (r !== 0) return r
       }
-      return a.index - b.index
-    })
+      return ai - bi
+    }
+    // Rows often come in order already (the fleet's do): then there is nothing to move.
+    const rows = this.#rows
+    let previous = keysOf(rows[0] ?? [], new Array<string | Buffer | undefined>(columns.length))
+    let current = new Array<string | Buffer | undefined>(columns.length)
+    let inOrder = true
+    for (let i = 1; i < rows.length && inOrder; i++) {
+      current = keysOf(rows[i]!, current)
+      inOrder = compare(previous, i - 1, current, i) < 0
+      ;[previous, current] = [current, previous]
+    }
+    if (inOrder) return rows
+    const indexed = rows.map((row, index) => ({ row, index, keys: keysOf(row, new Array<string | Buffer | undefined>(columns.length)) }))
+    indexed.sort((a, b) => compare(a.keys, a.index, b.keys, b.index))
     return indexed.map((e) => e.row)
   }
 
@@ -211,14 +230,16 @@ export class Table {
     if (!any) requested.fill(MINIMUM_WIDTH)
     const widths = distribute(requested, effectiveWidth(requested, layout))
 
-    // Pass 2: the lines.
+    // Pass 2: the lines, as pieces joined once at the end.
+    const right = Array.from({ length: n }, (_, j) => this.#right.has(j))
+    const padding: string[] = []
+    const blanks = (k: number): string => (padding[k] ??= ' '.repeat(k))
     const out: string[] = []
     for (let r = 0; r < texts.length; r++) {
       const rowTexts = texts[r]!
       const rowWidths = singleWidths[r]!
       for (let sub = 0, more = true; more; sub++) {
         more = false
-        let line = ''
         for (let j = 0; j < n; j++) {
           const width = widths[j]!
           const single = rowWidths[j]!
@@ -238,6 +259,7 @@ export class Table {
             }
             l = consoleWidth(field)
           }
+          if (j > 0) out.push(' ')
           if (l > width) {
             field = ellipsize(field, width, 100)
           } else {
@@ -247,16 +269,14 @@ export class Table {
             }
             if (l < width) {
               // The last column is never padded (no colours, so nothing to keep): its trailing blanks go.
-              if (j === n - 1 && !this.#right.has(j)) field = field.replace(/[ \t\n\r]+$/, '')
-              else {
-                field = this.#right.has(j) ? ' '.repeat(width - l) + field : field + ' '.repeat(width - l)
-                if (j === n - 1) field = field.replace(/[ \t\n\r]+$/, '')
-              }
+              if (j === n - 1) field = trimEnd(right[j]! ? blanks(width - l) + field : field)
+              else if (right[j]!) out.push(blanks(width - l))
+              else { out.push(field); field = blanks(width - l) }
             }
           }
-          line += (j > 0 ? ' ' : '') + field
+          out.push(field)
         }
-        out.push(`${line}\n`)
+        out.push('\n')
       }
     }
     return out.join('')
@@ -267,6 +287,12 @@ export class Table {
     const json = (cell: Cell | undefined): JsonValue => (cell === undefined || cell === null || typeof cell === 'string' ? cell ?? null : cell.json)
     return this.#sorted().map((row) => Object.fromEntries(this.#columns.map((c, j) => [c.replace(/\s/g, '_'), json(row[j])])))
   }
+}
+
+/** strstrip()'s end: blanks and newlines at the end go (a cell rarely ends in one: no regex then). */
+function trimEnd(s: string): string {
+  const last = s.charCodeAt(s.length - 1)
+  return last === 0x20 || last === 0x09 || last === 0x0a || last === 0x0d ? s.replace(/[ \t\n\r]+$/, '') : s
 }
 
 function effectiveWidth(requested: readonly number[], layout: TableLayout): number {

@@ -102,6 +102,8 @@ function ellipsizeAscii(s: string, width: number, percent: number): string {
 export function ellipsize(s: string, width: number, percent: number): string {
   if (width === 0) return ''
   if (isAscii(s)) return ellipsizeAscii(s, width, percent)
+  // What fits is kept whole (the walk below would come to the same), without splitting it into code points.
+  if (consoleWidth(s) <= width) return s
   const chars = Array.from(s)
   const w = (ch: string): number => (isWide(ch.codePointAt(0)!) ? 2 : 1)
   const x = Math.floor(((width - 1) * percent) / 100)

@@ -91,16 +91,23 @@ export async function listFleet(ctx: VerbContext, endpoints: string): Promise<nu
     // machinectl's fields as its table_to_json() names them, after the host's.
     const objects: JsonValue[] = rows.map((r) => {
       const row = cellsOf(r)
-      return {
-        host: r.host.record.hostname, hostId: r.host.hostId,
-        ...Object.fromEntries(columns.map((c, i) => [c, row[i] ?? null])),
-        duplicateId: r.duplicateId, duplicateHostId: r.host.duplicateHostId,
+      const o: Record<string, JsonValue> = { host: r.host.record.hostname, hostId: r.host.hostId }
+      for (let i = 0; i < columns.length; i++) {
+        const cell = row[i] ?? null
+        o[columns[i]!] = cell !== null && typeof cell === 'object' ? cell.json : cell
       }
+      o.duplicateId = r.duplicateId
+      o.duplicateHostId = r.host.duplicateHostId
+      return o
     })
     io.out(formatJson(objects, options.output))
   } else if (rows.length > 0) {
     const table = new Table(['host', ...columns])
-    for (const r of rows) table.addRow([r.host.record.hostname, ...cellsOf(r)])
+    for (const r of rows) {
+      const row = cellsOf(r)
+      row.unshift(r.host.record.hostname)
+      table.addRow(row)
+    }
     table.sortBy(0, 1)
     const limit = options.maxAddresses
     io.out(table.format({
