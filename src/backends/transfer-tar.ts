@@ -136,8 +136,8 @@ export async function extractTar(job: JobContext, input: TransferInput, dir: str
   }
 }
 
-/** How big the reads of a file input are when the daemon decompresses it. */
-const INFLATE_READ_BYTES = 256 * 1024
+/** How big the reads of a file input are when the daemon decompresses it (as big as zlib's output chunks: see transfer-compress.ts). */
+const INFLATE_READ_BYTES = 512 * 1024
 
 interface Inflating {
   /** Resolves once all is written (or the sink went away: the tool's exit says why) to undefined, or to the decoder's error. */
