@@ -10,14 +10,14 @@
 // /var/tmp bind-mounted over /var/lib/machines inside the run's private
 // mount namespace (bench/lib/isolation.js), so the host's pool is never
 // touched. Run as root: `node bench/transfers.js` (--help).
-import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { DBUS_CONF } from './lib/bus.js'
 import { cgroupMounts } from './lib/cgroups.js'
-import { BENCH_DIR, log, median, readText, REPO, run } from './lib/common.js'
+import { BENCH_DIR, log, median, readText, REPO, run, sleep } from './lib/common.js'
 import { machineInfo } from './lib/host.js'
 import { cleanUpOnSignal, enterPrivateRun, innerContext, isInner, outerRun, publishResults, stopAndClean } from './lib/isolation.js'
 import { mountPool } from './lib/pool.js'
@@ -114,6 +114,8 @@ async function startService(kind, procs, tag) {
     : [process.execPath, join(REPO, 'bin/machined.js'), `--bus-address=unix:path=${BUS_SOCKET(kind)}`, '--log-level=warn', '--varlink-socket=', '--measure-image-usage=no']
   const daemon = new Proc(LABELS[kind], argv, env)
   procs.add(daemon)
+  // What the daemon writes is read all along: a daemon blocked on a full stdout or stderr would hang the import (importd's did).
+  daemon.child.stdout.resume()
   daemons[kind] = { pid: daemon.pid, cpuMs: cpuCgroup(tag, `cpu-${kind}`, daemon.pid) }
   // Ready once the name has an owner.
   for (let i = 0; i < 300; i++) {
@@ -124,24 +126,49 @@ async function startService(kind, procs, tag) {
   throw new Error(`${LABELS[kind]} did not take org.freedesktop.import1: ${daemon.stderr}`)
 }
 
-/** One import: the whole `machinectl import-tar`, timed, and the daemon side's CPU time; then the image goes (not timed). */
-function importOnce(kind, file, name) {
+/**
+ * One import: the whole `machinectl import-tar`, timed, and the daemon
+ * side's CPU time; then the image goes (not timed). machinectl runs
+ * while our event loop does too, so the daemons' output keeps being read.
+ */
+async function importOnce(kind, file, name, keep) {
   run('sync', ['-f', '/var/lib/machines'])
   const env = { PATH: process.env.PATH, LANG: 'C.UTF-8', DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${BUS_SOCKET(kind)}`, SYSTEMD_COLORS: '0' }
   const daemon = daemons[kind]
   const cpu0 = daemon.cpuMs()
   const self0 = cpuSeconds(daemon.pid)
   const t0 = process.hrtime.bigint()
-  const r = spawnSync('machinectl', ['--quiet', 'import-tar', file, name], { env, encoding: 'utf8' })
+  const child = spawn('machinectl', ['--quiet', 'import-tar', file, name], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (c) => { stderr += c })
+  const status = await new Promise((resolve) => child.once('close', (code) => resolve(code)))
   const ms = Number(process.hrtime.bigint() - t0) / 1e6
-  if (r.status !== 0) throw new Error(`${LABELS[kind]}: machinectl import-tar failed: ${r.stderr}`)
+  if (status !== 0) throw new Error(`${LABELS[kind]}: machinectl import-tar failed: ${stderr}`)
   const selfMs = (cpuSeconds(daemon.pid) - self0) * 1000
   // importd's systemd-import may still be on its way out: what it used is counted once it is gone.
-  for (let i = 0; i < 40 && hasChildren(daemon.pid); i++) spawnSync('sleep', ['0.025'])
+  for (let i = 0; i < 40 && hasChildren(daemon.pid); i++) await sleep(25)
   const cpuMs = daemon.cpuMs() - cpu0
+  if (!keep) removeImage(name)
+  return { ms, cpuMs, selfMs }
+}
+
+function removeImage(name) {
   const rm = run('rm', ['-rf', '--one-file-system', `/var/lib/machines/${name}`])
   if (rm.status !== 0) throw new Error(`removing ${name} failed: ${rm.stderr}`)
-  return { ms, cpuMs, selfMs }
+}
+
+/**
+ * Whether every image of the run fits in the pool's file system at once
+ * (with a quarter to spare). Images are then removed only at the end:
+ * on ext4 without a journal, inode allocation skips the inodes freed in
+ * the last minutes (recently_deleted()), and a tree just removed made
+ * the next import's tar spend most of its CPU time there, by how much
+ * depending on timing rather than on the importer.
+ */
+function keepAllImages(opts, tarballBytes) {
+  const imports = opts.formats.length * opts.daemons.length * (opts.runs + 1)
+  const st = statfsSync('/var/lib/machines')
+  return st.bavail * st.bsize > imports * tarballBytes * 1.25
 }
 
 function hasChildren(pid) {
@@ -168,17 +195,20 @@ async function inner(argv) {
     if (opts.formats.includes('tar.gz')) run('sh', ['-c', `gzip -1 -c '${files.tar}' > '${files['tar.gz']}'`])
     rmSync(join(work, 'tree'), { recursive: true, force: true })
     for (const kind of opts.daemons) await startService(kind, procs, tag)
+    const keep = keepAllImages(opts, statSync(files.tar).size)
+    results.imagesKeptUntilTheEnd = keep
+    log(keep ? 'images are removed at the end (none is removed while others are imported)' : 'not enough room to keep every image: each is removed after its import')
     for (const format of opts.formats) {
       const times = { systemd: [], ts: [] }
       const cpus = { systemd: [], ts: [] }
       const selves = { systemd: [], ts: [] }
       const loads = []
       // One import each first, not counted: both read the tarball from the page cache from then on.
-      for (const kind of opts.daemons) importOnce(kind, files[format], `warm-${kind}`)
+      for (const kind of opts.daemons) await importOnce(kind, files[format], `warm-${kind}-${format.replace('.', '')}`, keep)
       for (let i = 0; i < opts.runs; i++) {
         const order = i % 2 === 0 ? ['systemd', 'ts'] : ['ts', 'systemd']
         for (const kind of order) {
-          const { ms, cpuMs, selfMs } = importOnce(kind, files[format], `img-${kind}-${i}`)
+          const { ms, cpuMs, selfMs } = await importOnce(kind, files[format], `img-${kind}-${format.replace('.', '')}-${i}`, keep)
           times[kind].push(ms)
           cpus[kind].push(cpuMs)
           selves[kind].push(selfMs)
