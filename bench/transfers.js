@@ -6,7 +6,9 @@
 // synchronised file system before the image gets its name). Each daemon has
 // a bus of its own (both own org.freedesktop.import1), so runs can be
 // interleaved. The tarball is a tree of small files and some large ones,
-// uncompressed and gzip-compressed. The pool is a fresh directory under
+// uncompressed and gzip-compressed. Each side's CPU time is counted too, in
+// a cgroup of each daemon's (the daemon and all it runs), with the load
+// average at the time. The pool is a fresh directory under
 // /var/tmp bind-mounted over /var/lib/machines inside the run's private
 // mount namespace (bench/lib/isolation.js), so the host's pool is never
 // touched. Run as root: `node bench/transfers.js` (--help).
@@ -28,7 +30,8 @@ const REAL_IMPORTD = '/lib/systemd/systemd-importd'
 const HELP = `node bench/transfers.js [OPTIONS]
 
 \`machinectl import-tar FILE NAME\` of the same tarball, machined-ts next to
-systemd-importd 252, interleaved; wall time of the whole machinectl process.
+systemd-importd 252, interleaved; wall time of the whole machinectl process,
+and the CPU time of each daemon and all it ran (a cgroup each).
 Must run as root; touches nothing of the host (private mount namespace, a
 pool under /var/tmp bind-mounted over /var/lib/machines, removed after).
 
