@@ -189,16 +189,19 @@ function inflateInto(input: TransferInput, inflater: Transform, sink: Writable):
 async function feedFile(input: FileInput, inflater: Transform, onRead: (bytes: number) => void): Promise<void> {
   const buffers = [Buffer.allocUnsafe(INFLATE_READ_BYTES), Buffer.allocUnsafe(INFLATE_READ_BYTES)] as const
   const decoded: [Promise<void>, Promise<void>] = [Promise.resolve(), Promise.resolve()]
+  // A write zlib was still decoding when the inflater was destroyed (tar stopped) never gets its callback.
+  const gone = new Promise<void>((resolve) => inflater.once('close', () => resolve()))
   let position = input.start
   for (let k: 0 | 1 = 0; ; k = k === 0 ? 1 : 0) {
-    await decoded[k]
+    await Promise.race([decoded[k], gone])
     if (inflater.destroyed) return
     const buffer = buffers[k]
     const { bytesRead } = await preadAsync(input.fd, buffer, 0, buffer.length, position)
     if (bytesRead === 0) break
     position += bytesRead
     onRead(bytesRead)
-    // The callback comes once zlib has taken all of the chunk in, or with an error once the inflater is gone: either way the buffer is free.
+    // The callback comes once zlib has taken all of the chunk in, or with an error once the inflater is gone: either way the buffer is free
+    // (after 'close' too: the buffer goes unused, as the loop ends).
     decoded[k] = new Promise((resolve) => inflater.write(buffer.subarray(0, bytesRead), () => resolve()))
   }
   inflater.end()
