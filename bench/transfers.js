@@ -6,28 +6,32 @@
 // synchronised file system before the image gets its name). Each daemon has
 // a bus of its own (both own org.freedesktop.import1), so runs can be
 // interleaved. The tarball is a tree of small files and some large ones,
-// uncompressed and gzip-compressed. The pool is a fresh directory under
+// uncompressed and gzip-compressed. Each side's CPU time is counted too, in
+// a cgroup of each daemon's (the daemon and all it runs), with the load
+// average at the time. The pool is a fresh directory under
 // /var/tmp bind-mounted over /var/lib/machines inside the run's private
 // mount namespace (bench/lib/isolation.js), so the host's pool is never
 // touched. Run as root: `node bench/transfers.js` (--help).
-import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { DBUS_CONF } from './lib/bus.js'
-import { BENCH_DIR, log, median, REPO, run } from './lib/common.js'
+import { cgroupMounts } from './lib/cgroups.js'
+import { BENCH_DIR, log, median, readText, REPO, run, sleep } from './lib/common.js'
 import { machineInfo } from './lib/host.js'
 import { cleanUpOnSignal, enterPrivateRun, innerContext, isInner, outerRun, publishResults, stopAndClean } from './lib/isolation.js'
 import { mountPool } from './lib/pool.js'
-import { Proc } from './lib/processes.js'
+import { cpuSeconds, Proc } from './lib/processes.js'
 
 const REAL_IMPORTD = '/lib/systemd/systemd-importd'
 
 const HELP = `node bench/transfers.js [OPTIONS]
 
 \`machinectl import-tar FILE NAME\` of the same tarball, machined-ts next to
-systemd-importd 252, interleaved; wall time of the whole machinectl process.
+systemd-importd 252, interleaved; wall time of the whole machinectl process,
+and the CPU time of each daemon and all it ran (a cgroup each).
 Must run as root; touches nothing of the host (private mount namespace, a
 pool under /var/tmp bind-mounted over /var/lib/machines, removed after).
 
@@ -77,8 +81,31 @@ const BUSES = { systemd: '/run/dbus/importd_bus_socket', ts: '/run/dbus/system_b
 const BUS_SOCKET = (kind) => BUSES[kind]
 const LABELS = { systemd: 'systemd-importd 252', ts: 'machined-ts' }
 
+/** The daemon of each kind, once started, and the cgroup counting its CPU time. */
+const daemons = {}
+
+/**
+ * A cgroup of the run's (machine.slice/bench-TAG-NAME, removed with the
+ * run's others) in which `pid` and all it starts are counted: cpuacct's
+ * on cgroup v1, else cpu.stat's on v2. Returns a reader of the CPU
+ * milliseconds used there so far: the daemon and every process it ran,
+ * tar included, whenever they were reaped.
+ */
+function cpuCgroup(tag, name, pid) {
+  const { all, unified } = cgroupMounts()
+  const v1 = all.find((m) => existsSync(join(m, 'cpuacct.usage')))
+  const dir = join(v1 ?? unified, 'machine.slice', `bench-${tag}-${name}`)
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'cgroup.procs'), String(pid))
+  if (v1 !== undefined) return () => Number(readText(join(dir, 'cpuacct.usage'))) / 1e6
+  return () => Number(/^usage_usec (\d+)/m.exec(readText(join(dir, 'cpu.stat')) ?? '')?.[1]) / 1e3
+}
+
+/** The 1-minute load average. */
+const load1 = () => Number((readText('/proc/loadavg') ?? 'NaN').split(' ')[0])
+
 /** A bus of its own at `socket` and the daemon on it. */
-async function startService(kind, procs) {
+async function startService(kind, procs, tag) {
   const conf = `/run/machined-bench/dbus-${kind}.conf`
   writeFileSync(conf, DBUS_CONF.replace('unix:path=/run/dbus/system_bus_socket', `unix:path=${BUS_SOCKET(kind)}`))
   const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${BUS_SOCKET(kind)}`, SYSTEMD_LOG_LEVEL: 'warning' }
@@ -90,6 +117,9 @@ async function startService(kind, procs) {
     : [process.execPath, join(REPO, 'bin/machined.js'), `--bus-address=unix:path=${BUS_SOCKET(kind)}`, '--log-level=warn', '--varlink-socket=', '--measure-image-usage=no']
   const daemon = new Proc(LABELS[kind], argv, env)
   procs.add(daemon)
+  // What the daemon writes is read all along: a daemon blocked on a full stdout or stderr would hang the import (importd's did).
+  daemon.child.stdout.resume()
+  daemons[kind] = { pid: daemon.pid, cpuMs: cpuCgroup(tag, `cpu-${kind}`, daemon.pid) }
   // Ready once the name has an owner.
   for (let i = 0; i < 300; i++) {
     const r = spawnSync('busctl', ['--address', `unix:path=${BUS_SOCKET(kind)}`, 'status', 'org.freedesktop.import1'], { encoding: 'utf8' })
@@ -99,17 +129,54 @@ async function startService(kind, procs) {
   throw new Error(`${LABELS[kind]} did not take org.freedesktop.import1: ${daemon.stderr}`)
 }
 
-/** One import: the whole `machinectl import-tar`, timed; then the image goes (not timed). */
-function importOnce(kind, file, name) {
+/**
+ * One import: the whole `machinectl import-tar`, timed, and the daemon
+ * side's CPU time; then the image goes (not timed). machinectl runs
+ * while our event loop does too, so the daemons' output keeps being read.
+ */
+async function importOnce(kind, file, name, keep) {
   run('sync', ['-f', '/var/lib/machines'])
   const env = { PATH: process.env.PATH, LANG: 'C.UTF-8', DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${BUS_SOCKET(kind)}`, SYSTEMD_COLORS: '0' }
+  const daemon = daemons[kind]
+  const cpu0 = daemon.cpuMs()
+  const self0 = cpuSeconds(daemon.pid)
   const t0 = process.hrtime.bigint()
-  const r = spawnSync('machinectl', ['--quiet', 'import-tar', file, name], { env, encoding: 'utf8' })
+  const child = spawn('machinectl', ['--quiet', 'import-tar', file, name], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (c) => { stderr += c })
+  const status = await new Promise((resolve) => child.once('close', (code) => resolve(code)))
   const ms = Number(process.hrtime.bigint() - t0) / 1e6
-  if (r.status !== 0) throw new Error(`${LABELS[kind]}: machinectl import-tar failed: ${r.stderr}`)
+  if (status !== 0) throw new Error(`${LABELS[kind]}: machinectl import-tar failed: ${stderr}`)
+  const selfMs = (cpuSeconds(daemon.pid) - self0) * 1000
+  // importd's systemd-import may still be on its way out: what it used is counted once it is gone.
+  for (let i = 0; i < 40 && hasChildren(daemon.pid); i++) await sleep(25)
+  const cpuMs = daemon.cpuMs() - cpu0
+  if (!keep) removeImage(name)
+  return { ms, cpuMs, selfMs }
+}
+
+function removeImage(name) {
   const rm = run('rm', ['-rf', '--one-file-system', `/var/lib/machines/${name}`])
   if (rm.status !== 0) throw new Error(`removing ${name} failed: ${rm.stderr}`)
-  return ms
+}
+
+/**
+ * Whether every image of the run fits in the pool's file system at once
+ * (with a quarter to spare). Images are then removed only at the end:
+ * on ext4 without a journal, inode allocation skips the inodes freed in
+ * the last minutes (recently_deleted()), and a tree just removed made
+ * the next import's tar spend most of its CPU time there, by how much
+ * depending on timing rather than on the importer.
+ */
+function keepAllImages(opts, tarballBytes) {
+  const imports = opts.formats.length * opts.daemons.length * (opts.runs + 1)
+  const st = statfsSync('/var/lib/machines')
+  return st.bavail * st.bsize > imports * tarballBytes * 1.25
+}
+
+function hasChildren(pid) {
+  const children = readText(`/proc/${pid}/task/${pid}/children`)
+  return children !== undefined && children.trim() !== ''
 }
 
 async function inner(argv) {
@@ -130,17 +197,30 @@ async function inner(argv) {
     run('tar', ['--numeric-owner', '-C', join(work, 'tree'), '-cf', files.tar, '.'])
     if (opts.formats.includes('tar.gz')) run('sh', ['-c', `gzip -1 -c '${files.tar}' > '${files['tar.gz']}'`])
     rmSync(join(work, 'tree'), { recursive: true, force: true })
-    for (const kind of opts.daemons) await startService(kind, procs)
+    for (const kind of opts.daemons) await startService(kind, procs, tag)
+    const keep = keepAllImages(opts, statSync(files.tar).size)
+    results.imagesKeptUntilTheEnd = keep
+    log(keep ? 'images are removed at the end (none is removed while others are imported)' : 'not enough room to keep every image: each is removed after its import')
     for (const format of opts.formats) {
       const times = { systemd: [], ts: [] }
+      const cpus = { systemd: [], ts: [] }
+      const selves = { systemd: [], ts: [] }
+      const loads = []
       // One import each first, not counted: both read the tarball from the page cache from then on.
-      for (const kind of opts.daemons) importOnce(kind, files[format], `warm-${kind}`)
+      for (const kind of opts.daemons) await importOnce(kind, files[format], `warm-${kind}-${format.replace('.', '')}`, keep)
       for (let i = 0; i < opts.runs; i++) {
         const order = i % 2 === 0 ? ['systemd', 'ts'] : ['ts', 'systemd']
-        for (const kind of order) times[kind].push(importOnce(kind, files[format], `img-${kind}-${i}`))
-        log(`${format} ${i + 1}: systemd-importd ${times.systemd.at(-1).toFixed(0)} ms, machined-ts ${times.ts.at(-1).toFixed(0)} ms`)
+        for (const kind of order) {
+          const { ms, cpuMs, selfMs } = await importOnce(kind, files[format], `img-${kind}-${format.replace('.', '')}-${i}`, keep)
+          times[kind].push(ms)
+          cpus[kind].push(cpuMs)
+          selves[kind].push(selfMs)
+        }
+        loads.push(load1())
+        log(`${format} ${i + 1}: systemd-importd ${times.systemd.at(-1).toFixed(0)} ms (CPU ${cpus.systemd.at(-1).toFixed(0)}), machined-ts ${times.ts.at(-1).toFixed(0)} ms (CPU ${cpus.ts.at(-1).toFixed(0)}, the daemon itself ${selves.ts.at(-1).toFixed(0)}), load ${loads.at(-1)}`)
       }
-      results.imports.push({ format, systemd: { median_ms: median(times.systemd), runs: times.systemd }, ts: { median_ms: median(times.ts), runs: times.ts } })
+      const side = (kind) => ({ median_ms: median(times[kind]), median_cpu_ms: median(cpus[kind]), median_daemon_cpu_ms: median(selves[kind]), runs: times[kind], cpu_ms: cpus[kind] })
+      results.imports.push({ format, load1: { min: Math.min(...loads), max: Math.max(...loads) }, systemd: side('systemd'), ts: side('ts') })
     }
   } catch (err) {
     log(`failed: ${err.stack ?? err.message}`)
@@ -160,9 +240,12 @@ function formatTable(results, opts) {
   const m = results.machine
   const out = [`machine: ${m.nproc} CPUs (${m.cpu}), kernel ${m.kernel}, node ${m.node}; machined-ts ${m.machinedTs}`, '']
   out.push(`machinectl import-tar of a ${opts.treeMiB} MiB tree, median of ${opts.runs} interleaved runs (lower is better)`, '')
-  out.push('| tarball | systemd-importd 252 ms | machined-ts ms | ratio |', '|---|---:|---:|---:|')
+  out.push('CPU: all processes in the daemon cgroup (the daemon, tar; for importd, systemd-import and its tar)', '')
+  out.push('| tarball | load (1 min) | systemd-importd 252 ms | machined-ts ms | ratio | importd CPU ms | machined-ts CPU ms | CPU ratio |', '|---|---|---:|---:|---:|---:|---:|---:|')
   const fmt = (v, d) => (v === undefined ? 'n/a' : v.toFixed(d))
-  for (const r of results.imports) out.push(`| ${r.format} | ${fmt(r.systemd.median_ms, 0)} | ${fmt(r.ts.median_ms, 0)} | ${fmt(r.ts.median_ms / r.systemd.median_ms, 2)} |`)
+  for (const r of results.imports) {
+    out.push(`| ${r.format} | ${r.load1.min}–${r.load1.max} | ${fmt(r.systemd.median_ms, 0)} | ${fmt(r.ts.median_ms, 0)} | ${fmt(r.ts.median_ms / r.systemd.median_ms, 2)} | ${fmt(r.systemd.median_cpu_ms, 0)} | ${fmt(r.ts.median_cpu_ms, 0)} | ${fmt(r.ts.median_cpu_ms / r.systemd.median_cpu_ms, 2)} |`)
+  }
   if (results.error) out.push(`run failed: ${results.error}`)
   return out.join('\n')
 }

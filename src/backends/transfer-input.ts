@@ -19,7 +19,8 @@ import { promisify } from 'node:util'
 import { read as readCb } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 
-const preadAsync = promisify(readCb)
+/** pread(2): a read at an offset, which leaves the fd's position (shared with the caller's open file) alone. */
+export const preadAsync = promisify(readCb)
 
 /** A regular file the caller passed: the tools read it themselves. */
 export class FileInput {

@@ -86,6 +86,7 @@ void describe('transfers: files', () => {
       ['trunc.tar', /^Archive ends without its end-of-archive block: it is truncated, refusing\.$/m],
       ['noeof.tar', /^Archive ends without its end-of-archive block: it is truncated, refusing\.$/m],
       ['cut.tar.gz', /^Failed to decode and write: unexpected end of file\.$/m],
+      ['absbig.tar.gz', /^tar: Removing leading `\/' from member names\nArchive has members whose names lead out of the image \(absolute, or through ".."\), refusing\.$/m],
     ]
     const before = poolList()
     for (const [file, expected] of cases) {

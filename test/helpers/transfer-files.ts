@@ -27,7 +27,7 @@ export interface TransferFiles {
 }
 
 const HOSTILE = `
-import io, sys, tarfile
+import gzip, io, os, sys, tarfile
 def mk(name, members):
     with tarfile.open(name, 'w', format=tarfile.GNU_FORMAT) as t:
         for m in members:
@@ -46,6 +46,9 @@ mk(d + '/symesc.tar', ok + [{'name': 'esc', 'type': tarfile.SYMTYPE, 'link': '/t
 mk(d + '/hardabs.tar', ok + [{'name': 'hl', 'type': tarfile.LNKTYPE, 'link': '/etc/passwd'}])
 mk(d + '/dev.tar', ok + [{'name': 'dev/sda', 'type': tarfile.BLKTYPE, 'dev': (8, 0)}])
 mk(d + '/big.tar', ok + [{'name': 'data', 'data': b'y' * 100000}])
+# An absolute name first, then more than the daemon reads ahead: decoding must stop once tar is stopped.
+mk(d + '/absbig.tar', [{'name': '/etc/evil'}, {'name': 'data', 'data': os.urandom(8 << 20)}])
+open(d + '/absbig.tar.gz', 'wb').write(gzip.compress(open(d + '/absbig.tar', 'rb').read(), 1))
 raw = open(d + '/big.tar', 'rb').read()
 open(d + '/trunc.tar', 'wb').write(raw[:60000])
 end = len(raw)
