@@ -9,16 +9,22 @@
 //
 //   node bench/perf-summary.js bench/results/perf/ts.varlink.data [--per=1000]
 //
-// --per divides the CPU time by that count (e.g. the pairs of the round).
+// --per divides the CPU time by that count (e.g. the pairs of the round);
+// --detail=PREFIX also lists the innermost frames of the samples in the
+// categories whose name starts with PREFIX ("state files", "core", …).
 import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { SourceMap } from 'node:module'
+import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: {
   per: { type: 'string' },
   top: { type: 'string', default: '0' },
+  detail: { type: 'string' },
 } })
 if (positionals.length !== 1) {
-  process.stderr.write('usage: node bench/perf-summary.js FILE.data [--per=N] [--top=N]\n')
+  process.stderr.write('usage: node bench/perf-summary.js FILE.data [--per=N] [--detail=CATEGORY]\n')
   process.exit(2)
 }
 
@@ -47,6 +53,28 @@ if (r.status !== 0) {
   process.exit(1)
 }
 
+/**
+ * The daemon runs from one esbuild bundle (dist/daemon/machined.bundle.cjs),
+ * so a JavaScript frame names the bundle, not the module: its position is
+ * looked up in the bundle's source map and the frame renamed to the module
+ * it came from, as dist/ has it ("src/core/register.ts" → "dist/core/register.js"),
+ * which is what the categories test.
+ */
+const sourceMaps = new Map()
+function unbundle(frame) {
+  const m = /^(.* )(\/\S+\.bundle\.cjs):(\d+):(\d+)( .*)?$/.exec(frame)
+  if (m === null) return frame
+  const [, head, bundle, line, column, tail = ''] = m
+  if (!sourceMaps.has(bundle)) {
+    const file = `${bundle}.map`
+    sourceMaps.set(bundle, existsSync(file) ? new SourceMap(JSON.parse(readFileSync(file, 'utf8'))) : undefined)
+  }
+  const entry = sourceMaps.get(bundle)?.findEntry(Number(line) - 1, Number(column) - 1)
+  if (entry?.originalSource === undefined) return frame
+  const source = resolve(dirname(bundle), entry.originalSource).replace(/\/src\/(.*)\.ts$/, '/dist/$1.js')
+  return `${head}${source}:${entry.originalLine + 1}${tail}`
+}
+
 const samples = []
 let current
 for (const line of r.stdout.split('\n')) {
@@ -54,7 +82,7 @@ for (const line of r.stdout.split('\n')) {
     current = { tid: Number(line.trim()), frames: [] }
     samples.push(current)
   } else if (line.startsWith('\t') || line.startsWith(' ')) {
-    current?.frames.push(line.trim())
+    current?.frames.push(unbundle(line.trim()))
   }
 }
 if (samples.length === 0) {
@@ -68,6 +96,7 @@ for (const s of samples) perTid.set(s.tid, (perTid.get(s.tid) ?? 0) + 1)
 const mainTid = [...perTid].sort((a, b) => b[1] - a[1])[0][0]
 
 const byCategory = new Map()
+const detail = new Map()
 const add = (k) => byCategory.set(k, (byCategory.get(k) ?? 0) + 1)
 for (const s of samples) {
   if (s.frames.some((f) => GC.test(f))) { add('garbage collection (any thread)'); continue }
@@ -79,6 +108,10 @@ for (const s of samples) {
   }
   if (category === undefined) category = s.frames[0]?.includes('[kernel') ? 'event loop: kernel (epoll, wake-ups, scheduling)' : 'event loop: Node, libuv, V8 (microtasks, callbacks)'
   add(category)
+  if (values.detail !== undefined && category.startsWith(values.detail)) {
+    const key = s.frames.slice(0, 3).map((f) => f.replace(/^[0-9a-f]+ /, '').replace(/ \((\/tmp\/perf-\d+\.map|\/usr\/bin\/node)\)$/, '')).join(' < ')
+    detail.set(key, (detail.get(key) ?? 0) + 1)
+  }
 }
 
 // perf record -F: the period of a sample in the header would be exact; cpu-clock at -F 4000 is 250 µs.
@@ -91,4 +124,8 @@ process.stdout.write(`${total} samples (${((total * usPerSample) / 1000).toFixed
 process.stdout.write(`| where the CPU time goes | share |${per ? ' µs each |' : ''}\n|---|---:|${per ? '---:|' : ''}\n`)
 for (const [k, n] of [...byCategory].sort((a, b) => b[1] - a[1])) {
   process.stdout.write(`| ${k} | ${((n / total) * 100).toFixed(1)} % |${per ? ` ${((n * usPerSample) / per).toFixed(1)} |` : ''}\n`)
+}
+if (values.detail !== undefined) {
+  process.stdout.write(`\nIn "${values.detail}…", the innermost three frames of the commonest samples:\n`)
+  for (const [k, n] of [...detail].sort((a, b) => b[1] - a[1]).slice(0, 30)) process.stdout.write(`${String(n).padStart(5)} ${k}\n`)
 }
