@@ -70,6 +70,16 @@ export interface ConnectionOptions {
   readonly fdSender?: FdSender | undefined
 }
 
+/** `{"parameters":{}}` and its NUL, as encodeMessage() makes it; never written to, so one copy serves every connection. */
+const EMPTY_REPLY = encodeMessage({ parameters: {} })
+
+/** A plain object without fields: what JSON.stringify() writes as `{}`. */
+function isEmptyRecord(value: Record<string, unknown>): boolean {
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false
+  for (const _ in value) return false
+  return true
+}
+
 export class VarlinkConnection {
   readonly peer: PeerCredentials
   readonly #socket: Socket
@@ -163,7 +173,8 @@ export class VarlinkConnection {
           break
         }
         await this.#dispatch(call, this.#channel(call), this.peer)
-        await this.#writable()
+        // Most calls leave nothing to wait for: no await then, which would cost a trip through the microtask queue.
+        if (this.#fdWrite !== undefined || this.#socket.writableLength > this.#limits.maxMessageSize) await this.#writable()
       }
     } catch (err) {
       this.#log.error('Varlink connection failed', { pid: this.peer.pid, error: String((err as Error)?.stack ?? err) })
@@ -200,7 +211,15 @@ export class VarlinkConnection {
         if (done || !call.more) { this.#log.error('Varlink reply with continues to a call without more, dropped', { method: call.method }); return }
         this.#write({ parameters, continues: true })
       },
-      reply: (parameters, fds) => final({ parameters }, fds),
+      reply: (parameters, fds) => {
+        // The usual reply to Register, Unregister, Kill, …: its bytes are always the same, so they are made once.
+        if (!done && (fds === undefined || fds.length === 0) && isEmptyRecord(parameters)) {
+          done = true
+          if (!this.#socket.destroyed && this.#socket.writable) this.#socket.write(EMPTY_REPLY)
+          return
+        }
+        final({ parameters }, fds)
+      },
       error: (error) => final({ error: error.error, parameters: error.parameters }),
     }
   }
