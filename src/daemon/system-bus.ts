@@ -63,12 +63,20 @@ export interface SystemBus {
   close(): void
 }
 
+/**
+ * The daemon's replies and signals of one turn of the event loop go out in
+ * one write: with many callers at once (Varlink calls arrive one socket
+ * each), each MachineNew would otherwise be a sendmsg and a wake-up of
+ * dbus-daemon of its own (bench/README.md).
+ */
+const BUS_FLUSH = 'turn'
+
 async function waitForBus(address: string, child: ChildProcess, timeoutMs: number, log: Log): Promise<BusConnection> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     if (child.exitCode !== null) throw new Error(`dbus-daemon exited with status ${child.exitCode}`)
     try {
-      return await BusConnection.connect(address, { log })
+      return await BusConnection.connect(address, { log, flush: BUS_FLUSH })
     } catch (err) {
       if (Date.now() > deadline) throw err
       await new Promise((r) => setTimeout(r, 50))
@@ -81,7 +89,7 @@ export async function connectSystemBus(options: { address: string | undefined; e
   const address = options.address ?? process.env.DBUS_SYSTEM_BUS_ADDRESS ?? DEFAULT_SYSTEM_BUS_ADDRESS
   const installed = await ensureBusPolicy(log)
   try {
-    const bus = await BusConnection.connect(address, { log })
+    const bus = await BusConnection.connect(address, { log, flush: BUS_FLUSH })
     if (installed) {
       // dbus-daemon picks up new policy files by itself too; asking makes it immediate.
       await bus.callDriver('ReloadConfig', '', []).catch(() => log.warn('Could not ask the bus to reload its configuration, ignoring'))

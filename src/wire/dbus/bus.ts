@@ -122,10 +122,14 @@ export class BusConnection {
    * Connects and says Hello. A service (`watchNameOwners`, the default)
    * also hears of every connection going away, to drop what it cached
    * about callers; a client has no use for that traffic. `unixFd: false`
-   * skips fd passing (and the native socket it needs).
+   * skips fd passing (and the native socket it needs). `flush: 'turn'`
+   * (a daemon's): see ConnectOptions.flush.
    */
-  static async connect(address: string, options: { log?: Log; watchNameOwners?: boolean; unixFd?: boolean } = {}): Promise<BusConnection> {
-    return BusConnection.#hello(await Connection.open(address, { negotiateUnixFd: options.unixFd ?? true }), options)
+  static async connect(
+    address: string, options: { log?: Log; watchNameOwners?: boolean; unixFd?: boolean; flush?: 'tick' | 'turn' } = {},
+  ): Promise<BusConnection> {
+    const flush = options.flush ?? 'tick'
+    return BusConnection.#hello(await Connection.open(address, { negotiateUnixFd: options.unixFd ?? true, flush }), options)
   }
 
   /**

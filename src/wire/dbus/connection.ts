@@ -92,6 +92,15 @@ export interface ConnectOptions {
   readonly negotiateUnixFd?: boolean
   /** The uid to authenticate as (default: our own). */
   readonly uid?: number
+  /**
+   * When messages queued for sending go out: 'tick' (the default), once
+   * the callback that queued them is done (process.nextTick); 'turn', once
+   * every I/O callback of this turn of the event loop is done
+   * (setImmediate), so that a service answering many callers at once (a
+   * Varlink call per socket, each announcing a signal) writes them all
+   * in one sendmsg. The bytes and their order are the same either way.
+   */
+  readonly flush?: 'tick' | 'turn'
 }
 
 /**
@@ -160,15 +169,17 @@ export class Connection {
   readonly #sendingFds = new Set<number>()
   #serial = 0
   #flushScheduled = false
+  readonly #flushPerTurn: boolean
   #closed = false
   #onMessage: ((msg: Message) => void) | undefined
   /** Messages decoded before there was a handler (bytes right behind the handshake). */
   #backlog: Message[] = []
   readonly #closeHandlers: ((err: Error | undefined) => void)[] = []
 
-  private constructor(socket: Stream, unixFd: boolean) {
+  private constructor(socket: Stream, unixFd: boolean, flush: 'tick' | 'turn') {
     this.#socket = socket
     this.unixFd = unixFd
+    this.#flushPerTurn = flush === 'turn'
   }
 
   /** Connects to the first address entry that answers and authenticates; rejects with the last failure. */
@@ -200,7 +211,7 @@ export class Connection {
     const uid = options.uid ?? process.getuid?.() ?? 0
     try {
       const { unixFd, rest } = await authenticate(socket, new SaslClient({ uid, negotiateUnixFd: options.negotiateUnixFd ?? true }))
-      const conn = new Connection(socket, unixFd)
+      const conn = new Connection(socket, unixFd, options.flush ?? 'tick')
       conn.#start(rest)
       return conn
     } catch (err) {
@@ -303,7 +314,8 @@ export class Connection {
     if (fds.length === 0) {
       if (!this.#flushScheduled) {
         this.#flushScheduled = true
-        process.nextTick(() => this.#flush())
+        if (this.#flushPerTurn) setImmediate(() => this.#flush())
+        else process.nextTick(() => this.#flush())
       }
       return serial
     }
