@@ -56,7 +56,9 @@
       'target_name': 'machined-gunzip',
       'type': 'executable',
       'sources': ['gunzip/main.c'],
-      'libraries': ['-lz'],
+      # zlib: node-gyp's include path puts Node's own zlib.h first; the library is the system's run-time one (Debian's
+      # zlib1g, required everywhere Node runs), named by its soname so no -dev package is needed to link.
+      'libraries': ['-l:libz.so.1'],
     },
   ],
 }
