@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -37,8 +38,13 @@
 #define IN_BYTES (128 * 1024)
 #define OUT_BYTES (256 * 1024)
 
-/* A pipe this big (the default is 64 KiB) lets the decoder run ahead of tar instead of taking turns with it. */
-#define PIPE_BYTES (1024 * 1024)
+/*
+ * How far the decoder may run ahead of its reader: tar takes 1 MiB records
+ * and writes out one only once it has all of it, so with less room than a
+ * few records (a pipe holds 64 KiB, a socket about 200 KiB) the two take
+ * turns instead of working at once.
+ */
+#define AHEAD_BYTES (4 * 1024 * 1024)
 
 static unsigned char in[IN_BYTES], out[OUT_BYTES];
 
@@ -68,8 +74,10 @@ int main(void) {
 
         /* Node ignores SIGPIPE, and a spawned child may inherit that: the reader's end must end us by the signal. */
         signal(SIGPIPE, SIG_DFL);
-        /* Only a pipe has a size to set: a socket or a file says EBADF, and keeps what it has. */
-        (void) fcntl(STDOUT_FILENO, F_SETPIPE_SZ, PIPE_BYTES);
+        /* stdout is a socket (Node's stdio pipes are socketpairs) or a pipe; FORCE, as root, may go past wmem_max. Best effort. */
+        if (setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUFFORCE, &(int) { AHEAD_BYTES }, sizeof(int)) < 0 &&
+            setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUF, &(int) { AHEAD_BYTES }, sizeof(int)) < 0)
+                (void) fcntl(STDOUT_FILENO, F_SETPIPE_SZ, AHEAD_BYTES);
 
         memset(&z, 0, sizeof z);
         /* 15 + 16: a window of up to 32 KiB, gzip's header and trailer (never raw deflate or zlib's). */
