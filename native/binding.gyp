@@ -56,8 +56,8 @@
       'target_name': 'machined-gunzip',
       'type': 'executable',
       'sources': ['gunzip/main.c'],
-      # zlib: node-gyp's include path puts Node's own zlib.h first; the library is the system's run-time one (Debian's
-      # zlib1g, required everywhere Node runs), named by its soname so no -dev package is needed to link.
+      # zlib: node-gyp's include path puts Node's own zlib.h (the same API) first; the library is the system's run-time
+      # one (Debian's zlib1g, a required package), named by its soname so that linking needs no -dev package.
       'libraries': ['-l:libz.so.1'],
     },
   ],
