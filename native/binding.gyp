@@ -15,6 +15,8 @@
 #    Copy*Machine and BindMountMachine): a multithreaded process such as
 #    Node cannot join a mount namespace. src/backends/terminals.ts and
 #    src/backends/machine-files.ts run it.
+#  - machined-gunzip (gunzip/): decodes gzip'd imports with zlib between
+#    the file and tar (src/backends/transfer-decode.ts).
 # common/ holds what they share: passing fds over a Unix socket.
 {
   'target_defaults': {
@@ -49,6 +51,14 @@
         'enter/main.c', 'enter/report.c', 'enter/namespaces.c', 'enter/exec.c', 'enter/copy.c',
         'enter/copy_tree.c', 'enter/bind.c', 'common/fdpass.c',
       ],
+    },
+    {
+      'target_name': 'machined-gunzip',
+      'type': 'executable',
+      'sources': ['gunzip/main.c'],
+      # zlib: node-gyp's include path puts Node's own zlib.h (the same API) first; the library is the system's run-time
+      # one (Debian's zlib1g, a required package), named by its soname so that linking needs no -dev package.
+      'libraries': ['-l:libz.so.1'],
     },
   ],
 }

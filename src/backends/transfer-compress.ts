@@ -3,14 +3,15 @@
  * the stream's first bytes, never by a file name; undone and done by the
  * standard tools (xz-utils, gzip, bzip2, zstd) as child processes of the
  * transfer (docs/decisions/006-transfers-with-tools.md says why), except
- * gzip's decoding, which the daemon does with zlib as systemd-import does.
- * zstd is one more than systemd 252 knows.
+ * gzip's decoding, which a small zlib program of ours does (systemd-import
+ * decodes it with zlib too). zstd is one more than systemd 252 knows.
  * @module
  */
 
-import type { Transform, TransformOptions } from 'node:stream'
-import { createGunzip, type ZlibOptions } from 'node:zlib'
+import { GUNZIP_PROGRAM } from '../native/addon.ts'
 import type { ExportFormat } from '../protocol/transfer.ts'
+import type { JobContext } from './transfer-job.ts'
+import { expectSuccess, startTool, type Tool, type ToolOptions } from './transfer-process.ts'
 
 export type Compression = 'uncompressed' | 'xz' | 'gzip' | 'bzip2' | 'zstd'
 
@@ -41,35 +42,16 @@ export function detectCompression(head: Uint8Array, atEnd: boolean): Compression
 }
 
 /**
- * zlib's output chunks: big ones, so tar gets few, full writes and each
- * chunk costs one trip through the thread pool and the event loop
- * (systemd-import's buffer is 16 KiB, but it writes on without either).
- * 512 KiB took a tenth less of the daemon's CPU than 256 KiB on a gzip'd
- * 256 MiB tarball; 1 and 4 MiB took no less than 512 KiB.
+ * The command line that turns the compressed stream on stdin into the
+ * plain one on stdout. gzip's is our own zlib program (native/gunzip/):
+ * GNU gzip's inflate (`gzip -dc`) takes about three times zlib's CPU time,
+ * and systemd-import decodes with zlib in its own process
+ * (import_uncompress()).
  */
-const INFLATE_CHUNK_BYTES = 512 * 1024
-
-/**
- * A decompression the daemon does itself, as systemd-import does
- * (import_uncompress() with zlib, writing into tar's stdin), or undefined
- * when a tool does it. Only gzip: zlib's inflate needs about a third of
- * the CPU time of GNU gzip's own (`gzip -dc`), which made imports of
- * gzip'd tarballs three times slower than importd's; xz, bzip2 and zstd
- * have no decoder in node:zlib.
- */
-export function inProcessDecompressor(c: Exclude<Compression, 'uncompressed'>): Transform | undefined {
-  if (c !== 'gzip') return undefined
-  // Two chunks may wait decoded, so zlib goes on with the next while tar's stdin takes the last (with the default 16 KiB it stopped
-  // until the socket had drained). Node passes the options on to stream.Transform, whose option this is, but ZlibOptions does not say so.
-  const options: ZlibOptions & Pick<TransformOptions, 'readableHighWaterMark'> = { chunkSize: INFLATE_CHUNK_BYTES, readableHighWaterMark: 2 * INFLATE_CHUNK_BYTES }
-  return createGunzip(options)
-}
-
-/** The command line that turns the compressed stream on stdin into the plain one on stdout. */
 export function decompressor(c: Exclude<Compression, 'uncompressed'>): readonly [string, readonly string[]] {
   switch (c) {
     case 'xz': return ['xz', ['-dc', '-T0']]
-    case 'gzip': return ['gzip', ['-dc']]
+    case 'gzip': return [GUNZIP_PROGRAM, []]
     case 'bzip2': return ['bzip2', ['-dc']]
     case 'zstd': return ['zstd', ['-dcq']]
   }
@@ -82,5 +64,37 @@ export function compressor(c: Exclude<ExportFormat, 'uncompressed'>): readonly [
     case 'gzip': return ['gzip', ['-c']]
     case 'bzip2': return ['bzip2', ['-c', '-9']]
     case 'zstd': return ['zstd', ['-cq', '-T0']]
+  }
+}
+
+/** A decoder running as a tool of the job. */
+export interface Decoder {
+  readonly tool: Tool
+  /**
+   * Throws, having said why, unless the decoder succeeded: for gzip
+   * "Failed to decode and write: WHY." (systemd-import's words, with
+   * zlib's reason), for the others the tool's own lines and its status.
+   */
+  expectSuccess(): Promise<void>
+}
+
+/** Starts the decoder of `c`, reading `stdin`, its stdout a pipe for the next tool. */
+export function startDecoder(job: JobContext, c: Exclude<Compression, 'uncompressed'>, stdin: NonNullable<ToolOptions['stdin']>): Decoder {
+  const [command, args] = decompressor(c)
+  if (c !== 'gzip') {
+    const tool = startTool(job, command, args, { stdin, stdout: 'pipe' })
+    return { tool, expectSuccess: () => expectSuccess(job, tool) }
+  }
+  // native/gunzip/ says why it failed in one line, kept for the message.
+  let why: string | undefined
+  const tool: Tool = { ...startTool(job, command, args, { stdin, stdout: 'pipe', onStderr: (line) => { why ??= line } }), name: 'gzip' }
+  return {
+    tool,
+    expectSuccess: async () => {
+      const { code } = await tool.exited
+      if (code === 0 || why === undefined) return expectSuccess(job, tool)
+      job.checkCancelled()
+      throw job.fail(`Failed to decode and write: ${why}.`)
+    },
   }
 }

@@ -4,9 +4,7 @@
  * from the fd the caller passed: the daemon only peeks at its first bytes
  * (pread, so nothing is consumed) and watches how far the reading tool
  * got (its stdin's position in /proc/PID/fdinfo), which is the progress
- * systemd-import reports too (a gzip'd file is the exception: the daemon
- * decodes it with zlib, reading the fd itself; see transfer-tar.ts). A
- * pipe, or a download, flows through the
+ * systemd-import reports too. A pipe, or a download, flows through the
  * daemon instead: read without blocking (epoll, never the thread pool,
  * whose few threads a stalled pipe would hold), counted, hashed where a
  * checksum is wanted, and written on to the first tool with back-pressure.
@@ -20,7 +18,7 @@ import { read as readCb } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 
 /** pread(2): a read at an offset, which leaves the fd's position (shared with the caller's open file) alone. */
-export const preadAsync = promisify(readCb)
+const preadAsync = promisify(readCb)
 
 /** A regular file the caller passed: the tools read it themselves. */
 export class FileInput {

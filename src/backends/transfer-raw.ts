@@ -15,7 +15,7 @@
 import { constants } from 'node:fs'
 import { open, stat, unlink } from 'node:fs/promises'
 import { FS_NOCOW_FL, setFileAttributes } from '../native/images.ts'
-import { compressor, decompressor, type Compression } from './transfer-compress.ts'
+import { compressor, startDecoder, type Compression, type Decoder } from './transfer-compress.ts'
 import { FileInput, type TransferInput } from './transfer-input.ts'
 import { errnoText, tempPathFor } from './transfer-install.ts'
 import type { JobContext } from './transfer-job.ts'
@@ -90,28 +90,26 @@ export async function writeRawImage(job: JobContext, input: TransferInput, final
   const compression: Compression = await inputCompression(input)
   let temp = await makeTempFile(job, final)
   const stdin = input.kind === 'file' ? input.fd : 'pipe'
-  let first: Tool | undefined
+  let decoder: Decoder | undefined
   let writer: Tool
   if (compression === 'uncompressed' && input.kind === 'file' && input.start === 0) {
     // raw_import_try_reflink(): the whole file, reflinked where it can be.
     writer = startTool(job, 'cp', ['--reflink=auto', '--sparse=always', '--', '/proc/self/fd/3', temp], { extraFds: [input.fd] })
   } else {
-    if (compression !== 'uncompressed') {
-      const [command, args] = decompressor(compression)
-      first = startTool(job, command, args, { stdin, stdout: 'pipe' })
-    }
-    writer = startTool(job, 'dd', [`of=${temp}`, 'bs=64K', 'iflag=fullblock', 'conv=sparse', 'status=none'], { stdin: first?.child.stdout ?? stdin })
-    first?.child.stdout?.destroy()
+    if (compression !== 'uncompressed') decoder = startDecoder(job, compression, stdin)
+    writer = startTool(job, 'dd', [`of=${temp}`, 'bs=64K', 'iflag=fullblock', 'conv=sparse', 'status=none'], { stdin: decoder?.tool.child.stdout ?? stdin })
+    decoder?.tool.child.stdout?.destroy()
   }
+  const first = decoder?.tool
   const reader = first ?? writer
   const progress = watchFileProgress(job, input, readByTool(input, reader), progressPrefix)
   try {
     if (input.kind === 'stream') await input.pipeTo(reader.child.stdin!)
     const [, firstExit] = await Promise.all([writer.exited, first?.exited])
     job.checkCancelled()
-    if (first !== undefined && firstExit !== undefined && firstExit.code !== 0 && firstExit.signal === null) await expectSuccess(job, first)
+    if (decoder !== undefined && firstExit !== undefined && firstExit.code !== 0 && firstExit.signal === null) await decoder.expectSuccess()
     await expectSuccess(job, writer)
-    if (first !== undefined) await expectSuccess(job, first)
+    if (decoder !== undefined) await decoder.expectSuccess()
     progress.finish()
   } finally {
     progress.stop()

@@ -23,6 +23,9 @@ export const ENTER_PROGRAM = fileURLToPath(new URL('machined-enter', BUILD_DIR))
 /** native/spawn_helper/: clones a container and carries out its mount plan. */
 export const SPAWN_HELPER_PROGRAM = fileURLToPath(new URL('machined-spawn-helper', BUILD_DIR))
 
+/** native/gunzip/: decodes a gzip stream with zlib (gzip'd imports). */
+export const GUNZIP_PROGRAM = fileURLToPath(new URL('machined-gunzip', BUILD_DIR))
+
 let addon: unknown
 
 /** The N-API module, typed as the caller's view of it (the functions it uses). */
