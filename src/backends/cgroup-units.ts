@@ -13,8 +13,8 @@
  * @module
  */
 
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { mkdir, readdir, readFile, writeFile, rm, rename } from 'node:fs/promises'
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { FailedError, NoSuchProcessError, UnitExistsError } from '../protocol/errors.ts'
 import type { CreateScopeRequest, Disposable, Log, ProcessRef, UnitRef, Units } from '../core/ports.ts'
@@ -109,7 +109,7 @@ export class CgroupUnits implements Units {
   async createScope(request: CreateScopeRequest): Promise<UnitRef> {
     const { unit, leader, settings } = request
     const cgroup = unitCgroupPath(settings.slice, unit)
-    const devices = await deviceAllowLines(settings.devicePolicy, settings.deviceAllow)
+    const devices = deviceAllowLines(settings.devicePolicy, settings.deviceAllow)
     // Tracking first, then the controllers: the leader is moved in that order, and the record's order is undone on removal.
     const hierarchies = [...trackingHierarchies(this.#layout), ...controllerHierarchies(this.#layout, settings)]
     if (devices !== undefined && this.#layout.devicesV1 !== undefined) hierarchies.push(this.#layout.devicesV1)
@@ -124,7 +124,7 @@ export class CgroupUnits implements Units {
     }
     const before = this.#readProcCgroup(leader.pid)
     // The record first: whatever happens from here on, a restarted daemon knows this scope is ours.
-    await this.#saveRecord(record)
+    this.#saveRecord(record)
     const created: string[] = []
     try {
       for (const h of hierarchies) {
@@ -356,12 +356,18 @@ export class CgroupUnits implements Units {
     return join(this.#runtimeDir, encodeURIComponent(unit))
   }
 
-  async #saveRecord(record: ScopeRecord): Promise<void> {
-    await mkdir(this.#runtimeDir, { recursive: true })
+  /**
+   * Synchronous, as the state files are (state-dir.ts): the runtime
+   * directory is a tmpfs, where the write costs less than the four
+   * thread-pool trips of the asynchronous calls, and this is on the path
+   * of every CreateMachine.
+   */
+  #saveRecord(record: ScopeRecord): void {
+    mkdirSync(this.#runtimeDir, { recursive: true })
     const path = this.#recordPath(record.unit)
     const tmp = `${path}.tmp`
-    await writeFile(tmp, JSON.stringify(record))
-    await rename(tmp, path)
+    writeFileSync(tmp, JSON.stringify(record))
+    renameSync(tmp, path)
   }
 
   /** Stops timers and watchers; cgroups stay as they are. */

@@ -2,11 +2,14 @@
  * DevicePolicy=/DeviceAllow= as cgroup v1 "devices" controller rules,
  * following systemd's cgroup_context_apply(): "closed" (and "auto" with a
  * non-empty allow list) always lets the standard pseudo devices through,
- * "strict" only what is listed.
+ * "strict" only what is listed. Read synchronously: /dev and /proc are
+ * in-kernel (devtmpfs, procfs), where a stat() costs microseconds and a
+ * thread-pool trip each (a dozen per scope, on the path of every
+ * CreateMachine) cost milliseconds on a loaded host.
  * @module
  */
 
-import { readFile, stat } from 'node:fs/promises'
+import { readFileSync, statSync } from 'node:fs'
 import type { DeviceAllowRule, DevicePolicy } from '../core/scope-properties.ts'
 
 /** systemd's auto_devices[]: always reachable under a closed policy. */
@@ -36,9 +39,9 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${escaped}$`)
 }
 
-async function ruleForPath(path: string, access: string): Promise<string[]> {
+function ruleForPath(path: string, access: string): string[] {
   try {
-    const st = await stat(path)
+    const st = statSync(path)
     const type = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : undefined
     if (type === undefined) return []
     const major = Math.floor(st.rdev / 256) & 0xfff
@@ -55,19 +58,19 @@ async function ruleForPath(path: string, access: string): Promise<string[]> {
  * ("auto" with an empty list), else the devices.allow lines after a
  * devices.deny of "a".
  */
-export async function deviceAllowLines(policy: DevicePolicy, allow: readonly DeviceAllowRule[], procDevicesText?: string): Promise<string[] | undefined> {
+export function deviceAllowLines(policy: DevicePolicy, allow: readonly DeviceAllowRule[], procDevicesText?: string): string[] | undefined {
   if (policy === 'auto' && allow.length === 0) return undefined
   const lines: string[] = []
   if (policy !== 'strict') {
-    for (const path of STANDARD_DEVICES) lines.push(...(await ruleForPath(path, 'rwm')))
+    for (const path of STANDARD_DEVICES) lines.push(...ruleForPath(path, 'rwm'))
   }
   let devices: ReturnType<typeof parseProcDevices> | undefined
   for (const rule of allow) {
     if (rule.specifier.startsWith('/dev/')) {
-      lines.push(...(await ruleForPath(rule.specifier, rule.access)))
+      lines.push(...ruleForPath(rule.specifier, rule.access))
       continue
     }
-    devices ??= parseProcDevices(procDevicesText ?? (await readFile('/proc/devices', 'utf8')))
+    devices ??= parseProcDevices(procDevicesText ?? readFileSync('/proc/devices', 'utf8'))
     const isChar = rule.specifier.startsWith('char-')
     const pattern = globToRegExp(rule.specifier.slice(isChar ? 5 : 6))
     const table = isChar ? devices.char : devices.block

@@ -14,7 +14,8 @@ import { VarlinkMachinedClient } from './varlink.ts'
 
 const DEFAULT_BUS = 'unix:path=/run/dbus/system_bus_socket'
 
-function busAddressOf(options: ConnectOptions): string {
+/** The system bus's address: the caller's, else $DBUS_SYSTEM_BUS_ADDRESS, else the well-known socket. */
+export function busAddressOf(options: ConnectOptions = {}): string {
   return options.busAddress ?? process.env.DBUS_SYSTEM_BUS_ADDRESS ?? DEFAULT_BUS
 }
 

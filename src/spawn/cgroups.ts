@@ -25,7 +25,8 @@ import { readProcCgroup } from '../linux/proc.ts'
 
 const SIGKILL = 9
 
-function hostLayout(): CgroupLayout {
+/** The host's cgroup layout (from /proc/self/mountinfo). */
+export function hostLayout(): CgroupLayout {
   const layout = detectCgroupLayout()
   if (layout === undefined) throw new Error('No cgroup hierarchy is mounted')
   return layout

@@ -15,7 +15,7 @@ import type { MachinedClient } from '../client/index.ts'
 import { PROPAGATE_DIR } from '../protocol/propagate.ts'
 import { pidfdOpen, pidfdSendSignal, pidfdWatch, type PidfdWatch } from '../native/pidfd.ts'
 import { capabilityMask } from './capabilities.ts'
-import { ContainerCgroup } from './cgroups.ts'
+import { ContainerCgroup, hostLayout } from './cgroups.ts'
 import { ConsoleForwarder } from './console.ts'
 import { CONTAINER_MANAGER_ID } from './environment.ts'
 import { Helper, type ExitStatus } from './helper.ts'
@@ -128,6 +128,8 @@ export class Container {
       })
       helper = Helper.start(encodePlan(plan), console === undefined ? { pipe: true } : { console: console.pty.slave })
       helper.onNotify(config.onNotify)
+      // Read while the helper starts (mountinfo: a good part of a millisecond), not after the registration.
+      const layout = hostLayout()
       const pid = await helper.pid
       if (pid === 0) throw new Error(helper.error ?? 'The helper failed to start the container')
       pidfd = pidfdOpen(pid)
@@ -142,9 +144,9 @@ export class Container {
       if (config.machined !== undefined && !options.keepUnit) {
         // CreateMachine: machined makes the scope and has moved PID 1 into it when it answers.
         await registerContainer(config.machined, { ...request, allocateUnit: true })
-        placed = { cgroup: ContainerCgroup.of(pid), registered: true }
+        placed = { cgroup: ContainerCgroup.of(pid, layout), registered: true }
       } else {
-        placed = { cgroup: ContainerCgroup.create(pid, options.keepUnit ? { kind: 'payload' } : { kind: 'scope', machine: name }), registered: false }
+        placed = { cgroup: ContainerCgroup.create(pid, options.keepUnit ? { kind: 'payload' } : { kind: 'scope', machine: name }, layout), registered: false }
         if (config.machined !== undefined) {
           await registerContainer(config.machined, { ...request, allocateUnit: false })
           placed.registered = true

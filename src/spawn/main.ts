@@ -20,7 +20,7 @@ import { hostDeviceNodes, hostOsReleasePath, readHostOsRelease } from './host.ts
 import { chooseContainerId, parseMachineIdFile } from './machine-id.ts'
 import { HELP, parseCommandLine, resolveConsoleMode, UsageError, type SpawnOptions } from './options.ts'
 import { containerHostEnvironment, parseOsRelease } from './os-release.ts'
-import { connectMachined, machineExists, SIGKILL, SIGRTMIN } from './register.ts'
+import { reachMachined, SIGKILL, SIGRTMIN } from './register.ts'
 import { syncTimezone } from './timezone.ts'
 import { randomUuid } from '../linux/random.ts'
 import { ServiceNotifier } from '../linux/sd-notify.ts'
@@ -123,18 +123,6 @@ async function prepare(options: SpawnOptions, root: ContainerRoot, consolePty: b
   return { root, id, argv, environment, hostOsRelease, devices: hostDeviceNodes() }
 }
 
-/** A connection to machined, once it has said that no machine of this name exists. */
-async function reachMachined(name: string): Promise<MachinedClient> {
-  const machined = await connectMachined()
-  try {
-    if (await machineExists(machined, name)) throw new Error(`Machine '${name}' already exists`)
-    return machined
-  } catch (err) {
-    machined.close()
-    throw err
-  }
-}
-
 /** Runs machined-spawn; resolves to the exit code. Only bin/ calls process.exit. */
 export async function main(argv: string[]): Promise<number> {
   let options: SpawnOptions
@@ -155,18 +143,22 @@ export async function main(argv: string[]): Promise<number> {
   let machined: MachinedClient | undefined
   let lock: ImageLock | undefined
   let scratch: string | undefined
+  // Reaching machined (Node's socket code, the bus's handshake, two calls: about 5-10 ms on a loaded host, most of
+  // it waiting for the bus and machined) starts first and overlaps finding the root and the look into it. Its
+  // answer is awaited only after them, so a bad root or tree is still the error that is reported.
+  const reaching = options.register ? reachMachined(options.machine) : undefined
+  void reaching?.catch(() => undefined) // awaited below; a failure meanwhile is no unhandled rejection
   try {
-    if (options.template !== undefined && options.directory !== undefined) {
-      await populateFromTemplate(resolve(options.directory), options.template, (m) => say(options, m))
-    }
-    const root = await resolveRoot(options)
-    // nspawn's lock: for a tree once the input is known good (bad input leaves nothing behind, not even the lock
-    // directory), before anything changes it; a raw image before it is mounted for a look, as nobody may be writing it.
-    if (root.setup.kind === 'raw') lock = await lockRoot(root)
-    // Reaching machined (Node's socket code, the bus's handshake, one call) overlaps the look into the tree.
-    const reaching = options.register ? reachMachined(options.machine) : undefined
     let prepared: Prepared
+    let root: ContainerRoot
     try {
+      if (options.template !== undefined && options.directory !== undefined) {
+        await populateFromTemplate(resolve(options.directory), options.template, (m) => say(options, m))
+      }
+      root = await resolveRoot(options)
+      // nspawn's lock: for a tree once the input is known good (bad input leaves nothing behind, not even the lock
+      // directory), before anything changes it; a raw image before it is mounted for a look, as nobody may be writing it.
+      if (root.setup.kind === 'raw') lock = await lockRoot(root)
       prepared = await prepare(options, root, consoleMode !== 'pipe')
     } catch (err) {
       void reaching?.then((client) => { client.close() }, () => undefined)

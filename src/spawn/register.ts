@@ -8,7 +8,10 @@
  * @module
  */
 
-import { connect, type MachinedClient, type ScopeProperty } from '../client/index.ts'
+import type { MachinedClient, ScopeProperty } from '../client/index.ts'
+import { busAddressOf } from '../client/connect.ts'
+import { DbusMachinedClient } from '../client/dbus.ts'
+import { MachinedUnavailableError } from '../client/errors.ts'
 import { CONTAINER_MANAGER_ID } from './environment.ts'
 import { idBytes } from './machine-id.ts'
 
@@ -52,12 +55,33 @@ function unreachable(err: unknown): Error {
   return new Error(`Failed to connect to machined: ${(err as Error).message} (use --register=no to run without)`, { cause: err })
 }
 
-/** machined on the system bus ($DBUS_SYSTEM_BUS_ADDRESS), or a one-line Error. */
-export async function connectMachined(): Promise<MachinedClient> {
+/**
+ * machined on the system bus ($DBUS_SYSTEM_BUS_ADDRESS), once it has said
+ * that no machine of this name exists; else a one-line Error. Checked
+ * before anything is started. The SDK's connect() asks the bus whether
+ * machined runs and only then may the first call go out; here both
+ * questions go out together, one round trip less on the way to the
+ * container's start. The call is also the first one that reaches machined:
+ * a bus that only knows how to activate it (and fails to) shows up here.
+ */
+export async function reachMachined(name: string): Promise<MachinedClient> {
+  const address = busAddressOf()
+  let client: DbusMachinedClient
   try {
-    return await connect({ transport: 'dbus' })
+    client = await DbusMachinedClient.connect(address)
   } catch (err) {
-    throw unreachable(err)
+    throw unreachable(new MachinedUnavailableError(`The system bus at ${address} could not be reached`, { cause: err }))
+  }
+  const [running, existing] = await Promise.allSettled([client.available(), client.get(name)])
+  try {
+    if (running.status === 'rejected') throw unreachable(running.reason)
+    if (!running.value) throw unreachable(new MachinedUnavailableError('No machined (org.freedesktop.machine1) is running on the system bus'))
+    if (existing.status === 'fulfilled') throw new Error(`Machine '${name}' already exists`)
+    if ((existing.reason as { code?: string }).code !== 'NO_SUCH_MACHINE') throw unreachable(existing.reason)
+    return client
+  } catch (err) {
+    client.close()
+    throw err
   }
 }
 
@@ -82,20 +106,5 @@ export async function unregisterContainer(machined: MachinedClient, name: string
     await machined.unregister(name)
   } catch (err) {
     if ((err as { code?: string }).code !== 'NO_SUCH_MACHINE') throw err
-  }
-}
-
-/**
- * Whether machined knows a machine of this name already, checked before
- * anything is started. This is also the first call: a bus that only knows
- * how to activate machined (and fails to) shows up here.
- */
-export async function machineExists(machined: MachinedClient, name: string): Promise<boolean> {
-  try {
-    await machined.get(name)
-    return true
-  } catch (err) {
-    if ((err as { code?: string }).code === 'NO_SUCH_MACHINE') return false
-    throw unreachable(err)
   }
 }

@@ -21,6 +21,17 @@ export class CredentialsCache {
     bus.onNameLost((name) => { this.#cache.delete(name) })
   }
 
+  /**
+   * Asks the bus about a sender not seen before, without waiting: called
+   * at each incoming call, so that a client whose first call is a read
+   * (machined-spawn's GetMachine, made long before its CreateMachine) finds
+   * its credentials ready when a privileged call needs them, rather than
+   * waiting a bus round trip then. One driver call per connection.
+   */
+  prefetch(sender: string): void {
+    if (!this.#cache.has(sender)) this.callerOf(sender).catch(() => undefined)
+  }
+
   callerOf(sender: string): Promise<Caller> {
     let pending = this.#cache.get(sender)
     if (pending === undefined) {

@@ -75,7 +75,10 @@ export class DbusServer implements Disposable {
       },
     })
     const calls = new CallLoop({ bus: options.bus, log: options.log, maxPendingPerSender: options.maxPendingPerSender, dispatch: (call) => this.#tree.dispatch(call) })
-    this.#bus.onCall((call) => calls.answer(call))
+    this.#bus.onCall((call) => {
+      this.#credentials.prefetch(call.sender)
+      calls.answer(call)
+    })
     this.#subscription = this.#manager.on({
       // Sent before the reply to the call that caused them, as systemd does.
       machineNew: (m) => this.#signal('MachineNew', m.name),
