@@ -1,6 +1,8 @@
 // The wire layer on real sockets. Against a scripted fake bus: a malformed
 // message closes the connection through onClose and never throws out of
-// the socket's handlers; messages sent in one tick leave in one write.
+// the socket's handlers; messages sent in one tick leave in one write; the
+// handshake goes out with Hello, and a refusal or a bus without fd passing
+// is still read right.
 // Against a private dbus-daemon: calls, errors, signals, a 10-MB message,
 // and fds in both directions, with no fd left open that nobody took, also
 // when the socket is full while a message with fds goes out.
@@ -14,14 +16,19 @@ import { join } from 'node:path'
 import { FdSocket } from '../../src/native/fd-socket.ts'
 import { BusConnection, type IncomingCall } from '../../src/wire/dbus/bus.ts'
 import { Connection } from '../../src/wire/dbus/connection.ts'
-import { DBusError, MalformedMessageError } from '../../src/wire/dbus/errors.ts'
+import { AuthError, DBusError, MalformedMessageError } from '../../src/wire/dbus/errors.ts'
 import { encodeStandalone, methodReturn, signal } from '../../src/wire/dbus/message.ts'
 import { Variant } from '../../src/wire/dbus/variant.ts'
 
 const GUID = '0123456789abcdef0123456789abcdef'
 
-/** A bus that authenticates anyone (and agrees to pass fds, which it never does), then runs `script` with every message-stream byte it gets. */
-async function fakeBus(dir: string, script: (sock: Socket, data: Buffer) => void): Promise<{ address: string; close(): void }> {
+/**
+ * A bus that authenticates anyone (and agrees to pass fds, which it never does), then runs `script` with every
+ * message-stream byte it gets; `answers` replaces its reply to AUTH or to NEGOTIATE_UNIX_FD (a refusal, an ERROR).
+ */
+async function fakeBus(
+  dir: string, script: (sock: Socket, data: Buffer) => void, answers: { auth?: string; negotiate?: string } = {},
+): Promise<{ address: string; close(): void }> {
   const path = join(dir, `fake-${Math.random().toString(36).slice(2)}`)
   const server = createServer((sock) => {
     let authed = false
@@ -33,8 +40,8 @@ async function fakeBus(dir: string, script: (sock: Socket, data: Buffer) => void
       for (let nl = pending.indexOf('\r\n'); nl !== -1 && !authed; nl = pending.indexOf('\r\n')) {
         const line = pending.slice(0, nl).replace(/^\0/, '')
         pending = pending.slice(nl + 2)
-        if (line.startsWith('AUTH EXTERNAL')) sock.write(Buffer.from(`OK ${GUID}\r\n`))
-        else if (line === 'NEGOTIATE_UNIX_FD') sock.write(Buffer.from('AGREE_UNIX_FD\r\n'))
+        if (line.startsWith('AUTH EXTERNAL')) sock.write(Buffer.from(`${answers.auth ?? `OK ${GUID}`}\r\n`))
+        else if (line === 'NEGOTIATE_UNIX_FD') sock.write(Buffer.from(`${answers.negotiate ?? 'AGREE_UNIX_FD'}\r\n`))
         else if (line === 'BEGIN') {
           authed = true
           if (pending !== '') script(sock, Buffer.from(pending, 'latin1'))
@@ -138,6 +145,62 @@ void describe('against a fake bus', () => {
       assert.equal(isOpen(fd), true)
       conn.close()
       assert.equal(isOpen(fd), false)
+    } finally {
+      bus.close()
+    }
+  })
+
+  void test('Hello leaves with the handshake, in one write, before any answer', async () => {
+    const writes = mock.method(FdSocket.prototype, 'write')
+    const bus = await fakeBus(dir, (sock, data) => {
+      if (data.includes('Hello')) sock.write(encodeStandalone(methodReturn({ serial: 1, sender: undefined }, 's', [':1.7']), 1).data)
+    })
+    try {
+      const conn = await BusConnection.connect(bus.address, { watchNameOwners: false })
+      assert.equal(conn.uniqueName, ':1.7')
+      assert.equal(conn.unixFd, true)
+      const first = writes.mock.calls[0]!.arguments[0]
+      assert.ok(first.toString('latin1').startsWith('\0AUTH EXTERNAL 30\r\nNEGOTIATE_UNIX_FD\r\nBEGIN\r\n'))
+      assert.ok(first.includes('Hello'))
+      conn.close()
+    } finally {
+      writes.mock.restore()
+      bus.close()
+    }
+  })
+
+  void test('a bus that refuses us: connect rejects with AuthError, Hello or not', async () => {
+    const bus = await fakeBus(dir, () => undefined, { auth: 'REJECTED DBUS_COOKIE_SHA1' })
+    try {
+      await assert.rejects(BusConnection.connect(bus.address), (err: Error) => err instanceof AuthError && /rejected EXTERNAL/.test(err.message))
+      await assert.rejects(BusConnection.connect(bus.address, { unixFd: false }), AuthError)
+      await assert.rejects(Connection.open(bus.address), AuthError)
+    } finally {
+      bus.close()
+    }
+  })
+
+  void test('a bus that cannot pass fds: the ERROR is read, no fd is sent, Hello still works', async () => {
+    const bus = await fakeBus(dir, (sock, data) => {
+      if (data.includes('Hello')) sock.write(encodeStandalone(methodReturn({ serial: 1, sender: undefined }, 's', [':1.8']), 1).data)
+    }, { negotiate: 'ERROR "no fds"' })
+    try {
+      const conn = await BusConnection.connect(bus.address, { watchNameOwners: false })
+      assert.equal(conn.uniqueName, ':1.8')
+      assert.equal(conn.unixFd, false)
+      conn.close()
+      const raw = await Connection.open(bus.address, { pipelined: true })
+      const fd = openSync('/dev/null', 'r')
+      try {
+        // Before the answers: no fd may leave; after them, the ERROR means none ever does.
+        assert.throws(() => raw.send({ type: 1, path: '/', member: 'Take', signature: 'h', body: [fd] }), { code: 'INVALID_VALUE' })
+        await raw.authenticated
+        assert.equal(raw.unixFd, false)
+        assert.throws(() => raw.send({ type: 1, path: '/', member: 'Take', signature: 'h', body: [fd] }), /did not agree/)
+      } finally {
+        closeSync(fd)
+        raw.close()
+      }
     } finally {
       bus.close()
     }

@@ -1,6 +1,7 @@
 // The SASL handshake and bus addresses: what we send must be what
 // dbus-daemon and sd-bus expect (a NUL, AUTH EXTERNAL <hex of the uid in
-// ASCII>, NEGOTIATE_UNIX_FD, BEGIN), and refusals must be AuthErrors.
+// ASCII>, NEGOTIATE_UNIX_FD, BEGIN, all at once as sd-bus sends them), the
+// answers must be read in that order, and refusals must be AuthErrors.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { parseAddress } from '../../src/wire/dbus/address.ts'
@@ -18,30 +19,29 @@ void describe('SaslClient', () => {
 
   void test('the whole exchange with fd passing', () => {
     const c = new SaslClient({ uid: 1000, negotiateUnixFd: true })
-    assert.equal(c.start(), '\0AUTH EXTERNAL 31303030\r\n')
-    assert.deepEqual(c.feed(line(`OK ${GUID}`)), { send: 'NEGOTIATE_UNIX_FD\r\n' })
-    assert.deepEqual(c.feed(line('AGREE_UNIX_FD')), { send: 'BEGIN\r\n', result: { guid: GUID, unixFd: true } })
+    assert.equal(c.start(), '\0AUTH EXTERNAL 31303030\r\nNEGOTIATE_UNIX_FD\r\nBEGIN\r\n')
+    assert.deepEqual(c.feed(line(`OK ${GUID}`)), {})
+    assert.deepEqual(c.feed(line('AGREE_UNIX_FD')), { result: { guid: GUID, unixFd: true } })
   })
 
   void test('without fd passing', () => {
     const c = new SaslClient({ uid: 0, negotiateUnixFd: false })
-    c.start()
-    assert.deepEqual(c.feed(line(`OK ${GUID}`)), { send: 'BEGIN\r\n', result: { guid: GUID, unixFd: false } })
+    assert.equal(c.start(), '\0AUTH EXTERNAL 30\r\nBEGIN\r\n')
+    assert.deepEqual(c.feed(line(`OK ${GUID}`)), { result: { guid: GUID, unixFd: false } })
   })
 
   void test('a bus that cannot pass fds answers ERROR, and we go on without', () => {
     const c = new SaslClient({ uid: 0, negotiateUnixFd: true })
     c.start()
-    c.feed(line(`OK ${GUID}`))
-    assert.deepEqual(c.feed(line('ERROR "no fds here"')), { send: 'BEGIN\r\n', result: { guid: GUID, unixFd: false } })
+    assert.deepEqual(c.feed(line(`OK ${GUID}`)), {})
+    assert.deepEqual(c.feed(line('ERROR "no fds here"')), { result: { guid: GUID, unixFd: false } })
   })
 
   void test('lines split across chunks and several lines in one chunk', () => {
     const c = new SaslClient({ uid: 0, negotiateUnixFd: true })
     c.start()
-    assert.deepEqual(c.feed(Buffer.from('OK 3de619a02dee3b9f')), { send: '' })
+    assert.deepEqual(c.feed(Buffer.from('OK 3de619a02dee3b9f')), {})
     const step = c.feed(Buffer.from('69ad301b6b06f90f\r\nAGREE_UNIX_FD\r\n\x6c\x02'))
-    assert.equal(step.send, 'NEGOTIATE_UNIX_FD\r\nBEGIN\r\n')
     assert.deepEqual(step.result, { guid: GUID, unixFd: true })
     assert.deepEqual([...step.rest!], [0x6c, 0x02])
   })
@@ -53,6 +53,13 @@ void describe('SaslClient', () => {
     const nonsense = new SaslClient({ uid: 0, negotiateUnixFd: true })
     nonsense.start()
     assert.throws(() => nonsense.feed(line('HELLO')), AuthError)
+    // AGREE_UNIX_FD before OK is out of order: fds are never taken as agreed without it.
+    const early = new SaslClient({ uid: 0, negotiateUnixFd: true })
+    early.start()
+    assert.throws(() => early.feed(line('AGREE_UNIX_FD')), AuthError)
+    const agreedUnasked = new SaslClient({ uid: 0, negotiateUnixFd: false })
+    agreedUnasked.start()
+    assert.deepEqual(agreedUnasked.feed(Buffer.from(`OK ${GUID}\r\nAGREE_UNIX_FD\r\n`)).result, { guid: GUID, unixFd: false })
     const badGuid = new SaslClient({ uid: 0, negotiateUnixFd: true })
     badGuid.start()
     assert.throws(() => badGuid.feed(line('OK xyz')), AuthError)

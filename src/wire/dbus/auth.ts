@@ -2,10 +2,15 @@
  * The client side of D-Bus's SASL handshake ("Authentication Protocol"),
  * as a state machine over bytes with no I/O of its own: a NUL byte, then
  * AUTH EXTERNAL with our uid as hex-encoded ASCII decimal, then (when
- * asked for) NEGOTIATE_UNIX_FD, then BEGIN. The connection sends what
- * `start()` and `feed()` return and, once a result comes back, speaks
- * the binary protocol; any bytes after the server's last line go to the
- * message framer.
+ * asked for) NEGOTIATE_UNIX_FD, then BEGIN, all at once without waiting
+ * for the answers, as sd-bus does (bus_socket_start_auth_client()):
+ * dbus-daemon and dbus-broker read the lines in order and hand whatever
+ * follows BEGIN to their message reader once the handshake succeeded, so
+ * a client's first message (Hello) can go out in the same write and the
+ * handshake costs no round trip of its own. The answers are read after:
+ * OK (or a refusal, an AuthError), then AGREE_UNIX_FD or ERROR, which
+ * alone decides whether fds may be passed. Any bytes after the server's
+ * last line go to the message framer.
  * @module
  */
 
@@ -19,9 +24,7 @@ export interface AuthResult {
 }
 
 export interface AuthStep {
-  /** Bytes to send now ('' for nothing). */
-  readonly send: string
-  /** Set once the handshake is over (BEGIN is in `send`). */
+  /** Set once the server has answered everything. */
   readonly result?: AuthResult
   /** Bytes after the server's last line: the start of the message stream. */
   readonly rest?: Buffer
@@ -46,37 +49,36 @@ export class SaslClient {
     this.#negotiateUnixFd = options.negotiateUnixFd
   }
 
-  /** The opening bytes: the credentials NUL byte and AUTH EXTERNAL. */
+  /** Everything we send: the credentials NUL byte, AUTH EXTERNAL, NEGOTIATE_UNIX_FD when asked for, BEGIN. */
   start(): string {
     if (this.#state !== 'start') throw new AuthError('SASL handshake started twice')
     this.#state = 'auth'
-    return `\0AUTH EXTERNAL ${hexUid(this.#uid)}\r\n`
+    return `\0AUTH EXTERNAL ${hexUid(this.#uid)}\r\n${this.#negotiateUnixFd ? 'NEGOTIATE_UNIX_FD\r\n' : ''}BEGIN\r\n`
   }
 
   /** Takes bytes from the server; throws AuthError when the server refuses or talks nonsense. */
   feed(chunk: Buffer): AuthStep {
     if (this.#state === 'done' || this.#state === 'start') throw new AuthError(`Unexpected bytes from the bus (SASL state ${this.#state})`)
     let data = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk])
-    let send = ''
     for (;;) {
       const nl = data.indexOf('\r\n')
       if (nl === -1) {
         if (data.length > MAX_LINE) throw new AuthError('The bus sent an overlong SASL line')
         this.#pending = data
-        return { send }
+        return {}
       }
       const line = data.toString('latin1', 0, nl)
       data = data.subarray(nl + 2)
-      const step = this.#line(line)
-      send += step.send
-      if (step.result !== undefined) {
+      const result = this.#line(line)
+      if (result !== undefined) {
         this.#pending = Buffer.alloc(0)
-        return data.length > 0 ? { send, result: step.result, rest: data } : { send, result: step.result }
+        return data.length > 0 ? { result, rest: data } : { result }
       }
     }
   }
 
-  #line(line: string): AuthStep {
+  /** One answer, in the order our lines went out; the result once the last one is in. */
+  #line(line: string): AuthResult | undefined {
     const [command = '', ...args] = line.split(' ')
     if (this.#state === 'auth') {
       if (command === 'OK') {
@@ -85,22 +87,22 @@ export class SaslClient {
         this.#guid = guid
         if (this.#negotiateUnixFd) {
           this.#state = 'negotiate'
-          return { send: 'NEGOTIATE_UNIX_FD\r\n' }
+          return undefined
         }
-        return this.#begin(false)
+        return this.#done(false)
       }
       if (command === 'REJECTED') throw new AuthError(`The bus rejected EXTERNAL authentication as uid ${this.#uid} (it offers: ${args.join(' ') || 'nothing'})`)
       if (command === 'ERROR') throw new AuthError(`The bus answered AUTH with an error: ${args.join(' ')}`)
       throw new AuthError(`Unexpected SASL reply to AUTH: ${JSON.stringify(line.slice(0, 80))}`)
     }
-    if (command === 'AGREE_UNIX_FD') return this.#begin(true)
-    // A bus that cannot pass fds says ERROR; we carry on without them.
-    if (command === 'ERROR') return this.#begin(false)
+    if (command === 'AGREE_UNIX_FD') return this.#done(true)
+    // A bus that cannot pass fds says ERROR; we carry on without them (our BEGIN is already on its way).
+    if (command === 'ERROR') return this.#done(false)
     throw new AuthError(`Unexpected SASL reply to NEGOTIATE_UNIX_FD: ${JSON.stringify(line.slice(0, 80))}`)
   }
 
-  #begin(unixFd: boolean): AuthStep {
+  #done(unixFd: boolean): AuthResult {
     this.#state = 'done'
-    return { send: 'BEGIN\r\n', result: { guid: this.#guid, unixFd } }
+    return { guid: this.#guid, unixFd }
   }
 }

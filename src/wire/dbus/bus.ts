@@ -129,7 +129,7 @@ export class BusConnection {
     address: string, options: { log?: Log; watchNameOwners?: boolean; unixFd?: boolean; flush?: 'tick' | 'turn' } = {},
   ): Promise<BusConnection> {
     const flush = options.flush ?? 'tick'
-    return BusConnection.#hello(await Connection.open(address, { negotiateUnixFd: options.unixFd ?? true, flush }), options)
+    return BusConnection.#hello(await Connection.open(address, { negotiateUnixFd: options.unixFd ?? true, flush, pipelined: true }), options)
   }
 
   /**
@@ -137,13 +137,17 @@ export class BusConnection {
    * container, connected from its namespaces); the fd is the connection's.
    */
   static async adopt(fd: number, options: { log?: Log; watchNameOwners?: boolean } = {}): Promise<BusConnection> {
-    return BusConnection.#hello(await Connection.adopt(fd, { negotiateUnixFd: true }), options)
+    return BusConnection.#hello(await Connection.adopt(fd, { negotiateUnixFd: true, pipelined: true }), options)
   }
 
+  /** Hello goes out right behind the handshake, unanswered yet (sd-bus's way: no round trip for the handshake alone). */
   static async #hello(conn: Connection, options: { log?: Log; watchNameOwners?: boolean }): Promise<BusConnection> {
     const bus = new BusConnection(conn, options.log)
     try {
-      const [name] = await bus.callDriver('Hello', '', [])
+      const hello = bus.callDriver('Hello', '', [])
+      void hello.catch(() => undefined) // a refused handshake fails it too; the AuthError below is the one reported
+      await conn.authenticated
+      const [name] = await hello
       bus.#uniqueName = String(name)
       if (options.watchNameOwners !== false) await bus.callDriver('AddMatch', 's', [
         "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'",

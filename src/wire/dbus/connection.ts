@@ -93,6 +93,13 @@ export interface ConnectOptions {
   /** The uid to authenticate as (default: our own). */
   readonly uid?: number
   /**
+   * Resolve as soon as the handshake is written rather than answered:
+   * messages sent meanwhile follow our BEGIN, in the same write when sent
+   * in the same tick (auth.ts), and `authenticated` settles with the
+   * handshake. No fd can be sent before it has settled.
+   */
+  readonly pipelined?: boolean
+  /**
    * When messages queued for sending go out: 'tick' (the default), once
    * the callback that queued them is done (process.nextTick); 'turn', once
    * every I/O callback of this turn of the event loop is done
@@ -124,44 +131,17 @@ async function connectStream(path: string, passFds: boolean): Promise<Stream> {
   return passFds ? FdSocket.connect(path) : NetStream.connect(path)
 }
 
-/** Runs the SASL handshake; resolves with the result and any message bytes that followed it (the stream is paused then). */
-function authenticate(socket: Stream, sasl: SaslClient): Promise<{ unixFd: boolean; rest: Buffer | undefined }> {
-  return new Promise((resolve, reject) => {
-    let finished = false
-    const done = (err: Error | undefined, value?: { unixFd: boolean; rest: Buffer | undefined }): void => {
-      if (finished) return
-      finished = true
-      clearTimeout(timer)
-      // What follows waits in the kernel for the connection's own handlers.
-      socket.pause()
-      if (err !== undefined) reject(err)
-      else resolve(value!)
-    }
-    const timer = setTimeout(() => done(new AuthError(`No answer to SASL authentication within ${AUTH_TIMEOUT_MS / 1000} s`)), AUTH_TIMEOUT_MS)
-    socket.listen({
-      data: (data, fds) => {
-        // Nobody sends fds before BEGIN.
-        closeFds(fds)
-        if (finished) return
-        try {
-          const step = sasl.feed(data)
-          if (step.send !== '') socket.write(Buffer.from(step.send, 'latin1'))
-          if (step.result !== undefined) done(undefined, { unixFd: step.result.unixFd, rest: step.rest })
-        } catch (err) {
-          done(err instanceof Error ? err : new AuthError(String(err)))
-        }
-      },
-      end: () => done(new AuthError('The bus closed the connection during authentication')),
-      error: (err) => done(err),
-    })
-    socket.write(Buffer.from(sasl.start(), 'latin1'))
-  })
-}
-
 export class Connection {
   readonly #socket: Stream
-  /** Whether the peer agreed to pass fds. */
-  readonly unixFd: boolean
+  #unixFd = false
+  /** The handshake while its answers are awaited; the bytes before them are its. */
+  #sasl: SaslClient | undefined
+  /** The handshake's bytes, written in front of the first messages. */
+  #preamble: Buffer | undefined
+  #authTimer: NodeJS.Timeout | undefined
+  #authSettle: ((err?: Error) => void) | undefined
+  /** Settles once the bus has answered the handshake: rejects with an AuthError (the connection is closed then). */
+  readonly authenticated: Promise<void>
   readonly #framer = new MessageFramer()
   readonly #writer = new Writer()
   #fdQueue: number[] = []
@@ -176,10 +156,29 @@ export class Connection {
   #backlog: Message[] = []
   readonly #closeHandlers: ((err: Error | undefined) => void)[] = []
 
-  private constructor(socket: Stream, unixFd: boolean, flush: 'tick' | 'turn') {
+  private constructor(socket: Stream, sasl: SaslClient, flush: 'tick' | 'turn') {
     this.#socket = socket
-    this.unixFd = unixFd
+    this.#sasl = sasl
     this.#flushPerTurn = flush === 'turn'
+    this.authenticated = new Promise((resolve, reject) => {
+      this.#authSettle = (err) => { if (err === undefined) resolve(); else reject(err) }
+    })
+    // Whoever does not wait for it hears of a failure as the connection's close.
+    this.authenticated.catch(() => undefined)
+    this.#authTimer = setTimeout(() => this.#fail(new AuthError(`No answer to SASL authentication within ${AUTH_TIMEOUT_MS / 1000} s`)), AUTH_TIMEOUT_MS)
+    // Errors after close (a queued write meeting a destroyed socket) are expected: #fail ignores them.
+    socket.listen({
+      data: (data, fds) => this.#onData(data, fds),
+      end: () => this.#fail(this.#sasl !== undefined ? new AuthError('The bus closed the connection during authentication') : new ConnectionClosedError('The bus closed the connection')),
+      error: (err) => this.#fail(err),
+    })
+    this.#preamble = Buffer.from(sasl.start(), 'latin1')
+    this.#scheduleFlush()
+  }
+
+  /** Whether the peer agreed to pass fds (false until it has answered). */
+  get unixFd(): boolean {
+    return this.#unixFd
   }
 
   /** Connects to the first address entry that answers and authenticates; rejects with the last failure. */
@@ -209,30 +208,30 @@ export class Connection {
 
   static async #handshake(socket: Stream, options: ConnectOptions): Promise<Connection> {
     const uid = options.uid ?? process.getuid?.() ?? 0
-    try {
-      const { unixFd, rest } = await authenticate(socket, new SaslClient({ uid, negotiateUnixFd: options.negotiateUnixFd ?? true }))
-      const conn = new Connection(socket, unixFd, options.flush ?? 'tick')
-      conn.#start(rest)
-      return conn
-    } catch (err) {
-      socket.destroy()
-      throw err
-    }
+    const conn = new Connection(socket, new SaslClient({ uid, negotiateUnixFd: options.negotiateUnixFd ?? true }), options.flush ?? 'tick')
+    // On failure the connection has closed itself (#fail).
+    if (options.pipelined !== true) await conn.authenticated
+    return conn
   }
 
-  #start(rest: Buffer | undefined): void {
-    // Errors after close (a queued write meeting a destroyed socket) are expected: #fail ignores them.
-    this.#socket.listen({
-      data: (data, fds) => this.#onData(data, fds),
-      end: () => this.#fail(new ConnectionClosedError('The bus closed the connection')),
-      error: (err) => this.#fail(err),
-    })
-    // Messages right behind the handshake wait in the backlog for onMessage().
-    if (rest !== undefined) {
-      this.#framer.push(rest)
+  /** Bytes while the handshake's answers are awaited; messages right behind them wait in the backlog for onMessage(). */
+  #onAuthData(data: Buffer): void {
+    let step
+    try {
+      step = this.#sasl!.feed(data)
+    } catch (err) {
+      this.#fail(err instanceof Error ? err : new AuthError(String(err)))
+      return
+    }
+    if (step.result === undefined) return
+    this.#sasl = undefined
+    this.#unixFd = step.result.unixFd
+    clearTimeout(this.#authTimer)
+    this.#authSettle?.()
+    if (step.rest !== undefined) {
+      this.#framer.push(step.rest)
       this.#drain()
     }
-    if (!this.#closed) this.#socket.resume()
   }
 
   get closed(): boolean {
@@ -255,6 +254,12 @@ export class Connection {
   #onData(data: Buffer, fds: number[]): void {
     if (this.#closed) {
       closeFds(fds)
+      return
+    }
+    if (this.#sasl !== undefined) {
+      // Nobody sends fds before BEGIN.
+      closeFds(fds)
+      this.#onAuthData(data)
       return
     }
     if (fds.length > 0) {
@@ -312,15 +317,12 @@ export class Connection {
       return serial
     }
     if (fds.length === 0) {
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true
-        if (this.#flushPerTurn) setImmediate(() => this.#flush())
-        else process.nextTick(() => this.#flush())
-      }
+      this.#scheduleFlush()
       return serial
     }
     // A message with fds leaves alone, fds attached to its first byte.
     w.rollback(w.base, 0)
+    if (this.#sasl !== undefined) throw new InvalidValueError('Cannot pass fds before the bus has answered the handshake')
     if (!this.unixFd) throw new InvalidValueError('Cannot pass fds: the bus did not agree to UNIX fd passing')
     this.#flush()
     encodeMessage(w, m, serial)
@@ -333,14 +335,30 @@ export class Connection {
     return serial
   }
 
-  #flush(): void {
-    this.#flushScheduled = false
-    if (this.#closed || this.#writer.pending === 0) return
-    this.#socket.write(this.#writer.take().data)
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return
+    this.#flushScheduled = true
+    if (this.#flushPerTurn) setImmediate(() => this.#flush())
+    else process.nextTick(() => this.#flush())
   }
 
-  #release(): void {
+  #flush(): void {
+    this.#flushScheduled = false
+    if (this.#closed) return
+    const preamble = this.#preamble
+    this.#preamble = undefined
+    if (this.#writer.pending === 0) {
+      if (preamble !== undefined) this.#socket.write(preamble)
+      return
+    }
+    const { data } = this.#writer.take()
+    this.#socket.write(preamble === undefined ? data : Buffer.concat([preamble, data]))
+  }
+
+  #release(err: Error): void {
     this.#closed = true
+    clearTimeout(this.#authTimer)
+    this.#authSettle?.(err)
     for (const msg of this.#backlog) closeFds(msg.fds)
     this.#backlog = []
     closeFds(this.#fdQueue)
@@ -353,7 +371,7 @@ export class Connection {
 
   #fail(err: Error | undefined): void {
     if (this.#closed) return
-    this.#release()
+    this.#release(err ?? new ConnectionClosedError())
     for (const h of this.#closeHandlers) h(err)
   }
 
@@ -361,6 +379,6 @@ export class Connection {
   close(): void {
     if (this.#closed) return
     this.#flush()
-    this.#release()
+    this.#release(new ConnectionClosedError('The connection was closed during authentication'))
   }
 }
