@@ -70,8 +70,10 @@ export interface ConnectionOptions {
   readonly fdSender?: FdSender | undefined
 }
 
-/** `{"parameters":{}}` and its NUL, as encodeMessage() makes it; never written to, so one copy serves every connection. */
-const EMPTY_REPLY = encodeMessage({ parameters: {} })
+/** The usual reply to Register, Unregister, Kill, …: its bytes (and their NUL) are always the same, so #write() takes them made once. */
+const EMPTY_REPLY = { parameters: {} }
+/** Never written to, so one copy serves every connection. */
+const EMPTY_REPLY_BYTES = encodeMessage(EMPTY_REPLY)
 
 /** A plain object without fields: what JSON.stringify() writes as `{}`. */
 function isEmptyRecord(value: Record<string, unknown>): boolean {
@@ -211,15 +213,7 @@ export class VarlinkConnection {
         if (done || !call.more) { this.#log.error('Varlink reply with continues to a call without more, dropped', { method: call.method }); return }
         this.#write({ parameters, continues: true })
       },
-      reply: (parameters, fds) => {
-        // The usual reply to Register, Unregister, Kill, …: its bytes are always the same, so they are made once.
-        if (!done && (fds === undefined || fds.length === 0) && isEmptyRecord(parameters)) {
-          done = true
-          if (!this.#socket.destroyed && this.#socket.writable) this.#socket.write(EMPTY_REPLY)
-          return
-        }
-        final({ parameters }, fds)
-      },
+      reply: (parameters, fds) => final(isEmptyRecord(parameters) ? EMPTY_REPLY : { parameters }, fds),
       error: (error) => final({ error: error.error, parameters: error.parameters }),
     }
   }
@@ -230,7 +224,7 @@ export class VarlinkConnection {
 
   #write(message: Record<string, unknown>): void {
     if (this.#socket.destroyed || !this.#socket.writable) return
-    let bytes = encodeMessage(message)
+    let bytes = message === EMPTY_REPLY ? EMPTY_REPLY_BYTES : encodeMessage(message)
     // sd-varlink refuses to queue a message over its buffer limit (ENOBUFS); so do we.
     if (bytes.length - 1 > this.#limits.maxMessageSize) {
       this.#log.warn('Varlink reply over the size limit, sending ENOBUFS instead', { bytes: bytes.length })
