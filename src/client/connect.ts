@@ -19,6 +19,11 @@ export function busAddressOf(options: ConnectOptions = {}): string {
   return options.busAddress ?? process.env.DBUS_SYSTEM_BUS_ADDRESS ?? DEFAULT_BUS
 }
 
+/** The bus answered, but no machined runs on it: connect()'s error, and machined-spawn's (which asks the bus itself). */
+export function noMachinedOnBus(): MachinedUnavailableError {
+  return new MachinedUnavailableError('No machined (org.freedesktop.machine1) is running on the system bus')
+}
+
 async function reachable(path: string): Promise<boolean> {
   return access(path, constants.W_OK).then(() => true, () => false)
 }
@@ -52,7 +57,7 @@ export async function connect(options: ConnectOptions = {}): Promise<MachinedCli
   }
   if (!(await client.available().catch(() => false))) {
     client.close()
-    throw new MachinedUnavailableError('No machined (org.freedesktop.machine1) is running on the system bus')
+    throw noMachinedOnBus()
   }
   return client
 }

@@ -9,7 +9,7 @@
  */
 
 import type { MachinedClient, ScopeProperty } from '../client/index.ts'
-import { busAddressOf } from '../client/connect.ts'
+import { busAddressOf, noMachinedOnBus } from '../client/connect.ts'
 import { DbusMachinedClient } from '../client/dbus.ts'
 import { MachinedUnavailableError } from '../client/errors.ts'
 import { CONTAINER_MANAGER_ID } from './environment.ts'
@@ -75,7 +75,7 @@ export async function reachMachined(name: string): Promise<MachinedClient> {
   const [running, existing] = await Promise.allSettled([client.available(), client.get(name)])
   try {
     if (running.status === 'rejected') throw unreachable(running.reason)
-    if (!running.value) throw unreachable(new MachinedUnavailableError('No machined (org.freedesktop.machine1) is running on the system bus'))
+    if (!running.value) throw unreachable(noMachinedOnBus())
     if (existing.status === 'fulfilled') throw new Error(`Machine '${name}' already exists`)
     if ((existing.reason as { code?: string }).code !== 'NO_SUCH_MACHINE') throw unreachable(existing.reason)
     return client
