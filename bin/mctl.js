@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // mctl, machinectl's machine verbs for machined; see `mctl --help`.
 'use strict'
-const { loadBundle } = require('./load-bundle.js')
 
 const argv = process.argv.slice(2)
 if (argv.length === 1 && argv[0] === '--version') {
@@ -15,7 +14,8 @@ if (argv.length === 1 && argv[0] === '--version') {
   io.out(versionText(require('node:path').basename(process.argv[1] ?? 'mctl').replace(/\.js$/, '')))
   void io.drained().then(() => process.exit(0))
 } else {
-  void loadBundle('dist/cli/mctl.bundle.cjs').exports.runMctl(argv).then((code) => {
+  // Required here, not above: --version needs none of it.
+  void require('./load-bundle.js').loadBundle('dist/cli/mctl.bundle.cjs').exports.runMctl(argv).then((code) => {
     process.exitCode = code
     process.exit(code)
   })

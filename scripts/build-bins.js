@@ -28,7 +28,8 @@ const root = fileURLToPath(new URL('..', import.meta.url))
  * only for --fleet, where starting it costs a tenth of loading the package.
  */
 export const BINS = {
-  mctl: { dir: 'cli', exports: { runMctl: 'cli/main.ts' }, apart: { etcd3: 'mctl-etcd3' } },
+  // `train`: a module run with the bundle's exports before its code cache is written (see --cache).
+  mctl: { dir: 'cli', exports: { runMctl: 'cli/main.ts' }, apart: { etcd3: 'mctl-etcd3' }, train: 'scripts/train-mctl.js' },
   // mctl makes range reads (src/fleet/store.ts, rangePrefixPaged()), after authenticating with a
   // user and password if given, and reads keys and values: the revisions and lease of each key,
   // four int64s that the decoder would turn into strings, are skipped.
@@ -46,15 +47,21 @@ export const BINS = {
 }
 
 /**
- * `--cache BUNDLE` (run by the build, one process per bundle): load the bundle
- * as its bin does, which runs its top level, and write V8's code cache of
- * everything compiled by then next to it. A process of its own, so that each
- * cache holds one bundle's code and the build runs none of it.
+ * `--cache BUNDLE [TRAIN]` (run by the build, one process per bundle, its
+ * output discarded): load the bundle as its bin does, which runs its top
+ * level, then the bin's training run if it has one (TRAIN's train(): it
+ * runs the bin's commonest command, see ./train-mctl.js), and write V8's
+ * code cache of everything compiled by then next to the bundle. V8
+ * compiles a function when it first runs, so the cache holds the top level
+ * and what the training ran. A process of its own, so that each cache
+ * holds one bundle's code.
  */
 if (process.argv[2] === '--cache') {
   const { loadBundle } = createRequire(import.meta.url)('../bin/load-bundle.js')
-  const bundle = process.argv[3]
-  writeFileSync(`${root}${bundle}.cache`, loadBundle(bundle).script.createCachedData())
+  const [bundle, train] = process.argv.slice(3)
+  const { exports, script } = loadBundle(bundle)
+  if (train !== undefined) await (await import(`${root}${train}`)).train(exports, { root })
+  writeFileSync(`${root}${bundle}.cache`, script.createCachedData())
   process.exit(0)
 }
 
@@ -102,10 +109,10 @@ await Promise.all(Object.entries(BINS).map(([bin, { exports = {}, package: pkg, 
   legalComments: 'none',
   logLevel: 'warning',
 })))
-for (const [i, [, { codeCache = true }]] of Object.entries(BINS).entries()) {
+for (const [i, [, { codeCache = true, train }]] of Object.entries(BINS).entries()) {
   const bundle = bundles[i]
   rmSync(`${root}${bundle}.cache`, { force: true })
   if (!codeCache) continue
-  const made = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--cache', bundle], { stdio: 'inherit' })
+  const made = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--cache', bundle, ...(train === undefined ? [] : [train])], { stdio: ['ignore', 'ignore', 'inherit'] })
   if (made.status !== 0) throw new Error(`the code cache of ${bundle} was not made`)
 }

@@ -29,8 +29,6 @@ export class DbusMachinedClient implements MachinedClient {
   readonly transport = 'dbus'
   readonly #bus: BusConnection
   readonly #address: string
-  /** A second connection that passes fds (the native socket), opened by the first call that answers one (ptys, the root directory). */
-  #fdBus: Promise<BusConnection> | undefined
   #images: DbusImageClient | undefined
   #transfers: DbusTransferClient | undefined
 
@@ -42,8 +40,9 @@ export class DbusMachinedClient implements MachinedClient {
 
   /** `varlinkSocket`: where machined-ts's own calls (start, enable, disable, describe) go, Varlink only. */
   static async connect(address: string, varlinkSocket: string = MACHINE_SOCKET_PATH): Promise<DbusMachinedClient> {
-    // Only the calls that answer fds use one, a connection of their own (#fdCall): a plain socket, without the native one, starts faster.
-    return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false, unixFd: false }), address, varlinkSocket)
+    // One connection on the native socket, fd passing negotiated, for every call: it starts sooner than
+    // node:net's socket, whose modules and stream machinery a short-lived client would load first (bench/README.md).
+    return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false, unixFd: true }), address, varlinkSocket)
   }
 
   readonly #machines: MachinesClient
@@ -251,12 +250,10 @@ export class DbusMachinedClient implements MachinedClient {
     return fd as number
   }
 
-  /** A Manager call whose reply carries fds: over the fd-passing connection, keeping them open for the caller. */
+  /** A Manager call whose reply carries fds, keeping them open for the caller. */
   async #fdCall(member: string, signature: string, body: readonly unknown[]): Promise<unknown[]> {
-    this.#fdBus ??= BusConnection.connect(this.#address, { watchNameOwners: false, unixFd: true })
-    const bus = await this.#fdBus
     try {
-      return await bus.call(BUS_NAME, MACHINE1_PATH, MANAGER_INTERFACE_NAME, member, signature, body, { keepFds: true })
+      return await this.#bus.call(BUS_NAME, MACHINE1_PATH, MANAGER_INTERFACE_NAME, member, signature, body, { keepFds: true })
     } catch (err) {
       if (err instanceof DBusError) throw fromDbusError(err.type, err.message)
       throw err
@@ -298,7 +295,6 @@ export class DbusMachinedClient implements MachinedClient {
   close(): void {
     this.#machines.close()
     this.#bus.close()
-    void this.#fdBus?.then((b) => b.close(), () => undefined)
   }
 
   /** For tools that print object paths (busctl-style). */

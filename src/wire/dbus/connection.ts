@@ -4,8 +4,9 @@
  * in batches. A connection that negotiates fd passing runs on FdSocket
  * (src/native/fd-socket.ts: the project's own addon, recvmsg/sendmsg with
  * SCM_RIGHTS, waiting for writability when the socket is full); one that
- * does not (a client such as mctl) uses node:net instead and never loads
- * the native module, which is most of a short-lived client's start-up.
+ * does not uses node:net. The native socket also starts sooner: a
+ * short-lived client on node:net first loads its modules and streams
+ * (bench/README.md), so the SDK's client negotiates fd passing always.
  *
  * Messages sent in one tick of the event loop leave in one socket write
  * (a reply and the signals its call caused go out together). A message
