@@ -25,6 +25,9 @@ int get_int_args(napi_env env, napi_callback_info info, size_t n, const char *co
 /* socket.c: a Unix socket's address from a path, or a leading NUL byte and an abstract name; -1 if too long. */
 int unix_address(const void *path, size_t length, struct sockaddr_un *ret, socklen_t *ret_len);
 
+/* A string argument as a malloc'd C string (free() it); NULL if it is no string or memory ran out. */
+char *string_of(napi_env env, napi_value v);
+
 void set_int32(napi_env env, napi_value object, const char *key, int32_t v);
 void set_uint32(napi_env env, napi_value object, const char *key, uint32_t v);
 
@@ -60,6 +63,8 @@ napi_value js_btrfs_subvolume_info(napi_env env, napi_callback_info info);
 napi_value js_btrfs_set_read_only(napi_env env, napi_callback_info info);
 napi_value js_block_device_set_read_only(napi_env env, napi_callback_info info);
 napi_value js_scan_search_path(napi_env env, napi_callback_info info);
+/* guest_file.c */
+napi_value js_read_file_in_root(napi_env env, napi_callback_info info);
 /* service.c */
 napi_value js_unix_send_datagram(napi_env env, napi_callback_info info);
 napi_value js_fd_set_cloexec(napi_env env, napi_callback_info info);

@@ -1,6 +1,7 @@
 /* Errors and arguments for every part of the module (addon.h). */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addon.h"
@@ -60,4 +61,15 @@ void set_uint32(napi_env env, napi_value object, const char *key, uint32_t v) {
         napi_value value;
         napi_create_uint32(env, v, &value);
         napi_set_named_property(env, object, key, value);
+}
+
+char *string_of(napi_env env, napi_value v) {
+        size_t n = 0;
+        char *s;
+        if (napi_get_value_string_utf8(env, v, NULL, 0, &n) != napi_ok)
+                return NULL;
+        s = malloc(n + 1);
+        if (s)
+                napi_get_value_string_utf8(env, v, s, n + 1, &n);
+        return s;
 }

@@ -268,17 +268,6 @@ static void complete(napi_env env, napi_status status, void *data) {
         free_scan(s);
 }
 
-static char *string_of(napi_env env, napi_value v) {
-        size_t n = 0;
-        char *s;
-        if (napi_get_value_string_utf8(env, v, NULL, 0, &n) != napi_ok)
-                return NULL;
-        s = malloc(n + 1);
-        if (s)
-                napi_get_value_string_utf8(env, v, s, n + 1, &n);
-        return s;
-}
-
 napi_value js_scan_search_path(napi_env env, napi_callback_info info) {
         size_t argc = 3;
         napi_value argv[3], name;
