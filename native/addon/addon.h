@@ -28,6 +28,12 @@ int unix_address(const void *path, size_t length, struct sockaddr_un *ret, sockl
 /* A string argument as a malloc'd C string (free() it); NULL if it is no string or memory ran out. */
 char *string_of(napi_env env, napi_value v);
 
+/* Holds `callback` and queues `execute` on a libuv worker, then `complete` on the JavaScript thread. */
+void async_queue(napi_env env, napi_value callback, const char *name, napi_async_execute_callback execute,
+                 napi_async_complete_callback complete, void *data, napi_ref *ref, napi_async_work *work);
+/* From `complete`: calls the held callback with (argv[0], argv[1]), then lets it and the work go. */
+void async_done(napi_env env, napi_ref ref, napi_async_work work, napi_value argv[2]);
+
 void set_int32(napi_env env, napi_value object, const char *key, int32_t v);
 void set_uint32(napi_env env, napi_value object, const char *key, uint32_t v);
 

@@ -137,25 +137,21 @@ static void free_read(struct guest_read *g) {
 
 static void complete(napi_env env, napi_status status, void *data) {
         struct guest_read *g = data;
-        napi_value callback, global, argv[2];
+        napi_value argv[2];
 
-        napi_get_reference_value(env, g->callback, &callback);
-        napi_get_global(env, &global);
         napi_get_undefined(env, &argv[0]);
         napi_get_null(env, &argv[1]);
         if (g->error != 0)
                 argv[0] = errno_error(env, g->error, g->syscall_name);
         else if (g->found)
                 napi_create_string_utf8(env, g->length > 0 ? g->data : "", g->length, &argv[1]);
-        napi_call_function(env, global, callback, 2, argv, NULL);
-        napi_delete_reference(env, g->callback);
-        napi_delete_async_work(env, g->work);
+        async_done(env, g->callback, g->work, argv);
         free_read(g);
 }
 
 napi_value js_read_file_in_root(napi_env env, napi_callback_info info) {
         size_t argc = 4;
-        napi_value argv[4], name;
+        napi_value argv[4];
         napi_valuetype types[4];
         int64_t max = -1;
         struct guest_read *g;
@@ -179,9 +175,6 @@ napi_value js_read_file_in_root(napi_env env, napi_callback_info info) {
                 free_read(g);
                 return throw_errno(env, ENOMEM, "malloc");
         }
-        napi_create_reference(env, argv[3], 1, &g->callback);
-        napi_create_string_utf8(env, "machined-guest-file", NAPI_AUTO_LENGTH, &name);
-        napi_create_async_work(env, NULL, name, execute, complete, g, &g->work);
-        napi_queue_async_work(env, g->work);
+        async_queue(env, argv[3], "machined-guest-file", execute, complete, g, &g->callback, &g->work);
         return NULL;
 }
