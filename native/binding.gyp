@@ -3,7 +3,8 @@
 #    do by itself on a Unix socket, a process or a pty (SO_PEERCRED,
 #    SCM_RIGHTS, pidfd_open, pidfd_send_signal, an epoll set of fds,
 #    openpt, TIOCSWINSZ, AF_VSOCK, the image pool's locks and ioctls, sd_notify
-#    datagrams), loaded by src/native/addon.ts; typed views in
+#    datagrams, a guest's files read inside its root with openat2), loaded
+#    by src/native/addon.ts; typed views in
 #    src/backends/native.ts (daemon), src/native/pidfd.ts (both),
 #    src/native/fd-socket.ts (fd passing, both transports) and
 #    src/linux/pty.ts (ptys, for mctl and the launchers).
@@ -30,7 +31,7 @@
       'sources': [
         'addon/main.c', 'addon/errors.c', 'addon/process.c', 'addon/pty.c', 'addon/socket.c',
         'addon/poll_set.c', 'addon/inotify.c', 'addon/vsock.c', 'addon/images.c', 'addon/images_scan.c',
-        'addon/service.c', 'common/fdpass.c',
+        'addon/guest_file.c', 'addon/service.c', 'common/fdpass.c',
       ],
       'defines': ['NAPI_VERSION=8'],
       # Only the module's entry point is visible: nothing of ours can take the place of the C library's.

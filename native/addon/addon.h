@@ -25,6 +25,15 @@ int get_int_args(napi_env env, napi_callback_info info, size_t n, const char *co
 /* socket.c: a Unix socket's address from a path, or a leading NUL byte and an abstract name; -1 if too long. */
 int unix_address(const void *path, size_t length, struct sockaddr_un *ret, socklen_t *ret_len);
 
+/* A string argument as a malloc'd C string (free() it); NULL if it is no string or memory ran out. */
+char *string_of(napi_env env, napi_value v);
+
+/* Holds `callback` and queues `execute` on a libuv worker, then `complete` on the JavaScript thread. */
+void async_queue(napi_env env, napi_value callback, const char *name, napi_async_execute_callback execute,
+                 napi_async_complete_callback complete, void *data, napi_ref *ref, napi_async_work *work);
+/* From `complete`: calls the held callback with (argv[0], argv[1]), then lets it and the work go. */
+void async_done(napi_env env, napi_ref ref, napi_async_work work, napi_value argv[2]);
+
 void set_int32(napi_env env, napi_value object, const char *key, int32_t v);
 void set_uint32(napi_env env, napi_value object, const char *key, uint32_t v);
 
@@ -60,6 +69,8 @@ napi_value js_btrfs_subvolume_info(napi_env env, napi_callback_info info);
 napi_value js_btrfs_set_read_only(napi_env env, napi_callback_info info);
 napi_value js_block_device_set_read_only(napi_env env, napi_callback_info info);
 napi_value js_scan_search_path(napi_env env, napi_callback_info info);
+/* guest_file.c */
+napi_value js_read_file_in_root(napi_env env, napi_callback_info info);
 /* service.c */
 napi_value js_unix_send_datagram(napi_env env, napi_callback_info info);
 napi_value js_fd_set_cloexec(napi_env env, napi_callback_info info);

@@ -1,6 +1,7 @@
-/* Errors and arguments for every part of the module (addon.h). */
+/* Errors, arguments and async work for every part of the module (addon.h). */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addon.h"
@@ -60,4 +61,35 @@ void set_uint32(napi_env env, napi_value object, const char *key, uint32_t v) {
         napi_value value;
         napi_create_uint32(env, v, &value);
         napi_set_named_property(env, object, key, value);
+}
+
+char *string_of(napi_env env, napi_value v) {
+        size_t n = 0;
+        char *s;
+        if (napi_get_value_string_utf8(env, v, NULL, 0, &n) != napi_ok)
+                return NULL;
+        s = malloc(n + 1);
+        if (s)
+                napi_get_value_string_utf8(env, v, s, n + 1, &n);
+        return s;
+}
+
+void async_queue(napi_env env, napi_value callback, const char *name, napi_async_execute_callback execute,
+                 napi_async_complete_callback complete, void *data, napi_ref *ref, napi_async_work *work) {
+        napi_value resource_name;
+
+        napi_create_reference(env, callback, 1, ref);
+        napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name);
+        napi_create_async_work(env, NULL, resource_name, execute, complete, data, work);
+        napi_queue_async_work(env, *work);
+}
+
+void async_done(napi_env env, napi_ref ref, napi_async_work work, napi_value argv[2]) {
+        napi_value callback, global;
+
+        napi_get_reference_value(env, ref, &callback);
+        napi_get_global(env, &global);
+        napi_call_function(env, global, callback, 2, argv, NULL);
+        napi_delete_reference(env, ref);
+        napi_delete_async_work(env, work);
 }

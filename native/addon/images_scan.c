@@ -234,11 +234,9 @@ static void free_scan(struct scan *s) {
 
 static void complete(napi_env env, napi_status status, void *data) {
         struct scan *s = data;
-        napi_value callback, argv[2], global, value, buffer, dirs;
+        napi_value argv[2], value, buffer, dirs;
         void *bytes;
 
-        napi_get_reference_value(env, s->callback, &callback);
-        napi_get_global(env, &global);
         napi_get_undefined(env, &argv[0]);
         napi_get_undefined(env, &argv[1]);
         if (s->error != 0)
@@ -262,26 +260,13 @@ static void complete(napi_env env, napi_status status, void *data) {
                 }
                 napi_set_named_property(env, argv[1], "dirs", dirs);
         }
-        napi_call_function(env, global, callback, 2, argv, NULL);
-        napi_delete_reference(env, s->callback);
-        napi_delete_async_work(env, s->work);
+        async_done(env, s->callback, s->work, argv);
         free_scan(s);
-}
-
-static char *string_of(napi_env env, napi_value v) {
-        size_t n = 0;
-        char *s;
-        if (napi_get_value_string_utf8(env, v, NULL, 0, &n) != napi_ok)
-                return NULL;
-        s = malloc(n + 1);
-        if (s)
-                napi_get_value_string_utf8(env, v, s, n + 1, &n);
-        return s;
 }
 
 napi_value js_scan_search_path(napi_env env, napi_callback_info info) {
         size_t argc = 3;
-        napi_value argv[3], name;
+        napi_value argv[3];
         napi_valuetype type;
         uint32_t n = 0;
         struct scan *s = calloc(1, sizeof *s);
@@ -311,9 +296,6 @@ napi_value js_scan_search_path(napi_env env, napi_callback_info info) {
                         s->names[s->n_names++] = string_of(env, v);
                 }
         }
-        napi_create_reference(env, argv[2], 1, &s->callback);
-        napi_create_string_utf8(env, "machined-images-scan", NAPI_AUTO_LENGTH, &name);
-        napi_create_async_work(env, NULL, name, execute, complete, s, &s->work);
-        napi_queue_async_work(env, s->work);
+        async_queue(env, argv[2], "machined-images-scan", execute, complete, s, &s->callback, &s->work);
         return NULL;
 }

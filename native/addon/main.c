@@ -14,6 +14,8 @@
  *   images.c   ofdLock, fileAttributes, setFileAttributes, btrfsSubvolumeInfo,
  *              btrfsSetReadOnly, blockDeviceSetReadOnly: the image
  *              pool's locks and ioctls; images_scan.c scanSearchPath (off the JS thread)
+ *   guest_file.c readFileInRoot(root, path, max, callback): a small regular file
+ *              of a guest, resolved inside its root by openat2() (off the JS thread)
  *   service.c  unixSendDatagram(address, data) (sd_notify), fdSetCloexec(fd),
  *              isListeningUnixStream(fd) (socket activation)
  *   vsock.c    vsockListen(), vsockLocalPort(fd), vsockAccept(fd), vhostVsockSetGuestCid(fd, cid)
@@ -26,7 +28,8 @@
  * src/native/pidfd.ts (pidfds, for the daemon and machined-spawn),
  * src/native/fd-socket.ts (the sockets both transports pass fds on),
  * src/linux/pty.ts (ptys), src/vmspawn/signals.ts (signalPipe) and
- * src/vmspawn/vsock-native.ts (AF_VSOCK), src/native/images.ts (images) and
+ * src/vmspawn/vsock-native.ts (AF_VSOCK), src/native/images.ts (images),
+ * src/native/guest-file.ts (a guest's files) and
  * src/native/service.ts (sd_notify and socket activation).
  */
 
@@ -138,6 +141,7 @@ static napi_value init(napi_env env, napi_value exports) {
                 ADDON_FUNCTION("btrfsSetReadOnly", js_btrfs_set_read_only),
                 ADDON_FUNCTION("blockDeviceSetReadOnly", js_block_device_set_read_only),
                 ADDON_FUNCTION("scanSearchPath", js_scan_search_path),
+                ADDON_FUNCTION("readFileInRoot", js_read_file_in_root),
                 ADDON_FUNCTION("unixSendDatagram", js_unix_send_datagram),
                 ADDON_FUNCTION("fdSetCloexec", js_fd_set_cloexec),
                 ADDON_FUNCTION("isListeningUnixStream", js_is_listening_unix_stream),

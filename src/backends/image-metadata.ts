@@ -11,15 +11,11 @@
 import type { ImageMetadata } from '../protocol/image.ts'
 import { hostnameIsValid } from '../protocol/hostname.ts'
 import { parseEnvFile } from '../core/env-file.ts'
-import { chaseInRoot } from './chase.ts'
-import { osReleaseIn, readGuestFile } from './inspector.ts'
+import { readGuestFileInRoot } from './guest-file.ts'
+import { osReleaseIn } from './inspector.ts'
 
 async function readInTree(root: string, path: string): Promise<string | undefined> {
-  try {
-    return await readGuestFile(await chaseInRoot(root, path))
-  } catch {
-    return undefined
-  }
+  return readGuestFileInRoot(root, path).catch(() => undefined)
 }
 
 /**

@@ -7,13 +7,13 @@
  */
 
 import { execFile } from 'node:child_process'
-import { constants } from 'node:fs'
-import { open, readFile, readlink } from 'node:fs/promises'
+import { readlinkSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { FileNotFoundError } from '../protocol/errors.ts'
 import { parseEnvFile } from '../core/env-file.ts'
 import type { Address, Inspector, ProcessRef, Processes } from '../core/ports.ts'
-import { chaseInRoot } from './chase.ts'
+import { readGuestFileInRoot } from './guest-file.ts'
 
 const execFileAsync = promisify(execFile)
 
@@ -70,40 +70,6 @@ export function addressesFromIpJson(json: string): Address[] {
   return found.map(({ family, address }) => ({ family, address }))
 }
 
-/** systemd's READ_FULL_BYTES_MAX: an os-release larger than this is no os-release. */
-const GUEST_FILE_MAX = 4 * 1024 * 1024
-
-/**
- * A small regular file of a guest, read through /proc/LEADER/root after
- * chaseInRoot(): undefined for anything else. The guest owns the file and
- * may swap it after the chase: never through a symlink (O_NOFOLLOW: an
- * absolute one would resolve against the host's root), never block on a
- * FIFO (O_NONBLOCK; a blocked open holds one of libuv's few threads, and
- * with them every file access of the daemon), never read a device or a
- * file without end (/dev/zero) into memory.
- */
-export async function readGuestFile(path: string): Promise<string | undefined> {
-  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY)
-  try {
-    const st = await file.stat()
-    if (!st.isFile() || st.size > GUEST_FILE_MAX) return undefined
-    const chunks: Buffer[] = []
-    let length = 0
-    for (;;) {
-      const chunk = Buffer.alloc(64 * 1024)
-      const { bytesRead } = await file.read(chunk, 0, chunk.length, null)
-      if (bytesRead === 0) break
-      chunks.push(chunk.subarray(0, bytesRead))
-      length += bytesRead
-      // It grew since the stat.
-      if (length > GUEST_FILE_MAX) return undefined
-    }
-    return Buffer.concat(chunks).toString('utf8')
-  } finally {
-    await file.close()
-  }
-}
-
 /**
  * The os-release of the tree at `root` ("" for the host's own), as that
  * tree resolves it (os-release(5): /etc/os-release first, then
@@ -111,13 +77,7 @@ export async function readGuestFile(path: string): Promise<string | undefined> {
  */
 export async function osReleaseIn(root: string): Promise<Map<string, string> | undefined> {
   for (const candidate of ['/etc/os-release', '/usr/lib/os-release']) {
-    let path: string
-    try {
-      path = await chaseInRoot(root, candidate)
-    } catch {
-      continue
-    }
-    const text = await readGuestFile(path).catch(() => undefined)
+    const text = await readGuestFileInRoot(root, candidate).catch(() => undefined)
     if (text !== undefined) return parseEnvFile(text)
   }
   return undefined
@@ -155,8 +115,9 @@ export class ProcfsInspector implements Inspector {
     return this.#whileAlive(leader, async () => {
       let args = ['-j', 'address', 'show']
       if (leader !== undefined) {
-        const ours = await readlink(`${this.#procRoot}/self/ns/net`)
-        const theirs = await readlink(`${this.#procRoot}/${leader.pid}/ns/net`)
+        // Magic links naming the namespace ("net:[INODE]"): reading them never blocks, so no trip to a libuv thread.
+        const ours = readlinkSync(`${this.#procRoot}/self/ns/net`)
+        const theirs = readlinkSync(`${this.#procRoot}/${leader.pid}/ns/net`)
         if (ours === theirs) return undefined
         args = [`--net=${this.#procRoot}/${leader.pid}/ns/net`, '--', 'ip', ...args]
       }
