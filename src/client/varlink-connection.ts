@@ -5,7 +5,7 @@
  * @module
  */
 
-import { createConnection, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { FrameDecoder } from '../wire/varlink/framing.ts'
 
 /** What a reply may hold at most; the daemon's own limit is the same 16 MiB. */
@@ -42,7 +42,9 @@ export class VarlinkConnection {
 
   static connect(path: string): Promise<VarlinkConnection> {
     return new Promise((resolve, reject) => {
-      const socket = createConnection(path)
+      // node:net is loaded on first use: with its streams it costs a short-lived client a few ms
+      // (bench/README.md), and a client on the native socket never needs it.
+      const socket = process.getBuiltinModule('node:net').createConnection(path)
       socket.once('connect', () => { socket.off('error', reject); resolve(new VarlinkConnection(socket)) })
       socket.once('error', reject)
     })

@@ -11,7 +11,6 @@
  * @module
  */
 
-import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
 // The same relative path from src/native (tsx) and dist/native (built).
@@ -32,7 +31,10 @@ let addon: unknown
 export function loadAddon<Addon>(): Addon {
   if (addon === undefined) {
     try {
-      addon = createRequire(import.meta.url)(fileURLToPath(new URL('machined_native.node', BUILD_DIR)))
+      // What require() does with a .node file, without loading node:module for it (a few ms of a short-lived client's start).
+      const module = { exports: {} }
+      process.dlopen(module, fileURLToPath(new URL('machined_native.node', BUILD_DIR)))
+      addon = module.exports
     } catch (err) {
       throw new Error(`The native module is missing (${(err as Error).message}); run \`npm ci\`, or \`npm run install\` to build it alone`, { cause: err })
     }

@@ -24,7 +24,7 @@
  */
 
 import { closeSync } from 'node:fs'
-import { createConnection, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { FdSocket, type FdSocketHandlers } from '../../native/fd-socket.ts'
 import { parseAddress } from './address.ts'
 import { SaslClient } from './auth.ts'
@@ -47,7 +47,9 @@ class NetStream implements Stream {
 
   static connect(path: string): Promise<NetStream> {
     return new Promise((resolve, reject) => {
-      const socket = createConnection(path)
+      // node:net is loaded on first use: with its streams it costs a short-lived client a few ms
+      // (bench/README.md), and a client on the native socket never needs it.
+      const socket = process.getBuiltinModule('node:net').createConnection(path)
       socket.once('connect', () => { socket.off('error', reject); resolve(new NetStream(socket)) })
       socket.once('error', reject)
     })
