@@ -60,14 +60,14 @@ export async function train({ runMctl }, { root }) {
     conn.on('error', () => undefined)
   })
   await new Promise((resolve, reject) => server.once('error', reject).listen(socket, resolve))
-  const saved = process.env.DBUS_SYSTEM_BUS_ADDRESS
-  process.env.DBUS_SYSTEM_BUS_ADDRESS = `unix:path=${socket}`
+  // Only the stand-in's address: nothing of the builder's environment ($MACHINED_FLEET_ETCD, $COLUMNS) may steer the run.
+  const saved = process.env
+  process.env = { PATH: saved.PATH, LANG: 'C.UTF-8', DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${socket}` }
   try {
     const code = await runMctl(['list'])
     if (code !== 0) throw new Error(`mctl list exited with ${code} in the training run`)
   } finally {
-    if (saved === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS
-    else process.env.DBUS_SYSTEM_BUS_ADDRESS = saved
+    process.env = saved
     server.close()
     rmSync(dir, { recursive: true, force: true })
   }
