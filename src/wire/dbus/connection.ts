@@ -142,6 +142,7 @@ export class Connection {
   /** The handshake's bytes, written in front of the first messages. */
   #preamble: Buffer | undefined
   #authTimer: NodeJS.Timeout | undefined
+  /** Settles `authenticated`; undefined once it has. */
   #authSettle: ((err?: Error) => void) | undefined
   /** Settles once the bus has answered the handshake: rejects with an AuthError (the connection is closed then). */
   readonly authenticated: Promise<void>
@@ -229,8 +230,7 @@ export class Connection {
     if (step.result === undefined) return
     this.#sasl = undefined
     this.#unixFd = step.result.unixFd
-    clearTimeout(this.#authTimer)
-    this.#authSettle?.()
+    this.#settleAuth()
     if (step.rest !== undefined) {
       this.#framer.push(step.rest)
       this.#drain()
@@ -358,10 +358,16 @@ export class Connection {
     this.#socket.write(preamble === undefined ? data : Buffer.concat([preamble, data]))
   }
 
-  #release(err: Error): void {
-    this.#closed = true
+  /** Ends the wait for the handshake's answers, once: its timer, and `authenticated` (rejected with `err`). */
+  #settleAuth(err?: Error): void {
     clearTimeout(this.#authTimer)
     this.#authSettle?.(err)
+    this.#authSettle = undefined
+  }
+
+  #release(err: Error): void {
+    this.#closed = true
+    this.#settleAuth(err)
     for (const msg of this.#backlog) closeFds(msg.fds)
     this.#backlog = []
     closeFds(this.#fdQueue)
