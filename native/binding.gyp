@@ -17,7 +17,7 @@
 #    Node cannot join a mount namespace. src/backends/terminals.ts and
 #    src/backends/machine-files.ts run it.
 #  - machined-gunzip (gunzip/): decodes gzip'd imports with zlib between
-#    the file and tar (src/backends/transfer-decode.ts).
+#    the file and tar (startDecoder() in src/backends/transfer-compress.ts).
 # common/ holds what they share: passing fds over a Unix socket.
 {
   'target_defaults': {

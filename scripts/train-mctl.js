@@ -12,7 +12,7 @@
 // GetMachineAddresses that fails as it does for a container without a
 // network namespace of its own) with made-up machines. Its own code is
 // dist/'s D-Bus codec, another script, so none of it lands in the cache.
-// What mctl prints goes nowhere: build-bins.js runs this with stdout closed.
+// What mctl prints goes nowhere: build-bins.js runs this with stdout on /dev/null.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
