@@ -8,29 +8,36 @@
 //   (b) Cold start of `mctl list` next to the real `machinectl list`: wall
 //       time of the whole process, median of N runs, with 10 machines
 //       registered, against both daemons.
+//   (c) Node's floor for (a)'s pairs: the same client against a Node
+//       server that only replies, and against one that makes only the
+//       system calls of a registration, over Varlink, and the latter over
+//       D-Bus with our D-Bus code (bench/floor.js).
 // Isolation, leaders and cleanup are bench/run.js's (bench/lib/). Run as
 // root: `node bench/clients.js` (--help). See bench/README.md.
 import { spawnSync } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BUS_ADDRESS } from './lib/bus.js'
 import { BENCH_DIR, REAL_MACHINED, REPO, log, median, wholeNumber } from './lib/common.js'
-import { DAEMONS, startDaemon, stopDaemon, VARLINK_SOCKET } from './lib/daemons.js'
+import { DAEMONS, FLOOR_DIR, startDaemon, stopDaemon, VARLINK_SOCKET } from './lib/daemons.js'
 import { machineInfo } from './lib/host.js'
 import { CpuSamples, perfDataFile } from './lib/instrument.js'
 import {
   agentInPool, beginInner, enterPrivateRun, isInner, outerRun, publishResults, stopAndClean,
 } from './lib/isolation.js'
-import { Agent } from './lib/processes.js'
+import { Agent, Proc } from './lib/processes.js'
 
 const HELP = `node bench/clients.js [OPTIONS]
 
 (a) Register+Unregister pairs/s over Varlink and D-Bus against machined-ts,
     and over D-Bus against ${REAL_MACHINED};
 (b) cold start (whole-process wall time) of \`mctl list\` and \`machinectl list\`
-    with machines registered, against each daemon.
+    with machines registered, against each daemon;
+(c) with machined-ts, (a)'s pairs against Node's floor: over Varlink a Node
+    server that only replies, and one making only a registration's system
+    calls; over D-Bus the latter with our D-Bus code (bench/floor.js).
 Must run as root; touches nothing of the host (private mount namespace with
 a tmpfs on /run; every cgroup and process it makes is removed).
 
@@ -44,9 +51,11 @@ Options:
                  0 skips it)
   --runs=N       Cold starts per command, interleaved; the median is reported (default 30)
   --only=WHICH   systemd | ts | both (default both)
+  --no-floor     Skip (c)
   --perf-record  Sample machined-ts's on-CPU time (perf record -e cpu-clock) during
                  the last one-client round of each transport, into
-                 bench/results/perf/ts.TRANSPORT.data; summarise with
+                 bench/results/perf/ts.TRANSPORT.data, and during the last
+                 round of N clients, into ts.TRANSPORT-N-clients.data; summarise with
                  node bench/perf-summary.js FILE --per=PAIRS
   --no-build     Do not run \`tsc -p tsconfig.build.json\` first
   --json=FILE    Where to write results (default bench/results/clients.json)
@@ -65,6 +74,7 @@ function parseOptions(argv) {
       'perf-record': { type: 'boolean', default: false },
       runs: { type: 'string', default: '30' },
       only: { type: 'string', default: 'both' },
+      'no-floor': { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
       json: { type: 'string', default: join(BENCH_DIR, 'results', 'clients.json') },
       help: { type: 'boolean', short: 'h', default: false },
@@ -74,7 +84,7 @@ function parseOptions(argv) {
   if (!['systemd', 'ts', 'both'].includes(values.only)) throw new Error('--only is systemd, ts or both')
   return {
     help: values.help, pairs: int('pairs', 1), rounds: int('rounds', 1), warmup: int('warmup', 0), machines: int('machines', 1), clients: int('clients', 0), perfRecord: values['perf-record'],
-    runs: int('runs', 1), daemons: values.only === 'both' ? ['systemd', 'ts'] : [values.only], build: !values['no-build'], json: values.json,
+    runs: int('runs', 1), floor: !values['no-floor'] && values.only !== 'systemd', daemons: values.only === 'both' ? ['systemd', 'ts'] : [values.only], build: !values['no-build'], json: values.json,
   }
 }
 
@@ -88,14 +98,53 @@ function outer(argv) {
 
 const PAIR_OP = { dbus: 'pairs', varlink: 'varlink_pairs' }
 
-/** Connects `clients` to the daemon over transport `t`. */
-async function connectAll(clients, t) {
-  await Promise.all(clients.map((c) => (t === 'dbus' ? c.call('connect', { address: BUS_ADDRESS }) : c.call('varlink_connect', { path: VARLINK_SOCKET }))))
+const pairNames = (world, prefix, count) => Array.from({ length: count }, (_, i) => `bench${world.tag}${prefix}${i}`)
+const letter = (round) => String.fromCharCode(97 + (round % 26))
+
+/** Daemon (and bus) CPU µs per pair since `c0`, an earlier `cpu()`. */
+function perPair(cpu, c0, n) {
+  const c1 = cpu()
+  return { daemon_cpu_us_per_pair: ((c1.daemon - c0.daemon) / n) * 1e6, bus_cpu_us_per_pair: ((c1.bus - c0.bus) / n) * 1e6 }
 }
 
-async function disconnectAll(clients, t) {
-  await Promise.all(clients.map((c) => c.call(t === 'dbus' ? 'disconnect' : 'varlink_disconnect')))
+/**
+ * The concurrent measurement of one transport: every worker connected,
+ * each one's warm-up all at once, then the timed rounds, each worker with
+ * its own leader and names (`prefix` tells transports apart).
+ */
+async function concurrentRounds({ workers, op, connect, disconnect, prefix, label, opts, world, cpu, perf }) {
+  await Promise.all(workers.map((w) => connect(w)))
+  await Promise.all(workers.map((w, i) => w.call(op, {
+    names: [], leaders: [world.clientLeaders[i]], warmup_names: pairNames(world, `w${prefix}${i}x`, Math.ceil(opts.warmup / 4)), warmup_leaders: [world.clientLeaders[i]],
+  })))
+  const rounds = []
+  for (let round = 0; round < opts.rounds; round++) {
+    const each = Math.max(1, Math.floor(opts.pairs / 4))
+    const samples = perf !== undefined && round === opts.rounds - 1 ? new CpuSamples(perf.pid, perf.file) : undefined
+    await samples?.ready()
+    const c0 = cpu()
+    const results = await Promise.all(workers.map((w, i) => w.call(op, {
+      names: pairNames(world, `${prefix}${letter(round)}${i}x`, each), leaders: [world.clientLeaders[i]],
+    })))
+    if (samples !== undefined) await samples.stop()
+    // All clients' pairs over the time from the first start to the last end.
+    const total = results.reduce((sum, r) => sum + r.pairs, 0)
+    const window = (Math.max(...results.map((r) => r.end_ns)) - Math.min(...results.map((r) => r.start_ns))) / 1e9
+    rounds.push({
+      clients: workers.length, pairs: total, pairs_per_s: total / window, ...perPair(cpu, c0, total),
+      slowest_client_pairs_per_s: Math.min(...results.map((r) => r.pairs_per_s)),
+      client_p95_ms: median(results.map((r) => r.pair_latency.p95_ms)),
+    })
+    log(`${label}, ${workers.length} clients, round ${round + 1}: ${(total / window).toFixed(0)} pairs/s`)
+  }
+  await Promise.all(workers.map((w) => disconnect(w)))
+  return rounds
 }
+
+const summary = (rounds) => (rounds.length === 0 ? undefined : {
+  median_pairs_per_s: median(rounds.map((r) => r.pairs_per_s)),
+  median_daemon_cpu_us_per_pair: median(rounds.map((r) => r.daemon_cpu_us_per_pair)),
+})
 
 /**
  * Rounds of pairs per transport, interleaved so that drift hits both
@@ -106,24 +155,18 @@ async function disconnectAll(clients, t) {
 async function pairs(kind, opts, world, agent, started, workers) {
   const transports = kind === 'ts' ? ['dbus', 'varlink'] : ['dbus']
   if (kind === 'ts') await agent.call('varlink_connect', { path: VARLINK_SOCKET })
-  const names = (prefix, count) => Array.from({ length: count }, (_, i) => `bench${world.tag}${prefix}${i}`)
-  const letter = (round) => String.fromCharCode(97 + (round % 26))
   const cpu = () => ({ daemon: started.daemon.cpu(), bus: started.bus.cpu() })
-  const perPair = (c0, n) => {
-    const c1 = cpu()
-    return { daemon_cpu_us_per_pair: ((c1.daemon - c0.daemon) / n) * 1e6, bus_cpu_us_per_pair: ((c1.bus - c0.bus) / n) * 1e6 }
-  }
   const out = Object.fromEntries(transports.map((t) => [t, { rounds: [], concurrent: [] }]))
   for (const t of transports) {
-    await agent.call(PAIR_OP[t], { names: [], leaders: [world.pairLeader], warmup_names: names(`w${t[0]}`, opts.warmup), warmup_leaders: [world.pairLeader] })
+    await agent.call(PAIR_OP[t], { names: [], leaders: [world.pairLeader], warmup_names: pairNames(world, `w${t[0]}`, opts.warmup), warmup_leaders: [world.pairLeader] })
   }
   for (let round = 0; round < opts.rounds; round++) {
     for (const t of transports) {
       const samples = opts.perfRecord && kind === 'ts' && round === opts.rounds - 1 ? new CpuSamples(started.daemon.pid, perfDataFile(kind, t)) : undefined
       await samples?.ready()
       const c0 = cpu()
-      const r = await agent.call(PAIR_OP[t], { names: names(`${t[0]}${letter(round)}`, opts.pairs), leaders: [world.pairLeader] })
-      out[t].rounds.push({ pairs_per_s: r.pairs_per_s, pair_latency: r.pair_latency, client_cpu_s: r.client_cpu_s, ...perPair(c0, r.pairs) })
+      const r = await agent.call(PAIR_OP[t], { names: pairNames(world, `${t[0]}${letter(round)}`, opts.pairs), leaders: [world.pairLeader] })
+      out[t].rounds.push({ pairs_per_s: r.pairs_per_s, pair_latency: r.pair_latency, client_cpu_s: r.client_cpu_s, ...perPair(cpu, c0, r.pairs) })
       if (samples !== undefined) out[t].perfData = await samples.stop()
       log(`${DAEMONS[kind].label}: ${t} round ${round + 1}: ${r.pairs_per_s.toFixed(0)} pairs/s, daemon ${out[t].rounds.at(-1).daemon_cpu_us_per_pair.toFixed(0)} µs CPU per pair`)
     }
@@ -131,37 +174,100 @@ async function pairs(kind, opts, world, agent, started, workers) {
   if (kind === 'ts') await agent.call('varlink_disconnect')
   if (workers.length > 0) {
     for (const t of transports) {
-      await connectAll(workers, t)
-      // Each client's warm-up first, all at once; then the timed rounds.
-      await Promise.all(workers.map((w, i) => w.call(PAIR_OP[t], {
-        names: [], leaders: [world.clientLeaders[i]], warmup_names: names(`w${t[0]}${i}x`, Math.ceil(opts.warmup / 4)), warmup_leaders: [world.clientLeaders[i]],
-      })))
-      for (let round = 0; round < opts.rounds; round++) {
-        const each = Math.max(1, Math.floor(opts.pairs / 4))
-        const c0 = cpu()
-        const results = await Promise.all(workers.map((w, i) => w.call(PAIR_OP[t], {
-          names: names(`${t[0]}${letter(round)}${i}x`, each), leaders: [world.clientLeaders[i]],
-        })))
-        // All clients' pairs over the time from the first start to the last end.
-        const total = results.reduce((sum, r) => sum + r.pairs, 0)
-        const window = (Math.max(...results.map((r) => r.end_ns)) - Math.min(...results.map((r) => r.start_ns))) / 1e9
-        out[t].concurrent.push({
-          clients: workers.length, pairs: total, pairs_per_s: total / window, ...perPair(c0, total),
-          slowest_client_pairs_per_s: Math.min(...results.map((r) => r.pairs_per_s)),
-          client_p95_ms: median(results.map((r) => r.pair_latency.p95_ms)),
-        })
-        log(`${DAEMONS[kind].label}: ${t}, ${workers.length} clients, round ${round + 1}: ${(total / window).toFixed(0)} pairs/s`)
-      }
-      await disconnectAll(workers, t)
+      out[t].concurrent = await concurrentRounds({
+        workers, op: PAIR_OP[t], prefix: t[0], label: `${DAEMONS[kind].label}: ${t}`, opts, world, cpu,
+        perf: opts.perfRecord && kind === 'ts' ? { pid: started.daemon.pid, file: perfDataFile(kind, `${t}-${workers.length}-clients`) } : undefined,
+        connect: (w) => (t === 'dbus' ? w.call('connect', { address: BUS_ADDRESS }) : w.call('varlink_connect', { path: VARLINK_SOCKET })),
+        disconnect: (w) => w.call(t === 'dbus' ? 'disconnect' : 'varlink_disconnect'),
+      })
     }
   }
-  const summary = (rounds) => (rounds.length === 0 ? undefined : {
-    median_pairs_per_s: median(rounds.map((r) => r.pairs_per_s)),
-    median_daemon_cpu_us_per_pair: median(rounds.map((r) => r.daemon_cpu_us_per_pair)),
-  })
   return Object.fromEntries(Object.entries(out).map(([t, r]) => [t, {
     ...r, ...summary(r.rounds), concurrentSummary: summary(r.concurrent),
   }]))
+}
+
+// ── (c) Node's floor for a pair ─────────────────────────────────────────────
+
+/** bench/floor.js's Varlink modes, as the tables name them. */
+const FLOOR_MODES = {
+  reply: 'Node floor: replies only',
+  syscalls: "Node floor: a registration's system calls only",
+}
+
+/**
+ * (a)'s rounds against one floor, the one client and then all workers
+ * (the agent is connected already); `cpu()` gives the floor's and its
+ * bus's CPU seconds.
+ */
+async function floorRounds({ op, connect, disconnect, prefix, label, cpu }, opts, world, agent, workers) {
+  await agent.call(op, { names: [], leaders: [world.pairLeader], warmup_names: pairNames(world, `w${prefix}`, opts.warmup), warmup_leaders: [world.pairLeader] })
+  const rounds = []
+  for (let round = 0; round < opts.rounds; round++) {
+    const c0 = cpu()
+    const r = await agent.call(op, { names: pairNames(world, `${prefix}${letter(round)}`, opts.pairs), leaders: [world.pairLeader] })
+    rounds.push({ pairs_per_s: r.pairs_per_s, pair_latency: r.pair_latency, client_cpu_s: r.client_cpu_s, ...perPair(cpu, c0, r.pairs) })
+    log(`${label}: round ${round + 1}: ${r.pairs_per_s.toFixed(0)} pairs/s, ${rounds.at(-1).daemon_cpu_us_per_pair.toFixed(0)} µs CPU per pair`)
+  }
+  const concurrent = workers.length === 0 ? [] : await concurrentRounds({ workers, op, prefix, label, opts, world, cpu, connect, disconnect })
+  return { rounds, concurrent, ...summary(rounds), concurrentSummary: summary(concurrent) }
+}
+
+/**
+ * The same pairs against bench/floor.js: over Varlink a server that only
+ * replies and one that makes only a registration's system calls, over
+ * D-Bus the latter with our D-Bus code on a fresh bus. What a Node
+ * process on this machine needs per pair before any of machined-ts's own
+ * work.
+ */
+async function floors(opts, world, agent, procs, workers) {
+  rmSync(FLOOR_DIR, { recursive: true, force: true })
+  mkdirSync(FLOOR_DIR, { recursive: true })
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' }
+  const start = async (name, args) => {
+    const p = new Proc(name, [process.execPath, join(BENCH_DIR, 'floor.js'), ...args], env)
+    procs.add(p)
+    await p.waitStdout(/ready/, 10_000)
+    return p
+  }
+  const stop = async (p) => {
+    await p.stop()
+    procs.delete(p)
+  }
+  const out = {}
+  try {
+    const sink = await start('floor bus sink', ['--mode=sink', `--socket=${FLOOR_DIR}/bus`])
+    try {
+      for (const [mode, label] of Object.entries(FLOOR_MODES)) {
+        const path = `${FLOOR_DIR}/${mode}`
+        const server = await start(label, [`--mode=${mode}`, `--socket=${path}`, `--sink=${FLOOR_DIR}/bus`, `--state-dir=${FLOOR_DIR}/machines-${mode}`])
+        try {
+          await agent.call('varlink_connect', { path })
+          out[mode] = await floorRounds({
+            op: 'varlink_pairs', prefix: `f${mode[0]}`, label, cpu: () => ({ daemon: server.cpu(), bus: sink.cpu() }),
+            connect: (w) => w.call('varlink_connect', { path }), disconnect: (w) => w.call('varlink_disconnect'),
+          }, opts, world, agent, workers)
+          await agent.call('varlink_disconnect')
+        } finally {
+          await stop(server)
+        }
+      }
+    } finally {
+      await stop(sink)
+    }
+    const started = await startDaemon('floor', { agent, procs })
+    try {
+      out.dbus = await floorRounds({
+        op: 'pairs', prefix: 'fd', label: DAEMONS.floor.label, cpu: () => ({ daemon: started.daemon.cpu(), bus: started.bus.cpu() }),
+        connect: (w) => w.call('connect', { address: BUS_ADDRESS }), disconnect: (w) => w.call('disconnect'),
+      }, opts, world, agent, workers)
+    } finally {
+      await stopDaemon(started)
+    }
+  } finally {
+    rmSync(FLOOR_DIR, { recursive: true, force: true })
+  }
+  return out
 }
 
 // ── (b) Cold starts ─────────────────────────────────────────────────────────
@@ -176,6 +282,9 @@ function cleanEnv() {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8', TZ: 'UTC', DBUS_SYSTEM_BUS_ADDRESS: BUS_ADDRESS, SYSTEMD_COLORS: '0', SYSTEMD_PAGER: '' }
 }
 
+/** bench/list-floor.cjs: `machinectl list`'s D-Bus calls from Node, nothing decoded but the names, no table. */
+const LIST_FLOOR = 'Node floor of `mctl list`: its D-Bus calls only'
+
 function commands(kind) {
   const mctl = [process.execPath, join(REPO, 'bin/mctl.js')]
   const env = cleanEnv()
@@ -187,6 +296,7 @@ function commands(kind) {
   }
   if (kind === 'ts') list['mctl --transport=varlink list'] = { argv: [...mctl, '--transport=varlink', 'list'], env }
   list['mctl --version (no daemon calls)'] = { argv: [...mctl, '--version'], env }
+  list[LIST_FLOOR] = { argv: [process.execPath, join(BENCH_DIR, 'list-floor.cjs')], env }
   list['node -e 0'] = { argv: [process.execPath, '-e', '0'], env }
   if (process.env.NODE_EXTRA_CA_CERTS !== undefined) list["node -e 0, caller's environment"] = { argv: [process.execPath, '-e', '0'], env: callerEnv }
   return list
@@ -205,7 +315,7 @@ async function coldStarts(kind, opts, world, agent) {
     const once = (c) => spawnSync(c.argv[0], c.argv.slice(1), { env: c.env, encoding: 'utf8' })
     const reference = once(cmds['machinectl list'])
     for (const [label, c] of Object.entries(cmds)) {
-      if (!label.includes(' list')) continue
+      if (!label.startsWith('mctl ') || !label.endsWith(' list')) continue
       const r = once(c)
       if (r.status !== 0) throw new Error(`${label} failed: ${r.stderr}`)
       if (r.stdout !== reference.stdout) throw new Error(`${label} printed something else than machinectl list:\n${r.stdout}\n---\n${reference.stdout}`)
@@ -274,6 +384,15 @@ async function inner(argv) {
       }
       results.daemons[kind] = out
     }
+    if (opts.floor) {
+      try {
+        results.floor = await floors(opts, world, agent, procs, workers)
+      } catch (err) {
+        log(`Node's floor: ${err.message}`)
+        results.floor = { error: err.message }
+        code = 1
+      }
+    }
   } catch (err) {
     log(`failed: ${err.stack ?? err.message}`)
     results.error = err.message
@@ -319,9 +438,19 @@ function formatTables(results) {
       [`D-Bus → machined-ts, ${label}`, fmt(rate(tsDbus), 0), ratio(rate(tsDbus), rate(sdDbus)), '1.00', cpuUs(tsDbus)],
       [`Varlink → machined-ts, ${label}`, fmt(rate(tsVarlink), 0), ratio(rate(tsVarlink), rate(sdDbus)), ratio(rate(tsVarlink), rate(tsDbus)), cpuUs(tsVarlink)],
     )
+    const floorRow = (transport, name, floor) => {
+      if (floor !== undefined) pairRows.push([`${transport} → ${name}, ${label}`, fmt(rate(floor), 0), ratio(rate(floor), rate(sdDbus)), ratio(rate(floor), rate(tsDbus)), cpuUs(floor)])
+    }
+    floorRow('D-Bus', DAEMONS.floor.label, s(results.floor?.dbus))
+    for (const [mode, name] of Object.entries(FLOOR_MODES)) floorRow('Varlink', name, s(results.floor?.[mode]))
   }
   pairRows.push(['Varlink → systemd-machined 252', 'n/a', '—', '—', '—'])
   out.push(markdown(['client → daemon', 'pairs/s', 'ratio to systemd-machined (D-Bus)', 'ratio to machined-ts D-Bus', 'daemon CPU µs/pair'], pairRows))
+  if (results.floor !== undefined && results.floor.error === undefined) {
+    out.push('', 'Node floor: bench/floor.js with the same client; its "daemon CPU" is that process\'s. "replies only" parses each call',
+      'and answers it; "a registration\'s system calls only" makes a registration\'s system calls (pidfd pin, /proc reads, state',
+      'file, unit link) and sends the bus signal (over Varlink: 200 bytes to a socket standing in for the bus), and nothing else.')
+  }
   out.push('', `(b) Cold start, whole process wall time, median of ${o.runs} runs, ${o.machines} machines registered (lower is better)`, '')
   const labels = [...new Set([...Object.keys(sd.coldStart?.commands ?? {}), ...Object.keys(ts.coldStart?.commands ?? {})])]
   const cell = (d, label) => fmt(d.coldStart?.commands?.[label]?.median_ms, 1)

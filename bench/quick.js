@@ -72,7 +72,7 @@ function main() {
   // 500 warm-up pairs: V8 optimises the daemon's hot code over its first few hundred calls; fewer measure the interpreter.
   const clientsJson = join(RESULTS, 'quick-clients.json')
   const spawnJson = join(RESULTS, 'quick-spawn-boot.json')
-  run([process.execPath, 'bench/clients.js', '--no-build', '--pairs=1000', '--rounds=1', '--warmup=500', '--runs=20', `--json=${clientsJson}`])
+  run([process.execPath, 'bench/clients.js', '--no-build', '--no-floor', '--pairs=1000', '--rounds=1', '--warmup=500', '--runs=20', `--json=${clientsJson}`])
   if (!values['no-spawn']) run([process.execPath, 'bench/spawn-boot.js', '--no-build', '--quick', '--rounds=2', `--json=${spawnJson}`])
   const clients = JSON.parse(readFileSync(clientsJson, 'utf8'))
   const spawnBoot = values['no-spawn'] ? undefined : JSON.parse(readFileSync(spawnJson, 'utf8'))

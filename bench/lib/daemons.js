@@ -10,7 +10,12 @@ import { Proc } from './processes.js'
 export const DAEMONS = {
   systemd: { label: 'systemd-machined 252' },
   ts: { label: 'machined-ts' },
+  // Not a daemon: bench/floor.js's D-Bus mode, Node's floor for a pair over the bus (bench/clients.js).
+  floor: { label: "Node floor: our D-Bus code and a registration's system calls only" },
 }
+
+/** Where bench/floor.js keeps its state files, in the private /run. */
+export const FLOOR_DIR = '/run/bench-floor'
 
 /** machined-ts's Varlink socket (its default); systemd-machined 252 has none. */
 export const VARLINK_SOCKET = '/run/systemd/machine/io.systemd.Machine'
@@ -20,6 +25,7 @@ export const HEAP_DIR = join(BENCH_DIR, 'results', 'heap')
 
 function daemonArgv(kind, { profile = false, perfMap = false, heapSnapshot = false, extraArgs = [] } = {}) {
   if (kind === 'systemd') return [REAL_MACHINED]
+  if (kind === 'floor') return [process.execPath, join(BENCH_DIR, 'floor.js'), '--mode=dbus', `--bus=${BUS_ADDRESS}`, `--state-dir=${FLOOR_DIR}/machines-dbus`]
   const prof = profile ? ['--cpu-prof', `--cpu-prof-dir=${join(BENCH_DIR, 'results', 'profiles')}`] : []
   // /tmp/perf-PID.map names JIT-compiled JavaScript for perf report (bench/lib/instrument.js).
   if (perfMap) prof.push('--perf-basic-prof')
