@@ -61,8 +61,32 @@ function unknownProperty(iface: string, name: string): DbusProtocolError {
   return new DbusProtocolError(SD_BUS_ERROR.UNKNOWN_PROPERTY, `Unknown interface ${iface} or property ${name}.`)
 }
 
-export function checkSignature(call: IncomingCall, iface: string, method: MethodDescription): void {
-  const expected = inSignature(method)
+/** A method of an interface, with its input signature worked out once. */
+interface MethodEntry {
+  readonly method: MethodDescription
+  readonly signature: string
+}
+
+/**
+ * Each interface's methods by name, made on first use: every call looks
+ * its method up, and a linear search with a signature rebuilt per call
+ * cost more than a map. Keyed by the descriptions, which are constants.
+ */
+const methodTables = new WeakMap<InterfaceDescription, ReadonlyMap<string, MethodEntry>>()
+
+function methodsOf(description: InterfaceDescription): ReadonlyMap<string, MethodEntry> {
+  let table = methodTables.get(description)
+  if (table === undefined) {
+    const made = new Map<string, MethodEntry>()
+    // The first of a name wins, as a search from the start would find it.
+    for (const method of description.methods) if (!made.has(method.name)) made.set(method.name, { method, signature: inSignature(method) })
+    table = made
+    methodTables.set(description, table)
+  }
+  return table
+}
+
+function checkSignature(call: IncomingCall, iface: string, { method, signature: expected }: MethodEntry): void {
   if (call.signature !== expected) {
     throw new DbusProtocolError(
       SD_BUS_ERROR.INVALID_ARGS,
@@ -112,11 +136,11 @@ export class ObjectTree {
       return this.#properties(call, interfaces)
     }
     const found = target.kind === 'object' ? target.interfaces.find((i) => i.description.name === iface) : undefined
-    const method = found?.description.methods.find((m) => m.name === call.member)
-    const handler = method === undefined ? undefined : found?.methods[method.name]
-    if (found === undefined || method === undefined || handler === undefined) throw unknownMethod(call.member, iface)
-    if (method.privileged === true) await this.#checkPrivileged(call, iface, method.name)
-    checkSignature(call, iface, method)
+    const entry = found === undefined ? undefined : methodsOf(found.description).get(call.member)
+    const handler = entry === undefined ? undefined : found?.methods[entry.method.name]
+    if (found === undefined || entry === undefined || handler === undefined) throw unknownMethod(call.member, iface)
+    if (entry.method.privileged === true) await this.#checkPrivileged(call, iface, entry.method.name)
+    checkSignature(call, iface, entry)
     return handler(call)
   }
 

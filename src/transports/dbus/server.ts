@@ -21,7 +21,7 @@ import { machineObject, type DbusContext } from './machine.ts'
 import { imageObject } from './image.ts'
 import { MachineListReply } from './list-machines.ts'
 import { managerObject } from './manager.ts'
-import { ObjectTree, type ObjectInterface, type Resolved } from './object-tree.ts'
+import { ObjectTree, type Resolved } from './object-tree.ts'
 
 const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties'
 
@@ -53,7 +53,8 @@ export class DbusServer implements Disposable {
   readonly #manager: Manager
   readonly #credentials: CredentialsCache
   readonly #tree: ObjectTree
-  readonly #managerObject: ObjectInterface
+  /** What /org/freedesktop/machine1 resolves to: the same for every call, so made once. */
+  readonly #managerNode: Resolved
   readonly #ctx: DbusContext
   readonly #subscription: Disposable
   readonly #machineList: MachineListReply
@@ -64,7 +65,7 @@ export class DbusServer implements Disposable {
     this.#credentials = new CredentialsCache(options.bus)
     this.#ctx = { manager: options.manager, callerOf: (call) => this.#callerOf(call) }
     this.#machineList = new MachineListReply(options.manager)
-    this.#managerObject = managerObject(this.#ctx, this.#machineList)
+    this.#managerNode = { kind: 'object', interfaces: [managerObject(this.#ctx, this.#machineList)], children: ['image', 'machine'] }
     this.#tree = new ObjectTree({
       resolve: (path, call) => this.#resolve(path, call),
       machineId: () => options.machineId,
@@ -104,7 +105,7 @@ export class DbusServer implements Disposable {
   async #resolve(path: string, call: IncomingCall): Promise<Resolved | undefined> {
     const parent = PARENT_NODES[path]
     if (parent !== undefined) return { kind: 'node', children: [parent] }
-    if (path === MACHINE1_PATH) return { kind: 'object', interfaces: [this.#managerObject], children: ['image', 'machine'] }
+    if (path === MACHINE1_PATH) return this.#managerNode
     if (path === MACHINE_PATH_PREFIX) {
       return { kind: 'fallback', children: this.#manager.list().map((m) => busLabelEscape(m.name)) }
     }
