@@ -10,8 +10,21 @@ import { utf8Decode, utf8Encode } from './utf8.ts'
 export const MACHINE1_PATH = '/org/freedesktop/machine1'
 export const MACHINE_PATH_PREFIX = '/org/freedesktop/machine1/machine'
 
+/** Whether every character is an ASCII letter or digit, the first not a digit: the label is `s` itself. */
+function needsNoEscape(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    const alpha = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
+    if (!alpha && !(c >= 0x30 && c <= 0x39 && i > 0)) return false
+  }
+  return true
+}
+
 export function busLabelEscape(s: string): string {
   if (s.length === 0) return '_'
+  // Most machine names escape to themselves: no byte array and no string built a character at a time
+  // (which the marshaller then reads slowly), twice for every registration's signals and reply.
+  if (needsNoEscape(s)) return s
   const bytes = utf8Encode(s)
   let out = ''
   for (let i = 0; i < bytes.length; i++) {
