@@ -6,7 +6,10 @@
  * @module
  */
 
-/** A copy of `s` that refers to no other string. */
+/** A copy of `s` that refers to nothing it was cut from. */
 export function ownString(s: string): string {
-  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string)
+  // Slicing a concatenation copies the concatenation into a string of its own first (V8 flattens it):
+  // the result refers to that copy, one character longer than `s`, and no longer to what `s` was cut
+  // from. A quarter of the cost of a JSON round trip, and ownString runs for every registration.
+  return s.length < 13 ? s : ` ${s}`.slice(1)
 }
