@@ -72,8 +72,19 @@ export interface VarlinkInterface {
 /** The names of an interface's methods, for handler tables that must cover exactly those (`satisfies Record<…>`). */
 export type MethodName<I extends VarlinkInterface> = Extract<I['symbols'][number], { readonly kind: 'method' }>['name']
 
+/** Each interface's methods by name, made on first use (a server looks one up for every call); the interfaces are constants. */
+const methodTables = new WeakMap<VarlinkInterface, ReadonlyMap<string, VarlinkMethod>>()
+
 export function findMethod(iface: VarlinkInterface, name: string): VarlinkMethod | undefined {
-  return iface.symbols.find((s): s is VarlinkMethod => s.kind === 'method' && s.name === name)
+  let table = methodTables.get(iface)
+  if (table === undefined) {
+    const made = new Map<string, VarlinkMethod>()
+    // The first of a name wins, as a search from the start would find it.
+    for (const s of iface.symbols) if (s.kind === 'method' && !made.has(s.name)) made.set(s.name, s)
+    table = made
+    methodTables.set(iface, table)
+  }
+  return table.get(name)
 }
 
 export function findType(iface: VarlinkInterface, name: string): VarlinkStructType | VarlinkEnumType | undefined {
