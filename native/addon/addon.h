@@ -54,6 +54,7 @@ napi_value js_get_peer_cred(napi_env env, napi_callback_info info);
 napi_value js_socket_pair(napi_env env, napi_callback_info info);
 napi_value js_unix_connect(napi_env env, napi_callback_info info);
 napi_value js_receive_fds(napi_env env, napi_callback_info info);
+napi_value js_receive_fds_into(napi_env env, napi_callback_info info);
 napi_value js_send_fds(napi_env env, napi_callback_info info);
 /* poll_set.c */
 napi_value js_poll_set_open(napi_env env, napi_callback_info info);

@@ -7,7 +7,8 @@
  *              signalPipe([signo, ...]) -> fd (signals Node cannot handle)
  *   pty.c      ptyOpen() -> { master, slave, path }, ptySetWindowSize(fd, columns, rows)
  *   socket.c   getPeerCred(fd), socketPair(), unixConnect(path),
- *              sendFds(fd, buffer, [fd]), receiveFds(fd): Unix sockets,
+ *              sendFds(fd, buffer, [fd]), receiveFds(fd),
+ *              receiveFdsInto(fd, buffer, fds): Unix sockets,
  *              fds passed with SCM_RIGHTS
  *   poll_set.c pollSetOpen(callback): many fds behind one uv_poll
  *   inotify.c  inotifyInit(), inotifyAddWatch(fd, path, mask), inotifyRmWatch(fd, wd)
@@ -129,6 +130,7 @@ static napi_value init(napi_env env, napi_value exports) {
                 ADDON_FUNCTION("socketPair", js_socket_pair),
                 ADDON_FUNCTION("unixConnect", js_unix_connect),
                 ADDON_FUNCTION("receiveFds", js_receive_fds),
+                ADDON_FUNCTION("receiveFdsInto", js_receive_fds_into),
                 ADDON_FUNCTION("sendFds", js_send_fds),
                 ADDON_FUNCTION("pollSetOpen", js_poll_set_open),
                 ADDON_FUNCTION("inotifyInit", js_inotify_open),

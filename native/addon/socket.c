@@ -132,6 +132,42 @@ napi_value js_receive_fds(napi_env env, napi_callback_info info) {
         return result;
 }
 
+/*
+ * receiveFds() without an allocation: reads what waits, up to the length
+ * of the Buffer `into`, into it; the count of fds that came along goes to
+ * `fds[0]`, the fds to `fds[1]`… (an Int32Array of FDPASS_MAX_FDS + 1).
+ * Returns the bytes read (0: the end of the stream); throws as
+ * receiveFds() does. A socket read per message would otherwise make an
+ * external Buffer each time, and the garbage collector free its memory.
+ */
+napi_value js_receive_fds_into(napi_env env, napi_callback_info info) {
+        size_t argc = 3, length, n_fds_max, n_fds;
+        napi_value argv[3], result;
+        napi_typedarray_type type;
+        int32_t fd, *fds;
+        void *data;
+        ssize_t n;
+
+        napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+        if (get_int_arg(env, argv, argc, 0, "fd", &fd) < 0)
+                return NULL;
+        if (argc < 3 || napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok || length == 0) {
+                napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "into must be a non-empty Buffer");
+                return NULL;
+        }
+        if (napi_get_typedarray_info(env, argv[2], &type, &n_fds_max, (void **) &fds, NULL, NULL) != napi_ok ||
+            type != napi_int32_array || n_fds_max < FDPASS_MAX_FDS + 1) {
+                napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "fds must be an Int32Array of 254 elements");
+                return NULL;
+        }
+        n = fdpass_receive(fd, data, length, fds + 1, FDPASS_MAX_FDS, &n_fds, MSG_DONTWAIT);
+        if (n < 0)
+                return throw_errno(env, errno, "recvmsg");
+        fds[0] = (int32_t) n_fds;
+        napi_create_int64(env, (int64_t) n, &result);
+        return result;
+}
+
 /* The fds of sendFds()'s array argument; throws and returns -1 when it is not an array of at most FDPASS_MAX_FDS ints. */
 static int get_fds(napi_env env, napi_value array, int fds[FDPASS_MAX_FDS], uint32_t *ret_n) {
         if (napi_get_array_length(env, array, ret_n) != napi_ok || *ret_n > FDPASS_MAX_FDS) {

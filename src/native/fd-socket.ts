@@ -25,11 +25,23 @@ import { pollSetOpen, type PollSet } from './poll-set.ts'
 
 interface Addon {
   unixConnect(path: Buffer): number
-  receiveFds(fd: number): { data: Buffer; fds: number[] }
+  /** Reads into `into`; the count of fds received goes to fds[0], the fds after it. */
+  receiveFdsInto(fd: number, into: Buffer, fds: Int32Array): number
 }
 
-/** receiveFds() reads at most this much at a time. */
+/** One read takes at most this much. */
 const RECEIVE_MAX_BYTES = 65536
+/** SCM_MAX_FD, the most fds one read hands out, and the count in front of them. */
+const RECEIVE_FDS_SLOTS = 253 + 1
+
+/**
+ * Where every socket reads into, before what was read is copied out for its
+ * handler: reads are synchronous and done before the handler runs, so one
+ * scratch area serves all. A small copy from Node's buffer pool costs less
+ * than an external Buffer per read (malloc, and the garbage collector's
+ * finalising).
+ */
+let scratch: { readonly data: Buffer; readonly fds: Int32Array } | undefined
 /** Reads per readiness report, so one busy socket cannot hold the event loop; the poll set reports again while data waits. */
 const READS_PER_TURN = 16
 
@@ -112,22 +124,27 @@ export class FdSocket {
 
   #readable(): void {
     const addon = loadAddon<Addon>()
+    const into = scratch ??= { data: Buffer.allocUnsafeSlow(RECEIVE_MAX_BYTES), fds: new Int32Array(RECEIVE_FDS_SLOTS) }
     for (let i = 0; i < READS_PER_TURN && this.#reader !== undefined && !this.#paused; i++) {
-      let r: { data: Buffer; fds: number[] }
+      let n: number
       try {
-        r = addon.receiveFds(this.#fd)
+        n = addon.receiveFdsInto(this.#fd, into.data, into.fds)
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') this.#fail(err as Error)
         return
       }
-      if (r.data.length === 0) {
+      if (n === 0) {
         this.#stopReading()
         this.#handlers?.end()
         return
       }
-      this.#handlers?.data(r.data, r.fds)
+      const data = Buffer.allocUnsafe(n)
+      into.data.copy(data, 0, 0, n)
+      const fdCount = into.fds[0]!
+      const fds = fdCount === 0 ? [] : Array.from(into.fds.subarray(1, 1 + fdCount))
+      this.#handlers?.data(data, fds)
       // A short read has most likely emptied the socket; if not, the poll set reports again.
-      if (r.data.length < RECEIVE_MAX_BYTES && r.fds.length === 0) return
+      if (n < RECEIVE_MAX_BYTES && fds.length === 0) return
     }
   }
 

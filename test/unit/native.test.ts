@@ -76,6 +76,32 @@ describe('native module', () => {
     closeFd(a)
   })
 
+  it('receives into a given Buffer: as many bytes as it holds, the fds counted in front of them; bad arguments refused', () => {
+    type Into = (fd: number, into: Buffer, fds: Int32Array) => number
+    const { sendFds, receiveFdsInto } = loadAddon<{ sendFds: (fd: number, data: Buffer, fds: number[]) => number; receiveFdsInto: Into }>()
+    const [a, b] = socketPair()
+    const into = Buffer.alloc(4)
+    const fds = new Int32Array(254)
+    assert.throws(() => receiveFdsInto(b, into, fds), { code: 'EAGAIN', syscall: 'recvmsg' })
+    assert.throws(() => receiveFdsInto(b, Buffer.alloc(0), fds), { code: 'ERR_INVALID_ARG_TYPE' })
+    assert.throws(() => receiveFdsInto(b, into, new Int32Array(253)), { code: 'ERR_INVALID_ARG_TYPE' })
+    assert.throws(() => receiveFdsInto(b, into, new Uint32Array(254) as unknown as Int32Array), { code: 'ERR_INVALID_ARG_TYPE' })
+    assert.equal(sendFds(a, Buffer.from('hello'), [a, a]), 5)
+    assert.equal(receiveFdsInto(b, into, fds), 4)
+    assert.equal(into.toString(), 'hell')
+    assert.equal(fds[0], 2)
+    for (const fd of fds.subarray(1, 3)) {
+      assert.ok(fd > 2 && fd !== a && fd !== b)
+      closeFd(fd)
+    }
+    assert.equal(receiveFdsInto(b, into, fds), 1)
+    assert.equal(into.subarray(0, 1).toString(), 'o')
+    assert.equal(fds[0], 0)
+    closeFd(a)
+    assert.equal(receiveFdsInto(b, into, fds), 0)
+    closeFd(b)
+  })
+
   it('refuses a PID that does not exist', () => {
     assert.throws(() => pidfdOpen(0x3ffffff0), { code: 'ESRCH', syscall: 'pidfd_open' })
   })
