@@ -113,8 +113,20 @@ function parsePlainEnvFile(text: string): Map<string, string> {
   return out
 }
 
+/** Whether every character is printable ASCII other than a quote or a backslash: cescape() leaves `s` as it is. */
+function printableAsIs(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c >= 0x7f || c === 0x5c || c === 0x22 || c === 0x27) return false
+  }
+  return true
+}
+
 /** cescape(): C-style escapes for control and non-ASCII bytes, quotes and backslash. */
 export function cescape(s: string): string {
+  // Most values (a unit, a service name, a path) have nothing to escape: they are written as they are,
+  // without the byte array and the string built a character at a time (every registration's state file).
+  if (printableAsIs(s)) return s
   const bytes = utf8Encode(s)
   let out = ''
   for (const c of bytes) {
