@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -133,6 +134,22 @@ napi_value js_receive_fds(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * The arguments sendFds() and receiveFdsInto() start with: an fd, and a
+ * non-empty Buffer named `what`. Throws and returns -1 when they are not.
+ */
+static int get_fd_and_buffer(napi_env env, napi_value *argv, size_t argc, const char *what, int32_t *ret_fd, void **ret_data, size_t *ret_length) {
+        if (get_int_arg(env, argv, argc, 0, "fd", ret_fd) < 0)
+                return -1;
+        if (argc < 3 || napi_get_buffer_info(env, argv[1], ret_data, ret_length) != napi_ok || *ret_length == 0) {
+                char message[64];
+                snprintf(message, sizeof message, "%s must be a non-empty Buffer", what);
+                napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+                return -1;
+        }
+        return 0;
+}
+
+/*
  * receiveFds() without an allocation: reads what waits, up to the length
  * of the Buffer `into`, into it; the count of fds that came along goes to
  * `fds[0]`, the fds to `fds[1]`… (an Int32Array of FDPASS_MAX_FDS + 1).
@@ -149,12 +166,8 @@ napi_value js_receive_fds_into(napi_env env, napi_callback_info info) {
         ssize_t n;
 
         napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-        if (get_int_arg(env, argv, argc, 0, "fd", &fd) < 0)
+        if (get_fd_and_buffer(env, argv, argc, "into", &fd, &data, &length) < 0)
                 return NULL;
-        if (argc < 3 || napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok || length == 0) {
-                napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "into must be a non-empty Buffer");
-                return NULL;
-        }
         if (napi_get_typedarray_info(env, argv[2], &type, &n_fds_max, (void **) &fds, NULL, NULL) != napi_ok ||
             type != napi_int32_array || n_fds_max < FDPASS_MAX_FDS + 1) {
                 napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "fds must be an Int32Array of 254 elements");
@@ -199,12 +212,8 @@ napi_value js_send_fds(napi_env env, napi_callback_info info) {
         ssize_t n;
 
         napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-        if (get_int_arg(env, argv, argc, 0, "fd", &fd) < 0)
+        if (get_fd_and_buffer(env, argv, argc, "data", &fd, &data, &length) < 0)
                 return NULL;
-        if (argc < 3 || napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok || length == 0) {
-                napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "data must be a non-empty Buffer");
-                return NULL;
-        }
         if (get_fds(env, argv[2], fds, &n_fds) < 0)
                 return NULL;
         n = fdpass_send(fd, data, length, fds, n_fds, MSG_DONTWAIT);
