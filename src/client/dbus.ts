@@ -74,10 +74,17 @@ export class DbusMachinedClient implements MachinedClient {
     return this.#transfers
   }
 
-  /** Calls a Manager method (or another interface on `path`), turning D-Bus errors into ours. */
-  async #call(member: string, signature: string, body: readonly unknown[], options: { path?: string; iface?: string } = {}): Promise<unknown[]> {
+  /**
+   * Calls a Manager method (or another interface on `path`), turning D-Bus
+   * errors into ours; `keepFds`: the reply's fds stay open, the caller's.
+   */
+  async #call(
+    member: string, signature: string, body: readonly unknown[], options: { path?: string; iface?: string; keepFds?: boolean } = {},
+  ): Promise<unknown[]> {
     try {
-      return await this.#bus.call(BUS_NAME, options.path ?? MACHINE1_PATH, options.iface ?? MANAGER_INTERFACE_NAME, member, signature, body)
+      return await this.#bus.call(BUS_NAME, options.path ?? MACHINE1_PATH, options.iface ?? MANAGER_INTERFACE_NAME, member, signature, body, {
+        keepFds: options.keepFds === true,
+      })
     } catch (err) {
       if (err instanceof DBusError) throw fromDbusError(err.type, err.message)
       throw err
@@ -246,23 +253,13 @@ export class DbusMachinedClient implements MachinedClient {
 
   /** OpenMachineRootDirectory: the fd is the caller's to close. */
   async openRootDirectory(name: string): Promise<number> {
-    const [fd] = await this.#fdCall('OpenMachineRootDirectory', 's', [name])
+    const [fd] = await this.#call('OpenMachineRootDirectory', 's', [name], { keepFds: true })
     return fd as number
-  }
-
-  /** A Manager call whose reply carries fds, keeping them open for the caller. */
-  async #fdCall(member: string, signature: string, body: readonly unknown[]): Promise<unknown[]> {
-    try {
-      return await this.#bus.call(BUS_NAME, MACHINE1_PATH, MANAGER_INTERFACE_NAME, member, signature, body, { keepFds: true })
-    } catch (err) {
-      if (err instanceof DBusError) throw fromDbusError(err.type, err.message)
-      throw err
-    }
   }
 
   /** A reply (h, s): the pty's master and its path. */
   async #ptyCall(member: string, signature: string, body: readonly unknown[]): Promise<MachinePty> {
-    const reply = await this.#fdCall(member, signature, body)
+    const reply = await this.#call(member, signature, body, { keepFds: true })
     return { fd: reply[0] as number, path: reply[1] as string }
   }
 
