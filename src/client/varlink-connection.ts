@@ -6,6 +6,7 @@
  */
 
 import type { Socket } from 'node:net'
+import { connectUnixStream } from '../wire/unix-stream.ts'
 import { FrameDecoder } from '../wire/varlink/framing.ts'
 
 /** What a reply may hold at most; the daemon's own limit is the same 16 MiB. */
@@ -40,14 +41,8 @@ export class VarlinkConnection {
     socket.on('close', () => this.#fail(new Error('The Varlink connection closed')))
   }
 
-  static connect(path: string): Promise<VarlinkConnection> {
-    return new Promise((resolve, reject) => {
-      // node:net is loaded on first use: with its streams it costs a short-lived client a few ms
-      // (bench/README.md), and a client on the native socket never needs it.
-      const socket = process.getBuiltinModule('node:net').createConnection(path)
-      socket.once('connect', () => { socket.off('error', reject); resolve(new VarlinkConnection(socket)) })
-      socket.once('error', reject)
-    })
+  static async connect(path: string): Promise<VarlinkConnection> {
+    return new VarlinkConnection(await connectUnixStream(path))
   }
 
   #onData(chunk: Buffer): void {

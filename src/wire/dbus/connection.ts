@@ -26,6 +26,7 @@
 import { closeSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import { FdSocket, type FdSocketHandlers } from '../../native/fd-socket.ts'
+import { connectUnixStream } from '../unix-stream.ts'
 import { parseAddress } from './address.ts'
 import { SaslClient } from './auth.ts'
 import { AuthError, ConnectionClosedError, InvalidValueError, MalformedMessageError } from './errors.ts'
@@ -45,14 +46,8 @@ class NetStream implements Stream {
     this.#socket = socket
   }
 
-  static connect(path: string): Promise<NetStream> {
-    return new Promise((resolve, reject) => {
-      // node:net is loaded on first use: with its streams it costs a short-lived client a few ms
-      // (bench/README.md), and a client on the native socket never needs it.
-      const socket = process.getBuiltinModule('node:net').createConnection(path)
-      socket.once('connect', () => { socket.off('error', reject); resolve(new NetStream(socket)) })
-      socket.once('error', reject)
-    })
+  static async connect(path: string): Promise<NetStream> {
+    return new NetStream(await connectUnixStream(path))
   }
 
   listen(handlers: FdSocketHandlers): void {
