@@ -20,7 +20,6 @@ import {
   closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, statfsSync, symlinkSync,
   unlinkSync, writeFileSync, type Dirent,
 } from 'node:fs'
-import { join } from 'node:path'
 import { machineNameIsValid } from '../protocol/hostname.ts'
 import type { StateStore } from '../core/ports.ts'
 
@@ -70,13 +69,14 @@ export class StateDir implements StateStore {
     const type = statfsSync(this.path).type
     this.#durable = type !== TMPFS_MAGIC && type !== RAMFS_MAGIC
     // Temporary files of a write that was cut short (".#name…", as systemd names them).
-    for (const entry of readdirSync(this.path)) if (entry.startsWith('.#')) unlinkQuietly(join(this.path, entry))
+    for (const entry of readdirSync(this.path)) if (entry.startsWith('.#')) unlinkQuietly(this.#entry(entry))
   }
 
   /**
    * An entry's path. A concatenation, not path.join(): the names are
-   * machine names, checked before they get here, and unit names, the last
-   * component of a cgroup path (neither has a '/' or is '..'), and
+   * machine names, checked before they get here, unit names, the last
+   * component of a cgroup path, or what readdir() listed (none has a '/'
+   * or is '..'), and
    * join()'s normalising was 1 % of a Register+Unregister pair's CPU time
    * (perf, bench/README.md). A trailing '/' of the directory gives "//",
    * which the kernel reads as one.
@@ -153,7 +153,7 @@ export class StateDir implements StateStore {
     for (const e of this.#entries()) {
       if (!e.isSymbolicLink() || !e.name.startsWith('unit:')) continue
       try {
-        out.push({ unit: e.name.slice('unit:'.length), name: readlinkSync(join(this.path, e.name)) })
+        out.push({ unit: e.name.slice('unit:'.length), name: readlinkSync(this.#entry(e.name)) })
       } catch {
         // Gone between readdir and readlink.
       }
@@ -167,7 +167,7 @@ export class StateDir implements StateStore {
       // manager_enumerate_machines() skips the unit: links and anything that is not a machine name.
       if (!e.isFile() || e.name.startsWith('unit:') || !machineNameIsValid(e.name)) continue
       try {
-        out.push({ name: e.name, contents: readFileSync(join(this.path, e.name), 'utf8') })
+        out.push({ name: e.name, contents: readFileSync(this.#entry(e.name), 'utf8') })
       } catch {
         // Gone between readdir and read: nothing to load.
       }

@@ -1,6 +1,6 @@
 /**
  * A connected Unix stream socket that passes fds both ways, on the
- * project's own addon: bytes and fds are read with receiveFds()
+ * project's own addon: bytes and fds are read with receiveFdsInto()
  * (recvmsg(2) with SCM_RIGHTS) when a poll set of the addon reports the
  * socket readable, and written through FdWriter (src/native/fd-writer.ts),
  * which waits for writability when the socket is full. node:net cannot
