@@ -141,6 +141,18 @@ async function concurrentRounds({ workers, op, connect, disconnect, prefix, labe
   return rounds
 }
 
+/** The agent's untimed warm-up pairs on its connection (`prefix` tells transports apart). */
+async function warmUp(agent, op, prefix, opts, world) {
+  await agent.call(op, { names: [], leaders: [world.pairLeader], warmup_names: pairNames(world, `w${prefix}`, opts.warmup), warmup_leaders: [world.pairLeader] })
+}
+
+/** One timed round of `opts.pairs` sequential pairs from the agent: its rate, latency and CPU per pair. */
+async function sequentialRound(agent, op, prefix, round, cpu, opts, world) {
+  const c0 = cpu()
+  const r = await agent.call(op, { names: pairNames(world, `${prefix}${letter(round)}`, opts.pairs), leaders: [world.pairLeader] })
+  return { pairs_per_s: r.pairs_per_s, pair_latency: r.pair_latency, client_cpu_s: r.client_cpu_s, ...perPair(cpu, c0, r.pairs) }
+}
+
 const summary = (rounds) => (rounds.length === 0 ? undefined : {
   median_pairs_per_s: median(rounds.map((r) => r.pairs_per_s)),
   median_daemon_cpu_us_per_pair: median(rounds.map((r) => r.daemon_cpu_us_per_pair)),
@@ -157,18 +169,15 @@ async function pairs(kind, opts, world, agent, started, workers) {
   if (kind === 'ts') await agent.call('varlink_connect', { path: VARLINK_SOCKET })
   const cpu = () => ({ daemon: started.daemon.cpu(), bus: started.bus.cpu() })
   const out = Object.fromEntries(transports.map((t) => [t, { rounds: [], concurrent: [] }]))
-  for (const t of transports) {
-    await agent.call(PAIR_OP[t], { names: [], leaders: [world.pairLeader], warmup_names: pairNames(world, `w${t[0]}`, opts.warmup), warmup_leaders: [world.pairLeader] })
-  }
+  for (const t of transports) await warmUp(agent, PAIR_OP[t], t[0], opts, world)
   for (let round = 0; round < opts.rounds; round++) {
     for (const t of transports) {
       const samples = opts.perfRecord && kind === 'ts' && round === opts.rounds - 1 ? new CpuSamples(started.daemon.pid, perfDataFile(kind, t)) : undefined
       await samples?.ready()
-      const c0 = cpu()
-      const r = await agent.call(PAIR_OP[t], { names: pairNames(world, `${t[0]}${letter(round)}`, opts.pairs), leaders: [world.pairLeader] })
-      out[t].rounds.push({ pairs_per_s: r.pairs_per_s, pair_latency: r.pair_latency, client_cpu_s: r.client_cpu_s, ...perPair(cpu, c0, r.pairs) })
+      const r = await sequentialRound(agent, PAIR_OP[t], t[0], round, cpu, opts, world)
+      out[t].rounds.push(r)
       if (samples !== undefined) out[t].perfData = await samples.stop()
-      log(`${DAEMONS[kind].label}: ${t} round ${round + 1}: ${r.pairs_per_s.toFixed(0)} pairs/s, daemon ${out[t].rounds.at(-1).daemon_cpu_us_per_pair.toFixed(0)} µs CPU per pair`)
+      log(`${DAEMONS[kind].label}: ${t} round ${round + 1}: ${r.pairs_per_s.toFixed(0)} pairs/s, daemon ${r.daemon_cpu_us_per_pair.toFixed(0)} µs CPU per pair`)
     }
   }
   if (kind === 'ts') await agent.call('varlink_disconnect')
@@ -201,13 +210,12 @@ const FLOOR_MODES = {
  * bus's CPU seconds.
  */
 async function floorRounds({ op, connect, disconnect, prefix, label, cpu }, opts, world, agent, workers) {
-  await agent.call(op, { names: [], leaders: [world.pairLeader], warmup_names: pairNames(world, `w${prefix}`, opts.warmup), warmup_leaders: [world.pairLeader] })
+  await warmUp(agent, op, prefix, opts, world)
   const rounds = []
   for (let round = 0; round < opts.rounds; round++) {
-    const c0 = cpu()
-    const r = await agent.call(op, { names: pairNames(world, `${prefix}${letter(round)}`, opts.pairs), leaders: [world.pairLeader] })
-    rounds.push({ pairs_per_s: r.pairs_per_s, pair_latency: r.pair_latency, client_cpu_s: r.client_cpu_s, ...perPair(cpu, c0, r.pairs) })
-    log(`${label}: round ${round + 1}: ${r.pairs_per_s.toFixed(0)} pairs/s, ${rounds.at(-1).daemon_cpu_us_per_pair.toFixed(0)} µs CPU per pair`)
+    const r = await sequentialRound(agent, op, prefix, round, cpu, opts, world)
+    rounds.push(r)
+    log(`${label}: round ${round + 1}: ${r.pairs_per_s.toFixed(0)} pairs/s, ${r.daemon_cpu_us_per_pair.toFixed(0)} µs CPU per pair`)
   }
   const concurrent = workers.length === 0 ? [] : await concurrentRounds({ workers, op, prefix, label, opts, world, cpu, connect, disconnect })
   return { rounds, concurrent, ...summary(rounds), concurrentSummary: summary(concurrent) }
