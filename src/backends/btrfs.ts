@@ -7,15 +7,13 @@
  * @module
  */
 
-import { execFile } from 'node:child_process'
 import { stat, statfs } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { promisify } from 'node:util'
+import { execFileAsync } from '../linux/exec-file.ts'
 import { UINT64_MAX } from '../protocol/image.ts'
 import { errnoError } from '../protocol/errno.ts'
 import { BTRFS_SUPER_MAGIC } from './image-discovery.ts'
 
-const execFileAsync = promisify(execFile)
 
 /** The ".. on btrfs" test of check_btrfs(): the path, or its parent while it does not exist yet. */
 export async function onBtrfs(path: string): Promise<boolean> {

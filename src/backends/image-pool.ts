@@ -8,11 +8,10 @@
  * @module
  */
 
-import { execFile } from 'node:child_process'
 import { constants } from 'node:fs'
 import { chmod, lstat, mkdir, open, rename, rmdir, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { promisify } from 'node:util'
+import { execFileAsync } from '../linux/exec-file.ts'
 import { errnoFailure } from '../protocol/errno.ts'
 import { MachinedError, NotSupportedError } from '../protocol/errors.ts'
 import { UINT64_MAX, type ImageMetadata } from '../protocol/image.ts'
@@ -26,7 +25,6 @@ import { discoverImages, findImage, MACHINE_SEARCH_PATH, type DiscoveryConfig } 
 import { readRawMetadata } from './image-loop.ts'
 import { readTreeMetadata } from './image-metadata.ts'
 
-const execFileAsync = promisify(execFile)
 
 export interface LocalImagePoolOptions {
   /** Where new images go (/var/lib/machines). */

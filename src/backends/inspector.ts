@@ -6,16 +6,14 @@
  * @module
  */
 
-import { execFile } from 'node:child_process'
 import { readlinkSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { promisify } from 'node:util'
+import { execFileAsync } from '../linux/exec-file.ts'
 import { FileNotFoundError } from '../protocol/errors.ts'
 import { parseEnvFile } from '../core/env-file.ts'
 import type { Address, Inspector, ProcessRef, Processes } from '../core/ports.ts'
 import { readGuestFileInRoot } from './guest-file.ts'
 
-const execFileAsync = promisify(execFile)
 
 interface IpAddrInfo {
   family?: string

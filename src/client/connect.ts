@@ -4,8 +4,7 @@
  * @module
  */
 
-import { access } from 'node:fs/promises'
-import { constants } from 'node:fs'
+import { access, constants } from 'node:fs'
 import { MACHINE_SOCKET_PATH } from '../protocol/varlink/io.systemd.Machine.ts'
 import { DbusMachinedClient } from './dbus.ts'
 import { MachinedUnavailableError } from './errors.ts'
@@ -24,8 +23,8 @@ export function noMachinedOnBus(): MachinedUnavailableError {
   return new MachinedUnavailableError('No machined (org.freedesktop.machine1) is running on the system bus')
 }
 
-async function reachable(path: string): Promise<boolean> {
-  return access(path, constants.W_OK).then(() => true, () => false)
+function reachable(path: string): Promise<boolean> {
+  return new Promise((resolve) => { access(path, constants.W_OK, (err) => { resolve(err === null) }) })
 }
 
 /**

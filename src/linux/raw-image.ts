@@ -15,13 +15,11 @@
  * @module
  */
 
-import { execFile, spawn } from 'node:child_process'
-import { mkdir, mkdtemp, rmdir } from 'node:fs/promises'
+import { mkdirSync, mkdtempSync, rmdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { errnoError } from '../protocol/errno.ts'
+import { execFileAsync } from './exec-file.ts'
 
-const execFileAsync = promisify(execFile)
 
 /** GPT partition types (the Discoverable Partitions Specification). */
 const GPT_ROOT: Readonly<Record<string, string>> = {
@@ -84,12 +82,12 @@ export async function fileSystemType(image: string, offset: bigint, size: bigint
  * that namespace sees it (/proc/PID/root/MOUNTPOINT).
  */
 export async function withMounted<T>(image: string, where: { offset: bigint; size: bigint | undefined; type: string }, mountBase: string, read: (root: string) => Promise<T>): Promise<T> {
-  await mkdir(mountBase, { recursive: true, mode: 0o700 })
-  const point = await mkdtemp(join(mountBase, 'm'))
+  mkdirSync(mountBase, { recursive: true, mode: 0o700 })
+  const point = mkdtempSync(join(mountBase, 'm'))
   const options = ['ro', 'loop', 'nosuid', 'nodev', 'noexec', `offset=${where.offset}`, ...(where.size === undefined ? [] : [`sizelimit=${where.size}`]),
     ...(NORECOVERY.has(where.type) ? ['norecovery'] : [])].join(',')
   const script = 'mount -t "$1" -o "$2" -- "$3" "$4" || exit 1; echo mounted; read -r _'
-  const child = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', where.type, options, image, point], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = process.getBuiltinModule('node:child_process').spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', where.type, options, image, point], { stdio: ['pipe', 'pipe', 'pipe'] })
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
   try {
@@ -106,7 +104,7 @@ export async function withMounted<T>(image: string, where: { offset: bigint; siz
     child.stdin.end()
     await exited
     clearTimeout(timer)
-    await rmdir(point).catch(() => undefined)
+    try { rmdirSync(point) } catch { /* still busy, or gone */ }
   }
 }
 

@@ -12,11 +12,9 @@
  * @module
  */
 
-import { execFile } from 'node:child_process'
-import { existsSync, realpathSync, statSync } from 'node:fs'
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises'
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
-import { promisify } from 'node:util'
+import { execFileAsync } from '../linux/exec-file.ts'
 import { findImageEntry, entryIsReadOnly, imageAtPath, MACHINE_SEARCH_PATH } from '../linux/image-search.ts'
 import { findRawRoot, withMounted } from '../linux/raw-image.ts'
 import { lockImagePath, type ImageLock } from '../native/image-lock.ts'
@@ -24,7 +22,6 @@ import type { RootSetup } from './plan-root.ts'
 import type { SpawnOptions } from './options.ts'
 import { describeErrno } from './tree.ts'
 
-const execFileAsync = promisify(execFile)
 
 /**
  * Where ephemeral runs keep their overlay's upper layer: on disk, so a busy
@@ -131,13 +128,13 @@ export async function populateFromTemplate(directory: string, template: string, 
     say(`Directory ${directory} already exists, not populating from template ${source}.`)
     return
   }
-  await mkdir(dirname(directory), { recursive: true, mode: 0o700 })
-  const tmp = await mkdtemp(join(dirname(directory), `.#${basename(directory)}.`))
+  mkdirSync(dirname(directory), { recursive: true, mode: 0o700 })
+  const tmp = mkdtempSync(join(dirname(directory), `.#${basename(directory)}.`))
   try {
     await execFileAsync('cp', ['-a', '--reflink=auto', '--', `${source}/.`, tmp], { maxBuffer: 1 << 20 })
-    await rename(tmp, directory)
+    renameSync(tmp, directory)
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true })
+    rmSync(tmp, { recursive: true, force: true })
     const e = err as NodeJS.ErrnoException & { stderr?: string }
     if (e.code === 'EEXIST' || e.code === 'ENOTEMPTY') {
       say(`Directory ${directory} already exists, not populating from template ${source}.`)
@@ -149,15 +146,15 @@ export async function populateFromTemplate(directory: string, template: string, 
 }
 
 /** An ephemeral run's scratch directory (upper/ and work/ of its overlay); the caller removes it. */
-export async function makeScratch(name: string): Promise<string> {
-  const dir = await mkdtemp(`${SCRATCH_PREFIX}-${name}.`)
-  await mkdir(join(dir, 'upper'), { mode: 0o755 })
-  await mkdir(join(dir, 'work'), { mode: 0o700 })
+export function makeScratch(name: string): string {
+  const dir = mkdtempSync(`${SCRATCH_PREFIX}-${name}.`)
+  mkdirSync(join(dir, 'upper'), { mode: 0o755 })
+  mkdirSync(join(dir, 'work'), { mode: 0o700 })
   return dir
 }
 
-export async function removeScratch(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true })
+export function removeScratch(dir: string): void {
+  rmSync(dir, { recursive: true, force: true })
 }
 
 /**

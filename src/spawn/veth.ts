@@ -8,11 +8,8 @@
  * @module
  */
 
-import { execFile } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
-import { promisify } from 'node:util'
-
-const execFileAsync = promisify(execFile)
+import { readFileSync } from 'node:fs'
+import { execFileAsync } from '../linux/exec-file.ts'
 
 /** IFNAMSIZ - 1. */
 const IFNAME_MAX = 15
@@ -40,6 +37,6 @@ export async function createVeth(machine: string, pid: number): Promise<{ name: 
     const detail = (err as { stderr?: string }).stderr?.trim() || (err as Error).message
     throw new Error(`Failed to add new veth interfaces (${name}, host0): ${detail}`, { cause: err })
   }
-  const ifindex = Number((await readFile(`/sys/class/net/${name}/ifindex`, 'utf8')).trim())
+  const ifindex = Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim())
   return { name, ifindex }
 }
