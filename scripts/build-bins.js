@@ -41,7 +41,17 @@ export const BINS = {
   // compiling 3 KiB.
   'mctl-version': { dir: 'cli', exports: { versionText: 'cli/version.ts', processIo: 'cli/io.ts' }, codeCache: false },
   machined: { dir: 'daemon', exports: { main: 'daemon/main.ts' } },
-  'machined-spawn': { dir: 'spawn', exports: { main: 'spawn/main.ts', recordExitStatus: 'linux/exit-status.ts', takeExitStatusFile: 'linux/exit-status.ts' } },
+  // The other exports are what its training run calls (./train-spawn.js): the steps of a boot that touch nothing of the host's.
+  'machined-spawn': {
+    dir: 'spawn',
+    exports: {
+      main: 'spawn/main.ts', recordExitStatus: 'linux/exit-status.ts', takeExitStatusFile: 'linux/exit-status.ts',
+      parseCommandLine: 'spawn/options.ts', resolveConsoleMode: 'spawn/options.ts', resolveRoot: 'spawn/image-root.ts', prepare: 'spawn/main.ts',
+      interpretExit: 'spawn/main.ts', hostLayout: 'spawn/cgroups.ts', buildPlan: 'spawn/plan.ts', encodePlan: 'spawn/plan-codec.ts',
+      capabilityMask: 'spawn/capabilities.ts', reachMachined: 'spawn/register.ts', registerContainer: 'spawn/register.ts', unregisterContainer: 'spawn/register.ts',
+    },
+    train: 'scripts/train-spawn.js',
+  },
   'machined-vmspawn': { dir: 'vmspawn', exports: { main: 'vmspawn/main.ts', recordExitStatus: 'linux/exit-status.ts', takeExitStatusFile: 'linux/exit-status.ts' } },
   'machined-web': { dir: 'web', exports: { main: 'web/main.ts' } },
 }

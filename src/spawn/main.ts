@@ -98,7 +98,7 @@ function pathOf(setenv: readonly string[]): string {
 }
 
 /** Everything checked and read before a container starts. */
-interface Prepared {
+export interface Prepared {
   readonly root: ContainerRoot
   readonly id: string
   readonly argv: string[]
@@ -107,7 +107,7 @@ interface Prepared {
   readonly devices: ReturnType<typeof hostDeviceNodes>
 }
 
-async function prepare(options: SpawnOptions, root: ContainerRoot, consolePty: boolean): Promise<Prepared> {
+export async function prepare(options: SpawnOptions, root: ContainerRoot, consolePty: boolean): Promise<Prepared> {
   const { argv, machineId } = await withTree(root, `${RUNTIME_DIR}/probe`, (tree) => {
     const argv = options.boot ? [findInit(tree, root.path), ...options.args] : options.args.length > 0 ? [...options.args] : defaultShell(tree)
     if (!options.boot) checkCommand(tree, argv[0]!, pathOf(options.setenv))
@@ -168,7 +168,7 @@ export async function main(argv: string[]): Promise<number> {
     lock ??= await lockRoot(root)
     // Only now that every check passed may the tree change (nspawn's --timezone=auto); never an image's, or a tree only read.
     if (root.setup.kind === 'directory' && !root.readOnly && !root.ephemeral) syncTimezone(root.setup.path)
-    if (root.ephemeral) scratch = await makeScratch(options.machine)
+    if (root.ephemeral) scratch = makeScratch(options.machine)
     if (consoleMode === 'pipe' && options.boot) say(options, 'Booting in pipe mode: the container gets no /dev/console.')
     return await run(options, prepared, consoleMode, machined, scratch)
   } catch (err) {
@@ -176,7 +176,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1
   } finally {
     machined?.close()
-    if (scratch !== undefined) await removeScratch(scratch)
+    if (scratch !== undefined) removeScratch(scratch)
     await lock?.release()
   }
 }
