@@ -33,7 +33,7 @@ export function endpointsFrom(env: NodeJS.ProcessEnv): Endpoints {
 
 async function connectDbus(e: Endpoints): Promise<DbusMachinedClient> {
   const { DbusMachinedClient } = await import('../client/dbus.ts')
-  return DbusMachinedClient.connect(e.busAddress, e.varlinkSocket)
+  return DbusMachinedClient.connect(e.busAddress, e.varlinkSocket, { pipelined: true })
 }
 
 async function connectVarlink(e: Endpoints): Promise<MachinedClient> {

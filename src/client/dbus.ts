@@ -38,11 +38,18 @@ export class DbusMachinedClient implements MachinedClient {
     this.#machines = new MachinesClient(varlinkSocket)
   }
 
-  /** `varlinkSocket`: where machined-ts's own calls (start, enable, disable, describe) go, Varlink only. */
-  static async connect(address: string, varlinkSocket: string = MACHINE_SOCKET_PATH): Promise<DbusMachinedClient> {
+  /**
+   * `varlinkSocket`: where machined-ts's own calls (start, enable, disable,
+   * describe) go, Varlink only. `pipelined`: resolve once Hello is sent, not
+   * answered, so the first calls go out behind it, a round trip sooner, for
+   * the short-lived tools (mctl, machined-spawn); a bus that refuses the
+   * handshake then fails those calls rather than connect().
+   */
+  static async connect(address: string, varlinkSocket: string = MACHINE_SOCKET_PATH, options: { pipelined?: boolean } = {}): Promise<DbusMachinedClient> {
     // One connection on the native socket, fd passing negotiated, for every call: it starts sooner than
     // node:net's socket, whose modules and stream machinery a short-lived client would load first (bench/README.md).
-    return new DbusMachinedClient(await BusConnection.connect(address, { watchNameOwners: false, unixFd: true }), address, varlinkSocket)
+    const bus = await BusConnection.connect(address, { watchNameOwners: false, unixFd: true, pipelined: options.pipelined === true })
+    return new DbusMachinedClient(bus, address, varlinkSocket)
   }
 
   readonly #machines: MachinesClient

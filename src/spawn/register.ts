@@ -60,15 +60,16 @@ function unreachable(err: unknown): Error {
  * that no machine of this name exists; else a one-line Error. Checked
  * before anything is started. The SDK's connect() asks the bus whether
  * machined runs and only then may the first call go out; here both
- * questions go out together, one round trip less on the way to the
- * container's start. The call is also the first one that reaches machined:
+ * questions go out together, and right behind the handshake and Hello
+ * (a pipelined connection): the container's start waits for one round
+ * trip to the bus, not three. The call is also the first one that reaches machined:
  * a bus that only knows how to activate it (and fails to) shows up here.
  */
 export async function reachMachined(name: string): Promise<MachinedClient> {
   const address = busAddressOf()
   let client: DbusMachinedClient
   try {
-    client = await DbusMachinedClient.connect(address)
+    client = await DbusMachinedClient.connect(address, undefined, { pipelined: true })
   } catch (err) {
     throw unreachable(new MachinedUnavailableError(`The system bus at ${address} could not be reached`, { cause: err }))
   }

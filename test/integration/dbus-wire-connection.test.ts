@@ -180,6 +180,37 @@ void describe('against a fake bus', () => {
     }
   })
 
+  void test('pipelined: the first call goes out before Hello is answered, behind it, and both are answered', async () => {
+    // The fake answers nothing until it has the call as well as Hello: a connection that waited for Hello's answer hangs.
+    let seen = Buffer.alloc(0)
+    const bus = await fakeBus(dir, (sock, data) => {
+      seen = Buffer.concat([seen, data])
+      if (!seen.includes('Ping')) return
+      assert.ok(seen.indexOf('Hello') < seen.indexOf('Ping'), 'Hello goes first')
+      sock.write(encodeStandalone(methodReturn({ serial: 1, sender: undefined }, 's', [':1.9']), 1).data)
+      sock.write(encodeStandalone(methodReturn({ serial: 2, sender: undefined }, 's', ['pong']), 1).data)
+    })
+    try {
+      const conn = await BusConnection.connect(bus.address, { watchNameOwners: false, pipelined: true })
+      assert.deepEqual(await conn.call('org.example', '/', 'org.example.T', 'Ping', '', []), ['pong'])
+      assert.equal(conn.uniqueName, ':1.9')
+      conn.close()
+    } finally {
+      bus.close()
+    }
+  })
+
+  void test('pipelined: a bus that refuses us fails the calls made meanwhile with the refusal, and closes', async () => {
+    const bus = await fakeBus(dir, () => undefined, { auth: 'REJECTED DBUS_COOKIE_SHA1' })
+    try {
+      const conn = await BusConnection.connect(bus.address, { watchNameOwners: false, pipelined: true })
+      await assert.rejects(conn.call('org.example', '/', 'org.example.T', 'Ping', '', []), /closed: The bus rejected EXTERNAL authentication/)
+      assert.equal(conn.closed, true)
+    } finally {
+      bus.close()
+    }
+  })
+
   void test('a bus that cannot pass fds: the ERROR is read, no fd is sent, Hello still works', async () => {
     const bus = await fakeBus(dir, (sock, data) => {
       if (data.includes('Hello')) sock.write(encodeStandalone(methodReturn({ serial: 1, sender: undefined }, 's', [':1.8']), 1).data)

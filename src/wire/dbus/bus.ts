@@ -123,10 +123,13 @@ export class BusConnection {
    * also hears of every connection going away, to drop what it cached
    * about callers; a client has no use for that traffic. `unixFd: false`
    * skips fd passing (and the native socket it needs). `flush: 'turn'`
-   * (a daemon's): see ConnectOptions.flush.
+   * (a daemon's): see ConnectOptions.flush. `pipelined` (a client's): resolves
+   * once Hello is sent rather than answered, so that the first calls go
+   * out right behind it, a round trip sooner (the bus reads them in order,
+   * Hello first); a handshake the bus refuses then fails those calls.
    */
   static async connect(
-    address: string, options: { log?: Log; watchNameOwners?: boolean; unixFd?: boolean; flush?: 'tick' | 'turn' } = {},
+    address: string, options: { log?: Log; watchNameOwners?: boolean; unixFd?: boolean; flush?: 'tick' | 'turn'; pipelined?: boolean } = {},
   ): Promise<BusConnection> {
     const flush = options.flush ?? 'tick'
     return BusConnection.#hello(await Connection.open(address, { negotiateUnixFd: options.unixFd ?? true, flush, pipelined: true }), options)
@@ -141,17 +144,25 @@ export class BusConnection {
   }
 
   /** Hello goes out right behind the handshake, unanswered yet (sd-bus's way: no round trip for the handshake alone). */
-  static async #hello(conn: Connection, options: { log?: Log; watchNameOwners?: boolean }): Promise<BusConnection> {
+  static async #hello(conn: Connection, options: { log?: Log; watchNameOwners?: boolean; pipelined?: boolean }): Promise<BusConnection> {
     const bus = new BusConnection(conn, options.log)
-    try {
-      const hello = bus.callDriver('Hello', '', [])
-      void hello.catch(() => undefined) // a refused handshake fails it too; the AuthError below is the one reported
+    // Named as soon as the answer is read, before any answer to a call pipelined behind Hello is handed out.
+    const hello = bus.callDriver('Hello', '', []).then(([name]) => { bus.#uniqueName = String(name) })
+    void hello.catch(() => undefined) // a refused handshake fails it too; the AuthError below is the one reported
+    const said = (async () => {
       await conn.authenticated
-      const [name] = await hello
-      bus.#uniqueName = String(name)
+      await hello
       if (options.watchNameOwners !== false) await bus.callDriver('AddMatch', 's', [
         "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'",
       ])
+    })()
+    if (options.pipelined === true) {
+      // The connection has closed itself on a refused handshake, failing every call made meanwhile with its error.
+      said.catch(() => { bus.close() })
+      return bus
+    }
+    try {
+      await said
     } catch (err) {
       bus.close()
       throw err
