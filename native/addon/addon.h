@@ -76,6 +76,10 @@ napi_value js_read_file_in_root(napi_env env, napi_callback_info info);
 napi_value js_unix_send_datagram(napi_env env, napi_callback_info info);
 napi_value js_fd_set_cloexec(napi_env env, napi_callback_info info);
 napi_value js_is_listening_unix_stream(napi_env env, napi_callback_info info);
+/* spawn.c */
+napi_value js_pipe(napi_env env, napi_callback_info info);
+napi_value js_spawn_program(napi_env env, napi_callback_info info);
+napi_value js_wait_pidfd(napi_env env, napi_callback_info info);
 /* vsock.c */
 napi_value js_vsock_listen(napi_env env, napi_callback_info info);
 napi_value js_vsock_local_port(napi_env env, napi_callback_info info);
