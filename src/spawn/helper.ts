@@ -8,7 +8,7 @@
  */
 
 import { closeSync, openSync, writeSync } from 'node:fs'
-import { Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { SPAWN_HELPER_PROGRAM } from '../native/addon.ts'
 import { pidfdOpen, pidfdWatch } from '../native/pidfd.ts'
 import { pipe, spawnProgram, waitPidfd } from '../native/spawn.ts'
@@ -211,7 +211,8 @@ function spawnHelper(stdio: HelperStdio): Started {
 
 /** Calls `onLine` for each line the helper writes, then `onEnd` once its output has ended (the stream owns `fd`). */
 function readLines(fd: number, onLine: (line: string) => void, onEnd: () => void): void {
-  const stream = new Socket({ fd, readable: true, writable: false })
+  // node:net through getBuiltinModule, as src/wire/unix-stream.ts does: loaded (with its streams) only when a helper runs.
+  const stream: Socket = new (process.getBuiltinModule('node:net').Socket)({ fd, readable: true, writable: false })
   let pending = ''
   stream.setEncoding('utf8')
   stream.on('data', (chunk: string) => {
