@@ -34,6 +34,9 @@ void async_queue(napi_env env, napi_value callback, const char *name, napi_async
 /* From `complete`: calls the held callback with (argv[0], argv[1]), then lets it and the work go. */
 void async_done(napi_env env, napi_ref ref, napi_async_work work, napi_value argv[2]);
 
+/* [fds[0], fds[1]]: the two ends of a new pipe or socket pair, as JavaScript sees them. */
+napi_value fd_pair(napi_env env, const int fds[2]);
+
 void set_int32(napi_env env, napi_value object, const char *key, int32_t v);
 void set_uint32(napi_env env, napi_value object, const char *key, uint32_t v);
 

@@ -32,17 +32,11 @@ extern char **environ;
 
 /* pipe() -> [readFd, writeFd], both close-on-exec (a child gets them only as its fds[i] in spawnProgram()). */
 napi_value js_pipe(napi_env env, napi_callback_info info) {
-        napi_value result, value;
         int fds[2];
 
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return throw_errno(env, errno, "pipe2");
-        napi_create_array_with_length(env, 2, &result);
-        for (uint32_t i = 0; i < 2; i++) {
-                napi_create_int32(env, fds[i], &value);
-                napi_set_element(env, result, i, value);
-        }
-        return result;
+        return fd_pair(env, fds);
 }
 
 /* An array argument's length, at most `max`; throws a TypeError naming `what` and returns -1 otherwise. */
