@@ -2,7 +2,8 @@
 #  - machined_native (addon/): the daemon's N-API module, what Node cannot
 #    do by itself on a Unix socket, a process or a pty (SO_PEERCRED,
 #    SCM_RIGHTS, pidfd_open, pidfd_send_signal, an epoll set of fds,
-#    openpt, TIOCSWINSZ, AF_VSOCK, the image pool's locks and ioctls, sd_notify
+#    openpt, TIOCSWINSZ, AF_VSOCK, posix_spawn (machined-spawn's helper, without
+#    a fork of Node), the image pool's locks and ioctls, sd_notify
 #    datagrams, a guest's files read inside its root with openat2), loaded
 #    by src/native/addon.ts; typed views in
 #    src/backends/native.ts (daemon), src/native/pidfd.ts (both),
@@ -31,7 +32,7 @@
       'sources': [
         'addon/main.c', 'addon/errors.c', 'addon/process.c', 'addon/pty.c', 'addon/socket.c',
         'addon/poll_set.c', 'addon/inotify.c', 'addon/vsock.c', 'addon/images.c', 'addon/images_scan.c',
-        'addon/guest_file.c', 'addon/service.c', 'common/fdpass.c',
+        'addon/guest_file.c', 'addon/service.c', 'addon/spawn.c', 'common/fdpass.c',
       ],
       'defines': ['NAPI_VERSION=8'],
       # Only the module's entry point is visible: nothing of ours can take the place of the C library's.

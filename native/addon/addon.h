@@ -34,6 +34,9 @@ void async_queue(napi_env env, napi_value callback, const char *name, napi_async
 /* From `complete`: calls the held callback with (argv[0], argv[1]), then lets it and the work go. */
 void async_done(napi_env env, napi_ref ref, napi_async_work work, napi_value argv[2]);
 
+/* [fds[0], fds[1]]: the two ends of a new pipe or socket pair, as JavaScript sees them. */
+napi_value fd_pair(napi_env env, const int fds[2]);
+
 void set_int32(napi_env env, napi_value object, const char *key, int32_t v);
 void set_uint32(napi_env env, napi_value object, const char *key, uint32_t v);
 
@@ -76,6 +79,10 @@ napi_value js_read_file_in_root(napi_env env, napi_callback_info info);
 napi_value js_unix_send_datagram(napi_env env, napi_callback_info info);
 napi_value js_fd_set_cloexec(napi_env env, napi_callback_info info);
 napi_value js_is_listening_unix_stream(napi_env env, napi_callback_info info);
+/* spawn.c */
+napi_value js_pipe(napi_env env, napi_callback_info info);
+napi_value js_spawn_program(napi_env env, napi_callback_info info);
+napi_value js_wait_pidfd(napi_env env, napi_callback_info info);
 /* vsock.c */
 napi_value js_vsock_listen(napi_env env, napi_callback_info info);
 napi_value js_vsock_local_port(napi_env env, napi_callback_info info);

@@ -63,6 +63,17 @@ void set_uint32(napi_env env, napi_value object, const char *key, uint32_t v) {
         napi_set_named_property(env, object, key, value);
 }
 
+napi_value fd_pair(napi_env env, const int fds[2]) {
+        napi_value result, value;
+
+        napi_create_array_with_length(env, 2, &result);
+        for (uint32_t i = 0; i < 2; i++) {
+                napi_create_int32(env, fds[i], &value);
+                napi_set_element(env, result, i, value);
+        }
+        return result;
+}
+
 char *string_of(napi_env env, napi_value v) {
         size_t n = 0;
         char *s;

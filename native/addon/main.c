@@ -19,6 +19,8 @@
  *              of a guest, resolved inside its root by openat2() (off the JS thread)
  *   service.c  unixSendDatagram(address, data) (sd_notify), fdSetCloexec(fd),
  *              isListeningUnixStream(fd) (socket activation)
+ *   spawn.c    pipe() -> [read, write], spawnProgram(path, argv, fds, setsid) -> pid
+ *              (posix_spawn), waitPidfd(fd) -> { code } | { signal } | undefined
  *   vsock.c    vsockListen(), vsockLocalPort(fd), vsockAccept(fd), vhostVsockSetGuestCid(fd, cid)
  *              (these return negative errno values instead of throwing)
  *   here       mallocTrim() -> boolean, releaseExecutablePages() -> KiB
@@ -31,7 +33,8 @@
  * src/linux/pty.ts (ptys), src/vmspawn/signals.ts (signalPipe) and
  * src/vmspawn/vsock-native.ts (AF_VSOCK), src/native/images.ts (images),
  * src/native/guest-file.ts (a guest's files) and
- * src/native/service.ts (sd_notify and socket activation).
+ * src/native/service.ts (sd_notify and socket activation) and
+ * src/native/spawn.ts (starting and reaping a program).
  */
 
 #include <errno.h>
@@ -147,6 +150,9 @@ static napi_value init(napi_env env, napi_value exports) {
                 ADDON_FUNCTION("unixSendDatagram", js_unix_send_datagram),
                 ADDON_FUNCTION("fdSetCloexec", js_fd_set_cloexec),
                 ADDON_FUNCTION("isListeningUnixStream", js_is_listening_unix_stream),
+                ADDON_FUNCTION("pipe", js_pipe),
+                ADDON_FUNCTION("spawnProgram", js_spawn_program),
+                ADDON_FUNCTION("waitPidfd", js_wait_pidfd),
                 ADDON_FUNCTION("vsockListen", js_vsock_listen),
                 ADDON_FUNCTION("vsockLocalPort", js_vsock_local_port),
                 ADDON_FUNCTION("vsockAccept", js_vsock_accept),

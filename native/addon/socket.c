@@ -39,17 +39,11 @@ napi_value js_get_peer_cred(napi_env env, napi_callback_info info) {
 
 /* A connected pair of Unix stream sockets, both close-on-exec: one end goes to a helper program as fd 3. */
 napi_value js_socket_pair(napi_env env, napi_callback_info info) {
-        napi_value result, value;
         int fds[2];
 
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
                 return throw_errno(env, errno, "socketpair");
-        napi_create_array_with_length(env, 2, &result);
-        for (uint32_t i = 0; i < 2; i++) {
-                napi_create_int32(env, fds[i], &value);
-                napi_set_element(env, result, i, value);
-        }
-        return result;
+        return fd_pair(env, fds);
 }
 
 /*

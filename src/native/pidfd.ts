@@ -50,10 +50,11 @@ export function pidfdHasExited(fd: number): boolean {
 
 /**
  * Calls back once when the process behind the pidfd has exited (the
- * kernel makes the pidfd readable then). The watch does not keep the
- * event loop alive, and does not own the fd: close both when done.
+ * kernel makes the pidfd readable then). The watch does not own the fd:
+ * close both when done. It keeps the event loop alive only with
+ * `keepAlive` (a child we must reap, as a ChildProcess would).
  */
-export function pidfdWatch(fd: number, callback: () => void): PidfdWatch {
+export function pidfdWatch(fd: number, callback: () => void, keepAlive = false): PidfdWatch {
   let set: PollSet | undefined
   const close = (): void => {
     set?.close()
@@ -66,6 +67,7 @@ export function pidfdWatch(fd: number, callback: () => void): PidfdWatch {
   })
   try {
     set.add(fd, 1, true)
+    if (keepAlive) set.ref(true)
   } catch (err) {
     close()
     throw err
