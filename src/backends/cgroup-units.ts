@@ -13,7 +13,7 @@
  * @module
  */
 
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { readdir, readFile, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { FailedError, NoSuchProcessError, UnitExistsError } from '../protocol/errors.ts'
@@ -115,7 +115,10 @@ export class CgroupUnits implements Units {
     if (devices !== undefined && this.#layout.devicesV1 !== undefined) hierarchies.push(this.#layout.devicesV1)
 
     if (this.#scopes.has(unit)) throw new UnitExistsError(unit)
-    if (hierarchies.some((h) => cgroupPopulated(join(h, cgroup)))) throw new UnitExistsError(unit)
+    // Only a cgroup that is there can be in use or left over. Asked with a stat that returns rather than throws: the
+    // checks below learn of a missing cgroup from five ENOENT errors per hierarchy, about 50 µs each to make.
+    const leftover = hierarchies.filter((h) => statSync(join(h, cgroup), { throwIfNoEntry: false }) !== undefined)
+    if (leftover.some((h) => cgroupPopulated(join(h, cgroup)))) throw new UnitExistsError(unit)
 
     const record: ScopeRecord = {
       unit, cgroup, hierarchies,
@@ -128,7 +131,7 @@ export class CgroupUnits implements Units {
     const created: string[] = []
     try {
       for (const h of hierarchies) {
-        removeCgroupTree(join(h, cgroup)) // an empty leftover of an earlier run (systemd#2809)
+        if (leftover.includes(h)) removeCgroupTree(join(h, cgroup)) // an empty leftover of an earlier run (systemd#2809)
         mkdirSync(join(h, cgroup), { recursive: true })
         created.push(h)
       }
