@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Benchmark: how fast machined-spawn boots a Debian tree to multi-user.target
 // (and to `systemctl is-system-running` = running), next to
-// `systemd-nspawn -b --register=no --keep-unit` on the same tree. Run as
+// `systemd-nspawn -b --register=no --keep-unit` and to `systemd-nspawn -b`
+// registering with machined-ts, on the same tree. Run as
 // root: `node bench/spawn-boot.js` (--help). See bench/README.md.
 //
 // Layout of a run:
@@ -29,15 +30,17 @@ const HELP = `node bench/spawn-boot.js [OPTIONS]
 
 Boot time of machined-spawn -b against systemd-nspawn -b --register=no
 --keep-unit on the same Debian bookworm tree (debootstrap minbase + systemd,
-dbus; built once and cached under ${CACHE}). Each boot gets a fresh overlay
+dbus; built once and cached under ${CACHE}); also of machined-spawn -b
+--register=no, and of systemd-nspawn -b registering with machined-ts (the
+same work as machined-spawn -b, registration included). Each boot gets a fresh overlay
 of the tree. Measured from launching the manager to "Reached target
 multi-user.target" on the console, and to \`systemctl is-system-running\`
 answering "running". Must run as root; touches nothing of the host's /run.
 
 Options:
   --rounds=N     Boots per manager (default 7); the median is reported
-  --quick        For bench:quick: only machined-spawn (registering) and nspawn,
-                 no --register=no boots, and one untimed boot (nspawn's) to warm the cache
+  --quick        For bench:quick: only machined-spawn (registering) and nspawn
+                 --register=no, and one untimed boot (nspawn's) to warm the cache
   --no-build     Do not run tsc first
   --json=PATH    Where to write all figures (default bench/results/spawn-boot.json)
 `
