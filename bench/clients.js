@@ -292,6 +292,8 @@ function cleanEnv() {
 
 /** bench/list-floor.cjs: `machinectl list`'s D-Bus calls from Node, nothing decoded but the names, no table. */
 const LIST_FLOOR = 'Node floor of `mctl list`: its D-Bus calls only'
+/** The same over the project's addon socket, as mctl's (no node:net). */
+const LIST_FLOOR_NATIVE = 'Node floor of `mctl list`, on the addon\'s socket'
 
 function commands(kind) {
   const mctl = [process.execPath, join(REPO, 'bin/mctl.js')]
@@ -305,6 +307,7 @@ function commands(kind) {
   if (kind === 'ts') list['mctl --transport=varlink list'] = { argv: [...mctl, '--transport=varlink', 'list'], env }
   list['mctl --version (no daemon calls)'] = { argv: [...mctl, '--version'], env }
   list[LIST_FLOOR] = { argv: [process.execPath, join(BENCH_DIR, 'list-floor.cjs')], env }
+  list[LIST_FLOOR_NATIVE] = { argv: [process.execPath, join(BENCH_DIR, 'list-floor.cjs'), 'native'], env }
   list['node -e 0'] = { argv: [process.execPath, '-e', '0'], env }
   if (process.env.NODE_EXTRA_CA_CERTS !== undefined) list["node -e 0, caller's environment"] = { argv: [process.execPath, '-e', '0'], env: callerEnv }
   return list

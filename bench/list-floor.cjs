@@ -11,7 +11,13 @@
 // What it leaves out, that mctl must do: loading a D-Bus codec and the
 // CLI, checking that machined runs (NameHasOwner), decoding the replies,
 // and laying out the table.
-const net = require('node:net')
+//
+// `node bench/list-floor.cjs native` talks over the socket mctl itself
+// uses, the project's addon (native/addon/: a Unix socket connected and
+// read by the addon, watched by its poll set), instead of node:net, whose
+// modules cost about 3 ms of a start here: the floor of a Node program that
+// brings its own socket.
+const { join } = require('node:path')
 
 const BUS = 'org.freedesktop.DBus'
 const MACHINE1 = 'org.freedesktop.machine1'
@@ -78,8 +84,39 @@ function machineNames(body) {
   return names
 }
 
+/** The addon's socket: connect() completes at once; reads come through a poll set, writes are small enough to go at once. */
+function nativeSocket(path) {
+  const module = { exports: {} }
+  process.dlopen(module, join(__dirname, '..', 'native', 'build', 'Release', 'machined_native.node'))
+  const addon = module.exports
+  const fd = addon.unixConnect(Buffer.from(path))
+  const into = Buffer.allocUnsafeSlow(65536)
+  const fds = new Int32Array(254) // what receiveFdsInto() wants: room for SCM_MAX_FD fds
+  let onData = () => undefined
+  const set = addon.pollSetOpen(() => {
+    for (;;) {
+      let n
+      try {
+        n = addon.receiveFdsInto(fd, into, fds)
+      } catch (err) {
+        if (err.code === 'EAGAIN') return
+        throw err
+      }
+      if (n === 0) throw new Error('the bus hung up')
+      onData(Buffer.from(into.subarray(0, n)))
+    }
+  })
+  set.ref(true)
+  set.add(fd, 1, false, false)
+  return {
+    write: (data) => { for (let o = 0; o < data.length;) o += require('node:fs').writeSync(fd, data, o) },
+    on: (_event, handler) => { onData = handler },
+  }
+}
+
 const address = process.env.DBUS_SYSTEM_BUS_ADDRESS ?? 'unix:path=/run/dbus/system_bus_socket'
-const socket = net.connect(/unix:path=([^,;]+)/.exec(address)[1])
+const path = /unix:path=([^,;]+)/.exec(address)[1]
+const socket = process.argv[2] === 'native' ? nativeSocket(path) : require('node:net').connect(path)
 let serial = 0
 let authenticated = false
 let pending = Buffer.alloc(0)
