@@ -17,6 +17,7 @@
 // read by the addon, watched by its poll set), instead of node:net, whose
 // modules cost about 3 ms of a start here: the floor of a Node program that
 // brings its own socket.
+const { writeSync } = require('node:fs')
 const { join } = require('node:path')
 
 const BUS = 'org.freedesktop.DBus'
@@ -109,7 +110,7 @@ function nativeSocket(path) {
   set.ref(true)
   set.add(fd, 1, false, false)
   return {
-    write: (data) => { for (let o = 0; o < data.length;) o += require('node:fs').writeSync(fd, data, o) },
+    write: (data) => { for (let o = 0; o < data.length;) o += writeSync(fd, data, o) },
     on: (_event, handler) => { onData = handler },
   }
 }

@@ -47,8 +47,8 @@ export const BINS = {
     exports: {
       main: 'spawn/main.ts', recordExitStatus: 'linux/exit-status.ts', takeExitStatusFile: 'linux/exit-status.ts',
       parseCommandLine: 'spawn/options.ts', resolveConsoleMode: 'spawn/options.ts', resolveRoot: 'spawn/image-root.ts', prepare: 'spawn/main.ts',
-      interpretExit: 'spawn/main.ts', hostLayout: 'spawn/cgroups.ts', buildPlan: 'spawn/plan.ts', encodePlan: 'spawn/plan-codec.ts',
-      capabilityMask: 'spawn/capabilities.ts', reachMachined: 'spawn/register.ts', registerContainer: 'spawn/register.ts', unregisterContainer: 'spawn/register.ts',
+      interpretExit: 'spawn/main.ts', hostLayout: 'spawn/cgroups.ts', encodedPlan: 'spawn/container.ts',
+      reachMachined: 'spawn/register.ts', registerContainer: 'spawn/register.ts', unregisterContainer: 'spawn/register.ts',
     },
     train: 'scripts/train-spawn.js',
   },

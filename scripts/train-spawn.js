@@ -3,7 +3,7 @@
 // tree and namespaces), so the training runs the steps of a boot up to the
 // container's clone that touch nothing of the host's, through the
 // functions the bundle exports: the command line of `-D TREE -b`, finding
-// the root, the look into a made-up tree, the mount plan and its encoding,
+// the root, the look into a made-up tree, the encoded mount plan,
 // and the registration (the bus handshake, NameHasOwner, GetMachine,
 // CreateMachineWithNetwork, UnregisterMachine) against a stand-in bus
 // (./train-bus.js). V8 compiles a function when it first runs, so the
@@ -26,7 +26,7 @@ function madeUpTree(dir) {
 }
 
 export async function train(spawn, { root }) {
-  const { parseCommandLine, resolveConsoleMode, resolveRoot, prepare, hostLayout, buildPlan, encodePlan, capabilityMask, reachMachined, registerContainer, unregisterContainer, interpretExit } = spawn
+  const { parseCommandLine, resolveConsoleMode, resolveRoot, prepare, hostLayout, encodedPlan, reachMachined, registerContainer, unregisterContainer, interpretExit } = spawn
   const dir = mkdtempSync(join(tmpdir(), 'machined-spawn-train-'))
   const bus = await standInBus(root, (call, reply) => {
     switch (call.member) {
@@ -51,14 +51,9 @@ export async function train(spawn, { root }) {
     const prepared = await prepare(options, containerRoot, consoleMode !== 'pipe')
     const machined = await reaching
     try { hostLayout() } catch { /* a build host without cgroups: nothing to read, nothing to learn */ }
-    // As Container.start() builds it (its console's pty made up), less the binds.
-    encodePlan(buildPlan({
-      root: { setup: containerRoot.setup, readOnly: containerRoot.readOnly, scratch: undefined, staging: { root: join(dir, 'root'), lower: join(dir, 'lower') } },
-      privateNetwork: options.privateNetwork, networkVeth: options.networkVeth, hostOsRelease: prepared.hostOsRelease, consolePath: '/dev/pts/0',
-      hostname: MACHINE, managerId: 'machined-spawn', id: prepared.id, bootId: prepared.id, binds: [],
-      propagateDir: join(dir, 'propagate'), unixExportDir: join(dir, 'unix-export'), devices: prepared.devices,
-      capabilities: capabilityMask({ privateNetwork: options.privateNetwork }), environment: prepared.environment, argv: prepared.argv,
-    }))
+    // Container.start()'s call, with a made-up console pty; the plan is only built, nothing is made from it.
+    const root = { setup: containerRoot.setup, readOnly: containerRoot.readOnly, scratch: undefined, staging: { root: join(dir, 'root'), lower: join(dir, 'lower') } }
+    encodedPlan({ options, root, hostOsRelease: prepared.hostOsRelease, id: prepared.id, devices: prepared.devices, environment: prepared.environment, argv: prepared.argv }, '/dev/pts/0')
     await registerContainer(machined, { name: MACHINE, id: prepared.id, leader: process.pid, rootDirectory: tree, boot: true, networkInterfaces: [], image: undefined, allocateUnit: true })
     await unregisterContainer(machined, MACHINE)
     machined.close()

@@ -14,7 +14,6 @@ import { UINT64_MAX } from '../protocol/image.ts'
 import { errnoError } from '../protocol/errno.ts'
 import { BTRFS_SUPER_MAGIC } from './image-discovery.ts'
 
-
 /** The ".. on btrfs" test of check_btrfs(): the path, or its parent while it does not exist yet. */
 export async function onBtrfs(path: string): Promise<boolean> {
   const st = await statfs(path).catch(() => statfs(dirname(path)))

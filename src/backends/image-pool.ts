@@ -25,7 +25,6 @@ import { discoverImages, findImage, MACHINE_SEARCH_PATH, type DiscoveryConfig } 
 import { readRawMetadata } from './image-loop.ts'
 import { readTreeMetadata } from './image-metadata.ts'
 
-
 export interface LocalImagePoolOptions {
   /** Where new images go (/var/lib/machines). */
   readonly poolPath?: string

@@ -14,7 +14,6 @@ import { parseEnvFile } from '../core/env-file.ts'
 import type { Address, Inspector, ProcessRef, Processes } from '../core/ports.ts'
 import { readGuestFileInRoot } from './guest-file.ts'
 
-
 interface IpAddrInfo {
   family?: string
   local?: string

@@ -20,7 +20,6 @@ import { join } from 'node:path'
 import { errnoError } from '../protocol/errno.ts'
 import { execFileAsync } from './exec-file.ts'
 
-
 /** GPT partition types (the Discoverable Partitions Specification). */
 const GPT_ROOT: Readonly<Record<string, string>> = {
   x64: '4f68bce3-e8cd-4db1-96e7-fbcaf984b709',

@@ -98,8 +98,6 @@ export class Container {
   static async start(config: ContainerConfig): Promise<Container> {
     const { options } = config
     const name = options.machine
-    const unixExportDir = `${RUNTIME_DIR}/unix-export/${name}`
-    const propagateDir = `${PROPAGATE_DIR}/${name}`
     let console: ConsoleForwarder | undefined
     let helper: Helper | undefined
     let pidfd: number | undefined
@@ -108,25 +106,7 @@ export class Container {
       if (config.consoleMode !== 'pipe') {
         console = ConsoleForwarder.open({ mode: config.consoleMode, input: process.stdin, output: process.stdout, onEscape: config.onEscape })
       }
-      const plan = buildPlan({
-        root: config.root,
-        privateNetwork: options.privateNetwork,
-        networkVeth: options.networkVeth,
-        hostOsRelease: config.hostOsRelease,
-        consolePath: console?.pty.path,
-        hostname: options.hostname ?? name,
-        managerId: CONTAINER_MANAGER_ID,
-        id: config.id,
-        bootId: randomId(),
-        binds: options.binds.map((b) => ({ ...b, sourceIsDirectory: isDirectory(b.source) })),
-        propagateDir,
-        unixExportDir,
-        devices: config.devices,
-        capabilities: capabilityMask({ privateNetwork: options.privateNetwork }),
-        environment: config.environment,
-        argv: config.argv,
-      })
-      helper = Helper.start(encodePlan(plan), console === undefined ? { pipe: true } : { console: console.pty.slave })
+      helper = Helper.start(encodedPlan(config, console?.pty.path), console === undefined ? { pipe: true } : { console: console.pty.slave })
       helper.onNotify(config.onNotify)
       // Read while the helper starts (mountinfo: a good part of a millisecond), not after the registration.
       const layout = hostLayout()
@@ -199,6 +179,37 @@ export class Container {
     removeRuntimeDirs(this.#config.options.machine)
     return status
   }
+}
+
+/** What of a container's configuration its mount plan is made from. */
+export type PlanSource = Pick<ContainerConfig, 'options' | 'root' | 'hostOsRelease' | 'id' | 'devices' | 'environment' | 'argv'>
+
+/**
+ * The helper's mount plan for one life of the container, encoded;
+ * `consolePath`: the console pty's slave, when there is one. The build's
+ * training run (scripts/train-spawn.js) makes the same call.
+ */
+export function encodedPlan(config: PlanSource, consolePath: string | undefined): string {
+  const { options } = config
+  const name = options.machine
+  return encodePlan(buildPlan({
+    root: config.root,
+    privateNetwork: options.privateNetwork,
+    networkVeth: options.networkVeth,
+    hostOsRelease: config.hostOsRelease,
+    consolePath,
+    hostname: options.hostname ?? name,
+    managerId: CONTAINER_MANAGER_ID,
+    id: config.id,
+    bootId: randomId(),
+    binds: options.binds.map((b) => ({ ...b, sourceIsDirectory: isDirectory(b.source) })),
+    propagateDir: `${PROPAGATE_DIR}/${name}`,
+    unixExportDir: `${RUNTIME_DIR}/unix-export/${name}`,
+    devices: config.devices,
+    capabilities: capabilityMask({ privateNetwork: options.privateNetwork }),
+    environment: config.environment,
+    argv: config.argv,
+  }))
 }
 
 function isDirectory(path: string): boolean {
