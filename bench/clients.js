@@ -104,7 +104,11 @@ const letter = (round) => String.fromCharCode(97 + (round % 26))
 /** Daemon (and bus) CPU µs per pair since `c0`, an earlier `cpu()`. */
 function perPair(cpu, c0, n) {
   const c1 = cpu()
-  return { daemon_cpu_us_per_pair: ((c1.daemon - c0.daemon) / n) * 1e6, bus_cpu_us_per_pair: ((c1.bus - c0.bus) / n) * 1e6 }
+  return {
+    daemon_cpu_us_per_pair: ((c1.daemon - c0.daemon) / n) * 1e6,
+    daemon_main_cpu_us_per_pair: ((c1.daemonMain - c0.daemonMain) / n) * 1e6,
+    bus_cpu_us_per_pair: ((c1.bus - c0.bus) / n) * 1e6,
+  }
 }
 
 /**
@@ -156,6 +160,7 @@ async function sequentialRound(agent, op, prefix, round, cpu, opts, world) {
 const summary = (rounds) => (rounds.length === 0 ? undefined : {
   median_pairs_per_s: median(rounds.map((r) => r.pairs_per_s)),
   median_daemon_cpu_us_per_pair: median(rounds.map((r) => r.daemon_cpu_us_per_pair)),
+  median_daemon_main_cpu_us_per_pair: median(rounds.map((r) => r.daemon_main_cpu_us_per_pair)),
 })
 
 /**
@@ -167,7 +172,7 @@ const summary = (rounds) => (rounds.length === 0 ? undefined : {
 async function pairs(kind, opts, world, agent, started, workers) {
   const transports = kind === 'ts' ? ['dbus', 'varlink'] : ['dbus']
   if (kind === 'ts') await agent.call('varlink_connect', { path: VARLINK_SOCKET })
-  const cpu = () => ({ daemon: started.daemon.cpu(), bus: started.bus.cpu() })
+  const cpu = () => ({ daemon: started.daemon.cpu(), daemonMain: started.daemon.mainCpu(), bus: started.bus.cpu() })
   const out = Object.fromEntries(transports.map((t) => [t, { rounds: [], concurrent: [] }]))
   for (const t of transports) await warmUp(agent, PAIR_OP[t], t[0], opts, world)
   for (let round = 0; round < opts.rounds; round++) {
@@ -177,7 +182,7 @@ async function pairs(kind, opts, world, agent, started, workers) {
       const r = await sequentialRound(agent, PAIR_OP[t], t[0], round, cpu, opts, world)
       out[t].rounds.push(r)
       if (samples !== undefined) out[t].perfData = await samples.stop()
-      log(`${DAEMONS[kind].label}: ${t} round ${round + 1}: ${r.pairs_per_s.toFixed(0)} pairs/s, daemon ${r.daemon_cpu_us_per_pair.toFixed(0)} µs CPU per pair`)
+      log(`${DAEMONS[kind].label}: ${t} round ${round + 1}: ${r.pairs_per_s.toFixed(0)} pairs/s, daemon ${r.daemon_cpu_us_per_pair.toFixed(0)} µs CPU per pair (main thread ${r.daemon_main_cpu_us_per_pair.toFixed(0)})`)
     }
   }
   if (kind === 'ts') await agent.call('varlink_disconnect')
@@ -215,7 +220,7 @@ async function floorRounds({ op, connect, disconnect, prefix, label, cpu }, opts
   for (let round = 0; round < opts.rounds; round++) {
     const r = await sequentialRound(agent, op, prefix, round, cpu, opts, world)
     rounds.push(r)
-    log(`${label}: round ${round + 1}: ${r.pairs_per_s.toFixed(0)} pairs/s, ${r.daemon_cpu_us_per_pair.toFixed(0)} µs CPU per pair`)
+    log(`${label}: round ${round + 1}: ${r.pairs_per_s.toFixed(0)} pairs/s, ${r.daemon_cpu_us_per_pair.toFixed(0)} µs CPU per pair (main thread ${r.daemon_main_cpu_us_per_pair.toFixed(0)})`)
   }
   const concurrent = workers.length === 0 ? [] : await concurrentRounds({ workers, op, prefix, label, opts, world, cpu, connect, disconnect })
   return { rounds, concurrent, ...summary(rounds), concurrentSummary: summary(concurrent) }
@@ -252,7 +257,7 @@ async function floors(opts, world, agent, procs, workers) {
         try {
           await agent.call('varlink_connect', { path })
           out[mode] = await floorRounds({
-            op: 'varlink_pairs', prefix: `f${mode[0]}`, label, cpu: () => ({ daemon: server.cpu(), bus: sink.cpu() }),
+            op: 'varlink_pairs', prefix: `f${mode[0]}`, label, cpu: () => ({ daemon: server.cpu(), daemonMain: server.mainCpu(), bus: sink.cpu() }),
             connect: (w) => w.call('varlink_connect', { path }), disconnect: (w) => w.call('varlink_disconnect'),
           }, opts, world, agent, workers)
           await agent.call('varlink_disconnect')
@@ -266,7 +271,7 @@ async function floors(opts, world, agent, procs, workers) {
     const started = await startDaemon('floor', { agent, procs })
     try {
       out.dbus = await floorRounds({
-        op: 'pairs', prefix: 'fd', label: DAEMONS.floor.label, cpu: () => ({ daemon: started.daemon.cpu(), bus: started.bus.cpu() }),
+        op: 'pairs', prefix: 'fd', label: DAEMONS.floor.label, cpu: () => ({ daemon: started.daemon.cpu(), daemonMain: started.daemon.mainCpu(), bus: started.bus.cpu() }),
         connect: (w) => w.call('connect', { address: BUS_ADDRESS }), disconnect: (w) => w.call('disconnect'),
       }, opts, world, agent, workers)
     } finally {
@@ -435,7 +440,7 @@ function formatTables(results) {
   const out = [`machine: ${m.nproc} CPUs (${m.cpu}), kernel ${m.kernel}, node ${m.node}, ${m.systemdMachined}; machined-ts ${m.machinedTs}`, '']
 
   out.push(`(a) Register+Unregister pairs/s, median of ${o.rounds} rounds: one client doing ${o.pairs} sequential pairs, then ${o.clients} clients at once`,
-    `doing ${Math.max(1, Math.floor(o.pairs / 4))} each (aggregate over the first start to the last end); daemon CPU µs per pair (higher pairs/s, lower CPU is better)`, '')
+    `doing ${Math.max(1, Math.floor(o.pairs / 4))} each (aggregate over the first start to the last end); daemon CPU µs per pair, all threads and the main thread alone (higher pairs/s, lower CPU is better)`, '')
   const pairRows = []
   for (const [label, s] of [['one client', (t) => t], [`${o.clients} clients`, (t) => t?.concurrentSummary]]) {
     if (label !== 'one client' && o.clients === 0) continue
@@ -444,19 +449,20 @@ function formatTables(results) {
     const tsVarlink = s(ts.pairs?.varlink)
     const rate = (x) => x?.median_pairs_per_s
     const cpuUs = (x) => fmt(x?.median_daemon_cpu_us_per_pair, 0)
+    const mainUs = (x) => fmt(x?.median_daemon_main_cpu_us_per_pair, 0)
     pairRows.push(
-      [`D-Bus → systemd-machined 252, ${label}`, fmt(rate(sdDbus), 0), '1.00', ratio(rate(sdDbus), rate(tsDbus)), cpuUs(sdDbus)],
-      [`D-Bus → machined-ts, ${label}`, fmt(rate(tsDbus), 0), ratio(rate(tsDbus), rate(sdDbus)), '1.00', cpuUs(tsDbus)],
-      [`Varlink → machined-ts, ${label}`, fmt(rate(tsVarlink), 0), ratio(rate(tsVarlink), rate(sdDbus)), ratio(rate(tsVarlink), rate(tsDbus)), cpuUs(tsVarlink)],
+      [`D-Bus → systemd-machined 252, ${label}`, fmt(rate(sdDbus), 0), '1.00', ratio(rate(sdDbus), rate(tsDbus)), cpuUs(sdDbus), mainUs(sdDbus)],
+      [`D-Bus → machined-ts, ${label}`, fmt(rate(tsDbus), 0), ratio(rate(tsDbus), rate(sdDbus)), '1.00', cpuUs(tsDbus), mainUs(tsDbus)],
+      [`Varlink → machined-ts, ${label}`, fmt(rate(tsVarlink), 0), ratio(rate(tsVarlink), rate(sdDbus)), ratio(rate(tsVarlink), rate(tsDbus)), cpuUs(tsVarlink), mainUs(tsVarlink)],
     )
     const floorRow = (transport, name, floor) => {
-      if (floor !== undefined) pairRows.push([`${transport} → ${name}, ${label}`, fmt(rate(floor), 0), ratio(rate(floor), rate(sdDbus)), ratio(rate(floor), rate(tsDbus)), cpuUs(floor)])
+      if (floor !== undefined) pairRows.push([`${transport} → ${name}, ${label}`, fmt(rate(floor), 0), ratio(rate(floor), rate(sdDbus)), ratio(rate(floor), rate(tsDbus)), cpuUs(floor), mainUs(floor)])
     }
     floorRow('D-Bus', DAEMONS.floor.label, s(results.floor?.dbus))
     for (const [mode, name] of Object.entries(FLOOR_MODES)) floorRow('Varlink', name, s(results.floor?.[mode]))
   }
-  pairRows.push(['Varlink → systemd-machined 252', 'n/a', '—', '—', '—'])
-  out.push(markdown(['client → daemon', 'pairs/s', 'ratio to systemd-machined (D-Bus)', 'ratio to machined-ts D-Bus', 'daemon CPU µs/pair'], pairRows))
+  pairRows.push(['Varlink → systemd-machined 252', 'n/a', '—', '—', '—', '—'])
+  out.push(markdown(['client → daemon', 'pairs/s', 'ratio to systemd-machined (D-Bus)', 'ratio to machined-ts D-Bus', 'daemon CPU µs/pair', 'of it, main thread'], pairRows))
   if (results.floor !== undefined && results.floor.error === undefined) {
     out.push('', 'Node floor: bench/floor.js with the same client; its "daemon CPU" is that process\'s. "replies only" parses each call',
       'and answers it; "a registration\'s system calls only" makes a registration\'s system calls (pidfd pin, /proc reads, state',

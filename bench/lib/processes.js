@@ -87,6 +87,11 @@ export class Proc {
     return cpuSeconds(this.pid)
   }
 
+  /** CPU seconds of the main thread alone: mainThreadCpuSeconds(). */
+  mainCpu() {
+    return mainThreadCpuSeconds(this.pid)
+  }
+
   /** VmRSS and VmHWM, and RSS split into anonymous memory (heaps) and file pages (code, mapped libraries). */
   memory() {
     const status = readText(`/proc/${this.pid}/status`) ?? ''
@@ -129,6 +134,18 @@ export function cpuSeconds(pid) {
   if (stat === undefined) return undefined
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(f[11]) + Number(f[12])) / CLK_TCK
+}
+
+/**
+ * CPU seconds of the process's main thread (the one whose TID is its PID)
+ * alone: for Node, the event loop and what runs on it, without V8's
+ * compiler and garbage-collector helpers or libuv's thread pool. Both
+ * daemons' calls are served on their main thread; systemd-machined has no
+ * other.
+ */
+export function mainThreadCpuSeconds(pid) {
+  const s = readText(`/proc/${pid}/task/${pid}/schedstat`)
+  return s === undefined ? undefined : Number(s.split(' ')[0]) / 1e9
 }
 
 function countFds(pid) {
