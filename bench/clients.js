@@ -101,6 +101,9 @@ const PAIR_OP = { dbus: 'pairs', varlink: 'varlink_pairs' }
 const pairNames = (world, prefix, count) => Array.from({ length: count }, (_, i) => `bench${world.tag}${prefix}${i}`)
 const letter = (round) => String.fromCharCode(97 + (round % 26))
 
+/** What a round reads before and after: the serving process's CPU seconds (all threads, and its main thread) and its bus's. */
+const cpuOf = (daemon, bus) => () => ({ daemon: daemon.cpu(), daemonMain: daemon.mainCpu(), bus: bus.cpu() })
+
 /** Daemon (and bus) CPU µs per pair since `c0`, an earlier `cpu()`. */
 function perPair(cpu, c0, n) {
   const c1 = cpu()
@@ -172,7 +175,7 @@ const summary = (rounds) => (rounds.length === 0 ? undefined : {
 async function pairs(kind, opts, world, agent, started, workers) {
   const transports = kind === 'ts' ? ['dbus', 'varlink'] : ['dbus']
   if (kind === 'ts') await agent.call('varlink_connect', { path: VARLINK_SOCKET })
-  const cpu = () => ({ daemon: started.daemon.cpu(), daemonMain: started.daemon.mainCpu(), bus: started.bus.cpu() })
+  const cpu = cpuOf(started.daemon, started.bus)
   const out = Object.fromEntries(transports.map((t) => [t, { rounds: [], concurrent: [] }]))
   for (const t of transports) await warmUp(agent, PAIR_OP[t], t[0], opts, world)
   for (let round = 0; round < opts.rounds; round++) {
@@ -257,7 +260,7 @@ async function floors(opts, world, agent, procs, workers) {
         try {
           await agent.call('varlink_connect', { path })
           out[mode] = await floorRounds({
-            op: 'varlink_pairs', prefix: `f${mode[0]}`, label, cpu: () => ({ daemon: server.cpu(), daemonMain: server.mainCpu(), bus: sink.cpu() }),
+            op: 'varlink_pairs', prefix: `f${mode[0]}`, label, cpu: cpuOf(server, sink),
             connect: (w) => w.call('varlink_connect', { path }), disconnect: (w) => w.call('varlink_disconnect'),
           }, opts, world, agent, workers)
           await agent.call('varlink_disconnect')
@@ -271,7 +274,7 @@ async function floors(opts, world, agent, procs, workers) {
     const started = await startDaemon('floor', { agent, procs })
     try {
       out.dbus = await floorRounds({
-        op: 'pairs', prefix: 'fd', label: DAEMONS.floor.label, cpu: () => ({ daemon: started.daemon.cpu(), daemonMain: started.daemon.mainCpu(), bus: started.bus.cpu() }),
+        op: 'pairs', prefix: 'fd', label: DAEMONS.floor.label, cpu: cpuOf(started.daemon, started.bus),
         connect: (w) => w.call('connect', { address: BUS_ADDRESS }), disconnect: (w) => w.call('disconnect'),
       }, opts, world, agent, workers)
     } finally {

@@ -386,7 +386,9 @@ function formatTable(results) {
   const sd = results.daemons.systemd ?? {}
   const ts = results.daemons.ts ?? {}
   const medianPairs = (d) => median((d.pairs ?? []).map((r) => r.pairs_per_s))
-  const cpuPerPair = (d) => median((d.pairs ?? []).map((r) => (r.daemon_cpu_s / r.pairs) * 1e6))
+  // The median round's `f(round)` per pair, over the rounds that have it.
+  const perPair = (d, f) => median((d.pairs ?? []).filter((r) => f(r) !== undefined).map((r) => f(r) / r.pairs))
+  const cpuUsPerPair = (d, key) => perPair(d, (r) => (r[key] === undefined ? undefined : r[key] * 1e6))
   const rows = []
   const row = (metric, better, a, b, digits) => rows.push([metric, fmt(a, digits), fmt(b, digits), a && b ? `${(b / a).toFixed(2)}` : 'n/a', better])
   const counts = results.options ? [...new Set([...Object.keys(sd.list ?? {}), ...Object.keys(ts.list ?? {})])].map(Number).sort((x, y) => x - y) : []
@@ -397,12 +399,10 @@ function formatTable(results) {
     row(`ListMachines p95 ms, ${c.toLocaleString('en-US')} machines`, 'lower', sd.list?.[c]?.p95_ms, ts.list?.[c]?.p95_ms, 3)
   }
   rows.push(['— more —', '', '', '', ''])
-  row('daemon CPU µs per pair, all threads, user+sys (median round)', 'lower', cpuPerPair(sd), cpuPerPair(ts), 0)
+  row('daemon CPU µs per pair, all threads, user+sys (median round)', 'lower', cpuUsPerPair(sd, 'daemon_cpu_s'), cpuUsPerPair(ts, 'daemon_cpu_s'), 0)
   // The rest of the threads' share is V8's compiler and garbage-collector helpers (systemd-machined has one thread).
-  const mainCpuPerPair = (d) => median((d.pairs ?? []).filter((r) => r.daemon_main_cpu_s !== undefined).map((r) => (r.daemon_main_cpu_s / r.pairs) * 1e6))
-  row('daemon CPU µs per pair, main thread only (median round)', 'lower', mainCpuPerPair(sd), mainCpuPerPair(ts), 0)
+  row('daemon CPU µs per pair, main thread only (median round)', 'lower', cpuUsPerPair(sd, 'daemon_main_cpu_s'), cpuUsPerPair(ts, 'daemon_main_cpu_s'), 0)
   // --syscalls: counts that do not depend on the machine's load.
-  const perPair = (d, f) => median((d.pairs ?? []).filter((r) => f(r) !== undefined).map((r) => f(r) / r.pairs))
   if ([sd, ts].some((d) => d.pairs?.[0]?.daemon_syscalls !== undefined)) {
     row('daemon system calls per pair (perf trace)', 'lower', perPair(sd, (r) => r.daemon_syscalls?.total), perPair(ts, (r) => r.daemon_syscalls?.total), 1)
   }

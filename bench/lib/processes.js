@@ -123,11 +123,7 @@ export class Proc {
 export function cpuSeconds(pid) {
   let ns = 0
   try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const s = readText(`/proc/${pid}/task/${tid}/schedstat`)
-      if (s === undefined) continue
-      ns += Number(s.split(' ')[0])
-    }
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += threadCpuNs(pid, tid) ?? 0
     if (ns > 0) return ns / 1e9
   } catch { /* gone, or no schedstat: the ticks below */ }
   const stat = readText(`/proc/${pid}/stat`)
@@ -144,8 +140,14 @@ export function cpuSeconds(pid) {
  * other.
  */
 export function mainThreadCpuSeconds(pid) {
-  const s = readText(`/proc/${pid}/task/${pid}/schedstat`)
-  return s === undefined ? undefined : Number(s.split(' ')[0]) / 1e9
+  const ns = threadCpuNs(pid, pid)
+  return ns === undefined ? undefined : ns / 1e9
+}
+
+/** One thread's CPU nanoseconds so far, the first field of its schedstat; undefined when it is gone or has none. */
+function threadCpuNs(pid, tid) {
+  const s = readText(`/proc/${pid}/task/${tid}/schedstat`)
+  return s === undefined ? undefined : Number(s.split(' ')[0])
 }
 
 function countFds(pid) {
