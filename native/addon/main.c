@@ -17,6 +17,8 @@
  *              pool's locks and ioctls; images_scan.c scanSearchPath (off the JS thread)
  *   guest_file.c readFileInRoot(root, path, max, callback): a small regular file
  *              of a guest, resolved inside its root by openat2() (off the JS thread)
+ *   read_files.c readSmallFiles(paths, max, callback): many small files, such as
+ *              /proc/PID/cgroup of every leader at start-up (off the JS thread)
  *   service.c  unixSendDatagram(address, data) (sd_notify), fdSetCloexec(fd),
  *              isListeningUnixStream(fd) (socket activation)
  *   spawn.c    pipe() -> [read, write], spawnProgram(path, argv, fds, setsid) -> pid
@@ -147,6 +149,7 @@ static napi_value init(napi_env env, napi_value exports) {
                 ADDON_FUNCTION("blockDeviceSetReadOnly", js_block_device_set_read_only),
                 ADDON_FUNCTION("scanSearchPath", js_scan_search_path),
                 ADDON_FUNCTION("readFileInRoot", js_read_file_in_root),
+                ADDON_FUNCTION("readSmallFiles", js_read_small_files),
                 ADDON_FUNCTION("unixSendDatagram", js_unix_send_datagram),
                 ADDON_FUNCTION("fdSetCloexec", js_fd_set_cloexec),
                 ADDON_FUNCTION("isListeningUnixStream", js_is_listening_unix_stream),

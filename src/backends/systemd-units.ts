@@ -103,6 +103,10 @@ export class SystemdUnits implements Units {
     return this.#tree.unitOfPid(pid)
   }
 
+  async unitsOfPids(pids: readonly number[]): Promise<Map<number, UnitRef | undefined>> {
+    return this.#tree.unitsOfPids(pids)
+  }
+
   async isPopulated(ref: UnitRef): Promise<boolean> {
     return this.#tree.isPopulated(ref)
   }

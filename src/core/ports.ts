@@ -104,6 +104,15 @@ export interface Units {
   createScope(request: CreateScopeRequest): Promise<UnitRef>
   /** The unit a process lives in (cg_pid_get_unit); throws NoSuchProcessError. */
   unitOfPid(pid: number): Promise<UnitRef | undefined>
+  /**
+   * unitOfPid() for many processes at once (start-up: every leader on
+   * file), where a backend can, off the JavaScript thread. A PID whose
+   * process is gone, or whose unit could not be read, is left out. Each
+   * answer is about the process the PID named when it was read: a caller
+   * that holds a process afterwards uses it only once it knows the held
+   * process is that one (it was alive before and after the read).
+   */
+  unitsOfPids(pids: readonly number[]): Promise<Map<number, UnitRef | undefined>>
   /** Whether any process still lives in the unit. */
   isPopulated(ref: UnitRef): Promise<boolean>
   /** Sends a signal to every process in the unit (KillUnit, whom=all). */
@@ -139,6 +148,12 @@ export interface StateStore {
   /** The unit:<unit> → <name> symlink libsystemd follows. */
   linkUnit(unit: string, name: string): Promise<void>
   unlinkUnit(unit: string, name: string): Promise<void>
+  /**
+   * Removes the unit:<unit> link whatever it names, without reading it
+   * first: for start-up, where listLinks() has just read every link and
+   * nothing else writes the directory before the daemon serves.
+   */
+  removeLink(unit: string): Promise<void>
   /** Every machine state file: name and contents. Links and junk are skipped. */
   list(): Promise<{ name: string; contents: string }[]>
   /** Every unit:<unit> link and the machine name it points to. */

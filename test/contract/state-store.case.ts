@@ -71,4 +71,28 @@ export const stateStoreCases: readonly ContractCase<StateStoreHarness>[] = [
       assert.deepEqual(await state.listLinks(), [])
     },
   },
+  {
+    name: 'list() has every file whole, a long one too, and skips names that are no machine names',
+    async run({ state }) {
+      await state.init()
+      const long = `NAME=long\nROOT=/${'x'.repeat(100_000)}\n`
+      await state.write('long', long)
+      await state.write('short', 'NAME=short\n')
+      await state.write('not a name', 'NAME=junk\n')
+      const files = (await state.list()).sort((a, b) => a.name.localeCompare(b.name))
+      assert.deepEqual(files, [{ name: 'long', contents: long }, { name: 'short', contents: 'NAME=short\n' }])
+    },
+  },
+  {
+    name: 'removing a link removes it whatever machine it names; removing a missing one is no error',
+    async run({ state }) {
+      await state.init()
+      await state.linkUnit('machine-web.scope', 'web')
+      await state.linkUnit('probe.service', 'db')
+      await state.removeLink('machine-web.scope')
+      await state.removeLink('never.scope')
+      assert.deepEqual(await state.listLinks(), [{ unit: 'probe.service', name: 'db' }])
+      assert.deepEqual((await state.list()).map((f) => f.name), [])
+    },
+  },
 ]

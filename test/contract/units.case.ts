@@ -67,6 +67,21 @@ export const unitsCases: readonly ContractCase<UnitsHarness>[] = [
     },
   },
   {
+    name: 'unitsOfPids answers for many processes at once as unitOfPid does, and leaves a gone process out',
+    async run(h) {
+      const { leader, ref } = await scopeWithLeader(h, 'many')
+      const outside = await h.start()
+      const gone = await h.start()
+      await h.end(gone.pid)
+      const units = await h.units.unitsOfPids([leader.pid, outside.pid, gone.pid])
+      assert.deepEqual(units.get(leader.pid), ref)
+      assert.deepEqual(units.get(outside.pid), await h.units.unitOfPid(outside.pid))
+      assert.equal(units.has(outside.pid), true)
+      assert.equal(units.has(gone.pid), false)
+      assert.deepEqual(await h.units.unitsOfPids([]), new Map())
+    },
+  },
+  {
     name: 'a process that has exited lives in no unit, and no scope is made for it',
     async run(h) {
       const gone = await h.start()

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { machineNameIsValid } from '../../src/protocol/hostname.ts'
 import type { StateStore } from '../../src/core/ports.ts'
 
 export class FakeStateStore implements StateStore {
@@ -40,8 +41,12 @@ export class FakeStateStore implements StateStore {
     if (this.links.get(unit) === name) this.links.delete(unit)
   }
 
+  async removeLink(unit: string): Promise<void> {
+    this.links.delete(unit)
+  }
+
   async list(): Promise<{ name: string; contents: string }[]> {
-    return [...this.files].map(([name, contents]) => ({ name, contents }))
+    return [...this.files].filter(([name]) => machineNameIsValid(name)).map(([name, contents]) => ({ name, contents }))
   }
 
   async listLinks(): Promise<{ unit: string; name: string }[]> {

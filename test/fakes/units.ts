@@ -125,6 +125,12 @@ export class FakeUnits implements Units {
     return this.#members.get(pid)
   }
 
+  async unitsOfPids(pids: readonly number[]): Promise<Map<number, UnitRef | undefined>> {
+    const out = new Map<number, UnitRef | undefined>()
+    for (const pid of pids) if (this.#processes.isLive(pid)) out.set(pid, this.#members.get(pid))
+    return out
+  }
+
   async isPopulated(ref: UnitRef): Promise<boolean> {
     return this.#populated(ref.unit)
   }

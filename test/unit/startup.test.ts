@@ -64,6 +64,21 @@ void describe('load', () => {
     assert.deepEqual(ports.units.calls.map((c) => [c.op, 'unit' in c ? c.unit : '']), [['reattach', 'machine-gone.scope'], ['release', 'machine-gone.scope']])
   })
 
+  void test('a link taken over by a machine loaded earlier stays when the stale machine it named is dropped', async () => {
+    const { ports, manager } = world()
+    // "b" runs in the scope the link still names "a" for; "a" is stale. "b" is loaded first and takes the link.
+    ports.state.files.set('b', stateFile('b', ['UNIT=shared.scope', 'LEADER=6010', 'CLASS=container']))
+    ports.state.files.set('a', stateFile('a', ['UNIT=shared.scope', 'LEADER=6011', 'CLASS=container']))
+    ports.state.links.set('shared.scope', 'a')
+    ports.state.links.set('orphan.scope', 'nobody')
+    ports.processes.spawn(6010)
+    ports.units.place(6010, 'shared.scope')
+    await loadMachines(manager)
+    assert.deepEqual(names(manager), ['.host', 'b'])
+    assert.equal(ports.state.files.has('a'), false)
+    assert.deepEqual([...ports.state.links], [['shared.scope', 'b']])
+  })
+
   void test('a leader that moved to another unit (no start time on file) is not trusted', async () => {
     const { ports, manager } = world()
     ports.state.files.set('moved', stateFile('moved', ['SCOPE=machine-moved.scope', 'LEADER=6001', 'CLASS=vm']))
@@ -80,6 +95,35 @@ void describe('load', () => {
     ports.processes.spawn(6002)
     await loadMachines(manager)
     assert.deepEqual(names(manager), ['.host'])
+  })
+
+  void test('a unit read ahead is trusted only for a leader proven to be the one on file', async () => {
+    const { ports, manager } = world()
+    // Past the first chunk, leaders' units come from a read ahead (unitsOfPids). Here it reports what the
+    // PIDs named earlier: every leader still in its machine's scope, although two have moved since.
+    for (let i = 0; i < 1000; i++) {
+      ports.state.files.set(`m${i}`, stateFile(`m${i}`, ['SCOPE=machine-m.scope', `LEADER=${10_000 + i}`, 'CLASS=container', 'LEADER_STARTTIME=7']))
+      ports.processes.spawn(10_000 + i, { startTime: 7n })
+      ports.units.place(10_000 + i, 'machine-m.scope')
+    }
+    ports.state.files.set('proven', stateFile('proven', ['SCOPE=machine-proven.scope', 'LEADER=20000', 'CLASS=container', 'LEADER_STARTTIME=7']))
+    ports.state.files.set('unproven', stateFile('unproven', ['SCOPE=machine-unproven.scope', 'LEADER=20001', 'CLASS=container']))
+    for (const pid of [20_000, 20_001]) {
+      ports.processes.spawn(pid, { startTime: 7n })
+      ports.units.place(pid, 'elsewhere.service')
+    }
+    const asked: number[][] = []
+    ports.units.unitsOfPids = async (pids) => {
+      asked.push([...pids])
+      return new Map([[20_000, { unit: 'machine-proven.scope', cgroup: '/machine.slice/machine-proven.scope' }], [20_001, { unit: 'machine-unproven.scope', cgroup: '/machine.slice/machine-unproven.scope' }]])
+    }
+    await loadMachines(manager)
+    assert.deepEqual(asked, [[20_000, 20_001]], 'one read ahead, for the second chunk')
+    // Its start time on file proves "proven" ran across the read, so the read ahead is its unit;
+    // "unproven" has nothing on file to compare, so its unit is read again, and it has moved.
+    assert.deepEqual(names(manager).filter((n) => !n.startsWith('m')), ['.host', 'proven'])
+    assert.equal(manager.get('proven').unit?.unit, 'machine-proven.scope')
+    assert.equal(ports.state.files.has('unproven'), false)
   })
 
   void test('corrupt files are ignored and do not stop the others', async () => {
