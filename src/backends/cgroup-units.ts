@@ -22,15 +22,11 @@ import type { ScopeSettings } from '../core/scope-properties.ts'
 import { allHierarchies, trackingHierarchies, trackingHierarchy, type CgroupLayout } from '../linux/cgroup-layout.ts'
 import { cgroupIn, parseProcCgroup, trackingCgroupOfText, unitCgroupPath, unitOfCgroupPath } from '../linux/cgroup-paths.ts'
 import { cgroupPopulated, killCgroupTree, removeCgroupTree } from '../linux/cgroup-tree.ts'
-import { pidIsValid, readProcCgroup } from '../linux/proc.ts'
-import { readSmallFiles } from '../native/small-files.ts'
+import { readProcCgroup, readProcCgroups } from '../linux/proc.ts'
 import { deviceAllowLines } from './device-rules.ts'
 import { InotifyWatches } from './inotify.ts'
 import { ACCOUNTING_PROPERTIES, applyLimits, controllerHierarchies } from './scope-limits.ts'
 import { firstPhase, lastPhase, leaderRunning, stopTimeoutMs, type StopSettings } from './scope-stop.ts'
-
-/** /proc/PID/cgroup is a line per hierarchy: a few hundred bytes on a hybrid host; what is longer is read by unitOfPid(). */
-const PROC_CGROUP_MAX = 64 * 1024
 
 /** How often a v1-only host (no cgroup.events) is polled for an emptied scope. */
 const LEGACY_POLL_MS = 500
@@ -194,14 +190,8 @@ export class CgroupUnits implements Units {
 
   /** The /proc/PID/cgroup files are read on a libuv worker: at start-up a fifth of the work for 10,000 leaders. */
   async unitsOfPids(pids: readonly number[]): Promise<Map<number, UnitRef | undefined>> {
-    const valid = pids.filter(pidIsValid)
-    const texts = await readSmallFiles(valid.map((pid) => `${this.#procRoot}/${pid}/cgroup`), PROC_CGROUP_MAX)
-    const out = new Map<number, UnitRef | undefined>()
-    valid.forEach((pid, i) => {
-      const text = texts[i]
-      if (typeof text === 'string') out.set(pid, this.#unitOfText(text))
-    })
-    return out
+    const texts = await readProcCgroups(pids, this.#procRoot)
+    return new Map([...texts].map(([pid, text]) => [pid, this.#unitOfText(text)]))
   }
 
   #unitOfText(text: string): UnitRef | undefined {

@@ -9,6 +9,7 @@
  */
 
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs'
+import { readSmallFiles } from '../native/small-files.ts'
 
 export interface ProcStat {
   /** One letter: R, S, D, Z (zombie), X (dead), … */
@@ -144,6 +145,25 @@ export function readStatusOwner(pid: number, procRoot = '/proc'): { uid: number 
 export function readProcCgroup(pid: number | 'self', procRoot = '/proc'): string | undefined {
   if (pid === 'self') return readProcFile(pid, 'cgroup', procRoot)?.toString('utf8')
   return readProcText(pid, 'cgroup', procRoot, 'utf8')
+}
+
+/** /proc/PID/cgroup is a line per hierarchy: a few hundred bytes on a hybrid host. */
+const PROC_CGROUP_MAX = 64 * 1024
+
+/**
+ * readProcCgroup() for many processes, read in one piece of work off the
+ * JavaScript thread; a PID that is not valid, whose process is gone, or
+ * whose file is longer than any host writes, is left out.
+ */
+export async function readProcCgroups(pids: readonly number[], procRoot = '/proc'): Promise<Map<number, string>> {
+  const valid = pids.filter(pidIsValid)
+  const texts = await readSmallFiles(valid.map((pid) => `${procRoot}/${pid}/cgroup`), PROC_CGROUP_MAX)
+  const out = new Map<number, string>()
+  valid.forEach((pid, i) => {
+    const text = texts[i]
+    if (typeof text === 'string') out.set(pid, text)
+  })
+  return out
 }
 
 /** This boot's ID, 32 lower-case hex digits (sd_id128_get_boot()). */
