@@ -121,7 +121,7 @@ async function inner(argv) {
       const r = await restartDaemon(started)
       await expect('live', opts.machines + 1)
       results.runs.live.push(r)
-      log(`start adopting ${opts.machines} machines: ${r.ms.toFixed(0)} ms (${r.cpuMs.toFixed(0)} ms CPU)`)
+      log(`start adopting ${opts.machines} machines: ${r.ms.toFixed(0)} ms (${r.cpuMs.toFixed(0)} ms CPU, ${r.mainCpuMs.toFixed(0)} on the main thread)`)
     }
     if (opts.profile) {
       started.argvOptions = { ...started.argvOptions, profile: true }
@@ -138,7 +138,7 @@ async function inner(argv) {
       await expect('stale', 1)
       if (stateFiles().length !== 0) throw new Error(`${stateFiles().length} state files left after a stale start`)
       results.runs.stale.push(r)
-      log(`start dropping ${opts.machines} stale machines: ${r.ms.toFixed(0)} ms (${r.cpuMs.toFixed(0)} ms CPU)`)
+      log(`start dropping ${opts.machines} stale machines: ${r.ms.toFixed(0)} ms (${r.cpuMs.toFixed(0)} ms CPU, ${r.mainCpuMs.toFixed(0)} on the main thread)`)
     }
     if (opts.profile) {
       started.argvOptions = { ...started.argvOptions, profile: true }
@@ -163,14 +163,14 @@ function formatTable(results) {
   const m = results.machine
   const n = results.options.machines.toLocaleString('en-US')
   const fmt = (v) => (v === undefined ? 'n/a' : v.toFixed(0))
-  const row = (label, runs) => `| ${label} | ${fmt(median(runs.map((r) => r.ms)))} | ${fmt(median(runs.map((r) => r.cpuMs)))} | ${runs.map((r) => r.ms.toFixed(0)).join(', ')} |`
+  const row = (label, runs) => `| ${label} | ${fmt(median(runs.map((r) => r.ms)))} | ${fmt(median(runs.map((r) => r.cpuMs)))} | ${fmt(median(runs.map((r) => r.mainCpuMs)))} | ${fmt(median(runs.map((r) => r.mainWaitMs)))} | ${runs.map((r) => r.ms.toFixed(0)).join(', ')} |`
   return [
     `machine: ${m.nproc} CPUs (${m.cpu}), kernel ${m.kernel}, node ${m.node}; machined-ts ${m.machinedTs}`,
     '',
     `machined-ts start: spawn → serving D-Bus and Varlink, ms (median of ${results.options.runs}; lower is better)`,
     '',
-    '| state on disk | median ms | its CPU ms, all threads | runs, ms |',
-    '|---|---:|---:|---|',
+    '| state on disk | median ms | its CPU ms, all threads | of it, main thread | main thread waiting for a CPU, ms | runs, ms |',
+    '|---|---:|---:|---:|---:|---|',
     row('none', results.runs.empty),
     row(`${n} machines, leaders alive (all adopted)`, results.runs.live),
     row(`${n} machines, leaders dead (all dropped)`, results.runs.stale),

@@ -80,7 +80,8 @@ export async function startDaemon(kind, { agent, procs, profile = false, perfMap
  * on the same bus with everything it left in /run. Resolves, once the new
  * one serves both transports (bench/agent.py wait_serving), to the
  * milliseconds from spawning it to then (`ms`) and the CPU time it used
- * (`cpuMs`); `started.daemon` is the new one.
+ * (`cpuMs`, all threads; `mainCpuMs`, its main thread alone; `mainWaitMs`, how long that thread waited for a
+ * CPU); `started.daemon` is the new one.
  */
 export async function restartDaemon(started, { beforeStart = () => undefined, varlinkPath = VARLINK_SOCKET } = {}) {
   const old = started.daemon
@@ -95,7 +96,7 @@ export async function restartDaemon(started, { beforeStart = () => undefined, va
   started.daemon = daemon
   const { serving_ns: servingNs } = await started.agent.call('wait_serving', { varlink_path: varlinkPath, timeout_s: 120 })
   // Its CPU time until then too (all threads): less at the mercy of the machine's load than the wall clock.
-  return { ms: Number(BigInt(servingNs) - t0) / 1e6, cpuMs: daemon.cpu() * 1000 }
+  return { ms: Number(BigInt(servingNs) - t0) / 1e6, cpuMs: daemon.cpu() * 1000, mainCpuMs: daemon.mainCpu() * 1000, mainWaitMs: daemon.mainWait() * 1000 }
 }
 
 /** Disconnects the agent and stops daemon and bus; resolves to how the daemon ended and the tail of its stderr. */

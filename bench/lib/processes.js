@@ -87,6 +87,11 @@ export class Proc {
     return cpuSeconds(this.pid)
   }
 
+  /** Seconds the main thread waited for a CPU: mainThreadWaitSeconds(). */
+  mainWait() {
+    return mainThreadWaitSeconds(this.pid)
+  }
+
   /** CPU seconds of the main thread alone: mainThreadCpuSeconds(). */
   mainCpu() {
     return mainThreadCpuSeconds(this.pid)
@@ -144,10 +149,25 @@ export function mainThreadCpuSeconds(pid) {
   return ns === undefined ? undefined : ns / 1e9
 }
 
+/**
+ * Seconds the main thread has waited, runnable, for a CPU (the second
+ * field of its schedstat): on a machine with two CPUs, the time another
+ * process or thread had the CPU this thread could have run on.
+ */
+export function mainThreadWaitSeconds(pid) {
+  const ns = threadSchedNs(pid, pid, 1)
+  return ns === undefined ? undefined : ns / 1e9
+}
+
 /** One thread's CPU nanoseconds so far, the first field of its schedstat; undefined when it is gone or has none. */
 function threadCpuNs(pid, tid) {
+  return threadSchedNs(pid, tid, 0)
+}
+
+/** Field `i` of a thread's schedstat (0: ns on a CPU, 1: ns waiting for one); undefined when it is gone or has none. */
+function threadSchedNs(pid, tid, i) {
   const s = readText(`/proc/${pid}/task/${tid}/schedstat`)
-  return s === undefined ? undefined : Number(s.split(' ')[0])
+  return s === undefined ? undefined : Number(s.split(' ')[i])
 }
 
 function countFds(pid) {

@@ -107,4 +107,27 @@ describe('the daemon', () => {
       await callManager(sb, 'UnregisterMachine', 's', name)
     })
   })
+
+  describe('restarted over the machines it had', () => {
+    let sb: Sandbox
+    before(async () => { sb = await Sandbox.start() })
+    after(async () => { await sb?.stop() })
+
+    it('announces each machine it reloads once org.freedesktop.machine1 is its own, so a match on that name hears it', async () => {
+      const leader = await sb.spawnLeader()
+      const name = sb.name('reloaded')
+      assert.equal((await registerMachine(sb, { name, leader: leader.pid! })).ok, true)
+      await sb.stopDaemon('SIGKILL')
+      // busctl monitor matches the name as sender: the bus lets a signal through only from the name's owner
+      // then, as it does for the matches sd-bus clients add.
+      const monitor = sb.exec(['timeout', '-s', 'INT', '8', 'busctl', 'monitor', '--json=short', DEST], { timeoutMs: 30_000 })
+      await new Promise((r) => setTimeout(r, 1000))
+      await sb.startDaemon()
+      const { stdout } = await monitor
+      const heard = stdout.split('\n').filter((l) => l.includes('"MachineNew"') && l.includes(`"${name}"`))
+      assert.equal(heard.length, 1, `busctl monitor saw:\n${stdout.slice(-3000)}`)
+      assert.deepEqual(await listMachineNames(sb), ['.host', name].sort())
+      await callManager(sb, 'UnregisterMachine', 's', name)
+    })
+  })
 })

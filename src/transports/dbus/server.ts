@@ -58,6 +58,15 @@ export class DbusServer implements Disposable {
   readonly #ctx: DbusContext
   readonly #subscription: Disposable
   readonly #machineList: MachineListReply
+  /**
+   * Signals held until org.freedesktop.machine1 is ours (requestName()):
+   * the bus lets a signal through a match on that name only from its
+   * owner, so the MachineNew of every machine loaded at start-up would
+   * reach none of the sd-bus clients that match on it. systemd-machined
+   * asks for the name before it loads its machines, so its MachineNew
+   * come after it too. Nothing is held once the name is ours.
+   */
+  #held: [member: string, name: string][] | undefined = []
 
   constructor(options: DbusServerOptions) {
     this.#bus = options.bus
@@ -92,9 +101,17 @@ export class DbusServer implements Disposable {
     const code = await this.#bus.requestName(BUS_NAME)
     // 1 = primary owner, 4 = already owner.
     if (code !== 1 && code !== 4) throw new Error(`${BUS_NAME} is owned by another process (RequestName answered ${code})`)
+    const held = this.#held ?? []
+    this.#held = undefined
+    for (const [member, name] of held) this.#emit(member, name)
   }
 
   #signal(member: string, name: string): void {
+    if (this.#held === undefined) this.#emit(member, name)
+    else this.#held.push([member, name])
+  }
+
+  #emit(member: string, name: string): void {
     this.#bus.emitSignal(MACHINE1_PATH, MANAGER_INTERFACE_NAME, member, 'so', [name, machineObjectPath(name)])
   }
 
