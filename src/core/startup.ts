@@ -96,8 +96,9 @@ async function loadMachine(manager: Manager, file: StateFile, links: Map<string,
   if (live && handle !== undefined) {
     // A unit read ahead is the held process's only when the held process is the one on file: that one ran
     // before the read (when the file was written) and after it (now), so the PID named it in between.
+    // The handle passed isRecordedLeader() above; that proves it only where there was something to compare.
     const pid = handle.ref.pid
-    unit = known?.has(pid) === true && provenRecordedLeader(handle.ref, s)
+    unit = known?.has(pid) === true && leaderComparable(handle.ref, s)
       ? known.get(pid)
       : await units.unitOfPid(pid).catch(() => undefined)
     // The leader must still be in the machine's unit.
@@ -178,9 +179,9 @@ async function sweepLeftovers(manager: Manager, links: ReadonlyMap<string, strin
   }
 }
 
-/** Whether isRecordedLeader() had something to compare: the start time, or the pidfd inode numbers of both. */
-function provenRecordedLeader(ref: ProcessRef, s: MachineStateRecord): boolean {
-  return isRecordedLeader(ref, s) && (s.leaderStartTime !== undefined || (s.leaderPidfdId !== undefined && ref.pidfdId !== undefined))
+/** Whether isRecordedLeader() has something to compare: the start time, or the pidfd inode numbers of both. */
+function leaderComparable(ref: ProcessRef, s: MachineStateRecord): boolean {
+  return s.leaderStartTime !== undefined || (s.leaderPidfdId !== undefined && ref.pidfdId !== undefined)
 }
 
 /** Whether the process is the one the state file recorded: its start time and pidfd inode number, where recorded. */
