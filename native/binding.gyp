@@ -32,7 +32,7 @@
       'sources': [
         'addon/main.c', 'addon/errors.c', 'addon/process.c', 'addon/pty.c', 'addon/socket.c',
         'addon/poll_set.c', 'addon/inotify.c', 'addon/vsock.c', 'addon/images.c', 'addon/images_scan.c',
-        'addon/guest_file.c', 'addon/read_files.c', 'addon/service.c', 'addon/spawn.c', 'common/fdpass.c',
+        'addon/guest_file.c', 'addon/read_files.c', 'addon/netlink.c', 'addon/service.c', 'addon/spawn.c', 'common/fdpass.c',
       ],
       'defines': ['NAPI_VERSION=8'],
       # Only the module's entry point is visible: nothing of ours can take the place of the C library's.

@@ -75,6 +75,8 @@ napi_value js_block_device_set_read_only(napi_env env, napi_callback_info info);
 napi_value js_scan_search_path(napi_env env, napi_callback_info info);
 /* read_files.c */
 napi_value js_read_small_files(napi_env env, napi_callback_info info);
+/* netlink.c */
+napi_value js_local_addresses(napi_env env, napi_callback_info info);
 /* guest_file.c */
 napi_value js_read_file_in_root(napi_env env, napi_callback_info info);
 /* service.c */

@@ -19,6 +19,8 @@
  *              of a guest, resolved inside its root by openat2() (off the JS thread)
  *   read_files.c readSmallFiles(paths, max, callback): many small files, such as
  *              /proc/PID/cgroup of every leader at start-up (off the JS thread)
+ *   netlink.c  localAddresses(netns, max, callback): a network namespace's addresses
+ *              (RTM_GETADDR, off the JS thread; the namespace joined by a thread of its own)
  *   service.c  unixSendDatagram(address, data) (sd_notify), fdSetCloexec(fd),
  *              isListeningUnixStream(fd) (socket activation)
  *   spawn.c    pipe() -> [read, write], spawnProgram(path, argv, fds, setsid) -> pid
@@ -34,7 +36,8 @@
  * src/native/fd-socket.ts (the sockets both transports pass fds on),
  * src/linux/pty.ts (ptys), src/vmspawn/signals.ts (signalPipe) and
  * src/vmspawn/vsock-native.ts (AF_VSOCK), src/native/images.ts (images),
- * src/native/guest-file.ts (a guest's files) and
+ * src/native/guest-file.ts (a guest's files), src/native/local-addresses.ts (a network
+ * namespace's addresses) and
  * src/native/service.ts (sd_notify and socket activation) and
  * src/native/spawn.ts (starting and reaping a program).
  */
@@ -150,6 +153,7 @@ static napi_value init(napi_env env, napi_value exports) {
                 ADDON_FUNCTION("scanSearchPath", js_scan_search_path),
                 ADDON_FUNCTION("readFileInRoot", js_read_file_in_root),
                 ADDON_FUNCTION("readSmallFiles", js_read_small_files),
+                ADDON_FUNCTION("localAddresses", js_local_addresses),
                 ADDON_FUNCTION("unixSendDatagram", js_unix_send_datagram),
                 ADDON_FUNCTION("fdSetCloexec", js_fd_set_cloexec),
                 ADDON_FUNCTION("isListeningUnixStream", js_is_listening_unix_stream),

@@ -147,6 +147,19 @@ export function readProcCgroup(pid: number | 'self', procRoot = '/proc'): string
   return readProcText(pid, 'cgroup', procRoot, 'utf8')
 }
 
+/**
+ * /proc/PID/uid_map and gid_map, or undefined once the process is gone.
+ * Read here, on the JavaScript thread, as /proc/PID/stat is: the kernel
+ * makes them up when read and never blocks, and a trip to the thread pool
+ * for each cost more than the read (a List with metadata reads them for
+ * every machine).
+ */
+export function readIdMaps(pid: number, procRoot = '/proc'): { uidMap: string; gidMap: string } | undefined {
+  const uidMap = readProcText(pid, 'uid_map', procRoot, 'latin1')
+  const gidMap = uidMap === undefined ? undefined : readProcText(pid, 'gid_map', procRoot, 'latin1')
+  return uidMap === undefined || gidMap === undefined ? undefined : { uidMap, gidMap }
+}
+
 /** /proc/PID/cgroup is a line per hierarchy: a few hundred bytes on a hybrid host. */
 const PROC_CGROUP_MAX = 64 * 1024
 
