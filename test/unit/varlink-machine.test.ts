@@ -296,6 +296,40 @@ describe('io.systemd.Machine over Varlink', () => {
     assert.deepEqual(Object.keys((await call('List', { name: 'golden', acquireMetadata: 'graceful' })).parameters!).includes('UIDShift'), false)
   })
 
+  it('with metadata, reads every machine\'s at once, replies in the list\'s order, and names the first error in systemd\'s order', { timeout: 5000 }, async () => {
+    ports.inspector.addressList = []
+    ports.inspector.maps = { uidMap: '0 0 4294967295\n', gidMap: '0 0 4294967295\n' }
+    const osRelease = ports.inspector.osRelease.bind(ports.inspector)
+    try {
+      // Each os-release answers only once both are asked for, the later machine's first: read one after the other, this List would hang.
+      const waiting: { leader: ProcessRef | undefined; resolve: (fields: Map<string, string>) => void }[] = []
+      ports.inspector.osRelease = (leader) => new Promise((resolve) => {
+        waiting.push({ leader, resolve })
+        if (waiting.length === 2) for (const w of [...waiting].reverse()) w.resolve(new Map([['ID', w.leader === undefined ? 'host' : 'guest']]))
+      })
+      c.send({ method: `${M}.List`, parameters: { acquireMetadata: 'graceful' }, more: true })
+      const replies: Frame[] = []
+      for (let r = (await c.next())!; ; r = (await c.next())!) {
+        replies.push(r)
+        if (r.continues !== true) break
+      }
+      assert.deepEqual(replies.map((r) => [(r.parameters as { name: string }).name, (r.parameters as { OSRelease?: string[] }).OSRelease]),
+        [['.host', ['ID=host']], ['golden', ['ID=guest']], ['full', undefined]])
+      // With "yes", the addresses' error comes first however late they answer, as systemd reads them first.
+      ports.inspector.osRelease = osRelease
+      ports.inspector.osReleaseFields = undefined
+      const addresses = ports.inspector.addresses.bind(ports.inspector)
+      ports.inspector.addresses = async () => { await new Promise((resolve) => setTimeout(resolve, 20)); return undefined }
+      try {
+        assert.deepEqual(await call('List', { name: 'golden', acquireMetadata: 'yes' }), err('NoPrivateNetworking'))
+      } finally {
+        ports.inspector.addresses = addresses
+      }
+    } finally {
+      ports.inspector.osRelease = osRelease
+    }
+  })
+
   it('maps ids from and to a container', async () => {
     ports.inspector.maps = { uidMap: '0 100000 65536\n', gidMap: '0 200000 65536\n' }
     assert.deepEqual(await call('MapFrom', { name: 'golden', uid: 5, gid: 6 }), { parameters: { uid: 100005, gid: 200006 } })

@@ -62,13 +62,49 @@ export async function encodeMachine(
   Object.assign(out, nonEmpty('sshAddress', extras.sshAddress), nonEmpty('sshPrivateKeyPath', view.sshPrivateKeyPath))
   if (mode === 'no') return out
 
-  const addresses = await metadata(mode, () => machineAddresses(manager, m))
+  // The three are read at once (each is a trip to the thread pool or more). With "yes" the error is that of the first
+  // to fail in systemd's order (addresses, os-release, UID shift), not the first in time.
+  const reads = [
+    metadata(mode, () => machineAddresses(manager, m)),
+    metadata(mode, () => machineOsRelease(manager, m)),
+    metadata(mode, () => machineUidShift(manager, m)),
+  ] as const
+  await Promise.allSettled(reads)
+  const addresses = await reads[0]
+  const osRelease = await reads[1]
+  const shift = await reads[2]
   if (addresses !== undefined && addresses.length > 0) {
     out.addresses = addresses.map((a) => ({ family: a.family, address: [...a.address] }))
   }
-  const osRelease = await metadata(mode, () => machineOsRelease(manager, m))
   if (osRelease !== undefined && osRelease.size > 0) out.OSRelease = [...osRelease].map(([k, v]) => `${k}=${v}`)
-  const shift = await metadata(mode, () => machineUidShift(manager, m))
   if (shift !== undefined) out.UIDShift = shift
   return out
+}
+
+/** How many machines a List encodes ahead of the one it sends. */
+const LIST_AHEAD = 16
+
+/**
+ * Every machine of `machines`, encoded in order, the next LIST_AHEAD already
+ * under way while one is sent: with acquireMetadata, one machine's reads
+ * wait on the thread pool (or on a child process, for a private network),
+ * and a list read one machine after the other took as many waits as it has
+ * machines. The window keeps the work a single List starts bounded.
+ */
+export async function* encodeMachines(
+  manager: Manager, identity: ProcessIdentity, machines: readonly Machine[], options: { mode: AcquireMetadata; caller: Caller },
+): AsyncGenerator<Record<string, unknown>> {
+  const ahead: Promise<Record<string, unknown>>[] = []
+  let next = 0
+  for (;;) {
+    while (next < machines.length && ahead.length < LIST_AHEAD) {
+      const encoding = encodeMachine(manager, identity, machines[next++]!, options)
+      // Handled here so that one failing ahead of an earlier failure is not an unhandled rejection; it is still awaited in its turn.
+      encoding.catch(() => undefined)
+      ahead.push(encoding)
+    }
+    const encoding = ahead.shift()
+    if (encoding === undefined) return
+    yield await encoding
+  }
 }

@@ -25,7 +25,7 @@ import { MACHINE_ERRORS, MACHINE_INTERFACE } from '../../protocol/varlink/io.sys
 import { SERVICE_ERRORS } from '../../protocol/varlink/org.varlink.service.ts'
 import { killWhomFromString } from '../../protocol/vocabulary.ts'
 import { decodeId, decodeLookup, decodePaths, decodeRegister, decodeSignal, lookupNameIsValid, type ProcessIdentity } from './decode.ts'
-import { encodeMachine, type AcquireMetadata } from './encode.ts'
+import { encodeMachine, encodeMachines, type AcquireMetadata } from './encode.ts'
 import { invalidParameter, VarlinkError } from './errors.ts'
 import { absolutePathValue } from './values.ts'
 import type { InterfaceBinding, MethodHandler, VarlinkCall } from './server.ts'
@@ -180,11 +180,13 @@ export function machineBinding(options: MachineBindingOptions): InterfaceBinding
       const one = await find(call)
       if (one !== undefined) return encodeMachine(manager, identity, one, { mode, caller })
       if (!call.more) throw new VarlinkError(SERVICE_ERRORS.EXPECTED_MORE)
-      const all = manager.list()
-      const last = all.pop()
-      if (last === undefined) throw noSuchMachine()
-      for (const m of all) call.notify(await encodeMachine(manager, identity, m, { mode, caller }))
-      return encodeMachine(manager, identity, last, { mode, caller })
+      let previous: Record<string, unknown> | undefined
+      for await (const reply of encodeMachines(manager, identity, manager.list(), { mode, caller })) {
+        if (previous !== undefined) call.notify(previous)
+        previous = reply
+      }
+      if (previous === undefined) throw noSuchMachine()
+      return previous
     },
     MapFrom: async (call) => {
       const uid = decodeId(call.parameters, 'uid')
