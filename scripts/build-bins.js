@@ -40,6 +40,8 @@ export const BINS = {
   // Not a bin: what bin/mctl.js requires for a lone --version instead of all of mctl. No code cache: checking one costs more than
   // compiling 3 KiB.
   'mctl-version': { dir: 'cli', exports: { versionText: 'cli/version.ts', processIo: 'cli/io.ts' }, codeCache: false },
+  // Not a bin either: what bin/mctl.js loads for a plain `mctl list`, the list verb over Varlink alone (src/cli/quick-list.ts).
+  'mctl-list': { dir: 'cli', exports: { quickList: 'cli/quick-list.ts', processIo: 'cli/io.ts' }, train: 'scripts/train-mctl-list.js' },
   machined: { dir: 'daemon', exports: { main: 'daemon/main.ts' } },
   // The other exports are what its training run calls (./train-spawn.js): the steps of a boot that touch nothing of the host's.
   'machined-spawn': {

@@ -5,7 +5,8 @@
  * org.freedesktop.machine1 when it runs on the system bus, because `show`
  * and `status` need its properties (State, NetworkInterfaces); else
  * io.systemd.Machine on Varlink; else a machined the bus can start (as
- * machinectl would). When none answers, it says so in one line. The client
+ * machinectl would). A verb that Varlink serves whole in one call (`list`)
+ * takes io.systemd.Machine first when its socket is there. When none answers, it says so in one line. The client
  * modules are loaded only once a verb needs them, to keep start-up short.
  * @module
  */
@@ -13,23 +14,11 @@
 import { existsSync } from 'node:fs'
 import type { DbusMachinedClient } from '../client/dbus.ts'
 import type { MachinedClient } from '../client/types.ts'
-import { MACHINE_SOCKET_PATH } from '../protocol/varlink/io.systemd.Machine.ts'
+import type { Endpoints } from './endpoints.ts'
 import { CliError, describeError } from './errors.ts'
 import type { Transport } from './options.ts'
 
-const DEFAULT_BUS = 'unix:path=/run/dbus/system_bus_socket'
-
-export interface Endpoints {
-  readonly busAddress: string
-  readonly varlinkSocket: string
-}
-
-export function endpointsFrom(env: NodeJS.ProcessEnv): Endpoints {
-  return {
-    busAddress: env.DBUS_SYSTEM_BUS_ADDRESS !== undefined && env.DBUS_SYSTEM_BUS_ADDRESS !== '' ? env.DBUS_SYSTEM_BUS_ADDRESS : DEFAULT_BUS,
-    varlinkSocket: MACHINE_SOCKET_PATH,
-  }
-}
+export { endpointsFrom, type Endpoints } from './endpoints.ts'
 
 async function connectDbus(e: Endpoints): Promise<DbusMachinedClient> {
   const { DbusMachinedClient } = await import('../client/dbus.ts')
@@ -41,7 +30,7 @@ async function connectVarlink(e: Endpoints): Promise<MachinedClient> {
   return VarlinkMachinedClient.connect(e.varlinkSocket, e.busAddress)
 }
 
-export async function openClient(transport: Transport, e: Endpoints): Promise<MachinedClient> {
+export async function openClient(transport: Transport, e: Endpoints, options: { varlinkFirst?: boolean } = {}): Promise<MachinedClient> {
   if (transport === 'dbus') {
     // As machinectl: a bus without machined shows up as the first call's error.
     try {
@@ -58,6 +47,13 @@ export async function openClient(transport: Transport, e: Endpoints): Promise<Ma
     }
   }
 
+  if (options.varlinkFirst === true && existsSync(e.varlinkSocket)) {
+    try {
+      return await connectVarlink(e)
+    } catch {
+      // Refused or not listening: the usual order below says why, if nothing else answers.
+    }
+  }
   return openAuto(e)
 }
 

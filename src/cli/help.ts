@@ -84,7 +84,8 @@ Options:
   -o --output=STRING          Output mode for list: short, json, json-pretty,
                               json-sse, json-seq
      --transport=TRANSPORT    auto (D-Bus if machined is on the system bus,
-                              else Varlink), dbus or varlink
+                              else Varlink; list: Varlink first), dbus or
+                              varlink
      --fleet=URL[,URL...]     list and status show every host's machines,
                               read from etcd (default: $MACHINED_FLEET_ETCD;
                               empty: the local machined)

@@ -27,6 +27,12 @@ interface Verb {
   readonly min: number
   readonly max: number
   readonly isDefault?: boolean
+  /**
+   * With --transport=auto, io.systemd.Machine first when its socket is
+   * there: the verb gets all it needs in one Varlink call, where D-Bus
+   * takes the bus handshake and calls per machine.
+   */
+  readonly varlinkFirst?: boolean
   readonly load: () => Promise<VerbHandler>
 }
 
@@ -40,7 +46,7 @@ const transfers = (): Promise<typeof import('./verbs/transfers.ts')> => import('
 /** machinectl's verb table, for the verbs mctl has. */
 const VERBS: readonly Verb[] = [
   { name: 'help', min: 0, max: ANY, load: async () => async (ctx) => { ctx.io.out(helpText(program)); return 0 } },
-  { name: 'list', min: 0, max: 1, isDefault: true, load: async () => (await import('./verbs/list.ts')).listMachines },
+  { name: 'list', min: 0, max: 1, isDefault: true, varlinkFirst: true, load: async () => (await import('./verbs/list.ts')).listMachines },
   { name: 'status', min: 2, max: ANY, load: show },
   { name: 'show', min: 0, max: ANY, load: show },
   { name: 'start', min: 2, max: ANY, load: async () => (await import('./verbs/services.ts')).startMachines },
@@ -121,6 +127,7 @@ export async function main(argv: readonly string[], io: Io = processIo(), argv0 
     return parsed.code
   }
   let client: Promise<MachinedClient> | undefined
+  let dbusClient: Promise<MachinedClient> | undefined
   try {
     const { verb, args } = findVerb(parsed.words)
     // $MACHINED_FLEET_ETCD changes list and status only; --fleet= asks for the fleet explicitly.
@@ -130,9 +137,13 @@ export async function main(argv: readonly string[], io: Io = processIo(), argv0 
     const handler = await verb.load()
     const ctx: VerbContext = {
       args, options: parsed.options, io,
-      connect: async () => {
+      connect: async (over) => {
         const { endpointsFrom, openClient } = await import('./connection.ts')
-        client ??= openClient(parsed.options.transport, endpointsFrom(io.env))
+        if (over === 'dbus') {
+          dbusClient ??= openClient('dbus', endpointsFrom(io.env))
+          return dbusClient
+        }
+        client ??= openClient(parsed.options.transport, endpointsFrom(io.env), { varlinkFirst: verb.varlinkFirst === true })
         return client
       },
     }
@@ -145,6 +156,6 @@ export async function main(argv: readonly string[], io: Io = processIo(), argv0 
     io.err(`${program}: ${err instanceof Error ? err.message : String(err)}\n`)
     return 1
   } finally {
-    if (client !== undefined) (await client.catch(() => undefined))?.close()
+    for (const opened of [client, dbusClient]) if (opened !== undefined) (await opened.catch(() => undefined))?.close()
   }
 }

@@ -14,7 +14,8 @@ export interface VerbContext {
   readonly args: readonly string[]
   readonly options: CliOptions
   readonly io: Io
-  connect(): Promise<MachinedClient>
+  /** The connection for --transport; with 'dbus', one over D-Bus whatever --transport said (a fallback). */
+  connect(over?: 'dbus'): Promise<MachinedClient>
 }
 
 /** Resolves to the exit code; throws CliError for a one-line failure. */

@@ -1,12 +1,15 @@
 /**
  * A Varlink client connection: NUL-terminated JSON over a unix socket,
  * calls answered in order, `more` replies streamed until one comes without
- * `continues`.
+ * `continues`. It runs on the addon's socket (FdSocket), as the D-Bus
+ * client does: node:net and its streams would cost a short-lived client
+ * such as `mctl list` a few milliseconds of loading (bench/README.md).
+ * No call of this client takes an fd with its reply; any that comes is closed.
  * @module
  */
 
-import type { Socket } from 'node:net'
-import { connectUnixStream } from '../wire/unix-stream.ts'
+import { closeSync } from 'node:fs'
+import { FdSocket } from '../native/fd-socket.ts'
 import { FrameDecoder } from '../wire/varlink/framing.ts'
 
 /** What a reply may hold at most; the daemon's own limit is the same 16 MiB. */
@@ -29,20 +32,26 @@ interface Pending {
 }
 
 export class VarlinkConnection {
-  readonly #socket: Socket
+  readonly #socket: FdSocket
   readonly #frames = new FrameDecoder(MAX_REPLY)
   readonly #pending: Pending[] = []
   #closed: Error | undefined
 
-  private constructor(socket: Socket) {
+  private constructor(socket: FdSocket) {
     this.#socket = socket
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
-    socket.on('error', (err) => this.#fail(err))
-    socket.on('close', () => this.#fail(new Error('The Varlink connection closed')))
+    socket.listen({
+      data: (chunk, fds) => {
+        for (const fd of fds) closeSync(fd)
+        this.#onData(chunk)
+      },
+      end: () => this.#fail(new Error('The Varlink connection closed')),
+      error: (err) => this.#fail(err),
+    })
   }
 
+  /** Rejects with the connect error (ENOENT, ECONNREFUSED, EACCES), as node:net reports them. */
   static async connect(path: string): Promise<VarlinkConnection> {
-    return new VarlinkConnection(await connectUnixStream(path))
+    return new VarlinkConnection(FdSocket.connect(path))
   }
 
   #onData(chunk: Buffer): void {
@@ -74,7 +83,7 @@ export class VarlinkConnection {
   #send(message: object, pending: Pending): void {
     if (this.#closed !== undefined) { pending.onError(this.#closed); return }
     this.#pending.push(pending)
-    this.#socket.write(Buffer.concat([Buffer.from(JSON.stringify(message)), Buffer.alloc(1)]))
+    this.#socket.write(Buffer.from(`${JSON.stringify(message)}\0`), [], (err) => { if (err !== undefined) this.#fail(err) })
   }
 
   call(method: string, parameters: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -104,5 +113,6 @@ export class VarlinkConnection {
 
   close(): void {
     this.#socket.destroy()
+    this.#fail(new Error('The Varlink connection closed'))
   }
 }

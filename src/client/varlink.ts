@@ -5,7 +5,7 @@
  * @module
  */
 
-import { errorFromCode, NotSupportedError, type ErrorCode, type MachinedError } from '../protocol/errors.ts'
+import { errorFromCode, NotSupportedError, type MachinedError } from '../protocol/errors.ts'
 import type { MachineClass } from '../protocol/vocabulary.ts'
 import type { DbusMachinedClient } from './dbus.ts'
 import { fromVarlinkError } from './errors.ts'
@@ -19,42 +19,9 @@ import { VarlinkImageClient } from './images-varlink.ts'
 import { VarlinkTransferClient } from './transfers-varlink.ts'
 import { MachinesClient } from './machines.ts'
 import { VarlinkConnection, VarlinkReplyError } from './varlink-connection.ts'
+import { describer, listEntryOf, listRecords, type ListRecord } from './varlink-list.ts'
 
 const IFACE = 'io.systemd.Machine'
-
-/** What the D-Bus answer would say, for errors Varlink carries without text. */
-function describer(name: string | undefined): (code: ErrorCode) => string {
-  return (code) => {
-    switch (code) {
-      case 'NO_SUCH_MACHINE': return name === undefined ? 'No such machine' : `No machine '${name}' known`
-      case 'MACHINE_EXISTS': return `Machine '${name ?? ''}' already exists`
-      case 'NO_PRIVATE_NETWORKING': return `Machine ${name ?? ''} does not use private networking`
-      case 'NO_OS_RELEASE_INFORMATION': return 'Machine does not contain OS release information'
-      case 'NO_UID_SHIFT': return `Machine ${name ?? ''} uses a complex UID/GID mapping, cannot determine shift`
-      case 'NOT_SUPPORTED': return 'Operation not supported'
-      case 'ACCESS_DENIED': return 'Permission denied'
-      case 'NO_SUCH_PROCESS': return 'No such process'
-      case 'FILE_NOT_FOUND': return 'No such file or directory'
-      case 'FILE_EXISTS': return 'File exists'
-      case 'LIMITS_EXCEEDED': return 'No buffer space available'
-      default: return code
-    }
-  }
-}
-
-interface ListRecord {
-  name: string
-  id?: string
-  service?: string
-  class: string
-  leader?: { pid: number }
-  rootDirectory?: string
-  unit?: string
-  timestamp?: { realtime?: number; monotonic?: number }
-  addresses?: { family: number; address: number[] }[]
-  OSRelease?: string[]
-  UIDShift?: number
-}
 
 export class VarlinkMachinedClient implements MachinedClient {
   readonly transport = 'varlink'
@@ -148,20 +115,8 @@ export class VarlinkMachinedClient implements MachinedClient {
     await this.#call('Kill', { name, whom: options.whom ?? 'all', signal: options.signal ?? 15 }, name)
   }
 
-  async #list(filter: { name?: string }, metadata: boolean): Promise<ListRecord[]> {
-    const parameters: Record<string, unknown> = { ...filter }
-    if (metadata) parameters.acquireMetadata = 'graceful'
-    try {
-      if (filter.name !== undefined) return [(await this.#conn.call(`${IFACE}.List`, parameters)) as unknown as ListRecord]
-      return (await this.#conn.callMore(`${IFACE}.List`, parameters)) as unknown as ListRecord[]
-    } catch (err) {
-      if (err instanceof VarlinkReplyError) {
-        // systemd answers an empty registry with NoSuchMachine (its .host never leaves it empty).
-        if (filter.name === undefined && err.error === 'io.systemd.Machine.NoSuchMachine') return []
-        throw fromVarlinkError(err.error, err.parameters, describer(filter.name))
-      }
-      throw err
-    }
+  #list(filter: { name?: string }, metadata: boolean): Promise<ListRecord[]> {
+    return listRecords(this.#conn, filter, metadata)
   }
 
   async list(): Promise<MachineSummary[]> {
@@ -174,17 +129,7 @@ export class VarlinkMachinedClient implements MachinedClient {
    * call per machine. A field is undefined where the daemon could not tell.
    */
   async listWithMetadata(): Promise<MachineListEntry[]> {
-    return (await this.#list({}, true)).map((r) => {
-      const osRelease: Record<string, string> | undefined = r.OSRelease === undefined ? undefined : {}
-      for (const line of r.OSRelease ?? []) {
-        const eq = line.indexOf('=')
-        if (eq > 0) osRelease![line.slice(0, eq)] = line.slice(eq + 1)
-      }
-      return {
-        name: r.name, class: r.class as MachineClass | '', service: r.service ?? '', osRelease,
-        addresses: r.addresses?.map((a) => ({ family: a.family as 2 | 10, address: formatAddress(a.family, Uint8Array.from(a.address)) })),
-      }
-    })
+    return (await this.#list({}, true)).map(listEntryOf)
   }
 
   async get(name: string): Promise<MachineDetails> {
@@ -271,9 +216,9 @@ export class VarlinkMachinedClient implements MachinedClient {
   }
 
   /*
-   * Ptys and the root directory go over D-Bus: io.systemd.Machine's Open
-   * and OpenRootDirectory pass an fd, which this client's socket
-   * (node:net) cannot receive.
+   * Ptys and the root directory go over D-Bus, as they did when this
+   * client ran on node:net, which cannot receive the fd that
+   * io.systemd.Machine's Open and OpenRootDirectory pass.
    */
   async openRootDirectory(name: string): Promise<number> {
     return (await this.#dbus()).openRootDirectory(name)

@@ -8,8 +8,8 @@
  * whatever fds came along.
  *
  * The D-Bus connection (src/wire/dbus/connection.ts) runs on it when fd
- * passing is negotiated, and the SDK's Varlink client for calls that
- * return fds.
+ * passing is negotiated, and the SDK's Varlink client
+ * (src/client/varlink-connection.ts) always.
  *
  * fds read are handed to the data handler with the bytes they came with
  * and are its to close. The kernel hands fds out with the read that holds

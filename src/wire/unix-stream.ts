@@ -1,7 +1,6 @@
 /**
- * A node:net connection to a Unix stream socket, for the transports that
- * run on node:net (the D-Bus connection without fd passing, the SDK's
- * Varlink client).
+ * A node:net connection to a Unix stream socket, for the D-Bus connection
+ * without fd passing (the others run on the addon's FdSocket).
  * @module
  */
 

@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { callManager, idArgs, listMachineNames } from '../helpers/busctl.ts'
@@ -84,6 +85,37 @@ describe('mctl next to real machinectl', () => {
 
     it('over Varlink only (--transport=varlink) the list is the same', async () => {
       for (const args of [['list'], ['list', '--all'], ['list', '--no-legend'], ['list', '-o', 'json-pretty', '--all']]) await same(args, { transport: 'varlink' })
+    })
+
+    // A plain `mctl list` takes Varlink first (src/cli/quick-list.ts), so D-Bus is asked for by name here.
+    it('over D-Bus (--transport=dbus) the list is the same', async () => {
+      for (const args of [['list'], ['list', '--all'], ['list', '-o', 'json-pretty', '--all']]) await same(args, { transport: 'dbus' })
+    })
+
+    it('with no Varlink socket, or one that cannot list with metadata (systemd-machined before 257), it lists over D-Bus', async () => {
+      const real = { list: (await machinectl('list')).stdout, all: (await machinectl('list', '--all')).stdout }
+      const dir = mkdtempSync(join(tmpdir(), 'mctl-varlink-'))
+      // An io.systemd.Machine that knows no List, as systemd-machined 256's serves Register only.
+      const old = createServer((conn) => {
+        conn.on('data', () => { conn.write('{"error":"org.varlink.service.MethodNotFound","parameters":{"method":"io.systemd.Machine.List"}}\0') })
+        conn.on('error', () => undefined)
+      })
+      await new Promise<void>((resolve) => old.listen(join(dir, 'old'), resolve))
+      try {
+        for (const socket of [join(dir, 'none'), join(dir, 'old')]) {
+          for (const args of [['list'], ['list', '--all']]) {
+            const ours = await sb.exec(['env', `MACHINED_VARLINK_SOCKET=${socket}`, ...MCTL, ...args])
+            assert.equal(ours.code, 0, ours.stderr)
+            assert.equal(ours.stdout, args.length === 2 ? real.all : real.list, `${args.join(' ')} with ${socket}`)
+          }
+        }
+        // Asked for Varlink by name, the old one's answer is the error.
+        const asked = await sb.exec(['env', `MACHINED_VARLINK_SOCKET=${join(dir, 'old')}`, ...MCTL, '--transport=varlink', 'list'])
+        assert.deepEqual([asked.code, asked.stderr], [1, 'Could not get machines: This machined cannot list machines with their metadata over Varlink\n'])
+      } finally {
+        old.close()
+        rmSync(dir, { recursive: true, force: true })
+      }
     })
   })
 

@@ -7,8 +7,9 @@
  * @module
  */
 
-import type { MachineAddress, MachinedClient, MachineSummary } from '../../client/types.ts'
+import type { MachineAddress, MachinedClient, MachineListEntry, MachineSummary } from '../../client/types.ts'
 import type { VarlinkMachinedClient } from '../../client/varlink.ts'
+import { NotSupportedError } from '../../protocol/errors.ts'
 import { CliError, describeError } from '../errors.ts'
 import { fleetEndpoints, isJsonMode, type CliOptions } from '../options.ts'
 import { formatJson } from '../output/json.ts'
@@ -36,16 +37,27 @@ async function rowsOverDbus(client: MachinedClient, machines: readonly MachineSu
   }))
 }
 
-async function listRows(client: MachinedClient, options: CliOptions): Promise<Cell[][]> {
-  const shown = (m: MachineSummary): boolean => options.all || !m.name.startsWith('.')
+const shownBy = (options: CliOptions) => (m: MachineSummary): boolean => options.all || !m.name.startsWith('.')
+
+/** The rows of machines listed with their metadata (one Varlink List call). */
+export function rowsOf(entries: readonly MachineListEntry[], options: CliOptions): Cell[][] {
+  return entries.filter(shownBy(options)).map((e) => cells(e, e.osRelease, e.addresses, options.maxAddresses))
+}
+
+async function listRows(ctx: VerbContext, client: MachinedClient, options: CliOptions): Promise<Cell[][]> {
   try {
+    let over = client
     if (client.transport === 'varlink') {
-      // Varlink's List brings every machine's os-release and addresses in one call.
-      const entries = await (client as VarlinkMachinedClient).listWithMetadata()
-      return entries.filter(shown).map((e) => cells(e, e.osRelease, e.addresses, options.maxAddresses))
+      try {
+        return rowsOf(await (client as VarlinkMachinedClient).listWithMetadata(), options)
+      } catch (err) {
+        // An older machined on the socket (systemd's before 257): what it cannot tell there, D-Bus can, unless Varlink was asked for.
+        if (!(err instanceof NotSupportedError) || options.transport !== 'auto') throw err
+        over = await ctx.connect('dbus')
+      }
     }
-    const machines = (await client.list()).filter(shown)
-    return await rowsOverDbus(client, machines, options.maxAddresses)
+    const machines = (await over.list()).filter(shownBy(options))
+    return await rowsOverDbus(over, machines, options.maxAddresses)
   } catch (err) {
     throw new CliError(`Could not get machines: ${describeError(err)}`)
   }
@@ -80,10 +92,15 @@ export async function listMachines(ctx: VerbContext): Promise<number> {
   const fleet = fleetEndpoints(options, ctx.io.env)
   if (fleet !== undefined) return (await import('./fleet.ts')).listFleet(ctx, fleet)
   const client = await ctx.connect()
+  showMachines(await listRows(ctx, client, options), options, ctx.io)
+  return 0
+}
+
+/** machinectl's table of machines, or its JSON. */
+export function showMachines(rows: readonly Cell[][], options: CliOptions, io: Io): void {
   const columns = ['machine', 'class', 'service', 'os', 'version']
   if (options.maxAddresses > 0) columns.push('addresses')
   const table = new Table(columns)
-  for (const row of await listRows(client, options)) table.addRow(row)
-  showTable(table, 'machines', options, ctx.io)
-  return 0
+  for (const row of rows) table.addRow(row)
+  showTable(table, 'machines', options, io)
 }
