@@ -302,6 +302,8 @@ function cleanEnv() {
 const LIST_FLOOR = 'Node floor of `mctl list`: its D-Bus calls only'
 /** The same over the project's addon socket, as mctl's (no node:net). */
 const LIST_FLOOR_NATIVE = 'Node floor of `mctl list`, on the addon\'s socket'
+/** One Varlink List call with its metadata, on the addon's socket. */
+const LIST_FLOOR_VARLINK = 'Node floor of `mctl list` over Varlink, on the addon\'s socket'
 
 function commands(kind) {
   const mctl = [process.execPath, join(REPO, 'bin/mctl.js')]
@@ -312,10 +314,15 @@ function commands(kind) {
     'machinectl list': { argv: ['machinectl', 'list'], env },
     'mctl list': { argv: [...mctl, 'list'], env },
   }
-  if (kind === 'ts') list['mctl --transport=varlink list'] = { argv: [...mctl, '--transport=varlink', 'list'], env }
+  if (kind === 'ts') {
+    // `mctl list` takes Varlink first where its socket is (machined-ts's): the D-Bus path, by name, and all of mctl over Varlink.
+    list['mctl --transport=dbus list'] = { argv: [...mctl, '--transport=dbus', 'list'], env }
+    list['mctl --transport=varlink list'] = { argv: [...mctl, '--transport=varlink', 'list'], env }
+  }
   list['mctl --version (no daemon calls)'] = { argv: [...mctl, '--version'], env }
   list[LIST_FLOOR] = { argv: [process.execPath, join(BENCH_DIR, 'list-floor.cjs')], env }
   list[LIST_FLOOR_NATIVE] = { argv: [process.execPath, join(BENCH_DIR, 'list-floor.cjs'), 'native'], env }
+  if (kind === 'ts') list[LIST_FLOOR_VARLINK] = { argv: [process.execPath, join(BENCH_DIR, 'list-floor.cjs'), 'varlink'], env }
   list['node -e 0'] = { argv: [process.execPath, '-e', '0'], env }
   if (process.env.NODE_EXTRA_CA_CERTS !== undefined) list["node -e 0, caller's environment"] = { argv: [process.execPath, '-e', '0'], env: callerEnv }
   return list

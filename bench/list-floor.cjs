@@ -115,22 +115,56 @@ function nativeSocket(path) {
   }
 }
 
-const address = process.env.DBUS_SYSTEM_BUS_ADDRESS ?? 'unix:path=/run/dbus/system_bus_socket'
-const path = /unix:path=([^,;]+)/.exec(address)[1]
-const socket = process.argv[2] === 'native' ? nativeSocket(path) : require('node:net').connect(path)
+/**
+ * `node bench/list-floor.cjs varlink`: the same list over machined's
+ * Varlink socket and the addon's socket, as one io.systemd.Machine.List
+ * call with `more` and acquireMetadata "graceful", which brings every
+ * machine's os-release and addresses with it. Of the replies only the names
+ * are read.
+ */
+function listOverVarlink() {
+  const socket = nativeSocket('/run/systemd/machine/io.systemd.Machine')
+  let pending = Buffer.alloc(0)
+  const names = []
+  socket.on('data', (chunk) => {
+    pending = Buffer.concat([pending, chunk])
+    for (let end = pending.indexOf(0); end >= 0; end = pending.indexOf(0)) {
+      const reply = JSON.parse(pending.toString('utf8', 0, end))
+      pending = pending.subarray(end + 1)
+      if (reply.error !== undefined && reply.error !== 'io.systemd.Machine.NoSuchMachine') throw new Error(reply.error)
+      if (reply.parameters !== undefined && !reply.parameters.name.startsWith('.')) names.push(reply.parameters.name)
+      if (reply.continues !== true) {
+        process.stdout.write(names.map((n) => `${n}\n`).join(''))
+        process.exit(0)
+      }
+    }
+  })
+  socket.write(Buffer.from('{"method":"io.systemd.Machine.List","parameters":{"acquireMetadata":"graceful"},"more":true}\0'))
+}
+
+let socket
 let serial = 0
 let authenticated = false
 let pending = Buffer.alloc(0)
 let waiting = 0
 let listSerial = 0
 
-socket.write(Buffer.concat([
-  Buffer.from(`\0AUTH EXTERNAL ${Buffer.from(String(process.getuid())).toString('hex')}\r\nBEGIN\r\n`),
-  methodCall(++serial, BUS, '/org/freedesktop/DBus', BUS, 'Hello'),
-  methodCall(listSerial = ++serial, MACHINE1, '/org/freedesktop/machine1', MANAGER, 'ListMachines'),
-]))
+if (process.argv[2] === 'varlink') listOverVarlink()
+else listOverDbus(process.argv[2] === 'native')
 
-socket.on('data', (chunk) => {
+function listOverDbus(native) {
+  const address = process.env.DBUS_SYSTEM_BUS_ADDRESS ?? 'unix:path=/run/dbus/system_bus_socket'
+  const path = /unix:path=([^,;]+)/.exec(address)[1]
+  socket = native ? nativeSocket(path) : require('node:net').connect(path)
+  socket.write(Buffer.concat([
+    Buffer.from(`\0AUTH EXTERNAL ${Buffer.from(String(process.getuid())).toString('hex')}\r\nBEGIN\r\n`),
+    methodCall(++serial, BUS, '/org/freedesktop/DBus', BUS, 'Hello'),
+    methodCall(listSerial = ++serial, MACHINE1, '/org/freedesktop/machine1', MANAGER, 'ListMachines'),
+  ]))
+  socket.on('data', onData)
+}
+
+function onData(chunk) {
   pending = Buffer.concat([pending, chunk])
   if (!authenticated) {
     const eol = pending.indexOf('\r\n')
@@ -147,7 +181,7 @@ socket.on('data', (chunk) => {
     pending = pending.subarray(total)
     onMessage(message[1], replySerial(message, headerEnd), message.subarray(headerEnd))
   }
-})
+}
 
 /** REPLY_SERIAL (header field 5) of a reply or error; 0 for other messages. */
 function replySerial(m, headerEnd) {
