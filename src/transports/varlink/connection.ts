@@ -99,6 +99,8 @@ export class VarlinkConnection {
   readonly #fdSender: FdSender | undefined
   /** A reply with fds on its way: later replies wait for it. */
   #fdWrite: Promise<void> | undefined
+  /** Replies are held for one writev until the next tick (#corkForTurn). */
+  #corked = false
 
   constructor(options: ConnectionOptions) {
     this.peer = options.peer
@@ -211,11 +213,31 @@ export class VarlinkConnection {
     return {
       notify: (parameters) => {
         if (done || !call.more) { this.#log.error('Varlink reply with continues to a call without more, dropped', { method: call.method }); return }
+        this.#corkForTurn()
         this.#write({ parameters, continues: true })
       },
       reply: (parameters, fds) => final(isEmptyRecord(parameters) ? EMPTY_REPLY : { parameters }, fds),
       error: (error) => final({ error: error.error, parameters: error.parameters }),
     }
+  }
+
+  /**
+   * A stream of replies (List with `more`) goes out in as few writes as the
+   * replies' readiness allows: those written until the current callback and
+   * its promise jobs are done leave in one writev, not a system call each.
+   * A call answered once is written at once, as before.
+   */
+  #corkForTurn(): void {
+    if (this.#corked) return
+    this.#corked = true
+    this.#socket.cork()
+    process.nextTick(() => this.#uncork())
+  }
+
+  #uncork(): void {
+    if (!this.#corked) return
+    this.#corked = false
+    this.#socket.uncork()
   }
 
   #writeError(error: VarlinkError): void {
@@ -243,6 +265,8 @@ export class VarlinkConnection {
   async #writeWithFds(message: Record<string, unknown>, fds: readonly number[]): Promise<void> {
     const socket = this.#socket
     const bytes = encodeMessage(message)
+    // What is corked must leave first, and only a write in progress makes 'drain' come.
+    this.#uncork()
     try {
       while (socket.writableLength > 0 && !socket.destroyed) {
         await new Promise<void>((resolve) => {
