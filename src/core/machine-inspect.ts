@@ -20,7 +20,7 @@ export async function machineAddresses(manager: Manager, machine: Machine): Prom
   if (machine.class !== 'container' && machine !== manager.host) {
     throw new NotSupportedError('Requesting IP address data is only supported on container machines.')
   }
-  // Looking into a network namespace runs a child process: an operation, so callers cannot start without limit.
+  // Looking into a network namespace takes a thread of its own (backends/inspector.ts): an operation, so callers cannot start them without limit.
   const found = await manager.runOperation(() => manager.ports.inspector.addresses(inspectedLeader(manager, machine)))
   if (found === undefined) throw new NoPrivateNetworkingError(machine.name)
   return found
