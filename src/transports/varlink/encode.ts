@@ -87,9 +87,9 @@ const LIST_AHEAD = 16
 /**
  * Every machine of `machines`, encoded in order, the next LIST_AHEAD already
  * under way while one is sent: with acquireMetadata, one machine's reads
- * wait on the thread pool (or on a child process, for a private network),
- * and a list read one machine after the other took as many waits as it has
- * machines. The window keeps the work a single List starts bounded.
+ * wait on the thread pool (and, for a private network, on a thread that
+ * joins it), and a list read one machine after the other took as many
+ * waits as it has machines. The window keeps the work a single List starts bounded.
  */
 export async function* encodeMachines(
   manager: Manager, identity: ProcessIdentity, machines: readonly Machine[], options: { mode: AcquireMetadata; caller: Caller },
